@@ -1,0 +1,105 @@
+//! The binary's edge: command-line parsing and dispatch. `anyhow` lives here and nowhere deeper.
+
+pub mod rules_eval;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "kiosk",
+    version,
+    about = "Self-service traffic-violation kiosk"
+)]
+struct Cli {
+    /// Path of the kiosk configuration (defaults to ./kiosk.toml if present, else the embedded default).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Open the kiosk (the default when no command is given).
+    Run,
+    /// The rule core.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+    /// Devices: read-card, scan, print, status, render, list, sim-reader, sim-scanner.
+    #[command(disable_help_flag = true)]
+    Device {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// The local database: init, check.
+    #[command(disable_help_flag = true)]
+    Db {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Operator verbs against the platform store, printing JSON.
+    #[command(disable_help_flag = true)]
+    Platform {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Print the effective configuration (embedded default merged with the file) as TOML.
+    Config,
+}
+
+#[derive(Subcommand, Debug)]
+enum RulesCommand {
+    /// Decide cases given as JSON Lines (FILE or standard input); one JSON line out per case.
+    Eval {
+        /// JSON Lines file; standard input when absent or `-`.
+        file: Option<PathBuf>,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match dispatch(cli) {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) => {
+            eprintln!("kiosk: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KIOSK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        None | Some(Command::Run) => {
+            let config = crate::config::KioskConfig::load(cli.config.as_deref())?;
+            crate::ui::run(config)
+        }
+        Some(Command::Rules {
+            command: RulesCommand::Eval { file },
+        }) => {
+            let policy = crate::rules::policy::PolicyBook::embedded()?;
+            rules_eval::run(file.as_deref(), &policy)
+        }
+        Some(Command::Device { args }) => crate::devices::cli::run(args),
+        Some(Command::Db { args }) => crate::store::cli::run_db(args),
+        Some(Command::Platform { args }) => crate::store::cli::run_platform(args),
+        Some(Command::Config) => {
+            let config = crate::config::KioskConfig::load(cli.config.as_deref())?;
+            print!("{}", toml::to_string_pretty(&config)?);
+            Ok(0)
+        }
+    }
+}

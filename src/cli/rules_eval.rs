@@ -1,0 +1,364 @@
+//! `kiosk rules eval [FILE]`: the rule core's machine interface (rules.md). JSON Lines in, one JSON
+//! line out per case, in order. A malformed case yields `{"id": …, "error": "<field>: <what>"}` and
+//! the run goes on; the exit status is 0 only when every line parsed.
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+use serde_json::{Map, Value, json};
+
+use crate::domain::{
+    Fen, LicenceStatus, Plate, PlateType, StatusSet, VehicleStatus, VehicleUse, plate::PROVINCES,
+};
+use crate::rules::{
+    DriverFacts, EligibilityRequest, Penalty, Policy, PolicyBook, RecordedBy, Relation,
+    RentalPeriod, VehicleFacts, ViolationFacts, decide,
+};
+
+/// Run over FILE (or stdin when None or `-`); returns the exit status.
+pub fn run(file: Option<&Path>, book: &PolicyBook) -> anyhow::Result<i32> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let all_ok = match file {
+        Some(p) if p != Path::new("-") => {
+            let f = std::fs::File::open(p)
+                .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", p.display()))?;
+            eval_stream(std::io::BufReader::new(f), &mut out, book)?
+        }
+        _ => eval_stream(std::io::stdin().lock(), &mut out, book)?,
+    };
+    out.flush()?;
+    Ok(if all_ok { 0 } else { 1 })
+}
+
+/// Evaluate every line of `input`, writing one line per case to `out`. True when all parsed.
+pub fn eval_stream(
+    mut input: impl BufRead,
+    out: &mut impl Write,
+    book: &PolicyBook,
+) -> std::io::Result<bool> {
+    let mut all_ok = true;
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        if input.read_until(b'\n', &mut buf)? == 0 {
+            break;
+        }
+        let line = match std::str::from_utf8(&buf) {
+            Ok(s) => s.trim(),
+            Err(e) => {
+                all_ok = false;
+                let v = json!({"id": Value::Null, "error": format!("line is not UTF-8: {e}")});
+                writeln!(out, "{v}")?;
+                continue;
+            }
+        };
+        if line.is_empty() {
+            continue;
+        }
+        let v = eval_line(line, book);
+        if v.get("error").is_some() {
+            all_ok = false;
+        }
+        writeln!(out, "{v}")?;
+    }
+    Ok(all_ok)
+}
+
+/// One case in, one output object out.
+pub fn eval_line(line: &str, book: &PolicyBook) -> Value {
+    let case: Value = match serde_json::from_str(line) {
+        Ok(v) => v,
+        Err(e) => return json!({"id": Value::Null, "error": format!("invalid JSON: {e}")}),
+    };
+    let id = case.get("id").cloned().unwrap_or(Value::Null);
+    match parse_case(&case, book) {
+        Ok(req) => {
+            let results: Vec<Value> = decide(&req)
+                .iter()
+                .map(|d| {
+                    json!({
+                        "violation": d.violation,
+                        "eligible": d.eligible(),
+                        "reasons": d.reasons.iter().map(|r| r.code()).collect::<Vec<_>>(),
+                        "clauses": d.clauses().iter().map(|c| c.code()).collect::<Vec<_>>(),
+                        "message": d.message_zh(),
+                    })
+                })
+                .collect();
+            let mut m = Map::new();
+            m.insert("id".into(), id);
+            m.insert("results".into(), Value::Array(results));
+            Value::Object(m)
+        }
+        Err(e) => {
+            let mut m = Map::new();
+            m.insert("id".into(), id);
+            m.insert("error".into(), Value::String(e.to_string()));
+            Value::Object(m)
+        }
+    }
+}
+
+/// A malformed field: its path and what is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+fn err<T>(field: &str, message: impl Into<String>) -> Result<T, FieldError> {
+    Err(FieldError {
+        field: field.to_string(),
+        message: message.into(),
+    })
+}
+
+/// A field that may be absent: absent and `null` both count as absent.
+fn opt<'a>(obj: &'a Value, key: &str) -> Option<&'a Value> {
+    obj.get(key).filter(|v| !v.is_null())
+}
+
+fn req<'a>(obj: &'a Value, key: &str, path: &str) -> Result<&'a Value, FieldError> {
+    opt(obj, key).map_or_else(|| err(path, "missing"), Ok)
+}
+
+fn object<'a>(obj: &'a Value, key: &str, path: &str) -> Result<&'a Value, FieldError> {
+    let v = req(obj, key, path)?;
+    if v.is_object() {
+        Ok(v)
+    } else {
+        err(path, "must be an object")
+    }
+}
+
+fn string<'a>(v: &'a Value, path: &str) -> Result<&'a str, FieldError> {
+    v.as_str().map_or_else(|| err(path, "must be a string"), Ok)
+}
+
+fn boolean(v: &Value, path: &str) -> Result<bool, FieldError> {
+    v.as_bool()
+        .map_or_else(|| err(path, "must be true or false"), Ok)
+}
+
+fn count(v: &Value, path: &str) -> Result<u32, FieldError> {
+    match v.as_u64() {
+        Some(n) if n <= u64::from(u32::MAX) => Ok(n as u32),
+        _ => err(path, "must be a whole number, 0 or more"),
+    }
+}
+
+fn opt_count(obj: &Value, key: &str, path: &str) -> Result<u32, FieldError> {
+    opt(obj, key).map_or(Ok(0), |v| count(v, path))
+}
+
+fn timestamp(v: &Value, path: &str) -> Result<jiff::Timestamp, FieldError> {
+    let s = string(v, path)?;
+    s.parse::<jiff::Timestamp>().or_else(|_| {
+        err(
+            path,
+            format!("“{s}” is not an RFC 3339 time with an offset"),
+        )
+    })
+}
+
+fn codes<'a>(v: &'a Value, path: &str) -> Result<Vec<&'a str>, FieldError> {
+    let arr = v
+        .as_array()
+        .map_or_else(|| err(path, "must be a list of codes"), Ok)?;
+    arr.iter()
+        .enumerate()
+        .map(|(i, c)| string(c, &format!("{path}[{i}]")))
+        .collect()
+}
+
+fn money(v: &Value, path: &str) -> Result<Fen, FieldError> {
+    if let Some(n) = v.as_u64() {
+        return i64::try_from(n)
+            .ok()
+            .and_then(|y| y.checked_mul(100))
+            .map(Fen)
+            .map_or_else(|| err(path, "is too large"), Ok);
+    }
+    match v.as_f64() {
+        Some(f) if f.is_finite() && f >= 0.0 && f < 1e12 => Ok(Fen((f * 100.0).round() as i64)),
+        Some(_) => err(path, "must be an amount in yuan, 0 or more"),
+        None => err(path, "must be a number (yuan)"),
+    }
+}
+
+fn parse_case(case: &Value, book: &PolicyBook) -> Result<EligibilityRequest, FieldError> {
+    if !case.is_object() {
+        return err("(case)", "a case must be a JSON object");
+    }
+    match case.get("id") {
+        None | Some(Value::Null) => return err("id", "missing"),
+        Some(Value::String(_)) | Some(Value::Number(_)) => {}
+        Some(_) => return err("id", "must be a string"),
+    }
+    let now = timestamp(req(case, "now", "now")?, "now")?;
+
+    let mut policy: Policy = book.at(now);
+    if let Some(p) = opt(case, "policy") {
+        if !p.is_object() {
+            return err("policy", "must be an object");
+        }
+        if let Some(r) = opt(p, "epidemic_relief") {
+            policy.epidemic_relief = boolean(r, "policy.epidemic_relief")?;
+        }
+    }
+
+    let d = object(case, "driver", "driver")?;
+    let has_license = boolean(
+        req(d, "has_license", "driver.has_license")?,
+        "driver.has_license",
+    )?;
+    let ls = codes(
+        req(d, "license_status", "driver.license_status")?,
+        "driver.license_status",
+    )?;
+    let license_status = StatusSet::<LicenceStatus>::parse_codes(ls.iter().copied())
+        .or_else(|e| err("driver.license_status", e.to_string()))?;
+    let driver = DriverFacts {
+        has_license,
+        license_status,
+        cycle_points: count(
+            req(d, "cycle_points", "driver.cycle_points")?,
+            "driver.cycle_points",
+        )?,
+        pending_points: opt_count(d, "pending_points", "driver.pending_points")?,
+        full_12_count_in_cycle: opt_count(
+            d,
+            "full_12_count_in_cycle",
+            "driver.full_12_count_in_cycle",
+        )?,
+    };
+
+    let v = object(case, "vehicle", "vehicle")?;
+    let plate_s = string(req(v, "plate", "vehicle.plate")?, "vehicle.plate")?;
+    let plate = Plate::parse(plate_s).or_else(|e| err("vehicle.plate", e.to_string()))?;
+    let pt = string(
+        req(v, "plate_type", "vehicle.plate_type")?,
+        "vehicle.plate_type",
+    )?;
+    let plate_type = PlateType::parse(pt).or_else(|e| err("vehicle.plate_type", e.to_string()))?;
+    let us = string(req(v, "use", "vehicle.use")?, "vehicle.use")?;
+    let use_ = VehicleUse::parse(us).or_else(|e| err("vehicle.use", e.to_string()))?;
+    let vs = codes(req(v, "status", "vehicle.status")?, "vehicle.status")?;
+    let status = StatusSet::<VehicleStatus>::parse_codes(vs.iter().copied())
+        .or_else(|e| err("vehicle.status", e.to_string()))?;
+    let rel = string(req(v, "relation", "vehicle.relation")?, "vehicle.relation")?;
+    let filed_at = || timestamp(req(v, "filed_at", "vehicle.filed_at")?, "vehicle.filed_at");
+    let rental = || -> Result<RentalPeriod, FieldError> {
+        let r = object(v, "rental", "vehicle.rental")?;
+        let start = timestamp(
+            req(r, "start", "vehicle.rental.start")?,
+            "vehicle.rental.start",
+        )?;
+        let end = timestamp(req(r, "end", "vehicle.rental.end")?, "vehicle.rental.end")?;
+        if end < start {
+            return err("vehicle.rental.end", "is before vehicle.rental.start");
+        }
+        Ok(RentalPeriod { start, end })
+    };
+    let relation = match rel {
+        "own" => Relation::Own,
+        "filed" => Relation::Filed {
+            filed_at: filed_at()?,
+        },
+        "unit_filed" => Relation::UnitFiled {
+            filed_at: filed_at()?,
+        },
+        "rental_renter" => Relation::RentalRenter { rental: rental()? },
+        "rental_temp_driver" => Relation::RentalTempDriver {
+            filed_at: filed_at()?,
+            rental: rental()?,
+        },
+        "none" => Relation::None,
+        other => {
+            return err(
+                "vehicle.relation",
+                format!(
+                    "“{other}” is not one of own, filed, unit_filed, rental_renter, rental_temp_driver, none"
+                ),
+            );
+        }
+    };
+    let vehicle = VehicleFacts {
+        plate,
+        plate_type,
+        use_,
+        status,
+        relation,
+    };
+
+    let list = req(case, "violations", "violations")?
+        .as_array()
+        .map_or_else(|| err("violations", "must be a list"), Ok)?;
+    let mut violations = Vec::with_capacity(list.len());
+    for (i, item) in list.iter().enumerate() {
+        let p = |k: &str| format!("violations[{i}].{k}");
+        if !item.is_object() {
+            return err(&format!("violations[{i}]"), "must be an object");
+        }
+        let id = string(req(item, "id", &p("id"))?, &p("id"))?.to_string();
+        let occurred_at = timestamp(
+            req(item, "occurred_at", &p("occurred_at"))?,
+            &p("occurred_at"),
+        )?;
+        let recorded_by = match string(
+            req(item, "recorded_by", &p("recorded_by"))?,
+            &p("recorded_by"),
+        )? {
+            "camera" => RecordedBy::Camera,
+            "officer" => RecordedBy::Officer,
+            o => return err(&p("recorded_by"), format!("“{o}” is not camera or officer")),
+        };
+        let penalty = match string(req(item, "penalty", &p("penalty"))?, &p("penalty"))? {
+            "warning" => Penalty::Warning,
+            "fine" => Penalty::Fine,
+            "other" => Penalty::Other,
+            o => {
+                return err(
+                    &p("penalty"),
+                    format!("“{o}” is not warning, fine or other"),
+                );
+            }
+        };
+        let fine = money(req(item, "fine_yuan", &p("fine_yuan"))?, &p("fine_yuan"))?;
+        let points = count(req(item, "points", &p("points"))?, &p("points"))?;
+        let prov = string(req(item, "province", &p("province"))?, &p("province"))?;
+        let mut chars = prov.chars();
+        let province = match (chars.next(), chars.next()) {
+            (Some(c), None) if PROVINCES.contains(c) => c,
+            _ => {
+                return err(
+                    &p("province"),
+                    format!("“{prov}” is not a province abbreviation"),
+                );
+            }
+        };
+        let province_online = match opt(item, "province_online") {
+            Some(b) => boolean(b, &p("province_online"))?,
+            None => true,
+        };
+        violations.push(ViolationFacts {
+            id,
+            occurred_at,
+            recorded_by,
+            penalty,
+            fine,
+            points,
+            province,
+            province_online,
+        });
+    }
+    Ok(EligibilityRequest {
+        now,
+        policy,
+        driver,
+        vehicle,
+        violations,
+    })
+}

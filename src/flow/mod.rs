@@ -1,0 +1,1 @@
+//! The kiosk flow: a pure state machine `next(state, event) -> (state, effects)`.

@@ -1,0 +1,13 @@
+//! The software inside a self-service traffic-violation kiosk.
+//!
+//! See `ARCHITECTURE.md` for the bird's-eye view and the code map.
+
+pub mod cli;
+pub mod config;
+pub mod devices;
+pub mod domain;
+pub mod flow;
+pub mod privacy;
+pub mod rules;
+pub mod store;
+pub mod ui;

@@ -1,0 +1,178 @@
+//! The `kiosk rules eval` contract (rules.md), run as a subprocess: the spec's worked cases, the
+//! per-line errors naming the field, and the exit status.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+fn eval(input: &str, args: &[&str]) -> (i32, Vec<Value>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kiosk"))
+        .args(["rules", "eval"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kiosk runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let lines = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every output line is JSON"))
+        .collect();
+    (out.status.code().unwrap(), lines)
+}
+
+fn sorted(v: &Value) -> Vec<String> {
+    let mut r: Vec<String> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap().to_string())
+        .collect();
+    r.sort();
+    r
+}
+
+#[test]
+fn the_specs_worked_cases_agree() {
+    let text = include_str!("data/rules_examples.jsonl");
+    let mut input = String::new();
+    let mut expected = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let mut case: Value = serde_json::from_str(line).unwrap();
+        expected.push(case.as_object_mut().unwrap().remove("expect").unwrap());
+        input.push_str(&case.to_string());
+        input.push('\n');
+    }
+    let (code, out) = eval(&input, &[]);
+    assert_eq!(code, 0);
+    assert_eq!(out.len(), expected.len());
+    for (got, want) in out.iter().zip(&expected) {
+        let id = got["id"].as_str().unwrap();
+        let results = got["results"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{id}: {got}"));
+        let want = want.as_array().unwrap();
+        assert_eq!(results.len(), want.len(), "{id}");
+        for (g, w) in results.iter().zip(want) {
+            assert_eq!(g["violation"], w["violation"], "{id}");
+            assert_eq!(g["eligible"], w["eligible"], "{id} {}", g["violation"]);
+            assert_eq!(
+                sorted(&g["reasons"]),
+                sorted(&w["reasons"]),
+                "{id} {}",
+                g["violation"]
+            );
+            assert!(
+                !g["clauses"].as_array().unwrap().is_empty(),
+                "{id}: a decision names its clause"
+            );
+            let msg = g["message"].as_str().unwrap();
+            let first_clause = g["clauses"][0].as_str().unwrap();
+            assert!(
+                msg.contains(first_clause),
+                "{id}: message names the clause: {msg}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_malformed_line_names_the_field_and_the_run_goes_on() {
+    let good = r#"{"id":"ok","now":"2022-10-24T11:06:10+08:00","driver":{"has_license":true,"license_status":["A"],"cycle_points":0},"vehicle":{"plate":"渝A12345","plate_type":"02","use":"A","status":["A"],"relation":"own"},"violations":[{"id":"v1","occurred_at":"2022-10-01T08:30:00+08:00","recorded_by":"camera","penalty":"fine","fine_yuan":200,"points":3,"province":"渝"}]}"#;
+    let cases: Vec<(String, &str)> = vec![
+        (
+            good.replace(r#""plate":"渝A12345""#, r#""plate":"渝A1234""#),
+            "vehicle.plate",
+        ),
+        (
+            good.replace(r#""points":3"#, r#""points":-1"#),
+            "violations[0].points",
+        ),
+        (
+            good.replace(
+                r#""now":"2022-10-24T11:06:10+08:00""#,
+                r#""now":"yesterday""#,
+            ),
+            "now",
+        ),
+        (
+            good.replace(r#""relation":"own""#, r#""relation":"filed""#),
+            "vehicle.filed_at",
+        ),
+        (
+            good.replace(r#""relation":"own""#, r#""relation":"rental_renter""#),
+            "vehicle.rental",
+        ),
+        (
+            good.replace(r#""recorded_by":"camera""#, r#""recorded_by":"drone""#),
+            "violations[0].recorded_by",
+        ),
+        (
+            good.replace(r#""license_status":["A"]"#, r#""license_status":["Q"]"#),
+            "driver.license_status",
+        ),
+        (
+            good.replace(r#""plate_type":"02""#, r#""plate_type":"25""#),
+            "vehicle.plate_type",
+        ),
+        (
+            good.replace(r#""fine_yuan":200"#, r#""fine_yuan":"200""#),
+            "violations[0].fine_yuan",
+        ),
+        (
+            good.replace(r#""has_license":true,"#, ""),
+            "driver.has_license",
+        ),
+    ];
+    let mut input = String::new();
+    for (c, _) in &cases {
+        input.push_str(c);
+        input.push('\n');
+    }
+    input.push_str("{not json\n");
+    input.push_str(good);
+    input.push('\n');
+    let (code, out) = eval(&input, &[]);
+    assert_eq!(code, 1, "exit status 1 when a line did not parse");
+    assert_eq!(out.len(), cases.len() + 2, "one output line per input line");
+    for ((_, field), got) in cases.iter().zip(&out) {
+        let e = got["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("expected an error naming {field}: {got}"));
+        assert!(e.starts_with(field), "{field}: {e}");
+        assert_eq!(got["id"], "ok");
+    }
+    assert!(out[cases.len()]["error"].as_str().unwrap().contains("JSON"));
+    assert_eq!(out[cases.len() + 1]["results"][0]["eligible"], true);
+}
+
+#[test]
+fn policy_override_and_file_argument() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cases.jsonl");
+    let case = r#"{"id":"unit","now":"2022-10-24T11:06:10+08:00","policy":{"epidemic_relief":true},"driver":{"has_license":true,"license_status":["A"],"cycle_points":0},"vehicle":{"plate":"渝A12345","plate_type":"02","use":"A","status":["A"],"relation":"unit_filed","filed_at":"2022-10-20T00:00:00+08:00"},"violations":[{"id":"v1","occurred_at":"2022-10-01T08:30:00+08:00","recorded_by":"camera","penalty":"fine","fine_yuan":200,"points":3,"province":"渝"}]}"#;
+    std::fs::write(
+        &path,
+        format!("{case}\n{}\n", case.replace("true}", "false}")),
+    )
+    .unwrap();
+    let (code, out) = eval("", &[path.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out[0]["results"][0]["eligible"], true,
+        "relief: unit vehicle and before-filing allowed"
+    );
+    assert_eq!(
+        sorted(&out[1]["results"][0]["reasons"]),
+        vec!["before_filing", "unit_vehicle_not_allowed"]
+    );
+}
