@@ -214,19 +214,23 @@ fn parse_case(case: &Value, book: &PolicyBook) -> Result<EligibilityRequest, Fie
         req(d, "has_license", "driver.has_license")?,
         "driver.has_license",
     )?;
-    let ls = codes(
-        req(d, "license_status", "driver.license_status")?,
-        "driver.license_status",
-    )?;
+    // A person without a licence has no status and no points: those two fields may be left out.
+    let ls = match opt(d, "license_status") {
+        Some(v) => codes(v, "driver.license_status")?,
+        None if !has_license => Vec::new(),
+        None => return err("driver.license_status", "missing"),
+    };
     let license_status = StatusSet::<LicenceStatus>::parse_codes(ls.iter().copied())
         .or_else(|e| err("driver.license_status", e.to_string()))?;
+    let cycle_points = match opt(d, "cycle_points") {
+        Some(v) => count(v, "driver.cycle_points")?,
+        None if !has_license => 0,
+        None => return err("driver.cycle_points", "missing"),
+    };
     let driver = DriverFacts {
         has_license,
         license_status,
-        cycle_points: count(
-            req(d, "cycle_points", "driver.cycle_points")?,
-            "driver.cycle_points",
-        )?,
+        cycle_points,
         pending_points: opt_count(d, "pending_points", "driver.pending_points")?,
         full_12_count_in_cycle: opt_count(
             d,
