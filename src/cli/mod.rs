@@ -57,6 +57,10 @@ enum RulesCommand {
     Eval {
         /// JSON Lines file; standard input when absent or `-`.
         file: Option<PathBuf>,
+        /// Dated-policy file (default: `[policy] file` of kiosk.toml, else the embedded
+        /// assets/policy.toml). A case's own `policy` still overrides it.
+        #[arg(long)]
+        policy: Option<PathBuf>,
     },
 }
 
@@ -88,10 +92,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             crate::ui::run(config)
         }
         Some(Command::Rules {
-            command: RulesCommand::Eval { file },
+            command: RulesCommand::Eval { file, policy },
         }) => {
-            let policy = crate::rules::policy::PolicyBook::embedded()?;
-            rules_eval::run(file.as_deref(), &policy)
+            let config = crate::config::KioskConfig::load(cli.config.as_deref())?;
+            let book = load_policy(policy.as_deref(), &config)?;
+            rules_eval::run(file.as_deref(), &book)
         }
         Some(Command::Device { args }) => crate::devices::cli::run(args),
         Some(Command::Db { args }) => crate::store::cli::run_db(args),
@@ -101,5 +106,25 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             print!("{}", toml::to_string_pretty(&config)?);
             Ok(0)
         }
+    }
+}
+
+/// The dated policies in force: an explicit file, the one kiosk.toml names, or the embedded one.
+pub fn load_policy(
+    explicit: Option<&std::path::Path>,
+    config: &crate::config::KioskConfig,
+) -> anyhow::Result<crate::rules::PolicyBook> {
+    use anyhow::Context;
+    let path = explicit
+        .map(|p| p.to_path_buf())
+        .or_else(|| (!config.policy.file.is_empty()).then(|| PathBuf::from(&config.policy.file)));
+    match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(&p)
+                .with_context(|| format!("cannot read policy file {}", p.display()))?;
+            Ok(crate::rules::PolicyBook::parse(&text)
+                .with_context(|| format!("policy file {}", p.display()))?)
+        }
+        None => Ok(crate::rules::PolicyBook::embedded()?),
     }
 }

@@ -5,7 +5,7 @@
 use std::io::{BufRead, Write};
 use std::path::Path;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::domain::{
     Fen, LicenceStatus, Plate, PlateType, StatusSet, VehicleStatus, VehicleUse, plate::PROVINCES,
@@ -56,46 +56,71 @@ pub fn eval_stream(
         if line.is_empty() {
             continue;
         }
-        let v = eval_line(line, book);
-        if v.get("error").is_some() {
-            all_ok = false;
-        }
-        writeln!(out, "{v}")?;
+        let (text, parsed) = eval_line(line, book);
+        all_ok &= parsed;
+        writeln!(out, "{text}")?;
     }
     Ok(all_ok)
 }
 
-/// One case in, one output object out.
-pub fn eval_line(line: &str, book: &PolicyBook) -> Value {
+/// One decision of the output line, in the field order of rules.md.
+#[derive(serde::Serialize)]
+struct ResultLine<'a> {
+    violation: &'a str,
+    eligible: bool,
+    reasons: Vec<&'static str>,
+    clauses: Vec<&'static str>,
+    message: String,
+}
+
+#[derive(serde::Serialize)]
+struct CaseLine<'a> {
+    id: Value,
+    results: Vec<ResultLine<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct ErrorLine {
+    id: Value,
+    error: String,
+}
+
+/// One case in, one output line out (without the newline). The second value is false when the
+/// case was malformed.
+pub fn eval_line(line: &str, book: &PolicyBook) -> (String, bool) {
     let case: Value = match serde_json::from_str(line) {
         Ok(v) => v,
-        Err(e) => return json!({"id": Value::Null, "error": format!("invalid JSON: {e}")}),
+        Err(e) => {
+            let out = ErrorLine {
+                id: Value::Null,
+                error: format!("invalid JSON: {e}"),
+            };
+            return (serde_json::to_string(&out).expect("serializable"), false);
+        }
     };
     let id = case.get("id").cloned().unwrap_or(Value::Null);
     match parse_case(&case, book) {
         Ok(req) => {
-            let results: Vec<Value> = decide(&req)
+            let decisions = decide(&req);
+            let results = decisions
                 .iter()
-                .map(|d| {
-                    json!({
-                        "violation": d.violation,
-                        "eligible": d.eligible(),
-                        "reasons": d.reasons.iter().map(|r| r.code()).collect::<Vec<_>>(),
-                        "clauses": d.clauses().iter().map(|c| c.code()).collect::<Vec<_>>(),
-                        "message": d.message_zh(),
-                    })
+                .map(|d| ResultLine {
+                    violation: &d.violation,
+                    eligible: d.eligible(),
+                    reasons: d.reasons.iter().map(|r| r.code()).collect(),
+                    clauses: d.clauses().iter().map(|c| c.code()).collect(),
+                    message: d.message_zh(),
                 })
                 .collect();
-            let mut m = Map::new();
-            m.insert("id".into(), id);
-            m.insert("results".into(), Value::Array(results));
-            Value::Object(m)
+            let out = CaseLine { id, results };
+            (serde_json::to_string(&out).expect("serializable"), true)
         }
         Err(e) => {
-            let mut m = Map::new();
-            m.insert("id".into(), id);
-            m.insert("error".into(), Value::String(e.to_string()));
-            Value::Object(m)
+            let out = ErrorLine {
+                id,
+                error: e.to_string(),
+            };
+            (serde_json::to_string(&out).expect("serializable"), false)
         }
     }
 }
