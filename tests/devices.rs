@@ -1,0 +1,280 @@
+//! The real serial adapters against the simulators over real pseudo-terminals, and the
+//! `kiosk device` contracts run as a subprocess.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use kiosk::devices::pty::Pty;
+use kiosk::devices::reader::frame::{Decoder, Response, Status};
+use kiosk::devices::reader::sim::{Faults, SimReader, SimSession, demo_cards, serve_pty};
+use kiosk::devices::reader::{CardReader, Ga467Reader, ReaderError, ReaderTiming, SerialOpener};
+use kiosk::devices::{DeviceError, ErrorKind};
+
+const KIOSK: &str = env!("CARGO_BIN_EXE_kiosk");
+
+/// A reader simulator served on a pseudo-terminal from a thread.
+struct PtySim {
+    path: PathBuf,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl PtySim {
+    fn start(sim: SimReader, faults: Faults, chunk_delay: Duration) -> Self {
+        let mut pty = Pty::open().expect("open a pseudo-terminal");
+        let path = pty.path().to_path_buf();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut session = SimSession::new(sim, faults);
+            serve_pty(&mut pty, &mut session, &stop2, chunk_delay).expect("serve");
+        });
+        PtySim {
+            path,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for PtySim {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn timing() -> ReaderTiming {
+    ReaderTiming {
+        response_timeout: Duration::from_millis(500),
+        poll_interval: Duration::from_millis(20),
+        reopen_backoff: Duration::from_millis(20),
+    }
+}
+
+fn reader_on(path: &Path) -> Ga467Reader<SerialOpener> {
+    Ga467Reader::new(SerialOpener::new(path, 115_200), timing())
+}
+
+fn in_ms(ms: u64) -> Instant {
+    Instant::now() + Duration::from_millis(ms)
+}
+
+#[test]
+fn serial_reader_reads_through_line_noise_and_dribbled_bytes() {
+    let card = demo_cards().remove(0);
+    let faults = Faults {
+        noise: vec![0x00, 0xAA, 0x13, 0xAA, 0xAA, 0x96, 0xFF],
+        dribble: 3,
+        ..Faults::default()
+    };
+    let sim = PtySim::start(
+        SimReader::with_card(card.clone()),
+        faults,
+        Duration::from_micros(200),
+    );
+    let mut reader = reader_on(&sim.path);
+    assert_eq!(reader.read_card(in_ms(15_000)).unwrap(), card);
+}
+
+#[test]
+fn serial_reader_retries_a_bad_checksum_then_reads() {
+    let card = demo_cards().remove(1);
+    let faults = Faults {
+        corrupt_responses: 1,
+        corrupt_after: 2,
+        ..Faults::default()
+    };
+    let sim = PtySim::start(SimReader::with_card(card.clone()), faults, Duration::ZERO);
+    let mut reader = reader_on(&sim.path);
+    assert_eq!(reader.read_card(in_ms(5000)).unwrap(), card);
+    assert_eq!(reader.checksum_retries, 1);
+}
+
+#[test]
+fn serial_reader_without_a_card_gives_up_at_the_deadline() {
+    let sim = PtySim::start(SimReader::empty(), Faults::default(), Duration::ZERO);
+    let mut reader = reader_on(&sim.path);
+    let started = Instant::now();
+    let err = reader.read_card(in_ms(600)).unwrap_err();
+    assert!(matches!(err, ReaderError::NoCard { .. }), "{err}");
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(550) && took < Duration::from_millis(2000),
+        "{took:?}"
+    );
+}
+
+#[test]
+fn serial_reader_reopens_a_port_that_was_closed_and_came_back() {
+    // A stable name like /dev/kiosk-reader: a symlink to whichever terminal is current.
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("kiosk-reader");
+    let first = PtySim::start(SimReader::empty(), Faults::default(), Duration::ZERO);
+    std::os::unix::fs::symlink(&first.path, &link).unwrap();
+    let mut reader = reader_on(&link);
+    assert!(matches!(
+        reader.read_card(in_ms(200)),
+        Err(ReaderError::NoCard { .. })
+    ));
+    assert_eq!(reader.opens, 1);
+    // The device goes away…
+    drop(first);
+    std::fs::remove_file(&link).unwrap();
+    let card = demo_cards().remove(2);
+    let reconnect = {
+        let link = link.clone();
+        let card = card.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            // …and comes back under the same name.
+            let second = PtySim::start(
+                SimReader::with_card(card),
+                Faults::default(),
+                Duration::ZERO,
+            );
+            std::os::unix::fs::symlink(&second.path, &link).unwrap();
+            second
+        })
+    };
+    let got = reader.read_card(in_ms(5000));
+    let _second = reconnect.join().unwrap();
+    assert_eq!(got.unwrap(), card);
+    assert!(reader.opens >= 2, "opened {} times", reader.opens);
+}
+
+/// Spawn `kiosk device ARGS` whose first stdout line is a pseudo-terminal path.
+struct SimProcess {
+    child: Child,
+    path: PathBuf,
+}
+
+impl SimProcess {
+    fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(KIOSK)
+            .arg("device")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn the simulator");
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let path = PathBuf::from(line.trim());
+        assert!(path.starts_with("/dev/pts"), "{line:?}");
+        SimProcess { child, path }
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn kiosk_device(args: &[&str]) -> std::process::Output {
+    Command::new(KIOSK)
+        .arg("device")
+        .args(args)
+        .output()
+        .expect("run kiosk")
+}
+
+#[test]
+fn read_card_contract_prints_one_json_line() {
+    let sim = SimProcess::start(&["sim-reader", "--card", "50010619851120002X"]);
+    let port = sim.path.to_str().unwrap();
+    for _ in 0..2 {
+        // The simulator serves more than one read.
+        let out = kiosk_device(&["read-card", "--port", port, "--timeout-ms", "5000"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(stdout.lines().count(), 1, "{stdout}");
+        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(v["card_type"], "resident");
+        assert_eq!(v["name"], "李小红");
+        assert_eq!(v["gender"], "女");
+        assert_eq!(v["nation"], "维吾尔");
+        assert_eq!(v["birth_date"], "1985-11-20");
+        assert_eq!(v["address"], "重庆市沙坪坝区天星桥正街12号");
+        assert_eq!(v["id_number"], "50010619851120002X");
+        assert_eq!(v["authority"], "重庆市公安局沙坪坝区分局");
+        assert_eq!(v["valid_from"], "2016-11-20");
+        assert_eq!(v["valid_until"], "2036-11-20");
+    }
+}
+
+#[test]
+fn read_card_contract_fails_cleanly_without_a_reader() {
+    let out = kiosk_device(&[
+        "read-card",
+        "--port",
+        "/dev/this-reader-does-not-exist",
+        "--timeout-ms",
+        "300",
+    ]);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not connected"));
+}
+
+#[test]
+fn read_card_contract_fails_cleanly_when_no_card_comes() {
+    let sim = PtySim::start(SimReader::empty(), Faults::default(), Duration::ZERO);
+    let port = sim.path.to_str().unwrap();
+    let out = kiosk_device(&["read-card", "--port", port, "--timeout-ms", "500"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(out.stdout.is_empty());
+    assert!(!out.stderr.is_empty());
+}
+
+/// A reader that answers with the spec's read but an ID number altered in one digit.
+#[test]
+fn read_card_contract_refuses_an_id_number_failing_its_check() {
+    let card = demo_cards().remove(0);
+    let mut honest = SimReader::with_card(card);
+    let mut pty = Pty::open().unwrap();
+    let port = pty.path().to_str().unwrap().to_string();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let server = std::thread::spawn(move || {
+        let mut d = Decoder::new();
+        let mut buf = [0u8; 256];
+        while !stop2.load(Ordering::Relaxed) {
+            let n = pty.read_some(&mut buf, Duration::from_millis(20)).unwrap();
+            d.push(&buf[..n]);
+            while let Some(Ok(body)) = d.next_body() {
+                let mut r = honest.answer(&body);
+                if r.status == Status::Success && r.data.len() > 1000 {
+                    // ID number starts at text byte 122; data has 4 length bytes first.
+                    let at = 4 + 122 + 2 * 16;
+                    r.data[at] = if r.data[at] == b'0' { b'1' } else { b'0' };
+                }
+                let r: Response = r;
+                pty.send(&r.encode()).unwrap();
+            }
+        }
+    });
+    let out = kiosk_device(&["read-card", "--port", &port, "--timeout-ms", "3000"]);
+    stop.store(true, Ordering::Relaxed);
+    server.join().unwrap();
+    assert_eq!(out.status.code(), Some(7));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("校验"), "{stderr}");
+}
