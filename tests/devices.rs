@@ -278,3 +278,128 @@ fn read_card_contract_refuses_an_id_number_failing_its_check() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("校验"), "{stderr}");
 }
+
+mod scanner {
+    use super::*;
+    use kiosk::devices::scanner::sim::send_scans;
+    use kiosk::devices::scanner::{Scan, Scanner, SerialScanner, Suffix};
+
+    fn scanner_with(scans: Vec<Vec<u8>>, suffix: Suffix, chunk: usize) -> (Vec<Scan>, usize) {
+        let mut pty = Pty::open().unwrap();
+        let mut scanner = SerialScanner::new(SerialOpener::new(pty.path(), 9600), suffix);
+        let n = scans.len();
+        // Open the port before the scanner sends (as a kiosk that is already running).
+        let first = scanner.next_scan(in_ms(50));
+        assert!(first.is_err());
+        let sender = std::thread::spawn(move || {
+            send_scans(&mut pty, &scans, suffix, Duration::from_millis(5), chunk).unwrap();
+            pty
+        });
+        let got: Vec<Scan> = (0..n)
+            .map(|_| scanner.next_scan(in_ms(5000)).unwrap())
+            .collect();
+        let _pty = sender.join().unwrap();
+        (got, n)
+    }
+
+    #[test]
+    fn serial_scanner_splits_scans_for_each_suffix_even_dribbled() {
+        for suffix in [Suffix::Cr, Suffix::Lf, Suffix::CrLf] {
+            for chunk in [0, 1, 3] {
+                let (got, _) = scanner_with(
+                    vec![b"VQR1.abc".to_vec(), "渝A12345".as_bytes().to_vec()],
+                    suffix,
+                    chunk,
+                );
+                assert_eq!(
+                    got,
+                    vec![Scan::Text("VQR1.abc".into()), Scan::Text("渝A12345".into())],
+                    "{suffix:?} chunk {chunk}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn serial_scanner_reports_non_utf8_and_carries_on() {
+        let (got, _) = scanner_with(vec![b"\xff\xfe".to_vec(), b"OK".to_vec()], Suffix::CrLf, 0);
+        assert_eq!(
+            got,
+            vec![Scan::NotUtf8(vec![0xff, 0xfe]), Scan::Text("OK".into())]
+        );
+    }
+
+    #[test]
+    fn scan_contract_prints_one_json_line_per_scan() {
+        let sim = SimProcess::start(&[
+            "sim-scanner",
+            "--text",
+            "渝A12345",
+            "--text",
+            "hello \"world\"",
+        ]);
+        let port = sim.path.to_str().unwrap();
+        let out = kiosk_device(&[
+            "scan",
+            "--port",
+            port,
+            "--count",
+            "2",
+            "--timeout-ms",
+            "5000",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let texts: Vec<String> = stdout
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["text"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(texts.len(), 2, "{stdout}");
+        for t in &texts {
+            assert!(t == "渝A12345" || t == "hello \"world\"", "{t}");
+        }
+    }
+
+    #[test]
+    fn scan_contract_reports_bytes_that_are_not_utf8() {
+        let sim = SimProcess::start(&[
+            "sim-scanner",
+            "--hex",
+            "--text",
+            "d3e5ff41",
+            "--suffix",
+            "cr",
+        ]);
+        let port = sim.path.to_str().unwrap();
+        let out = kiosk_device(&[
+            "scan",
+            "--port",
+            port,
+            "--suffix",
+            "\\r",
+            "--timeout-ms",
+            "5000",
+        ]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(out.stdout.is_empty());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("not UTF-8"));
+    }
+
+    #[test]
+    fn scan_contract_times_out_cleanly() {
+        let pty = Pty::open().unwrap();
+        let port = pty.path().to_str().unwrap();
+        let out = kiosk_device(&["scan", "--port", port, "--timeout-ms", "300"]);
+        assert_eq!(out.status.code(), Some(3));
+        assert!(out.stdout.is_empty());
+    }
+}

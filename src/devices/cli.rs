@@ -43,6 +43,37 @@ enum DeviceCommand {
         #[arg(long)]
         card: String,
     },
+    /// Read scans from a scanner in serial mode; one JSON line `{"text": …}` per scan.
+    Scan {
+        #[arg(long)]
+        port: PathBuf,
+        #[arg(long, default_value_t = 9600)]
+        baud: u32,
+        /// Exit after this many scans.
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+        /// What the scanner appends to each scan: \r, \n or \r\n (also cr, lf, crlf).
+        #[arg(long, default_value = "\r\n")]
+        suffix: String,
+        /// Give up after this long without a scan (default: wait indefinitely).
+        #[arg(long)]
+        timeout_ms: Option<u64>,
+    },
+    /// Simulate a scanner in serial mode on a pseudo-terminal: prints the terminal's path, then
+    /// scans the given codes in turn until killed.
+    SimScanner {
+        /// The text of a code (repeat for several codes).
+        #[arg(long, required = true)]
+        text: Vec<String>,
+        /// The texts are hex bytes (to simulate codes that are not UTF-8).
+        #[arg(long)]
+        hex: bool,
+        #[arg(long, default_value = "\r\n")]
+        suffix: String,
+        /// Time between two scans.
+        #[arg(long, default_value_t = 300)]
+        interval_ms: u64,
+    },
 }
 
 /// Exit status for an error of this kind.
@@ -55,6 +86,89 @@ pub fn exit_status(kind: ErrorKind) -> i32 {
         ErrorKind::DeviceReported => 6,
         ErrorKind::InvalidData => 7,
     }
+}
+
+fn scan(
+    port: PathBuf,
+    baud: u32,
+    count: u32,
+    suffix: &str,
+    timeout_ms: Option<u64>,
+) -> anyhow::Result<i32> {
+    use super::scanner::{Scan, Scanner, SerialScanner, Suffix};
+    let suffix: Suffix = match suffix.parse() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("kiosk device scan: --suffix: {e}");
+            return Ok(2);
+        }
+    };
+    let mut scanner = SerialScanner::new(super::link::SerialOpener::new(port, baud), suffix);
+    let mut status = 0;
+    let mut out = std::io::stdout().lock();
+    for _ in 0..count {
+        // "Indefinitely" is a century; the deadline keeps the types simple.
+        let wait = Duration::from_millis(timeout_ms.unwrap_or(100 * 365 * 86_400_000));
+        match scanner.next_scan(Instant::now() + wait) {
+            Ok(Scan::Text(text)) => {
+                writeln!(out, "{}", serde_json::json!({ "text": text }))?;
+                out.flush()?;
+            }
+            Ok(Scan::NotUtf8(bytes)) => {
+                eprintln!(
+                    "kiosk device scan: a scan of {} bytes is not UTF-8 (hex {}); check the scanner's character set",
+                    bytes.len(),
+                    hex::encode(&bytes)
+                );
+                status = 1;
+            }
+            Err(e) => {
+                eprintln!("kiosk device scan: {e}");
+                return Ok(exit_status(e.kind()));
+            }
+        }
+    }
+    Ok(status)
+}
+
+fn sim_scanner(
+    texts: Vec<String>,
+    is_hex: bool,
+    suffix: &str,
+    interval_ms: u64,
+) -> anyhow::Result<i32> {
+    let suffix: super::scanner::Suffix = match suffix.parse() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("kiosk device sim-scanner: --suffix: {e}");
+            return Ok(2);
+        }
+    };
+    let mut codes = Vec::new();
+    for t in texts {
+        if is_hex {
+            match hex::decode(t.replace(' ', "")) {
+                Ok(b) => codes.push(b),
+                Err(e) => {
+                    eprintln!("kiosk device sim-scanner: --text {t:?} is not hex: {e}");
+                    return Ok(2);
+                }
+            }
+        } else {
+            codes.push(t.into_bytes());
+        }
+    }
+    let mut pty = super::pty::Pty::open()?;
+    announce_path(pty.path())?;
+    let stop = AtomicBool::new(false);
+    super::scanner::sim::serve_pty(
+        &mut pty,
+        &codes,
+        suffix,
+        Duration::from_millis(interval_ms.max(1)),
+        &stop,
+    )?;
+    Ok(0)
 }
 
 /// `kiosk device ARGS…` (the words after `device`); returns the exit status.
@@ -107,6 +221,19 @@ pub fn run(args: Vec<String>) -> anyhow::Result<i32> {
             reader::sim::serve_pty(&mut pty, &mut session, &stop, Duration::ZERO)?;
             Ok(0)
         }
+        DeviceCommand::Scan {
+            port,
+            baud,
+            count,
+            suffix,
+            timeout_ms,
+        } => scan(port, baud, count, &suffix, timeout_ms),
+        DeviceCommand::SimScanner {
+            text,
+            hex,
+            suffix,
+            interval_ms,
+        } => sim_scanner(text, hex, &suffix, interval_ms),
     }
 }
 

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod link;
 pub mod pty;
 pub mod reader;
+pub mod scanner;
 pub mod uri;
 
 pub use uri::{DeviceUri, UriError};

@@ -14,7 +14,7 @@ use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
 /// hang-up while clients come and go.
 pub struct Pty {
     master: File,
-    _slave: OwnedFd,
+    slave: OwnedFd,
     path: PathBuf,
 }
 
@@ -29,7 +29,7 @@ impl Pty {
         fcntl(&pair.master, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).map_err(io::Error::from)?;
         Ok(Pty {
             master: File::from(pair.master),
-            _slave: pair.slave,
+            slave: pair.slave,
             path,
         })
     }
@@ -61,6 +61,12 @@ impl Pty {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Drop what was sent to the client but not read yet (stale scans nobody took).
+    pub fn drop_unread(&self) -> io::Result<()> {
+        nix::sys::termios::tcflush(&self.slave, nix::sys::termios::FlushArg::TCIFLUSH)
+            .map_err(io::Error::from)
     }
 
     /// Send all of `bytes` to the client, waiting while the terminal's buffer is full.
