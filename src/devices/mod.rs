@@ -12,6 +12,7 @@
 
 pub mod cli;
 pub mod link;
+pub mod printer;
 pub mod pty;
 pub mod reader;
 pub mod scanner;
