@@ -4,4 +4,5 @@
 
 pub mod escpos;
 pub mod font;
+pub mod receipts;
 pub mod render;
