@@ -403,3 +403,179 @@ mod scanner {
         assert!(out.stdout.is_empty());
     }
 }
+
+mod printer {
+    use super::*;
+    use kiosk::devices::printer::render;
+    use std::io::{Read, Write};
+
+    fn decode_qr(img: &image::GrayImage) -> Vec<String> {
+        let mut prepared = rqrr::PreparedImage::prepare(img.clone());
+        prepared
+            .detect_grids()
+            .into_iter()
+            .filter_map(|g| g.decode().ok().map(|(_, s)| s))
+            .collect()
+    }
+
+    #[test]
+    fn print_to_a_file_then_render_reads_back_text_qr_and_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("receipt.bin");
+        let png = dir.path().join("receipt.png");
+        let uri = format!("file:{}", bin.display());
+        let out = kiosk_device(&[
+            "print",
+            "--printer",
+            &uri,
+            "--sample",
+            "payment",
+            "--paper",
+            "58",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // An independent decoder (encoding_rs directly) finds the GB18030 text.
+        let bytes = std::fs::read(&bin).unwrap();
+        let (text, _) = encoding_rs::GB18030.decode_without_bom_handling(&bytes);
+        assert!(text.contains("缴款凭证") && text.contains("手续费：0.00元"));
+        assert!(bytes.ends_with(&[0x1D, b'V', 66, 0]), "ends with a cut");
+        let out = kiosk_device(&[
+            "render",
+            bin.to_str().unwrap(),
+            "--png",
+            png.to_str().unwrap(),
+            "--paper",
+            "58",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let img = image::open(&png).unwrap().to_luma8();
+        assert_eq!(img.width(), 384);
+        let codes = decode_qr(&img);
+        assert_eq!(codes.len(), 1);
+        assert!(
+            codes[0].starts_with("CQKIOSK-RCPT/1|P|CQ-DEMO-0001|"),
+            "{codes:?}"
+        );
+    }
+
+    #[test]
+    fn render_lists_unknown_bytes_and_renders_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("odd.bin");
+        let png = dir.path().join("odd.png");
+        let mut bytes = vec![0x1B, b'@', 0x1C, b'&'];
+        bytes.extend_from_slice(&[0x07, 0x1B, b'z']);
+        let (t, _, _) = encoding_rs::GB18030.encode("仍然打印\n");
+        bytes.extend_from_slice(&t);
+        std::fs::write(&bin, &bytes).unwrap();
+        let out = kiosk_device(&[
+            "render",
+            bin.to_str().unwrap(),
+            "--png",
+            png.to_str().unwrap(),
+            "--text",
+        ]);
+        assert!(out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("0x07 at offset 4"), "{stderr}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("仍然打印"));
+        assert!(png.exists());
+    }
+
+    #[test]
+    fn render_refuses_a_missing_file_clearly() {
+        let out = kiosk_device(&["render", "/nonexistent.bin", "--png", "/tmp/never.png"]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
+    }
+
+    /// A network printer on 127.0.0.1: collects job bytes, answers DLE EOT with `status`.
+    fn fake_tcp_printer(status: [u8; 4]) -> (u16, std::thread::JoinHandle<Vec<u8>>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let handle = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        got.extend_from_slice(&buf[..n]);
+                        // Answer status requests as they complete.
+                        while let Some(i) = got.windows(2).position(|w| w == [0x10, 0x04]) {
+                            if got.len() < i + 3 {
+                                break;
+                            }
+                            let n = got[i + 2];
+                            s.write_all(&[status[usize::from(n - 1)]]).unwrap();
+                            got.drain(i..i + 3);
+                        }
+                    }
+                }
+            }
+            got
+        });
+        (port, handle)
+    }
+
+    #[test]
+    fn status_contract_over_tcp_reports_paper_out() {
+        let (port, server) = fake_tcp_printer([0x12, 0x32, 0x12, 0x72]);
+        let out = kiosk_device(&["status", "--printer", &format!("tcp:127.0.0.1:{port}")]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["state"], "paper_out");
+        assert_eq!(v["paper_out"], true);
+        assert_eq!(v["cover_open"], false);
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn print_contract_over_tcp_sends_the_job_and_confirms_it() {
+        let (port, server) = fake_tcp_printer([0x12, 0x12, 0x12, 0x1E]);
+        let out = kiosk_device(&[
+            "print",
+            "--printer",
+            &format!("tcp:127.0.0.1:{port}"),
+            "--sample",
+            "handling",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let job = server.join().unwrap();
+        let ops = render::parse(&job);
+        let text = render::to_text(&ops);
+        assert!(
+            text.contains("处理凭证") && text.trim_end().ends_with("[cut]"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn print_contract_fails_without_losing_silently_when_the_printer_is_absent() {
+        let out = kiosk_device(&["print", "--printer", "tcp:127.0.0.1:9", "--sample", "test"]);
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("not printed"));
+    }
+}

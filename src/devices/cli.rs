@@ -59,6 +59,39 @@ enum DeviceCommand {
         #[arg(long)]
         timeout_ms: Option<u64>,
     },
+    /// Print a sample receipt (with `file:PATH` the raw ESC/POS bytes land in PATH).
+    Print {
+        /// sim, file:PATH, tcp:HOST:PORT, serial:PATH[?baud=N], usb:VID:PID.
+        #[arg(long)]
+        printer: String,
+        #[arg(long, value_enum)]
+        sample: Sample,
+        #[arg(long, default_value_t = 80)]
+        paper: u32,
+        /// The kiosk id printed on the receipt.
+        #[arg(long, default_value = "CQ-DEMO-0001")]
+        kiosk_id: String,
+        /// Where the `sim` printer writes its PNGs.
+        #[arg(long, default_value = "kiosk-printer-sim")]
+        sim_dir: PathBuf,
+    },
+    /// The printer's status as JSON.
+    Status {
+        #[arg(long)]
+        printer: String,
+    },
+    /// Render ESC/POS bytes to a PNG as the printer simulator prints them.
+    Render {
+        /// The ESC/POS file.
+        file: PathBuf,
+        #[arg(long)]
+        png: PathBuf,
+        #[arg(long, default_value_t = 80)]
+        paper: u32,
+        /// Also print the decoded commands and text on stdout.
+        #[arg(long)]
+        text: bool,
+    },
     /// Simulate a scanner in serial mode on a pseudo-terminal: prints the terminal's path, then
     /// scans the given codes in turn until killed.
     SimScanner {
@@ -74,6 +107,20 @@ enum DeviceCommand {
         #[arg(long, default_value_t = 300)]
         interval_ms: u64,
     },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum Sample {
+    /// 处理凭证.
+    Handling,
+    /// 缴款凭证.
+    Payment,
+    /// 处罚决定书.
+    Decision,
+    /// 机动车二维码.
+    VehicleQr,
+    /// A test page.
+    Test,
 }
 
 /// Exit status for an error of this kind.
@@ -171,6 +218,136 @@ fn sim_scanner(
     Ok(0)
 }
 
+fn paper(mm: u32, command: &str) -> Option<super::printer::Paper> {
+    let p = super::printer::Paper::from_mm(mm);
+    if p.is_none() {
+        eprintln!("kiosk device {command}: --paper must be 58 or 80, not {mm}");
+    }
+    p
+}
+
+fn open_printer(
+    uri: &str,
+    command: &str,
+    paper: super::printer::Paper,
+    sim_dir: Option<PathBuf>,
+) -> Result<super::printer::EscPosPrinter, i32> {
+    let uri: super::DeviceUri = uri.parse().map_err(|e| {
+        eprintln!("kiosk device {command}: --printer: {e}");
+        2
+    })?;
+    let transport = super::printer::transport::open(&uri, paper, sim_dir).map_err(|e| {
+        eprintln!("kiosk device {command}: {e}");
+        exit_status(e.kind())
+    })?;
+    Ok(super::printer::EscPosPrinter::new(transport))
+}
+
+fn print(
+    printer: &str,
+    sample: Sample,
+    paper_mm: u32,
+    kiosk_id: &str,
+    sim_dir: PathBuf,
+) -> anyhow::Result<i32> {
+    use super::printer::receipts::samples;
+    let Some(paper) = paper(paper_mm, "print") else {
+        return Ok(2);
+    };
+    let mut p = match open_printer(printer, "print", paper, Some(sim_dir)) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let (title, bytes) = match sample {
+        Sample::Handling => ("handling", samples::handling(kiosk_id).escpos(paper)),
+        Sample::Payment => ("payment", samples::payment(kiosk_id).escpos(paper)),
+        Sample::Decision => ("decision", samples::decision(kiosk_id).escpos(paper)),
+        Sample::VehicleQr => ("vehicle-qr", samples::vehicle_qr(kiosk_id).escpos(paper)),
+        Sample::Test => ("test", samples::test_page(kiosk_id, paper)),
+    };
+    let len = bytes.len();
+    let mut queue = super::printer::PrintQueue::in_memory();
+    let (id, _) = queue.submit(title, bytes);
+    queue.print_pending(&mut p);
+    let job = queue.get(id).expect("just queued");
+    match &job.state {
+        super::printer::JobState::Printed => {
+            println!(
+                "{}",
+                serde_json::json!({"printer": p.describe(), "sample": title, "bytes": len, "state": "printed"})
+            );
+            Ok(0)
+        }
+        state => {
+            let reason = match state {
+                super::printer::JobState::Failed(r) => r.as_str(),
+                _ => "not sent",
+            };
+            eprintln!("kiosk device print: the {title} receipt was not printed: {reason}");
+            Ok(6)
+        }
+    }
+}
+
+fn status(printer: &str) -> anyhow::Result<i32> {
+    use super::printer::ReceiptPrinter;
+    let mut p = match open_printer(printer, "status", super::printer::Paper::Mm80, None) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    match p.status() {
+        Ok(Some(s)) => {
+            let mut v = serde_json::to_value(s)?;
+            v["printer"] = p.describe().into();
+            v["state"] = serde_json::to_value(s.state())?;
+            v["message"] = s.message().into();
+            println!("{v}");
+            Ok(0)
+        }
+        Ok(None) => {
+            println!(
+                "{}",
+                serde_json::json!({"printer": p.describe(), "state": "unknown", "message": "this transport cannot report the printer's status"})
+            );
+            Ok(0)
+        }
+        Err(e) => {
+            eprintln!("kiosk device status: {e}");
+            Ok(exit_status(e.kind()))
+        }
+    }
+}
+
+fn render(file: PathBuf, png: PathBuf, paper_mm: u32, text: bool) -> anyhow::Result<i32> {
+    use super::printer::render;
+    let Some(paper) = paper(paper_mm, "render") else {
+        return Ok(2);
+    };
+    let bytes = match std::fs::read(&file) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("kiosk device render: cannot read {}: {e}", file.display());
+            return Ok(2);
+        }
+    };
+    let ops = render::parse(&bytes);
+    let unknown = render::unknown_bytes(&ops);
+    for (offset, byte) in &unknown {
+        eprintln!(
+            "kiosk device render: byte {byte:#04x} at offset {offset} not understood (skipped)"
+        );
+    }
+    if text {
+        print!("{}", render::to_text(&ops));
+    }
+    let image = render::render(&ops, paper).to_png()?;
+    if let Err(e) = std::fs::write(&png, image) {
+        eprintln!("kiosk device render: cannot write {}: {e}", png.display());
+        return Ok(2);
+    }
+    Ok(0)
+}
+
 /// `kiosk device ARGS…` (the words after `device`); returns the exit status.
 pub fn run(args: Vec<String>) -> anyhow::Result<i32> {
     let cli =
@@ -228,6 +405,20 @@ pub fn run(args: Vec<String>) -> anyhow::Result<i32> {
             suffix,
             timeout_ms,
         } => scan(port, baud, count, &suffix, timeout_ms),
+        DeviceCommand::Print {
+            printer,
+            sample,
+            paper,
+            kiosk_id,
+            sim_dir,
+        } => print(&printer, sample, paper, &kiosk_id, sim_dir),
+        DeviceCommand::Status { printer } => status(&printer),
+        DeviceCommand::Render {
+            file,
+            png,
+            paper,
+            text,
+        } => render(file, png, paper, text),
         DeviceCommand::SimScanner {
             text,
             hex,
