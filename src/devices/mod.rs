@@ -1,8 +1,44 @@
-//! Devices: ID card reader, QR scanner, receipt printer (see shared spec devices.md).
+//! Devices: the resident ID card reader (居民身份证阅读器), the QR scanner (扫码器) and the receipt
+//! printer (热敏小票打印机), each behind one small trait, with real transports and simulators that
+//! speak the same bytes (see the shared spec `devices.md`).
+//!
+//! - [`reader`]: GA 467 frames, the text-block parser, [`reader::CardReader`], the serial adapter
+//!   and the simulator.
+//! - [`scanner`]: serial line mode, [`scanner::Scanner`], the simulator.
+//! - [`printer`]: the ESC/POS builder, receipt layouts, transports, status, the print queue and
+//!   the interpreter that renders ESC/POS to PNG (the printer simulator).
+//! - [`health`]: ok / degraded / absent per device, and reopen-with-backoff.
+//! - [`cli`]: `kiosk device …`.
 
-pub mod cli {
-    /// `kiosk device ...` — arguments after `device`.
-    pub fn run(args: Vec<String>) -> anyhow::Result<i32> {
-        anyhow::bail!("kiosk device {:?}: the device layer is not built yet", args)
-    }
+pub mod cli;
+pub mod link;
+pub mod printer;
+pub mod pty;
+pub mod reader;
+pub mod scanner;
+pub mod uri;
+
+pub use uri::{DeviceUri, UriError};
+
+/// What went wrong with a device, in the few categories the kiosk reacts to differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// Nothing (or nothing usable) arrived before the deadline.
+    Timeout,
+    /// The device is absent or went away (cable pulled, port closed).
+    Disconnected,
+    /// Bytes arrived but do not follow the protocol (bad frame, bad checksum twice, bad text).
+    Protocol,
+    /// The device answered and reported an error of its own (e.g. read failed, paper out).
+    DeviceReported,
+    /// The device worked, but what it read cannot be trusted or used (e.g. bad ID check digit).
+    InvalidData,
+    /// The configuration names something that cannot be used (bad URI, unknown device).
+    Config,
+}
+
+/// Device errors say which [`ErrorKind`] they are.
+pub trait DeviceError: std::error::Error + Send + Sync + 'static {
+    fn kind(&self) -> ErrorKind;
 }

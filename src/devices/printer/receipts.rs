@@ -1,0 +1,703 @@
+//! The receipts a kiosk prints, as plain data the kiosk flow fills in, and their layouts for
+//! 58 mm and 80 mm paper: the handling receipt (处理凭证), the payment receipt (缴款凭证), the
+//! penalty decision document (处罚决定书) and the owner's vehicle-QR slip (机动车二维码).
+//!
+//! Every receipt carries `手续费：0.00元` (七.1, from [`crate::rules::SERVICE_FEE`]) where money is
+//! involved, the kiosk id, and a verification QR code ([`ReceiptCode`]) an operator can scan.
+
+use jiff::civil::DateTime;
+
+use super::escpos::{Align, EscPos, Paper, QrEc};
+use super::font::text_columns;
+use crate::domain::{Fen, IdNumber};
+use crate::privacy::Masked;
+
+/// One violation on a handling receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViolationLine {
+    /// 违法时间 (Beijing time).
+    pub time: DateTime,
+    /// 违法地点.
+    pub place: String,
+    /// 违法行为.
+    pub behaviour: String,
+    /// 罚款金额.
+    pub fine: Fen,
+    /// 记分.
+    pub points: u8,
+}
+
+/// 处理凭证: printed after violations were handled at the kiosk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandlingReceipt {
+    pub kiosk_id: String,
+    /// 决定书编号.
+    pub decision_number: String,
+    /// 号牌号码.
+    pub plate: String,
+    /// The driver (printed masked).
+    pub driver_name: Masked<String>,
+    pub handled_at: DateTime,
+    pub violations: Vec<ViolationLine>,
+    /// 缴款期限 (六.2: two hours).
+    pub payment_deadline: DateTime,
+}
+
+/// 缴款凭证: printed after a payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentReceipt {
+    pub kiosk_id: String,
+    pub decision_number: String,
+    pub plate: String,
+    /// 罚款.
+    pub fine: Fen,
+    /// 滞纳金 (late-payment surcharge, zero when none is due).
+    pub surcharge: Fen,
+    /// 缴款方式, e.g. 微信支付, 支付宝, 银联.
+    pub method: String,
+    /// 交易流水号.
+    pub transaction_number: String,
+    pub paid_at: DateTime,
+}
+
+impl PaymentReceipt {
+    pub fn total(&self) -> Fen {
+        Fen(self.fine.0 + self.surcharge.0)
+    }
+}
+
+/// 公安交通管理简易程序处罚决定书.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PenaltyDecision {
+    pub kiosk_id: String,
+    pub decision_number: String,
+    /// 被处罚人.
+    pub name: Masked<String>,
+    pub id_number: IdNumber,
+    /// 驾驶证档案编号 (may be empty).
+    pub licence_file_number: String,
+    pub plate: String,
+    pub violation: ViolationLine,
+    /// 依据 (the articles applied).
+    pub legal_basis: String,
+    /// 处罚机关.
+    pub authority: String,
+    pub decided_at: DateTime,
+    pub payment_deadline: DateTime,
+}
+
+/// 机动车二维码: the owner's slip that another person scans to file the vehicle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VehicleQrSlip {
+    pub kiosk_id: String,
+    pub plate: String,
+    /// 号牌种类 name, e.g. 小型汽车.
+    pub plate_type: String,
+    pub owner_name: Masked<String>,
+    /// The signed token (issued and verified by the store).
+    pub token: String,
+    pub expires_at: DateTime,
+}
+
+/// What a receipt's verification QR code names: kind, kiosk, number, amount, time. An operator
+/// scans it and checks the number and amount against the platform record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptCode {
+    pub kind: ReceiptKind,
+    pub kiosk_id: String,
+    pub number: String,
+    pub amount: Fen,
+    pub at: DateTime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptKind {
+    Handling,
+    Payment,
+    Decision,
+}
+
+impl ReceiptKind {
+    fn code(self) -> char {
+        match self {
+            ReceiptKind::Handling => 'H',
+            ReceiptKind::Payment => 'P',
+            ReceiptKind::Decision => 'D',
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReceiptCodeError {
+    #[error("not a kiosk receipt code")]
+    NotReceipt,
+    #[error("receipt code field {0} is malformed")]
+    Field(&'static str),
+}
+
+const RECEIPT_PREFIX: &str = "CQKIOSK-RCPT/1";
+
+impl ReceiptCode {
+    /// `CQKIOSK-RCPT/1|H|CQ-DEMO-0001|NUMBER|20000|20261125093000` (amount in fen, Beijing time).
+    pub fn encode(&self) -> String {
+        format!(
+            "{RECEIPT_PREFIX}|{}|{}|{}|{}|{}",
+            self.kind.code(),
+            self.kiosk_id,
+            self.number,
+            self.amount.0,
+            self.at.strftime("%Y%m%d%H%M%S")
+        )
+    }
+
+    /// Parse a scanned text strictly; anything else is refused.
+    pub fn parse(text: &str) -> Result<Self, ReceiptCodeError> {
+        let mut parts = text.split('|');
+        if parts.next() != Some(RECEIPT_PREFIX) {
+            return Err(ReceiptCodeError::NotReceipt);
+        }
+        let fields: Vec<&str> = parts.collect();
+        let [kind, kiosk, number, amount, at] = fields[..] else {
+            return Err(ReceiptCodeError::Field("count"));
+        };
+        let kind = match kind {
+            "H" => ReceiptKind::Handling,
+            "P" => ReceiptKind::Payment,
+            "D" => ReceiptKind::Decision,
+            _ => return Err(ReceiptCodeError::Field("kind")),
+        };
+        let ident = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 40
+                && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        };
+        if !ident(kiosk) {
+            return Err(ReceiptCodeError::Field("kiosk"));
+        }
+        if !ident(number) {
+            return Err(ReceiptCodeError::Field("number"));
+        }
+        let amount = amount
+            .parse::<i64>()
+            .ok()
+            .filter(|a| (0..=100_000_000).contains(a) && !amount.starts_with('+'))
+            .ok_or(ReceiptCodeError::Field("amount"))?;
+        if at.len() != 14 || !at.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ReceiptCodeError::Field("time"));
+        }
+        let n = |r: std::ops::Range<usize>| at[r].parse::<i16>().unwrap_or(-1);
+        let at = jiff::civil::DateTime::new(
+            n(0..4),
+            n(4..6) as i8,
+            n(6..8) as i8,
+            n(8..10) as i8,
+            n(10..12) as i8,
+            n(12..14) as i8,
+            0,
+        )
+        .map_err(|_| ReceiptCodeError::Field("time"))?;
+        Ok(ReceiptCode {
+            kind,
+            kiosk_id: kiosk.to_string(),
+            number: number.to_string(),
+            amount: Fen(amount),
+            at,
+        })
+    }
+}
+
+fn when(t: DateTime) -> String {
+    t.strftime("%Y-%m-%d %H:%M").to_string()
+}
+
+fn fee_line() -> String {
+    format!("手续费：{}", crate::rules::SERVICE_FEE)
+}
+
+/// Lines of `label` + `value` wrapped to `cols`, continuation lines indented under the value.
+pub fn wrap_labelled(label: &str, value: &str, cols: usize) -> Vec<String> {
+    let indent = text_columns(label);
+    let mut lines = Vec::new();
+    let mut line = label.to_string();
+    let mut used = indent;
+    for c in value.chars() {
+        let w = super::font::columns(c);
+        if used + w > cols && used > indent {
+            lines.push(std::mem::take(&mut line));
+            line = " ".repeat(indent);
+            used = indent;
+        }
+        line.push(c);
+        used += w;
+    }
+    lines.push(line);
+    lines
+}
+
+/// Two texts on one line, the second flush right.
+fn spread(left: &str, right: &str, cols: usize) -> String {
+    let gap = cols
+        .saturating_sub(text_columns(left) + text_columns(right))
+        .max(1);
+    format!("{left}{}{right}", " ".repeat(gap))
+}
+
+struct Doc {
+    p: EscPos,
+}
+
+impl Doc {
+    fn new(paper: Paper) -> Self {
+        Doc {
+            p: EscPos::new(paper),
+        }
+    }
+    fn cols(&self) -> usize {
+        self.p.paper().columns()
+    }
+    fn title(&mut self, title: &str) {
+        // Double width only when the title still fits the paper.
+        let w = if text_columns(title) * 2 <= self.cols() {
+            2
+        } else {
+            1
+        };
+        self.p
+            .align(Align::Center)
+            .bold(true)
+            .size(w, 2)
+            .line(title);
+        self.p.size(1, 1).bold(false).align(Align::Left);
+    }
+    fn rule(&mut self) {
+        let n = self.cols();
+        self.p.line(&"-".repeat(n));
+    }
+    fn field(&mut self, label: &str, value: &str) {
+        let n = self.cols();
+        for l in wrap_labelled(label, value, n) {
+            self.p.line(&l);
+        }
+    }
+    fn strong(&mut self, label: &str, value: &str) {
+        self.p.bold(true);
+        self.field(label, value);
+        self.p.bold(false);
+    }
+    fn footer(&mut self, kiosk_id: &str, code: &ReceiptCode) {
+        self.rule();
+        self.field("自助机编号：", kiosk_id);
+        self.p.align(Align::Center);
+        let module = match self.p.paper() {
+            Paper::Mm58 => 5,
+            Paper::Mm80 => 6,
+        };
+        self.p.qr(&code.encode(), module, QrEc::M);
+        self.p.line("扫码核验本凭证");
+        self.p.align(Align::Left);
+        self.p.cut();
+    }
+    fn finish(self) -> Vec<u8> {
+        self.p.finish()
+    }
+}
+
+impl HandlingReceipt {
+    pub fn total_fine(&self) -> Fen {
+        Fen(self.violations.iter().map(|v| v.fine.0).sum())
+    }
+    pub fn total_points(&self) -> u32 {
+        self.violations.iter().map(|v| u32::from(v.points)).sum()
+    }
+    pub fn code(&self) -> ReceiptCode {
+        ReceiptCode {
+            kind: ReceiptKind::Handling,
+            kiosk_id: self.kiosk_id.clone(),
+            number: self.decision_number.clone(),
+            amount: self.total_fine(),
+            at: self.handled_at,
+        }
+    }
+
+    pub fn escpos(&self, paper: Paper) -> Vec<u8> {
+        let mut d = Doc::new(paper);
+        d.title("处理凭证");
+        d.p.align(Align::Center)
+            .line("交通违法自助处理")
+            .align(Align::Left);
+        d.rule();
+        d.field("决定书编号：", &self.decision_number);
+        d.field("号牌号码：", &self.plate);
+        d.field("当事人：", &self.driver_name.masked());
+        d.field("处理时间：", &when(self.handled_at));
+        for (i, v) in self.violations.iter().enumerate() {
+            d.rule();
+            d.p.line(&format!("违法记录 {}/{}", i + 1, self.violations.len()));
+            d.field("违法时间：", &when(v.time));
+            d.field("违法地点：", &v.place);
+            d.field("违法行为：", &v.behaviour);
+            let cols = d.cols();
+            d.p.line(&spread(
+                &format!("罚款：{}", v.fine),
+                &format!("记分：{}", v.points),
+                cols,
+            ));
+        }
+        d.rule();
+        d.strong("罚款合计：", &self.total_fine().to_string());
+        d.strong("记分合计：", &self.total_points().to_string());
+        d.strong("缴款期限：", &format!("{}前", when(self.payment_deadline)));
+        d.field("", &fee_line());
+        d.field("", "请在缴款期限内缴纳罚款，逾期未缴款的处理将被撤销。");
+        d.footer(&self.kiosk_id, &self.code());
+        d.finish()
+    }
+}
+
+impl PaymentReceipt {
+    pub fn code(&self) -> ReceiptCode {
+        ReceiptCode {
+            kind: ReceiptKind::Payment,
+            kiosk_id: self.kiosk_id.clone(),
+            number: self.decision_number.clone(),
+            amount: self.total(),
+            at: self.paid_at,
+        }
+    }
+
+    pub fn escpos(&self, paper: Paper) -> Vec<u8> {
+        let mut d = Doc::new(paper);
+        d.title("缴款凭证");
+        d.p.align(Align::Center)
+            .line("交通违法罚款缴纳")
+            .align(Align::Left);
+        d.rule();
+        d.field("决定书编号：", &self.decision_number);
+        d.field("号牌号码：", &self.plate);
+        d.field("罚款金额：", &self.fine.to_string());
+        d.field("滞纳金：", &self.surcharge.to_string());
+        d.strong("实缴金额：", &self.total().to_string());
+        d.field("", &fee_line());
+        d.field("缴款方式：", &self.method);
+        d.field("交易流水号：", &self.transaction_number);
+        d.field("缴款时间：", &when(self.paid_at));
+        d.footer(&self.kiosk_id, &self.code());
+        d.finish()
+    }
+}
+
+impl PenaltyDecision {
+    pub fn code(&self) -> ReceiptCode {
+        ReceiptCode {
+            kind: ReceiptKind::Decision,
+            kiosk_id: self.kiosk_id.clone(),
+            number: self.decision_number.clone(),
+            amount: self.violation.fine,
+            at: self.decided_at,
+        }
+    }
+
+    pub fn escpos(&self, paper: Paper) -> Vec<u8> {
+        let mut d = Doc::new(paper);
+        d.p.align(Align::Center).bold(true).line("公安交通管理");
+        d.title("简易程序处罚决定书");
+        d.p.align(Align::Center)
+            .line(&format!("编号：{}", self.decision_number))
+            .align(Align::Left);
+        d.rule();
+        d.field("被处罚人：", self.name.expose());
+        d.field("身份证号码：", &self.id_number.masked());
+        if !self.licence_file_number.is_empty() {
+            d.field("档案编号：", &self.licence_file_number);
+        }
+        d.field("号牌号码：", &self.plate);
+        d.field("违法时间：", &when(self.violation.time));
+        d.field("违法地点：", &self.violation.place);
+        d.field("违法行为：", &self.violation.behaviour);
+        d.field("依据：", &self.legal_basis);
+        d.strong(
+            "决定：",
+            &format!("罚款{}，记{}分", self.violation.fine, self.violation.points),
+        );
+        d.field("缴款期限：", &format!("{}前", when(self.payment_deadline)));
+        d.field("", &fee_line());
+        d.field(
+            "",
+            "如不服本决定，可在收到本决定书之日起六十日内申请行政复议，或者在六个月内依法提起行政诉讼。",
+        );
+        d.field("处罚机关：", &self.authority);
+        d.field("决定日期：", &when(self.decided_at));
+        d.footer(&self.kiosk_id, &self.code());
+        d.finish()
+    }
+}
+
+impl VehicleQrSlip {
+    pub fn escpos(&self, paper: Paper) -> Vec<u8> {
+        let mut d = Doc::new(paper);
+        d.title("机动车二维码");
+        d.rule();
+        d.field("号牌号码：", &self.plate);
+        d.field("号牌种类：", &self.plate_type);
+        d.field("所有人：", &self.owner_name.masked());
+        d.field("有效期至：", &when(self.expires_at));
+        d.p.align(Align::Center);
+        let module = match paper {
+            Paper::Mm58 => 4,
+            Paper::Mm80 => 6,
+        };
+        d.p.qr(&self.token, module, QrEc::M);
+        d.p.line("他人备案本车时请扫描此码");
+        d.p.line("请妥善保管，勿转交无关人员");
+        d.p.align(Align::Left);
+        d.rule();
+        d.field("自助机编号：", &self.kiosk_id);
+        d.p.cut();
+        d.finish()
+    }
+}
+
+/// Sample receipts for `kiosk device print --sample` and the demo.
+pub mod samples {
+    use super::*;
+    use jiff::civil::date;
+
+    pub fn handling(kiosk_id: &str) -> HandlingReceipt {
+        HandlingReceipt {
+            kiosk_id: kiosk_id.to_string(),
+            decision_number: "5001061100123456".into(),
+            plate: "渝A12345".into(),
+            driver_name: Masked::new("李小红".into()),
+            handled_at: date(2026, 11, 25).at(9, 30, 0, 0),
+            violations: vec![
+                ViolationLine {
+                    time: date(2026, 10, 3).at(8, 12, 0, 0),
+                    place: "重庆市渝中区解放碑民族路与邹容路交叉口".into(),
+                    behaviour: "机动车不按规定停放".into(),
+                    fine: Fen::from_yuan(200),
+                    points: 3,
+                },
+                ViolationLine {
+                    time: date(2026, 10, 17).at(18, 45, 0, 0),
+                    place: "重庆市沙坪坝区天星桥正街".into(),
+                    behaviour: "驾驶机动车不按导向车道行驶".into(),
+                    fine: Fen::from_yuan(100),
+                    points: 1,
+                },
+            ],
+            payment_deadline: date(2026, 11, 25).at(11, 30, 0, 0),
+        }
+    }
+
+    pub fn payment(kiosk_id: &str) -> PaymentReceipt {
+        PaymentReceipt {
+            kiosk_id: kiosk_id.to_string(),
+            decision_number: "5001061100123456".into(),
+            plate: "渝A12345".into(),
+            fine: Fen::from_yuan(300),
+            surcharge: Fen(0),
+            method: "微信支付".into(),
+            transaction_number: "4200002026112509415512345678".into(),
+            paid_at: date(2026, 11, 25).at(9, 41, 55, 0),
+        }
+    }
+
+    pub fn decision(kiosk_id: &str) -> PenaltyDecision {
+        let h = handling(kiosk_id);
+        PenaltyDecision {
+            kiosk_id: kiosk_id.to_string(),
+            decision_number: h.decision_number.clone(),
+            name: Masked::new("李小红".into()),
+            id_number: IdNumber::parse("50010619851120002X").expect("valid"),
+            licence_file_number: "500100123456".into(),
+            plate: h.plate.clone(),
+            violation: h.violations[0].clone(),
+            legal_basis: "《中华人民共和国道路交通安全法》第五十六条、第九十三条".into(),
+            authority: "重庆市公安局交通巡逻警察总队".into(),
+            decided_at: h.handled_at,
+            payment_deadline: h.payment_deadline,
+        }
+    }
+
+    pub fn vehicle_qr(kiosk_id: &str) -> VehicleQrSlip {
+        VehicleQrSlip {
+            kiosk_id: kiosk_id.to_string(),
+            plate: "渝A12345".into(),
+            plate_type: "小型汽车".into(),
+            owner_name: Masked::new("李小红".into()),
+            token: "VQR1.eyJwbGF0ZSI6Iua4nUExMjM0NSJ9.c2lnbmF0dXJl".into(),
+            expires_at: date(2026, 12, 25).at(9, 30, 0, 0),
+        }
+    }
+
+    /// A test page: sizes, bold, alignment, a rare-character line (raster) and a QR code.
+    pub fn test_page(kiosk_id: &str, paper: Paper) -> Vec<u8> {
+        let mut p = EscPos::new(paper);
+        p.align(Align::Center)
+            .bold(true)
+            .size(2, 2)
+            .line("打印测试");
+        p.size(1, 1).bold(false).line(&format!(
+            "{} mm",
+            match paper {
+                Paper::Mm58 => 58,
+                Paper::Mm80 => 80,
+            }
+        ));
+        p.align(Align::Left).line("左对齐 Left ABC 123");
+        p.align(Align::Center).line("居中 Center");
+        p.align(Align::Right).line("右对齐 Right");
+        p.align(Align::Left).bold(true).line("加粗 Bold");
+        p.bold(false).size(1, 2).line("倍高 Tall");
+        p.size(2, 1).line("倍宽 Wide");
+        p.size(1, 1).line("生僻字（光栅）：堃 玥 喆");
+        p.line(&format!("金额：{}  ￥300.00", Fen::from_yuan(300)));
+        p.line(&format!("手续费：{}", crate::rules::SERVICE_FEE));
+        p.align(Align::Center)
+            .qr(&format!("kiosk {kiosk_id} test page"), 6, QrEc::M);
+        p.line(kiosk_id);
+        p.cut();
+        p.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::render;
+    use super::*;
+
+    fn text(bytes: &[u8]) -> String {
+        render::to_text(&render::parse(bytes))
+    }
+
+    #[test]
+    fn handling_receipt_58mm() {
+        insta::assert_snapshot!(text(&samples::handling("CQ-DEMO-0001").escpos(Paper::Mm58)));
+    }
+
+    #[test]
+    fn handling_receipt_80mm() {
+        insta::assert_snapshot!(text(&samples::handling("CQ-DEMO-0001").escpos(Paper::Mm80)));
+    }
+
+    #[test]
+    fn payment_receipt_58mm() {
+        insta::assert_snapshot!(text(&samples::payment("CQ-DEMO-0001").escpos(Paper::Mm58)));
+    }
+
+    #[test]
+    fn payment_receipt_80mm() {
+        insta::assert_snapshot!(text(&samples::payment("CQ-DEMO-0001").escpos(Paper::Mm80)));
+    }
+
+    #[test]
+    fn penalty_decision_80mm() {
+        insta::assert_snapshot!(text(&samples::decision("CQ-DEMO-0001").escpos(Paper::Mm80)));
+    }
+
+    #[test]
+    fn vehicle_qr_slip_58mm() {
+        insta::assert_snapshot!(text(
+            &samples::vehicle_qr("CQ-DEMO-0001").escpos(Paper::Mm58)
+        ));
+    }
+
+    #[test]
+    fn money_receipts_carry_the_fee_line_kiosk_id_qr_and_cut() {
+        let k = "CQ-TEST-0042";
+        for (name, bytes) in [
+            ("handling", samples::handling(k).escpos(Paper::Mm58)),
+            ("payment", samples::payment(k).escpos(Paper::Mm80)),
+            ("decision", samples::decision(k).escpos(Paper::Mm58)),
+        ] {
+            let t = text(&bytes);
+            assert!(t.contains("手续费：0.00元"), "{name}");
+            assert!(t.contains(k), "{name}");
+            assert!(t.contains("[qr CQKIOSK-RCPT/1|"), "{name}");
+            assert!(t.trim_end().ends_with("[cut]"), "{name}");
+            assert!(!t.contains('¥'), "{name}");
+        }
+    }
+
+    #[test]
+    fn no_printed_line_is_wider_than_the_paper() {
+        for paper in [Paper::Mm58, Paper::Mm80] {
+            for bytes in [
+                samples::handling("K").escpos(paper),
+                samples::payment("K").escpos(paper),
+                samples::decision("K").escpos(paper),
+                samples::vehicle_qr("K").escpos(paper),
+            ] {
+                let ops = render::parse(&bytes);
+                let mut size = 1usize;
+                for op in &ops {
+                    match op {
+                        render::Op::Size(w, _) => size = usize::from(*w),
+                        render::Op::Text(t) => {
+                            assert!(
+                                text_columns(t) * size <= paper.columns(),
+                                "{t} on {paper:?}"
+                            )
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+
+    fn decode_qr(png_source: &image::GrayImage) -> Vec<String> {
+        let mut img = rqrr::PreparedImage::prepare(png_source.clone());
+        img.detect_grids()
+            .into_iter()
+            .filter_map(|g| g.decode().ok().map(|(_, s)| s))
+            .collect()
+    }
+
+    #[test]
+    fn rendered_receipts_carry_a_qr_code_that_scans() {
+        for paper in [Paper::Mm58, Paper::Mm80] {
+            let r = samples::handling("CQ-DEMO-0001");
+            let canvas = render::render(&render::parse(&r.escpos(paper)), paper);
+            // Through PNG and back, as a phone would see the image.
+            let png = canvas.to_png().unwrap();
+            let img = image::load_from_memory(&png).unwrap().to_luma8();
+            assert_eq!(img.width(), paper.dots());
+            assert_eq!(decode_qr(&img), vec![r.code().encode()], "{paper:?}");
+        }
+    }
+
+    #[test]
+    fn the_vehicle_qr_slip_token_scans_back() {
+        let slip = samples::vehicle_qr("CQ-DEMO-0001");
+        let canvas = render::render(&render::parse(&slip.escpos(Paper::Mm58)), Paper::Mm58);
+        assert_eq!(decode_qr(&canvas.to_image()), vec![slip.token]);
+    }
+
+    #[test]
+    fn receipt_codes_round_trip_and_refuse_garbage() {
+        let code = samples::payment("CQ-DEMO-0001").code();
+        assert_eq!(ReceiptCode::parse(&code.encode()).unwrap(), code);
+        for bad in [
+            "",
+            "hello",
+            "CQKIOSK-RCPT/1|X|K|N|1|20261125093000",
+            "CQKIOSK-RCPT/1|H|K|N|-1|20261125093000",
+            "CQKIOSK-RCPT/1|H|K|N|+1|20261125093000",
+            "CQKIOSK-RCPT/1|H|K|N|1|20261325093000",
+            "CQKIOSK-RCPT/1|H|K|N|1",
+            "CQKIOSK-RCPT/1|H|K|N|1|20261125093000|extra",
+            "CQKIOSK-RCPT/1|H|K K|N|1|20261125093000",
+        ] {
+            assert!(ReceiptCode::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn long_values_wrap_under_their_label() {
+        let lines = wrap_labelled("违法地点：", "重庆市渝中区解放碑民族路与邹容路交叉口", 32);
+        assert_eq!(lines.len(), 2);
+        assert!(lines[1].starts_with("          "));
+        assert!(lines.iter().all(|l| text_columns(l) <= 32));
+    }
+}

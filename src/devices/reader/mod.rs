@@ -1,0 +1,80 @@
+//! The resident ID card reader (居民身份证阅读器): a GA 467 security module on a serial line.
+//!
+//! [`CardReader`] is what the kiosk consumes: a blocking `read_card(deadline)`. [`Ga467Reader`] is
+//! the real adapter (any byte link, normally a serial port); [`sim::SimReader`] answers in the
+//! same bytes for demos and tests.
+
+pub mod frame;
+pub mod serial;
+pub mod sim;
+pub mod text;
+
+use std::time::Instant;
+
+pub use frame::{Command, Decoder, FrameError, Response, Status};
+pub use serial::{Ga467Reader, ReaderTiming, SerialOpener};
+pub use text::{NoPhotoDecoder, PhotoDecoder, PhotoError, TextError};
+
+use super::{DeviceError, ErrorKind};
+use crate::domain::IdCard;
+
+/// A card reader: waits for a card until `deadline`, reads it and hands over the checked card.
+pub trait CardReader {
+    type Error: DeviceError;
+    fn read_card(&mut self, deadline: Instant) -> Result<IdCard, Self::Error>;
+}
+
+/// Why no card was read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReaderError {
+    #[error("请放置身份证 / no card was placed on the reader within {waited_ms} ms")]
+    NoCard { waited_ms: u128 },
+    #[error("the reader on {port} does not answer")]
+    NoAnswer { port: String },
+    #[error("the reader on {port} is not connected: {source}")]
+    Disconnected {
+        port: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("garbled answer from the reader (after one retry): {0}")]
+    Frame(#[from] FrameError),
+    #[error("the reader reported {status} to {command:?}")]
+    Reported { command: Command, status: Status },
+    #[error("the reader's answer to {command:?} is malformed: {reason}")]
+    Malformed {
+        command: Command,
+        reason: &'static str,
+    },
+    #[error("{0}")]
+    Card(#[from] TextError),
+}
+
+impl DeviceError for ReaderError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ReaderError::NoCard { .. } | ReaderError::NoAnswer { .. } => ErrorKind::Timeout,
+            ReaderError::Disconnected { .. } => ErrorKind::Disconnected,
+            ReaderError::Frame(_) | ReaderError::Malformed { .. } => ErrorKind::Protocol,
+            ReaderError::Reported { .. } => ErrorKind::DeviceReported,
+            ReaderError::Card(_) => ErrorKind::InvalidData,
+        }
+    }
+}
+
+/// Split the data of a successful read (`30 01`) into text and photo.
+pub fn split_read_data(data: &[u8]) -> Result<(&[u8], &[u8]), &'static str> {
+    if data.len() < 4 {
+        return Err("shorter than its two length fields");
+    }
+    let text_len = usize::from(u16::from_be_bytes([data[0], data[1]]));
+    let photo_len = usize::from(u16::from_be_bytes([data[2], data[3]]));
+    if text_len != text::TEXT_LEN {
+        return Err("the text length is not 256");
+    }
+    let rest = &data[4..];
+    if rest.len() < text_len + photo_len {
+        return Err("shorter than its text and photo lengths");
+    }
+    Ok((&rest[..text_len], &rest[text_len..text_len + photo_len]))
+}
