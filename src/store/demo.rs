@@ -827,13 +827,19 @@ pub fn today_anchor() -> Timestamp {
     maintenance::china_offset().to_timestamp(d).unwrap_or(now)
 }
 
-/// The number of persons in a demo database the kiosk creates on its first start.
-pub const DEFAULT_DEMO_PERSONS: u64 = 2000;
-pub const DEFAULT_DEMO_SEED: u64 = 20221024;
+/// The number of persons in a demo database the kiosk creates on its first start (as in the
+/// embedded `kiosk.toml`).
+pub const DEFAULT_DEMO_PERSONS: u64 = 200;
+pub const DEFAULT_DEMO_SEED: u64 = 2022;
 
 /// Open the database at `path`, building the demo city into it first if it has no persons yet.
 /// Called by the kiosk on its first start in demo mode. Returns whether it built the city.
 pub fn ensure_demo_database(path: &Path) -> Result<bool, DemoError> {
+    ensure_demo_database_with(path, DEFAULT_DEMO_PERSONS, DEFAULT_DEMO_SEED)
+}
+
+/// [`ensure_demo_database`] with the size and seed of `[database]` in `kiosk.toml`.
+pub fn ensure_demo_database_with(path: &Path, persons: u64, seed: u64) -> Result<bool, DemoError> {
     let mut conn = schema::open(path)?;
     let n: i64 = conn.query_row("SELECT count(*) FROM persons", [], |r| r.get(0))?;
     if n > 0 {
@@ -842,8 +848,8 @@ pub fn ensure_demo_database(path: &Path) -> Result<bool, DemoError> {
     build_city(
         &mut conn,
         &DemoOptions {
-            persons: DEFAULT_DEMO_PERSONS,
-            seed: DEFAULT_DEMO_SEED,
+            persons,
+            seed,
             anchor: today_anchor(),
         },
     )?;
