@@ -63,11 +63,11 @@ pub struct BenchReport {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{0}")]
+    #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
-    #[error("{0}")]
+    #[error(transparent)]
     Schema(#[from] schema::SchemaError),
     #[error("bare fsync probe: {0}")]
     Io(#[from] std::io::Error),
@@ -184,7 +184,11 @@ pub fn run(path: &Path, lookups: u32, payments: u32) -> Result<BenchReport, Benc
         p.pay(
             &PayRequest {
                 decision_number: out.items[0].decision.number.clone(),
-                idempotency_key: format!("bench-{}-{i}", now.as_second()),
+                idempotency_key: format!(
+                    "bench-{}-{}-{i}",
+                    std::process::id(),
+                    Timestamp::now().as_nanosecond()
+                ),
                 method: "demo".into(),
             },
             now,

@@ -223,11 +223,11 @@ pub enum DemoError {
         "数据库中已有数据，不能再生成演示城市 / The database already holds persons; a demo city is built only into an empty database"
     )]
     NotEmpty,
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{0}")]
+    #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
-    #[error("{0}")]
+    #[error(transparent)]
     Schema(#[from] schema::SchemaError),
 }
 

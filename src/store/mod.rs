@@ -78,7 +78,7 @@ pub enum StoreError {
         "该支付编号已用于另一笔缴款，请重新发起支付 / This payment key was already used for another payment; start a new payment"
     )]
     IdempotencyKeyReused,
-    #[error("{0}")]
+    #[error(transparent)]
     Token(#[from] token::TokenError),
     #[error(
         "二维码与该车当前车主不符，请车主重新出示二维码 / The QR code does not match the vehicle's current owner; ask the owner for a new code"
@@ -98,9 +98,9 @@ pub enum StoreError {
     BadPhone,
     #[error("请求无效：{0} / Invalid request: {0}")]
     Invalid(String),
-    #[error("{0}")]
+    #[error(transparent)]
     Sms(#[from] sms::SmsError),
-    #[error("{0}")]
+    #[error(transparent)]
     PaymentProvider(#[from] payment::ProviderError),
     #[error("数据库中的数据无效：{0} / Invalid data in the database: {0}")]
     Corrupt(String),
@@ -108,7 +108,7 @@ pub enum StoreError {
         "数据库暂时不可用，请稍后再试 / The database is unavailable, please try again later ({0})"
     )]
     Sqlite(#[from] rusqlite::Error),
-    #[error("{0}")]
+    #[error(transparent)]
     Schema(#[from] schema::SchemaError),
 }
 

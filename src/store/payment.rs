@@ -78,7 +78,7 @@ pub enum NotificationError {
     Stale,
     #[error("重复的支付通知已拒绝 / A replayed payment notification was refused")]
     Replay,
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 

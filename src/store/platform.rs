@@ -1188,8 +1188,15 @@ impl Platform for SqlitePlatform {
             }
             let mut unpaid = Vec::new();
             {
+                // From the vehicle's handled violations to their decisions (both indexed).
+                let cols = DECISION_COLS
+                    .split(", ")
+                    .map(|c| format!("d.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 let mut stmt = tx.prepare_cached(&format!(
-                    "SELECT {DECISION_COLS} FROM decisions WHERE state = 'handled_unpaid' AND violation_id IN (SELECT id FROM violations WHERE vehicle_id = ?1) ORDER BY id"
+                    "SELECT {cols} FROM violations v JOIN decisions d ON d.id = v.decision_id
+                     WHERE v.vehicle_id = ?1 AND v.state = 'handled' AND d.state = 'handled_unpaid' ORDER BY d.id"
                 ))?;
                 for d in stmt.query_map([v.id], decision_from_row)? {
                     unpaid.push(d?.view(now));
