@@ -283,6 +283,10 @@ pub struct PaymentView {
     /// Always 0 (七.1).
     pub fee: Fen,
     pub total: Fen,
+    pub fine_text: String,
+    pub surcharge_text: String,
+    /// `0.00元`: every receipt shows the fee (七.1).
+    pub fee_text: String,
     pub total_text: String,
     pub paid_at: Timestamp,
     /// True when this key had already paid: nothing new was charged.
@@ -999,6 +1003,9 @@ impl SqlitePlatform {
                 surcharge: Fen(sur),
                 fee: Fen(fee),
                 total: Fen(total),
+                fine_text: Fen(fine).to_string(),
+                surcharge_text: Fen(sur).to_string(),
+                fee_text: Fen(fee).to_string(),
                 total_text: Fen(total).to_string(),
                 paid_at: ts(at),
                 replayed: true,
@@ -1049,6 +1056,9 @@ impl SqlitePlatform {
             surcharge: view.surcharge,
             fee: rules::SERVICE_FEE,
             total,
+            fine_text: Fen(d.fine).to_string(),
+            surcharge_text: view.surcharge.to_string(),
+            fee_text: rules::SERVICE_FEE.to_string(),
             total_text: total.to_string(),
             paid_at: now,
             replayed: false,
@@ -1656,6 +1666,33 @@ impl Platform for SqlitePlatform {
             expires_at: ts(claims.expires_at),
         })
     }
+}
+
+/// Run [`Platform::revert_due`] now and then every `every`, with the time from `clock`, until
+/// `stop` is set (六.2: "handled but unpaid after 2 hours is reverted"). The deadlines are stored,
+/// so a kiosk that was off simply reverts everything due at its next start.
+pub fn spawn_periodic_revert(
+    platform: std::sync::Arc<dyn Platform>,
+    clock: std::sync::Arc<dyn Fn() -> Timestamp + Send + Sync>,
+    every: std::time::Duration,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    use std::sync::atomic::Ordering;
+    std::thread::Builder::new()
+        .name("revert-due".into())
+        .spawn(move || {
+            let slice = std::time::Duration::from_millis(5).min(every);
+            while !stop.load(Ordering::Relaxed) {
+                if let Err(e) = platform.revert_due(clock()) {
+                    tracing::warn!(error = %e, code = e.code(), "periodic revert failed; retrying");
+                }
+                let started = std::time::Instant::now();
+                while started.elapsed() < every && !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(slice);
+                }
+            }
+        })
+        .expect("spawn the revert thread")
 }
 
 #[cfg(test)]

@@ -943,3 +943,91 @@ fn racing_threads_for_the_last_filing_slot_one_decision_and_one_violation() {
     );
     assert_checks(&p);
 }
+
+#[test]
+fn the_periodic_revert_follows_the_injected_clock() {
+    use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+    let p: Arc<dyn Platform> = Arc::new(city());
+    let who = id("李小红");
+    let v = p
+        .violations(&who, &car("渝A8K2L6"), now())
+        .unwrap()
+        .violations[0]
+        .id
+        .clone();
+    p.handle(
+        &HandleRequest {
+            id_number: who.clone(),
+            vehicle: car("渝A8K2L6"),
+            violation_ids: vec![v],
+            kiosk_id: "K1".into(),
+        },
+        now(),
+    )
+    .unwrap();
+    let clock_s = Arc::new(AtomicI64::new(now().as_second()));
+    let c = clock_s.clone();
+    let clock: Arc<dyn Fn() -> Timestamp + Send + Sync> =
+        Arc::new(move || Timestamp::from_second(c.load(Ordering::SeqCst)).unwrap());
+    let stop = Arc::new(AtomicBool::new(false));
+    let h = spawn_periodic_revert(
+        p.clone(),
+        clock,
+        std::time::Duration::from_millis(10),
+        stop.clone(),
+    );
+    let pending = |p: &Arc<dyn Platform>| {
+        p.person(&who, now())
+            .unwrap()
+            .licence
+            .unwrap()
+            .pending_points
+    };
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert_eq!(pending(&p), 3, "not yet due");
+    clock_s.store(
+        (now() + SignedDuration::from_hours(2)).as_second(),
+        Ordering::SeqCst,
+    );
+    let started = std::time::Instant::now();
+    while pending(&p) != 0 && started.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    stop.store(true, Ordering::Relaxed);
+    h.join().unwrap();
+    assert_eq!(
+        pending(&p),
+        0,
+        "reverted once the clock passed the deadline"
+    );
+}
+
+#[test]
+fn the_violation_list_of_a_driver_with_every_kind_of_refusal() {
+    let p = city();
+    let list = p.violations(&id("周强"), &car("渝A9H3J5"), now()).unwrap();
+    insta::assert_json_snapshot!("violations_zhou_qiang", list);
+}
+
+#[test]
+fn the_payment_receipt_kept_for_reprint() {
+    let p = city();
+    let who = id("黄勇");
+    let d = p
+        .violations(&who, &car("渝A4C6E2"), now())
+        .unwrap()
+        .unpaid_decisions
+        .remove(0);
+    p.pay(
+        &PayRequest {
+            decision_number: d.number.clone(),
+            idempotency_key: "receipt".into(),
+            method: "unionpay_qr".into(),
+        },
+        now(),
+    )
+    .unwrap();
+    let body: serde_json::Value =
+        serde_json::from_str(&p.receipt(&d.number, "payment").unwrap()).unwrap();
+    insta::assert_json_snapshot!("payment_receipt_huang_yong", body);
+}
