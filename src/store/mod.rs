@@ -1,12 +1,188 @@
-//! The platform store: SQLite system of record.
+//! The platform store: the SQLite system of record behind the [`Platform`] trait.
+//!
+//! - [`schema`] owns the tables and migrations; [`audit`] the hash-chained audit log.
+//! - [`platform`] holds the [`Platform`] trait, its plain data types and [`SqlitePlatform`]:
+//!   every operation is one SQLite transaction (`IMMEDIATE` for anything that writes), idempotent,
+//!   and takes `now` from the caller.
+//! - [`token`] the signed vehicle-QR token, [`sms`] and [`payment`] the gateways behind traits
+//!   (demo and production shapes), [`demo`] the deterministic demo city, [`check`] the invariants
+//!   `kiosk db check` verifies, [`bench`] the benchmark, [`cli`] the `kiosk db` / `kiosk platform`
+//!   commands.
 
-pub mod cli {
-    /// `kiosk db ...` — arguments after `db`.
-    pub fn run_db(args: Vec<String>) -> anyhow::Result<i32> {
-        anyhow::bail!("kiosk db {:?}: the store is not built yet", args)
+pub mod audit;
+pub mod bench;
+pub mod check;
+pub mod cli;
+pub mod demo;
+pub mod payment;
+pub mod platform;
+pub mod schema;
+pub mod sms;
+pub mod token;
+
+pub use platform::{
+    FeedbackRequest, FilingProof, FilingRequest, FilingView, HandleOutcome, HandleRequest,
+    HandledItem, HandlingView, LicenceView, PayRequest, PaymentView, PersonView, Platform,
+    ReasonView, RegisterRequest, RevertReport, RevertedItem, RuleDecisionView, SmsSent,
+    SqlitePlatform, VehicleKey, VehicleView, ViolationList, ViolationView,
+};
+
+use crate::rules::filing::FilingRefusal;
+use crate::rules::payment::PaymentRefusal;
+
+/// What kind of failure, for callers that only need to choose a screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// Nothing matches what was asked (unknown person, vehicle, violation, decision, filing).
+    NotFound,
+    /// The rules or the state refuse it (limit reached, already paid, not eligible, bad code).
+    Refused,
+    /// The request itself is malformed.
+    Invalid,
+    /// The database failed (disk, corruption, busy beyond the timeout): try again later.
+    Storage,
+}
+
+/// Every failure of a platform operation, with a sentence for the person in Chinese and English.
+/// Nothing is written when an operation returns one of these.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("未找到该身份证号码对应的人员信息 / No person is registered under this ID number")]
+    PersonNotFound,
+    #[error("未找到该号牌的机动车 / No vehicle with this plate is registered")]
+    VehicleNotFound,
+    #[error("未找到交通违法记录{0} / Violation record {0} was not found on this vehicle")]
+    ViolationNotFound(String),
+    #[error("未找到处罚决定书{0} / Penalty decision {0} was not found")]
+    DecisionNotFound(String),
+    #[error("未找到该备案记录 / The filing was not found")]
+    FilingNotFound,
+    #[error("您未备案该车辆 / You have no active filing for this vehicle")]
+    NotFiled,
+    #[error(
+        "该备案已审核为“{state}”，不能再改为“{wanted}” / The filing is already {state}; it cannot become {wanted}"
+    )]
+    FilingAlreadyReviewed { state: String, wanted: String },
+    #[error("{zh} / {en}")]
+    NotEligible {
+        violation: String,
+        zh: String,
+        en: String,
+    },
+    #[error("{0} / {en}", en = .0.message_en())]
+    Filing(FilingRefusal),
+    #[error("{0} / {en}", en = payment_refusal_en(*.0))]
+    Payment(PaymentRefusal),
+    #[error(
+        "该支付编号已用于另一笔缴款，请重新发起支付 / This payment key was already used for another payment; start a new payment"
+    )]
+    IdempotencyKeyReused,
+    #[error(transparent)]
+    Token(#[from] token::TokenError),
+    #[error(
+        "二维码与该车当前车主不符，请车主重新出示二维码 / The QR code does not match the vehicle's current owner; ask the owner for a new code"
+    )]
+    TokenOwnerMismatch,
+    #[error("短信验证码不正确 / The SMS code is not correct")]
+    SmsCodeWrong,
+    #[error(
+        "短信验证码已过期或未发送，请重新获取 / The SMS code has expired or was never sent; request a new one"
+    )]
+    SmsCodeExpired,
+    #[error(
+        "该身份证已用另一手机号注册 / This ID number is already registered with another phone number"
+    )]
+    RegisteredWithOtherPhone,
+    #[error("手机号码格式不正确 / The phone number is not valid")]
+    BadPhone,
+    #[error("请求无效：{0} / Invalid request: {0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Sms(#[from] sms::SmsError),
+    #[error(transparent)]
+    PaymentProvider(#[from] payment::ProviderError),
+    #[error("数据库中的数据无效：{0} / Invalid data in the database: {0}")]
+    Corrupt(String),
+    #[error(
+        "数据库暂时不可用，请稍后再试 / The database is unavailable, please try again later ({0})"
+    )]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Schema(#[from] schema::SchemaError),
+}
+
+fn payment_refusal_en(r: PaymentRefusal) -> &'static str {
+    match r {
+        PaymentRefusal::AlreadyPaid => "This decision is already paid; do not pay again (六.3)",
+        PaymentRefusal::WindowClosed => {
+            "The 2-hour payment window has passed and the handling was reverted; handle it again (六.2)"
+        }
+        PaymentRefusal::MaintenanceWindow => {
+            "From 22:00 to 01:00 the bank reconciles; payment is closed now (六.7)"
+        }
     }
-    /// `kiosk platform ...` — arguments after `platform`.
-    pub fn run_platform(args: Vec<String>) -> anyhow::Result<i32> {
-        anyhow::bail!("kiosk platform {:?}: the store is not built yet", args)
+}
+
+impl StoreError {
+    pub fn kind(&self) -> ErrorKind {
+        use StoreError::*;
+        match self {
+            PersonNotFound | VehicleNotFound | ViolationNotFound(_) | DecisionNotFound(_)
+            | FilingNotFound | NotFiled => ErrorKind::NotFound,
+            FilingAlreadyReviewed { .. }
+            | NotEligible { .. }
+            | Filing(_)
+            | Payment(_)
+            | IdempotencyKeyReused
+            | Token(_)
+            | TokenOwnerMismatch
+            | SmsCodeWrong
+            | SmsCodeExpired
+            | RegisteredWithOtherPhone => ErrorKind::Refused,
+            BadPhone | Invalid(_) => ErrorKind::Invalid,
+            Sms(_) | PaymentProvider(_) | Corrupt(_) | Sqlite(_) | Schema(_) => ErrorKind::Storage,
+        }
+    }
+
+    /// A stable code for machines (the CLI's JSON, the UI adapter).
+    pub fn code(&self) -> &'static str {
+        use StoreError::*;
+        match self {
+            PersonNotFound => "person_not_found",
+            VehicleNotFound => "vehicle_not_found",
+            ViolationNotFound(_) => "violation_not_found",
+            DecisionNotFound(_) => "decision_not_found",
+            FilingNotFound => "filing_not_found",
+            NotFiled => "not_filed",
+            FilingAlreadyReviewed { .. } => "filing_already_reviewed",
+            NotEligible { .. } => "not_eligible",
+            Filing(r) => match r {
+                FilingRefusal::UserLimitReached => "filing_user_limit_reached",
+                FilingRefusal::VehicleLimitReached => "filing_vehicle_limit_reached",
+                FilingRefusal::AlreadyFiled => "already_filed",
+                FilingRefusal::OwnVehicle => "own_vehicle",
+                FilingRefusal::UnitNeedsManagerSms => "unit_needs_manager_sms",
+                FilingRefusal::PersonNeedsOwnerConsent => "person_needs_owner_consent",
+            },
+            Payment(r) => match r {
+                PaymentRefusal::AlreadyPaid => "already_paid",
+                PaymentRefusal::WindowClosed => "payment_window_closed",
+                PaymentRefusal::MaintenanceWindow => "maintenance_window",
+            },
+            IdempotencyKeyReused => "idempotency_key_reused",
+            Token(e) => e.code(),
+            TokenOwnerMismatch => "token_owner_mismatch",
+            SmsCodeWrong => "sms_code_wrong",
+            SmsCodeExpired => "sms_code_expired",
+            RegisteredWithOtherPhone => "registered_with_other_phone",
+            BadPhone => "bad_phone",
+            Invalid(_) => "invalid_request",
+            Sms(_) => "sms_gateway_failed",
+            PaymentProvider(_) => "payment_provider_failed",
+            Corrupt(_) => "corrupt_data",
+            Sqlite(_) => "database_unavailable",
+            Schema(_) => "database_unusable",
+        }
     }
 }

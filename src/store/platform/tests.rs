@@ -1,0 +1,1033 @@
+use std::path::Path;
+use std::sync::{Arc, Barrier};
+
+use jiff::{SignedDuration, Timestamp};
+
+use super::*;
+use crate::store::demo::{self, DEMO_PERSONS, DemoOptions};
+use crate::store::{check, payment};
+
+/// 2022-10-24 11:06 in Chongqing: inside opening hours, relief not in force.
+fn now() -> Timestamp {
+    "2022-10-24T11:06:10+08:00".parse().unwrap()
+}
+
+fn anchor() -> Timestamp {
+    "2022-10-24T09:00:00+08:00".parse().unwrap()
+}
+
+fn id(name: &str) -> IdNumber {
+    let p = DEMO_PERSONS.iter().find(|p| p.name == name).expect(name);
+    IdNumber::parse(p.id_number).unwrap()
+}
+
+fn car(plate: &str) -> VehicleKey {
+    VehicleKey {
+        plate: plate.into(),
+        plate_type: "02".into(),
+    }
+}
+
+fn city() -> SqlitePlatform {
+    let mut c = schema::open_in_memory().unwrap();
+    demo::build_city(
+        &mut c,
+        &DemoOptions {
+            persons: 200,
+            seed: 5,
+            anchor: anchor(),
+        },
+    )
+    .unwrap();
+    SqlitePlatform::with_connection(c).unwrap()
+}
+
+fn city_file(path: &Path) {
+    let mut c = schema::open(path).unwrap();
+    demo::build_city(
+        &mut c,
+        &DemoOptions {
+            persons: 200,
+            seed: 5,
+            anchor: anchor(),
+        },
+    )
+    .unwrap();
+}
+
+fn assert_checks(p: &SqlitePlatform) {
+    let r = p.with_connection_ref(|c| Ok(check::run(c)?)).unwrap();
+    assert!(r.ok(), "{:#?}", r.breaches);
+}
+
+fn count(p: &SqlitePlatform, sql: &str) -> i64 {
+    p.with_connection_ref(|c| Ok(c.query_row(sql, [], |r| r.get(0))?))
+        .unwrap()
+}
+
+fn reasons(v: &ViolationView) -> Vec<&str> {
+    v.decision.reasons.iter().map(|r| r.code.as_str()).collect()
+}
+
+#[test]
+fn the_platform_is_object_safe_and_send() {
+    let p: Box<dyn Platform> = Box::new(city());
+    let shared: Arc<dyn Platform> = Arc::from(p);
+    let t = std::thread::spawn(move || shared.person(&id("李小红"), now()).unwrap().name);
+    assert_eq!(t.join().unwrap(), "李小红");
+}
+
+#[test]
+fn an_unknown_person_or_vehicle_is_named_as_such() {
+    let p = city();
+    let nobody = IdNumber::parse("500101199001010014").unwrap_or_else(|_| {
+        IdNumber::synthesize("500101", jiff::civil::date(1901, 1, 1), 999).unwrap()
+    });
+    let e = p.person(&nobody, now()).unwrap_err();
+    assert_eq!(e.code(), "person_not_found");
+    assert!(e.to_string().contains("No person"));
+    let e = p
+        .violations(&id("李小红"), &car("渝Z99999"), now())
+        .unwrap_err();
+    assert_eq!(e.kind(), crate::store::ErrorKind::NotFound);
+}
+
+#[test]
+fn vehicles_carry_every_relation() {
+    let p = city();
+    let table: &[(&str, &[(&str, &str)])] = &[
+        ("李小红", &[("渝A8K2L6", "own")]),
+        (
+            "赵敏",
+            &[
+                ("渝A3M7P9", "filed"),
+                ("渝A6R2T8", "filed"),
+                ("渝A8K2L6", "filed"),
+            ],
+        ),
+        ("陈静", &[("渝A7U5W3", "unit_filed")]),
+        (
+            "杨磊",
+            &[("渝A3M7P9", "filed"), ("渝A2Z8X4", "rental_renter")],
+        ),
+        (
+            "孙婷",
+            &[("渝A3M7P9", "filed"), ("渝A2Z8X4", "rental_temp_driver")],
+        ),
+        ("吴丽", &[("渝A1B2C3", "own")]),
+    ];
+    for (name, want) in table {
+        let got: Vec<(String, String)> = p
+            .vehicles(&id(name), now())
+            .unwrap()
+            .into_iter()
+            .map(|v| (v.plate, v.relation))
+            .collect();
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        assert_eq!(got, want, "{name}");
+    }
+    let person = p.person(&id("王建国"), now()).unwrap();
+    assert_eq!(person.licence.unwrap().cycle_points, 10);
+    assert_eq!(person.id_number_masked, "5001**********0017");
+}
+
+#[test]
+fn violations_come_with_the_rule_cores_decision() {
+    let p = city();
+    let list = |name: &str, plate: &str| p.violations(&id(name), &car(plate), now()).unwrap();
+    let l = list("李小红", "渝A8K2L6");
+    assert_eq!(l.violations.len(), 2);
+    assert!(l.violations.iter().all(|v| v.decision.eligible), "{l:#?}");
+    let l = list("王建国", "渝A3M7P9");
+    let by_points: Vec<(u32, Vec<&str>)> = l
+        .violations
+        .iter()
+        .map(|v| (v.points, reasons(v)))
+        .collect();
+    assert!(
+        by_points.contains(&(3, vec!["points_would_reach_12"])),
+        "{by_points:?}"
+    );
+    assert!(by_points.contains(&(1, vec![])), "{by_points:?}");
+    let l = list("张伟", "渝A5N4Q1");
+    assert_eq!(reasons(&l.violations[0]), vec!["license_status_blocked"]);
+    let l = list("周强", "渝A9H3J5");
+    let all: Vec<&str> = l.violations.iter().flat_map(reasons).collect();
+    for want in [
+        "not_camera_recorded",
+        "fine_over_limit",
+        "points_over_6",
+        "province_not_online",
+        "penalty_not_simple",
+    ] {
+        assert!(all.contains(&want), "{want} in {all:?}");
+    }
+    assert!(
+        l.violations
+            .iter()
+            .any(|v| v.province == "川" && v.decision.eligible)
+    );
+    let l = list("陈静", "渝A7U5W3");
+    assert_eq!(reasons(&l.violations[0]), vec!["unit_vehicle_not_allowed"]);
+    let l = list("杨磊", "渝A2Z8X4");
+    let r: Vec<Vec<&str>> = l.violations.iter().map(reasons).collect();
+    assert!(
+        r.contains(&vec![]) && r.contains(&vec!["outside_rental_period"]),
+        "{r:?}"
+    );
+    let l = list("赵敏", "渝A8K2L6");
+    assert!(
+        l.violations
+            .iter()
+            .any(|v| reasons(v) == vec!["before_filing"])
+    );
+    let l = list("吴丽", "渝A1B2C3");
+    let r: Vec<(u32, Vec<&str>)> = l
+        .violations
+        .iter()
+        .map(|v| (v.points, reasons(v)))
+        .collect();
+    assert!(
+        r.contains(&(0, vec![])) && r.contains(&(2, vec!["no_license"])),
+        "{r:?}"
+    );
+    let l = list("徐刚", "渝A3D5F7");
+    assert!(reasons(&l.violations[0]).contains(&"full_12_three_times"));
+    let l = list("马超", "渝A6G8H2");
+    assert_eq!(reasons(&l.violations[0]), vec!["vehicle_status_blocked"]);
+    let l = list("马超", "渝A7T3X9");
+    assert_eq!(reasons(&l.violations[0]), vec!["vehicle_operating_use"]);
+    // A stranger sees the violations but may handle none.
+    let l = list("吴丽", "渝A8K2L6");
+    assert!(
+        l.violations
+            .iter()
+            .all(|v| reasons(v).contains(&"vehicle_not_related"))
+    );
+    // 黄勇's decision made elsewhere 30 days ago is overdue: the surcharge shows.
+    let l = list("黄勇", "渝A4C6E2");
+    assert_eq!(l.unpaid_decisions.len(), 1);
+    let d = &l.unpaid_decisions[0];
+    assert_eq!(d.channel, "elsewhere");
+    assert_eq!(d.surcharge_days, 15);
+    assert_eq!(d.surcharge, Fen(90_00));
+    assert_eq!(d.amount_due_text, "290.00元");
+}
+
+#[test]
+fn handle_then_pay_is_exactly_once_and_idempotent() {
+    let p = city();
+    let who = id("李小红");
+    let list = p.violations(&who, &car("渝A8K2L6"), now()).unwrap();
+    let ids: Vec<String> = list.violations.iter().map(|v| v.id.clone()).collect();
+    let req = HandleRequest {
+        id_number: who.clone(),
+        vehicle: car("渝A8K2L6"),
+        violation_ids: ids.clone(),
+        kiosk_id: "K1".into(),
+    };
+    let first = p.handle(&req, now()).unwrap();
+    assert_eq!(first.items.len(), 2);
+    assert!(first.items.iter().all(|i| !i.already_handled));
+    assert_eq!(first.amount_due_text, "350.00元");
+    assert_eq!(
+        p.person(&who, now())
+            .unwrap()
+            .licence
+            .unwrap()
+            .pending_points,
+        3
+    );
+    // Tapped twice: the same decisions, nothing new.
+    let again = p
+        .handle(&req, now() + SignedDuration::from_secs(5))
+        .unwrap();
+    assert!(again.items.iter().all(|i| i.already_handled));
+    let numbers = |o: &HandleOutcome| {
+        o.items
+            .iter()
+            .map(|i| i.decision.number.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(numbers(&first), numbers(&again));
+    assert_eq!(
+        count(&p, "SELECT count(*) FROM decisions WHERE channel = 'kiosk'"),
+        2
+    );
+    assert_eq!(
+        p.person(&who, now())
+            .unwrap()
+            .licence
+            .unwrap()
+            .pending_points,
+        3
+    );
+    // Pay the first decision; the same key again is the same payment.
+    let number = first.items[0].decision.number.clone();
+    let pay = PayRequest {
+        decision_number: number.clone(),
+        idempotency_key: "k-1".into(),
+        method: "demo".into(),
+    };
+    let paid = p.pay(&pay, now()).unwrap();
+    assert!(!paid.replayed);
+    assert_eq!(paid.fee, Fen(0));
+    assert_eq!(paid.total, paid.fine);
+    let replay = p.pay(&pay, now()).unwrap();
+    assert!(replay.replayed);
+    assert_eq!(replay.transaction_no, paid.transaction_no);
+    // Another key on the paid decision is refused; a used key on another decision too.
+    let e = p
+        .pay(
+            &PayRequest {
+                idempotency_key: "k-2".into(),
+                ..pay.clone()
+            },
+            now(),
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), "already_paid");
+    assert!(e.to_string().contains("already paid"));
+    let e = p
+        .pay(
+            &PayRequest {
+                decision_number: first.items[1].decision.number.clone(),
+                ..pay.clone()
+            },
+            now(),
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), "idempotency_key_reused");
+    assert_eq!(
+        count(
+            &p,
+            "SELECT count(*) FROM payments WHERE idempotency_key LIKE 'k-%'"
+        ),
+        1
+    );
+    // Receipts kept for reprint.
+    assert!(
+        p.receipt(&number, "payment")
+            .unwrap()
+            .contains(&paid.transaction_no)
+    );
+    assert!(p.receipt(&number, "handling").unwrap().contains(&number));
+    assert_checks(&p);
+}
+
+#[test]
+fn an_ineligible_selection_writes_nothing() {
+    let p = city();
+    let who = id("王建国");
+    let list = p.violations(&who, &car("渝A3M7P9"), now()).unwrap();
+    let three = list
+        .violations
+        .iter()
+        .find(|v| v.points == 3)
+        .unwrap()
+        .id
+        .clone();
+    let before = count(&p, "SELECT count(*) FROM audit_log");
+    let e = p
+        .handle(
+            &HandleRequest {
+                id_number: who.clone(),
+                vehicle: car("渝A3M7P9"),
+                violation_ids: vec![three.clone()],
+                kiosk_id: "K1".into(),
+            },
+            now(),
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), "not_eligible");
+    assert!(e.to_string().contains("12"), "{e}");
+    assert_eq!(count(&p, "SELECT count(*) FROM audit_log"), before);
+    assert_eq!(
+        count(&p, "SELECT count(*) FROM decisions WHERE channel = 'kiosk'"),
+        0
+    );
+    // In the maintenance window nothing is handled either (六.7).
+    let night: Timestamp = "2022-10-24T22:30:00+08:00".parse().unwrap();
+    let one = list
+        .violations
+        .iter()
+        .find(|v| v.points == 1)
+        .unwrap()
+        .id
+        .clone();
+    let e = p
+        .handle(
+            &HandleRequest {
+                id_number: who,
+                vehicle: car("渝A3M7P9"),
+                violation_ids: vec![one],
+                kiosk_id: "K1".into(),
+            },
+            night,
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("22:00"), "{e}");
+}
+
+#[test]
+fn unpaid_handlings_revert_after_two_hours_even_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.db");
+    city_file(&path);
+    let who = id("李小红");
+    let number = {
+        let p = SqlitePlatform::open_demo(&path).unwrap();
+        let list = p.violations(&who, &car("渝A8K2L6"), now()).unwrap();
+        let out = p
+            .handle(
+                &HandleRequest {
+                    id_number: who.clone(),
+                    vehicle: car("渝A8K2L6"),
+                    violation_ids: vec![list.violations[0].id.clone()],
+                    kiosk_id: "K1".into(),
+                },
+                now(),
+            )
+            .unwrap();
+        assert!(
+            p.revert_due(now() + SignedDuration::from_mins(119))
+                .unwrap()
+                .reverted
+                .is_empty()
+        );
+        out.items[0].decision.number.clone()
+    };
+    // The kiosk restarts later: the start-up revert finds the expired handling.
+    let later = now() + SignedDuration::from_hours(2);
+    let (p, report) = SqlitePlatform::open_and_recover(&path, later).unwrap();
+    assert_eq!(report.reverted.len(), 1);
+    assert_eq!(report.reverted[0].decision_number, number);
+    assert_eq!(report.reverted[0].released_points, 3);
+    assert_eq!(
+        p.person(&who, later)
+            .unwrap()
+            .licence
+            .unwrap()
+            .pending_points,
+        0
+    );
+    assert_eq!(
+        p.violations(&who, &car("渝A8K2L6"), later)
+            .unwrap()
+            .violations
+            .len(),
+        2
+    );
+    let e = p
+        .pay(
+            &PayRequest {
+                decision_number: number,
+                idempotency_key: "late".into(),
+                method: "demo".into(),
+            },
+            later,
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), "payment_window_closed");
+    assert!(
+        p.revert_due(later).unwrap().reverted.is_empty(),
+        "idempotent"
+    );
+    assert_checks(&p);
+}
+
+#[test]
+fn a_decision_made_elsewhere_is_paid_with_its_surcharge() {
+    let p = city();
+    let who = id("黄勇");
+    let d = p
+        .violations(&who, &car("渝A4C6E2"), now())
+        .unwrap()
+        .unpaid_decisions
+        .remove(0);
+    let paid = p
+        .pay(
+            &PayRequest {
+                decision_number: d.number.clone(),
+                idempotency_key: "hy".into(),
+                method: "demo".into(),
+            },
+            now(),
+        )
+        .unwrap();
+    assert_eq!(
+        (paid.fine, paid.surcharge, paid.total),
+        (Fen(200_00), Fen(90_00), Fen(290_00))
+    );
+    // Not reverted by the 2-hour rule: it is not a kiosk handling.
+    assert!(
+        p.revert_due(now() + SignedDuration::from_hours(48))
+            .unwrap()
+            .reverted
+            .is_empty()
+    );
+    assert_checks(&p);
+}
+
+#[test]
+fn filing_by_qr_token_then_review_and_unfile() {
+    let p = city();
+    let owner = id("刘芳");
+    let tok = p.issue_vehicle_qr(&owner, &car("渝A6R2T8"), now()).unwrap();
+    // Someone else cannot issue a code for her car.
+    assert_eq!(
+        p.issue_vehicle_qr(&id("李小红"), &car("渝A6R2T8"), now())
+            .unwrap_err()
+            .code(),
+        "vehicle_not_found"
+    );
+    let who = id("李小红");
+    let req = FilingRequest {
+        id_number: who.clone(),
+        proof: FilingProof::QrToken(tok.token.clone()),
+    };
+    let f = p.file_vehicle(&req, now()).unwrap();
+    assert_eq!(
+        (f.state.as_str(), f.method.as_str()),
+        ("pending_review", "owner_qr")
+    );
+    assert_eq!(
+        p.file_vehicle(&req, now()).unwrap_err().code(),
+        "already_filed"
+    );
+    let f = p.review_filing(f.id, true, "ok", now()).unwrap();
+    assert_eq!(f.state, "approved");
+    assert_eq!(
+        p.review_filing(f.id, true, "", now()).unwrap().state,
+        "approved",
+        "same verdict again"
+    );
+    assert_eq!(
+        p.review_filing(f.id, false, "", now()).unwrap_err().code(),
+        "filing_already_reviewed"
+    );
+    assert!(
+        p.vehicles(&who, now())
+            .unwrap()
+            .iter()
+            .any(|v| v.plate == "渝A6R2T8" && v.relation == "filed")
+    );
+    let u = p.unfile(&who, &car("渝A6R2T8"), now()).unwrap();
+    assert_eq!(u.state, "withdrawn");
+    assert_eq!(
+        p.unfile(&who, &car("渝A6R2T8"), now()).unwrap().id,
+        u.id,
+        "tapped twice"
+    );
+    assert!(
+        !p.vehicles(&who, now())
+            .unwrap()
+            .iter()
+            .any(|v| v.plate == "渝A6R2T8")
+    );
+    assert_checks(&p);
+}
+
+#[test]
+fn refused_filings_say_why_and_write_nothing() {
+    let p = city();
+    let tok = p
+        .issue_vehicle_qr(&id("刘芳"), &car("渝A6R2T8"), now())
+        .unwrap()
+        .token;
+    let tok_wjg = p
+        .issue_vehicle_qr(&id("王建国"), &car("渝A3M7P9"), now())
+        .unwrap()
+        .token;
+    let tok_own = p
+        .issue_vehicle_qr(&id("李小红"), &car("渝A8K2L6"), now())
+        .unwrap()
+        .token;
+    let mut tampered = tok.clone();
+    tampered.replace_range(10..11, if &tok[10..11] == "A" { "B" } else { "A" });
+    let table: Vec<(&str, &str, String, Timestamp, &str)> = vec![
+        (
+            "user limit",
+            "赵敏",
+            tok_wjg.clone(),
+            now(),
+            "already_filed",
+        ),
+        (
+            "user limit, new car",
+            "赵敏",
+            p.issue_vehicle_qr(&id("黄勇"), &car("渝A4C6E2"), now())
+                .unwrap()
+                .token,
+            now(),
+            "filing_user_limit_reached",
+        ),
+        (
+            "vehicle limit",
+            "李小红",
+            tok_wjg,
+            now(),
+            "filing_vehicle_limit_reached",
+        ),
+        ("own vehicle", "李小红", tok_own, now(), "own_vehicle"),
+        (
+            "expired",
+            "李小红",
+            tok.clone(),
+            now() + token::VALIDITY,
+            "token_expired",
+        ),
+        ("tampered", "李小红", tampered, now(), "token_bad_signature"),
+        (
+            "garbage",
+            "李小红",
+            "not a token".into(),
+            now(),
+            "token_malformed",
+        ),
+    ];
+    let before = count(&p, "SELECT count(*) FROM audit_log");
+    for (what, who, t, at, want) in table {
+        let e = p
+            .file_vehicle(
+                &FilingRequest {
+                    id_number: id(who),
+                    proof: FilingProof::QrToken(t),
+                },
+                at,
+            )
+            .unwrap_err();
+        assert_eq!(e.code(), want, "{what}: {e}");
+    }
+    assert_eq!(count(&p, "SELECT count(*) FROM audit_log"), before);
+}
+
+#[test]
+fn filing_by_sms_code_to_the_owner_or_the_units_manager() {
+    let p = city();
+    let who = id("李小红");
+    let code_of = |outbox_id: i64| -> String {
+        p.with_connection_ref(|c| {
+            Ok(c.query_row(
+                "SELECT code FROM sms_outbox WHERE id = ?1",
+                [outbox_id],
+                |r| r.get(0),
+            )?)
+        })
+        .unwrap()
+    };
+    // A unit's vehicle: the code goes to the manager phone; the method is unit_manager_sms.
+    let sent = p.send_filing_code(&who, &car("渝A7U5W3"), now()).unwrap();
+    assert_eq!(sent.phone_masked, "139****0005");
+    let e = p
+        .file_vehicle(
+            &FilingRequest {
+                id_number: who.clone(),
+                proof: FilingProof::SmsCode {
+                    vehicle: car("渝A7U5W3"),
+                    code: "abc".into(),
+                },
+            },
+            now(),
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), "sms_code_wrong");
+    let f = p
+        .file_vehicle(
+            &FilingRequest {
+                id_number: who.clone(),
+                proof: FilingProof::SmsCode {
+                    vehicle: car("渝A7U5W3"),
+                    code: code_of(sent.outbox_id),
+                },
+            },
+            now(),
+        )
+        .unwrap();
+    assert_eq!(f.method, "unit_manager_sms");
+    // A person's vehicle: the code goes to the owner.
+    let sent = p.send_filing_code(&who, &car("渝A6R2T8"), now()).unwrap();
+    assert_eq!(sent.phone_masked, "139****0004");
+    let late = now() + sms::CODE_VALIDITY;
+    let e = p
+        .file_vehicle(
+            &FilingRequest {
+                id_number: who.clone(),
+                proof: FilingProof::SmsCode {
+                    vehicle: car("渝A6R2T8"),
+                    code: code_of(sent.outbox_id),
+                },
+            },
+            late,
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), "sms_code_expired");
+    assert_checks(&p);
+}
+
+#[test]
+fn registering_needs_the_code_sent_to_the_phone() {
+    let p = city();
+    let who = id("吴丽");
+    assert_eq!(
+        p.send_register_code("12345", now()).unwrap_err().code(),
+        "bad_phone"
+    );
+    let sent = p.send_register_code("13912345678", now()).unwrap();
+    let code: String = p
+        .with_connection_ref(|c| {
+            Ok(c.query_row(
+                "SELECT code FROM sms_outbox WHERE id = ?1",
+                [sent.outbox_id],
+                |r| r.get(0),
+            )?)
+        })
+        .unwrap();
+    let req = RegisterRequest {
+        id_number: who.clone(),
+        phone: "13912345678".into(),
+        sms_code: code,
+    };
+    let bad = RegisterRequest {
+        sms_code: "x".into(),
+        ..req.clone()
+    };
+    assert_eq!(
+        p.register(&bad, now()).unwrap_err().code(),
+        "sms_code_wrong"
+    );
+    assert!(p.register(&req, now()).unwrap().registered);
+    assert!(p.register(&req, now()).unwrap().registered, "idempotent");
+    let other = RegisterRequest {
+        phone: "13912345679".into(),
+        ..req
+    };
+    assert_eq!(
+        p.register(&other, now()).unwrap_err().code(),
+        "registered_with_other_phone"
+    );
+}
+
+#[test]
+fn feedback_is_recorded() {
+    let p = city();
+    let n = p
+        .feedback(
+            &FeedbackRequest {
+                id_number: Some(id("李小红")),
+                kiosk_id: "K1".into(),
+                category: "printer".into(),
+                text: "回执打印不清晰".into(),
+            },
+            now(),
+        )
+        .unwrap();
+    assert!(n > 0);
+    let e = p
+        .feedback(
+            &FeedbackRequest {
+                id_number: None,
+                kiosk_id: "K1".into(),
+                category: "x".into(),
+                text: "  ".into(),
+            },
+            now(),
+        )
+        .unwrap_err();
+    assert_eq!(e.kind(), crate::store::ErrorKind::Invalid);
+}
+
+#[test]
+fn payment_notifications_are_signed_timely_and_never_replayed() {
+    let p = city();
+    let who = id("李小红");
+    let v = p
+        .violations(&who, &car("渝A8K2L6"), now())
+        .unwrap()
+        .violations[0]
+        .id
+        .clone();
+    let d = p
+        .handle(
+            &HandleRequest {
+                id_number: who,
+                vehicle: car("渝A8K2L6"),
+                violation_ids: vec![v],
+                kiosk_id: "K1".into(),
+            },
+            now(),
+        )
+        .unwrap()
+        .items
+        .remove(0)
+        .decision;
+    let secret = b"shared-secret";
+    let rx = payment::NotificationReceiver::new(secret, payment::DEFAULT_WINDOW);
+    let body = |ts: i64, nonce: &str, amount: i64| {
+        serde_json::to_vec(&payment::PaymentNotification {
+            decision_number: d.number.clone(),
+            idempotency_key: format!("n-{nonce}"),
+            transaction_no: format!("BANK-{nonce}"),
+            amount_fen: amount,
+            method: "unionpay".into(),
+            timestamp: ts,
+            nonce: nonce.into(),
+        })
+        .unwrap()
+    };
+    let t = now().as_second();
+    let good = body(t, "n1", d.amount_due.0);
+    // Forged: signed with another secret; altered after signing; stale; wrong amount.
+    let forged = rx
+        .receive(&p, &good, &payment::sign(b"guess", &good), now())
+        .unwrap_err();
+    assert!(
+        matches!(forged, payment::NotificationError::BadSignature),
+        "{forged}"
+    );
+    let sig = payment::sign(secret, &good);
+    let altered = body(t, "n1", 1);
+    assert!(matches!(
+        rx.receive(&p, &altered, &sig, now()),
+        Err(payment::NotificationError::BadSignature)
+    ));
+    let stale = body(t - 600, "n0", d.amount_due.0);
+    assert!(matches!(
+        rx.receive(&p, &stale, &payment::sign(secret, &stale), now()),
+        Err(payment::NotificationError::Stale)
+    ));
+    let wrong = body(t, "nw", 1);
+    assert!(matches!(
+        rx.receive(&p, &wrong, &payment::sign(secret, &wrong), now()),
+        Err(payment::NotificationError::Store(_))
+    ));
+    assert_eq!(
+        count(&p, "SELECT count(*) FROM payment_nonces"),
+        0,
+        "refused notifications write nothing"
+    );
+    // Accepted once; the same notification again is a replay.
+    let paid = rx.receive(&p, &good, &sig, now()).unwrap();
+    assert_eq!(paid.transaction_no, "BANK-n1");
+    assert!(matches!(
+        rx.receive(&p, &good, &sig, now()),
+        Err(payment::NotificationError::Replay)
+    ));
+    assert_eq!(
+        count(
+            &p,
+            "SELECT count(*) FROM payments WHERE transaction_no = 'BANK-n1'"
+        ),
+        1
+    );
+    assert_checks(&p);
+}
+
+/// Run `n` threads, each with its own connection to the file, released at the same instant.
+fn race<T: Send + 'static>(
+    path: &Path,
+    n: usize,
+    f: impl Fn(usize, &SqlitePlatform) -> T + Send + Sync + 'static,
+) -> Vec<T> {
+    let barrier = Arc::new(Barrier::new(n));
+    let f = Arc::new(f);
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let (b, f, path) = (barrier.clone(), f.clone(), path.to_path_buf());
+            std::thread::spawn(move || {
+                let p = SqlitePlatform::open_demo(&path).unwrap();
+                b.wait();
+                f(i, &p)
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+#[test]
+fn racing_threads_for_the_last_filing_slot_one_decision_and_one_violation() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.db");
+    city_file(&path);
+    let p = SqlitePlatform::open_demo(&path).unwrap();
+    // 刘芳's car has 1 filed driver; 吴丽 takes the 2nd; four people race for the 3rd.
+    let tok = p
+        .issue_vehicle_qr(&id("刘芳"), &car("渝A6R2T8"), now())
+        .unwrap()
+        .token;
+    p.file_vehicle(
+        &FilingRequest {
+            id_number: id("吴丽"),
+            proof: FilingProof::QrToken(tok.clone()),
+        },
+        now(),
+    )
+    .unwrap();
+    let racers = ["李小红", "黄勇", "周强", "徐刚"];
+    let results = race(&path, 4, move |i, p| {
+        p.file_vehicle(
+            &FilingRequest {
+                id_number: id(racers[i]),
+                proof: FilingProof::QrToken(tok.clone()),
+            },
+            now(),
+        )
+        .map_err(|e| e.code())
+    });
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(
+        results
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .all(|c| *c == "filing_vehicle_limit_reached"),
+        "{results:?}"
+    );
+
+    // Four kiosks handle the same violation at once: exactly one decision.
+    let who = id("李小红");
+    let v = p
+        .violations(&who, &car("渝A8K2L6"), now())
+        .unwrap()
+        .violations[0]
+        .id
+        .clone();
+    let results = race(&path, 4, move |_, p| {
+        p.handle(
+            &HandleRequest {
+                id_number: id("李小红"),
+                vehicle: car("渝A8K2L6"),
+                violation_ids: vec![v.clone()],
+                kiosk_id: "K".into(),
+            },
+            now(),
+        )
+        .unwrap()
+        .items
+        .remove(0)
+    });
+    assert_eq!(results.iter().filter(|i| !i.already_handled).count(), 1);
+    let number = results[0].decision.number.clone();
+    assert!(results.iter().all(|i| i.decision.number == number));
+
+    // Four payments of that decision with different keys: exactly one is charged.
+    let results = race(&path, 4, move |i, p| {
+        p.pay(
+            &PayRequest {
+                decision_number: number.clone(),
+                idempotency_key: format!("race-{i}"),
+                method: "demo".into(),
+            },
+            now(),
+        )
+        .map(|v| v.transaction_no)
+        .map_err(|e| e.code())
+    });
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(
+        results
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .all(|c| *c == "already_paid"),
+        "{results:?}"
+    );
+    assert_checks(&p);
+}
+
+#[test]
+fn the_periodic_revert_follows_the_injected_clock() {
+    use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+    let p: Arc<dyn Platform> = Arc::new(city());
+    let who = id("李小红");
+    let v = p
+        .violations(&who, &car("渝A8K2L6"), now())
+        .unwrap()
+        .violations[0]
+        .id
+        .clone();
+    p.handle(
+        &HandleRequest {
+            id_number: who.clone(),
+            vehicle: car("渝A8K2L6"),
+            violation_ids: vec![v],
+            kiosk_id: "K1".into(),
+        },
+        now(),
+    )
+    .unwrap();
+    let clock_s = Arc::new(AtomicI64::new(now().as_second()));
+    let c = clock_s.clone();
+    let clock: Arc<dyn Fn() -> Timestamp + Send + Sync> =
+        Arc::new(move || Timestamp::from_second(c.load(Ordering::SeqCst)).unwrap());
+    let stop = Arc::new(AtomicBool::new(false));
+    let h = spawn_periodic_revert(
+        p.clone(),
+        clock,
+        std::time::Duration::from_millis(10),
+        stop.clone(),
+    );
+    let pending = |p: &Arc<dyn Platform>| {
+        p.person(&who, now())
+            .unwrap()
+            .licence
+            .unwrap()
+            .pending_points
+    };
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert_eq!(pending(&p), 3, "not yet due");
+    clock_s.store(
+        (now() + SignedDuration::from_hours(2)).as_second(),
+        Ordering::SeqCst,
+    );
+    let started = std::time::Instant::now();
+    while pending(&p) != 0 && started.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    stop.store(true, Ordering::Relaxed);
+    h.join().unwrap();
+    assert_eq!(
+        pending(&p),
+        0,
+        "reverted once the clock passed the deadline"
+    );
+}
+
+#[test]
+fn the_violation_list_of_a_driver_with_every_kind_of_refusal() {
+    let p = city();
+    let list = p.violations(&id("周强"), &car("渝A9H3J5"), now()).unwrap();
+    insta::assert_json_snapshot!("violations_zhou_qiang", list);
+}
+
+#[test]
+fn the_payment_receipt_kept_for_reprint() {
+    let p = city();
+    let who = id("黄勇");
+    let d = p
+        .violations(&who, &car("渝A4C6E2"), now())
+        .unwrap()
+        .unpaid_decisions
+        .remove(0);
+    p.pay(
+        &PayRequest {
+            decision_number: d.number.clone(),
+            idempotency_key: "receipt".into(),
+            method: "unionpay_qr".into(),
+        },
+        now(),
+    )
+    .unwrap();
+    let body: serde_json::Value =
+        serde_json::from_str(&p.receipt(&d.number, "payment").unwrap()).unwrap();
+    insta::assert_json_snapshot!("payment_receipt_huang_yong", body);
+}

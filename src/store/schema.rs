@@ -1,0 +1,347 @@
+//! The one module that owns the schema: connection settings and versioned migrations
+//! (`PRAGMA user_version`). Every other module of the store reads and writes these tables only.
+//!
+//! Times are stored as INTEGER Unix seconds (UTC), civil dates as `YYYY-MM-DD` text, money as
+//! INTEGER fen, status sets as their concatenated one-letter codes (`"HS"`).
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+/// How long a writer waits for another kiosk's transaction before giving up.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The migrations, in order; migration `i` brings `user_version` from `i` to `i + 1`.
+/// Never edit a published migration: append a new one.
+pub const MIGRATIONS: &[&str] = &[MIGRATION_1];
+
+/// The schema version this build writes.
+pub fn current_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+const MIGRATION_1: &str = r#"
+-- 人员 (a person known to the platform: the police register's copy).
+CREATE TABLE persons (
+    id               INTEGER PRIMARY KEY,
+    id_number        TEXT NOT NULL UNIQUE,
+    name             TEXT NOT NULL,
+    phone            TEXT NOT NULL,
+    address          TEXT NOT NULL DEFAULT '',
+    -- 注册用户: set when the person registered with phone + SMS code.
+    registered_phone TEXT,
+    registered_at    INTEGER
+);
+
+-- 驾驶证 (at most one per person).
+CREATE TABLE licences (
+    person_id        INTEGER PRIMARY KEY REFERENCES persons(id),
+    licence_class    TEXT NOT NULL,
+    first_issued     TEXT NOT NULL,
+    cycle_start      TEXT NOT NULL,
+    -- points recorded by the police network in the current scoring cycle
+    cycle_points     INTEGER NOT NULL CHECK (cycle_points >= 0),
+    -- points of handlings not yet confirmed back (六.3, 七.2); kept equal to the open decisions
+    pending_points   INTEGER NOT NULL DEFAULT 0 CHECK (pending_points >= 0),
+    status           TEXT NOT NULL,
+    full_12_count    INTEGER NOT NULL DEFAULT 0 CHECK (full_12_count >= 0)
+);
+
+-- 单位 (a company owning vehicles) with the manager phone it registered (三.3).
+CREATE TABLE units (
+    id               INTEGER PRIMARY KEY,
+    name             TEXT NOT NULL,
+    credit_code      TEXT NOT NULL UNIQUE,
+    manager_phone    TEXT NOT NULL
+);
+
+-- 机动车.
+CREATE TABLE vehicles (
+    id               INTEGER PRIMARY KEY,
+    plate            TEXT NOT NULL,
+    plate_type       TEXT NOT NULL,
+    use_code         TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    owner_person_id  INTEGER REFERENCES persons(id),
+    owner_unit_id    INTEGER REFERENCES units(id),
+    UNIQUE (plate, plate_type),
+    CHECK ((owner_person_id IS NULL) <> (owner_unit_id IS NULL))
+);
+CREATE INDEX vehicles_by_owner ON vehicles(owner_person_id);
+
+-- 备案 (三.2, 三.3).
+CREATE TABLE filings (
+    id               INTEGER PRIMARY KEY,
+    person_id        INTEGER NOT NULL REFERENCES persons(id),
+    vehicle_id       INTEGER NOT NULL REFERENCES vehicles(id),
+    method           TEXT NOT NULL CHECK (method IN ('owner_qr', 'owner_sms', 'unit_manager_sms')),
+    state            TEXT NOT NULL CHECK (state IN ('pending_review', 'approved', 'rejected', 'withdrawn')),
+    requested_at     INTEGER NOT NULL,
+    reviewed_at      INTEGER,
+    withdrawn_at     INTEGER,
+    review_note      TEXT NOT NULL DEFAULT ''
+);
+CREATE UNIQUE INDEX filings_one_active ON filings(person_id, vehicle_id)
+    WHERE state IN ('pending_review', 'approved');
+CREATE INDEX filings_by_vehicle ON filings(vehicle_id, state);
+CREATE INDEX filings_by_person ON filings(person_id, state);
+
+-- 租赁合同 (四.4): the renter, or a temporary driver filed on the contract.
+CREATE TABLE rentals (
+    id               INTEGER PRIMARY KEY,
+    vehicle_id       INTEGER NOT NULL REFERENCES vehicles(id),
+    person_id        INTEGER NOT NULL REFERENCES persons(id),
+    role             TEXT NOT NULL CHECK (role IN ('renter', 'temp_driver')),
+    start_at         INTEGER NOT NULL,
+    end_at           INTEGER NOT NULL,
+    filed_at         INTEGER NOT NULL,
+    CHECK (start_at <= end_at)
+);
+CREATE INDEX rentals_by_person ON rentals(person_id);
+
+-- 交通违法记录.
+CREATE TABLE violations (
+    id               TEXT PRIMARY KEY,
+    vehicle_id       INTEGER NOT NULL REFERENCES vehicles(id),
+    occurred_at      INTEGER NOT NULL,
+    place            TEXT NOT NULL,
+    description      TEXT NOT NULL,
+    province         TEXT NOT NULL,
+    province_online  INTEGER NOT NULL CHECK (province_online IN (0, 1)),
+    recorded_by      TEXT NOT NULL CHECK (recorded_by IN ('camera', 'officer')),
+    penalty          TEXT NOT NULL CHECK (penalty IN ('warning', 'fine', 'other')),
+    fine_fen         INTEGER NOT NULL CHECK (fine_fen >= 0),
+    points           INTEGER NOT NULL CHECK (points >= 0),
+    authority        TEXT NOT NULL,
+    authority_address TEXT NOT NULL,
+    state            TEXT NOT NULL CHECK (state IN ('pending', 'handled', 'paid')),
+    -- the decision currently covering it (NULL while pending)
+    decision_id      INTEGER REFERENCES decisions(id)
+);
+CREATE INDEX violations_by_vehicle ON violations(vehicle_id, state);
+
+-- 处罚决定 (one per violation): made here ('kiosk') or elsewhere (a counter, an officer).
+CREATE TABLE decisions (
+    id               INTEGER PRIMARY KEY,
+    number           TEXT NOT NULL UNIQUE,
+    violation_id     TEXT NOT NULL REFERENCES violations(id),
+    person_id        INTEGER NOT NULL REFERENCES persons(id),
+    channel          TEXT NOT NULL CHECK (channel IN ('kiosk', 'elsewhere')),
+    kiosk_id         TEXT NOT NULL DEFAULT '',
+    decided_at       INTEGER NOT NULL,
+    payment_deadline INTEGER NOT NULL,
+    state            TEXT NOT NULL CHECK (state IN ('handled_unpaid', 'paid', 'reverted')),
+    fine_fen         INTEGER NOT NULL,
+    points           INTEGER NOT NULL,
+    -- set when the police network confirmed the points (then they are no longer pending)
+    confirmed_at     INTEGER,
+    reverted_at      INTEGER
+);
+-- 六.3: a violation has at most one live decision, whatever channel or kiosk asks.
+CREATE UNIQUE INDEX decisions_one_live ON decisions(violation_id) WHERE state <> 'reverted';
+CREATE INDEX decisions_open ON decisions(state, payment_deadline);
+CREATE INDEX decisions_by_person ON decisions(person_id, state);
+
+-- 缴款.
+CREATE TABLE payments (
+    id               INTEGER PRIMARY KEY,
+    decision_id      INTEGER NOT NULL UNIQUE REFERENCES decisions(id),
+    idempotency_key  TEXT NOT NULL UNIQUE,
+    method           TEXT NOT NULL,
+    transaction_no   TEXT NOT NULL UNIQUE,
+    fine_fen         INTEGER NOT NULL,
+    surcharge_fen    INTEGER NOT NULL,
+    fee_fen          INTEGER NOT NULL CHECK (fee_fen = 0),
+    total_fen        INTEGER NOT NULL,
+    paid_at          INTEGER NOT NULL
+);
+
+-- 回执 (kept for reprint).
+CREATE TABLE receipts (
+    id               INTEGER PRIMARY KEY,
+    kind             TEXT NOT NULL CHECK (kind IN ('handling', 'payment')),
+    decision_id      INTEGER NOT NULL REFERENCES decisions(id),
+    payment_id       INTEGER REFERENCES payments(id),
+    body             TEXT NOT NULL,
+    created_at       INTEGER NOT NULL,
+    UNIQUE (kind, decision_id)
+);
+
+-- 短信发件箱: the demo gateway writes here; a real gateway marks sent_at.
+CREATE TABLE sms_outbox (
+    id               INTEGER PRIMARY KEY,
+    phone            TEXT NOT NULL,
+    purpose          TEXT NOT NULL,
+    code             TEXT NOT NULL,
+    body             TEXT NOT NULL,
+    created_at       INTEGER NOT NULL,
+    expires_at       INTEGER NOT NULL,
+    used_at          INTEGER
+);
+CREATE INDEX sms_by_purpose ON sms_outbox(purpose, phone);
+
+-- 意见反馈.
+CREATE TABLE feedback (
+    id               INTEGER PRIMARY KEY,
+    person_id        INTEGER REFERENCES persons(id),
+    kiosk_id         TEXT NOT NULL,
+    category         TEXT NOT NULL,
+    text             TEXT NOT NULL,
+    created_at       INTEGER NOT NULL
+);
+
+-- Payment notifications already accepted (replay protection).
+CREATE TABLE payment_nonces (
+    nonce            TEXT PRIMARY KEY,
+    received_at      INTEGER NOT NULL
+);
+
+-- Append-only audit log with a SHA-256 hash chain.
+CREATE TABLE audit_log (
+    seq              INTEGER PRIMARY KEY,
+    at               INTEGER NOT NULL,
+    action           TEXT NOT NULL,
+    subject          TEXT NOT NULL,
+    detail           TEXT NOT NULL,
+    prev_hash        TEXT NOT NULL,
+    hash             TEXT NOT NULL
+);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+
+CREATE TABLE meta (
+    key              TEXT PRIMARY KEY,
+    value            TEXT NOT NULL
+);
+"#;
+
+/// Errors opening or migrating a database file.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error(
+        "数据库版本{found}比本程序支持的版本{supported}更新，请升级自助机软件 / The database (version {found}) is newer than this program supports ({supported}); upgrade the kiosk software"
+    )]
+    TooNew { found: i64, supported: i64 },
+    #[error("数据库无法打开或已损坏 / The database cannot be opened or is damaged: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// Apply the connection settings every connection needs.
+pub fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
+        tracing::warn!(mode, "journal_mode WAL refused");
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    Ok(())
+}
+
+/// Bring the schema up to date; each migration runs in its own transaction with its version bump.
+pub fn migrate(conn: &mut Connection) -> Result<i64, SchemaError> {
+    let supported = current_version();
+    loop {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > supported {
+            return Err(SchemaError::TooNew {
+                found: version,
+                supported,
+            });
+        }
+        if version == supported {
+            tx.commit()?;
+            return Ok(version);
+        }
+        tx.execute_batch(MIGRATIONS[version as usize])?;
+        tx.pragma_update(None, "user_version", version + 1)?;
+        tx.commit()?;
+        tracing::info!(version = version + 1, "database migrated");
+    }
+}
+
+/// Open (creating if needed) a database file, configured and migrated.
+pub fn open(path: &Path) -> Result<Connection, SchemaError> {
+    let mut conn = Connection::open(path)?;
+    configure(&conn)?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// A fresh in-memory database with the schema (for tests).
+pub fn open_in_memory() -> Result<Connection, SchemaError> {
+    let mut conn = Connection::open_in_memory()?;
+    configure(&conn)?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_bring_a_new_file_to_the_current_version_with_wal_and_full_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.db");
+        let conn = open(&path).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, current_version());
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let sync: i64 = conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(sync, 2, "FULL");
+        let fk: i64 = conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(fk, 1);
+        drop(conn);
+        // Reopening is a no-op.
+        let conn = open(&path).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM persons", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn a_database_from_a_newer_program_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.db");
+        drop(open(&path).unwrap());
+        let c = Connection::open(&path).unwrap();
+        c.pragma_update(None, "user_version", 99).unwrap();
+        drop(c);
+        let err = open(&path).unwrap_err();
+        assert!(
+            matches!(err, SchemaError::TooNew { found: 99, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("upgrade"));
+    }
+
+    #[test]
+    fn the_audit_log_refuses_updates_and_deletes() {
+        let conn = open_in_memory().unwrap();
+        conn.execute(
+            "INSERT INTO audit_log (at, action, subject, detail, prev_hash, hash) VALUES (0,'a','s','{}','','h')",
+            [],
+        )
+        .unwrap();
+        assert!(
+            conn.execute("UPDATE audit_log SET action = 'b'", [])
+                .is_err()
+        );
+        assert!(conn.execute("DELETE FROM audit_log", []).is_err());
+    }
+}
