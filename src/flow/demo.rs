@@ -608,12 +608,7 @@ impl DemoBackend {
         self.codes
             .insert((purpose.to_string(), phone.to_string()), code.clone());
         let to = crate::privacy::mask_text(phone);
-        let text = match purpose {
-            "register" => format!("【交管12123】您正在自助终端注册，验证码{code}，5分钟内有效。"),
-            _ => format!(
-                "【交管12123】有人申请在自助终端备案驾驶您的机动车，如同意请将验证码{code}告知对方，否则请忽略。"
-            ),
-        };
+        let text = Self::sms_text(purpose, &code);
         if let Ok(mut outbox) = self.outbox.lock() {
             outbox.push(SmsMessage {
                 to: to.clone(),
@@ -625,6 +620,15 @@ impl DemoBackend {
         SmsSent {
             to_masked: to,
             to_unit_manager: false,
+        }
+    }
+
+    fn sms_text(purpose: &str, code: &str) -> String {
+        match purpose {
+            "register" => format!("【交管12123】您正在自助终端注册，验证码{code}，5分钟内有效。"),
+            _ => format!(
+                "【交管12123】有人申请在自助终端备案驾驶您的机动车，如同意请将验证码{code}告知对方，否则请忽略。"
+            ),
         }
     }
 
@@ -685,6 +689,25 @@ impl DemoBackend {
             method,
             owner,
         })
+    }
+
+    /// Add `n` payable camera violations to `plate_` (the benchmark's long list).
+    pub fn add_bulk_violations(&mut self, plate_: &str, n: usize, anchor: Timestamp) {
+        for i in 0..n {
+            self.violations.push(violation(
+                plate_,
+                &format!("B{i:05}"),
+                anchor - SignedDuration::from_hours(24 + i as i64),
+                RecordedBy::Camera,
+                50 + (i as i64 % 4) * 50,
+                (i % 3) as u32,
+                '渝',
+                "机动车违反禁止标线指示的",
+                "渝中区解放碑民族路",
+                CQ,
+                None,
+            ));
+        }
     }
 
     /// How many feedback entries were received (for tests).
@@ -1064,4 +1087,32 @@ impl FaceVerifier for DemoFaceVerifier {
             FaceOutcome::Match
         }
     }
+}
+
+/// Every text of the demo data a screen may show (for the font-coverage test).
+pub fn all_demo_texts() -> Vec<String> {
+    let b = DemoBackend::new(Timestamp::UNIX_EPOCH, 120);
+    let mut out: Vec<String> = DEMO_IDS.iter().map(|(n, _)| n.to_string()).collect();
+    for v in &b.violations {
+        out.extend([
+            v.view.behaviour.clone(),
+            v.view.place.clone(),
+            v.view.authority.clone(),
+            v.view.authority_address.clone(),
+            v.plate.to_string(),
+        ]);
+    }
+    for v in &b.vehicles {
+        if let Owner::Unit { name } = &v.owner {
+            out.push(name.clone());
+        }
+    }
+    out.push(demo_card(0).address.expose().clone());
+    out.push(demo_card(0).authority.clone());
+    for m in b.outbox.lock().iter().flat_map(|o| o.iter()) {
+        out.push(m.text.clone());
+    }
+    out.push(DemoBackend::sms_text("register", "000000"));
+    out.push(DemoBackend::sms_text("filing", "000000"));
+    out
 }
