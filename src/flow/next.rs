@@ -1,0 +1,914 @@
+//! The pure transition function. No clock, no I/O: time arrives in `Event::Tick`, results of the
+//! platform and the devices arrive as events, and everything to be done leaves as `Effect`s.
+
+use super::ports::{
+    FilingError, HandleError, HandlingView, PaymentView, PersonView, PrintOutcome, ReceiptDocument,
+};
+use super::state::*;
+use crate::config::Language;
+use crate::domain::Plate;
+use crate::rules::cycle::CyclePreview;
+use crate::rules::maintenance::{in_maintenance_window, local_time, reopens_at};
+use crate::rules::payment::{HandlingState, PaymentWindow, check_payment};
+use crate::rules::{EligibilityRequest, decide};
+
+/// Phone numbers: 11 digits starting with 1.
+const PHONE_LEN: usize = 11;
+/// SMS codes: 6 digits.
+const CODE_LEN: usize = 6;
+const PIN_MAX: usize = 12;
+/// Plate after the province (渝): up to 7 letters and digits (new-energy plates have 6).
+const PLATE_TAIL_MAX: usize = 7;
+
+/// One step of the kiosk: the new state and what to do.
+pub fn next(state: State, event: Event) -> (State, Vec<Effect>) {
+    let mut effects = Vec::new();
+    let state = step(state, event, &mut effects);
+    (state, effects)
+}
+
+fn wipe(mut ctx: Ctx, message: Message, effects: &mut Vec<Effect>) -> State {
+    ctx.message = Some(message);
+    ctx.last_input = ctx.now;
+    effects.push(Effect::SessionWiped);
+    State::Attract {
+        ctx,
+        page: AttractPage::Welcome,
+    }
+}
+
+fn step(state: State, event: Event, fx: &mut Vec<Effect>) -> State {
+    // Events that mean the same in every state.
+    match event {
+        Event::Tick(now) => return tick(state, now, fx),
+        Event::Ui(Action::ToggleLanguage) => {
+            let mut state = state;
+            let ctx = state.ctx_mut();
+            ctx.lang = match ctx.lang {
+                Language::ZhCn => Language::En,
+                Language::En => Language::ZhCn,
+            };
+            ctx.last_input = ctx.now;
+            return state;
+        }
+        Event::Health(h) => {
+            let mut state = state;
+            state.ctx_mut().health = Some(h);
+            return state;
+        }
+        _ => {}
+    }
+    match state {
+        State::Attract { ctx, page } => attract(ctx, page, event, fx),
+        State::Session { ctx, session } => in_session(ctx, session, event, fx),
+        State::Operator { ctx } => operator(ctx, event, fx),
+    }
+}
+
+fn tick(mut state: State, now: jiff::Timestamp, fx: &mut Vec<Effect>) -> State {
+    let ctx = state.ctx_mut();
+    ctx.now = now;
+    let idle = now.duration_since(ctx.last_input).as_secs() >= i64::from(ctx.idle_seconds);
+    if !idle {
+        return state;
+    }
+    match state {
+        State::Session { ctx, session } => {
+            tracing::info!("session timed out; wiped");
+            drop(session);
+            wipe(ctx, Message::SessionTimedOut, fx)
+        }
+        State::Operator { mut ctx } => {
+            ctx.last_input = now;
+            State::Attract {
+                ctx,
+                page: AttractPage::Welcome,
+            }
+        }
+        State::Attract { mut ctx, page } => {
+            if page != AttractPage::Welcome {
+                ctx.last_input = now;
+                ctx.message = None;
+            }
+            State::Attract {
+                ctx,
+                page: AttractPage::Welcome,
+            }
+        }
+    }
+}
+
+fn start_session(mut ctx: Ctx, card: crate::domain::IdCard, fx: &mut Vec<Effect>) -> State {
+    tracing::info!(id = %card.id_number, "card placed; session starts");
+    ctx.message = None;
+    ctx.last_input = ctx.now;
+    fx.push(Effect::LoadPerson(card.id_number.clone()));
+    State::Session {
+        ctx,
+        session: Box::new(Session {
+            card,
+            person: None,
+            face_verified: false,
+            screen: Screen::LoadingPerson,
+        }),
+    }
+}
+
+fn attract(mut ctx: Ctx, page: AttractPage, event: Event, fx: &mut Vec<Effect>) -> State {
+    let keep = |ctx: Ctx, page: AttractPage| State::Attract { ctx, page };
+    match event {
+        Event::CardPlaced(card) => start_session(ctx, card, fx),
+        Event::Ui(action) => {
+            ctx.last_input = ctx.now;
+            ctx.message = None;
+            match (page, action) {
+                (AttractPage::OperatorPin { mut entered }, a) => match a {
+                    Action::Key(c) if c.is_ascii_digit() => {
+                        entered.push(c, PIN_MAX);
+                        keep(ctx, AttractPage::OperatorPin { entered })
+                    }
+                    Action::Backspace => {
+                        entered.pop();
+                        keep(ctx, AttractPage::OperatorPin { entered })
+                    }
+                    Action::SubmitCode => {
+                        if ctx.pin_matches(entered.text()) {
+                            tracing::info!("operator screen opened");
+                            fx.push(Effect::QueryHealth);
+                            State::Operator { ctx }
+                        } else {
+                            tracing::warn!("wrong operator PIN");
+                            ctx.record_error("wrong operator PIN".into());
+                            ctx.message = Some(Message::WrongPin);
+                            keep(
+                                ctx,
+                                AttractPage::OperatorPin {
+                                    entered: KeyEntry::default(),
+                                },
+                            )
+                        }
+                    }
+                    Action::Back | Action::Exit | Action::Home => keep(ctx, AttractPage::Welcome),
+                    _ => keep(ctx, AttractPage::OperatorPin { entered }),
+                },
+                (_, Action::Start) => keep(ctx, AttractPage::PlaceCard),
+                (_, Action::Open(Service::Help)) => keep(ctx, AttractPage::Help),
+                (_, Action::Open(Service::DownloadApp)) => keep(ctx, AttractPage::DownloadApp),
+                (_, Action::OperatorEntry) => keep(
+                    ctx,
+                    AttractPage::OperatorPin {
+                        entered: KeyEntry::default(),
+                    },
+                ),
+                (_, Action::Back | Action::Home | Action::Exit) => keep(ctx, AttractPage::Welcome),
+                (page, _) => keep(ctx, page),
+            }
+        }
+        Event::Scanned(_) => {
+            ctx.message = Some(Message::ScanNotExpected);
+            keep(ctx, page)
+        }
+        Event::PrintFinished(outcome) => {
+            note_print(&mut ctx, &outcome);
+            keep(ctx, page)
+        }
+        _ => keep(ctx, page),
+    }
+}
+
+fn note_print(ctx: &mut Ctx, outcome: &PrintOutcome) {
+    if *outcome != PrintOutcome::Printed {
+        ctx.record_error(format!("printer: {outcome:?}"));
+    }
+    ctx.last_print = Some(outcome.clone());
+}
+
+fn operator(mut ctx: Ctx, event: Event, fx: &mut Vec<Effect>) -> State {
+    match event {
+        Event::Ui(action) => {
+            ctx.last_input = ctx.now;
+            match action {
+                Action::OperatorTestPrint => fx.push(Effect::Print(test_receipt(&ctx))),
+                Action::OperatorReprint => {
+                    if let Some(r) = ctx.last_receipt.clone() {
+                        fx.push(Effect::Print(r));
+                    }
+                }
+                Action::OperatorRefresh => fx.push(Effect::QueryHealth),
+                Action::OperatorClose | Action::Exit | Action::Back => {
+                    tracing::info!("operator screen closed");
+                    return State::Attract {
+                        ctx,
+                        page: AttractPage::Welcome,
+                    };
+                }
+                _ => {}
+            }
+            State::Operator { ctx }
+        }
+        Event::PrintFinished(outcome) => {
+            note_print(&mut ctx, &outcome);
+            State::Operator { ctx }
+        }
+        _ => State::Operator { ctx },
+    }
+}
+
+fn test_receipt(ctx: &Ctx) -> ReceiptDocument {
+    ReceiptDocument {
+        title: "打印测试 / TEST PRINT".into(),
+        lines: vec![
+            ("终端".into(), ctx.kiosk_id.clone()),
+            (
+                "时间".into(),
+                local_time(ctx.now)
+                    .strftime("%Y-%m-%d %H:%M:%S")
+                    .to_string(),
+            ),
+        ],
+        notes: vec!["手续费：0.00元".into()],
+    }
+}
+
+fn handling_receipt(
+    ctx: &Ctx,
+    masked_name: &str,
+    h: &HandlingView,
+    p: &PaymentView,
+) -> ReceiptDocument {
+    let t = |ts: jiff::Timestamp| local_time(ts).strftime("%Y-%m-%d %H:%M:%S").to_string();
+    ReceiptDocument {
+        title: "交通违法自助处理缴款凭条".into(),
+        lines: vec![
+            ("终端编号".into(), ctx.kiosk_id.clone()),
+            ("当事人".into(), masked_name.to_string()),
+            ("号牌号码".into(), h.plate.to_string()),
+            ("决定书编号".into(), h.decision.clone()),
+            ("违法条数".into(), h.violations.len().to_string()),
+            ("记分".into(), format!("{}分", h.points)),
+            ("罚款".into(), h.fines.to_string()),
+            ("加处罚款".into(), h.surcharge.to_string()),
+            ("手续费".into(), h.fee.to_string()),
+            ("合计缴款".into(), p.amount.to_string()),
+            ("缴款流水号".into(), p.reference.clone()),
+            ("处理时间".into(), t(h.handled_at)),
+            ("缴款时间".into(), t(p.paid_at)),
+        ],
+        notes: vec![
+            crate::rules::notices::no_fee().zh,
+            crate::rules::notices::documents().zh,
+            crate::rules::notices::data_lag().zh,
+        ],
+    }
+}
+
+fn with(ctx: Ctx, session: Box<Session>) -> State {
+    State::Session { ctx, session }
+}
+
+fn in_session(mut ctx: Ctx, mut s: Box<Session>, event: Event, fx: &mut Vec<Effect>) -> State {
+    let id = s.card.id_number.clone();
+    match event {
+        Event::CardRemoved => {
+            tracing::info!("card removed; session wiped");
+            drop(s);
+            wipe(ctx, Message::TakeYourCard, fx)
+        }
+        Event::CardPlaced(card) => {
+            // A different card without a removal in between: the old session ends first.
+            drop(s);
+            fx.push(Effect::SessionWiped);
+            start_session(ctx, card, fx)
+        }
+        Event::Ui(action) => {
+            ctx.last_input = ctx.now;
+            ctx.message = None;
+            session_action(ctx, s, action, fx)
+        }
+        Event::Scanned(token) => {
+            if s.screen == Screen::FilingEntry(FilingEntry::Scan) {
+                ctx.last_input = ctx.now;
+                fx.push(Effect::CheckFilingQr {
+                    id,
+                    token: token.trim().to_string(),
+                });
+            } else {
+                ctx.message = Some(Message::ScanNotExpected);
+            }
+            with(ctx, s)
+        }
+        Event::PersonLoaded(result) => {
+            if s.screen != Screen::LoadingPerson {
+                return with(ctx, s);
+            }
+            match result {
+                Ok(person) => {
+                    s.person = Some(person);
+                    s.screen = Screen::Identity;
+                }
+                Err(e) => {
+                    ctx.record_error(format!("platform: {e}"));
+                    ctx.message = Some(Message::Backend(e));
+                    s.screen = Screen::Unavailable;
+                }
+            }
+            with(ctx, s)
+        }
+        Event::FaceChecked(outcome) => {
+            let Screen::Face { purpose, attempts } = &s.screen else {
+                return with(ctx, s);
+            };
+            let (purpose, attempts) = (purpose.clone(), *attempts);
+            if outcome != super::ports::FaceOutcome::Match {
+                ctx.message = Some(Message::Face(outcome));
+                s.screen = Screen::Face {
+                    purpose,
+                    attempts: attempts + 1,
+                };
+                return with(ctx, s);
+            }
+            match purpose {
+                FacePurpose::Login => {
+                    s.face_verified = true;
+                    s.screen = Screen::Services;
+                }
+                FacePurpose::Filing(candidate) => {
+                    fx.push(Effect::SubmitFiling {
+                        id,
+                        candidate: candidate.clone(),
+                    });
+                    s.screen = Screen::FilingConfirm(candidate);
+                }
+            }
+            with(ctx, s)
+        }
+        Event::ViolationsLoaded(result) => {
+            if s.screen != Screen::ChooseVehicle {
+                return with(ctx, s);
+            }
+            match result {
+                Ok(list) => {
+                    s.screen = Screen::Violations(Box::new(Selection {
+                        list,
+                        selected: Vec::new(),
+                        decisions: Vec::new(),
+                        cycle: None,
+                        dispute: None,
+                    }));
+                }
+                Err(e) => {
+                    ctx.record_error(format!("platform: {e}"));
+                    ctx.message = Some(Message::Backend(e));
+                }
+            }
+            with(ctx, s)
+        }
+        Event::Handled(result) => {
+            let Screen::Notices { selection, .. } = &s.screen else {
+                return with(ctx, s);
+            };
+            match result {
+                Ok(handling) => {
+                    tracing::info!(decision = %handling.decision, "handled");
+                    s.screen = Screen::Payment {
+                        handling,
+                        paying: false,
+                    };
+                }
+                Err(HandleError::Refused(decisions)) => {
+                    let mut sel = selection.clone();
+                    ctx.message = Some(Message::Refused(
+                        decisions.into_iter().filter(|d| !d.eligible()).collect(),
+                    ));
+                    redecide(&ctx, s.person.as_ref(), &mut sel);
+                    s.screen = Screen::Violations(sel);
+                }
+                Err(HandleError::Backend(e)) => {
+                    ctx.record_error(format!("platform: {e}"));
+                    ctx.message = Some(Message::Backend(e));
+                }
+            }
+            with(ctx, s)
+        }
+        Event::Paid(result) => {
+            let Screen::Payment {
+                handling,
+                paying: true,
+            } = &s.screen
+            else {
+                return with(ctx, s);
+            };
+            let handling = handling.clone();
+            match result {
+                Ok(payment) if payment.decision == handling.decision => {
+                    tracing::info!(decision = %payment.decision, "paid");
+                    let receipt = handling_receipt(&ctx, &s.masked_name(), &handling, &payment);
+                    ctx.last_receipt = Some(receipt.clone());
+                    fx.push(Effect::Print(receipt));
+                    s.screen = Screen::Printing { handling, payment };
+                }
+                Ok(other) => {
+                    ctx.record_error(format!(
+                        "payment for {} while paying {}",
+                        other.decision, handling.decision
+                    ));
+                    s.screen = Screen::Payment {
+                        handling,
+                        paying: false,
+                    };
+                }
+                Err(e) => {
+                    ctx.record_error(format!("payment: {e}"));
+                    ctx.message = Some(Message::Pay(e));
+                    s.screen = Screen::Payment {
+                        handling,
+                        paying: false,
+                    };
+                }
+            }
+            with(ctx, s)
+        }
+        Event::PrintFinished(printed) => {
+            note_print(&mut ctx, &printed);
+            if let Screen::Printing { handling, payment } = &s.screen {
+                s.screen = Screen::Done {
+                    handling: handling.clone(),
+                    payment: payment.clone(),
+                    printed,
+                };
+            }
+            with(ctx, s)
+        }
+        Event::FilingsLoaded(result) => {
+            if !matches!(s.screen, Screen::Services | Screen::Filings(_)) {
+                return with(ctx, s);
+            }
+            match result {
+                Ok(list) => s.screen = Screen::Filings(list),
+                Err(e) => ctx.message = Some(Message::Backend(e)),
+            }
+            with(ctx, s)
+        }
+        Event::FilingChecked(result) => {
+            if !matches!(s.screen, Screen::FilingEntry(_)) {
+                return with(ctx, s);
+            }
+            match result {
+                Ok(candidate) => s.screen = Screen::FilingConfirm(candidate),
+                Err(e) => filing_error(&mut ctx, e),
+            }
+            with(ctx, s)
+        }
+        Event::OwnerCodeSent(result) => {
+            if let Screen::FilingEntry(FilingEntry::Sms { sent, .. }) = &mut s.screen {
+                match result {
+                    Ok(v) => *sent = Some(v),
+                    Err(e) => filing_error(&mut ctx, e),
+                }
+            }
+            with(ctx, s)
+        }
+        Event::FilingSubmitted(result) => {
+            if !matches!(s.screen, Screen::FilingConfirm(_)) {
+                return with(ctx, s);
+            }
+            match result {
+                Ok(f) => s.screen = Screen::FilingSubmitted(f),
+                Err(e) => filing_error(&mut ctx, e),
+            }
+            with(ctx, s)
+        }
+        Event::Unfiled(result) => {
+            match result {
+                Ok(()) => {
+                    ctx.message = Some(Message::Unfiled);
+                    fx.push(Effect::LoadFilings(id));
+                }
+                Err(e) => ctx.message = Some(Message::Backend(e)),
+            }
+            with(ctx, s)
+        }
+        Event::RegisterCodeSent(result) => {
+            if let Screen::Register { sent, .. } = &mut s.screen {
+                match result {
+                    Ok(v) => *sent = Some(v),
+                    Err(e) => ctx.message = Some(Message::Backend(e)),
+                }
+            }
+            with(ctx, s)
+        }
+        Event::Registered(result) => {
+            if let Screen::Register { done, code, .. } = &mut s.screen {
+                match result {
+                    Ok(()) => *done = true,
+                    Err(e) => {
+                        *code = KeyEntry::default();
+                        ctx.message = Some(Message::Backend(e));
+                    }
+                }
+            }
+            with(ctx, s)
+        }
+        Event::FeedbackSent(result) => {
+            if let Screen::Feedback { sent } = &mut s.screen {
+                match result {
+                    Ok(()) => {
+                        *sent = true;
+                        ctx.message = Some(Message::FeedbackThanks);
+                    }
+                    Err(e) => ctx.message = Some(Message::Backend(e)),
+                }
+            }
+            with(ctx, s)
+        }
+        Event::Tick(_) | Event::Health(_) => with(ctx, s),
+    }
+}
+
+fn filing_error(ctx: &mut Ctx, e: FilingError) {
+    if let FilingError::Backend(b) = &e {
+        ctx.record_error(format!("platform: {b}"));
+    }
+    ctx.message = Some(Message::Filing(e));
+}
+
+/// Re-decide the ticked violations together with the rule core, and the cycle preview.
+fn redecide(ctx: &Ctx, person: Option<&PersonView>, sel: &mut Selection) {
+    let facts = sel
+        .list
+        .violations
+        .iter()
+        .filter(|v| sel.selected.contains(&v.facts.id))
+        .map(|v| v.facts.clone())
+        .collect();
+    let req = EligibilityRequest {
+        now: ctx.now,
+        violations: facts,
+        ..sel.list.request.clone()
+    };
+    sel.decisions = decide(&req);
+    let points_after = sel
+        .decisions
+        .iter()
+        .filter(|d| d.eligible())
+        .map(|d| d.points_after)
+        .next_back()
+        .unwrap_or(req.driver.cycle_points + req.driver.pending_points);
+    sel.cycle = person
+        .and_then(|p| p.licence_first_issued)
+        .map(|first| CyclePreview::new(points_after, first, local_time(ctx.now).date()));
+}
+
+fn maintenance_message(ctx: &Ctx) -> Option<Message> {
+    in_maintenance_window(ctx.now).then(|| Message::Maintenance {
+        reopens: reopens_at(ctx.now),
+    })
+}
+
+fn session_action(
+    mut ctx: Ctx,
+    mut s: Box<Session>,
+    action: Action,
+    fx: &mut Vec<Effect>,
+) -> State {
+    let id = s.card.id_number.clone();
+    // Leaving is possible from every screen.
+    match action {
+        Action::Exit => {
+            drop(s);
+            return wipe(ctx, Message::TakeYourCard, fx);
+        }
+        Action::StillHere => return with(ctx, s),
+        Action::Home if s.face_verified => {
+            if !matches!(s.screen, Screen::Payment { paying: true, .. }) {
+                s.screen = Screen::Services;
+            }
+            return with(ctx, s);
+        }
+        _ => {}
+    }
+    let screen = std::mem::replace(&mut s.screen, Screen::Services);
+    s.screen = match (screen, action) {
+        (Screen::Identity, Action::Continue) => Screen::Face {
+            purpose: FacePurpose::Login,
+            attempts: 0,
+        },
+        (Screen::Face { purpose, attempts }, Action::StartFace) => {
+            fx.push(Effect::VerifyFace(id));
+            Screen::Face { purpose, attempts }
+        }
+        (
+            Screen::Face {
+                purpose: FacePurpose::Filing(c),
+                ..
+            },
+            Action::Back,
+        ) => Screen::FilingConfirm(c),
+        (Screen::Services, Action::Open(service)) => match service {
+            Service::Violations => Screen::ChooseVehicle,
+            Service::Filing => {
+                fx.push(Effect::LoadFilings(id));
+                Screen::Filings(Vec::new())
+            }
+            Service::Register => Screen::Register {
+                phone: KeyEntry::default(),
+                code: KeyEntry::default(),
+                sent: None,
+                done: false,
+            },
+            Service::Feedback => Screen::Feedback { sent: false },
+            Service::DownloadApp => Screen::DownloadApp,
+            Service::Help => Screen::Help,
+        },
+        (Screen::ChooseVehicle, Action::ChooseVehicle(plate)) => {
+            fx.push(Effect::LoadViolations { id, plate });
+            Screen::ChooseVehicle
+        }
+        (Screen::ChooseVehicle, Action::Back) => Screen::Services,
+        (Screen::Violations(mut sel), action) => match action {
+            Action::ToggleViolation(v) => {
+                let eligible_alone = sel
+                    .list
+                    .violations
+                    .iter()
+                    .find(|x| x.facts.id == v)
+                    .map(|x| x.decision.eligible());
+                match eligible_alone {
+                    Some(_) if sel.selected.contains(&v) => sel.selected.retain(|x| *x != v),
+                    Some(true) => {
+                        sel.selected.push(v);
+                        let order: Vec<String> = sel
+                            .list
+                            .violations
+                            .iter()
+                            .map(|x| x.facts.id.clone())
+                            .filter(|x| sel.selected.contains(x))
+                            .collect();
+                        sel.selected = order;
+                    }
+                    Some(false) => {
+                        if let Some(x) = sel.list.violations.iter().find(|x| x.facts.id == v) {
+                            ctx.message = Some(Message::Refused(vec![x.decision.clone()]));
+                        }
+                    }
+                    None => {}
+                }
+                redecide(&ctx, s.person.as_ref(), &mut sel);
+                Screen::Violations(sel)
+            }
+            Action::ShowDispute(v) => {
+                sel.dispute = Some(v);
+                Screen::Violations(sel)
+            }
+            Action::CloseDispute => {
+                sel.dispute = None;
+                Screen::Violations(sel)
+            }
+            Action::ToNotices => {
+                redecide(&ctx, s.person.as_ref(), &mut sel);
+                if let Some(m) = maintenance_message(&ctx) {
+                    ctx.message = Some(m);
+                    Screen::Violations(sel)
+                } else if sel.selected.is_empty() {
+                    ctx.message = Some(Message::NothingSelected);
+                    Screen::Violations(sel)
+                } else if !sel.all_eligible() {
+                    ctx.message = Some(Message::Refused(
+                        sel.decisions
+                            .iter()
+                            .filter(|d| !d.eligible())
+                            .cloned()
+                            .collect(),
+                    ));
+                    Screen::Violations(sel)
+                } else {
+                    Screen::Notices {
+                        selection: sel,
+                        agreed: false,
+                    }
+                }
+            }
+            Action::Back => Screen::ChooseVehicle,
+            _ => Screen::Violations(sel),
+        },
+        (Screen::Notices { selection, agreed }, action) => match action {
+            Action::SetAgreed(a) => Screen::Notices {
+                selection,
+                agreed: a,
+            },
+            Action::Handle if !agreed => {
+                ctx.message = Some(Message::NotAgreed);
+                Screen::Notices { selection, agreed }
+            }
+            Action::Handle => {
+                if let Some(m) = maintenance_message(&ctx) {
+                    ctx.message = Some(m);
+                } else {
+                    ctx.seq += 1;
+                    fx.push(Effect::Handle {
+                        id,
+                        plate: selection.list.plate.clone(),
+                        violations: selection.selected.clone(),
+                        key: format!("{}-{}-{}", ctx.kiosk_id, ctx.now.as_millisecond(), ctx.seq),
+                    });
+                }
+                Screen::Notices { selection, agreed }
+            }
+            Action::Back => Screen::Violations(selection),
+            _ => Screen::Notices { selection, agreed },
+        },
+        (Screen::Payment { handling, paying }, action) => match action {
+            Action::Pay if !paying => {
+                let window = PaymentWindow {
+                    handled_at: handling.handled_at,
+                    deadline: handling.pay_by,
+                };
+                match check_payment(HandlingState::HandledUnpaid, window, ctx.now) {
+                    Ok(()) => {
+                        fx.push(Effect::Pay {
+                            decision: handling.decision.clone(),
+                        });
+                        Screen::Payment {
+                            handling,
+                            paying: true,
+                        }
+                    }
+                    Err(r) => {
+                        ctx.message = Some(Message::PayRefused(r));
+                        Screen::Payment { handling, paying }
+                    }
+                }
+            }
+            _ => Screen::Payment { handling, paying },
+        },
+        (Screen::Done { .. } | Screen::Printing { .. }, Action::Back) => Screen::Services,
+        (Screen::Filings(list), action) => match action {
+            Action::FilingScan => Screen::FilingEntry(FilingEntry::Scan),
+            Action::FilingSms => Screen::FilingEntry(FilingEntry::Sms {
+                plate: KeyEntry::default(),
+                code: KeyEntry::default(),
+                sent: None,
+            }),
+            Action::Unfile(f) => {
+                fx.push(Effect::Unfile { id, filing: f });
+                Screen::Filings(list)
+            }
+            Action::Back => Screen::Services,
+            _ => Screen::Filings(list),
+        },
+        (Screen::FilingEntry(entry), action) => filing_entry(&mut ctx, id, entry, action, fx),
+        (Screen::FilingConfirm(c), Action::ConfirmFiling) => Screen::Face {
+            purpose: FacePurpose::Filing(c),
+            attempts: 0,
+        },
+        (Screen::FilingConfirm(_) | Screen::FilingSubmitted(_), Action::Back) => {
+            fx.push(Effect::LoadFilings(id));
+            Screen::Filings(Vec::new())
+        }
+        (
+            Screen::Register {
+                mut phone,
+                mut code,
+                sent,
+                done,
+            },
+            action,
+        ) => {
+            if done {
+                return with_screen(
+                    ctx,
+                    s,
+                    if action == Action::Back {
+                        Screen::Services
+                    } else {
+                        Screen::Register {
+                            phone,
+                            code,
+                            sent,
+                            done,
+                        }
+                    },
+                );
+            }
+            match action {
+                Action::Key(c) if c.is_ascii_digit() => {
+                    if sent.is_none() {
+                        phone.push(c, PHONE_LEN);
+                    } else {
+                        code.push(c, CODE_LEN);
+                    }
+                }
+                Action::Backspace => {
+                    if sent.is_none() {
+                        phone.pop();
+                    } else {
+                        code.pop();
+                    }
+                }
+                Action::SendCode => {
+                    if phone.len() == PHONE_LEN && phone.text().starts_with('1') {
+                        fx.push(Effect::RequestRegisterCode {
+                            id,
+                            phone: phone.text().to_string(),
+                        });
+                    } else {
+                        ctx.message = Some(Message::BadEntry);
+                    }
+                }
+                Action::SubmitCode => {
+                    if sent.is_some() && code.len() == CODE_LEN {
+                        fx.push(Effect::Register {
+                            id,
+                            phone: phone.text().to_string(),
+                            code: code.text().to_string(),
+                        });
+                    } else {
+                        ctx.message = Some(Message::BadEntry);
+                    }
+                }
+                Action::Back => return with_screen(ctx, s, Screen::Services),
+                _ => {}
+            }
+            Screen::Register {
+                phone,
+                code,
+                sent,
+                done,
+            }
+        }
+        (Screen::Feedback { sent }, action) => match action {
+            Action::Feedback(topic) if !sent => {
+                fx.push(Effect::Feedback { id, topic });
+                Screen::Feedback { sent }
+            }
+            Action::Back => Screen::Services,
+            _ => Screen::Feedback { sent },
+        },
+        (Screen::DownloadApp | Screen::Help, Action::Back) => Screen::Services,
+        (screen, _) => screen,
+    };
+    with(ctx, s)
+}
+
+fn with_screen(ctx: Ctx, mut s: Box<Session>, screen: Screen) -> State {
+    s.screen = screen;
+    with(ctx, s)
+}
+
+fn filing_entry(
+    ctx: &mut Ctx,
+    id: crate::domain::IdNumber,
+    entry: FilingEntry,
+    action: Action,
+    fx: &mut Vec<Effect>,
+) -> Screen {
+    match entry {
+        FilingEntry::Scan => match action {
+            Action::Back => {
+                fx.push(Effect::LoadFilings(id));
+                Screen::Filings(Vec::new())
+            }
+            _ => Screen::FilingEntry(FilingEntry::Scan),
+        },
+        FilingEntry::Sms {
+            mut plate,
+            mut code,
+            sent,
+        } => {
+            match action {
+                Action::Key(c) if c.is_ascii_alphanumeric() => {
+                    if sent.is_none() {
+                        plate.push(c.to_ascii_uppercase(), PLATE_TAIL_MAX);
+                    } else if c.is_ascii_digit() {
+                        code.push(c, CODE_LEN);
+                    }
+                }
+                Action::Backspace => {
+                    if sent.is_none() {
+                        plate.pop();
+                    } else {
+                        code.pop();
+                    }
+                }
+                Action::SendCode => match Plate::parse(&format!("渝{}", plate.text())) {
+                    Ok(p) => fx.push(Effect::RequestOwnerCode { id, plate: p }),
+                    Err(_) => ctx.message = Some(Message::BadEntry),
+                },
+                Action::SubmitCode => match &sent {
+                    Some((p, _)) if code.len() == CODE_LEN => fx.push(Effect::CheckOwnerCode {
+                        id,
+                        plate: p.clone(),
+                        code: code.text().to_string(),
+                    }),
+                    _ => ctx.message = Some(Message::BadEntry),
+                },
+                Action::Back => {
+                    fx.push(Effect::LoadFilings(id));
+                    return Screen::Filings(Vec::new());
+                }
+                _ => {}
+            }
+            Screen::FilingEntry(FilingEntry::Sms { plate, code, sent })
+        }
+    }
+}

@@ -1,0 +1,346 @@
+//! The ports the flow's [`Driver`](super::Driver) executes effects against: the platform
+//! ([`KioskBackend`]), the devices the flow commands ([`Peripherals`]) and face verification
+//! ([`FaceVerifier`]). Each is small and object-safe (`Box<dyn KioskBackend + Send>`); the data
+//! crossing them is plain owned structs defined here, whose fields are the rule core's and the
+//! domain's types, so an adapter from the real store or devices is a field-by-field copy.
+//!
+//! Device *input* (card placed/removed, a scan) never goes through a port: it reaches the flow as
+//! an [`Event`](super::Event).
+
+use jiff::{Timestamp, civil::Date};
+
+use crate::domain::{Fen, IdNumber, LicenceStatus, Plate, StatusSet};
+use crate::privacy::Masked;
+use crate::rules::filing::{FilingMethod, FilingRefusal};
+use crate::rules::payment::PaymentRefusal;
+use crate::rules::{DriverFacts, Eligibility, EligibilityRequest, VehicleFacts, ViolationFacts};
+
+/// The platform, as the kiosk's screens need it. Every call gets `now` from the flow (the rules
+/// never read a clock). Implementations re-decide with `crate::rules` inside their own
+/// transaction; the decisions they return are the rule core's.
+pub trait KioskBackend {
+    /// The person behind an ID card, with their vehicles (本人名下, 备案, 租赁) and licence facts.
+    fn person(&mut self, id: &IdNumber, now: Timestamp) -> Result<PersonView, BackendError>;
+    /// A vehicle's pending violations (未处理), each with its decision taken alone.
+    fn violations(
+        &mut self,
+        id: &IdNumber,
+        plate: &Plate,
+        now: Timestamp,
+    ) -> Result<ViolationList, BackendError>;
+    /// Handle (处理) the selected violations in one decision; idempotent by `key`.
+    fn handle(
+        &mut self,
+        id: &IdNumber,
+        plate: &Plate,
+        violations: &[String],
+        key: &str,
+        now: Timestamp,
+    ) -> Result<HandlingView, HandleError>;
+    /// Pay a handled decision (缴款). Refused when already paid, reverted or in the maintenance window.
+    fn pay(&mut self, decision: &str, now: Timestamp) -> Result<PaymentView, PayError>;
+    /// The person's filings of other people's vehicles (我的备案).
+    fn filings(&mut self, id: &IdNumber) -> Result<Vec<FilingView>, BackendError>;
+    /// Check an owner's vehicle QR code (扫码备案) and the filing limits; nothing is written yet.
+    fn check_filing_qr(
+        &mut self,
+        id: &IdNumber,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<FilingCandidate, FilingError>;
+    /// Send a code to the owner's phone (unit: its manager's), 短信验证备案.
+    fn request_owner_code(
+        &mut self,
+        id: &IdNumber,
+        plate: &Plate,
+        now: Timestamp,
+    ) -> Result<SmsSent, FilingError>;
+    /// Check the code the owner read out; nothing is written yet.
+    fn check_owner_code(
+        &mut self,
+        id: &IdNumber,
+        plate: &Plate,
+        code: &str,
+        now: Timestamp,
+    ) -> Result<FilingCandidate, FilingError>;
+    /// Submit a checked filing for review (待审核), re-checking the limits.
+    fn submit_filing(
+        &mut self,
+        id: &IdNumber,
+        candidate: &FilingCandidate,
+        now: Timestamp,
+    ) -> Result<FilingView, FilingError>;
+    /// 解除备案.
+    fn unfile(&mut self, id: &IdNumber, filing: &str, now: Timestamp) -> Result<(), BackendError>;
+    /// Send a registration code to `phone` (注册).
+    fn request_register_code(
+        &mut self,
+        id: &IdNumber,
+        phone: &str,
+        now: Timestamp,
+    ) -> Result<SmsSent, BackendError>;
+    /// Register the person with `phone`, proved by `code`.
+    fn register(
+        &mut self,
+        id: &IdNumber,
+        phone: &str,
+        code: &str,
+        now: Timestamp,
+    ) -> Result<(), BackendError>;
+    /// 意见反馈.
+    fn feedback(
+        &mut self,
+        id: Option<&IdNumber>,
+        topic: FeedbackTopic,
+        now: Timestamp,
+    ) -> Result<(), BackendError>;
+}
+
+/// The devices the flow commands: the receipt printer, and health for the operator.
+pub trait Peripherals {
+    /// Print a receipt; returns when it is out (or failed).
+    fn print(&mut self, receipt: &ReceiptDocument) -> PrintOutcome;
+    /// The devices' health, for the operator screen.
+    fn health(&mut self) -> DeviceHealth;
+}
+
+/// 人脸核验: is the person at the kiosk the card's holder?
+pub trait FaceVerifier {
+    /// `true` when this verifier is a stand-in; the screen then says so.
+    fn is_demo(&self) -> bool;
+    fn verify(&mut self, id: &IdNumber) -> FaceOutcome;
+}
+
+/// A platform failure the person is told about in words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BackendError {
+    /// 未注册: the person is not known to the platform.
+    #[error("not registered on the platform")]
+    NotRegistered,
+    #[error("not found")]
+    NotFound,
+    #[error("the SMS code is wrong or expired")]
+    WrongCode,
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    /// The platform could not be reached or failed; nothing was changed.
+    #[error("platform unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Why a handling was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HandleError {
+    /// The rule core refused some of the selected violations (its decisions, with reasons).
+    #[error("refused by the rules")]
+    Refused(Vec<Eligibility>),
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayError {
+    #[error(transparent)]
+    Refused(#[from] PaymentRefusal),
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FilingError {
+    /// The rule core's filing limits (三.2, 三.3).
+    #[error(transparent)]
+    Refused(#[from] FilingRefusal),
+    /// The QR code is not a vehicle QR code of this platform, or was altered.
+    #[error("the vehicle QR code is not valid")]
+    TokenInvalid,
+    /// The owner's QR code has expired; the owner must show a fresh one.
+    #[error("the vehicle QR code has expired")]
+    TokenExpired,
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+}
+
+/// A person as the platform knows them. Personal fields are masked in logs and wiped on drop.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersonView {
+    pub name: Masked<String>,
+    /// Masked phone on record, when registered.
+    pub phone: Option<Masked<String>>,
+    pub registered: bool,
+    pub driver: DriverFacts,
+    /// First licence date (初次领证日期), for the scoring cycle.
+    pub licence_first_issued: Option<Date>,
+    pub licence_status: StatusSet<LicenceStatus>,
+    pub vehicles: Vec<VehicleView>,
+}
+
+/// A vehicle linked to the person, with its relation (本人, 备案, 租赁).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VehicleView {
+    pub facts: VehicleFacts,
+    /// Pending violations count (for the choose-vehicle screen).
+    pub pending: usize,
+}
+
+/// One pending violation, with what the screen shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViolationView {
+    pub facts: ViolationFacts,
+    /// 违法行为, e.g. "机动车违反禁止标线指示的".
+    pub behaviour: String,
+    /// 违法地点.
+    pub place: String,
+    /// 处罚机关 (where a dispute goes, 六.1).
+    pub authority: String,
+    pub authority_address: String,
+    /// When a decision already exists (决定日期), its date; a late surcharge may apply.
+    pub decided_on: Option<Date>,
+    /// The rule core's decision for this violation taken alone.
+    pub decision: Eligibility,
+}
+
+/// A vehicle's pending violations, with the facts the rule core needs to re-decide a selection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViolationList {
+    pub plate: Plate,
+    /// The request the decisions were made from; the flow re-decides the selection with it.
+    pub request: EligibilityRequest,
+    pub violations: Vec<ViolationView>,
+}
+
+/// A handling decision (处理决定) awaiting payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandlingView {
+    /// 决定书编号.
+    pub decision: String,
+    pub plate: Plate,
+    pub violations: Vec<String>,
+    pub fines: Fen,
+    /// 加处罚款 (beyond-seed), included in `total`.
+    pub surcharge: Fen,
+    /// Always `crate::rules::SERVICE_FEE` (七.1).
+    pub fee: Fen,
+    pub total: Fen,
+    pub points: u32,
+    pub handled_at: Timestamp,
+    /// 六.2: unpaid at this instant, the handling is reverted.
+    pub pay_by: Timestamp,
+    /// What the payment QR encodes (demo: a demo URL).
+    pub payment_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentView {
+    pub decision: String,
+    pub amount: Fen,
+    pub paid_at: Timestamp,
+    /// 缴款流水号.
+    pub reference: String,
+}
+
+/// A checked filing, ready to submit after face verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilingCandidate {
+    pub plate: Plate,
+    pub method: FilingMethod,
+    /// Owner's name, masked (张*) — shown so the person can confirm the vehicle.
+    pub owner: String,
+}
+
+/// One of the person's filings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilingView {
+    pub id: String,
+    pub plate: Plate,
+    pub method: FilingMethod,
+    pub status: FilingStatus,
+    pub filed_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilingStatus {
+    /// 待审核.
+    PendingReview,
+    /// 已通过.
+    Approved,
+}
+
+/// An SMS was sent; the phone is shown masked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsSent {
+    pub to_masked: String,
+    /// The code went to a unit's manager (三.3).
+    pub to_unit_manager: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedbackTopic {
+    Satisfied,
+    SlowOrStuck,
+    HardToUse,
+    WrongData,
+}
+
+impl FeedbackTopic {
+    pub const ALL: [FeedbackTopic; 4] = [
+        FeedbackTopic::Satisfied,
+        FeedbackTopic::SlowOrStuck,
+        FeedbackTopic::HardToUse,
+        FeedbackTopic::WrongData,
+    ];
+}
+
+/// A receipt as lines of (label, value); the device layer lays it out for the paper width.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptDocument {
+    pub title: String,
+    pub lines: Vec<(String, String)>,
+    /// The footer notes (七.1 no fee, 六.5 documents).
+    pub notes: Vec<String>,
+}
+
+impl ReceiptDocument {
+    /// Plain text, as the demo printer and the simulator panel show it.
+    pub fn to_text(&self) -> String {
+        let mut s = format!("{}\n", self.title);
+        for (k, v) in &self.lines {
+            s.push_str(&format!("{k}：{v}\n"));
+        }
+        for n in &self.notes {
+            s.push_str(&format!("{n}\n"));
+        }
+        s
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrintOutcome {
+    Printed,
+    /// 缺纸.
+    OutOfPaper,
+    Failed(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaperStatus {
+    Ok,
+    Low,
+    Out,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceHealth {
+    pub reader: Result<(), String>,
+    pub scanner: Result<(), String>,
+    pub printer: Result<(), String>,
+    pub paper: PaperStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaceOutcome {
+    Match,
+    NoMatch,
+    /// The camera failed; the person may retry or go to a window.
+    Unavailable,
+}

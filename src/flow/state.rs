@@ -1,0 +1,559 @@
+//! The kiosk's states, the events that move it and the effects it asks for.
+
+use std::collections::VecDeque;
+
+use jiff::Timestamp;
+
+use super::ports::{
+    BackendError, DeviceHealth, FaceOutcome, FeedbackTopic, FilingCandidate, FilingError,
+    FilingView, HandleError, HandlingView, PayError, PaymentView, PersonView, PrintOutcome,
+    ReceiptDocument, SmsSent, ViolationList,
+};
+use crate::config::{KioskConfig, Language};
+use crate::domain::{Fen, IdCard, IdNumber, Plate};
+use crate::privacy::Masked;
+use crate::rules::Eligibility;
+use crate::rules::cycle::CyclePreview;
+use crate::rules::payment::PaymentRefusal;
+
+/// How many recent errors the operator screen keeps (never personal data).
+pub const RECENT_ERRORS: usize = 20;
+
+/// What every state carries: the clock as last told, the language, the kiosk's settings and the
+/// operator's records. Holds no personal data.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// The time of the last `Tick` (the flow never reads a clock).
+    pub now: Timestamp,
+    pub lang: Language,
+    /// When the person last touched the screen (idle timeout counts from here).
+    pub last_input: Timestamp,
+    pub idle_seconds: u32,
+    pub idle_warning_seconds: u32,
+    pub payment_window_minutes: u32,
+    pub kiosk_id: String,
+    pub hall_name: String,
+    pub hall_phones: Vec<String>,
+    pub demo: bool,
+    operator_pin: Masked<String>,
+    /// A message for the person (a refusal, an error), cleared by the next touch.
+    pub message: Option<Message>,
+    /// For the operator's reprint. Receipts carry masked personal data only.
+    pub last_receipt: Option<ReceiptDocument>,
+    /// Recent errors for the operator screen, newest last.
+    pub recent_errors: VecDeque<String>,
+    pub health: Option<DeviceHealth>,
+    /// The result of the operator's last test print or reprint.
+    pub last_print: Option<PrintOutcome>,
+    /// Operations started, for idempotency keys.
+    pub seq: u64,
+}
+
+impl Ctx {
+    pub fn from_config(config: &KioskConfig, now: Timestamp) -> Self {
+        Ctx {
+            now,
+            lang: config.kiosk.language,
+            last_input: now,
+            idle_seconds: config.timeouts.idle_seconds,
+            idle_warning_seconds: config.timeouts.idle_warning_seconds,
+            payment_window_minutes: config.timeouts.payment_window_minutes,
+            kiosk_id: config.kiosk.id.clone(),
+            hall_name: config.kiosk.hall_name.clone(),
+            hall_phones: config.kiosk.hall_phones.clone(),
+            demo: config.kiosk.demo,
+            operator_pin: Masked::new(config.operator.pin.clone()),
+            message: None,
+            last_receipt: None,
+            recent_errors: VecDeque::new(),
+            health: None,
+            last_print: None,
+            seq: 0,
+        }
+    }
+
+    pub(super) fn pin_matches(&self, entered: &str) -> bool {
+        // Compare every byte so the time taken does not tell how much matched.
+        let a = self.operator_pin.expose().as_bytes();
+        let b = entered.as_bytes();
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+
+    pub(super) fn record_error(&mut self, what: String) {
+        tracing::warn!(error = %what, "kiosk error");
+        self.recent_errors.push_back(format!(
+            "{} {what}",
+            crate::rules::maintenance::local_time(self.now).strftime("%m-%d %H:%M:%S")
+        ));
+        while self.recent_errors.len() > RECENT_ERRORS {
+            self.recent_errors.pop_front();
+        }
+    }
+}
+
+/// The kiosk: nobody there, a person's session, or the operator.
+#[derive(Debug, Clone)]
+pub enum State {
+    /// 待机: the attract screen and the pages anyone may open without a card.
+    Attract { ctx: Ctx, page: AttractPage },
+    /// A person's session, from the card read to its removal or the timeout.
+    Session { ctx: Ctx, session: Box<Session> },
+    /// The operator screen (运维), opened with the PIN.
+    Operator { ctx: Ctx },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttractPage {
+    Welcome,
+    /// 请放置身份证.
+    PlaceCard,
+    Help,
+    DownloadApp,
+    /// The operator's PIN keypad; the digits are not shown.
+    OperatorPin {
+        entered: KeyEntry,
+    },
+}
+
+/// Keypad input that may be personal (a phone number): masked in `Debug`, wiped on drop.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KeyEntry(Masked<String>);
+
+impl KeyEntry {
+    pub fn text(&self) -> &str {
+        self.0.expose()
+    }
+    pub fn len(&self) -> usize {
+        self.0.expose().chars().count()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.expose().is_empty()
+    }
+    pub(super) fn push(&mut self, c: char, max: usize) {
+        if self.len() < max {
+            self.0 = Masked::new(format!("{}{c}", self.0.expose()));
+        }
+    }
+    pub(super) fn pop(&mut self) {
+        let mut s = self.0.expose().clone();
+        s.pop();
+        self.0 = Masked::new(s);
+    }
+}
+
+/// One person's session. Dropping it wipes the card, the person and every entry.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub card: IdCard,
+    pub person: Option<PersonView>,
+    pub face_verified: bool,
+    pub screen: Screen,
+}
+
+impl Session {
+    /// 张* — the name as any screen shows it.
+    pub fn masked_name(&self) -> String {
+        self.card.name.masked()
+    }
+    /// 5001**********0017.
+    pub fn masked_id(&self) -> String {
+        self.card.id_number.masked()
+    }
+}
+
+/// Why face verification is being done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FacePurpose {
+    /// Before any service.
+    Login,
+    /// Before a filing is submitted (三.2).
+    Filing(FilingCandidate),
+}
+
+/// Which vehicle-filing method the filing screen is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FilingEntry {
+    /// 扫码备案: waiting for the owner's QR code.
+    Scan,
+    /// 短信验证备案: plate, then the owner's code.
+    Sms {
+        plate: KeyEntry,
+        code: KeyEntry,
+        sent: Option<(Plate, SmsSent)>,
+    },
+}
+
+/// The violations screen's data: the list, the ticked ones, the live decision of the selection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selection {
+    pub list: ViolationList,
+    /// Ticked violation ids, in list order.
+    pub selected: Vec<String>,
+    /// The rule core's decisions for the ticked violations taken together, in order.
+    pub decisions: Vec<Eligibility>,
+    /// "处理后累积记分 N/12分，本记分周期至…止".
+    pub cycle: Option<CyclePreview>,
+    /// The violation whose dispute notice (六.1) is open.
+    pub dispute: Option<String>,
+}
+
+impl Selection {
+    /// Fines of the ticked violations plus any late surcharge due `today`.
+    pub fn amounts(&self, now: Timestamp) -> (Fen, Fen) {
+        let today = crate::rules::maintenance::local_time(now).date();
+        let mut fines = 0i64;
+        let mut surcharge = 0i64;
+        for v in self
+            .list
+            .violations
+            .iter()
+            .filter(|v| self.selected.contains(&v.facts.id))
+        {
+            fines += v.facts.fine.0;
+            if let Some(d) = v.decided_on {
+                surcharge +=
+                    crate::rules::surcharge::late_payment_surcharge(v.facts.fine, d, today)
+                        .amount
+                        .0;
+            }
+        }
+        (Fen(fines), Fen(surcharge))
+    }
+
+    /// The ticked violations, in list order.
+    pub fn selected_views(&self) -> impl Iterator<Item = &super::ports::ViolationView> {
+        self.list
+            .violations
+            .iter()
+            .filter(|v| self.selected.contains(&v.facts.id))
+    }
+
+    /// 业务须知 for the ticked violations, in the order shown: the out-of-province notice of each
+    /// other province (六.4), then 六.3 data lag, 六.5 documents and 七.1 no fee.
+    pub fn notices(&self) -> Vec<crate::rules::notices::Notice> {
+        use crate::rules::notices;
+        let mut provinces: Vec<char> = Vec::new();
+        for v in self.selected_views() {
+            if !provinces.contains(&v.facts.province) {
+                provinces.push(v.facts.province);
+            }
+        }
+        let mut out: Vec<_> = provinces
+            .into_iter()
+            .filter_map(notices::out_of_province)
+            .collect();
+        out.extend([notices::data_lag(), notices::documents(), notices::no_fee()]);
+        out
+    }
+
+    /// The dispute notice (六.1) of violation `id`: its authority and address.
+    pub fn dispute_notice(&self, id: &str) -> Option<crate::rules::notices::Notice> {
+        self.list
+            .violations
+            .iter()
+            .find(|v| v.facts.id == id)
+            .map(|v| crate::rules::notices::dispute(&v.authority, &v.authority_address))
+    }
+
+    /// Every ticked violation is eligible taken together.
+    pub fn all_eligible(&self) -> bool {
+        !self.selected.is_empty() && self.decisions.iter().all(Eligibility::eligible)
+    }
+}
+
+/// The screens of a session.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Screen {
+    LoadingPerson,
+    /// The platform could not be reached; nothing was changed.
+    Unavailable,
+    /// 身份信息 (masked).
+    Identity,
+    Face {
+        purpose: FacePurpose,
+        attempts: u32,
+    },
+    /// 服务菜单.
+    Services,
+    ChooseVehicle,
+    Violations(Box<Selection>),
+    /// 业务须知: must be agreed before handling.
+    Notices {
+        selection: Box<Selection>,
+        agreed: bool,
+    },
+    /// 缴款: the handling is made; the payment QR is shown.
+    Payment {
+        handling: HandlingView,
+        paying: bool,
+    },
+    Printing {
+        handling: HandlingView,
+        payment: PaymentView,
+    },
+    Done {
+        handling: HandlingView,
+        payment: PaymentView,
+        printed: PrintOutcome,
+    },
+    /// 我的备案, with the filing methods.
+    Filings(Vec<FilingView>),
+    FilingEntry(FilingEntry),
+    /// The checked vehicle, before face verification.
+    FilingConfirm(FilingCandidate),
+    FilingSubmitted(FilingView),
+    Register {
+        phone: KeyEntry,
+        code: KeyEntry,
+        sent: Option<SmsSent>,
+        done: bool,
+    },
+    Feedback {
+        sent: bool,
+    },
+    DownloadApp,
+    Help,
+}
+
+/// What the person is told; the UI renders it in the chosen language.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message {
+    Backend(BackendError),
+    Filing(FilingError),
+    PayRefused(PaymentRefusal),
+    Pay(PayError),
+    /// The rule core refused these violations (its reasons and clauses).
+    Refused(Vec<Eligibility>),
+    Face(FaceOutcome),
+    /// 六.7: handling and payment are closed until `reopens`.
+    Maintenance {
+        reopens: Timestamp,
+    },
+    WrongPin,
+    /// The phone number or code typed is not well-formed.
+    BadEntry,
+    /// Nothing ticked, or the notices were not agreed.
+    NothingSelected,
+    NotAgreed,
+    SessionTimedOut,
+    /// Session ended: take the card.
+    TakeYourCard,
+    /// A scan arrived where none is expected.
+    ScanNotExpected,
+    Unfiled,
+    FeedbackThanks,
+}
+
+/// Services of the menu (服务).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// 处理交通违法.
+    Violations,
+    /// 备案非本人机动车.
+    Filing,
+    /// 注册.
+    Register,
+    /// 意见反馈.
+    Feedback,
+    /// 下载APP.
+    DownloadApp,
+    /// 帮助.
+    Help,
+}
+
+/// A touch on the kiosk screen (or the operator's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Touch on the attract screen.
+    Start,
+    ToggleLanguage,
+    /// 我还在: dismiss the idle countdown.
+    StillHere,
+    Back,
+    /// Back to the services menu.
+    Home,
+    /// End the session.
+    Exit,
+    Continue,
+    StartFace,
+    Open(Service),
+    ChooseVehicle(Plate),
+    ToggleViolation(String),
+    ShowDispute(String),
+    CloseDispute,
+    ToNotices,
+    SetAgreed(bool),
+    Handle,
+    /// 已完成支付: ask the platform whether the payment arrived.
+    Pay,
+    FilingScan,
+    FilingSms,
+    Unfile(String),
+    Key(char),
+    Backspace,
+    SendCode,
+    SubmitCode,
+    ConfirmFiling,
+    Feedback(FeedbackTopic),
+    /// The hidden operator entry on the attract screen.
+    OperatorEntry,
+    OperatorTestPrint,
+    OperatorReprint,
+    OperatorRefresh,
+    OperatorClose,
+}
+
+/// Everything that moves the flow: device input, touches, time, and the results of effects.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Tick(Timestamp),
+    CardPlaced(IdCard),
+    CardRemoved,
+    Scanned(String),
+    Ui(Action),
+    PrintFinished(PrintOutcome),
+    PersonLoaded(Result<PersonView, BackendError>),
+    FaceChecked(FaceOutcome),
+    ViolationsLoaded(Result<ViolationList, BackendError>),
+    Handled(Result<HandlingView, HandleError>),
+    Paid(Result<PaymentView, PayError>),
+    FilingsLoaded(Result<Vec<FilingView>, BackendError>),
+    FilingChecked(Result<FilingCandidate, FilingError>),
+    OwnerCodeSent(Result<(Plate, SmsSent), FilingError>),
+    FilingSubmitted(Result<FilingView, FilingError>),
+    Unfiled(Result<(), BackendError>),
+    RegisterCodeSent(Result<SmsSent, BackendError>),
+    Registered(Result<(), BackendError>),
+    FeedbackSent(Result<(), BackendError>),
+    Health(DeviceHealth),
+}
+
+/// What the flow asks the driver to do. Results come back as events.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    LoadPerson(IdNumber),
+    VerifyFace(IdNumber),
+    LoadViolations {
+        id: IdNumber,
+        plate: Plate,
+    },
+    Handle {
+        id: IdNumber,
+        plate: Plate,
+        violations: Vec<String>,
+        key: String,
+    },
+    Pay {
+        decision: String,
+    },
+    Print(ReceiptDocument),
+    LoadFilings(IdNumber),
+    CheckFilingQr {
+        id: IdNumber,
+        token: String,
+    },
+    RequestOwnerCode {
+        id: IdNumber,
+        plate: Plate,
+    },
+    CheckOwnerCode {
+        id: IdNumber,
+        plate: Plate,
+        code: String,
+    },
+    SubmitFiling {
+        id: IdNumber,
+        candidate: FilingCandidate,
+    },
+    Unfile {
+        id: IdNumber,
+        filing: String,
+    },
+    RequestRegisterCode {
+        id: IdNumber,
+        phone: String,
+    },
+    Register {
+        id: IdNumber,
+        phone: String,
+        code: String,
+    },
+    Feedback {
+        id: IdNumber,
+        topic: FeedbackTopic,
+    },
+    QueryHealth,
+    /// The session's personal data was dropped; the UI drops its copies (text buffers, textures).
+    SessionWiped,
+}
+
+impl State {
+    /// The attract screen for a fresh kiosk.
+    pub fn new(config: &KioskConfig, now: Timestamp) -> Self {
+        State::Attract {
+            ctx: Ctx::from_config(config, now),
+            page: AttractPage::Welcome,
+        }
+    }
+
+    pub fn ctx(&self) -> &Ctx {
+        match self {
+            State::Attract { ctx, .. } | State::Session { ctx, .. } | State::Operator { ctx } => {
+                ctx
+            }
+        }
+    }
+
+    pub fn ctx_mut(&mut self) -> &mut Ctx {
+        match self {
+            State::Attract { ctx, .. } | State::Session { ctx, .. } | State::Operator { ctx } => {
+                ctx
+            }
+        }
+    }
+
+    pub fn session(&self) -> Option<&Session> {
+        match self {
+            State::Session { session, .. } => Some(session),
+            _ => None,
+        }
+    }
+
+    /// Seconds left before the idle wipe, once the visible countdown has started.
+    pub fn idle_countdown(&self) -> Option<i64> {
+        if matches!(
+            self,
+            State::Attract {
+                page: AttractPage::Welcome,
+                ..
+            }
+        ) {
+            return None;
+        }
+        let ctx = self.ctx();
+        let left = i64::from(ctx.idle_seconds) - ctx.now.duration_since(ctx.last_input).as_secs();
+        (left <= i64::from(ctx.idle_warning_seconds)).then_some(left.max(0))
+    }
+
+    /// Seconds until the idle countdown starts or advances (for scheduling a repaint), if any.
+    pub fn next_deadline_in(&self) -> Option<f32> {
+        if matches!(
+            self,
+            State::Attract {
+                page: AttractPage::Welcome,
+                ..
+            }
+        ) {
+            return None;
+        }
+        let ctx = self.ctx();
+        let elapsed = ctx.now.duration_since(ctx.last_input).as_secs();
+        let until_warning =
+            i64::from(ctx.idle_seconds) - i64::from(ctx.idle_warning_seconds) - elapsed;
+        Some(if until_warning > 0 {
+            until_warning as f32
+        } else {
+            1.0
+        })
+    }
+}

@@ -1,0 +1,331 @@
+//! `KIOSK_BENCH=ui kiosk`: a benchmark of the running app, in a real window.
+//!
+//! It measures, in one run:
+//! 1. the time from process start to the first painted frame;
+//! 2. resident memory after a full session (card → violations → handle → pay → receipt → removal);
+//! 3. CPU used while idle on the attract screen for 30 s (`KIOSK_BENCH_IDLE_SECS` to change), and
+//!    how many frames were painted meanwhile (it must not repaint continuously);
+//! 4. frame-time percentiles while scrolling a list of 500 violations.
+//!
+//! It prints one JSON object on standard output and exits. Linux only (reads `/proc/self`).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::{Clock, KioskApp};
+use crate::config::KioskConfig;
+use crate::domain::Plate;
+use crate::flow::{Action, Driver, Event, Screen, Service, State, demo};
+
+/// Violations on the long list scrolled in phase 4.
+pub const LONG_LIST: usize = 500;
+/// Frames measured while scrolling.
+const SCROLL_FRAMES: usize = 300;
+const SCROLL_STEP: f32 = 37.0;
+
+/// The figures, printed as JSON.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BenchReport {
+    /// Process start to the end of the first frame (ms), from `/proc` (10 ms resolution).
+    pub first_frame_ms_since_process_start: f64,
+    /// `ui::run` entry to the end of the first frame (ms).
+    pub first_frame_ms_since_run: f64,
+    /// VmRSS after a full session (KiB).
+    pub rss_kib_after_session: u64,
+    /// Seconds idle on the attract screen.
+    pub idle_seconds: f64,
+    /// CPU (user + system) used while idle (ms), and as a percentage of one core.
+    pub idle_cpu_ms: f64,
+    pub idle_cpu_percent: f64,
+    /// Frames painted while idle.
+    pub idle_frames: u64,
+    /// Frame-to-frame interval while scrolling (ms).
+    pub scroll_frames: usize,
+    pub scroll_interval_ms_p50: f64,
+    pub scroll_interval_ms_p90: f64,
+    pub scroll_interval_ms_p99: f64,
+    pub scroll_interval_ms_max: f64,
+    /// Time spent building each frame in `KioskApp::ui` (ms).
+    pub scroll_ui_ms_p50: f64,
+    pub scroll_ui_ms_p99: f64,
+}
+
+#[derive(Debug)]
+enum Phase {
+    FirstFrame,
+    Session(usize),
+    IdleStart,
+    Idle {
+        since: Instant,
+        cpu: f64,
+        frames: u64,
+    },
+    ScrollSetup(usize),
+    Scroll {
+        frames: usize,
+    },
+    Finished,
+}
+
+/// Measurements taken inside the app's frames.
+pub struct BenchProbe {
+    run_started: Instant,
+    phase: Phase,
+    idle: Duration,
+    frame_started: Option<Instant>,
+    last_frame_end: Option<Instant>,
+    intervals: Vec<f64>,
+    build: Vec<f64>,
+    scroll: f32,
+    report: Arc<Mutex<BenchReport>>,
+}
+
+/// CPU time of this process (user + system), ms, from `/proc/self/stat` (USER_HZ = 100).
+fn cpu_ms() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which is in parentheses and may contain spaces).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 (1-based); `rest` starts at field 3.
+    (ticks(11) + ticks(12)) * 10.0
+}
+
+/// Seconds since this process started.
+fn process_age_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r).to_string();
+    let start_ticks = rest
+        .split_whitespace()
+        .nth(19)
+        .and_then(|s| s.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    let uptime = std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|u| u.split_whitespace().next()?.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    (uptime - start_ticks / 100.0) * 1000.0
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// The scripted full session, one touch per frame.
+fn session_script() -> Vec<Event> {
+    let plate = Plate::parse("渝A12345").expect("valid");
+    let mut e = vec![
+        Event::CardPlaced(demo::demo_card(0)),
+        Event::Ui(Action::Continue),
+        Event::Ui(Action::StartFace),
+        Event::Ui(Action::Open(Service::Violations)),
+        Event::Ui(Action::ChooseVehicle(plate)),
+    ];
+    for id in ["V0001", "V0002", "V0003"] {
+        e.push(Event::Ui(Action::ToggleViolation(id.into())));
+    }
+    e.extend([
+        Event::Ui(Action::ToNotices),
+        Event::Ui(Action::SetAgreed(true)),
+        Event::Ui(Action::Handle),
+        Event::Ui(Action::Pay),
+        Event::Ui(Action::Home),
+        Event::Ui(Action::Open(Service::DownloadApp)),
+        Event::CardRemoved,
+    ]);
+    e
+}
+
+fn scroll_script() -> Vec<Event> {
+    vec![
+        Event::CardPlaced(demo::demo_card(0)),
+        Event::Ui(Action::Continue),
+        Event::Ui(Action::StartFace),
+        Event::Ui(Action::Open(Service::Violations)),
+        Event::Ui(Action::ChooseVehicle(
+            Plate::parse("渝A12345").expect("valid"),
+        )),
+    ]
+}
+
+impl BenchProbe {
+    fn new(run_started: Instant, idle: Duration, report: Arc<Mutex<BenchReport>>) -> Self {
+        BenchProbe {
+            run_started,
+            phase: Phase::FirstFrame,
+            idle,
+            frame_started: None,
+            last_frame_end: None,
+            intervals: Vec::new(),
+            build: Vec::new(),
+            scroll: 0.0,
+            report,
+        }
+    }
+
+    /// Called before drawing: where the violation list is scrolled to, while scrolling.
+    pub(super) fn scroll_step(&mut self) -> Option<f32> {
+        self.frame_started = Some(Instant::now());
+        matches!(self.phase, Phase::Scroll { .. }).then_some(self.scroll)
+    }
+
+    fn with_report(&self, f: impl FnOnce(&mut BenchReport)) {
+        if let Ok(mut r) = self.report.lock() {
+            f(&mut r);
+        }
+    }
+
+    /// Called after each frame: advances the script and takes the measurements.
+    pub(super) fn after_frame(&mut self, ctx: &egui::Context, driver: &mut Driver, clock: &Clock) {
+        let _ = clock;
+        let end = Instant::now();
+        match &mut self.phase {
+            Phase::FirstFrame => {
+                let since_run = end.duration_since(self.run_started).as_secs_f64() * 1000.0;
+                let since_start = process_age_ms();
+                self.with_report(|r| {
+                    r.first_frame_ms_since_run = since_run;
+                    r.first_frame_ms_since_process_start = since_start;
+                });
+                self.phase = Phase::Session(0);
+                ctx.request_repaint();
+            }
+            Phase::Session(i) => {
+                let script = session_script();
+                if let Some(e) = script.get(*i).cloned() {
+                    driver.send(e);
+                    *i += 1;
+                    ctx.request_repaint();
+                } else {
+                    let rss = rss_kib();
+                    self.with_report(|r| r.rss_kib_after_session = rss);
+                    self.phase = Phase::IdleStart;
+                    ctx.request_repaint();
+                }
+            }
+            Phase::IdleStart => {
+                // From here on nothing asks for a repaint but the app itself.
+                self.phase = Phase::Idle {
+                    since: Instant::now(),
+                    cpu: cpu_ms(),
+                    frames: 0,
+                };
+                let wake = ctx.clone();
+                let idle = self.idle;
+                std::thread::spawn(move || {
+                    std::thread::sleep(idle);
+                    wake.request_repaint();
+                });
+            }
+            Phase::Idle { since, cpu, frames } => {
+                let elapsed = since.elapsed();
+                *frames += 1;
+                if elapsed >= self.idle {
+                    let cpu_used = cpu_ms() - *cpu;
+                    // The last frame is the wake-up that ends the measurement.
+                    let idle_frames = *frames - 1;
+                    let secs = elapsed.as_secs_f64();
+                    self.with_report(|r| {
+                        r.idle_seconds = secs;
+                        r.idle_cpu_ms = cpu_used;
+                        r.idle_cpu_percent = cpu_used / (secs * 1000.0) * 100.0;
+                        r.idle_frames = idle_frames;
+                    });
+                    self.phase = Phase::ScrollSetup(0);
+                    ctx.request_repaint();
+                }
+            }
+            Phase::ScrollSetup(i) => {
+                let script = scroll_script();
+                if let Some(e) = script.get(*i).cloned() {
+                    driver.send(e);
+                    *i += 1;
+                } else {
+                    self.phase = Phase::Scroll { frames: 0 };
+                    self.last_frame_end = None;
+                }
+                ctx.request_repaint();
+            }
+            Phase::Scroll { frames } => {
+                if let Some(start) = self.frame_started {
+                    self.build
+                        .push(end.duration_since(start).as_secs_f64() * 1000.0);
+                }
+                if let Some(last) = self.last_frame_end {
+                    self.intervals
+                        .push(end.duration_since(last).as_secs_f64() * 1000.0);
+                }
+                self.last_frame_end = Some(end);
+                self.scroll += SCROLL_STEP;
+                *frames += 1;
+                if *frames >= SCROLL_FRAMES {
+                    let on_list = matches!(
+                        driver.state(),
+                        State::Session { session, .. } if matches!(session.screen, Screen::Violations(_))
+                    );
+                    let mut iv = self.intervals.clone();
+                    iv.sort_by(f64::total_cmp);
+                    let mut b = self.build.clone();
+                    b.sort_by(f64::total_cmp);
+                    self.with_report(|r| {
+                        r.scroll_frames = if on_list { iv.len() } else { 0 };
+                        r.scroll_interval_ms_p50 = percentile(&iv, 0.5);
+                        r.scroll_interval_ms_p90 = percentile(&iv, 0.9);
+                        r.scroll_interval_ms_p99 = percentile(&iv, 0.99);
+                        r.scroll_interval_ms_max = iv.last().copied().unwrap_or(0.0);
+                        r.scroll_ui_ms_p50 = percentile(&b, 0.5);
+                        r.scroll_ui_ms_p99 = percentile(&b, 0.99);
+                    });
+                    self.phase = Phase::Finished;
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                } else {
+                    ctx.request_repaint();
+                }
+            }
+            Phase::Finished => {}
+        }
+    }
+}
+
+/// Run the benchmark in a window and print its report as JSON.
+pub fn run(config: KioskConfig) -> anyhow::Result<i32> {
+    let run_started = Instant::now();
+    let idle = std::env::var("KIOSK_BENCH_IDLE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30u64);
+    let clock = Clock::system();
+    let anchor = clock.now();
+    let mut app = KioskApp::demo_with(config, clock, |b| {
+        b.add_bulk_violations("渝A12345", LONG_LIST, anchor)
+    });
+    let report = Arc::new(Mutex::new(BenchReport::default()));
+    app.bench = Some(BenchProbe::new(
+        run_started,
+        Duration::from_secs(idle),
+        report.clone(),
+    ));
+    super::open_window(app, true)?;
+    let r = report.lock().map(|r| r.clone()).unwrap_or_default();
+    println!("{}", serde_json::to_string_pretty(&r)?);
+    Ok(if r.scroll_frames > 0 { 0 } else { 1 })
+}

@@ -1,0 +1,678 @@
+//! Every string the kiosk screen shows, in one table: zh-CN first, English second.
+//! Rule texts (reasons, notices, refusals) come from `crate::rules` in both languages.
+
+use crate::config::Language;
+use crate::flow::ports::{
+    BackendError, FaceOutcome, FeedbackTopic, FilingError, FilingStatus, PaperStatus, PayError,
+    PrintOutcome,
+};
+use crate::flow::{Message, Service};
+use crate::rules::filing::FilingMethod;
+use crate::rules::maintenance::local_time;
+
+/// A key of the string table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum T {
+    Title,
+    Subtitle,
+    Start,
+    PlaceCard,
+    PlaceCardHint,
+    LanguageToggle,
+    Back,
+    Home,
+    Exit,
+    Continue,
+    StillHere,
+    IdleCountdown,
+    Loading,
+    Unavailable,
+    IdentityTitle,
+    Name,
+    IdNumber,
+    CardType,
+    NotRegistered,
+    FaceTitle,
+    FaceHint,
+    FaceStart,
+    FaceDemo,
+    ServicesTitle,
+    ServiceViolations,
+    ServiceFiling,
+    ServiceRegister,
+    ServiceFeedback,
+    ServiceDownloadApp,
+    ServiceHelp,
+    ChooseVehicleTitle,
+    NoVehicles,
+    Pending,
+    RelationOwn,
+    RelationFiled,
+    RelationUnitFiled,
+    RelationRental,
+    RelationNone,
+    ViolationsTitle,
+    NoViolations,
+    Fine,
+    Points,
+    Place,
+    Time,
+    Dispute,
+    DisputeTitle,
+    Close,
+    Selected,
+    Amount,
+    Surcharge,
+    Fee,
+    Total,
+    ToNotices,
+    MaintenanceBanner,
+    NoticesTitle,
+    Agree,
+    HandleNow,
+    PaymentTitle,
+    PaymentHint,
+    PaymentDemo,
+    PaidButton,
+    PayBy,
+    Decision,
+    PrintingTitle,
+    DoneTitle,
+    DoneHint,
+    PrintFailed,
+    FilingsTitle,
+    NoFilings,
+    FilingScan,
+    FilingSms,
+    Unfile,
+    FilingScanHint,
+    FilingPlateHint,
+    SendCode,
+    SubmitCode,
+    CodeSentTo,
+    CodeSentToManager,
+    EnterCode,
+    FilingConfirmTitle,
+    Owner,
+    ConfirmFiling,
+    FilingSubmittedTitle,
+    FilingSubmittedHint,
+    StatusPendingReview,
+    StatusApproved,
+    MethodQr,
+    MethodSms,
+    MethodUnitSms,
+    RegisterTitle,
+    Phone,
+    RegisterDone,
+    FeedbackTitle,
+    FeedbackSatisfied,
+    FeedbackSlow,
+    FeedbackHard,
+    FeedbackWrongData,
+    DownloadTitle,
+    DownloadApp,
+    DownloadWebsite,
+    HelpTitle,
+    HelpText,
+    HelpPhones,
+    Backspace,
+    Operator,
+    OperatorPinTitle,
+    OperatorTitle,
+    OperatorTestPrint,
+    OperatorReprint,
+    OperatorRefresh,
+    OperatorClose,
+    DeviceReader,
+    DeviceScanner,
+    DevicePrinter,
+    DevicePaper,
+    DeviceOk,
+    RecentErrors,
+    NoErrors,
+    LastPrint,
+}
+
+/// The text of `key` in `lang`.
+pub fn tr(lang: Language, key: T) -> &'static str {
+    let (zh, en) = pair(key);
+    match lang {
+        Language::ZhCn => zh,
+        Language::En => en,
+    }
+}
+
+/// Both languages of `key` (zh-CN, English).
+pub fn pair(key: T) -> (&'static str, &'static str) {
+    use T::*;
+    match key {
+        Title => ("交通违法自助处理终端", "Traffic Violation Self-Service"),
+        Subtitle => (
+            "处理交通违法 · 备案非本人机动车 · 注册 · 下载APP",
+            "Handle violations · File another's vehicle · Register · Get the app",
+        ),
+        Start => ("开始办理", "Start"),
+        PlaceCard => ("请放置身份证", "Place your ID card"),
+        PlaceCardHint => (
+            "请将居民身份证平放在下方读卡区，读卡期间请勿移动。",
+            "Lay your resident ID card flat on the reader below and keep it still.",
+        ),
+        LanguageToggle => ("English", "中文"),
+        Back => ("返回", "Back"),
+        Home => ("首页", "Menu"),
+        Exit => ("退出", "Finish"),
+        Continue => ("继续", "Continue"),
+        StillHere => ("我还在", "I'm still here"),
+        IdleCountdown => (
+            "长时间无操作，即将退出",
+            "No activity: ending the session in",
+        ),
+        Loading => ("正在查询，请稍候…", "Looking up, please wait…"),
+        Unavailable => (
+            "暂时无法连接平台，您的信息未被改动。请稍后再试或到窗口办理。",
+            "The platform cannot be reached; nothing was changed. Try later or go to a counter.",
+        ),
+        IdentityTitle => ("请核对您的身份信息", "Check your identity"),
+        Name => ("姓名", "Name"),
+        IdNumber => ("身份证号码", "ID number"),
+        CardType => ("证件类型", "Card"),
+        NotRegistered => (
+            "您尚未注册交管12123，可在“注册”中完成注册。",
+            "You are not registered on 12123 yet; use Register.",
+        ),
+        FaceTitle => ("人脸核验", "Face verification"),
+        FaceHint => (
+            "请正对屏幕上方的摄像头，保持面部无遮挡。",
+            "Look at the camera above the screen, face uncovered.",
+        ),
+        FaceStart => ("开始核验", "Verify"),
+        FaceDemo => (
+            "演示模式：人脸核验为模拟实现，不采集图像。",
+            "Demo mode: face verification is simulated; no image is taken.",
+        ),
+        ServicesTitle => ("请选择业务", "Choose a service"),
+        ServiceViolations => ("处理交通违法", "Handle violations"),
+        ServiceFiling => ("备案非本人机动车", "File another's vehicle"),
+        ServiceRegister => ("注册", "Register"),
+        ServiceFeedback => ("意见反馈", "Feedback"),
+        ServiceDownloadApp => ("下载APP", "Get the app"),
+        ServiceHelp => ("帮助", "Help"),
+        ChooseVehicleTitle => ("请选择机动车", "Choose a vehicle"),
+        NoVehicles => (
+            "没有与您关联的机动车。可先“备案非本人机动车”。",
+            "No vehicle is linked to you. You can file another's vehicle first.",
+        ),
+        Pending => ("未处理违法", "pending"),
+        RelationOwn => ("本人名下", "own"),
+        RelationFiled => ("已备案", "filed"),
+        RelationUnitFiled => ("单位车辆备案", "unit, filed"),
+        RelationRental => ("租赁", "rented"),
+        RelationNone => ("无关联", "not related"),
+        ViolationsTitle => ("未处理的交通违法", "Pending violations"),
+        NoViolations => ("该车没有未处理的交通违法。", "No pending violations."),
+        Fine => ("罚款", "Fine"),
+        Points => ("记分", "Points"),
+        Place => ("地点", "Place"),
+        Time => ("时间", "Time"),
+        Dispute => ("有异议", "Dispute"),
+        DisputeTitle => ("对违法有异议", "Disputing a violation"),
+        Close => ("关闭", "Close"),
+        Selected => ("已选", "Selected"),
+        Amount => ("罚款合计", "Fines"),
+        Surcharge => ("加处罚款", "Late surcharge"),
+        Fee => ("手续费", "Fee"),
+        Total => ("应缴合计", "Total to pay"),
+        ToNotices => ("下一步：业务须知", "Next: notices"),
+        MaintenanceBanner => (
+            "每天22:00至次日01:00为银行对账维护时间，暂停处理和缴款，可以查询。恢复时间：",
+            "22:00–01:00 is the bank's reconciliation window: handling and payment are closed, look-ups are open. Reopens at",
+        ),
+        NoticesTitle => ("业务须知", "Before you agree"),
+        Agree => ("我已阅读并同意以上须知", "I have read and agree"),
+        HandleNow => ("确认处理", "Handle now"),
+        PaymentTitle => ("请扫码缴款", "Scan to pay"),
+        PaymentHint => (
+            "请用手机银行或支付应用扫描二维码缴款，完成后点“已完成支付”。",
+            "Scan the code with your banking or payment app, then touch “I have paid”.",
+        ),
+        PaymentDemo => (
+            "演示模式：二维码为演示链接，不会产生真实扣款。",
+            "Demo mode: the code is a demo link; no money moves.",
+        ),
+        PaidButton => ("已完成支付", "I have paid"),
+        PayBy => (
+            "请在此时间前缴款，逾期处理将被退回（六.2）：",
+            "Pay before this time or the handling is reverted (六.2):",
+        ),
+        Decision => ("决定书编号", "Decision no."),
+        PrintingTitle => ("正在打印凭条…", "Printing your receipt…"),
+        DoneTitle => ("缴款成功", "Paid"),
+        DoneHint => (
+            "请取走凭条和身份证。数据同步可能有延迟，请勿重复缴款。",
+            "Take your receipt and ID card. Data may lag; do not pay again.",
+        ),
+        PrintFailed => (
+            "凭条打印失败，缴款已成功。可请工作人员补打。",
+            "The receipt could not be printed; the payment succeeded. Staff can reprint it.",
+        ),
+        FilingsTitle => ("我的备案", "My filings"),
+        NoFilings => (
+            "您还没有备案他人名下的机动车。",
+            "You have not filed anyone's vehicle.",
+        ),
+        FilingScan => ("扫描车主二维码备案", "File by owner's QR code"),
+        FilingSms => ("短信验证备案", "File by SMS code"),
+        Unfile => ("解除备案", "Un-file"),
+        FilingScanHint => (
+            "请车主在交管12123中打开“机动车二维码”，对准下方扫码口。",
+            "Ask the owner to open the vehicle QR code in 12123 and hold it to the scanner below.",
+        ),
+        FilingPlateHint => (
+            "输入号牌号码（渝），验证码将发送给车主；单位车辆发送给管理人。",
+            "Enter the plate (渝); the code goes to the owner, or a unit's manager.",
+        ),
+        SendCode => ("发送验证码", "Send code"),
+        SubmitCode => ("确定", "OK"),
+        CodeSentTo => ("验证码已发送至车主手机", "Code sent to the owner's phone"),
+        CodeSentToManager => (
+            "验证码已发送至单位管理人手机",
+            "Code sent to the unit manager's phone",
+        ),
+        EnterCode => ("请输入验证码", "Enter the code"),
+        FilingConfirmTitle => ("确认备案车辆", "Confirm the vehicle"),
+        Owner => ("所有人", "Owner"),
+        ConfirmFiling => ("确认并人脸核验", "Confirm and verify face"),
+        FilingSubmittedTitle => ("备案申请已提交", "Filing submitted"),
+        FilingSubmittedHint => (
+            "备案申请已提交审核，审核通过后可处理该车备案后发生的交通违法。",
+            "Your filing is under review; once approved you can handle this vehicle's violations after the filing date.",
+        ),
+        StatusPendingReview => ("待审核", "under review"),
+        StatusApproved => ("已通过", "approved"),
+        MethodQr => ("扫码备案", "QR code"),
+        MethodSms => ("短信验证", "SMS code"),
+        MethodUnitSms => ("单位管理人短信验证", "unit manager SMS"),
+        RegisterTitle => ("注册交管12123", "Register on 12123"),
+        Phone => ("手机号码", "Phone number"),
+        RegisterDone => ("注册成功。", "Registered."),
+        FeedbackTitle => ("意见反馈", "Feedback"),
+        FeedbackSatisfied => ("满意", "Satisfied"),
+        FeedbackSlow => ("速度慢或卡住", "Slow or stuck"),
+        FeedbackHard => ("操作不便", "Hard to use"),
+        FeedbackWrongData => ("信息有误", "Wrong data"),
+        DownloadTitle => ("下载交管12123 APP", "Get the 12123 app"),
+        DownloadApp => ("扫码下载APP", "Scan to download the app"),
+        DownloadWebsite => ("重庆交管互联网服务平台", "Chongqing online platform"),
+        HelpTitle => ("帮助", "Help"),
+        HelpText => (
+            "放置身份证后按屏幕提示操作。对违法事实有异议的，请到违法发生地交管部门处理（六.1）。自助处理不收取任何费用（七.1）。",
+            "Place your ID card and follow the screen. To dispute a violation, go to the traffic police where it happened (六.1). Self-service is free of charge (七.1).",
+        ),
+        HelpPhones => ("本大厅咨询电话", "This hall's phone"),
+        Backspace => ("删除", "Delete"),
+        Operator => ("运维", "Operator"),
+        OperatorPinTitle => ("请输入运维密码", "Operator PIN"),
+        OperatorTitle => ("运维界面", "Operator"),
+        OperatorTestPrint => ("打印测试页", "Test print"),
+        OperatorReprint => ("补打上一张凭条", "Reprint last receipt"),
+        OperatorRefresh => ("刷新设备状态", "Refresh devices"),
+        OperatorClose => ("关闭运维界面", "Close"),
+        DeviceReader => ("身份证读卡器", "ID card reader"),
+        DeviceScanner => ("扫码器", "QR scanner"),
+        DevicePrinter => ("凭条打印机", "Receipt printer"),
+        DevicePaper => ("纸张", "Paper"),
+        DeviceOk => ("正常", "OK"),
+        RecentErrors => ("最近错误", "Recent errors"),
+        NoErrors => ("无", "none"),
+        LastPrint => ("上次打印", "Last print"),
+    }
+}
+
+/// A service's label.
+pub fn service(lang: Language, s: Service) -> &'static str {
+    tr(
+        lang,
+        match s {
+            Service::Violations => T::ServiceViolations,
+            Service::Filing => T::ServiceFiling,
+            Service::Register => T::ServiceRegister,
+            Service::Feedback => T::ServiceFeedback,
+            Service::DownloadApp => T::ServiceDownloadApp,
+            Service::Help => T::ServiceHelp,
+        },
+    )
+}
+
+pub fn feedback_topic(lang: Language, t: FeedbackTopic) -> &'static str {
+    tr(
+        lang,
+        match t {
+            FeedbackTopic::Satisfied => T::FeedbackSatisfied,
+            FeedbackTopic::SlowOrStuck => T::FeedbackSlow,
+            FeedbackTopic::HardToUse => T::FeedbackHard,
+            FeedbackTopic::WrongData => T::FeedbackWrongData,
+        },
+    )
+}
+
+pub fn filing_status(lang: Language, s: FilingStatus) -> &'static str {
+    tr(
+        lang,
+        match s {
+            FilingStatus::PendingReview => T::StatusPendingReview,
+            FilingStatus::Approved => T::StatusApproved,
+        },
+    )
+}
+
+pub fn filing_method(lang: Language, m: FilingMethod) -> &'static str {
+    tr(
+        lang,
+        match m {
+            FilingMethod::OwnerQr => T::MethodQr,
+            FilingMethod::OwnerSms => T::MethodSms,
+            FilingMethod::UnitManagerSms => T::MethodUnitSms,
+        },
+    )
+}
+
+pub fn paper(lang: Language, p: PaperStatus) -> &'static str {
+    match (lang, p) {
+        (Language::ZhCn, PaperStatus::Ok) => "正常",
+        (Language::ZhCn, PaperStatus::Low) => "将尽",
+        (Language::ZhCn, PaperStatus::Out) => "缺纸",
+        (Language::En, PaperStatus::Ok) => "OK",
+        (Language::En, PaperStatus::Low) => "low",
+        (Language::En, PaperStatus::Out) => "out",
+    }
+}
+
+pub fn print_outcome(lang: Language, p: &PrintOutcome) -> String {
+    match (lang, p) {
+        (Language::ZhCn, PrintOutcome::Printed) => "已打印".into(),
+        (Language::ZhCn, PrintOutcome::OutOfPaper) => "缺纸，未打印".into(),
+        (Language::ZhCn, PrintOutcome::Failed(why)) => format!("打印失败：{why}"),
+        (Language::En, PrintOutcome::Printed) => "printed".into(),
+        (Language::En, PrintOutcome::OutOfPaper) => "out of paper, not printed".into(),
+        (Language::En, PrintOutcome::Failed(why)) => format!("print failed: {why}"),
+    }
+}
+
+fn backend(lang: Language, e: &BackendError) -> String {
+    let zh = lang == Language::ZhCn;
+    match e {
+        BackendError::NotRegistered | BackendError::NotFound if zh => {
+            "平台未查到相关信息，请到窗口办理。".into()
+        }
+        BackendError::NotRegistered | BackendError::NotFound => {
+            "The platform has no record of this; please go to a counter.".into()
+        }
+        BackendError::WrongCode if zh => "验证码错误或已失效，请重新输入。".into(),
+        BackendError::WrongCode => "The code is wrong or expired; enter it again.".into(),
+        BackendError::Invalid(_) if zh => "输入有误，请检查后重试。".into(),
+        BackendError::Invalid(_) => "The input is not valid; check and retry.".into(),
+        BackendError::Unavailable(_) => tr(lang, T::Unavailable).into(),
+    }
+}
+
+/// The time a closed service reopens, local (UTC+8).
+pub fn local_hm(ts: jiff::Timestamp) -> String {
+    local_time(ts).strftime("%H:%M").to_string()
+}
+
+/// A flow message in words.
+pub fn message(lang: Language, m: &Message) -> String {
+    let zh = lang == Language::ZhCn;
+    match m {
+        Message::Backend(e) => backend(lang, e),
+        Message::Filing(FilingError::Refused(r)) => {
+            if zh {
+                r.to_string()
+            } else {
+                r.message_en().into()
+            }
+        }
+        Message::Filing(FilingError::TokenInvalid) if zh => {
+            "二维码无效或已被篡改，请车主重新出示机动车二维码（三.2）。".into()
+        }
+        Message::Filing(FilingError::TokenInvalid) => {
+            "The QR code is not valid or was altered; ask the owner to show it again (三.2).".into()
+        }
+        Message::Filing(FilingError::TokenExpired) if zh => {
+            "二维码已过期，请车主刷新后重新出示（三.2）。".into()
+        }
+        Message::Filing(FilingError::TokenExpired) => {
+            "The QR code has expired; ask the owner to refresh it (三.2).".into()
+        }
+        Message::Filing(FilingError::Backend(e)) => backend(lang, e),
+        Message::PayRefused(r) | Message::Pay(PayError::Refused(r)) => {
+            if zh {
+                r.to_string()
+            } else {
+                match r {
+                    crate::rules::payment::PaymentRefusal::AlreadyPaid => {
+                        "This decision is already paid; do not pay again (六.3).".into()
+                    }
+                    crate::rules::payment::PaymentRefusal::WindowClosed => {
+                        "The 2-hour payment window has passed; the handling was reverted (六.2)."
+                            .into()
+                    }
+                    crate::rules::payment::PaymentRefusal::MaintenanceWindow => {
+                        "22:00–01:00 is the bank's reconciliation window; payment is closed (六.7)."
+                            .into()
+                    }
+                }
+            }
+        }
+        Message::Pay(PayError::Backend(e)) => backend(lang, e),
+        Message::Refused(decisions) => decisions
+            .iter()
+            .map(|d| {
+                let text = if zh { d.message_zh() } else { d.message_en() };
+                format!("{}：{text}", d.violation)
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Message::Face(FaceOutcome::NoMatch) if zh => {
+            "人脸与身份证不一致，请正对摄像头重试。".into()
+        }
+        Message::Face(FaceOutcome::NoMatch) => {
+            "Your face does not match the card; look at the camera and retry.".into()
+        }
+        Message::Face(_) if zh => "摄像头暂不可用，请重试或到窗口办理。".into(),
+        Message::Face(_) => "The camera is not available; retry or go to a counter.".into(),
+        Message::Maintenance { reopens } => {
+            format!("{} {}", tr(lang, T::MaintenanceBanner), local_hm(*reopens))
+        }
+        Message::WrongPin if zh => "密码错误。".into(),
+        Message::WrongPin => "Wrong PIN.".into(),
+        Message::BadEntry if zh => "号码或验证码格式不正确。".into(),
+        Message::BadEntry => "The number or code is not well-formed.".into(),
+        Message::NothingSelected if zh => "请先勾选要处理的违法。".into(),
+        Message::NothingSelected => "Tick the violations to handle first.".into(),
+        Message::NotAgreed if zh => "请先阅读并勾选同意业务须知。".into(),
+        Message::NotAgreed => "Read and tick “I agree” first.".into(),
+        Message::SessionTimedOut if zh => "长时间无操作，已退出并清除您的信息。".into(),
+        Message::SessionTimedOut => {
+            "Session ended after no activity; your data was cleared.".into()
+        }
+        Message::TakeYourCard if zh => "已退出并清除您的信息，请取走身份证。".into(),
+        Message::TakeYourCard => "Session ended and your data cleared. Take your ID card.".into(),
+        Message::ScanNotExpected if zh => "当前页面不需要扫码。".into(),
+        Message::ScanNotExpected => "No scan is expected on this screen.".into(),
+        Message::Unfiled if zh => "已解除备案。".into(),
+        Message::Unfiled => "Un-filed.".into(),
+        Message::FeedbackThanks if zh => "感谢您的反馈。".into(),
+        Message::FeedbackThanks => "Thank you for your feedback.".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every key has text in both languages, and the Chinese differs from the English.
+    #[test]
+    fn every_key_has_both_languages() {
+        for key in ALL_KEYS {
+            let (zh, en) = pair(*key);
+            assert!(!zh.is_empty() && !en.is_empty(), "{key:?}");
+            assert_ne!(zh, en, "{key:?}");
+            assert!(!zh.contains('¥') && !en.contains('¥'), "{key:?}");
+        }
+    }
+
+    /// Every character the kiosk may show is in the shipped CJK font subset.
+    #[test]
+    fn the_font_subset_covers_every_string() {
+        use ab_glyph::{Font, FontRef};
+        let font = FontRef::try_from_slice(crate::ui::fonts::CJK_FONT).unwrap();
+        let mut texts: Vec<String> = ALL_KEYS.iter().map(|k| pair(*k).0.to_string()).collect();
+        for r in crate::rules::Reason::ALL {
+            texts.push(r.message_zh().into());
+        }
+        texts.push(crate::rules::notices::documents().zh);
+        texts.push(crate::rules::notices::data_lag().zh);
+        texts.push(crate::rules::notices::no_fee().zh);
+        texts.push(crate::rules::notices::out_of_province('川').unwrap().zh);
+        for m in crate::flow::demo::all_demo_texts() {
+            texts.push(m);
+        }
+        let mut missing: Vec<char> = texts
+            .iter()
+            .flat_map(|t| t.chars())
+            .filter(|c| !c.is_ascii() && font.glyph_id(*c).0 == 0)
+            .collect();
+        missing.sort();
+        missing.dedup();
+        assert!(missing.is_empty(), "missing glyphs: {missing:?}");
+    }
+}
+
+/// Every key, for the completeness tests.
+#[cfg(test)]
+pub const ALL_KEYS: &[T] = {
+    use T::*;
+    &[
+        Title,
+        Subtitle,
+        Start,
+        PlaceCard,
+        PlaceCardHint,
+        LanguageToggle,
+        Back,
+        Home,
+        Exit,
+        Continue,
+        StillHere,
+        IdleCountdown,
+        Loading,
+        Unavailable,
+        IdentityTitle,
+        Name,
+        IdNumber,
+        CardType,
+        NotRegistered,
+        FaceTitle,
+        FaceHint,
+        FaceStart,
+        FaceDemo,
+        ServicesTitle,
+        ServiceViolations,
+        ServiceFiling,
+        ServiceRegister,
+        ServiceFeedback,
+        ServiceDownloadApp,
+        ServiceHelp,
+        ChooseVehicleTitle,
+        NoVehicles,
+        Pending,
+        RelationOwn,
+        RelationFiled,
+        RelationUnitFiled,
+        RelationRental,
+        RelationNone,
+        ViolationsTitle,
+        NoViolations,
+        Fine,
+        Points,
+        Place,
+        Time,
+        Dispute,
+        DisputeTitle,
+        Close,
+        Selected,
+        Amount,
+        Surcharge,
+        Fee,
+        Total,
+        ToNotices,
+        MaintenanceBanner,
+        NoticesTitle,
+        Agree,
+        HandleNow,
+        PaymentTitle,
+        PaymentHint,
+        PaymentDemo,
+        PaidButton,
+        PayBy,
+        Decision,
+        PrintingTitle,
+        DoneTitle,
+        DoneHint,
+        PrintFailed,
+        FilingsTitle,
+        NoFilings,
+        FilingScan,
+        FilingSms,
+        Unfile,
+        FilingScanHint,
+        FilingPlateHint,
+        SendCode,
+        SubmitCode,
+        CodeSentTo,
+        CodeSentToManager,
+        EnterCode,
+        FilingConfirmTitle,
+        Owner,
+        ConfirmFiling,
+        FilingSubmittedTitle,
+        FilingSubmittedHint,
+        StatusPendingReview,
+        StatusApproved,
+        MethodQr,
+        MethodSms,
+        MethodUnitSms,
+        RegisterTitle,
+        Phone,
+        RegisterDone,
+        FeedbackTitle,
+        FeedbackSatisfied,
+        FeedbackSlow,
+        FeedbackHard,
+        FeedbackWrongData,
+        DownloadTitle,
+        DownloadApp,
+        DownloadWebsite,
+        HelpTitle,
+        HelpText,
+        HelpPhones,
+        Backspace,
+        Operator,
+        OperatorPinTitle,
+        OperatorTitle,
+        OperatorTestPrint,
+        OperatorReprint,
+        OperatorRefresh,
+        OperatorClose,
+        DeviceReader,
+        DeviceScanner,
+        DevicePrinter,
+        DevicePaper,
+        DeviceOk,
+        RecentErrors,
+        NoErrors,
+        LastPrint,
+    ]
+};

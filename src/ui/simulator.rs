@@ -1,0 +1,201 @@
+//! The simulator panel (demo mode only): a side panel in its own colour, apart from the kiosk
+//! screen, that plays the devices and the people around the kiosk. It only produces the events a
+//! real device would (`CardPlaced`, `CardRemoved`, `Scanned`) and reads the demo outbox and the
+//! demo printer's output.
+
+use std::sync::{Arc, Mutex};
+
+use egui::{Color32, RichText, Ui};
+use jiff::{SignedDuration, ToSpan};
+
+use super::Clock;
+use crate::flow::Event;
+use crate::flow::demo::{self, Outbox, PrintedReceipts};
+use crate::rules::maintenance::{china_offset, local_time};
+
+const SIM_BG: Color32 = Color32::from_rgb(0x3b, 0x2f, 0x1e);
+const SIM_TEXT: Color32 = Color32::from_rgb(0xff, 0xe0, 0xa8);
+
+/// What each demo card shows (see `flow::demo`).
+pub const DEMO_ROLES: [&str; demo::DEMO_CARDS] = [
+    "可缴款，含外省违法 / payable, out-of-province",
+    "已记10分 / at 10 points",
+    "驾驶证暂扣 / licence suspended",
+    "车主，车辆可被备案 / owner of 渝B67890",
+    "租车人 / renter",
+    "已备案3辆 / 3 filings already",
+];
+
+/// The demo devices' shared handles.
+pub struct Simulator {
+    outbox: Outbox,
+    printed: PrintedReceipts,
+    out_of_paper: Arc<Mutex<bool>>,
+    face_fail: Arc<Mutex<bool>>,
+    clock: Clock,
+}
+
+fn flag(ui: &mut Ui, f: &Arc<Mutex<bool>>, label: &str) {
+    if let Ok(mut g) = f.lock() {
+        ui.checkbox(&mut g, RichText::new(label).color(SIM_TEXT));
+    }
+}
+
+impl Simulator {
+    pub fn new(
+        outbox: Outbox,
+        printed: PrintedReceipts,
+        out_of_paper: Arc<Mutex<bool>>,
+        face_fail: Arc<Mutex<bool>>,
+        clock: Clock,
+    ) -> Self {
+        Simulator {
+            outbox,
+            printed,
+            out_of_paper,
+            face_fail,
+            clock,
+        }
+    }
+
+    /// The demo SMS outbox.
+    pub fn outbox(&self) -> Outbox {
+        self.outbox.clone()
+    }
+
+    /// What the demo printer printed, as text.
+    pub fn printed(&self) -> PrintedReceipts {
+        self.printed.clone()
+    }
+
+    pub(super) fn show(&mut self, ui: &mut Ui, out: &mut Vec<Event>) {
+        egui::Panel::right("simulator")
+            .resizable(false)
+            .exact_size(420.0)
+            .frame(egui::Frame::new().fill(SIM_BG).inner_margin(12.0))
+            .show(ui, |ui| {
+                ui.style_mut().visuals.override_text_color = Some(SIM_TEXT);
+                ui.style_mut().spacing.item_spacing.y = 4.0;
+                egui::ScrollArea::vertical()
+                    .id_salt("simulator")
+                    .show(ui, |ui| self.contents(ui, out));
+            });
+    }
+
+    fn section(ui: &mut Ui, title: &str) {
+        ui.add_space(10.0);
+        ui.label(RichText::new(title).strong().size(20.0));
+    }
+
+    fn contents(&mut self, ui: &mut Ui, out: &mut Vec<Event>) {
+        ui.label(RichText::new("模拟器 / Simulator").size(28.0).strong());
+        ui.label(
+            RichText::new("演示用，不属于自助终端屏幕 / demo only, not part of the kiosk screen")
+                .size(14.0),
+        );
+
+        Self::section(ui, "身份证读卡器 / ID card reader");
+        for (i, role) in DEMO_ROLES.iter().enumerate() {
+            let name = demo::DEMO_IDS[i].0;
+            if ui
+                .button(format!("放置身份证：{name}"))
+                .on_hover_text(*role)
+                .clicked()
+            {
+                out.push(Event::CardPlaced(demo::demo_card(i)));
+            }
+            ui.label(RichText::new(*role).size(13.0));
+            ui.add_space(6.0);
+        }
+        if ui.button("取走身份证 / remove card").clicked() {
+            out.push(Event::CardRemoved);
+        }
+
+        Self::section(ui, "扫码器 / QR scanner");
+        let now = self.clock.now();
+        let fresh = now + demo::QR_VALIDITY;
+        let scans = [
+            (
+                "扫描车主二维码（有效）",
+                demo::vehicle_qr(demo::DEMO_FILING_PLATE, fresh),
+            ),
+            (
+                "扫描车主二维码（被篡改）",
+                demo::tampered_vehicle_qr(demo::DEMO_FILING_PLATE, fresh),
+            ),
+            (
+                "扫描车主二维码（已过期）",
+                demo::vehicle_qr(demo::DEMO_FILING_PLATE, now - SignedDuration::from_mins(1)),
+            ),
+            (
+                "扫描车主二维码（该车已有3人备案）",
+                demo::vehicle_qr("渝B99999", fresh),
+            ),
+        ];
+        for (label, token) in scans {
+            if ui.button(label).clicked() {
+                out.push(Event::Scanned(token));
+            }
+        }
+
+        Self::section(ui, "人脸与打印机 / face and printer");
+        flag(
+            ui,
+            &self.face_fail,
+            "下次人脸核验不通过 / next face check fails",
+        );
+        flag(ui, &self.out_of_paper, "打印机缺纸 / printer out of paper");
+
+        Self::section(ui, "时钟 / clock");
+        ui.label(
+            local_time(now)
+                .strftime("%Y-%m-%d %H:%M:%S UTC+8")
+                .to_string(),
+        );
+        ui.horizontal(|ui| {
+            if ui.button("+10 分钟").clicked() {
+                self.clock.advance(SignedDuration::from_mins(10));
+            }
+            if ui.button("到 22:30（维护时段）").clicked() {
+                let local = local_time(now);
+                let mut target = local.date().at(22, 30, 0, 0);
+                if target < local {
+                    target = target.checked_add(1.day()).unwrap_or(target);
+                }
+                if let Ok(t) = china_offset().to_timestamp(target) {
+                    self.clock.advance(t.duration_since(now));
+                }
+            }
+        });
+
+        Self::section(ui, "短信发件箱 / SMS outbox");
+        if let Ok(outbox) = self.outbox.lock() {
+            if outbox.is_empty() {
+                ui.label("（空 / empty）");
+            }
+            for m in outbox.iter().rev().take(5) {
+                ui.label(RichText::new(format!("→ {}：{}", m.to, m.text)).size(15.0));
+            }
+        }
+
+        Self::section(ui, "已打印凭条 / printed receipts");
+        if let Ok(printed) = self.printed.lock() {
+            if printed.is_empty() {
+                ui.label("（无 / none）");
+            }
+            for r in printed.iter().rev().take(3) {
+                egui::Frame::new()
+                    .fill(Color32::from_rgb(0xfa, 0xfa, 0xf2))
+                    .inner_margin(8.0)
+                    .show(ui, |ui| {
+                        ui.label(
+                            RichText::new(r)
+                                .monospace()
+                                .size(13.0)
+                                .color(Color32::BLACK),
+                        );
+                    });
+            }
+        }
+    }
+}
