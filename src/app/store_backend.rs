@@ -1,0 +1,751 @@
+//! The flow's [`KioskBackend`] port over the platform store ([`SqlitePlatform`]): a field-by-field
+//! translation. Decisions shown to the person are the rule core's (`crate::rules::decide`), made
+//! from the facts the store holds, with the same policy book the store uses.
+
+use std::sync::Arc;
+
+use jiff::{Timestamp, civil::Date};
+use rusqlite::{OptionalExtension, params};
+
+use crate::domain::{
+    Fen, IdNumber, LicenceStatus, Plate, PlateType, StatusSet, VehicleStatus, VehicleUse,
+};
+use crate::flow::demo::{Outbox, SmsMessage};
+use crate::flow::ports::{
+    BackendError, FeedbackTopic, FilingCandidate, FilingError, FilingStatus, FilingView,
+    HandleError, HandlingView, KioskBackend, PayError, PaymentView, PersonView, SmsSent,
+    VehicleView, ViolationList, ViolationView,
+};
+use crate::privacy::{Masked, mask_text};
+use crate::rules::filing::{self, FilingCounts, FilingMethod, OwnerKind};
+use crate::rules::{
+    DriverFacts, EligibilityRequest, Penalty, PolicyBook, RecordedBy, Relation, RentalPeriod,
+    VehicleFacts, ViolationFacts, decide,
+};
+use crate::store::platform::{
+    FeedbackRequest, FilingProof, FilingRequest, HandleRequest, PayRequest, Platform,
+    RegisterRequest, SqlitePlatform, VehicleKey,
+};
+use crate::store::{ErrorKind, StoreError, sms, token::TokenError};
+
+/// The kiosk's view of the local platform store.
+pub struct StoreBackend {
+    platform: Arc<SqlitePlatform>,
+    policy: PolicyBook,
+    kiosk_id: String,
+    /// Codes sent are copied here for the simulator panel's SMS outbox (demo mode only).
+    outbox: Option<Outbox>,
+    /// The owner's consent checked before face verification, submitted after it.
+    pending_proof: Option<(Plate, FilingProof)>,
+}
+
+impl StoreBackend {
+    pub fn new(
+        platform: Arc<SqlitePlatform>,
+        policy: PolicyBook,
+        kiosk_id: String,
+        outbox: Option<Outbox>,
+    ) -> Self {
+        StoreBackend { platform, policy, kiosk_id, outbox, pending_proof: None }
+    }
+
+    fn query<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, BackendError> {
+        self.platform
+            .with_connection_ref(|c| f(c).map_err(StoreError::from))
+            .map_err(backend_error)
+    }
+
+    /// The plate type of a plate (a kiosk screen names vehicles by plate alone).
+    fn vehicle_key(&self, plate: &Plate) -> Result<VehicleKey, BackendError> {
+        let plate_type: Option<String> = self.query(|c| {
+            c.query_row(
+                "SELECT plate_type FROM vehicles WHERE plate = ?1 ORDER BY plate_type LIMIT 1",
+                [plate.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+        })?;
+        plate_type
+            .map(|plate_type| VehicleKey { plate: plate.as_str().to_string(), plate_type })
+            .ok_or(BackendError::NotFound)
+    }
+
+    /// The vehicle's owner (masked name) and whether a unit owns it.
+    fn owner_of(&self, key: &VehicleKey) -> Result<(String, OwnerKind), BackendError> {
+        let row: Option<(Option<String>, Option<String>)> = self.query(|c| {
+            c.query_row(
+                "SELECT p.name, u.name FROM vehicles v
+                 LEFT JOIN persons p ON p.id = v.owner_person_id
+                 LEFT JOIN units u ON u.id = v.owner_unit_id
+                 WHERE v.plate = ?1 AND v.plate_type = ?2",
+                params![key.plate, key.plate_type],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+        })?;
+        match row {
+            Some((Some(person), _)) => Ok((mask_text(&person), OwnerKind::Person)),
+            Some((None, Some(unit))) => Ok((unit, OwnerKind::Unit)),
+            _ => Err(BackendError::NotFound),
+        }
+    }
+
+    /// The counts `check_new_filing` needs, read now (the store re-checks inside its transaction).
+    fn filing_counts(&self, id: &IdNumber, key: &VehicleKey) -> Result<FilingCounts, BackendError> {
+        self.query(|c| {
+            let active = "('pending_review', 'approved')";
+            let user: u32 = c.query_row(
+                &format!(
+                    "SELECT COUNT(*) FROM filings f JOIN persons p ON p.id = f.person_id
+                     WHERE p.id_number = ?1 AND f.state IN {active}"
+                ),
+                [id.expose()],
+                |r| r.get(0),
+            )?;
+            let vehicle: u32 = c.query_row(
+                &format!(
+                    "SELECT COUNT(*) FROM filings f JOIN vehicles v ON v.id = f.vehicle_id
+                     WHERE v.plate = ?1 AND v.plate_type = ?2 AND f.state IN {active}"
+                ),
+                params![key.plate, key.plate_type],
+                |r| r.get(0),
+            )?;
+            let mine: u32 = c.query_row(
+                &format!(
+                    "SELECT COUNT(*) FROM filings f JOIN vehicles v ON v.id = f.vehicle_id
+                     JOIN persons p ON p.id = f.person_id
+                     WHERE p.id_number = ?1 AND v.plate = ?2 AND v.plate_type = ?3
+                       AND f.state IN {active}"
+                ),
+                params![id.expose(), key.plate, key.plate_type],
+                |r| r.get(0),
+            )?;
+            let owner: u32 = c.query_row(
+                "SELECT COUNT(*) FROM vehicles v JOIN persons p ON p.id = v.owner_person_id
+                 WHERE p.id_number = ?1 AND v.plate = ?2 AND v.plate_type = ?3",
+                params![id.expose(), key.plate, key.plate_type],
+                |r| r.get(0),
+            )?;
+            Ok(FilingCounts {
+                user_active_filings: user,
+                vehicle_active_drivers: vehicle,
+                already_filed_by_user: mine > 0,
+                user_is_owner: owner > 0,
+            })
+        })
+    }
+
+    fn candidate(
+        &mut self,
+        id: &IdNumber,
+        key: VehicleKey,
+        method: FilingMethod,
+        proof: FilingProof,
+    ) -> Result<FilingCandidate, FilingError> {
+        let (owner, owner_kind) = self.owner_of(&key)?;
+        filing::check_new_filing(self.filing_counts(id, &key)?, owner_kind, method)?;
+        let plate = Plate::parse(&key.plate).map_err(|e| BackendError::Invalid(e.to_string()))?;
+        self.pending_proof = Some((plate.clone(), proof));
+        Ok(FilingCandidate { plate, method, owner })
+    }
+
+    /// Copy the newest outbox message to the simulator panel (demo mode).
+    fn mirror_outbox(&self) {
+        let Some(outbox) = &self.outbox else { return };
+        if let Ok(mut entries) = self.query(|c| sms::outbox(c, 1)) {
+            if let (Some(e), Ok(mut out)) = (entries.pop(), outbox.lock()) {
+                out.push(SmsMessage {
+                    to: mask_text(&e.phone),
+                    text: e.body.clone(),
+                    code: e.code.clone(),
+                    at: e.created_at,
+                });
+            }
+        }
+    }
+
+    fn driver_facts(&self, id: &IdNumber, now: Timestamp) -> Result<DriverFacts, BackendError> {
+        let person = self.platform.person(id, now).map_err(backend_error)?;
+        Ok(driver_facts(&person))
+    }
+}
+
+fn driver_facts(person: &crate::store::platform::PersonView) -> DriverFacts {
+    match &person.licence {
+        Some(l) => DriverFacts {
+            has_license: true,
+            license_status: StatusSet::<LicenceStatus>::parse_codes([l.status.as_str()])
+                .unwrap_or_default(),
+            cycle_points: l.cycle_points,
+            pending_points: l.pending_points,
+            full_12_count_in_cycle: l.full_12_count,
+        },
+        None => DriverFacts {
+            has_license: false,
+            license_status: StatusSet::default(),
+            cycle_points: 0,
+            pending_points: 0,
+            full_12_count_in_cycle: 0,
+        },
+    }
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> BackendError {
+    BackendError::Unavailable(format!("{what}: {e}"))
+}
+
+fn vehicle_facts(v: &crate::store::platform::VehicleView) -> Result<VehicleFacts, BackendError> {
+    let rental = || -> Result<RentalPeriod, BackendError> {
+        match (v.rental_start, v.rental_end) {
+            (Some(start), Some(end)) => Ok(RentalPeriod { start, end }),
+            _ => Err(corrupt("rental contract", "missing period")),
+        }
+    };
+    let filed_at = || v.filed_at.ok_or_else(|| corrupt("filing", "missing time"));
+    let relation = match v.relation.as_str() {
+        "own" => Relation::Own,
+        "filed" => Relation::Filed { filed_at: filed_at()? },
+        "unit_filed" => Relation::UnitFiled { filed_at: filed_at()? },
+        "rental_renter" => Relation::RentalRenter { rental: rental()? },
+        "rental_temp_driver" => {
+            Relation::RentalTempDriver { filed_at: filed_at()?, rental: rental()? }
+        }
+        _ => Relation::None,
+    };
+    Ok(VehicleFacts {
+        plate: Plate::parse(&v.plate).map_err(|e| corrupt("plate", e))?,
+        plate_type: PlateType::parse(&v.plate_type).map_err(|e| corrupt("plate type", e))?,
+        use_: VehicleUse::parse(&v.use_code).map_err(|e| corrupt("use", e))?,
+        status: StatusSet::<VehicleStatus>::parse_codes([v.status.as_str()])
+            .map_err(|e| corrupt("vehicle status", e))?,
+        relation,
+    })
+}
+
+fn violation_facts(v: &crate::store::platform::ViolationView) -> Result<ViolationFacts, BackendError> {
+    Ok(ViolationFacts {
+        id: v.id.clone(),
+        occurred_at: v.occurred_at,
+        recorded_by: if v.recorded_by == "camera" { RecordedBy::Camera } else { RecordedBy::Officer },
+        penalty: match v.penalty.as_str() {
+            "warning" => Penalty::Warning,
+            "fine" => Penalty::Fine,
+            _ => Penalty::Other,
+        },
+        fine: v.fine,
+        points: v.points,
+        province: v.province.chars().next().ok_or_else(|| corrupt("province", "empty"))?,
+        province_online: v.province_online,
+    })
+}
+
+/// A store failure in the words of the flow's port.
+fn backend_error(e: StoreError) -> BackendError {
+    match e {
+        StoreError::PersonNotFound => BackendError::NotRegistered,
+        StoreError::SmsCodeWrong | StoreError::SmsCodeExpired => BackendError::WrongCode,
+        e => match e.kind() {
+            ErrorKind::NotFound => BackendError::NotFound,
+            ErrorKind::Invalid | ErrorKind::Refused => BackendError::Invalid(e.to_string()),
+            ErrorKind::Storage => BackendError::Unavailable(e.to_string()),
+        },
+    }
+}
+
+fn filing_error(e: StoreError) -> FilingError {
+    match e {
+        StoreError::Filing(r) => FilingError::Refused(r),
+        StoreError::Token(TokenError::Expired) => FilingError::TokenExpired,
+        StoreError::Token(_) | StoreError::TokenOwnerMismatch => FilingError::TokenInvalid,
+        e => FilingError::Backend(backend_error(e)),
+    }
+}
+
+fn filing_view(f: &crate::store::platform::FilingView) -> Result<FilingView, BackendError> {
+    Ok(FilingView {
+        id: f.id.to_string(),
+        plate: Plate::parse(&f.plate).map_err(|e| corrupt("plate", e))?,
+        method: match f.method.as_str() {
+            "owner_qr" => FilingMethod::OwnerQr,
+            "unit_manager_sms" => FilingMethod::UnitManagerSms,
+            _ => FilingMethod::OwnerSms,
+        },
+        status: if f.state == "approved" { FilingStatus::Approved } else { FilingStatus::PendingReview },
+        filed_at: f.requested_at,
+    })
+}
+
+/// Several decisions handled together travel as one string, `number+number+…`.
+const DECISION_SEPARATOR: char = '+';
+
+impl KioskBackend for StoreBackend {
+    fn person(&mut self, id: &IdNumber, now: Timestamp) -> Result<PersonView, BackendError> {
+        let p = self.platform.person(id, now).map_err(backend_error)?;
+        let vehicles = self.platform.vehicles(id, now).map_err(backend_error)?;
+        let licence_first_issued = p
+            .licence
+            .as_ref()
+            .and_then(|l| l.first_issued.parse::<Date>().ok());
+        let driver = driver_facts(&p);
+        Ok(PersonView {
+            name: Masked::new(p.name.clone()),
+            phone: (!p.phone_masked.is_empty()).then(|| Masked::new(p.phone_masked.clone())),
+            registered: p.registered,
+            licence_status: driver.license_status.clone(),
+            driver,
+            licence_first_issued,
+            vehicles: vehicles
+                .iter()
+                .map(|v| {
+                    Ok(VehicleView { facts: vehicle_facts(v)?, pending: v.pending_violations as usize })
+                })
+                .collect::<Result<_, BackendError>>()?,
+        })
+    }
+
+    fn violations(
+        &mut self,
+        id: &IdNumber,
+        plate: &Plate,
+        now: Timestamp,
+    ) -> Result<ViolationList, BackendError> {
+        let key = self.vehicle_key(plate)?;
+        let list = self.platform.violations(id, &key, now).map_err(backend_error)?;
+        let driver = self.driver_facts(id, now)?;
+        let vehicle = vehicle_facts(&list.vehicle)?;
+        let facts: Vec<ViolationFacts> =
+            list.violations.iter().map(violation_facts).collect::<Result<_, _>>()?;
+        let request = EligibilityRequest {
+            now,
+            policy: self.policy.at(now),
+            driver,
+            vehicle,
+            violations: facts.clone(),
+        };
+        let violations = list
+            .violations
+            .iter()
+            .zip(facts)
+            .map(|(v, f)| {
+                // Each decided as if selected alone; the flow re-decides a selection in order.
+                let alone = EligibilityRequest { violations: vec![f.clone()], ..request.clone() };
+                ViolationView {
+                    decision: decide(&alone).remove(0),
+                    facts: f,
+                    behaviour: v.description.clone(),
+                    place: v.place.clone(),
+                    authority: v.authority.clone(),
+                    authority_address: v.authority_address.clone(),
+                    decided_on: None,
+                }
+            })
+            .collect();
+        Ok(ViolationList { plate: plate.clone(), request, violations })
+    }
+
+    fn handle(
+        &mut self,
+        id: &IdNumber,
+        plate: &Plate,
+        violations: &[String],
+        _key: &str,
+        now: Timestamp,
+    ) -> Result<HandlingView, HandleError> {
+        let vehicle = self.vehicle_key(plate)?;
+        let req = HandleRequest {
+            id_number: id.clone(),
+            vehicle,
+            violation_ids: violations.to_vec(),
+            kiosk_id: self.kiosk_id.clone(),
+        };
+        let outcome = match self.platform.handle(&req, now) {
+            Ok(o) => o,
+            Err(StoreError::NotEligible { .. }) => {
+                // Say why with the rule core's decisions for the selection, in its order.
+                let list = self.violations(id, plate, now)?;
+                let selected = violations
+                    .iter()
+                    .filter_map(|v| list.request.violations.iter().find(|f| &f.id == v).cloned())
+                    .collect();
+                let refused = decide(&EligibilityRequest { violations: selected, ..list.request })
+                    .into_iter()
+                    .filter(|d| !d.eligible())
+                    .collect();
+                return Err(HandleError::Refused(refused));
+            }
+            Err(e) => return Err(HandleError::Backend(backend_error(e))),
+        };
+        let first = outcome
+            .items
+            .first()
+            .ok_or_else(|| BackendError::Invalid("no violation selected".into()))?;
+        let decision = outcome
+            .items
+            .iter()
+            .map(|i| i.decision.number.as_str())
+            .collect::<Vec<_>>()
+            .join(&DECISION_SEPARATOR.to_string());
+        let sum = |f: fn(&crate::store::platform::HandlingView) -> Fen| {
+            Fen(outcome.items.iter().map(|i| f(&i.decision).0).sum())
+        };
+        Ok(HandlingView {
+            payment_url: format!("https://pay.demo.invalid/kiosk?d={decision}"),
+            decision,
+            plate: plate.clone(),
+            violations: outcome.items.iter().map(|i| i.violation_id.clone()).collect(),
+            fines: sum(|d| d.fine),
+            surcharge: sum(|d| d.surcharge),
+            fee: crate::rules::SERVICE_FEE,
+            total: outcome.amount_due,
+            points: outcome.items.iter().map(|i| i.decision.points).sum(),
+            handled_at: outcome.items.iter().map(|i| i.decision.decided_at).min().unwrap_or(first.decision.decided_at),
+            pay_by: outcome
+                .items
+                .iter()
+                .map(|i| i.decision.payment_deadline)
+                .min()
+                .unwrap_or(first.decision.payment_deadline),
+        })
+    }
+
+    fn pay(&mut self, decision: &str, now: Timestamp) -> Result<PaymentView, PayError> {
+        let mut amount = Fen(0);
+        let mut references = Vec::new();
+        let mut paid_at = now;
+        for number in decision.split(DECISION_SEPARATOR).filter(|s| !s.is_empty()) {
+            // One key per decision: a second tap, or a retry after a crash, replays the payment
+            // instead of charging again (六.3).
+            let req = PayRequest {
+                decision_number: number.to_string(),
+                idempotency_key: format!("kiosk-pay-{number}"),
+                method: "demo_qr".to_string(),
+            };
+            match self.platform.pay(&req, now) {
+                Ok(p) => {
+                    amount = Fen(amount.0 + p.total.0);
+                    references.push(p.transaction_no);
+                    paid_at = p.paid_at;
+                }
+                Err(StoreError::Payment(r)) => return Err(PayError::Refused(r)),
+                Err(e) => return Err(PayError::Backend(backend_error(e))),
+            }
+        }
+        Ok(PaymentView {
+            decision: decision.to_string(),
+            amount,
+            paid_at,
+            reference: references.join(","),
+        })
+    }
+
+    fn filings(&mut self, id: &IdNumber) -> Result<Vec<FilingView>, BackendError> {
+        let rows: Vec<(i64, String, String, i64)> = self.query(|c| {
+            let mut stmt = c.prepare(
+                "SELECT f.id, v.plate, f.method || ':' || f.state, f.requested_at
+                 FROM filings f JOIN persons p ON p.id = f.person_id
+                 JOIN vehicles v ON v.id = f.vehicle_id
+                 WHERE p.id_number = ?1 AND f.state IN ('pending_review', 'approved')
+                 ORDER BY f.requested_at, f.id",
+            )?;
+            stmt.query_map([id.expose()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect()
+        })?;
+        rows.into_iter()
+            .map(|(fid, plate, method_state, at)| {
+                let (method, state) = method_state.split_once(':').unwrap_or(("owner_sms", "pending_review"));
+                Ok(FilingView {
+                    id: fid.to_string(),
+                    plate: Plate::parse(&plate).map_err(|e| corrupt("plate", e))?,
+                    method: match method {
+                        "owner_qr" => FilingMethod::OwnerQr,
+                        "unit_manager_sms" => FilingMethod::UnitManagerSms,
+                        _ => FilingMethod::OwnerSms,
+                    },
+                    status: if state == "approved" { FilingStatus::Approved } else { FilingStatus::PendingReview },
+                    filed_at: Timestamp::from_second(at).map_err(|e| corrupt("filing time", e))?,
+                })
+            })
+            .collect()
+    }
+
+    fn check_filing_qr(
+        &mut self,
+        id: &IdNumber,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<FilingCandidate, FilingError> {
+        // The signature and expiry are checked before anything else (devices.md §2).
+        let claims = match self.platform.qr_keys().verify(token.trim(), now) {
+            Ok(c) => c,
+            Err(TokenError::Expired) => return Err(FilingError::TokenExpired),
+            Err(_) => return Err(FilingError::TokenInvalid),
+        };
+        let key = VehicleKey { plate: claims.plate, plate_type: claims.plate_type };
+        self.candidate(id, key, FilingMethod::OwnerQr, FilingProof::QrToken(token.trim().to_string()))
+    }
+
+    fn request_owner_code(
+        &mut self,
+        id: &IdNumber,
+        plate: &Plate,
+        now: Timestamp,
+    ) -> Result<SmsSent, FilingError> {
+        let key = self.vehicle_key(plate)?;
+        let (_, owner_kind) = self.owner_of(&key)?;
+        let method = match owner_kind {
+            OwnerKind::Unit => FilingMethod::UnitManagerSms,
+            OwnerKind::Person => FilingMethod::OwnerSms,
+        };
+        filing::check_new_filing(self.filing_counts(id, &key)?, owner_kind, method)?;
+        let sent = self.platform.send_filing_code(id, &key, now).map_err(filing_error)?;
+        self.mirror_outbox();
+        Ok(SmsSent { to_masked: sent.phone_masked, to_unit_manager: owner_kind == OwnerKind::Unit })
+    }
+
+    fn check_owner_code(
+        &mut self,
+        id: &IdNumber,
+        plate: &Plate,
+        code: &str,
+        _now: Timestamp,
+    ) -> Result<FilingCandidate, FilingError> {
+        let key = self.vehicle_key(plate)?;
+        let (_, owner_kind) = self.owner_of(&key)?;
+        let method = match owner_kind {
+            OwnerKind::Unit => FilingMethod::UnitManagerSms,
+            OwnerKind::Person => FilingMethod::OwnerSms,
+        };
+        let code = code.trim();
+        if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(FilingError::Backend(BackendError::WrongCode));
+        }
+        // The code itself is consumed, and checked, when the filing is submitted.
+        let proof = FilingProof::SmsCode { vehicle: key.clone(), code: code.to_string() };
+        self.candidate(id, key, method, proof)
+    }
+
+    fn submit_filing(
+        &mut self,
+        id: &IdNumber,
+        candidate: &FilingCandidate,
+        now: Timestamp,
+    ) -> Result<FilingView, FilingError> {
+        let proof = match self.pending_proof.take() {
+            Some((plate, proof)) if plate == candidate.plate => proof,
+            _ => return Err(FilingError::Backend(BackendError::Invalid("no checked filing to submit".into()))),
+        };
+        let req = FilingRequest { id_number: id.clone(), proof };
+        let view = self.platform.file_vehicle(&req, now).map_err(filing_error)?;
+        Ok(filing_view(&view)?)
+    }
+
+    fn unfile(&mut self, id: &IdNumber, filing: &str, now: Timestamp) -> Result<(), BackendError> {
+        let fid: i64 = filing.parse().map_err(|_| BackendError::NotFound)?;
+        let key: Option<(String, String)> = self.query(|c| {
+            c.query_row(
+                "SELECT v.plate, v.plate_type FROM filings f JOIN vehicles v ON v.id = f.vehicle_id
+                 JOIN persons p ON p.id = f.person_id WHERE f.id = ?1 AND p.id_number = ?2",
+                params![fid, id.expose()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+        })?;
+        let (plate, plate_type) = key.ok_or(BackendError::NotFound)?;
+        self.platform
+            .unfile(id, &VehicleKey { plate, plate_type }, now)
+            .map(|_| ())
+            .map_err(backend_error)
+    }
+
+    fn request_register_code(
+        &mut self,
+        _id: &IdNumber,
+        phone: &str,
+        now: Timestamp,
+    ) -> Result<SmsSent, BackendError> {
+        let sent = self.platform.send_register_code(phone, now).map_err(backend_error)?;
+        self.mirror_outbox();
+        Ok(SmsSent { to_masked: sent.phone_masked, to_unit_manager: false })
+    }
+
+    fn register(
+        &mut self,
+        id: &IdNumber,
+        phone: &str,
+        code: &str,
+        now: Timestamp,
+    ) -> Result<(), BackendError> {
+        let req = RegisterRequest {
+            id_number: id.clone(),
+            phone: phone.to_string(),
+            sms_code: code.to_string(),
+        };
+        self.platform.register(&req, now).map(|_| ()).map_err(backend_error)
+    }
+
+    fn feedback(
+        &mut self,
+        id: Option<&IdNumber>,
+        topic: FeedbackTopic,
+        now: Timestamp,
+    ) -> Result<(), BackendError> {
+        let category = match topic {
+            FeedbackTopic::Satisfied => "satisfied",
+            FeedbackTopic::SlowOrStuck => "slow_or_stuck",
+            FeedbackTopic::HardToUse => "hard_to_use",
+            FeedbackTopic::WrongData => "wrong_data",
+        };
+        let req = FeedbackRequest {
+            id_number: id.cloned(),
+            kiosk_id: self.kiosk_id.clone(),
+            category: category.to_string(),
+            text: String::new(),
+        };
+        self.platform.feedback(&req, now).map(|_| ()).map_err(backend_error)
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::demo::{DemoOptions, build_city};
+    use crate::store::schema;
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    const ANCHOR: &str = "2026-11-25T09:00:00+08:00";
+
+    /// A demo city in a temporary file, and a backend over it.
+    fn backend() -> (tempfile::TempDir, StoreBackend, Arc<SqlitePlatform>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("city.sqlite3");
+        let mut conn = schema::open(&path).unwrap();
+        build_city(&mut conn, &DemoOptions { persons: 40, seed: 7, anchor: ts(ANCHOR) }).unwrap();
+        drop(conn);
+        let platform = Arc::new(SqlitePlatform::open_demo(&path).unwrap());
+        let outbox: Outbox = Outbox::default();
+        let b = StoreBackend::new(
+            platform.clone(),
+            PolicyBook::embedded().unwrap(),
+            "CQ-TEST-0001".into(),
+            Some(outbox),
+        );
+        (dir, b, platform)
+    }
+
+    fn id(s: &str) -> IdNumber {
+        IdNumber::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_clean_driver_handles_and_pays_exactly_once() {
+        let (_d, mut b, platform) = backend();
+        let now = ts("2026-11-25T11:00:00+08:00");
+        let me = id("50010619851120002X");
+        let person = b.person(&me, now).unwrap();
+        assert_eq!(person.name.expose(), "李小红");
+        let own = person
+            .vehicles
+            .iter()
+            .find(|v| v.facts.relation == Relation::Own)
+            .expect("an own vehicle");
+        let plate = own.facts.plate.clone();
+        let list = b.violations(&me, &plate, now).unwrap();
+        let eligible: Vec<String> = list
+            .violations
+            .iter()
+            .filter(|v| v.decision.eligible())
+            .map(|v| v.facts.id.clone())
+            .collect();
+        assert!(!eligible.is_empty(), "the demo's clean driver has payable violations");
+        let handled = b.handle(&me, &plate, &eligible, "k1", now).unwrap();
+        assert_eq!(handled.fee, Fen(0));
+        assert_eq!(handled.violations.len(), eligible.len());
+        let paid = b.pay(&handled.decision, now).unwrap();
+        assert_eq!(paid.amount, handled.total);
+        // A second tap pays nothing new: the same transactions come back.
+        let again = b.pay(&handled.decision, now).unwrap();
+        assert_eq!(again.reference, paid.reference);
+        let payments: i64 = platform
+            .with_connection_ref(|c| {
+                Ok(c.query_row("SELECT COUNT(*) FROM payments", [], |r| r.get::<_, i64>(0))?)
+            })
+            .unwrap();
+        let decisions = handled.decision.split(DECISION_SEPARATOR).count() as i64;
+        assert!(payments >= decisions);
+        let after = b.violations(&me, &plate, now).unwrap();
+        assert!(after.violations.iter().all(|v| !eligible.contains(&v.facts.id)));
+    }
+
+    #[test]
+    fn a_refusal_comes_back_with_the_rule_cores_reasons() {
+        let (_d, mut b, _p) = backend();
+        let now = ts("2026-11-25T11:00:00+08:00");
+        let suspended = id("500105197805120032");
+        let person = b.person(&suspended, now).unwrap();
+        let v = &person.vehicles[0];
+        let list = b.violations(&suspended, &v.facts.plate, now).unwrap();
+        let ids: Vec<String> = list.violations.iter().map(|v| v.facts.id.clone()).collect();
+        assert!(!ids.is_empty());
+        match b.handle(&suspended, &v.facts.plate, &ids, "k", now) {
+            Err(HandleError::Refused(decisions)) => {
+                assert!(decisions.iter().all(|d| d
+                    .reasons
+                    .contains(&crate::rules::Reason::LicenseStatusBlocked)));
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn filing_by_the_owners_qr_code_then_unfiling() {
+        let (_d, mut b, platform) = backend();
+        let now = ts("2026-11-25T11:00:00+08:00");
+        let owner = id("500107198209150056");
+        let applicant = id("50010619851120002X");
+        let owned = platform.vehicles(&owner, now).unwrap();
+        let v = owned.iter().find(|v| v.relation == "own").unwrap();
+        let key = VehicleKey { plate: v.plate.clone(), plate_type: v.plate_type.clone() };
+        let token = platform.issue_vehicle_qr(&owner, &key, now).unwrap().token;
+
+        // A tampered code is refused before anything is written.
+        let mut forged = token.clone();
+        let last = forged.pop().unwrap();
+        forged.push(if last == 'A' { 'B' } else { 'A' });
+        assert_eq!(b.check_filing_qr(&applicant, &forged, now), Err(FilingError::TokenInvalid));
+        // An expired one too.
+        let later = now + jiff::SignedDuration::from_hours(2);
+        assert_eq!(b.check_filing_qr(&applicant, &token, later), Err(FilingError::TokenExpired));
+
+        let candidate = b.check_filing_qr(&applicant, &token, now).unwrap();
+        assert_eq!(candidate.plate.as_str(), v.plate);
+        assert_eq!(candidate.owner, "刘*");
+        let filed = b.submit_filing(&applicant, &candidate, now).unwrap();
+        assert_eq!(filed.status, FilingStatus::PendingReview);
+        let mine = b.filings(&applicant).unwrap();
+        assert!(mine.iter().any(|f| f.id == filed.id));
+        b.unfile(&applicant, &filed.id, now).unwrap();
+        assert!(b.filings(&applicant).unwrap().iter().all(|f| f.id != filed.id));
+    }
+
+    #[test]
+    fn registering_sends_a_code_the_simulator_can_show() {
+        let (_d, mut b, _p) = backend();
+        let now = ts("2026-11-25T11:00:00+08:00");
+        let me = id("50010619851120002X");
+        b.request_register_code(&me, "13800001234", now).unwrap();
+        let code = b.outbox.as_ref().unwrap().lock().unwrap().last().unwrap().code.clone();
+        assert_eq!(b.register(&me, "13800001234", "000000", now), Err(BackendError::WrongCode));
+        b.request_register_code(&me, "13800001234", now).unwrap();
+        let code2 = b.outbox.as_ref().unwrap().lock().unwrap().last().unwrap().code.clone();
+        let _ = code;
+        b.register(&me, "13800001234", &code2, now).unwrap();
+        assert!(b.person(&me, now).unwrap().registered);
+    }
+}
