@@ -1,0 +1,263 @@
+//! The flow's [`Peripherals`] port over the real printer path: the receipt is laid out in ESC/POS
+//! by the device layer's builder, kept in the print queue until the printer confirms it, and sent
+//! over whatever transport `kiosk.toml` names (`sim` renders it to a PNG the simulator shows).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use crate::devices::DeviceUri;
+use crate::devices::printer::escpos::{Align, QrEc};
+use crate::devices::printer::receipts::{ReceiptCode, ReceiptKind, wrap_labelled};
+use crate::devices::printer::transport::{self, SimPrinterState, SimTransport};
+use crate::devices::printer::{EscPos, EscPosPrinter, Paper, PrintQueue, ReceiptPrinter};
+use crate::domain::Fen;
+use crate::flow::demo::PrintedReceipts;
+use crate::flow::ports::{
+    DeviceHealth, PaperStatus, Peripherals, PrintOutcome, ReceiptDocument,
+};
+use crate::rules::maintenance::local_time;
+
+/// The printer (and, for the operator screen, the health of all three devices).
+pub struct DevicePeripherals {
+    printer: EscPosPrinter,
+    queue: PrintQueue,
+    paper: Paper,
+    kiosk_id: String,
+    reader: String,
+    scanner: String,
+    /// Demo mode: the simulator panel's list of printed receipts, and its paper switch.
+    sim: Option<SimHooks>,
+}
+
+/// What the simulator panel sees of the simulated printer.
+pub struct SimHooks {
+    pub printed: PrintedReceipts,
+    pub out_of_paper: Arc<Mutex<bool>>,
+    pub state: Arc<Mutex<SimPrinterState>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PeripheralsError {
+    #[error("devices.printer: {0}")]
+    Uri(#[from] crate::devices::UriError),
+    #[error("devices.printer: {0}")]
+    Printer(#[from] crate::devices::printer::PrinterError),
+    #[error("print spool {0}: {1}")]
+    Spool(String, String),
+}
+
+impl DevicePeripherals {
+    /// Open the printer `kiosk.toml` names. `spool` keeps unprinted receipts across restarts;
+    /// `sim_png_dir` is where the simulated printer writes its PNGs.
+    pub fn open(
+        config: &crate::config::KioskConfig,
+        spool: Option<PathBuf>,
+        sim_png_dir: Option<PathBuf>,
+        printed: PrintedReceipts,
+        out_of_paper: Arc<Mutex<bool>>,
+    ) -> Result<Self, PeripheralsError> {
+        let paper = Paper::from_mm(config.devices.paper_mm).unwrap_or(Paper::Mm80);
+        let uri: DeviceUri = config.devices.printer.parse()?;
+        let (printer, sim) = match uri {
+            DeviceUri::Sim => {
+                let t = SimTransport::new(paper, sim_png_dir);
+                let state = t.state.clone();
+                (
+                    EscPosPrinter::new(Box::new(t)),
+                    Some(SimHooks { printed, out_of_paper, state }),
+                )
+            }
+            other => (EscPosPrinter::new(transport::open(&other, paper, None)?), None),
+        };
+        let queue = match spool {
+            Some(dir) => PrintQueue::open(&dir)
+                .map_err(|e| PeripheralsError::Spool(dir.display().to_string(), e.to_string()))?,
+            None => PrintQueue::in_memory(),
+        };
+        Ok(DevicePeripherals {
+            printer,
+            queue,
+            paper,
+            kiosk_id: config.kiosk.id.clone(),
+            reader: config.devices.reader.clone(),
+            scanner: config.devices.scanner.clone(),
+            sim,
+        })
+    }
+
+    /// Lay a receipt out in ESC/POS for this paper, with its verification QR code.
+    pub fn layout(&self, doc: &ReceiptDocument) -> Vec<u8> {
+        layout(doc, self.paper, &self.kiosk_id)
+    }
+}
+
+fn value_of<'a>(doc: &'a ReceiptDocument, label: &str) -> Option<&'a str> {
+    doc.lines.iter().find(|(k, _)| k == label).map(|(_, v)| v.as_str())
+}
+
+/// `200.00元` back to fen (for the verification code).
+fn parse_amount(s: &str) -> Option<Fen> {
+    let s = s.trim().trim_end_matches('元');
+    let (y, f) = s.split_once('.').unwrap_or((s, "0"));
+    let y: i64 = y.parse().ok()?;
+    let f: i64 = format!("{f:0<2}")[..2].parse().ok()?;
+    Some(Fen(y * 100 + f))
+}
+
+/// The ESC/POS bytes of a generic receipt: title, labelled lines wrapped to the paper, the
+/// notes, the kiosk id, a verification QR code when the receipt names a decision, and the cut.
+pub fn layout(doc: &ReceiptDocument, paper: Paper, kiosk_id: &str) -> Vec<u8> {
+    let mut p = EscPos::new(paper);
+    let cols = p.columns();
+    p.align(Align::Center).bold(true).size(1, 2).line(&doc.title).size(1, 1).bold(false);
+    p.align(Align::Left).line(&"-".repeat(cols));
+    for (label, value) in &doc.lines {
+        for l in wrap_labelled(&format!("{label}："), value, cols) {
+            p.line(&l);
+        }
+    }
+    p.line(&"-".repeat(cols));
+    for note in &doc.notes {
+        for l in wrap_labelled("", note, cols) {
+            p.line(&l);
+        }
+    }
+    if let Some(number) = value_of(doc, "决定书编号") {
+        let payment = doc.title.contains("缴款");
+        let amount = value_of(doc, "合计缴款").and_then(parse_amount).unwrap_or_default();
+        let now = jiff::Timestamp::now();
+        let code = ReceiptCode {
+            kind: if payment { ReceiptKind::Payment } else { ReceiptKind::Handling },
+            kiosk_id: kiosk_id.to_string(),
+            number: number.replace('+', "-"),
+            amount,
+            at: local_time(now),
+        };
+        p.align(Align::Center).qr(&code.encode(), 5, QrEc::M).line("扫码核验凭条");
+    }
+    p.align(Align::Left).line(&format!("终端：{kiosk_id}")).feed(3).cut();
+    p.finish()
+}
+
+impl Peripherals for DevicePeripherals {
+    fn print(&mut self, doc: &ReceiptDocument) -> PrintOutcome {
+        if let Some(sim) = &self.sim {
+            let out = sim.out_of_paper.lock().map(|g| *g).unwrap_or(false);
+            if let Ok(mut st) = sim.state.lock() {
+                st.status.paper_out = out;
+            }
+        }
+        // Ask the printer first: a receipt sent to a printer without paper is lost.
+        if let Ok(Some(status)) = self.printer.status() {
+            if status.paper_out {
+                let bytes = self.layout(doc);
+                let _ = self.queue.submit(&doc.title, bytes);
+                return PrintOutcome::OutOfPaper;
+            }
+            if !status.can_print() {
+                let bytes = self.layout(doc);
+                let _ = self.queue.submit(&doc.title, bytes);
+                return PrintOutcome::Failed(status.message().to_string());
+            }
+        }
+        let bytes = self.layout(doc);
+        let (id, spooled) = self.queue.submit(&doc.title, bytes);
+        if let Err(e) = spooled {
+            tracing::warn!(error = %e, "receipt not spooled to disk; kept in memory");
+        }
+        let printed = self.queue.print_pending(&mut self.printer);
+        if printed.contains(&id) {
+            if let Some(sim) = &self.sim {
+                if let Ok(mut list) = sim.printed.lock() {
+                    list.push(doc.to_text());
+                }
+            }
+            PrintOutcome::Printed
+        } else {
+            PrintOutcome::Failed("打印机未确认，凭条已保留可补打 / not confirmed; kept for reprint".into())
+        }
+    }
+
+    fn health(&mut self) -> DeviceHealth {
+        let (printer, paper) = match self.printer.status() {
+            Ok(Some(s)) if s.paper_out => (Err(s.message().to_string()), PaperStatus::Out),
+            Ok(Some(s)) if s.paper_near_end => (Ok(()), PaperStatus::Low),
+            Ok(Some(s)) if !s.can_print() => (Err(s.message().to_string()), PaperStatus::Ok),
+            Ok(_) => (Ok(()), PaperStatus::Ok),
+            Err(e) => (Err(e.to_string()), PaperStatus::Ok),
+        };
+        let present = |uri: &str| -> Result<(), String> {
+            match uri.parse::<DeviceUri>() {
+                Ok(DeviceUri::Sim) => Ok(()),
+                Ok(DeviceUri::Serial { path, .. }) if !path.exists() => {
+                    Err(format!("{} absent", path.display()))
+                }
+                Ok(_) => Ok(()),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        DeviceHealth {
+            reader: present(&self.reader),
+            scanner: present(&self.scanner),
+            printer,
+            paper,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::devices::printer::render;
+
+    fn doc() -> ReceiptDocument {
+        ReceiptDocument {
+            title: "交通违法自助处理缴款凭条".into(),
+            lines: vec![
+                ("决定书编号".into(), "5001062026112500001".into()),
+                ("手续费".into(), "0.00元".into()),
+                ("合计缴款".into(), "350.00元".into()),
+            ],
+            notes: vec![crate::rules::notices::no_fee().zh],
+        }
+    }
+
+    #[test]
+    fn a_receipt_prints_its_fee_and_a_verification_code_then_cuts() {
+        let bytes = layout(&doc(), Paper::Mm80, "CQ-TEST-0001");
+        let ops = render::parse(&bytes);
+        let text = render::to_text(&ops);
+        assert!(text.contains("手续费：0.00元"), "{text}");
+        assert!(text.contains("CQ-TEST-0001"));
+        assert!(text.contains("CQKIOSK-RCPT/1|P|CQ-TEST-0001|5001062026112500001|35000|"), "{text}");
+        assert!(render::unknown_bytes(&ops).is_empty());
+        let cut = bytes.windows(2).rposition(|w| w == [0x1d, 0x56]).expect("a cut");
+        assert!(cut + 4 >= bytes.len(), "the cut ends the job");
+    }
+
+    #[test]
+    fn amounts_parse_back_to_fen() {
+        assert_eq!(parse_amount("350.00元"), Some(Fen(35000)));
+        assert_eq!(parse_amount("0.5元"), Some(Fen(50)));
+        assert_eq!(parse_amount("12元"), Some(Fen(1200)));
+        assert_eq!(parse_amount("x"), None);
+    }
+
+    #[test]
+    fn out_of_paper_keeps_the_receipt_for_reprint() {
+        let config = crate::config::KioskConfig::embedded();
+        let printed = PrintedReceipts::default();
+        let paper_out = Arc::new(Mutex::new(true));
+        let mut p =
+            DevicePeripherals::open(&config, None, None, printed.clone(), paper_out.clone())
+                .unwrap();
+        assert_eq!(p.print(&doc()), PrintOutcome::OutOfPaper);
+        assert!(printed.lock().unwrap().is_empty());
+        assert_eq!(p.queue.unprinted().count(), 1);
+        *paper_out.lock().unwrap() = false;
+        assert_eq!(p.print(&doc()), PrintOutcome::Printed);
+        assert_eq!(p.queue.unprinted().count(), 0, "the kept receipt printed too");
+        assert_eq!(printed.lock().unwrap().len(), 1);
+        assert_eq!(p.health().paper, PaperStatus::Ok);
+    }
+}
