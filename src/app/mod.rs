@@ -3,6 +3,7 @@
 //! so that neither the flow nor the UI knows the store or a device.
 
 pub mod peripherals;
+pub mod sim_source;
 pub mod store_backend;
 
 use std::path::{Path, PathBuf};
@@ -30,7 +31,10 @@ pub struct Assembled {
 
 /// Where files that belong next to the database go (the print spool, the simulator's PNGs).
 fn beside(db: &Path, name: &str) -> PathBuf {
-    let dir = db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = db
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     dir.join(name)
 }
 
@@ -53,7 +57,10 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> anyhow::Result<Assembled> 
     let (platform, reverted) = SqlitePlatform::open_and_recover(&db, clock.now())
         .with_context(|| format!("cannot open the database {}", db.display()))?;
     if !reverted.reverted.is_empty() {
-        tracing::info!(count = reverted.reverted.len(), "unpaid handlings reverted at start-up (六.2)");
+        tracing::info!(
+            count = reverted.reverted.len(),
+            "unpaid handlings reverted at start-up (六.2)"
+        );
     }
     let platform = Arc::new(platform);
     let stop = Arc::new(AtomicBool::new(false));
@@ -97,5 +104,9 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> anyhow::Result<Assembled> 
         Box::new(peripherals),
         Box::new(face),
     );
-    Ok(Assembled { app: KioskApp::new(config, driver, clock, sim), platform, stop })
+    Ok(Assembled {
+        app: KioskApp::new(config, driver, clock, sim),
+        platform,
+        stop,
+    })
 }

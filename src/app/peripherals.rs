@@ -12,9 +12,7 @@ use crate::devices::printer::transport::{self, SimPrinterState, SimTransport};
 use crate::devices::printer::{EscPos, EscPosPrinter, Paper, PrintQueue, ReceiptPrinter};
 use crate::domain::Fen;
 use crate::flow::demo::PrintedReceipts;
-use crate::flow::ports::{
-    DeviceHealth, PaperStatus, Peripherals, PrintOutcome, ReceiptDocument,
-};
+use crate::flow::ports::{DeviceHealth, PaperStatus, Peripherals, PrintOutcome, ReceiptDocument};
 use crate::rules::maintenance::local_time;
 
 /// The printer (and, for the operator screen, the health of all three devices).
@@ -64,10 +62,17 @@ impl DevicePeripherals {
                 let state = t.state.clone();
                 (
                     EscPosPrinter::new(Box::new(t)),
-                    Some(SimHooks { printed, out_of_paper, state }),
+                    Some(SimHooks {
+                        printed,
+                        out_of_paper,
+                        state,
+                    }),
                 )
             }
-            other => (EscPosPrinter::new(transport::open(&other, paper, None)?), None),
+            other => (
+                EscPosPrinter::new(transport::open(&other, paper, None)?),
+                None,
+            ),
         };
         let queue = match spool {
             Some(dir) => PrintQueue::open(&dir)
@@ -92,7 +97,10 @@ impl DevicePeripherals {
 }
 
 fn value_of<'a>(doc: &'a ReceiptDocument, label: &str) -> Option<&'a str> {
-    doc.lines.iter().find(|(k, _)| k == label).map(|(_, v)| v.as_str())
+    doc.lines
+        .iter()
+        .find(|(k, _)| k == label)
+        .map(|(_, v)| v.as_str())
 }
 
 /// `200.00元` back to fen (for the verification code).
@@ -109,7 +117,12 @@ fn parse_amount(s: &str) -> Option<Fen> {
 pub fn layout(doc: &ReceiptDocument, paper: Paper, kiosk_id: &str) -> Vec<u8> {
     let mut p = EscPos::new(paper);
     let cols = p.columns();
-    p.align(Align::Center).bold(true).size(1, 2).line(&doc.title).size(1, 1).bold(false);
+    p.align(Align::Center)
+        .bold(true)
+        .size(1, 2)
+        .line(&doc.title)
+        .size(1, 1)
+        .bold(false);
     p.align(Align::Left).line(&"-".repeat(cols));
     for (label, value) in &doc.lines {
         for l in wrap_labelled(&format!("{label}："), value, cols) {
@@ -124,18 +137,29 @@ pub fn layout(doc: &ReceiptDocument, paper: Paper, kiosk_id: &str) -> Vec<u8> {
     }
     if let Some(number) = value_of(doc, "决定书编号") {
         let payment = doc.title.contains("缴款");
-        let amount = value_of(doc, "合计缴款").and_then(parse_amount).unwrap_or_default();
+        let amount = value_of(doc, "合计缴款")
+            .and_then(parse_amount)
+            .unwrap_or_default();
         let now = jiff::Timestamp::now();
         let code = ReceiptCode {
-            kind: if payment { ReceiptKind::Payment } else { ReceiptKind::Handling },
+            kind: if payment {
+                ReceiptKind::Payment
+            } else {
+                ReceiptKind::Handling
+            },
             kiosk_id: kiosk_id.to_string(),
             number: number.replace('+', "-"),
             amount,
             at: local_time(now),
         };
-        p.align(Align::Center).qr(&code.encode(), 5, QrEc::M).line("扫码核验凭条");
+        p.align(Align::Center)
+            .qr(&code.encode(), 5, QrEc::M)
+            .line("扫码核验凭条");
     }
-    p.align(Align::Left).line(&format!("终端：{kiosk_id}")).feed(3).cut();
+    p.align(Align::Left)
+        .line(&format!("终端：{kiosk_id}"))
+        .feed(3)
+        .cut();
     p.finish()
 }
 
@@ -174,7 +198,9 @@ impl Peripherals for DevicePeripherals {
             }
             PrintOutcome::Printed
         } else {
-            PrintOutcome::Failed("打印机未确认，凭条已保留可补打 / not confirmed; kept for reprint".into())
+            PrintOutcome::Failed(
+                "打印机未确认，凭条已保留可补打 / not confirmed; kept for reprint".into(),
+            )
         }
     }
 
@@ -229,9 +255,15 @@ mod tests {
         let text = render::to_text(&ops);
         assert!(text.contains("手续费：0.00元"), "{text}");
         assert!(text.contains("CQ-TEST-0001"));
-        assert!(text.contains("CQKIOSK-RCPT/1|P|CQ-TEST-0001|5001062026112500001|35000|"), "{text}");
+        assert!(
+            text.contains("CQKIOSK-RCPT/1|P|CQ-TEST-0001|5001062026112500001|35000|"),
+            "{text}"
+        );
         assert!(render::unknown_bytes(&ops).is_empty());
-        let cut = bytes.windows(2).rposition(|w| w == [0x1d, 0x56]).expect("a cut");
+        let cut = bytes
+            .windows(2)
+            .rposition(|w| w == [0x1d, 0x56])
+            .expect("a cut");
         assert!(cut + 4 >= bytes.len(), "the cut ends the job");
     }
 
@@ -256,7 +288,11 @@ mod tests {
         assert_eq!(p.queue.unprinted().count(), 1);
         *paper_out.lock().unwrap() = false;
         assert_eq!(p.print(&doc()), PrintOutcome::Printed);
-        assert_eq!(p.queue.unprinted().count(), 0, "the kept receipt printed too");
+        assert_eq!(
+            p.queue.unprinted().count(),
+            0,
+            "the kept receipt printed too"
+        );
         assert_eq!(printed.lock().unwrap().len(), 1);
         assert_eq!(p.health().paper, PaperStatus::Ok);
     }

@@ -46,7 +46,13 @@ impl StoreBackend {
         kiosk_id: String,
         outbox: Option<Outbox>,
     ) -> Self {
-        StoreBackend { platform, policy, kiosk_id, outbox, pending_proof: None }
+        StoreBackend {
+            platform,
+            policy,
+            kiosk_id,
+            outbox,
+            pending_proof: None,
+        }
     }
 
     fn query<T>(
@@ -69,7 +75,10 @@ impl StoreBackend {
             .optional()
         })?;
         plate_type
-            .map(|plate_type| VehicleKey { plate: plate.as_str().to_string(), plate_type })
+            .map(|plate_type| VehicleKey {
+                plate: plate.as_str().to_string(),
+                plate_type,
+            })
             .ok_or(BackendError::NotFound)
     }
 
@@ -149,7 +158,11 @@ impl StoreBackend {
         filing::check_new_filing(self.filing_counts(id, &key)?, owner_kind, method)?;
         let plate = Plate::parse(&key.plate).map_err(|e| BackendError::Invalid(e.to_string()))?;
         self.pending_proof = Some((plate.clone(), proof));
-        Ok(FilingCandidate { plate, method, owner })
+        Ok(FilingCandidate {
+            plate,
+            method,
+            owner,
+        })
     }
 
     /// Copy the newest outbox message to the simulator panel (demo mode).
@@ -207,12 +220,17 @@ fn vehicle_facts(v: &crate::store::platform::VehicleView) -> Result<VehicleFacts
     let filed_at = || v.filed_at.ok_or_else(|| corrupt("filing", "missing time"));
     let relation = match v.relation.as_str() {
         "own" => Relation::Own,
-        "filed" => Relation::Filed { filed_at: filed_at()? },
-        "unit_filed" => Relation::UnitFiled { filed_at: filed_at()? },
+        "filed" => Relation::Filed {
+            filed_at: filed_at()?,
+        },
+        "unit_filed" => Relation::UnitFiled {
+            filed_at: filed_at()?,
+        },
         "rental_renter" => Relation::RentalRenter { rental: rental()? },
-        "rental_temp_driver" => {
-            Relation::RentalTempDriver { filed_at: filed_at()?, rental: rental()? }
-        }
+        "rental_temp_driver" => Relation::RentalTempDriver {
+            filed_at: filed_at()?,
+            rental: rental()?,
+        },
         _ => Relation::None,
     };
     Ok(VehicleFacts {
@@ -225,11 +243,17 @@ fn vehicle_facts(v: &crate::store::platform::VehicleView) -> Result<VehicleFacts
     })
 }
 
-fn violation_facts(v: &crate::store::platform::ViolationView) -> Result<ViolationFacts, BackendError> {
+fn violation_facts(
+    v: &crate::store::platform::ViolationView,
+) -> Result<ViolationFacts, BackendError> {
     Ok(ViolationFacts {
         id: v.id.clone(),
         occurred_at: v.occurred_at,
-        recorded_by: if v.recorded_by == "camera" { RecordedBy::Camera } else { RecordedBy::Officer },
+        recorded_by: if v.recorded_by == "camera" {
+            RecordedBy::Camera
+        } else {
+            RecordedBy::Officer
+        },
         penalty: match v.penalty.as_str() {
             "warning" => Penalty::Warning,
             "fine" => Penalty::Fine,
@@ -237,7 +261,11 @@ fn violation_facts(v: &crate::store::platform::ViolationView) -> Result<Violatio
         },
         fine: v.fine,
         points: v.points,
-        province: v.province.chars().next().ok_or_else(|| corrupt("province", "empty"))?,
+        province: v
+            .province
+            .chars()
+            .next()
+            .ok_or_else(|| corrupt("province", "empty"))?,
         province_online: v.province_online,
     })
 }
@@ -273,7 +301,11 @@ fn filing_view(f: &crate::store::platform::FilingView) -> Result<FilingView, Bac
             "unit_manager_sms" => FilingMethod::UnitManagerSms,
             _ => FilingMethod::OwnerSms,
         },
-        status: if f.state == "approved" { FilingStatus::Approved } else { FilingStatus::PendingReview },
+        status: if f.state == "approved" {
+            FilingStatus::Approved
+        } else {
+            FilingStatus::PendingReview
+        },
         filed_at: f.requested_at,
     })
 }
@@ -300,7 +332,10 @@ impl KioskBackend for StoreBackend {
             vehicles: vehicles
                 .iter()
                 .map(|v| {
-                    Ok(VehicleView { facts: vehicle_facts(v)?, pending: v.pending_violations as usize })
+                    Ok(VehicleView {
+                        facts: vehicle_facts(v)?,
+                        pending: v.pending_violations as usize,
+                    })
                 })
                 .collect::<Result<_, BackendError>>()?,
         })
@@ -313,11 +348,17 @@ impl KioskBackend for StoreBackend {
         now: Timestamp,
     ) -> Result<ViolationList, BackendError> {
         let key = self.vehicle_key(plate)?;
-        let list = self.platform.violations(id, &key, now).map_err(backend_error)?;
+        let list = self
+            .platform
+            .violations(id, &key, now)
+            .map_err(backend_error)?;
         let driver = self.driver_facts(id, now)?;
         let vehicle = vehicle_facts(&list.vehicle)?;
-        let facts: Vec<ViolationFacts> =
-            list.violations.iter().map(violation_facts).collect::<Result<_, _>>()?;
+        let facts: Vec<ViolationFacts> = list
+            .violations
+            .iter()
+            .map(violation_facts)
+            .collect::<Result<_, _>>()?;
         let request = EligibilityRequest {
             now,
             policy: self.policy.at(now),
@@ -331,7 +372,10 @@ impl KioskBackend for StoreBackend {
             .zip(facts)
             .map(|(v, f)| {
                 // Each decided as if selected alone; the flow re-decides a selection in order.
-                let alone = EligibilityRequest { violations: vec![f.clone()], ..request.clone() };
+                let alone = EligibilityRequest {
+                    violations: vec![f.clone()],
+                    ..request.clone()
+                };
                 ViolationView {
                     decision: decide(&alone).remove(0),
                     facts: f,
@@ -343,7 +387,11 @@ impl KioskBackend for StoreBackend {
                 }
             })
             .collect();
-        Ok(ViolationList { plate: plate.clone(), request, violations })
+        Ok(ViolationList {
+            plate: plate.clone(),
+            request,
+            violations,
+        })
     }
 
     fn handle(
@@ -370,10 +418,13 @@ impl KioskBackend for StoreBackend {
                     .iter()
                     .filter_map(|v| list.request.violations.iter().find(|f| &f.id == v).cloned())
                     .collect();
-                let refused = decide(&EligibilityRequest { violations: selected, ..list.request })
-                    .into_iter()
-                    .filter(|d| !d.eligible())
-                    .collect();
+                let refused = decide(&EligibilityRequest {
+                    violations: selected,
+                    ..list.request
+                })
+                .into_iter()
+                .filter(|d| !d.eligible())
+                .collect();
                 return Err(HandleError::Refused(refused));
             }
             Err(e) => return Err(HandleError::Backend(backend_error(e))),
@@ -395,13 +446,22 @@ impl KioskBackend for StoreBackend {
             payment_url: format!("https://pay.demo.invalid/kiosk?d={decision}"),
             decision,
             plate: plate.clone(),
-            violations: outcome.items.iter().map(|i| i.violation_id.clone()).collect(),
+            violations: outcome
+                .items
+                .iter()
+                .map(|i| i.violation_id.clone())
+                .collect(),
             fines: sum(|d| d.fine),
             surcharge: sum(|d| d.surcharge),
             fee: crate::rules::SERVICE_FEE,
             total: outcome.amount_due,
             points: outcome.items.iter().map(|i| i.decision.points).sum(),
-            handled_at: outcome.items.iter().map(|i| i.decision.decided_at).min().unwrap_or(first.decision.decided_at),
+            handled_at: outcome
+                .items
+                .iter()
+                .map(|i| i.decision.decided_at)
+                .min()
+                .unwrap_or(first.decision.decided_at),
             pay_by: outcome
                 .items
                 .iter()
@@ -450,12 +510,16 @@ impl KioskBackend for StoreBackend {
                  WHERE p.id_number = ?1 AND f.state IN ('pending_review', 'approved')
                  ORDER BY f.requested_at, f.id",
             )?;
-            stmt.query_map([id.expose()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-                .collect()
+            stmt.query_map([id.expose()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect()
         })?;
         rows.into_iter()
             .map(|(fid, plate, method_state, at)| {
-                let (method, state) = method_state.split_once(':').unwrap_or(("owner_sms", "pending_review"));
+                let (method, state) = method_state
+                    .split_once(':')
+                    .unwrap_or(("owner_sms", "pending_review"));
                 Ok(FilingView {
                     id: fid.to_string(),
                     plate: Plate::parse(&plate).map_err(|e| corrupt("plate", e))?,
@@ -464,7 +528,11 @@ impl KioskBackend for StoreBackend {
                         "unit_manager_sms" => FilingMethod::UnitManagerSms,
                         _ => FilingMethod::OwnerSms,
                     },
-                    status: if state == "approved" { FilingStatus::Approved } else { FilingStatus::PendingReview },
+                    status: if state == "approved" {
+                        FilingStatus::Approved
+                    } else {
+                        FilingStatus::PendingReview
+                    },
                     filed_at: Timestamp::from_second(at).map_err(|e| corrupt("filing time", e))?,
                 })
             })
@@ -483,8 +551,16 @@ impl KioskBackend for StoreBackend {
             Err(TokenError::Expired) => return Err(FilingError::TokenExpired),
             Err(_) => return Err(FilingError::TokenInvalid),
         };
-        let key = VehicleKey { plate: claims.plate, plate_type: claims.plate_type };
-        self.candidate(id, key, FilingMethod::OwnerQr, FilingProof::QrToken(token.trim().to_string()))
+        let key = VehicleKey {
+            plate: claims.plate,
+            plate_type: claims.plate_type,
+        };
+        self.candidate(
+            id,
+            key,
+            FilingMethod::OwnerQr,
+            FilingProof::QrToken(token.trim().to_string()),
+        )
     }
 
     fn request_owner_code(
@@ -500,9 +576,15 @@ impl KioskBackend for StoreBackend {
             OwnerKind::Person => FilingMethod::OwnerSms,
         };
         filing::check_new_filing(self.filing_counts(id, &key)?, owner_kind, method)?;
-        let sent = self.platform.send_filing_code(id, &key, now).map_err(filing_error)?;
+        let sent = self
+            .platform
+            .send_filing_code(id, &key, now)
+            .map_err(filing_error)?;
         self.mirror_outbox();
-        Ok(SmsSent { to_masked: sent.phone_masked, to_unit_manager: owner_kind == OwnerKind::Unit })
+        Ok(SmsSent {
+            to_masked: sent.phone_masked,
+            to_unit_manager: owner_kind == OwnerKind::Unit,
+        })
     }
 
     fn check_owner_code(
@@ -523,7 +605,10 @@ impl KioskBackend for StoreBackend {
             return Err(FilingError::Backend(BackendError::WrongCode));
         }
         // The code itself is consumed, and checked, when the filing is submitted.
-        let proof = FilingProof::SmsCode { vehicle: key.clone(), code: code.to_string() };
+        let proof = FilingProof::SmsCode {
+            vehicle: key.clone(),
+            code: code.to_string(),
+        };
         self.candidate(id, key, method, proof)
     }
 
@@ -535,10 +620,20 @@ impl KioskBackend for StoreBackend {
     ) -> Result<FilingView, FilingError> {
         let proof = match self.pending_proof.take() {
             Some((plate, proof)) if plate == candidate.plate => proof,
-            _ => return Err(FilingError::Backend(BackendError::Invalid("no checked filing to submit".into()))),
+            _ => {
+                return Err(FilingError::Backend(BackendError::Invalid(
+                    "no checked filing to submit".into(),
+                )));
+            }
         };
-        let req = FilingRequest { id_number: id.clone(), proof };
-        let view = self.platform.file_vehicle(&req, now).map_err(filing_error)?;
+        let req = FilingRequest {
+            id_number: id.clone(),
+            proof,
+        };
+        let view = self
+            .platform
+            .file_vehicle(&req, now)
+            .map_err(filing_error)?;
         Ok(filing_view(&view)?)
     }
 
@@ -566,9 +661,15 @@ impl KioskBackend for StoreBackend {
         phone: &str,
         now: Timestamp,
     ) -> Result<SmsSent, BackendError> {
-        let sent = self.platform.send_register_code(phone, now).map_err(backend_error)?;
+        let sent = self
+            .platform
+            .send_register_code(phone, now)
+            .map_err(backend_error)?;
         self.mirror_outbox();
-        Ok(SmsSent { to_masked: sent.phone_masked, to_unit_manager: false })
+        Ok(SmsSent {
+            to_masked: sent.phone_masked,
+            to_unit_manager: false,
+        })
     }
 
     fn register(
@@ -583,7 +684,10 @@ impl KioskBackend for StoreBackend {
             phone: phone.to_string(),
             sms_code: code.to_string(),
         };
-        self.platform.register(&req, now).map(|_| ()).map_err(backend_error)
+        self.platform
+            .register(&req, now)
+            .map(|_| ())
+            .map_err(backend_error)
     }
 
     fn feedback(
@@ -604,10 +708,12 @@ impl KioskBackend for StoreBackend {
             category: category.to_string(),
             text: String::new(),
         };
-        self.platform.feedback(&req, now).map(|_| ()).map_err(backend_error)
+        self.platform
+            .feedback(&req, now)
+            .map(|_| ())
+            .map_err(backend_error)
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -626,7 +732,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("city.sqlite3");
         let mut conn = schema::open(&path).unwrap();
-        build_city(&mut conn, &DemoOptions { persons: 40, seed: 7, anchor: ts(ANCHOR) }).unwrap();
+        build_city(
+            &mut conn,
+            &DemoOptions {
+                persons: 40,
+                seed: 7,
+                anchor: ts(ANCHOR),
+            },
+        )
+        .unwrap();
         drop(conn);
         let platform = Arc::new(SqlitePlatform::open_demo(&path).unwrap());
         let outbox: Outbox = Outbox::default();
@@ -663,7 +777,10 @@ mod tests {
             .filter(|v| v.decision.eligible())
             .map(|v| v.facts.id.clone())
             .collect();
-        assert!(!eligible.is_empty(), "the demo's clean driver has payable violations");
+        assert!(
+            !eligible.is_empty(),
+            "the demo's clean driver has payable violations"
+        );
         let handled = b.handle(&me, &plate, &eligible, "k1", now).unwrap();
         assert_eq!(handled.fee, Fen(0));
         assert_eq!(handled.violations.len(), eligible.len());
@@ -680,7 +797,12 @@ mod tests {
         let decisions = handled.decision.split(DECISION_SEPARATOR).count() as i64;
         assert!(payments >= decisions);
         let after = b.violations(&me, &plate, now).unwrap();
-        assert!(after.violations.iter().all(|v| !eligible.contains(&v.facts.id)));
+        assert!(
+            after
+                .violations
+                .iter()
+                .all(|v| !eligible.contains(&v.facts.id))
+        );
     }
 
     #[test]
@@ -695,9 +817,10 @@ mod tests {
         assert!(!ids.is_empty());
         match b.handle(&suspended, &v.facts.plate, &ids, "k", now) {
             Err(HandleError::Refused(decisions)) => {
-                assert!(decisions.iter().all(|d| d
-                    .reasons
-                    .contains(&crate::rules::Reason::LicenseStatusBlocked)));
+                assert!(decisions.iter().all(|d| {
+                    d.reasons
+                        .contains(&crate::rules::Reason::LicenseStatusBlocked)
+                }));
             }
             other => panic!("expected a refusal, got {other:?}"),
         }
@@ -711,17 +834,26 @@ mod tests {
         let applicant = id("50010619851120002X");
         let owned = platform.vehicles(&owner, now).unwrap();
         let v = owned.iter().find(|v| v.relation == "own").unwrap();
-        let key = VehicleKey { plate: v.plate.clone(), plate_type: v.plate_type.clone() };
+        let key = VehicleKey {
+            plate: v.plate.clone(),
+            plate_type: v.plate_type.clone(),
+        };
         let token = platform.issue_vehicle_qr(&owner, &key, now).unwrap().token;
 
         // A tampered code is refused before anything is written.
         let mut forged = token.clone();
         let last = forged.pop().unwrap();
         forged.push(if last == 'A' { 'B' } else { 'A' });
-        assert_eq!(b.check_filing_qr(&applicant, &forged, now), Err(FilingError::TokenInvalid));
+        assert_eq!(
+            b.check_filing_qr(&applicant, &forged, now),
+            Err(FilingError::TokenInvalid)
+        );
         // An expired one too.
         let later = now + jiff::SignedDuration::from_hours(2);
-        assert_eq!(b.check_filing_qr(&applicant, &token, later), Err(FilingError::TokenExpired));
+        assert_eq!(
+            b.check_filing_qr(&applicant, &token, later),
+            Err(FilingError::TokenExpired)
+        );
 
         let candidate = b.check_filing_qr(&applicant, &token, now).unwrap();
         assert_eq!(candidate.plate.as_str(), v.plate);
@@ -731,7 +863,12 @@ mod tests {
         let mine = b.filings(&applicant).unwrap();
         assert!(mine.iter().any(|f| f.id == filed.id));
         b.unfile(&applicant, &filed.id, now).unwrap();
-        assert!(b.filings(&applicant).unwrap().iter().all(|f| f.id != filed.id));
+        assert!(
+            b.filings(&applicant)
+                .unwrap()
+                .iter()
+                .all(|f| f.id != filed.id)
+        );
     }
 
     #[test]
@@ -740,10 +877,31 @@ mod tests {
         let now = ts("2026-11-25T11:00:00+08:00");
         let me = id("50010619851120002X");
         b.request_register_code(&me, "13800001234", now).unwrap();
-        let code = b.outbox.as_ref().unwrap().lock().unwrap().last().unwrap().code.clone();
-        assert_eq!(b.register(&me, "13800001234", "000000", now), Err(BackendError::WrongCode));
+        let code = b
+            .outbox
+            .as_ref()
+            .unwrap()
+            .lock()
+            .unwrap()
+            .last()
+            .unwrap()
+            .code
+            .clone();
+        assert_eq!(
+            b.register(&me, "13800001234", "000000", now),
+            Err(BackendError::WrongCode)
+        );
         b.request_register_code(&me, "13800001234", now).unwrap();
-        let code2 = b.outbox.as_ref().unwrap().lock().unwrap().last().unwrap().code.clone();
+        let code2 = b
+            .outbox
+            .as_ref()
+            .unwrap()
+            .lock()
+            .unwrap()
+            .last()
+            .unwrap()
+            .code
+            .clone();
         let _ = code;
         b.register(&me, "13800001234", &code2, now).unwrap();
         assert!(b.person(&me, now).unwrap().registered);
