@@ -2,6 +2,7 @@
 //! flow's backend port, the devices behind its peripherals port, device threads feeding events —
 //! so that neither the flow nor the UI knows the store or a device.
 
+pub mod device_threads;
 pub mod peripherals;
 pub mod sim_source;
 pub mod store_backend;
