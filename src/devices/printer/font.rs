@@ -168,7 +168,7 @@ mod tests {
         let w = c.draw_text(0, 0, "凭证A1", 1, 1, false);
         assert_eq!(w, 24 * 2 + 12 * 2);
         assert_eq!(c.height, 24);
-        assert!(c.pixels.iter().any(|p| *p == 0));
+        assert!(c.pixels.contains(&0));
         let w2 = c.draw_text(0, 24, "凭", 2, 2, true);
         assert_eq!(w2, 48);
         assert_eq!(c.height, 72);

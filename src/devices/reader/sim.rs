@@ -369,6 +369,30 @@ impl Opener for MemoryOpener {
     }
 }
 
+/// Serve a simulator session on a pseudo-terminal until `stop` is set. With dribbled answers,
+/// `chunk_delay` passes between two pieces.
+pub fn serve_pty(
+    pty: &mut crate::devices::pty::Pty,
+    session: &mut SimSession,
+    stop: &std::sync::atomic::AtomicBool,
+    chunk_delay: std::time::Duration,
+) -> io::Result<()> {
+    let mut buf = [0u8; 512];
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let n = pty.read_some(&mut buf, std::time::Duration::from_millis(20))?;
+        if n == 0 {
+            continue;
+        }
+        for chunk in session.on_bytes(&buf[..n]) {
+            pty.send(&chunk)?;
+            if !chunk_delay.is_zero() {
+                std::thread::sleep(chunk_delay);
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -508,28 +532,4 @@ mod tests {
         let known = card_for(&IdNumber::parse("500103199003070017").unwrap());
         assert_eq!(known.name.expose(), "张三");
     }
-}
-
-/// Serve a simulator session on a pseudo-terminal until `stop` is set. With dribbled answers,
-/// `chunk_delay` passes between two pieces.
-pub fn serve_pty(
-    pty: &mut crate::devices::pty::Pty,
-    session: &mut SimSession,
-    stop: &std::sync::atomic::AtomicBool,
-    chunk_delay: std::time::Duration,
-) -> io::Result<()> {
-    let mut buf = [0u8; 512];
-    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-        let n = pty.read_some(&mut buf, std::time::Duration::from_millis(20))?;
-        if n == 0 {
-            continue;
-        }
-        for chunk in session.on_bytes(&buf[..n]) {
-            pty.send(&chunk)?;
-            if !chunk_delay.is_zero() {
-                std::thread::sleep(chunk_delay);
-            }
-        }
-    }
-    Ok(())
 }

@@ -256,7 +256,8 @@ mod tests {
 
     #[test]
     fn each_suffix_splits_scans() {
-        let table: [(Suffix, &[&[u8]], Vec<Scan>); 5] = [
+        type Case = (Suffix, &'static [&'static [u8]], Vec<Scan>);
+        let table: [Case; 5] = [
             (Suffix::Cr, &[b"ABC\rDEF\r"], vec![text("ABC"), text("DEF")]),
             (Suffix::Lf, &[b"ABC\nDEF\n"], vec![text("ABC"), text("DEF")]),
             (
