@@ -59,6 +59,8 @@ enum DeviceCommand {
         #[arg(long)]
         timeout_ms: Option<u64>,
     },
+    /// Serial ports and USB printers attached to this PC, as JSON.
+    List,
     /// Print a sample receipt (with `file:PATH` the raw ESC/POS bytes land in PATH).
     Print {
         /// sim, file:PATH, tcp:HOST:PORT, serial:PATH[?baud=N], usb:VID:PID.
@@ -413,6 +415,10 @@ pub fn run(args: Vec<String>) -> anyhow::Result<i32> {
             sim_dir,
         } => print(&printer, sample, paper, &kiosk_id, sim_dir),
         DeviceCommand::Status { printer } => status(&printer),
+        DeviceCommand::List => {
+            println!("{}", serde_json::to_string_pretty(&super::list::list())?);
+            Ok(0)
+        }
         DeviceCommand::Render {
             file,
             png,

@@ -11,7 +11,9 @@
 //! - [`cli`]: `kiosk device …`.
 
 pub mod cli;
+pub mod health;
 pub mod link;
+pub mod list;
 pub mod printer;
 pub mod pty;
 pub mod reader;

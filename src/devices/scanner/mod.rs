@@ -9,6 +9,7 @@ pub mod sim;
 use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
+use super::health::{Backoff, Health, HealthCell};
 use super::link::{Link, Opener};
 use super::{DeviceError, ErrorKind};
 
@@ -163,6 +164,8 @@ pub struct SerialScanner<O: Opener> {
     splitter: LineSplitter,
     /// Times the port was (re)opened.
     pub opens: u32,
+    /// Published health: ok while the port is open, absent while it is gone.
+    pub health: HealthCell,
 }
 
 impl<O: Opener> SerialScanner<O> {
@@ -172,6 +175,7 @@ impl<O: Opener> SerialScanner<O> {
             link: None,
             splitter: LineSplitter::new(suffix),
             opens: 0,
+            health: HealthCell::default(),
         }
     }
 }
@@ -181,7 +185,7 @@ impl<O: Opener> Scanner for SerialScanner<O> {
 
     fn next_scan(&mut self, deadline: Instant) -> Result<Scan, ScanError> {
         let started = Instant::now();
-        let mut backoff = Duration::from_millis(50);
+        let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(1));
         let mut buf = [0u8; 256];
         loop {
             if let Some(scan) = self.splitter.next_scan() {
@@ -197,16 +201,22 @@ impl<O: Opener> Scanner for SerialScanner<O> {
                     Ok(link) => {
                         self.opens += 1;
                         self.link = Some(link);
+                        self.health.set(Health::Ok);
+                        backoff.succeeded();
                     }
                     Err(source) => {
-                        if Instant::now() + backoff >= deadline {
+                        self.health.set(Health::Absent(format!(
+                            "{}: {source}",
+                            self.opener.describe()
+                        )));
+                        backoff.failed(Instant::now());
+                        if Instant::now() + backoff.wait(Instant::now()) >= deadline {
                             return Err(ScanError::Disconnected {
                                 port: self.opener.describe(),
                                 source,
                             });
                         }
-                        std::thread::sleep(backoff);
-                        backoff = (backoff * 2).min(Duration::from_secs(1));
+                        std::thread::sleep(backoff.wait(Instant::now()));
                         continue;
                     }
                 }
@@ -216,6 +226,8 @@ impl<O: Opener> Scanner for SerialScanner<O> {
                 Ok(0) => {
                     tracing::warn!(port = %self.opener.describe(), "scanner port closed");
                     self.link = None;
+                    self.health
+                        .set(Health::Absent("the port was closed".into()));
                 }
                 Ok(n) => self.splitter.push(&buf[..n]),
                 Err(e)
@@ -228,6 +240,7 @@ impl<O: Opener> Scanner for SerialScanner<O> {
                 Err(e) => {
                     tracing::warn!(port = %self.opener.describe(), error = %e, "scanner port lost");
                     self.link = None;
+                    self.health.set(Health::Absent(e.to_string()));
                 }
             }
         }
