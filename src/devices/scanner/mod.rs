@@ -137,6 +137,51 @@ impl<O: Opener> Scanner for SerialScanner<O> {
         }
     }
 }
+/// The scanner a [`DeviceUri`](crate::devices::DeviceUri) names.
+pub enum ScannerDevice {
+    Serial(SerialScanner<super::link::SerialOpener>),
+    Sim(sim::ChannelScanner, sim::SimScannerHandle),
+}
+
+impl ScannerDevice {
+    pub fn open(uri: &super::DeviceUri, suffix: Suffix) -> Result<Self, super::UriError> {
+        match uri {
+            super::DeviceUri::Sim => {
+                let (s, h) = sim::channel_scanner(suffix);
+                Ok(ScannerDevice::Sim(s, h))
+            }
+            super::DeviceUri::Serial { path, baud } => {
+                Ok(ScannerDevice::Serial(SerialScanner::new(
+                    super::link::SerialOpener::new(path, baud.unwrap_or(9600)),
+                    suffix,
+                )))
+            }
+            other => Err(super::UriError::Invalid(
+                other.to_string(),
+                "a scanner is sim or serial:PATH",
+            )),
+        }
+    }
+
+    /// The simulator's handle (demo mode only).
+    pub fn sim_handle(&self) -> Option<&sim::SimScannerHandle> {
+        match self {
+            ScannerDevice::Sim(_, h) => Some(h),
+            ScannerDevice::Serial(_) => None,
+        }
+    }
+}
+
+impl Scanner for ScannerDevice {
+    type Error = ScanError;
+    fn next_scan(&mut self, deadline: Instant) -> Result<Scan, ScanError> {
+        match self {
+            ScannerDevice::Serial(s) => s.next_scan(deadline),
+            ScannerDevice::Sim(s, _) => s.next_scan(deadline),
+        }
+    }
+}
+
 /// What a scanned text is, as far as the devices layer can tell. A vehicle QR token is verified
 /// by the store (signature, expiry, plate and owner) before anything else — the scanner hands
 /// its text on untouched and never trusts it.
