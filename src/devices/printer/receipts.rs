@@ -562,6 +562,15 @@ mod tests {
     }
 
     #[test]
+    fn handling_receipt_58mm_png() {
+        let bytes = samples::handling("CQ-DEMO-0001").escpos(Paper::Mm58);
+        let png = render::render(&render::parse(&bytes), Paper::Mm58)
+            .to_png()
+            .unwrap();
+        insta::assert_binary_snapshot!(".png", png);
+    }
+
+    #[test]
     fn the_vehicle_qr_slip_token_scans_back() {
         let slip = samples::vehicle_qr("CQ-DEMO-0001");
         let canvas = render::render(&render::parse(&slip.escpos(Paper::Mm58)), Paper::Mm58);
