@@ -37,7 +37,8 @@ enum DeviceCommand {
         timeout_ms: u64,
     },
     /// Simulate a reader holding the card with this ID number on a pseudo-terminal; prints the
-    /// terminal's path and serves until killed.
+    /// terminal's path and serves until killed. After each complete read the card counts as
+    /// lifted and placed again, so one simulator serves several reads.
     SimReader {
         /// A demo card's ID number, or any valid number (a card is synthesised for it).
         #[arg(long)]

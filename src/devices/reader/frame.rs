@@ -175,6 +175,8 @@ pub enum FrameError {
     BadLength(usize),
     #[error("a response needs at least 3 status bytes, this one has {0}")]
     ShortResponse(usize),
+    #[error("the reader rejected the checksum of our frame (status 00 00 10)")]
+    RejectedByReader,
 }
 
 /// A streaming frame decoder: feed it whatever bytes arrive, take frame bodies out.

@@ -123,10 +123,7 @@ impl<O: Opener> Ga467Reader<O> {
             }
             match self.transact_once(cmd, deadline)? {
                 Ok(r) if r.status == Status::ChecksumRejected => {
-                    last_bad = Some(FrameError::BadChecksum {
-                        computed: 0,
-                        received: 0,
-                    });
+                    last_bad = Some(FrameError::RejectedByReader);
                     tracing::debug!(?cmd, "reader rejected our checksum");
                 }
                 Ok(r) => return Ok(r),
@@ -153,6 +150,8 @@ impl<O: Opener> Ga467Reader<O> {
         if let Err(e) = sent {
             return Err(self.lost(e));
         }
+        // Wait at most `timeout` for the answer; near the caller's deadline, wait until the
+        // deadline but still long enough (a quarter of `timeout`) for an answer to arrive.
         let answer_by = (Instant::now() + timeout).min(deadline.max(Instant::now() + timeout / 4));
         let mut buf = [0u8; 512];
         loop {
