@@ -234,16 +234,21 @@ fn open_printer(
     command: &str,
     paper: super::printer::Paper,
     sim_dir: Option<PathBuf>,
-) -> Result<super::printer::EscPosPrinter, i32> {
+) -> Result<
+    (
+        super::printer::EscPosPrinter,
+        Option<super::printer::SimPrinterView>,
+    ),
+    i32,
+> {
     let uri: super::DeviceUri = uri.parse().map_err(|e| {
         eprintln!("kiosk device {command}: --printer: {e}");
         2
     })?;
-    let transport = super::printer::transport::open(&uri, paper, sim_dir).map_err(|e| {
+    super::printer::open(&uri, paper, sim_dir).map_err(|e| {
         eprintln!("kiosk device {command}: {e}");
         exit_status(e.kind())
-    })?;
-    Ok(super::printer::EscPosPrinter::new(transport))
+    })
 }
 
 fn print(
@@ -257,7 +262,7 @@ fn print(
     let Some(paper) = paper(paper_mm, "print") else {
         return Ok(2);
     };
-    let mut p = match open_printer(printer, "print", paper, Some(sim_dir)) {
+    let (mut p, sim_view) = match open_printer(printer, "print", paper, Some(sim_dir)) {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
@@ -275,10 +280,18 @@ fn print(
     let job = queue.get(id).expect("just queued");
     match &job.state {
         super::printer::JobState::Printed => {
-            println!(
-                "{}",
-                serde_json::json!({"printer": p.describe(), "sample": title, "bytes": len, "state": "printed"})
-            );
+            let mut line = serde_json::json!({"printer": p.describe(), "sample": title, "bytes": len, "state": "printed"});
+            // The simulator's rendering of the receipt.
+            if let Some(png) = sim_view.and_then(|v| {
+                v.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .pngs
+                    .last()
+                    .cloned()
+            }) {
+                line["png"] = png.display().to_string().into();
+            }
+            println!("{line}");
             Ok(0)
         }
         state => {
@@ -295,7 +308,7 @@ fn print(
 fn status(printer: &str) -> anyhow::Result<i32> {
     use super::printer::ReceiptPrinter;
     let mut p = match open_printer(printer, "status", super::printer::Paper::Mm80, None) {
-        Ok(p) => p,
+        Ok((p, _)) => p,
         Err(code) => return Ok(code),
     };
     match p.status() {
