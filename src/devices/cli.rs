@@ -356,7 +356,14 @@ fn render(file: PathBuf, png: PathBuf, paper_mm: u32, text: bool) -> anyhow::Res
     if text {
         print!("{}", render::to_text(&ops));
     }
-    let image = render::render(&ops, paper).to_png()?;
+    let canvas = render::render(&ops, paper);
+    if canvas.truncated {
+        eprintln!(
+            "kiosk device render: the job is longer than {} dots of paper; the rest is left out",
+            super::printer::font::MAX_HEIGHT
+        );
+    }
+    let image = canvas.to_png()?;
     if let Err(e) = std::fs::write(&png, image) {
         eprintln!("kiosk device render: cannot write {}: {e}", png.display());
         return Ok(2);
