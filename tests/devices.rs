@@ -614,3 +614,15 @@ mod printer {
         assert!(String::from_utf8_lossy(&out.stderr).contains("not printed"));
     }
 }
+
+#[test]
+fn read_card_contract_fails_cleanly_when_the_reader_does_not_answer() {
+    let pty = Pty::open().unwrap();
+    let port = pty.path().to_str().unwrap();
+    let started = Instant::now();
+    let out = kiosk_device(&["read-card", "--port", port, "--timeout-ms", "1500"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not answer"));
+    assert!(started.elapsed() >= Duration::from_millis(1400));
+}

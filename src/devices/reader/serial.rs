@@ -221,6 +221,15 @@ impl<O: Opener> Ga467Reader<O> {
                     std::thread::sleep(pause);
                     continue;
                 }
+                // A reader busy or restarting may miss an answer: keep asking until the
+                // deadline, then say it does not answer.
+                Err(e @ ReaderError::NoAnswer { .. }) => {
+                    if Instant::now() + self.timing.poll_interval >= deadline {
+                        return Err(e);
+                    }
+                    std::thread::sleep(self.timing.poll_interval);
+                    continue;
+                }
                 Err(e) => return Err(e),
             }
             if Instant::now() + self.timing.poll_interval >= deadline {
