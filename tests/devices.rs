@@ -330,6 +330,41 @@ mod scanner {
     }
 
     #[test]
+    fn serial_scanner_reopens_a_port_that_was_closed_and_came_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("kiosk-scanner");
+        let first = Pty::open().unwrap();
+        std::os::unix::fs::symlink(first.path(), &link).unwrap();
+        let mut scanner = SerialScanner::new(SerialOpener::new(&link, 9600), Suffix::CrLf);
+        assert!(scanner.next_scan(in_ms(100)).is_err());
+        assert_eq!(scanner.opens, 1);
+        drop(first);
+        std::fs::remove_file(&link).unwrap();
+        let link2 = link.clone();
+        let replug = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            let mut second = Pty::open().unwrap();
+            std::os::unix::fs::symlink(second.path(), &link2).unwrap();
+            // Scan until the adapter has reopened the port and read it.
+            for _ in 0..50 {
+                send_scans(
+                    &mut second,
+                    &[b"AGAIN".to_vec()],
+                    Suffix::CrLf,
+                    Duration::from_millis(50),
+                    0,
+                )
+                .unwrap();
+            }
+            second
+        });
+        let got = scanner.next_scan(in_ms(5000));
+        assert_eq!(got.unwrap(), Scan::Text("AGAIN".into()));
+        assert!(scanner.opens >= 2);
+        let _ = replug.join();
+    }
+
+    #[test]
     fn scan_contract_prints_one_json_line_per_scan() {
         let sim = SimProcess::start(&[
             "sim-scanner",
@@ -578,4 +613,16 @@ mod printer {
         assert!(!out.status.success());
         assert!(String::from_utf8_lossy(&out.stderr).contains("not printed"));
     }
+}
+
+#[test]
+fn read_card_contract_fails_cleanly_when_the_reader_does_not_answer() {
+    let pty = Pty::open().unwrap();
+    let port = pty.path().to_str().unwrap();
+    let started = Instant::now();
+    let out = kiosk_device(&["read-card", "--port", port, "--timeout-ms", "1500"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not answer"));
+    assert!(started.elapsed() >= Duration::from_millis(1400));
 }

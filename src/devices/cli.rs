@@ -37,7 +37,8 @@ enum DeviceCommand {
         timeout_ms: u64,
     },
     /// Simulate a reader holding the card with this ID number on a pseudo-terminal; prints the
-    /// terminal's path and serves until killed.
+    /// terminal's path and serves until killed. After each complete read the card counts as
+    /// lifted and placed again, so one simulator serves several reads.
     SimReader {
         /// A demo card's ID number, or any valid number (a card is synthesised for it).
         #[arg(long)]
@@ -59,6 +60,8 @@ enum DeviceCommand {
         #[arg(long)]
         timeout_ms: Option<u64>,
     },
+    /// Serial ports and USB printers attached to this PC, as JSON.
+    List,
     /// Print a sample receipt (with `file:PATH` the raw ESC/POS bytes land in PATH).
     Print {
         /// sim, file:PATH, tcp:HOST:PORT, serial:PATH[?baud=N], usb:VID:PID.
@@ -231,16 +234,21 @@ fn open_printer(
     command: &str,
     paper: super::printer::Paper,
     sim_dir: Option<PathBuf>,
-) -> Result<super::printer::EscPosPrinter, i32> {
+) -> Result<
+    (
+        super::printer::EscPosPrinter,
+        Option<super::printer::SimPrinterView>,
+    ),
+    i32,
+> {
     let uri: super::DeviceUri = uri.parse().map_err(|e| {
         eprintln!("kiosk device {command}: --printer: {e}");
         2
     })?;
-    let transport = super::printer::transport::open(&uri, paper, sim_dir).map_err(|e| {
+    super::printer::open(&uri, paper, sim_dir).map_err(|e| {
         eprintln!("kiosk device {command}: {e}");
         exit_status(e.kind())
-    })?;
-    Ok(super::printer::EscPosPrinter::new(transport))
+    })
 }
 
 fn print(
@@ -254,7 +262,7 @@ fn print(
     let Some(paper) = paper(paper_mm, "print") else {
         return Ok(2);
     };
-    let mut p = match open_printer(printer, "print", paper, Some(sim_dir)) {
+    let (mut p, sim_view) = match open_printer(printer, "print", paper, Some(sim_dir)) {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
@@ -272,10 +280,18 @@ fn print(
     let job = queue.get(id).expect("just queued");
     match &job.state {
         super::printer::JobState::Printed => {
-            println!(
-                "{}",
-                serde_json::json!({"printer": p.describe(), "sample": title, "bytes": len, "state": "printed"})
-            );
+            let mut line = serde_json::json!({"printer": p.describe(), "sample": title, "bytes": len, "state": "printed"});
+            // The simulator's rendering of the receipt.
+            if let Some(png) = sim_view.and_then(|v| {
+                v.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .pngs
+                    .last()
+                    .cloned()
+            }) {
+                line["png"] = png.display().to_string().into();
+            }
+            println!("{line}");
             Ok(0)
         }
         state => {
@@ -292,7 +308,7 @@ fn print(
 fn status(printer: &str) -> anyhow::Result<i32> {
     use super::printer::ReceiptPrinter;
     let mut p = match open_printer(printer, "status", super::printer::Paper::Mm80, None) {
-        Ok(p) => p,
+        Ok((p, _)) => p,
         Err(code) => return Ok(code),
     };
     match p.status() {
@@ -340,7 +356,14 @@ fn render(file: PathBuf, png: PathBuf, paper_mm: u32, text: bool) -> anyhow::Res
     if text {
         print!("{}", render::to_text(&ops));
     }
-    let image = render::render(&ops, paper).to_png()?;
+    let canvas = render::render(&ops, paper);
+    if canvas.truncated {
+        eprintln!(
+            "kiosk device render: the job is longer than {} dots of paper; the rest is left out",
+            super::printer::font::MAX_HEIGHT
+        );
+    }
+    let image = canvas.to_png()?;
     if let Err(e) = std::fs::write(&png, image) {
         eprintln!("kiosk device render: cannot write {}: {e}", png.display());
         return Ok(2);
@@ -413,6 +436,10 @@ pub fn run(args: Vec<String>) -> anyhow::Result<i32> {
             sim_dir,
         } => print(&printer, sample, paper, &kiosk_id, sim_dir),
         DeviceCommand::Status { printer } => status(&printer),
+        DeviceCommand::List => {
+            println!("{}", serde_json::to_string_pretty(&super::list::list())?);
+            Ok(0)
+        }
         DeviceCommand::Render {
             file,
             png,

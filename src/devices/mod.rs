@@ -8,14 +8,18 @@
 //! - [`printer`]: the ESC/POS builder, receipt layouts, transports, status, the print queue and
 //!   the interpreter that renders ESC/POS to PNG (the printer simulator).
 //! - [`health`]: ok / degraded / absent per device, and reopen-with-backoff.
+//! - [`task`]: the blocking devices awaited from async code (tokio's blocking pool).
 //! - [`cli`]: `kiosk device …`.
 
 pub mod cli;
+pub mod health;
 pub mod link;
+pub mod list;
 pub mod printer;
 pub mod pty;
 pub mod reader;
 pub mod scanner;
+pub mod task;
 pub mod uri;
 
 pub use uri::{DeviceUri, UriError};

@@ -193,4 +193,36 @@ mod tests {
             assert!(bad.parse::<DeviceUri>().is_err(), "{bad:?} was accepted");
         }
     }
+
+    #[test]
+    fn hardware_profiles_parse_and_name_valid_uris() {
+        let profiles = [
+            include_str!("../../hardware/profiles/reader-ga467-sam.toml"),
+            include_str!("../../hardware/profiles/scanner-honeywell-newland.toml"),
+            include_str!("../../hardware/profiles/printer-winbond-epson.toml"),
+        ];
+        fn uris(v: &toml::Value, out: &mut Vec<String>) {
+            match v {
+                toml::Value::Table(t) => {
+                    for (k, v) in t {
+                        match (k.as_str(), v) {
+                            ("uri", toml::Value::String(s)) => out.push(s.clone()),
+                            _ => uris(v, out),
+                        }
+                    }
+                }
+                toml::Value::Array(a) => a.iter().for_each(|v| uris(v, out)),
+                _ => {}
+            }
+        }
+        let mut all = Vec::new();
+        for p in profiles {
+            let v: toml::Value = toml::from_str(p).unwrap();
+            uris(&v, &mut all);
+        }
+        assert_eq!(all.len(), 5);
+        for u in all {
+            assert!(u.parse::<DeviceUri>().is_ok(), "{u}");
+        }
+    }
 }

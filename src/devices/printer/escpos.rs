@@ -264,7 +264,8 @@ mod tests {
 
     #[test]
     fn commands_have_their_escpos_bytes() {
-        let table: [(&str, fn(&mut EscPos), &[u8]); 7] = [
+        type Case = (&'static str, fn(&mut EscPos), &'static [u8]);
+        let table: [Case; 7] = [
             (
                 "center",
                 |p| {

@@ -41,12 +41,18 @@ pub fn text_columns(s: &str) -> usize {
     s.chars().map(columns).sum()
 }
 
+/// The longest canvas drawn: 7.5 m of paper at 8 dots/mm. A job that feeds further (a garbled
+/// or hostile file) is cut off there and [`Canvas::truncated`] says so.
+pub const MAX_HEIGHT: u32 = 60_000;
+
 /// A white, growable one-byte-per-dot canvas (0 black, 255 white).
 #[derive(Debug, Clone)]
 pub struct Canvas {
     pub width: u32,
     pub height: u32,
     pub pixels: Vec<u8>,
+    /// Something was drawn or fed past [`MAX_HEIGHT`] and left out.
+    pub truncated: bool,
 }
 
 impl Canvas {
@@ -55,11 +61,16 @@ impl Canvas {
             width,
             height: 0,
             pixels: Vec::new(),
+            truncated: false,
         }
     }
 
     /// Grow to at least `height` rows.
     pub fn ensure_height(&mut self, height: u32) {
+        if height > MAX_HEIGHT {
+            self.truncated = true;
+        }
+        let height = height.min(MAX_HEIGHT);
         if height > self.height {
             self.pixels
                 .resize(self.width as usize * height as usize, 255);
@@ -69,6 +80,10 @@ impl Canvas {
 
     pub fn set(&mut self, x: i64, y: i64) {
         if x < 0 || y < 0 || x >= i64::from(self.width) {
+            return;
+        }
+        if y >= i64::from(MAX_HEIGHT) {
+            self.truncated = true;
             return;
         }
         self.ensure_height(y as u32 + 1);
@@ -168,7 +183,7 @@ mod tests {
         let w = c.draw_text(0, 0, "凭证A1", 1, 1, false);
         assert_eq!(w, 24 * 2 + 12 * 2);
         assert_eq!(c.height, 24);
-        assert!(c.pixels.iter().any(|p| *p == 0));
+        assert!(c.pixels.contains(&0));
         let w2 = c.draw_text(0, 24, "凭", 2, 2, true);
         assert_eq!(w2, 48);
         assert_eq!(c.height, 72);

@@ -5,6 +5,7 @@
 pub mod escpos;
 pub mod font;
 pub mod queue;
+pub mod receipt_code;
 pub mod receipts;
 pub mod render;
 pub mod status;
@@ -72,6 +73,27 @@ impl EscPosPrinter {
     }
 }
 
+/// A shared view of the simulated printer (what it printed, its PNGs, its paper and cover).
+pub type SimPrinterView = std::sync::Arc<std::sync::Mutex<transport::SimPrinterState>>;
+
+/// Open the printer `uri` names; for `sim`, also the view of what it printed (its PNGs go to
+/// `sim_dir`).
+pub fn open(
+    uri: &super::DeviceUri,
+    paper: Paper,
+    sim_dir: Option<std::path::PathBuf>,
+) -> Result<(EscPosPrinter, Option<SimPrinterView>), PrinterError> {
+    if *uri == super::DeviceUri::Sim {
+        let t = transport::SimTransport::new(paper, sim_dir);
+        let view = t.state.clone();
+        return Ok((EscPosPrinter::new(Box::new(t)), Some(view)));
+    }
+    Ok((
+        EscPosPrinter::new(transport::open(uri, paper, sim_dir)?),
+        None,
+    ))
+}
+
 impl ReceiptPrinter for EscPosPrinter {
     type Error = PrinterError;
 
@@ -113,6 +135,15 @@ mod tests {
         let t = SimTransport::new(Paper::Mm58, dir);
         let state = t.state.clone();
         (EscPosPrinter::new(Box::new(t)), state)
+    }
+
+    #[test]
+    fn opening_sim_gives_a_view_of_what_was_printed() {
+        let (mut p, view) = open(&crate::devices::DeviceUri::Sim, Paper::Mm80, None).unwrap();
+        p.print(b"\x1b@OK\n").unwrap();
+        assert_eq!(view.unwrap().lock().unwrap().jobs.len(), 1);
+        let (_, none) = open(&"file:/tmp/x.bin".parse().unwrap(), Paper::Mm80, None).unwrap();
+        assert!(none.is_none());
     }
 
     #[test]

@@ -338,7 +338,7 @@ impl Renderer {
                 s.bold,
             );
         }
-        self.y += height + 6;
+        self.y = self.y.saturating_add(height + 6);
         self.canvas.ensure_height(self.y);
     }
 
@@ -347,7 +347,7 @@ impl Renderer {
             self.flush_line();
             return self.feed(lines.saturating_sub(1));
         }
-        self.y += lines * (CELL_H + 6);
+        self.y = self.y.saturating_add(lines * (CELL_H + 6));
         self.canvas.ensure_height(self.y);
     }
 
@@ -383,7 +383,7 @@ impl Renderer {
                 }
             }
         }
-        self.y = y0 + size + quiet;
+        self.y = y0.saturating_add(size + quiet);
         self.canvas.ensure_height(self.y);
     }
 
@@ -406,7 +406,7 @@ impl Renderer {
                 }
             }
         }
-        self.y += u32::from(rows);
+        self.y = self.y.saturating_add(u32::from(rows));
         self.canvas.ensure_height(self.y);
     }
 
@@ -414,7 +414,7 @@ impl Renderer {
         if !self.runs.is_empty() {
             self.flush_line();
         }
-        self.y += 8;
+        self.y = self.y.saturating_add(8);
         // The cut: a dashed line across the paper.
         for x in 0..self.canvas.width {
             if (x / 8) % 2 == 0 {
@@ -422,7 +422,7 @@ impl Renderer {
                 self.canvas.set(i64::from(x), i64::from(self.y) + 1);
             }
         }
-        self.y += 12;
+        self.y = self.y.saturating_add(12);
         self.canvas.ensure_height(self.y);
     }
 }
@@ -440,6 +440,11 @@ pub fn render(ops: &[Op], paper: Paper) -> Canvas {
     };
     r.canvas.ensure_height(MARGIN);
     for op in ops {
+        if r.y >= super::font::MAX_HEIGHT {
+            // The rest would not be drawn anyway; stop before positions grow without bound.
+            r.canvas.truncated = true;
+            break;
+        }
         match op {
             Op::Init => {
                 if !r.runs.is_empty() {
@@ -524,6 +529,16 @@ mod tests {
             let ops = parse(bytes);
             let _ = render(&ops, Paper::Mm58);
         }
+    }
+
+    #[test]
+    fn endless_feeds_are_cut_off_not_allocated() {
+        let bytes: Vec<u8> = std::iter::repeat_n([ESC, b'd', 255], 10_000)
+            .flatten()
+            .collect();
+        let canvas = render(&parse(&bytes), Paper::Mm58);
+        assert!(canvas.truncated);
+        assert_eq!(canvas.height, crate::devices::printer::font::MAX_HEIGHT);
     }
 
     #[test]

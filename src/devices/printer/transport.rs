@@ -190,7 +190,7 @@ impl Transport for SerialTransport {
 pub struct UsbTransport {
     vid: u16,
     pid: u16,
-    handle: rusb::DeviceHandle<rusb::GlobalContext>,
+    handle: rusb::DeviceHandle<rusb::Context>,
     interface: u8,
     ep_out: u8,
     ep_in: Option<u8>,
@@ -206,7 +206,10 @@ impl UsbTransport {
             target: target.clone(),
             message: e.to_string(),
         };
-        let device = rusb::devices()
+        use rusb::UsbContext;
+        // An explicit context: the global one panics where libusb cannot start.
+        let device = rusb::Context::new()
+            .and_then(|c| c.devices())
             .map_err(usb)?
             .iter()
             .find(|d| {

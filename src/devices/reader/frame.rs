@@ -175,6 +175,8 @@ pub enum FrameError {
     BadLength(usize),
     #[error("a response needs at least 3 status bytes, this one has {0}")]
     ShortResponse(usize),
+    #[error("the reader rejected the checksum of our frame (status 00 00 10)")]
+    RejectedByReader,
 }
 
 /// A streaming frame decoder: feed it whatever bytes arrive, take frame bodies out.
@@ -221,45 +223,43 @@ impl Decoder {
     /// The next complete frame's body, an error for a broken frame, or `None` until more bytes
     /// arrive.
     pub fn next_body(&mut self) -> Option<Result<Vec<u8>, FrameError>> {
-        loop {
-            // Resynchronise: keep from the first possible preamble start.
-            match find_preamble(&self.buf) {
-                Some(0) => {}
-                Some(i) => self.drop_front(i),
-                None => {
-                    // Keep a tail that may be the beginning of a preamble.
-                    let keep = partial_preamble_suffix(&self.buf);
-                    let n = self.buf.len() - keep;
-                    self.drop_front(n);
-                    return None;
-                }
-            }
-            if self.buf.len() < PREAMBLE.len() + 2 {
+        // Resynchronise: keep from the first possible preamble start.
+        match find_preamble(&self.buf) {
+            Some(0) => {}
+            Some(i) => self.drop_front(i),
+            None => {
+                // Keep a tail that may be the beginning of a preamble.
+                let keep = partial_preamble_suffix(&self.buf);
+                let n = self.buf.len() - keep;
+                self.drop_front(n);
                 return None;
             }
-            let len_bytes = [self.buf[5], self.buf[6]];
-            let len = usize::from(u16::from_be_bytes(len_bytes));
-            if !(1..=MAX_LEN).contains(&len) {
-                self.drop_front(1);
-                return Some(Err(FrameError::BadLength(len)));
-            }
-            let total = PREAMBLE.len() + 2 + len;
-            if self.buf.len() < total {
-                return None;
-            }
-            let body = &self.buf[7..total - 1];
-            let received = self.buf[total - 1];
-            let computed = checksum(len_bytes, body);
-            if computed != received {
-                // Skip only the first preamble byte: if this "frame" was noise that looked like
-                // a preamble, a real frame inside it is still found.
-                self.drop_front(1);
-                return Some(Err(FrameError::BadChecksum { computed, received }));
-            }
-            let body = body.to_vec();
-            self.buf.drain(..total);
-            return Some(Ok(body));
         }
+        if self.buf.len() < PREAMBLE.len() + 2 {
+            return None;
+        }
+        let len_bytes = [self.buf[5], self.buf[6]];
+        let len = usize::from(u16::from_be_bytes(len_bytes));
+        if !(1..=MAX_LEN).contains(&len) {
+            self.drop_front(1);
+            return Some(Err(FrameError::BadLength(len)));
+        }
+        let total = PREAMBLE.len() + 2 + len;
+        if self.buf.len() < total {
+            return None;
+        }
+        let body = &self.buf[7..total - 1];
+        let received = self.buf[total - 1];
+        let computed = checksum(len_bytes, body);
+        if computed != received {
+            // Skip only the first preamble byte: if this "frame" was noise that looked like
+            // a preamble, a real frame inside it is still found.
+            self.drop_front(1);
+            return Some(Err(FrameError::BadChecksum { computed, received }));
+        }
+        let body = body.to_vec();
+        self.buf.drain(..total);
+        Some(Ok(body))
     }
 
     /// The next complete response (see [`Decoder::next_body`]).

@@ -62,6 +62,64 @@ impl DeviceError for ReaderError {
     }
 }
 
+/// The reader a [`DeviceUri`](crate::devices::DeviceUri) names: a serial reader, or the
+/// simulator (demo mode) with a handle to place and lift cards.
+pub enum ReaderDevice {
+    Serial(Ga467Reader<SerialOpener>),
+    Sim(Ga467Reader<sim::MemoryOpener>, sim::SimReaderHandle),
+}
+
+impl ReaderDevice {
+    /// Open what `uri` names (`sim` or `serial:`); nothing is opened until the first read.
+    pub fn open(uri: &crate::devices::DeviceUri) -> Result<Self, crate::devices::UriError> {
+        use crate::devices::DeviceUri;
+        match uri {
+            DeviceUri::Sim => {
+                let opener = sim::MemoryOpener::new(sim::SimReader::empty(), Default::default());
+                let handle = opener.handle();
+                Ok(ReaderDevice::Sim(
+                    Ga467Reader::new(opener, ReaderTiming::default()),
+                    handle,
+                ))
+            }
+            DeviceUri::Serial { path, baud } => Ok(ReaderDevice::Serial(Ga467Reader::new(
+                SerialOpener::new(path, baud.unwrap_or(115_200)),
+                ReaderTiming::default(),
+            ))),
+            other => Err(crate::devices::UriError::Invalid(
+                other.to_string(),
+                "an ID card reader is sim or serial:PATH",
+            )),
+        }
+    }
+
+    /// The simulator's handle (demo mode only).
+    pub fn sim_handle(&self) -> Option<&sim::SimReaderHandle> {
+        match self {
+            ReaderDevice::Sim(_, h) => Some(h),
+            ReaderDevice::Serial(_) => None,
+        }
+    }
+
+    /// The reader's published health.
+    pub fn health(&self) -> crate::devices::health::HealthCell {
+        match self {
+            ReaderDevice::Sim(r, _) => r.health.clone(),
+            ReaderDevice::Serial(r) => r.health.clone(),
+        }
+    }
+}
+
+impl CardReader for ReaderDevice {
+    type Error = ReaderError;
+    fn read_card(&mut self, deadline: Instant) -> Result<IdCard, ReaderError> {
+        match self {
+            ReaderDevice::Serial(r) => r.read_card(deadline),
+            ReaderDevice::Sim(r, _) => r.read_card(deadline),
+        }
+    }
+}
+
 /// Split the data of a successful read (`30 01`) into text and photo.
 pub fn split_read_data(data: &[u8]) -> Result<(&[u8], &[u8]), &'static str> {
     if data.len() < 4 {
@@ -77,4 +135,33 @@ pub fn split_read_data(data: &[u8]) -> Result<(&[u8], &[u8]), &'static str> {
         return Err("shorter than its text and photo lengths");
     }
     Ok((&rest[..text_len], &rest[text_len..text_len + photo_len]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn the_sim_reader_device_reads_a_card_placed_through_its_handle() {
+        let mut r = ReaderDevice::open(&crate::devices::DeviceUri::Sim).unwrap();
+        let soon = || Instant::now() + Duration::from_millis(150);
+        assert!(matches!(
+            r.read_card(soon()),
+            Err(ReaderError::NoCard { .. })
+        ));
+        let card = sim::demo_cards().remove(1);
+        r.sim_handle().unwrap().place(card.clone());
+        assert_eq!(r.read_card(soon()).unwrap(), card);
+        // Found again only after it was lifted and placed.
+        assert!(r.read_card(soon()).is_err());
+        r.sim_handle().unwrap().lift();
+        r.sim_handle().unwrap().place(card.clone());
+        assert_eq!(r.read_card(soon()).unwrap(), card);
+    }
+
+    #[test]
+    fn a_reader_is_not_a_printer() {
+        assert!(ReaderDevice::open(&"usb:0416:5011".parse().unwrap()).is_err());
+    }
 }

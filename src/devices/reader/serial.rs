@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use super::frame::{Command, Decoder, FrameError, Response, Status};
 use super::{CardReader, ReaderError, split_read_data, text};
+use crate::devices::DeviceError;
+use crate::devices::health::{Backoff, Health, HealthCell};
 use crate::devices::link::{Link, Opener};
 use crate::domain::IdCard;
 
@@ -43,6 +45,9 @@ pub struct Ga467Reader<O: Opener> {
     pub checksum_retries: u32,
     /// Times the port was (re)opened.
     pub opens: u32,
+    /// Published health: ok after a good answer, degraded after garbled answers or silence,
+    /// absent while the port is gone.
+    pub health: HealthCell,
 }
 
 impl<O: Opener> Ga467Reader<O> {
@@ -54,6 +59,7 @@ impl<O: Opener> Ga467Reader<O> {
             timing,
             checksum_retries: 0,
             opens: 0,
+            health: HealthCell::default(),
         }
     }
 
@@ -90,6 +96,26 @@ impl<O: Opener> Ga467Reader<O> {
     /// Send one command and wait for its answer; a bad checksum in either direction is retried
     /// once.
     pub fn transact(&mut self, cmd: Command, deadline: Instant) -> Result<Response, ReaderError> {
+        let r = self.transact_with_retry(cmd, deadline);
+        match &r {
+            Ok(_) => self.health.set(Health::Ok),
+            Err(e @ ReaderError::NoAnswer { .. }) => {
+                self.health.set(Health::Degraded(e.to_string()))
+            }
+            Err(e) => {
+                if let Some(h) = Health::after_error(e.kind(), e.to_string()) {
+                    self.health.set(h);
+                }
+            }
+        }
+        r
+    }
+
+    fn transact_with_retry(
+        &mut self,
+        cmd: Command,
+        deadline: Instant,
+    ) -> Result<Response, ReaderError> {
         let mut last_bad: Option<FrameError> = None;
         for attempt in 0..2 {
             if attempt == 1 {
@@ -97,10 +123,7 @@ impl<O: Opener> Ga467Reader<O> {
             }
             match self.transact_once(cmd, deadline)? {
                 Ok(r) if r.status == Status::ChecksumRejected => {
-                    last_bad = Some(FrameError::BadChecksum {
-                        computed: 0,
-                        received: 0,
-                    });
+                    last_bad = Some(FrameError::RejectedByReader);
                     tracing::debug!(?cmd, "reader rejected our checksum");
                 }
                 Ok(r) => return Ok(r),
@@ -127,6 +150,8 @@ impl<O: Opener> Ga467Reader<O> {
         if let Err(e) = sent {
             return Err(self.lost(e));
         }
+        // Wait at most `timeout` for the answer; near the caller's deadline, wait until the
+        // deadline but still long enough (a quarter of `timeout`) for an answer to arrive.
         let answer_by = (Instant::now() + timeout).min(deadline.max(Instant::now() + timeout / 4));
         let mut buf = [0u8; 512];
         loop {
@@ -163,14 +188,14 @@ impl<O: Opener> Ga467Reader<O> {
     /// Poll find-card until a card answers or the deadline passes; a port that went away is
     /// reopened with backoff meanwhile. Returns whether the card is already selected.
     fn wait_for_card(&mut self, started: Instant, deadline: Instant) -> Result<bool, ReaderError> {
-        let mut backoff = self.timing.reopen_backoff;
+        let mut backoff = Backoff::new(self.timing.reopen_backoff, Duration::from_secs(1));
         loop {
             let retries_before = self.checksum_retries;
             let outcome = self.transact(Command::FindCard, deadline);
             match outcome {
                 Ok(r) if r.status == Status::FindSuccess => return Ok(false),
                 Ok(r) if r.status == Status::NoCard => {
-                    backoff = self.timing.reopen_backoff;
+                    backoff.succeeded();
                     // A garbled "card found" followed by "no card" on the retry: the reader
                     // found the card once and will not report it again until it is lifted, so
                     // try to select it directly.
@@ -188,11 +213,21 @@ impl<O: Opener> Ga467Reader<O> {
                     });
                 }
                 Err(e @ ReaderError::Disconnected { .. }) => {
-                    if Instant::now() + backoff >= deadline {
+                    backoff.failed(Instant::now());
+                    let pause = backoff.wait(Instant::now());
+                    if Instant::now() + pause >= deadline {
                         return Err(e);
                     }
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    std::thread::sleep(pause);
+                    continue;
+                }
+                // A reader busy or restarting may miss an answer: keep asking until the
+                // deadline, then say it does not answer.
+                Err(e @ ReaderError::NoAnswer { .. }) => {
+                    if Instant::now() + self.timing.poll_interval >= deadline {
+                        return Err(e);
+                    }
+                    std::thread::sleep(self.timing.poll_interval);
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -263,7 +298,6 @@ mod tests {
     use super::super::sim::MemoryOpener;
     use super::super::sim::{Faults, SimReader, demo_cards};
     use super::*;
-    use crate::devices::DeviceError;
     use crate::devices::ErrorKind;
 
     fn reader(sim: SimReader, faults: Faults) -> Ga467Reader<MemoryOpener> {
@@ -338,6 +372,26 @@ mod tests {
         };
         let mut r = reader(SimReader::with_card(demo_cards().remove(1)), faults);
         assert!(r.read_card(soon(2000)).is_ok());
+    }
+
+    #[test]
+    fn health_is_published() {
+        let mut r = reader(
+            SimReader::with_card(demo_cards().remove(0)),
+            Faults::default(),
+        );
+        assert!(matches!(r.health.get(), Health::Absent(_)));
+        r.read_card(soon(2000)).unwrap();
+        assert_eq!(r.health.get(), Health::Ok);
+        let mut silent = reader(
+            SimReader::empty(),
+            Faults {
+                silent: true,
+                ..Faults::default()
+            },
+        );
+        let _ = silent.read_card(soon(300));
+        assert!(matches!(silent.health.get(), Health::Degraded(_)));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
+use std::sync::{Arc, Mutex};
 
 use jiff::civil::date;
 
@@ -306,9 +307,30 @@ impl SimSession {
     }
 }
 
+/// A simulator session shared between the link the reader adapter uses and whoever plays the
+/// person at the kiosk (the demo's simulator panel, tests): [`SimReaderHandle::place`] a card,
+/// [`SimReaderHandle::lift`] it.
+#[derive(Clone)]
+pub struct SimReaderHandle(Arc<Mutex<SimSession>>);
+
+impl SimReaderHandle {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SimSession> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    pub fn place(&self, card: IdCard) {
+        self.lock().sim.place(card);
+    }
+    pub fn lift(&self) {
+        self.lock().sim.lift();
+    }
+    pub fn set_faults(&self, faults: Faults) {
+        self.lock().faults = faults;
+    }
+}
+
 /// An in-memory link to a simulator session (unit tests, demo mode).
 pub struct MemoryLink {
-    session: SimSession,
+    session: SimReaderHandle,
     pending: VecDeque<u8>,
 }
 
@@ -328,7 +350,8 @@ impl Read for MemoryLink {
 
 impl Write for MemoryLink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        for chunk in self.session.on_bytes(buf) {
+        let chunks = self.session.lock().on_bytes(buf);
+        for chunk in chunks {
             self.pending.extend(chunk);
         }
         Ok(buf.len())
@@ -340,33 +363,58 @@ impl Write for MemoryLink {
 
 impl Link for MemoryLink {}
 
-/// Opens a [`MemoryLink`]. Only one link exists; "reopening" hands the same simulator back.
+/// Opens [`MemoryLink`]s to one simulator session.
 pub struct MemoryOpener {
-    session: Option<SimSession>,
+    session: SimReaderHandle,
 }
 
 impl MemoryOpener {
     pub fn new(sim: SimReader, faults: Faults) -> Self {
         MemoryOpener {
-            session: Some(SimSession::new(sim, faults)),
+            session: SimReaderHandle(Arc::new(Mutex::new(SimSession::new(sim, faults)))),
         }
+    }
+
+    /// The handle to place and lift cards.
+    pub fn handle(&self) -> SimReaderHandle {
+        self.session.clone()
     }
 }
 
 impl Opener for MemoryOpener {
     fn open(&mut self) -> io::Result<Box<dyn Link>> {
-        let session = self
-            .session
-            .take()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "the simulator is in use"))?;
         Ok(Box::new(MemoryLink {
-            session,
+            session: self.session.clone(),
             pending: VecDeque::new(),
         }))
     }
     fn describe(&self) -> String {
         "sim".into()
     }
+}
+
+/// Serve a simulator session on a pseudo-terminal until `stop` is set. With dribbled answers,
+/// `chunk_delay` passes between two pieces.
+pub fn serve_pty(
+    pty: &mut crate::devices::pty::Pty,
+    session: &mut SimSession,
+    stop: &std::sync::atomic::AtomicBool,
+    chunk_delay: std::time::Duration,
+) -> io::Result<()> {
+    let mut buf = [0u8; 512];
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let n = pty.read_some(&mut buf, std::time::Duration::from_millis(20))?;
+        if n == 0 {
+            continue;
+        }
+        for chunk in session.on_bytes(&buf[..n]) {
+            pty.send(&chunk)?;
+            if !chunk_delay.is_zero() {
+                std::thread::sleep(chunk_delay);
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -508,28 +556,4 @@ mod tests {
         let known = card_for(&IdNumber::parse("500103199003070017").unwrap());
         assert_eq!(known.name.expose(), "张三");
     }
-}
-
-/// Serve a simulator session on a pseudo-terminal until `stop` is set. With dribbled answers,
-/// `chunk_delay` passes between two pieces.
-pub fn serve_pty(
-    pty: &mut crate::devices::pty::Pty,
-    session: &mut SimSession,
-    stop: &std::sync::atomic::AtomicBool,
-    chunk_delay: std::time::Duration,
-) -> io::Result<()> {
-    let mut buf = [0u8; 512];
-    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-        let n = pty.read_some(&mut buf, std::time::Duration::from_millis(20))?;
-        if n == 0 {
-            continue;
-        }
-        for chunk in session.on_bytes(&buf[..n]) {
-            pty.send(&chunk)?;
-            if !chunk_delay.is_zero() {
-                std::thread::sleep(chunk_delay);
-            }
-        }
-    }
-    Ok(())
 }
