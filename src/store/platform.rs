@@ -982,34 +982,37 @@ impl SqlitePlatform {
             return Err(StoreError::Invalid("idempotency key".into()));
         }
         // The same key again: the same payment, nothing charged twice.
-        let existing: Option<(String, String, String, i64, i64, i64, i64, i64)> = tx
+        let existing: Option<PaymentView> = tx
             .query_row(
                 "SELECT d.number, p.method, p.transaction_no, p.fine_fen, p.surcharge_fen, p.fee_fen, p.total_fen, p.paid_at
                  FROM payments p JOIN decisions d ON d.id = p.decision_id WHERE p.idempotency_key = ?1",
                 [&req.idempotency_key],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?)),
+                |r| {
+                    let (fine, sur, fee, total) = (Fen(r.get(3)?), Fen(r.get(4)?), Fen(r.get(5)?), Fen(r.get(6)?));
+                    Ok(PaymentView {
+                        decision_number: r.get(0)?,
+                        idempotency_key: req.idempotency_key.clone(),
+                        method: r.get(1)?,
+                        transaction_no: r.get(2)?,
+                        fine,
+                        surcharge: sur,
+                        fee,
+                        total,
+                        fine_text: fine.to_string(),
+                        surcharge_text: sur.to_string(),
+                        fee_text: fee.to_string(),
+                        total_text: total.to_string(),
+                        paid_at: ts(r.get(7)?),
+                        replayed: true,
+                    })
+                },
             )
             .optional()?;
-        if let Some((number, method, txn, fine, sur, fee, total, at)) = existing {
-            if number != req.decision_number {
+        if let Some(previous) = existing {
+            if previous.decision_number != req.decision_number {
                 return Err(StoreError::IdempotencyKeyReused);
             }
-            return Ok(PaymentView {
-                decision_number: number,
-                idempotency_key: req.idempotency_key.clone(),
-                method,
-                transaction_no: txn,
-                fine: Fen(fine),
-                surcharge: Fen(sur),
-                fee: Fen(fee),
-                total: Fen(total),
-                fine_text: Fen(fine).to_string(),
-                surcharge_text: Fen(sur).to_string(),
-                fee_text: Fen(fee).to_string(),
-                total_text: Fen(total).to_string(),
-                paid_at: ts(at),
-                replayed: true,
-            });
+            return Ok(previous);
         }
         let d = Self::decision_by_number(tx, &req.decision_number)?;
         let state = handling_state(&d.state)?;

@@ -213,7 +213,7 @@ fn violations_come_with_the_rule_cores_decision() {
     let d = &l.unpaid_decisions[0];
     assert_eq!(d.channel, "elsewhere");
     assert_eq!(d.surcharge_days, 15);
-    assert_eq!(d.surcharge, Fen(90_00));
+    assert_eq!(d.surcharge, Fen::from_yuan(90));
     assert_eq!(d.amount_due_text, "290.00元");
 }
 
@@ -460,7 +460,7 @@ fn a_decision_made_elsewhere_is_paid_with_its_surcharge() {
         .unwrap();
     assert_eq!(
         (paid.fine, paid.surcharge, paid.total),
-        (Fen(200_00), Fen(90_00), Fen(290_00))
+        (Fen::from_yuan(200), Fen::from_yuan(90), Fen::from_yuan(290))
     );
     // Not reverted by the 2-hour rule: it is not a kiosk handling.
     assert!(
