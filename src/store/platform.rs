@@ -578,7 +578,8 @@ impl SqlitePlatform {
         &self.qr
     }
 
-    /// Run `f` in one transaction of the given behaviour; commit on `Ok`, roll back on `Err`.
+    /// Run `f` in one transaction of the given behaviour; commit on `Ok`, roll back on `Err`
+    /// (except a wrong SMS code, whose counted attempt is committed).
     pub(crate) fn with_tx<T>(
         &self,
         behavior: TransactionBehavior,
@@ -589,9 +590,19 @@ impl SqlitePlatform {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let tx = conn.transaction_with_behavior(behavior)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        match f(&tx) {
+            Ok(out) => {
+                tx.commit()?;
+                Ok(out)
+            }
+            // A wrong SMS code is the one refusal whose trace is kept: the attempt is counted
+            // (nothing else has been written by then), so codes cannot be guessed.
+            Err(StoreError::SmsCodeWrong) => {
+                tx.commit()?;
+                Err(StoreError::SmsCodeWrong)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn write<T>(

@@ -1031,3 +1031,36 @@ fn the_payment_receipt_kept_for_reprint() {
         serde_json::from_str(&p.receipt(&d.number, "payment").unwrap()).unwrap();
     insta::assert_json_snapshot!("payment_receipt_huang_yong", body);
 }
+
+#[test]
+fn an_sms_code_is_burned_after_five_wrong_tries() {
+    let p = city();
+    let who = id("吴丽");
+    let sent = p.send_register_code("13912345678", now()).unwrap();
+    let code: String = p
+        .with_connection_ref(|c| {
+            Ok(c.query_row(
+                "SELECT code FROM sms_outbox WHERE id = ?1",
+                [sent.outbox_id],
+                |r| r.get(0),
+            )?)
+        })
+        .unwrap();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let req = |c: &str| RegisterRequest {
+        id_number: who.clone(),
+        phone: "13912345678".into(),
+        sms_code: c.into(),
+    };
+    for _ in 0..sms::MAX_FAILED_ATTEMPTS {
+        assert_eq!(
+            p.register(&req(wrong), now()).unwrap_err().code(),
+            "sms_code_wrong"
+        );
+    }
+    assert_eq!(
+        p.register(&req(&code), now()).unwrap_err().code(),
+        "sms_code_expired"
+    );
+    assert!(!p.person(&who, now()).unwrap().registered);
+}
