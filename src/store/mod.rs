@@ -8,6 +8,18 @@
 //!   (demo and production shapes), [`demo`] the deterministic demo city, [`check`] the invariants
 //!   `kiosk db check` verifies, [`bench`] the benchmark, [`cli`] the `kiosk db` / `kiosk platform`
 //!   commands.
+//!
+//! Try it:
+//!
+//! ```text
+//! kiosk db init --demo --path city.sqlite3                 # the demo city (200 persons)
+//! kiosk platform --db city.sqlite3 demo-persons            # the well-known cards
+//! kiosk platform --db city.sqlite3 violations --id 50010619851120002X --plate 渝A8K2L6
+//! kiosk platform --db city.sqlite3 handle --id 50010619851120002X --plate 渝A8K2L6 --violation 5001000000000001
+//! kiosk platform --db city.sqlite3 pay --decision <number> --key <once-per-payment key>
+//! kiosk db check --path city.sqlite3
+//! kiosk db init --demo --persons 1000000 --path big.sqlite3 && kiosk db bench --path big.sqlite3
+//! ```
 
 pub mod audit;
 pub mod bench;
