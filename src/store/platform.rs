@@ -391,6 +391,8 @@ pub trait Platform: Send + Sync {
 pub struct SqlitePlatform {
     conn: Mutex<Connection>,
     policy: PolicyBook,
+    /// How long a kiosk handling stays payable (`timeouts.payment_window_minutes`, at most 2 h).
+    payment_window: jiff::SignedDuration,
     qr: QrKeys,
     sms: Box<dyn SmsGateway>,
     payments: Box<dyn PaymentProvider>,
@@ -558,6 +560,7 @@ impl SqlitePlatform {
         SqlitePlatform {
             conn: Mutex::new(conn),
             policy,
+            payment_window: pay_rules::PAYMENT_WINDOW,
             qr,
             sms,
             payments,
@@ -572,6 +575,13 @@ impl SqlitePlatform {
         let p = Self::open_demo(path)?;
         let report = p.revert_due(now)?;
         Ok((p, report))
+    }
+
+    /// Use a shorter payment window (`timeouts.payment_window_minutes` of `kiosk.toml`); the rule
+    /// core never lets it exceed 2 hours (六.2).
+    pub fn with_payment_window(mut self, length: jiff::SignedDuration) -> Self {
+        self.payment_window = length;
+        self
     }
 
     pub fn qr_keys(&self) -> &QrKeys {
@@ -1082,6 +1092,7 @@ impl SqlitePlatform {
             "INSERT INTO receipts (kind, decision_id, payment_id, body, created_at) VALUES ('payment', ?1, ?2, ?3, ?4)",
             params![d.id, payment_id, body, now.as_second()],
         )?;
+        tracing::info!(decision = %d.number, total = %total, "decision paid");
         audit::append(
             tx,
             now.as_second(),
@@ -1399,6 +1410,7 @@ impl Platform for SqlitePlatform {
                 params![p.id, v.id, method_code, now.as_second()],
             )?;
             let id = tx.last_insert_rowid();
+            tracing::info!(person = %req.id_number, filing = id, method = method_code, "filing requested");
             audit::append(tx, now.as_second(), "file", &format!("filing:{id}"), &json!({"person": p.id, "vehicle": v.id, "method": method_code}))?;
             Self::filing_view(tx, id)
         })
@@ -1540,7 +1552,7 @@ impl Platform for SqlitePlatform {
                         en: format!("Violation {}: {}", no.violation, no.message_en()),
                     });
                 }
-                let window = PaymentWindow::starting(now);
+                let window = PaymentWindow::with_length(now, self.payment_window);
                 for f in &facts {
                     let (id, number) = Self::next_decision_number(tx, now)?;
                     tx.execute(
@@ -1579,6 +1591,12 @@ impl Platform for SqlitePlatform {
                 .filter(|it| seen.insert(it.violation_id.clone()))
                 .collect();
             let due = Fen(items.iter().map(|i| i.decision.amount_due.0).sum());
+            tracing::info!(
+                person = %req.id_number,
+                handled = fresh.len(),
+                selected = items.len(),
+                "violations handled"
+            );
             Ok(HandleOutcome {
                 items,
                 amount_due: due,

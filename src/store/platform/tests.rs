@@ -1064,3 +1064,37 @@ fn an_sms_code_is_burned_after_five_wrong_tries() {
     );
     assert!(!p.person(&who, now()).unwrap().registered);
 }
+
+#[test]
+fn a_shorter_configured_payment_window_is_honoured_and_never_longer_than_two_hours() {
+    let table = [(30, 30), (120, 120), (300, 120)];
+    for (configured, expected) in table {
+        let p = city().with_payment_window(SignedDuration::from_mins(configured));
+        let who = id("李小红");
+        let v = p
+            .violations(&who, &car("渝A8K2L6"), now())
+            .unwrap()
+            .violations[0]
+            .id
+            .clone();
+        let d = p
+            .handle(
+                &HandleRequest {
+                    id_number: who,
+                    vehicle: car("渝A8K2L6"),
+                    violation_ids: vec![v],
+                    kiosk_id: "K1".into(),
+                },
+                now(),
+            )
+            .unwrap()
+            .items
+            .remove(0)
+            .decision;
+        assert_eq!(
+            d.payment_deadline,
+            now() + SignedDuration::from_mins(expected),
+            "{configured}"
+        );
+    }
+}
