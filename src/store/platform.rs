@@ -696,6 +696,23 @@ impl SqlitePlatform {
         .ok_or(StoreError::VehicleNotFound)
     }
 
+    /// Where a filing code goes: the owner's phone, or a unit's manager phone (三.2, 三.3).
+    fn owner_phone(tx: &Connection, v: &VehicleRow) -> Result<String, StoreError> {
+        Ok(match (v.owner_person_id, v.owner_unit_id) {
+            (Some(owner), _) => {
+                tx.query_row("SELECT phone FROM persons WHERE id = ?1", [owner], |r| {
+                    r.get(0)
+                })?
+            }
+            (None, Some(unit)) => tx.query_row(
+                "SELECT manager_phone FROM units WHERE id = ?1",
+                [unit],
+                |r| r.get(0),
+            )?,
+            (None, None) => return Err(StoreError::Corrupt("vehicle without owner".into())),
+        })
+    }
+
     fn licence(tx: &Connection, person_id: i64) -> Result<Option<LicenceView>, StoreError> {
         let row = tx
             .query_row(
@@ -1118,6 +1135,14 @@ impl SqlitePlatform {
     }
 }
 
+/// The owner's consent to a filing, checked inside the transaction.
+enum Consent<'a> {
+    /// The owner tag of a verified vehicle-QR token.
+    Qr(String),
+    /// The SMS code the applicant typed.
+    Sms(&'a str),
+}
+
 struct ViolationExtra {
     place: String,
     description: String,
@@ -1310,11 +1335,7 @@ impl Platform for SqlitePlatform {
         self.write(|tx| {
             let p = Self::person_row(tx, applicant)?;
             let v = Self::vehicle_row(tx, vehicle)?;
-            let phone: String = match (v.owner_person_id, v.owner_unit_id) {
-                (Some(owner), _) => tx.query_row("SELECT phone FROM persons WHERE id = ?1", [owner], |r| r.get(0))?,
-                (None, Some(unit)) => tx.query_row("SELECT manager_phone FROM units WHERE id = ?1", [unit], |r| r.get(0))?,
-                (None, None) => return Err(StoreError::Corrupt("vehicle without owner".into())),
-            };
+            let phone = Self::owner_phone(tx, &v)?;
             let purpose = format!("filing:{}:{}", v.id, p.id);
             let (outbox_id, expires_at) = sms::issue_code(
                 tx,
@@ -1335,7 +1356,7 @@ impl Platform for SqlitePlatform {
 
     fn file_vehicle(&self, req: &FilingRequest, now: Timestamp) -> Result<FilingView, StoreError> {
         // The token is checked before anything is read or written.
-        let (key, method, claims) = match &req.proof {
+        let (key, method, consent) = match &req.proof {
             FilingProof::QrToken(t) => {
                 let c = self.qr.verify(t, now)?;
                 (
@@ -1344,10 +1365,14 @@ impl Platform for SqlitePlatform {
                         plate_type: c.plate_type.clone(),
                     },
                     FilingMethod::OwnerQr,
-                    Some(c),
+                    Consent::Qr(c.owner),
                 )
             }
-            FilingProof::SmsCode { vehicle, .. } => (vehicle.clone(), FilingMethod::OwnerSms, None),
+            FilingProof::SmsCode { vehicle, code } => (
+                vehicle.clone(),
+                FilingMethod::OwnerSms,
+                Consent::Sms(code.as_str()),
+            ),
         };
         self.write(|tx| {
             let p = Self::person_row(tx, &req.id_number)?;
@@ -1377,28 +1402,31 @@ impl Platform for SqlitePlatform {
             };
             filing::check_new_filing(counts, owner_kind, method).map_err(StoreError::Filing)?;
             // The owner's consent.
-            match (&req.proof, claims) {
-                (FilingProof::QrToken(_), Some(c)) => {
+            match consent {
+                Consent::Qr(owner_tag) => {
                     let owner_id: Option<String> = match v.owner_person_id {
-                        Some(o) => Some(tx.query_row("SELECT id_number FROM persons WHERE id = ?1", [o], |r| r.get(0))?),
+                        Some(o) => Some(tx.query_row(
+                            "SELECT id_number FROM persons WHERE id = ?1",
+                            [o],
+                            |r| r.get(0),
+                        )?),
                         None => None,
                     };
                     let owner = owner_id
-                        .map(|s| IdNumber::parse(&s).map_err(|e| StoreError::Corrupt(format!("owner id: {e}"))))
+                        .map(|s| {
+                            IdNumber::parse(&s)
+                                .map_err(|e| StoreError::Corrupt(format!("owner id: {e}")))
+                        })
                         .transpose()?;
-                    if owner.map(|o| token::owner_tag(&o)) != Some(c.owner) {
+                    if owner.map(|o| token::owner_tag(&o)).as_ref() != Some(&owner_tag) {
                         return Err(StoreError::TokenOwnerMismatch);
                     }
                 }
-                (FilingProof::SmsCode { code, .. }, _) => {
-                    let phone: String = match (v.owner_person_id, v.owner_unit_id) {
-                        (Some(owner), _) => tx.query_row("SELECT phone FROM persons WHERE id = ?1", [owner], |r| r.get(0))?,
-                        (None, Some(unit)) => tx.query_row("SELECT manager_phone FROM units WHERE id = ?1", [unit], |r| r.get(0))?,
-                        (None, None) => return Err(StoreError::Corrupt("vehicle without owner".into())),
-                    };
-                    sms::consume_code(tx, &phone, &format!("filing:{}:{}", v.id, p.id), code, now)?;
+                Consent::Sms(code) => {
+                    let phone = Self::owner_phone(tx, &v)?;
+                    let purpose = format!("filing:{}:{}", v.id, p.id);
+                    sms::consume_code(tx, &phone, &purpose, code, now)?;
                 }
-                (FilingProof::QrToken(_), None) => unreachable!("a QR proof always has claims"),
             }
             let method_code = match method {
                 FilingMethod::OwnerQr => "owner_qr",

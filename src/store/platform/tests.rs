@@ -588,6 +588,26 @@ fn refused_filings_say_why_and_write_nothing() {
             now(),
             "token_malformed",
         ),
+        (
+            "signed, but for another owner (the car was sold)",
+            "黄勇",
+            p.qr_keys()
+                .issue("渝A6R2T8", "02", &id("李小红"), now())
+                .unwrap()
+                .0,
+            now(),
+            "token_owner_mismatch",
+        ),
+        (
+            "signed, for a vehicle the platform does not know",
+            "黄勇",
+            p.qr_keys()
+                .issue("渝A00000", "02", &id("李小红"), now())
+                .unwrap()
+                .0,
+            now(),
+            "vehicle_not_found",
+        ),
     ];
     let before = count(&p, "SELECT count(*) FROM audit_log");
     for (what, who, t, at, want) in table {
