@@ -160,6 +160,19 @@ enum PlatformCommand {
         #[arg(long, default_value = "")]
         note: String,
     },
+    /// The person's filings and the active filings on their vehicles.
+    Filings {
+        #[arg(long)]
+        id: String,
+    },
+    /// The owner removes a filed driver from their vehicle.
+    RemoveDriver {
+        /// The owner's ID number.
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        filing: i64,
+    },
     /// Withdraw a filing.
     Unfile {
         #[arg(long)]
@@ -419,6 +432,10 @@ pub fn run_platform(args: Vec<String>) -> anyhow::Result<i32> {
             reject: _,
             note,
         } => emit(p.review_filing(filing, approve, &note, now)),
+        PlatformCommand::Filings { id } => emit(p.filings(&id_number(&id)?, now)),
+        PlatformCommand::RemoveDriver { id, filing } => {
+            emit(p.remove_driver(&id_number(&id)?, filing, now))
+        }
         PlatformCommand::Unfile { id, vehicle } => {
             emit(p.unfile(&id_number(&id)?, &vehicle.key(), now))
         }

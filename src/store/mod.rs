@@ -33,9 +33,9 @@ pub mod sms;
 pub mod token;
 
 pub use platform::{
-    FeedbackRequest, FilingProof, FilingRequest, FilingView, HandleOutcome, HandleRequest,
-    HandledItem, HandlingView, LicenceView, PayRequest, PaymentView, PersonView, Platform,
-    ReasonView, RegisterRequest, RevertReport, RevertedItem, RuleDecisionView, SmsSent,
+    FeedbackRequest, FilingList, FilingProof, FilingRequest, FilingView, HandleOutcome,
+    HandleRequest, HandledItem, HandlingView, LicenceView, PayRequest, PaymentView, PersonView,
+    Platform, ReasonView, RegisterRequest, RevertReport, RevertedItem, RuleDecisionView, SmsSent,
     SqlitePlatform, VehicleKey, VehicleView, ViolationList, ViolationView,
 };
 

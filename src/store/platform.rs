@@ -226,6 +226,17 @@ pub struct FilingView {
     pub requested_at: Timestamp,
     pub reviewed_at: Option<Timestamp>,
     pub withdrawn_at: Option<Timestamp>,
+    /// The filed driver's name, masked (`李*红`), for the owner's list.
+    pub driver_masked: String,
+}
+
+/// A person's filings: those they made, and those others made on their vehicles.
+#[derive(Debug, Clone, Serialize)]
+pub struct FilingList {
+    /// Filings this person made (active and past).
+    pub mine: Vec<FilingView>,
+    /// Active filings (pending review or approved) on this person's own vehicles.
+    pub on_my_vehicles: Vec<FilingView>,
 }
 
 /// An SMS code was sent.
@@ -363,6 +374,16 @@ pub trait Platform: Send + Sync {
         &self,
         id: &IdNumber,
         vehicle: &VehicleKey,
+        now: Timestamp,
+    ) -> Result<FilingView, StoreError>;
+    /// The person's filings, and the active filings on their own vehicles.
+    fn filings(&self, id: &IdNumber, now: Timestamp) -> Result<FilingList, StoreError>;
+    /// The owner withdraws another person's filing of one of their vehicles, freeing the slot
+    /// (三.2: "a 4th waits until the owner un-files one"). Repeating it returns the filing.
+    fn remove_driver(
+        &self,
+        owner: &IdNumber,
+        filing_id: i64,
         now: Timestamp,
     ) -> Result<FilingView, StoreError>;
     /// Handle selected violations: each gets a decision with a number, its points become pending.
@@ -960,8 +981,8 @@ impl SqlitePlatform {
 
     fn filing_view(tx: &Connection, id: i64) -> Result<FilingView, StoreError> {
         tx.query_row(
-            "SELECT f.id, v.plate, v.plate_type, f.method, f.state, f.requested_at, f.reviewed_at, f.withdrawn_at
-             FROM filings f JOIN vehicles v ON v.id = f.vehicle_id WHERE f.id = ?1",
+            "SELECT f.id, v.plate, v.plate_type, f.method, f.state, f.requested_at, f.reviewed_at, f.withdrawn_at, p.name
+             FROM filings f JOIN vehicles v ON v.id = f.vehicle_id JOIN persons p ON p.id = f.person_id WHERE f.id = ?1",
             [id],
             |r| {
                 Ok(FilingView {
@@ -973,6 +994,7 @@ impl SqlitePlatform {
                     requested_at: ts(r.get(5)?),
                     reviewed_at: r.get::<_, Option<i64>>(6)?.map(ts),
                     withdrawn_at: r.get::<_, Option<i64>>(7)?.map(ts),
+                    driver_masked: crate::privacy::mask_text(&r.get::<_, String>(8)?),
                 })
             },
         )
@@ -1516,6 +1538,75 @@ impl Platform for SqlitePlatform {
                         Some(fid) => Self::filing_view(tx, fid),
                         None => Err(StoreError::NotFiled),
                     }
+                }
+            }
+        })
+    }
+
+    fn filings(&self, id: &IdNumber, _now: Timestamp) -> Result<FilingList, StoreError> {
+        self.read(|tx| {
+            let p = Self::person_row(tx, id)?;
+            let ids = |sql: &str| -> Result<Vec<i64>, StoreError> {
+                let mut stmt = tx.prepare_cached(sql)?;
+                let rows = stmt.query_map([p.id], |r| r.get(0))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            };
+            let mine = ids("SELECT id FROM filings WHERE person_id = ?1 ORDER BY id")?;
+            let on_mine = ids(
+                "SELECT f.id FROM filings f JOIN vehicles v ON v.id = f.vehicle_id
+                 WHERE v.owner_person_id = ?1 AND f.state IN ('pending_review', 'approved') ORDER BY f.id",
+            )?;
+            Ok(FilingList {
+                mine: mine
+                    .into_iter()
+                    .map(|f| Self::filing_view(tx, f))
+                    .collect::<Result<_, _>>()?,
+                on_my_vehicles: on_mine
+                    .into_iter()
+                    .map(|f| Self::filing_view(tx, f))
+                    .collect::<Result<_, _>>()?,
+            })
+        })
+    }
+
+    fn remove_driver(
+        &self,
+        owner: &IdNumber,
+        filing_id: i64,
+        now: Timestamp,
+    ) -> Result<FilingView, StoreError> {
+        self.write(|tx| {
+            let p = Self::person_row(tx, owner)?;
+            let row: Option<(i64, String)> = tx
+                .query_row(
+                    "SELECT v.owner_person_id, f.state FROM filings f JOIN vehicles v ON v.id = f.vehicle_id WHERE f.id = ?1",
+                    [filing_id],
+                    |r| Ok((r.get::<_, Option<i64>>(0)?.unwrap_or(0), r.get(1)?)),
+                )
+                .optional()?;
+            match row {
+                // Only the owner may remove a driver from their vehicle; to anyone else it does
+                // not exist.
+                Some((o, _)) if o != p.id => Err(StoreError::FilingNotFound),
+                None => Err(StoreError::FilingNotFound),
+                Some((_, state)) if state == "withdrawn" => Self::filing_view(tx, filing_id),
+                Some((_, state)) if state == "rejected" => Err(StoreError::FilingAlreadyReviewed {
+                    state,
+                    wanted: "withdrawn".into(),
+                }),
+                Some(_) => {
+                    tx.execute(
+                        "UPDATE filings SET state = 'withdrawn', withdrawn_at = ?1 WHERE id = ?2",
+                        params![now.as_second(), filing_id],
+                    )?;
+                    audit::append(
+                        tx,
+                        now.as_second(),
+                        "remove_driver",
+                        &format!("filing:{filing_id}"),
+                        &json!({"owner": p.id}),
+                    )?;
+                    Self::filing_view(tx, filing_id)
                 }
             }
         })

@@ -1118,3 +1118,55 @@ fn a_shorter_configured_payment_window_is_honoured_and_never_longer_than_two_hou
         );
     }
 }
+
+#[test]
+fn the_owner_sees_and_removes_a_filed_driver_freeing_the_slot() {
+    let p = city();
+    let owner = id("王建国");
+    let list = p.filings(&owner, now()).unwrap();
+    assert_eq!(
+        list.on_my_vehicles.len(),
+        3,
+        "his car is at the 3-driver limit"
+    );
+    assert!(
+        list.on_my_vehicles
+            .iter()
+            .all(|f| f.driver_masked.contains('*'))
+    );
+    let tok = p
+        .issue_vehicle_qr(&owner, &car("渝A3M7P9"), now())
+        .unwrap()
+        .token;
+    let file = |who: &str| {
+        p.file_vehicle(
+            &FilingRequest {
+                id_number: id(who),
+                proof: FilingProof::QrToken(tok.clone()),
+            },
+            now(),
+        )
+    };
+    assert_eq!(
+        file("李小红").unwrap_err().code(),
+        "filing_vehicle_limit_reached"
+    );
+    let first = list.on_my_vehicles[0].id;
+    // Nobody but the owner can remove it.
+    assert_eq!(
+        p.remove_driver(&id("李小红"), first, now())
+            .unwrap_err()
+            .code(),
+        "filing_not_found"
+    );
+    let removed = p.remove_driver(&owner, first, now()).unwrap();
+    assert_eq!(removed.state, "withdrawn");
+    assert_eq!(
+        p.remove_driver(&owner, first, now()).unwrap().id,
+        first,
+        "tapped twice"
+    );
+    assert_eq!(file("李小红").unwrap().state, "pending_review");
+    assert_eq!(p.filings(&id("李小红"), now()).unwrap().mine.len(), 1);
+    assert_checks(&p);
+}
