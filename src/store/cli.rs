@@ -234,8 +234,9 @@ enum PlatformCommand {
     Receipt {
         #[arg(long)]
         decision: String,
+        /// handling or payment.
         #[arg(long, default_value = "payment")]
-        kind: String,
+        kind: ReceiptKind,
     },
     /// The well-known demo persons (the simulator's cards).
     DemoPersons,
@@ -492,11 +493,7 @@ pub fn run_platform(args: Vec<String>) -> anyhow::Result<i32> {
         PlatformCommand::VerifyQr { token } => {
             emit(p.qr_keys().verify(&token, now).map_err(StoreError::from))
         }
-        PlatformCommand::Receipt { decision, kind } => {
-            emit(p.receipt(&decision, &kind).map(|body| {
-                serde_json::from_str::<serde_json::Value>(&body).unwrap_or(body.into())
-            }))
-        }
+        PlatformCommand::Receipt { decision, kind } => emit(p.receipt(&decision, kind)),
         PlatformCommand::DemoPersons | PlatformCommand::CrashLoopWorker { .. } => {
             unreachable!("handled above")
         }

@@ -70,6 +70,10 @@ pub enum StoreError {
     DecisionNotFound(String),
     #[error("未找到该备案记录 / The filing was not found")]
     FilingNotFound,
+    #[error(
+        "该决定书没有可补打的回执 / There is no receipt of this kind to reprint for this decision"
+    )]
+    ReceiptNotFound,
     #[error("您未备案该车辆 / You have no active filing for this vehicle")]
     NotFiled,
     #[error(
@@ -141,7 +145,7 @@ impl StoreError {
         use StoreError::*;
         match self {
             PersonNotFound | VehicleNotFound | ViolationNotFound(_) | DecisionNotFound(_)
-            | FilingNotFound | NotFiled => ErrorKind::NotFound,
+            | FilingNotFound | NotFiled | ReceiptNotFound => ErrorKind::NotFound,
             FilingAlreadyReviewed { .. }
             | NotEligible { .. }
             | Filing(_)
@@ -167,6 +171,7 @@ impl StoreError {
             DecisionNotFound(_) => "decision_not_found",
             FilingNotFound => "filing_not_found",
             NotFiled => "not_filed",
+            ReceiptNotFound => "receipt_not_found",
             FilingAlreadyReviewed { .. } => "filing_already_reviewed",
             NotEligible { .. } => "not_eligible",
             Filing(r) => match r {

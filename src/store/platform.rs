@@ -239,6 +239,48 @@ pub struct FilingList {
     pub on_my_vehicles: Vec<FilingView>,
 }
 
+/// Which receipt (回执) of a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiptKind {
+    /// 处理回执, printed after handling.
+    Handling,
+    /// 缴款回执, printed after payment.
+    Payment,
+}
+
+impl std::str::FromStr for ReceiptKind {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "handling" => Ok(ReceiptKind::Handling),
+            "payment" => Ok(ReceiptKind::Payment),
+            other => Err(StoreError::Invalid(format!(
+                "receipt kind “{other}”: handling or payment"
+            ))),
+        }
+    }
+}
+
+impl ReceiptKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            ReceiptKind::Handling => "handling",
+            ReceiptKind::Payment => "payment",
+        }
+    }
+}
+
+/// A receipt kept for reprint: what was printed, as it was at the time.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReceiptView {
+    pub kind: ReceiptKind,
+    pub decision_number: String,
+    pub created_at: Timestamp,
+    /// The handling ([`HandlingView`]) or payment ([`PaymentView`]) as recorded.
+    pub body: serde_json::Value,
+}
+
 /// An SMS code was sent.
 #[derive(Debug, Clone, Serialize)]
 pub struct SmsSent {
@@ -393,6 +435,8 @@ pub trait Platform: Send + Sync {
     fn pay(&self, req: &PayRequest, now: Timestamp) -> Result<PaymentView, StoreError>;
     /// Revert kiosk handlings unpaid after 2 hours (六.2).
     fn revert_due(&self, now: Timestamp) -> Result<RevertReport, StoreError>;
+    /// A receipt kept for reprint (回执补打).
+    fn receipt(&self, decision_number: &str, kind: ReceiptKind) -> Result<ReceiptView, StoreError>;
     /// Record feedback (意见反馈); returns its number.
     fn feedback(&self, req: &FeedbackRequest, now: Timestamp) -> Result<i64, StoreError>;
     /// Issue a vehicle QR token for one of the owner's vehicles.
@@ -1141,20 +1185,6 @@ impl SqlitePlatform {
         )?;
         Ok(out)
     }
-
-    /// The receipt kept for reprint (`handling` or `payment`) of a decision, as JSON text.
-    pub fn receipt(&self, decision_number: &str, kind: &str) -> Result<String, StoreError> {
-        self.read(|tx| {
-            let d = Self::decision_by_number(tx, decision_number)?;
-            tx.query_row(
-                "SELECT body FROM receipts WHERE decision_id = ?1 AND kind = ?2",
-                params![d.id, kind],
-                |r| r.get(0),
-            )
-            .optional()?
-            .ok_or_else(|| StoreError::DecisionNotFound(decision_number.to_string()))
-        })
-    }
 }
 
 /// The owner's consent to a filing, checked inside the transaction.
@@ -1770,6 +1800,27 @@ impl Platform for SqlitePlatform {
                 tracing::info!(count = report.reverted.len(), "reverted unpaid handlings (六.2)");
             }
             Ok(report)
+        })
+    }
+
+    fn receipt(&self, decision_number: &str, kind: ReceiptKind) -> Result<ReceiptView, StoreError> {
+        self.read(|tx| {
+            let d = Self::decision_by_number(tx, decision_number)?;
+            let (body, at): (String, i64) = tx
+                .query_row(
+                    "SELECT body, created_at FROM receipts WHERE decision_id = ?1 AND kind = ?2",
+                    params![d.id, kind.code()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?
+                .ok_or(StoreError::ReceiptNotFound)?;
+            Ok(ReceiptView {
+                kind,
+                decision_number: d.number,
+                created_at: ts(at),
+                body: serde_json::from_str(&body)
+                    .map_err(|e| StoreError::Corrupt(format!("receipt body: {e}")))?,
+            })
         })
     }
 

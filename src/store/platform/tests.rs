@@ -309,12 +309,15 @@ fn handle_then_pay_is_exactly_once_and_idempotent() {
         1
     );
     // Receipts kept for reprint.
-    assert!(
-        p.receipt(&number, "payment")
-            .unwrap()
-            .contains(&paid.transaction_no)
+    let payment = p.receipt(&number, ReceiptKind::Payment).unwrap();
+    assert_eq!(payment.body["transaction_no"], paid.transaction_no.as_str());
+    let handling = p.receipt(&number, ReceiptKind::Handling).unwrap();
+    assert_eq!(handling.body["number"], number.as_str());
+    let other = first.items[1].decision.number.clone();
+    assert_eq!(
+        p.receipt(&other, ReceiptKind::Payment).unwrap_err().code(),
+        "receipt_not_found"
     );
-    assert!(p.receipt(&number, "handling").unwrap().contains(&number));
     assert_checks(&p);
 }
 
@@ -1047,8 +1050,7 @@ fn the_payment_receipt_kept_for_reprint() {
         now(),
     )
     .unwrap();
-    let body: serde_json::Value =
-        serde_json::from_str(&p.receipt(&d.number, "payment").unwrap()).unwrap();
+    let body = p.receipt(&d.number, ReceiptKind::Payment).unwrap().body;
     insta::assert_json_snapshot!("payment_receipt_huang_yong", body);
 }
 
@@ -1168,5 +1170,67 @@ fn the_owner_sees_and_removes_a_filed_driver_freeing_the_slot() {
     );
     assert_eq!(file("李小红").unwrap().state, "pending_review");
     assert_eq!(p.filings(&id("李小红"), now()).unwrap().mine.len(), 1);
+    assert_checks(&p);
+}
+
+#[test]
+fn a_selected_batch_is_decided_in_the_order_given() {
+    let p = city();
+    // 赵敏 filed 王建国's car before both of its violations (3 and 1 points); put her at 8 points.
+    p.with_connection_ref(|c| {
+        Ok(c.execute(
+            "UPDATE licences SET cycle_points = 8 WHERE person_id = (SELECT id FROM persons WHERE name = '赵敏')",
+            [],
+        )?)
+    })
+    .unwrap();
+    let who = id("赵敏");
+    let list = p.violations(&who, &car("渝A3M7P9"), now()).unwrap();
+    let by = |pts: u32| {
+        list.violations
+            .iter()
+            .find(|v| v.points == pts)
+            .unwrap()
+            .id
+            .clone()
+    };
+    let (three, one) = (by(3), by(1));
+    let req = |ids: Vec<String>| HandleRequest {
+        id_number: who.clone(),
+        vehicle: car("渝A3M7P9"),
+        violation_ids: ids,
+        kiosk_id: "K1".into(),
+    };
+    // 8 + 3 = 11, then 11 + 1 = 12: the second is refused, and with it the request.
+    let e = p
+        .handle(&req(vec![three.clone(), one.clone()]), now())
+        .unwrap_err();
+    match &e {
+        StoreError::NotEligible { violation, .. } => assert_eq!(*violation, one),
+        other => panic!("{other}"),
+    }
+    // 8 + 1 = 9, then 9 + 3 = 12: now the 3-point one is refused.
+    let e = p
+        .handle(&req(vec![one.clone(), three.clone()]), now())
+        .unwrap_err();
+    match &e {
+        StoreError::NotEligible { violation, .. } => assert_eq!(*violation, three),
+        other => panic!("{other}"),
+    }
+    assert_eq!(
+        count(&p, "SELECT count(*) FROM decisions WHERE channel = 'kiosk'"),
+        0
+    );
+    // Either alone is fine.
+    let out = p.handle(&req(vec![three]), now()).unwrap();
+    assert_eq!(out.items[0].decision.points, 3);
+    assert_eq!(
+        p.person(&who, now())
+            .unwrap()
+            .licence
+            .unwrap()
+            .pending_points,
+        3
+    );
     assert_checks(&p);
 }
