@@ -34,6 +34,39 @@ use crate::rules::{
 // Plain data: what the trait takes and returns.
 // ---------------------------------------------------------------------------------------------
 
+/// Requests carry the ID number in clear when serialized (a central server needs it); they are
+/// for the wire, never for logs (their `Debug` stays masked).
+mod id_serde {
+    use crate::domain::IdNumber;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(id: &IdNumber, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(id.expose())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<IdNumber, D::Error> {
+        let text = String::deserialize(d)?;
+        IdNumber::parse(&text).map_err(serde::de::Error::custom)
+    }
+
+    pub mod option {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(id: &Option<IdNumber>, s: S) -> Result<S::Ok, S::Error> {
+            match id {
+                Some(id) => s.serialize_some(id.expose()),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<IdNumber>, D::Error> {
+            Option::<String>::deserialize(d)?
+                .map(|t| IdNumber::parse(&t).map_err(serde::de::Error::custom))
+                .transpose()
+        }
+    }
+}
+
 /// A vehicle is named by its plate and plate type (号牌号码 + 号牌种类).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct VehicleKey {
@@ -190,15 +223,17 @@ pub struct ViolationList {
 }
 
 /// Register as a user: the phone and the SMS code sent to it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct RegisterRequest {
+    #[serde(with = "id_serde")]
     pub id_number: IdNumber,
     pub phone: String,
     pub sms_code: String,
 }
 
 /// How the owner consented to a filing.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FilingProof {
     /// The owner's vehicle QR token, scanned at the kiosk (三.2).
     QrToken(String),
@@ -207,8 +242,9 @@ pub enum FilingProof {
 }
 
 /// File another person's (or a unit's) vehicle.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct FilingRequest {
+    #[serde(with = "id_serde")]
     pub id_number: IdNumber,
     pub proof: FilingProof,
 }
@@ -290,8 +326,9 @@ pub struct SmsSent {
 }
 
 /// Handle the selected violations of one vehicle.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct HandleRequest {
+    #[serde(with = "id_serde")]
     pub id_number: IdNumber,
     pub vehicle: VehicleKey,
     /// In the order the person selected them (the batch is decided in this order).
@@ -317,7 +354,7 @@ pub struct HandleOutcome {
 
 /// Pay one decision. The idempotency key is made by the kiosk once per payment attempt; sending
 /// the same key again returns the same payment.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct PayRequest {
     pub decision_number: String,
     pub idempotency_key: String,
@@ -358,8 +395,9 @@ pub struct RevertReport {
     pub reverted: Vec<RevertedItem>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct FeedbackRequest {
+    #[serde(with = "id_serde::option")]
     pub id_number: Option<IdNumber>,
     pub kiosk_id: String,
     pub category: String,

@@ -1234,3 +1234,41 @@ fn a_selected_batch_is_decided_in_the_order_given() {
     );
     assert_checks(&p);
 }
+
+#[test]
+fn requests_travel_as_json_and_refuse_a_bad_id_number() {
+    let req = HandleRequest {
+        id_number: id("李小红"),
+        vehicle: car("渝A8K2L6"),
+        violation_ids: vec!["5001000000000001".into()],
+        kiosk_id: "K1".into(),
+    };
+    let text = serde_json::to_string(&req).unwrap();
+    let back: HandleRequest = serde_json::from_str(&text).unwrap();
+    assert_eq!(back.id_number, req.id_number);
+    assert!(
+        !format!("{back:?}").contains("50010619851120002X"),
+        "Debug stays masked"
+    );
+    let bad = text.replace("50010619851120002X", "500106198511200021");
+    assert!(
+        serde_json::from_str::<HandleRequest>(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains("校验")
+    );
+    let f = FilingRequest {
+        id_number: id("李小红"),
+        proof: FilingProof::QrToken("CQVQR1.x.y".into()),
+    };
+    let back: FilingRequest = serde_json::from_str(&serde_json::to_string(&f).unwrap()).unwrap();
+    assert!(matches!(back.proof, FilingProof::QrToken(t) if t == "CQVQR1.x.y"));
+    let fb = FeedbackRequest {
+        id_number: None,
+        kiosk_id: "K".into(),
+        category: "c".into(),
+        text: "t".into(),
+    };
+    let back: FeedbackRequest = serde_json::from_str(&serde_json::to_string(&fb).unwrap()).unwrap();
+    assert!(back.id_number.is_none());
+}
