@@ -111,7 +111,7 @@ fn sigkill_inside_handle_and_pay_leaves_nothing_half_done() {
             }
         }
         child.wait().unwrap();
-        if kills % 75 == 0 {
+        if kills.is_multiple_of(75) {
             check_passes(&db);
         }
     }

@@ -160,6 +160,19 @@ enum PlatformCommand {
         #[arg(long, default_value = "")]
         note: String,
     },
+    /// The person's filings and the active filings on their vehicles.
+    Filings {
+        #[arg(long)]
+        id: String,
+    },
+    /// The owner removes a filed driver from their vehicle.
+    RemoveDriver {
+        /// The owner's ID number.
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        filing: i64,
+    },
     /// Withdraw a filing.
     Unfile {
         #[arg(long)]
@@ -221,8 +234,9 @@ enum PlatformCommand {
     Receipt {
         #[arg(long)]
         decision: String,
+        /// handling or payment.
         #[arg(long, default_value = "payment")]
-        kind: String,
+        kind: ReceiptKind,
     },
     /// The well-known demo persons (the simulator's cards).
     DemoPersons,
@@ -419,6 +433,10 @@ pub fn run_platform(args: Vec<String>) -> anyhow::Result<i32> {
             reject: _,
             note,
         } => emit(p.review_filing(filing, approve, &note, now)),
+        PlatformCommand::Filings { id } => emit(p.filings(&id_number(&id)?, now)),
+        PlatformCommand::RemoveDriver { id, filing } => {
+            emit(p.remove_driver(&id_number(&id)?, filing, now))
+        }
         PlatformCommand::Unfile { id, vehicle } => {
             emit(p.unfile(&id_number(&id)?, &vehicle.key(), now))
         }
@@ -475,11 +493,7 @@ pub fn run_platform(args: Vec<String>) -> anyhow::Result<i32> {
         PlatformCommand::VerifyQr { token } => {
             emit(p.qr_keys().verify(&token, now).map_err(StoreError::from))
         }
-        PlatformCommand::Receipt { decision, kind } => {
-            emit(p.receipt(&decision, &kind).map(|body| {
-                serde_json::from_str::<serde_json::Value>(&body).unwrap_or(body.into())
-            }))
-        }
+        PlatformCommand::Receipt { decision, kind } => emit(p.receipt(&decision, kind)),
         PlatformCommand::DemoPersons | PlatformCommand::CrashLoopWorker { .. } => {
             unreachable!("handled above")
         }

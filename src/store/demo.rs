@@ -939,6 +939,33 @@ mod tests {
     }
 
     #[test]
+    fn the_kiosk_builds_its_demo_database_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("first-start.sqlite3");
+        assert!(ensure_demo_database_with(&path, 50, 1).unwrap());
+        assert!(
+            !ensure_demo_database_with(&path, 50, 1).unwrap(),
+            "second start"
+        );
+        let c = schema::open(&path).unwrap();
+        let n: i64 = c
+            .query_row("SELECT count(*) FROM persons", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 50);
+    }
+
+    #[test]
+    fn the_practice_fixture_is_idempotent() {
+        let mut c = schema::open_in_memory().unwrap();
+        ensure_practice_fixture(&mut c, 10, anchor()).unwrap();
+        ensure_practice_fixture(&mut c, 12, anchor()).unwrap();
+        let n: i64 = c
+            .query_row("SELECT count(*) FROM violations", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 12);
+    }
+
+    #[test]
     fn the_city_is_deterministic_in_its_seed() {
         let build = |seed| {
             let mut c = schema::open_in_memory().unwrap();

@@ -8,6 +8,18 @@
 //!   (demo and production shapes), [`demo`] the deterministic demo city, [`check`] the invariants
 //!   `kiosk db check` verifies, [`bench`] the benchmark, [`cli`] the `kiosk db` / `kiosk platform`
 //!   commands.
+//!
+//! Try it:
+//!
+//! ```text
+//! kiosk db init --demo --path city.sqlite3                 # the demo city (200 persons)
+//! kiosk platform --db city.sqlite3 demo-persons            # the well-known cards
+//! kiosk platform --db city.sqlite3 violations --id 50010619851120002X --plate 渝A8K2L6
+//! kiosk platform --db city.sqlite3 handle --id 50010619851120002X --plate 渝A8K2L6 --violation 5001000000000001
+//! kiosk platform --db city.sqlite3 pay --decision <number> --key <once-per-payment key>
+//! kiosk db check --path city.sqlite3
+//! kiosk db init --demo --persons 1000000 --path big.sqlite3 && kiosk db bench --path big.sqlite3
+//! ```
 
 pub mod audit;
 pub mod bench;
@@ -21,9 +33,9 @@ pub mod sms;
 pub mod token;
 
 pub use platform::{
-    FeedbackRequest, FilingProof, FilingRequest, FilingView, HandleOutcome, HandleRequest,
-    HandledItem, HandlingView, LicenceView, PayRequest, PaymentView, PersonView, Platform,
-    ReasonView, RegisterRequest, RevertReport, RevertedItem, RuleDecisionView, SmsSent,
+    FeedbackRequest, FilingList, FilingProof, FilingRequest, FilingView, HandleOutcome,
+    HandleRequest, HandledItem, HandlingView, LicenceView, PayRequest, PaymentView, PersonView,
+    Platform, ReasonView, RegisterRequest, RevertReport, RevertedItem, RuleDecisionView, SmsSent,
     SqlitePlatform, VehicleKey, VehicleView, ViolationList, ViolationView,
 };
 
@@ -58,6 +70,10 @@ pub enum StoreError {
     DecisionNotFound(String),
     #[error("未找到该备案记录 / The filing was not found")]
     FilingNotFound,
+    #[error(
+        "该决定书没有可补打的回执 / There is no receipt of this kind to reprint for this decision"
+    )]
+    ReceiptNotFound,
     #[error("您未备案该车辆 / You have no active filing for this vehicle")]
     NotFiled,
     #[error(
@@ -129,7 +145,7 @@ impl StoreError {
         use StoreError::*;
         match self {
             PersonNotFound | VehicleNotFound | ViolationNotFound(_) | DecisionNotFound(_)
-            | FilingNotFound | NotFiled => ErrorKind::NotFound,
+            | FilingNotFound | NotFiled | ReceiptNotFound => ErrorKind::NotFound,
             FilingAlreadyReviewed { .. }
             | NotEligible { .. }
             | Filing(_)
@@ -155,6 +171,7 @@ impl StoreError {
             DecisionNotFound(_) => "decision_not_found",
             FilingNotFound => "filing_not_found",
             NotFiled => "not_filed",
+            ReceiptNotFound => "receipt_not_found",
             FilingAlreadyReviewed { .. } => "filing_already_reviewed",
             NotEligible { .. } => "not_eligible",
             Filing(r) => match r {

@@ -34,6 +34,39 @@ use crate::rules::{
 // Plain data: what the trait takes and returns.
 // ---------------------------------------------------------------------------------------------
 
+/// Requests carry the ID number in clear when serialized (a central server needs it); they are
+/// for the wire, never for logs (their `Debug` stays masked).
+mod id_serde {
+    use crate::domain::IdNumber;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(id: &IdNumber, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(id.expose())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<IdNumber, D::Error> {
+        let text = String::deserialize(d)?;
+        IdNumber::parse(&text).map_err(serde::de::Error::custom)
+    }
+
+    pub mod option {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(id: &Option<IdNumber>, s: S) -> Result<S::Ok, S::Error> {
+            match id {
+                Some(id) => s.serialize_some(id.expose()),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<IdNumber>, D::Error> {
+            Option::<String>::deserialize(d)?
+                .map(|t| IdNumber::parse(&t).map_err(serde::de::Error::custom))
+                .transpose()
+        }
+    }
+}
+
 /// A vehicle is named by its plate and plate type (号牌号码 + 号牌种类).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct VehicleKey {
@@ -190,15 +223,17 @@ pub struct ViolationList {
 }
 
 /// Register as a user: the phone and the SMS code sent to it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct RegisterRequest {
+    #[serde(with = "id_serde")]
     pub id_number: IdNumber,
     pub phone: String,
     pub sms_code: String,
 }
 
 /// How the owner consented to a filing.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FilingProof {
     /// The owner's vehicle QR token, scanned at the kiosk (三.2).
     QrToken(String),
@@ -207,8 +242,9 @@ pub enum FilingProof {
 }
 
 /// File another person's (or a unit's) vehicle.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct FilingRequest {
+    #[serde(with = "id_serde")]
     pub id_number: IdNumber,
     pub proof: FilingProof,
 }
@@ -226,6 +262,59 @@ pub struct FilingView {
     pub requested_at: Timestamp,
     pub reviewed_at: Option<Timestamp>,
     pub withdrawn_at: Option<Timestamp>,
+    /// The filed driver's name, masked (`李*红`), for the owner's list.
+    pub driver_masked: String,
+}
+
+/// A person's filings: those they made, and those others made on their vehicles.
+#[derive(Debug, Clone, Serialize)]
+pub struct FilingList {
+    /// Filings this person made (active and past).
+    pub mine: Vec<FilingView>,
+    /// Active filings (pending review or approved) on this person's own vehicles.
+    pub on_my_vehicles: Vec<FilingView>,
+}
+
+/// Which receipt (回执) of a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiptKind {
+    /// 处理回执, printed after handling.
+    Handling,
+    /// 缴款回执, printed after payment.
+    Payment,
+}
+
+impl std::str::FromStr for ReceiptKind {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "handling" => Ok(ReceiptKind::Handling),
+            "payment" => Ok(ReceiptKind::Payment),
+            other => Err(StoreError::Invalid(format!(
+                "receipt kind “{other}”: handling or payment"
+            ))),
+        }
+    }
+}
+
+impl ReceiptKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            ReceiptKind::Handling => "handling",
+            ReceiptKind::Payment => "payment",
+        }
+    }
+}
+
+/// A receipt kept for reprint: what was printed, as it was at the time.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReceiptView {
+    pub kind: ReceiptKind,
+    pub decision_number: String,
+    pub created_at: Timestamp,
+    /// The handling ([`HandlingView`]) or payment ([`PaymentView`]) as recorded.
+    pub body: serde_json::Value,
 }
 
 /// An SMS code was sent.
@@ -237,8 +326,9 @@ pub struct SmsSent {
 }
 
 /// Handle the selected violations of one vehicle.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct HandleRequest {
+    #[serde(with = "id_serde")]
     pub id_number: IdNumber,
     pub vehicle: VehicleKey,
     /// In the order the person selected them (the batch is decided in this order).
@@ -264,7 +354,7 @@ pub struct HandleOutcome {
 
 /// Pay one decision. The idempotency key is made by the kiosk once per payment attempt; sending
 /// the same key again returns the same payment.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct PayRequest {
     pub decision_number: String,
     pub idempotency_key: String,
@@ -305,8 +395,9 @@ pub struct RevertReport {
     pub reverted: Vec<RevertedItem>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct FeedbackRequest {
+    #[serde(with = "id_serde::option")]
     pub id_number: Option<IdNumber>,
     pub kiosk_id: String,
     pub category: String,
@@ -365,6 +456,16 @@ pub trait Platform: Send + Sync {
         vehicle: &VehicleKey,
         now: Timestamp,
     ) -> Result<FilingView, StoreError>;
+    /// The person's filings, and the active filings on their own vehicles.
+    fn filings(&self, id: &IdNumber, now: Timestamp) -> Result<FilingList, StoreError>;
+    /// The owner withdraws another person's filing of one of their vehicles, freeing the slot
+    /// (三.2: "a 4th waits until the owner un-files one"). Repeating it returns the filing.
+    fn remove_driver(
+        &self,
+        owner: &IdNumber,
+        filing_id: i64,
+        now: Timestamp,
+    ) -> Result<FilingView, StoreError>;
     /// Handle selected violations: each gets a decision with a number, its points become pending.
     /// A violation already handled returns its existing decision.
     fn handle(&self, req: &HandleRequest, now: Timestamp) -> Result<HandleOutcome, StoreError>;
@@ -372,6 +473,8 @@ pub trait Platform: Send + Sync {
     fn pay(&self, req: &PayRequest, now: Timestamp) -> Result<PaymentView, StoreError>;
     /// Revert kiosk handlings unpaid after 2 hours (六.2).
     fn revert_due(&self, now: Timestamp) -> Result<RevertReport, StoreError>;
+    /// A receipt kept for reprint (回执补打).
+    fn receipt(&self, decision_number: &str, kind: ReceiptKind) -> Result<ReceiptView, StoreError>;
     /// Record feedback (意见反馈); returns its number.
     fn feedback(&self, req: &FeedbackRequest, now: Timestamp) -> Result<i64, StoreError>;
     /// Issue a vehicle QR token for one of the owner's vehicles.
@@ -391,6 +494,8 @@ pub trait Platform: Send + Sync {
 pub struct SqlitePlatform {
     conn: Mutex<Connection>,
     policy: PolicyBook,
+    /// How long a kiosk handling stays payable (`timeouts.payment_window_minutes`, at most 2 h).
+    payment_window: jiff::SignedDuration,
     qr: QrKeys,
     sms: Box<dyn SmsGateway>,
     payments: Box<dyn PaymentProvider>,
@@ -558,6 +663,7 @@ impl SqlitePlatform {
         SqlitePlatform {
             conn: Mutex::new(conn),
             policy,
+            payment_window: pay_rules::PAYMENT_WINDOW,
             qr,
             sms,
             payments,
@@ -574,11 +680,19 @@ impl SqlitePlatform {
         Ok((p, report))
     }
 
+    /// Use a shorter payment window (`timeouts.payment_window_minutes` of `kiosk.toml`); the rule
+    /// core never lets it exceed 2 hours (六.2).
+    pub fn with_payment_window(mut self, length: jiff::SignedDuration) -> Self {
+        self.payment_window = length;
+        self
+    }
+
     pub fn qr_keys(&self) -> &QrKeys {
         &self.qr
     }
 
-    /// Run `f` in one transaction of the given behaviour; commit on `Ok`, roll back on `Err`.
+    /// Run `f` in one transaction of the given behaviour; commit on `Ok`, roll back on `Err`
+    /// (except a wrong SMS code, whose counted attempt is committed).
     pub(crate) fn with_tx<T>(
         &self,
         behavior: TransactionBehavior,
@@ -589,9 +703,19 @@ impl SqlitePlatform {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let tx = conn.transaction_with_behavior(behavior)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        match f(&tx) {
+            Ok(out) => {
+                tx.commit()?;
+                Ok(out)
+            }
+            // A wrong SMS code is the one refusal whose trace is kept: the attempt is counted
+            // (nothing else has been written by then), so codes cannot be guessed.
+            Err(StoreError::SmsCodeWrong) => {
+                tx.commit()?;
+                Err(StoreError::SmsCodeWrong)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn write<T>(
@@ -673,6 +797,23 @@ impl SqlitePlatform {
         )
         .optional()?
         .ok_or(StoreError::VehicleNotFound)
+    }
+
+    /// Where a filing code goes: the owner's phone, or a unit's manager phone (三.2, 三.3).
+    fn owner_phone(tx: &Connection, v: &VehicleRow) -> Result<String, StoreError> {
+        Ok(match (v.owner_person_id, v.owner_unit_id) {
+            (Some(owner), _) => {
+                tx.query_row("SELECT phone FROM persons WHERE id = ?1", [owner], |r| {
+                    r.get(0)
+                })?
+            }
+            (None, Some(unit)) => tx.query_row(
+                "SELECT manager_phone FROM units WHERE id = ?1",
+                [unit],
+                |r| r.get(0),
+            )?,
+            (None, None) => return Err(StoreError::Corrupt("vehicle without owner".into())),
+        })
     }
 
     fn licence(tx: &Connection, person_id: i64) -> Result<Option<LicenceView>, StoreError> {
@@ -922,8 +1063,8 @@ impl SqlitePlatform {
 
     fn filing_view(tx: &Connection, id: i64) -> Result<FilingView, StoreError> {
         tx.query_row(
-            "SELECT f.id, v.plate, v.plate_type, f.method, f.state, f.requested_at, f.reviewed_at, f.withdrawn_at
-             FROM filings f JOIN vehicles v ON v.id = f.vehicle_id WHERE f.id = ?1",
+            "SELECT f.id, v.plate, v.plate_type, f.method, f.state, f.requested_at, f.reviewed_at, f.withdrawn_at, p.name
+             FROM filings f JOIN vehicles v ON v.id = f.vehicle_id JOIN persons p ON p.id = f.person_id WHERE f.id = ?1",
             [id],
             |r| {
                 Ok(FilingView {
@@ -935,6 +1076,7 @@ impl SqlitePlatform {
                     requested_at: ts(r.get(5)?),
                     reviewed_at: r.get::<_, Option<i64>>(6)?.map(ts),
                     withdrawn_at: r.get::<_, Option<i64>>(7)?.map(ts),
+                    driver_masked: crate::privacy::mask_text(&r.get::<_, String>(8)?),
                 })
             },
         )
@@ -982,34 +1124,37 @@ impl SqlitePlatform {
             return Err(StoreError::Invalid("idempotency key".into()));
         }
         // The same key again: the same payment, nothing charged twice.
-        let existing: Option<(String, String, String, i64, i64, i64, i64, i64)> = tx
+        let existing: Option<PaymentView> = tx
             .query_row(
                 "SELECT d.number, p.method, p.transaction_no, p.fine_fen, p.surcharge_fen, p.fee_fen, p.total_fen, p.paid_at
                  FROM payments p JOIN decisions d ON d.id = p.decision_id WHERE p.idempotency_key = ?1",
                 [&req.idempotency_key],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?)),
+                |r| {
+                    let (fine, sur, fee, total) = (Fen(r.get(3)?), Fen(r.get(4)?), Fen(r.get(5)?), Fen(r.get(6)?));
+                    Ok(PaymentView {
+                        decision_number: r.get(0)?,
+                        idempotency_key: req.idempotency_key.clone(),
+                        method: r.get(1)?,
+                        transaction_no: r.get(2)?,
+                        fine,
+                        surcharge: sur,
+                        fee,
+                        total,
+                        fine_text: fine.to_string(),
+                        surcharge_text: sur.to_string(),
+                        fee_text: fee.to_string(),
+                        total_text: total.to_string(),
+                        paid_at: ts(r.get(7)?),
+                        replayed: true,
+                    })
+                },
             )
             .optional()?;
-        if let Some((number, method, txn, fine, sur, fee, total, at)) = existing {
-            if number != req.decision_number {
+        if let Some(previous) = existing {
+            if previous.decision_number != req.decision_number {
                 return Err(StoreError::IdempotencyKeyReused);
             }
-            return Ok(PaymentView {
-                decision_number: number,
-                idempotency_key: req.idempotency_key.clone(),
-                method,
-                transaction_no: txn,
-                fine: Fen(fine),
-                surcharge: Fen(sur),
-                fee: Fen(fee),
-                total: Fen(total),
-                fine_text: Fen(fine).to_string(),
-                surcharge_text: Fen(sur).to_string(),
-                fee_text: Fen(fee).to_string(),
-                total_text: Fen(total).to_string(),
-                paid_at: ts(at),
-                replayed: true,
-            });
+            return Ok(previous);
         }
         let d = Self::decision_by_number(tx, &req.decision_number)?;
         let state = handling_state(&d.state)?;
@@ -1068,6 +1213,7 @@ impl SqlitePlatform {
             "INSERT INTO receipts (kind, decision_id, payment_id, body, created_at) VALUES ('payment', ?1, ?2, ?3, ?4)",
             params![d.id, payment_id, body, now.as_second()],
         )?;
+        tracing::info!(decision = %d.number, total = %total, "decision paid");
         audit::append(
             tx,
             now.as_second(),
@@ -1077,20 +1223,14 @@ impl SqlitePlatform {
         )?;
         Ok(out)
     }
+}
 
-    /// The receipt kept for reprint (`handling` or `payment`) of a decision, as JSON text.
-    pub fn receipt(&self, decision_number: &str, kind: &str) -> Result<String, StoreError> {
-        self.read(|tx| {
-            let d = Self::decision_by_number(tx, decision_number)?;
-            tx.query_row(
-                "SELECT body FROM receipts WHERE decision_id = ?1 AND kind = ?2",
-                params![d.id, kind],
-                |r| r.get(0),
-            )
-            .optional()?
-            .ok_or_else(|| StoreError::DecisionNotFound(decision_number.to_string()))
-        })
-    }
+/// The owner's consent to a filing, checked inside the transaction.
+enum Consent<'a> {
+    /// The owner tag of a verified vehicle-QR token.
+    Qr(String),
+    /// The SMS code the applicant typed.
+    Sms(&'a str),
 }
 
 struct ViolationExtra {
@@ -1285,11 +1425,7 @@ impl Platform for SqlitePlatform {
         self.write(|tx| {
             let p = Self::person_row(tx, applicant)?;
             let v = Self::vehicle_row(tx, vehicle)?;
-            let phone: String = match (v.owner_person_id, v.owner_unit_id) {
-                (Some(owner), _) => tx.query_row("SELECT phone FROM persons WHERE id = ?1", [owner], |r| r.get(0))?,
-                (None, Some(unit)) => tx.query_row("SELECT manager_phone FROM units WHERE id = ?1", [unit], |r| r.get(0))?,
-                (None, None) => return Err(StoreError::Corrupt("vehicle without owner".into())),
-            };
+            let phone = Self::owner_phone(tx, &v)?;
             let purpose = format!("filing:{}:{}", v.id, p.id);
             let (outbox_id, expires_at) = sms::issue_code(
                 tx,
@@ -1310,7 +1446,7 @@ impl Platform for SqlitePlatform {
 
     fn file_vehicle(&self, req: &FilingRequest, now: Timestamp) -> Result<FilingView, StoreError> {
         // The token is checked before anything is read or written.
-        let (key, method, claims) = match &req.proof {
+        let (key, method, consent) = match &req.proof {
             FilingProof::QrToken(t) => {
                 let c = self.qr.verify(t, now)?;
                 (
@@ -1319,10 +1455,14 @@ impl Platform for SqlitePlatform {
                         plate_type: c.plate_type.clone(),
                     },
                     FilingMethod::OwnerQr,
-                    Some(c),
+                    Consent::Qr(c.owner),
                 )
             }
-            FilingProof::SmsCode { vehicle, .. } => (vehicle.clone(), FilingMethod::OwnerSms, None),
+            FilingProof::SmsCode { vehicle, code } => (
+                vehicle.clone(),
+                FilingMethod::OwnerSms,
+                Consent::Sms(code.as_str()),
+            ),
         };
         self.write(|tx| {
             let p = Self::person_row(tx, &req.id_number)?;
@@ -1352,28 +1492,31 @@ impl Platform for SqlitePlatform {
             };
             filing::check_new_filing(counts, owner_kind, method).map_err(StoreError::Filing)?;
             // The owner's consent.
-            match (&req.proof, claims) {
-                (FilingProof::QrToken(_), Some(c)) => {
+            match consent {
+                Consent::Qr(owner_tag) => {
                     let owner_id: Option<String> = match v.owner_person_id {
-                        Some(o) => Some(tx.query_row("SELECT id_number FROM persons WHERE id = ?1", [o], |r| r.get(0))?),
+                        Some(o) => Some(tx.query_row(
+                            "SELECT id_number FROM persons WHERE id = ?1",
+                            [o],
+                            |r| r.get(0),
+                        )?),
                         None => None,
                     };
                     let owner = owner_id
-                        .map(|s| IdNumber::parse(&s).map_err(|e| StoreError::Corrupt(format!("owner id: {e}"))))
+                        .map(|s| {
+                            IdNumber::parse(&s)
+                                .map_err(|e| StoreError::Corrupt(format!("owner id: {e}")))
+                        })
                         .transpose()?;
-                    if owner.map(|o| token::owner_tag(&o)) != Some(c.owner) {
+                    if owner.map(|o| token::owner_tag(&o)).as_ref() != Some(&owner_tag) {
                         return Err(StoreError::TokenOwnerMismatch);
                     }
                 }
-                (FilingProof::SmsCode { code, .. }, _) => {
-                    let phone: String = match (v.owner_person_id, v.owner_unit_id) {
-                        (Some(owner), _) => tx.query_row("SELECT phone FROM persons WHERE id = ?1", [owner], |r| r.get(0))?,
-                        (None, Some(unit)) => tx.query_row("SELECT manager_phone FROM units WHERE id = ?1", [unit], |r| r.get(0))?,
-                        (None, None) => return Err(StoreError::Corrupt("vehicle without owner".into())),
-                    };
-                    sms::consume_code(tx, &phone, &format!("filing:{}:{}", v.id, p.id), code, now)?;
+                Consent::Sms(code) => {
+                    let phone = Self::owner_phone(tx, &v)?;
+                    let purpose = format!("filing:{}:{}", v.id, p.id);
+                    sms::consume_code(tx, &phone, &purpose, code, now)?;
                 }
-                (FilingProof::QrToken(_), None) => unreachable!("a QR proof always has claims"),
             }
             let method_code = match method {
                 FilingMethod::OwnerQr => "owner_qr",
@@ -1385,6 +1528,7 @@ impl Platform for SqlitePlatform {
                 params![p.id, v.id, method_code, now.as_second()],
             )?;
             let id = tx.last_insert_rowid();
+            tracing::info!(person = %req.id_number, filing = id, method = method_code, "filing requested");
             audit::append(tx, now.as_second(), "file", &format!("filing:{id}"), &json!({"person": p.id, "vehicle": v.id, "method": method_code}))?;
             Self::filing_view(tx, id)
         })
@@ -1467,6 +1611,75 @@ impl Platform for SqlitePlatform {
         })
     }
 
+    fn filings(&self, id: &IdNumber, _now: Timestamp) -> Result<FilingList, StoreError> {
+        self.read(|tx| {
+            let p = Self::person_row(tx, id)?;
+            let ids = |sql: &str| -> Result<Vec<i64>, StoreError> {
+                let mut stmt = tx.prepare_cached(sql)?;
+                let rows = stmt.query_map([p.id], |r| r.get(0))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            };
+            let mine = ids("SELECT id FROM filings WHERE person_id = ?1 ORDER BY id")?;
+            let on_mine = ids(
+                "SELECT f.id FROM filings f JOIN vehicles v ON v.id = f.vehicle_id
+                 WHERE v.owner_person_id = ?1 AND f.state IN ('pending_review', 'approved') ORDER BY f.id",
+            )?;
+            Ok(FilingList {
+                mine: mine
+                    .into_iter()
+                    .map(|f| Self::filing_view(tx, f))
+                    .collect::<Result<_, _>>()?,
+                on_my_vehicles: on_mine
+                    .into_iter()
+                    .map(|f| Self::filing_view(tx, f))
+                    .collect::<Result<_, _>>()?,
+            })
+        })
+    }
+
+    fn remove_driver(
+        &self,
+        owner: &IdNumber,
+        filing_id: i64,
+        now: Timestamp,
+    ) -> Result<FilingView, StoreError> {
+        self.write(|tx| {
+            let p = Self::person_row(tx, owner)?;
+            let row: Option<(i64, String)> = tx
+                .query_row(
+                    "SELECT v.owner_person_id, f.state FROM filings f JOIN vehicles v ON v.id = f.vehicle_id WHERE f.id = ?1",
+                    [filing_id],
+                    |r| Ok((r.get::<_, Option<i64>>(0)?.unwrap_or(0), r.get(1)?)),
+                )
+                .optional()?;
+            match row {
+                // Only the owner may remove a driver from their vehicle; to anyone else it does
+                // not exist.
+                Some((o, _)) if o != p.id => Err(StoreError::FilingNotFound),
+                None => Err(StoreError::FilingNotFound),
+                Some((_, state)) if state == "withdrawn" => Self::filing_view(tx, filing_id),
+                Some((_, state)) if state == "rejected" => Err(StoreError::FilingAlreadyReviewed {
+                    state,
+                    wanted: "withdrawn".into(),
+                }),
+                Some(_) => {
+                    tx.execute(
+                        "UPDATE filings SET state = 'withdrawn', withdrawn_at = ?1 WHERE id = ?2",
+                        params![now.as_second(), filing_id],
+                    )?;
+                    audit::append(
+                        tx,
+                        now.as_second(),
+                        "remove_driver",
+                        &format!("filing:{filing_id}"),
+                        &json!({"owner": p.id}),
+                    )?;
+                    Self::filing_view(tx, filing_id)
+                }
+            }
+        })
+    }
+
     fn handle(&self, req: &HandleRequest, now: Timestamp) -> Result<HandleOutcome, StoreError> {
         if req.violation_ids.is_empty() {
             return Err(StoreError::Invalid("no violation selected".into()));
@@ -1526,7 +1739,7 @@ impl Platform for SqlitePlatform {
                         en: format!("Violation {}: {}", no.violation, no.message_en()),
                     });
                 }
-                let window = PaymentWindow::starting(now);
+                let window = PaymentWindow::with_length(now, self.payment_window);
                 for f in &facts {
                     let (id, number) = Self::next_decision_number(tx, now)?;
                     tx.execute(
@@ -1565,6 +1778,12 @@ impl Platform for SqlitePlatform {
                 .filter(|it| seen.insert(it.violation_id.clone()))
                 .collect();
             let due = Fen(items.iter().map(|i| i.decision.amount_due.0).sum());
+            tracing::info!(
+                person = %req.id_number,
+                handled = fresh.len(),
+                selected = items.len(),
+                "violations handled"
+            );
             Ok(HandleOutcome {
                 items,
                 amount_due: due,
@@ -1619,6 +1838,27 @@ impl Platform for SqlitePlatform {
                 tracing::info!(count = report.reverted.len(), "reverted unpaid handlings (六.2)");
             }
             Ok(report)
+        })
+    }
+
+    fn receipt(&self, decision_number: &str, kind: ReceiptKind) -> Result<ReceiptView, StoreError> {
+        self.read(|tx| {
+            let d = Self::decision_by_number(tx, decision_number)?;
+            let (body, at): (String, i64) = tx
+                .query_row(
+                    "SELECT body, created_at FROM receipts WHERE decision_id = ?1 AND kind = ?2",
+                    params![d.id, kind.code()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?
+                .ok_or(StoreError::ReceiptNotFound)?;
+            Ok(ReceiptView {
+                kind,
+                decision_number: d.number,
+                created_at: ts(at),
+                body: serde_json::from_str(&body)
+                    .map_err(|e| StoreError::Corrupt(format!("receipt body: {e}")))?,
+            })
         })
     }
 

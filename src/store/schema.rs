@@ -14,7 +14,7 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The migrations, in order; migration `i` brings `user_version` from `i` to `i + 1`.
 /// Never edit a published migration: append a new one.
-pub const MIGRATIONS: &[&str] = &[MIGRATION_1];
+pub const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2];
 
 /// The schema version this build writes.
 pub fn current_version() -> i64 {
@@ -218,6 +218,13 @@ CREATE TABLE meta (
 );
 "#;
 
+const MIGRATION_2: &str = r#"
+-- Wrong SMS codes are counted; a code is burned after too many (guessing six digits).
+ALTER TABLE sms_outbox ADD COLUMN failed_attempts INTEGER NOT NULL DEFAULT 0;
+-- Every decision of a violation, reverted ones included (db check, reprints).
+CREATE INDEX decisions_by_violation ON decisions(violation_id);
+"#;
+
 /// Errors opening or migrating a database file.
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
@@ -312,6 +319,26 @@ mod tests {
             .query_row("SELECT count(*) FROM persons", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn a_version_1_database_is_migrated_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.db");
+        let mut c = Connection::open(&path).unwrap();
+        configure(&c).unwrap();
+        c.execute_batch(MIGRATIONS[0]).unwrap();
+        c.pragma_update(None, "user_version", 1).unwrap();
+        c.execute(
+            "INSERT INTO sms_outbox (phone, purpose, code, body, created_at, expires_at) VALUES ('13800000000', 'register', '123456', 'b', 0, 1)",
+            [],
+        )
+        .unwrap();
+        assert_eq!(migrate(&mut c).unwrap(), current_version());
+        let attempts: i64 = c
+            .query_row("SELECT failed_attempts FROM sms_outbox", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(attempts, 0, "the old row is kept and gets the new column");
     }
 
     #[test]

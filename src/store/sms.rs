@@ -9,6 +9,9 @@ use jiff::{SignedDuration, Timestamp};
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
+/// Wrong tries after which a code is burned (a new one must be requested).
+pub const MAX_FAILED_ATTEMPTS: i64 = 5;
+
 /// How long a code stays valid.
 pub const CODE_VALIDITY: SignedDuration = SignedDuration::from_mins(5);
 
@@ -82,6 +85,8 @@ pub fn issue_code(
 }
 
 /// Check `code` against the latest unused, unexpired code for `purpose` to `phone`; mark it used.
+/// A wrong code counts an attempt (the caller commits it, see `SqlitePlatform::with_tx`); after
+/// [`MAX_FAILED_ATTEMPTS`] the code expires.
 pub fn consume_code(
     conn: &Connection,
     phone: &str,
@@ -100,6 +105,12 @@ pub fn consume_code(
         return Err(crate::store::StoreError::SmsCodeExpired);
     };
     if want != code.trim() {
+        conn.execute(
+            "UPDATE sms_outbox SET failed_attempts = failed_attempts + 1,
+                 expires_at = CASE WHEN failed_attempts + 1 >= ?2 THEN ?3 ELSE expires_at END
+             WHERE id = ?1",
+            params![id, MAX_FAILED_ATTEMPTS, now.as_second()],
+        )?;
         return Err(crate::store::StoreError::SmsCodeWrong);
     }
     conn.execute(

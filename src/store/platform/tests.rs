@@ -213,7 +213,7 @@ fn violations_come_with_the_rule_cores_decision() {
     let d = &l.unpaid_decisions[0];
     assert_eq!(d.channel, "elsewhere");
     assert_eq!(d.surcharge_days, 15);
-    assert_eq!(d.surcharge, Fen(90_00));
+    assert_eq!(d.surcharge, Fen::from_yuan(90));
     assert_eq!(d.amount_due_text, "290.00元");
 }
 
@@ -309,12 +309,15 @@ fn handle_then_pay_is_exactly_once_and_idempotent() {
         1
     );
     // Receipts kept for reprint.
-    assert!(
-        p.receipt(&number, "payment")
-            .unwrap()
-            .contains(&paid.transaction_no)
+    let payment = p.receipt(&number, ReceiptKind::Payment).unwrap();
+    assert_eq!(payment.body["transaction_no"], paid.transaction_no.as_str());
+    let handling = p.receipt(&number, ReceiptKind::Handling).unwrap();
+    assert_eq!(handling.body["number"], number.as_str());
+    let other = first.items[1].decision.number.clone();
+    assert_eq!(
+        p.receipt(&other, ReceiptKind::Payment).unwrap_err().code(),
+        "receipt_not_found"
     );
-    assert!(p.receipt(&number, "handling").unwrap().contains(&number));
     assert_checks(&p);
 }
 
@@ -460,7 +463,7 @@ fn a_decision_made_elsewhere_is_paid_with_its_surcharge() {
         .unwrap();
     assert_eq!(
         (paid.fine, paid.surcharge, paid.total),
-        (Fen(200_00), Fen(90_00), Fen(290_00))
+        (Fen::from_yuan(200), Fen::from_yuan(90), Fen::from_yuan(290))
     );
     // Not reverted by the 2-hour rule: it is not a kiosk handling.
     assert!(
@@ -587,6 +590,26 @@ fn refused_filings_say_why_and_write_nothing() {
             "not a token".into(),
             now(),
             "token_malformed",
+        ),
+        (
+            "signed, but for another owner (the car was sold)",
+            "黄勇",
+            p.qr_keys()
+                .issue("渝A6R2T8", "02", &id("李小红"), now())
+                .unwrap()
+                .0,
+            now(),
+            "token_owner_mismatch",
+        ),
+        (
+            "signed, for a vehicle the platform does not know",
+            "黄勇",
+            p.qr_keys()
+                .issue("渝A00000", "02", &id("李小红"), now())
+                .unwrap()
+                .0,
+            now(),
+            "vehicle_not_found",
         ),
     ];
     let before = count(&p, "SELECT count(*) FROM audit_log");
@@ -1027,7 +1050,225 @@ fn the_payment_receipt_kept_for_reprint() {
         now(),
     )
     .unwrap();
-    let body: serde_json::Value =
-        serde_json::from_str(&p.receipt(&d.number, "payment").unwrap()).unwrap();
+    let body = p.receipt(&d.number, ReceiptKind::Payment).unwrap().body;
     insta::assert_json_snapshot!("payment_receipt_huang_yong", body);
+}
+
+#[test]
+fn an_sms_code_is_burned_after_five_wrong_tries() {
+    let p = city();
+    let who = id("吴丽");
+    let sent = p.send_register_code("13912345678", now()).unwrap();
+    let code: String = p
+        .with_connection_ref(|c| {
+            Ok(c.query_row(
+                "SELECT code FROM sms_outbox WHERE id = ?1",
+                [sent.outbox_id],
+                |r| r.get(0),
+            )?)
+        })
+        .unwrap();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let req = |c: &str| RegisterRequest {
+        id_number: who.clone(),
+        phone: "13912345678".into(),
+        sms_code: c.into(),
+    };
+    for _ in 0..sms::MAX_FAILED_ATTEMPTS {
+        assert_eq!(
+            p.register(&req(wrong), now()).unwrap_err().code(),
+            "sms_code_wrong"
+        );
+    }
+    assert_eq!(
+        p.register(&req(&code), now()).unwrap_err().code(),
+        "sms_code_expired"
+    );
+    assert!(!p.person(&who, now()).unwrap().registered);
+}
+
+#[test]
+fn a_shorter_configured_payment_window_is_honoured_and_never_longer_than_two_hours() {
+    let table = [(30, 30), (120, 120), (300, 120)];
+    for (configured, expected) in table {
+        let p = city().with_payment_window(SignedDuration::from_mins(configured));
+        let who = id("李小红");
+        let v = p
+            .violations(&who, &car("渝A8K2L6"), now())
+            .unwrap()
+            .violations[0]
+            .id
+            .clone();
+        let d = p
+            .handle(
+                &HandleRequest {
+                    id_number: who,
+                    vehicle: car("渝A8K2L6"),
+                    violation_ids: vec![v],
+                    kiosk_id: "K1".into(),
+                },
+                now(),
+            )
+            .unwrap()
+            .items
+            .remove(0)
+            .decision;
+        assert_eq!(
+            d.payment_deadline,
+            now() + SignedDuration::from_mins(expected),
+            "{configured}"
+        );
+    }
+}
+
+#[test]
+fn the_owner_sees_and_removes_a_filed_driver_freeing_the_slot() {
+    let p = city();
+    let owner = id("王建国");
+    let list = p.filings(&owner, now()).unwrap();
+    assert_eq!(
+        list.on_my_vehicles.len(),
+        3,
+        "his car is at the 3-driver limit"
+    );
+    assert!(
+        list.on_my_vehicles
+            .iter()
+            .all(|f| f.driver_masked.contains('*'))
+    );
+    let tok = p
+        .issue_vehicle_qr(&owner, &car("渝A3M7P9"), now())
+        .unwrap()
+        .token;
+    let file = |who: &str| {
+        p.file_vehicle(
+            &FilingRequest {
+                id_number: id(who),
+                proof: FilingProof::QrToken(tok.clone()),
+            },
+            now(),
+        )
+    };
+    assert_eq!(
+        file("李小红").unwrap_err().code(),
+        "filing_vehicle_limit_reached"
+    );
+    let first = list.on_my_vehicles[0].id;
+    // Nobody but the owner can remove it.
+    assert_eq!(
+        p.remove_driver(&id("李小红"), first, now())
+            .unwrap_err()
+            .code(),
+        "filing_not_found"
+    );
+    let removed = p.remove_driver(&owner, first, now()).unwrap();
+    assert_eq!(removed.state, "withdrawn");
+    assert_eq!(
+        p.remove_driver(&owner, first, now()).unwrap().id,
+        first,
+        "tapped twice"
+    );
+    assert_eq!(file("李小红").unwrap().state, "pending_review");
+    assert_eq!(p.filings(&id("李小红"), now()).unwrap().mine.len(), 1);
+    assert_checks(&p);
+}
+
+#[test]
+fn a_selected_batch_is_decided_in_the_order_given() {
+    let p = city();
+    // 赵敏 filed 王建国's car before both of its violations (3 and 1 points); put her at 8 points.
+    p.with_connection_ref(|c| {
+        Ok(c.execute(
+            "UPDATE licences SET cycle_points = 8 WHERE person_id = (SELECT id FROM persons WHERE name = '赵敏')",
+            [],
+        )?)
+    })
+    .unwrap();
+    let who = id("赵敏");
+    let list = p.violations(&who, &car("渝A3M7P9"), now()).unwrap();
+    let by = |pts: u32| {
+        list.violations
+            .iter()
+            .find(|v| v.points == pts)
+            .unwrap()
+            .id
+            .clone()
+    };
+    let (three, one) = (by(3), by(1));
+    let req = |ids: Vec<String>| HandleRequest {
+        id_number: who.clone(),
+        vehicle: car("渝A3M7P9"),
+        violation_ids: ids,
+        kiosk_id: "K1".into(),
+    };
+    // 8 + 3 = 11, then 11 + 1 = 12: the second is refused, and with it the request.
+    let e = p
+        .handle(&req(vec![three.clone(), one.clone()]), now())
+        .unwrap_err();
+    match &e {
+        StoreError::NotEligible { violation, .. } => assert_eq!(*violation, one),
+        other => panic!("{other}"),
+    }
+    // 8 + 1 = 9, then 9 + 3 = 12: now the 3-point one is refused.
+    let e = p
+        .handle(&req(vec![one.clone(), three.clone()]), now())
+        .unwrap_err();
+    match &e {
+        StoreError::NotEligible { violation, .. } => assert_eq!(*violation, three),
+        other => panic!("{other}"),
+    }
+    assert_eq!(
+        count(&p, "SELECT count(*) FROM decisions WHERE channel = 'kiosk'"),
+        0
+    );
+    // Either alone is fine.
+    let out = p.handle(&req(vec![three]), now()).unwrap();
+    assert_eq!(out.items[0].decision.points, 3);
+    assert_eq!(
+        p.person(&who, now())
+            .unwrap()
+            .licence
+            .unwrap()
+            .pending_points,
+        3
+    );
+    assert_checks(&p);
+}
+
+#[test]
+fn requests_travel_as_json_and_refuse_a_bad_id_number() {
+    let req = HandleRequest {
+        id_number: id("李小红"),
+        vehicle: car("渝A8K2L6"),
+        violation_ids: vec!["5001000000000001".into()],
+        kiosk_id: "K1".into(),
+    };
+    let text = serde_json::to_string(&req).unwrap();
+    let back: HandleRequest = serde_json::from_str(&text).unwrap();
+    assert_eq!(back.id_number, req.id_number);
+    assert!(
+        !format!("{back:?}").contains("50010619851120002X"),
+        "Debug stays masked"
+    );
+    let bad = text.replace("50010619851120002X", "500106198511200021");
+    assert!(
+        serde_json::from_str::<HandleRequest>(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains("校验")
+    );
+    let f = FilingRequest {
+        id_number: id("李小红"),
+        proof: FilingProof::QrToken("CQVQR1.x.y".into()),
+    };
+    let back: FilingRequest = serde_json::from_str(&serde_json::to_string(&f).unwrap()).unwrap();
+    assert!(matches!(back.proof, FilingProof::QrToken(t) if t == "CQVQR1.x.y"));
+    let fb = FeedbackRequest {
+        id_number: None,
+        kiosk_id: "K".into(),
+        category: "c".into(),
+        text: "t".into(),
+    };
+    let back: FeedbackRequest = serde_json::from_str(&serde_json::to_string(&fb).unwrap()).unwrap();
+    assert!(back.id_number.is_none());
 }
