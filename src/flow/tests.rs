@@ -183,7 +183,7 @@ fn violations_flow_end_to_end_handles_pays_and_prints() {
     };
     assert_eq!(handling.fines, Fen::from_yuan(450));
     // V0003 was decided 30 days ago: 15 surcharged days × 3 % × 150元 = 67.50元.
-    assert_eq!(handling.surcharge, Fen(67_50));
+    assert_eq!(handling.surcharge, Fen(6750));
     assert_eq!(handling.fee.to_string(), "0.00元");
     assert_eq!(handling.total.to_string(), "517.50元");
     k.ui(Action::Pay);
@@ -194,7 +194,7 @@ fn violations_flow_end_to_end_handles_pays_and_prints() {
         panic!("{:?}", k.screen())
     };
     assert_eq!(printed, PrintOutcome::Printed);
-    assert_eq!(payment.amount, Fen(517_50));
+    assert_eq!(payment.amount, Fen(51750));
     let receipts = k.printed.lock().unwrap().clone();
     assert_eq!(receipts.len(), 1);
     assert!(receipts[0].contains("手续费：0.00元"), "{}", receipts[0]);
