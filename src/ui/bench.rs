@@ -239,6 +239,7 @@ impl BenchProbe {
             Phase::Idle { since, cpu, frames } => {
                 let elapsed = since.elapsed();
                 *frames += 1;
+                tracing::debug!(causes = ?ctx.repaint_causes(), "frame while idle");
                 if elapsed >= self.idle {
                     let cpu_used = cpu_ms() - *cpu;
                     // The last frame is the wake-up that ends the measurement.
