@@ -85,11 +85,10 @@ fn tick(mut state: State, now: jiff::Timestamp, fx: &mut Vec<Effect>) -> State {
                 page: AttractPage::Welcome,
             }
         }
-        State::Attract { mut ctx, page } => {
-            if page != AttractPage::Welcome {
-                ctx.last_input = now;
-                ctx.message = None;
-            }
+        State::Attract { mut ctx, .. } => {
+            // Back to the welcome page; an old message (请取走身份证) is cleared too.
+            ctx.last_input = now;
+            ctx.message = None;
             State::Attract {
                 ctx,
                 page: AttractPage::Welcome,
@@ -580,7 +579,9 @@ fn session_action(
         }
         Action::StillHere => return with(ctx, s),
         Action::Home if s.face_verified => {
-            if !matches!(s.screen, Screen::Payment { paying: true, .. }) {
+            // A handled decision stays on its payment screen until paid or the person leaves:
+            // once away from it, nothing on the kiosk leads back before the 六.2 revert.
+            if !matches!(s.screen, Screen::Payment { .. } | Screen::Printing { .. }) {
                 s.screen = Screen::Services;
             }
             return with(ctx, s);

@@ -193,6 +193,11 @@ fn violations_flow_end_to_end_handles_pays_and_prints() {
     assert_eq!(handling.surcharge, Fen(6750));
     assert_eq!(handling.fee.to_string(), "0.00元");
     assert_eq!(handling.total.to_string(), "517.50元");
+    k.ui(Action::Home).ui(Action::Back);
+    assert!(
+        matches!(k.screen(), Screen::Payment { .. }),
+        "left the payment screen"
+    );
     k.ui(Action::Pay);
     let Screen::Done {
         payment, printed, ..
@@ -382,6 +387,9 @@ fn idle_timeout_counts_down_then_wipes_the_session() {
     assert_eq!(k.message(), Some(Message::SessionTimedOut));
     assert!(k.driver.take_wiped());
     assert!(k.state().session().is_none());
+    // The notice on the attract screen goes away in turn.
+    k.wait(idle);
+    assert_eq!(k.message(), None);
 }
 
 #[test]
