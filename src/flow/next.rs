@@ -7,6 +7,7 @@ use super::ports::{
 use super::state::*;
 use crate::config::Language;
 use crate::domain::Plate;
+use crate::privacy::Masked;
 use crate::rules::cycle::CyclePreview;
 use crate::rules::maintenance::{in_maintenance_window, local_time, reopens_at};
 use crate::rules::payment::{HandlingState, PaymentWindow, check_payment};
@@ -810,7 +811,7 @@ fn session_action(
                     if phone.len() == PHONE_LEN && phone.text().starts_with('1') {
                         fx.push(Effect::RequestRegisterCode {
                             id,
-                            phone: phone.text().to_string(),
+                            phone: Masked::new(phone.text().to_string()),
                         });
                     } else {
                         ctx.message = Some(Message::BadEntry);
@@ -820,7 +821,7 @@ fn session_action(
                     if sent.is_some() && code.len() == CODE_LEN {
                         fx.push(Effect::Register {
                             id,
-                            phone: phone.text().to_string(),
+                            phone: Masked::new(phone.text().to_string()),
                             code: code.text().to_string(),
                         });
                     } else {
