@@ -746,7 +746,8 @@ fn violations(ui: &mut Ui, ctx: &Ctx, sel: &Selection, v: &View, out: &mut Vec<E
         ui,
         &format!("{}  {}", v.t(T::ViolationsTitle), sel.list.plate),
     );
-    if in_maintenance_window(ctx.now) {
+    let told = matches!(ctx.message, Some(Message::Maintenance { .. }));
+    if in_maintenance_window(ctx.now) && !told {
         banner(
             ui,
             &format!(
