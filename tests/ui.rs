@@ -258,8 +258,7 @@ fn keys(h: &mut Harness<'_, KioskApp>, s: &str) {
 
 fn last_code(h: &Harness<'_, KioskApp>) -> String {
     let outbox = h.state().simulator().unwrap().outbox();
-    let code = outbox.lock().unwrap().last().unwrap().code.clone();
-    code
+    outbox.lock().unwrap().last().unwrap().code.clone()
 }
 
 #[test]

@@ -102,10 +102,10 @@ impl Driver {
             }
             Effect::Unfile { id, filing } => Event::Unfiled(b.unfile(&id, &filing, now)),
             Effect::RequestRegisterCode { id, phone } => {
-                Event::RegisterCodeSent(b.request_register_code(&id, &phone, now))
+                Event::RegisterCodeSent(b.request_register_code(&id, phone.expose(), now))
             }
             Effect::Register { id, phone, code } => {
-                Event::Registered(b.register(&id, &phone, &code, now))
+                Event::Registered(b.register(&id, phone.expose(), &code, now))
             }
             Effect::Feedback { id, topic } => {
                 Event::FeedbackSent(b.feedback(Some(&id), topic, now))

@@ -7,6 +7,7 @@ use super::ports::{
 use super::state::*;
 use crate::config::Language;
 use crate::domain::Plate;
+use crate::privacy::Masked;
 use crate::rules::cycle::CyclePreview;
 use crate::rules::maintenance::{in_maintenance_window, local_time, reopens_at};
 use crate::rules::payment::{HandlingState, PaymentWindow, check_payment};
@@ -85,11 +86,10 @@ fn tick(mut state: State, now: jiff::Timestamp, fx: &mut Vec<Effect>) -> State {
                 page: AttractPage::Welcome,
             }
         }
-        State::Attract { mut ctx, page } => {
-            if page != AttractPage::Welcome {
-                ctx.last_input = now;
-                ctx.message = None;
-            }
+        State::Attract { mut ctx, .. } => {
+            // Back to the welcome page; an old message (请取走身份证) is cleared too.
+            ctx.last_input = now;
+            ctx.message = None;
             State::Attract {
                 ctx,
                 page: AttractPage::Welcome,
@@ -580,7 +580,9 @@ fn session_action(
         }
         Action::StillHere => return with(ctx, s),
         Action::Home if s.face_verified => {
-            if !matches!(s.screen, Screen::Payment { paying: true, .. }) {
+            // A handled decision stays on its payment screen until paid or the person leaves:
+            // once away from it, nothing on the kiosk leads back before the 六.2 revert.
+            if !matches!(s.screen, Screen::Payment { .. } | Screen::Printing { .. }) {
                 s.screen = Screen::Services;
             }
             return with(ctx, s);
@@ -809,7 +811,7 @@ fn session_action(
                     if phone.len() == PHONE_LEN && phone.text().starts_with('1') {
                         fx.push(Effect::RequestRegisterCode {
                             id,
-                            phone: phone.text().to_string(),
+                            phone: Masked::new(phone.text().to_string()),
                         });
                     } else {
                         ctx.message = Some(Message::BadEntry);
@@ -819,7 +821,7 @@ fn session_action(
                     if sent.is_some() && code.len() == CODE_LEN {
                         fx.push(Effect::Register {
                             id,
-                            phone: phone.text().to_string(),
+                            phone: Masked::new(phone.text().to_string()),
                             code: code.text().to_string(),
                         });
                     } else {

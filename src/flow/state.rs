@@ -471,11 +471,11 @@ pub enum Effect {
     },
     RequestRegisterCode {
         id: IdNumber,
-        phone: String,
+        phone: Masked<String>,
     },
     Register {
         id: IdNumber,
-        phone: String,
+        phone: Masked<String>,
         code: String,
     },
     Feedback {

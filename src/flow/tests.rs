@@ -22,6 +22,8 @@ struct Kiosk {
     now: Timestamp,
     outbox: Outbox,
     printed: PrintedReceipts,
+    out_of_paper: std::sync::Arc<std::sync::Mutex<bool>>,
+    face_fail: std::sync::Arc<std::sync::Mutex<bool>>,
 }
 
 impl Kiosk {
@@ -32,17 +34,22 @@ impl Kiosk {
         let outbox = backend.outbox();
         let peripherals = DemoPeripherals::default();
         let printed = peripherals.printed();
+        let out_of_paper = peripherals.out_of_paper.clone();
+        let face = DemoFaceVerifier::default();
+        let face_fail = face.fail_next.clone();
         let driver = Driver::new(
             State::new(&config, now),
             Box::new(backend),
             Box::new(peripherals),
-            Box::new(DemoFaceVerifier::default()),
+            Box::new(face),
         );
         Kiosk {
             driver,
             now,
             outbox,
             printed,
+            out_of_paper,
+            face_fail,
         }
     }
 
@@ -183,9 +190,14 @@ fn violations_flow_end_to_end_handles_pays_and_prints() {
     };
     assert_eq!(handling.fines, Fen::from_yuan(450));
     // V0003 was decided 30 days ago: 15 surcharged days × 3 % × 150元 = 67.50元.
-    assert_eq!(handling.surcharge, Fen(67_50));
+    assert_eq!(handling.surcharge, Fen(6750));
     assert_eq!(handling.fee.to_string(), "0.00元");
     assert_eq!(handling.total.to_string(), "517.50元");
+    k.ui(Action::Home).ui(Action::Back);
+    assert!(
+        matches!(k.screen(), Screen::Payment { .. }),
+        "left the payment screen"
+    );
     k.ui(Action::Pay);
     let Screen::Done {
         payment, printed, ..
@@ -194,7 +206,7 @@ fn violations_flow_end_to_end_handles_pays_and_prints() {
         panic!("{:?}", k.screen())
     };
     assert_eq!(printed, PrintOutcome::Printed);
-    assert_eq!(payment.amount, Fen(517_50));
+    assert_eq!(payment.amount, Fen(51750));
     let receipts = k.printed.lock().unwrap().clone();
     assert_eq!(receipts.len(), 1);
     assert!(receipts[0].contains("手续费：0.00元"), "{}", receipts[0]);
@@ -203,6 +215,58 @@ fn violations_flow_end_to_end_handles_pays_and_prints() {
     // The handled violations are gone from the list.
     k.ui(Action::Home).violations_of("渝A12345");
     assert_eq!(k.selection().list.violations.len(), 2);
+}
+
+#[test]
+fn a_failed_face_check_is_explained_and_can_be_retried() {
+    let mut k = Kiosk::at(DAY);
+    k.driver.send(Event::CardPlaced(demo::demo_card(0)));
+    *k.face_fail.lock().unwrap() = true;
+    k.ui(Action::Continue).ui(Action::StartFace);
+    assert_eq!(k.message(), Some(Message::Face(FaceOutcome::NoMatch)));
+    assert!(matches!(k.screen(), Screen::Face { attempts: 1, .. }));
+    assert!(!k.state().session().unwrap().face_verified);
+    k.ui(Action::Open(Service::Violations));
+    assert!(
+        matches!(k.screen(), Screen::Face { .. }),
+        "no service before the face check"
+    );
+    k.ui(Action::StartFace);
+    assert_eq!(k.screen(), Screen::Services);
+}
+
+#[test]
+fn out_of_paper_keeps_the_payment_and_the_operator_can_reprint() {
+    let mut k = Kiosk::signed_in(DAY, 0);
+    *k.out_of_paper.lock().unwrap() = true;
+    k.violations_of("渝A12345");
+    k.ui(Action::ToggleViolation("V0001".into()))
+        .ui(Action::ToNotices)
+        .ui(Action::SetAgreed(true))
+        .ui(Action::Handle)
+        .ui(Action::Pay);
+    let Screen::Done { printed, .. } = k.screen() else {
+        panic!("{:?}", k.screen())
+    };
+    assert_eq!(printed, PrintOutcome::OutOfPaper);
+    assert!(k.printed.lock().unwrap().is_empty());
+    assert!(
+        k.state()
+            .ctx()
+            .recent_errors
+            .iter()
+            .any(|e| e.contains("OutOfPaper"))
+    );
+    // Paper refilled: the operator reprints the last receipt.
+    k.ui(Action::Exit);
+    *k.out_of_paper.lock().unwrap() = false;
+    k.ui(Action::OperatorEntry)
+        .keys(&KioskConfig::embedded().operator.pin)
+        .ui(Action::SubmitCode)
+        .ui(Action::OperatorReprint);
+    let printed = k.printed.lock().unwrap().clone();
+    assert_eq!(printed.len(), 1);
+    assert!(printed[0].contains("合计缴款：200.00元"), "{}", printed[0]);
 }
 
 #[test]
@@ -323,6 +387,9 @@ fn idle_timeout_counts_down_then_wipes_the_session() {
     assert_eq!(k.message(), Some(Message::SessionTimedOut));
     assert!(k.driver.take_wiped());
     assert!(k.state().session().is_none());
+    // The notice on the attract screen goes away in turn.
+    k.wait(idle);
+    assert_eq!(k.message(), None);
 }
 
 #[test]

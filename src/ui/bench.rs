@@ -239,6 +239,7 @@ impl BenchProbe {
             Phase::Idle { since, cpu, frames } => {
                 let elapsed = since.elapsed();
                 *frames += 1;
+                tracing::debug!(causes = ?ctx.repaint_causes(), "frame while idle");
                 if elapsed >= self.idle {
                     let cpu_used = cpu_ms() - *cpu;
                     // The last frame is the wake-up that ends the measurement.
@@ -307,7 +308,7 @@ impl BenchProbe {
 }
 
 /// Run the benchmark in a window and print its report as JSON.
-pub fn run(config: KioskConfig) -> anyhow::Result<i32> {
+pub fn run(config: KioskConfig) -> Result<i32, super::UiError> {
     let run_started = Instant::now();
     let idle = std::env::var("KIOSK_BENCH_IDLE_SECS")
         .ok()
@@ -326,6 +327,8 @@ pub fn run(config: KioskConfig) -> anyhow::Result<i32> {
     ));
     super::open_window(app, true)?;
     let r = report.lock().map(|r| r.clone()).unwrap_or_default();
-    println!("{}", serde_json::to_string_pretty(&r)?);
+    let json =
+        serde_json::to_string_pretty(&r).map_err(|e| super::UiError::Report(e.to_string()))?;
+    println!("{json}");
     Ok(if r.scroll_frames > 0 { 0 } else { 1 })
 }

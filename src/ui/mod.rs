@@ -19,6 +19,19 @@ use crate::flow::{Driver, Event, State};
 
 pub use simulator::Simulator;
 
+/// Why the kiosk window could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum UiError {
+    #[error(
+        "kiosk.demo = false needs the platform store and device adapters, which are not wired into the UI yet"
+    )]
+    NotWired,
+    #[error("cannot open the kiosk window: {0}")]
+    Window(String),
+    #[error("cannot write the benchmark report: {0}")]
+    Report(String),
+}
+
 /// Where the UI reads the time it sends to the flow as `Event::Tick`.
 #[derive(Debug, Clone)]
 pub enum Clock {
@@ -268,12 +281,10 @@ impl eframe::App for EframeApp {
 /// normal window for development.
 pub fn run(config: crate::config::KioskConfig) -> anyhow::Result<i32> {
     if std::env::var("KIOSK_BENCH").as_deref() == Ok("ui") {
-        return bench::run(config);
+        return Ok(bench::run(config)?);
     }
     if !config.kiosk.demo {
-        anyhow::bail!(
-            "kiosk.demo = false needs the platform store and device adapters, which are not wired into the UI yet"
-        );
+        return Err(UiError::NotWired.into());
     }
     let windowed = std::env::var("KIOSK_WINDOWED").as_deref() == Ok("1");
     let app = KioskApp::demo(config, Clock::system());
@@ -281,7 +292,7 @@ pub fn run(config: crate::config::KioskConfig) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-pub(crate) fn open_window(app: KioskApp, windowed: bool) -> anyhow::Result<()> {
+pub(crate) fn open_window(app: KioskApp, windowed: bool) -> Result<(), UiError> {
     let viewport = egui::ViewportBuilder::default()
         .with_title("kiosk")
         .with_inner_size([1600.0, 900.0])
@@ -299,5 +310,5 @@ pub(crate) fn open_window(app: KioskApp, windowed: bool) -> anyhow::Result<()> {
             Ok(Box::new(EframeApp(app)))
         }),
     )
-    .map_err(|e| anyhow::anyhow!("cannot open the kiosk window: {e}"))
+    .map_err(|e| UiError::Window(e.to_string()))
 }

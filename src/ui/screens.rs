@@ -482,6 +482,7 @@ fn session_screen(ui: &mut Ui, ctx: &Ctx, s: &Session, v: &View, out: &mut Vec<E
                 });
             amounts(ui, ctx, selection, v);
             let b = egui::Button::selectable(*agreed, RichText::new(v.t(T::Agree)).size(24.0))
+                .frame_when_inactive(true)
                 .min_size(vec2(v.touch * 6.0, v.touch));
             if ui.add(b).clicked() {
                 out.push(Event::Ui(Action::SetAgreed(!agreed)));
@@ -703,6 +704,7 @@ fn violation_row(ui: &mut Ui, x: &ViolationView, sel: &Selection, v: &View, out:
         ui.horizontal(|ui| {
             let text = format!("{}  {}", x.facts.id, x.behaviour);
             let b = egui::Button::selectable(selected, RichText::new(text).size(22.0))
+                .frame_when_inactive(true)
                 .min_size(vec2(v.touch * 6.0, v.touch));
             if ui.add(b).clicked() {
                 out.push(Event::Ui(Action::ToggleViolation(x.facts.id.clone())));
@@ -744,7 +746,8 @@ fn violations(ui: &mut Ui, ctx: &Ctx, sel: &Selection, v: &View, out: &mut Vec<E
         ui,
         &format!("{}  {}", v.t(T::ViolationsTitle), sel.list.plate),
     );
-    if in_maintenance_window(ctx.now) {
+    let told = matches!(ctx.message, Some(Message::Maintenance { .. }));
+    if in_maintenance_window(ctx.now) && !told {
         banner(
             ui,
             &format!(
