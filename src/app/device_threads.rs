@@ -158,9 +158,9 @@ mod tests {
             Event::CardPlaced(card) => assert_eq!(card.id_number.expose(), "50010619851120002X"),
             other => panic!("unexpected {other:?}"),
         }
-        assert!(woken.load(Ordering::Relaxed), "the window is woken");
         handle.join().unwrap();
         server.join().unwrap();
+        assert!(woken.load(Ordering::Relaxed), "the window is woken");
     }
 
     #[test]
