@@ -115,6 +115,10 @@ fn sigkill_inside_handle_and_pay_leaves_nothing_half_done() {
             check_passes(&db);
         }
     }
+    eprintln!(
+        "crash loop: {kills} SIGKILLs, {finished_early} runs ended before the kill, {:?}",
+        started.elapsed()
+    );
     assert!(kills >= 100, "only {kills} kills in the time budget");
     check_passes(&db);
     // Nothing half-done: every practice decision is unpaid without a payment, or paid with one.
