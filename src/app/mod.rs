@@ -57,6 +57,9 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> anyhow::Result<Assembled> 
     let policy = crate::cli::load_policy(None, &config)?;
     let (platform, reverted) = SqlitePlatform::open_and_recover(&db, clock.now())
         .with_context(|| format!("cannot open the database {}", db.display()))?;
+    let platform = platform.with_payment_window(jiff::SignedDuration::from_mins(i64::from(
+        config.timeouts.payment_window_minutes,
+    )));
     if !reverted.reverted.is_empty() {
         tracing::info!(
             count = reverted.reverted.len(),
@@ -98,6 +101,7 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> anyhow::Result<Assembled> 
             face.fail_next.clone(),
             clock.clone(),
         )
+        .with_script(sim_source::demo_script(platform.clone(), clock.now()))
     });
     let driver = Driver::new(
         State::new(&config, clock.now()),
@@ -110,4 +114,43 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> anyhow::Result<Assembled> 
         platform,
         stop,
     })
+}
+
+/// Open the kiosk `kiosk.toml` describes: assemble it, start the device threads, open the window.
+/// `KIOSK_BENCH=ui` runs the UI benchmark instead; `KIOSK_WINDOWED=1` opens a normal window.
+pub fn run(config: KioskConfig) -> anyhow::Result<i32> {
+    if std::env::var("KIOSK_BENCH").is_ok() {
+        return crate::ui::run(config);
+    }
+    let windowed = std::env::var("KIOSK_WINDOWED").as_deref() == Ok("1");
+    let reader = config.devices.reader.clone();
+    let scanner = config.devices.scanner.clone();
+    let suffix = config.devices.scanner_suffix.clone();
+    // A device URI that cannot be used is a configuration error, said before the window opens.
+    for (key, uri) in [("devices.reader", &reader), ("devices.scanner", &scanner)] {
+        uri.parse::<crate::devices::DeviceUri>()
+            .with_context(|| format!("kiosk.toml {key} = {uri:?}"))?;
+    }
+    let Assembled { app, stop, .. } = assemble(config, Clock::system())?;
+    let events = app.event_sender();
+    let thread_stop = stop.clone();
+    let result = crate::ui::open_window_with(app, windowed, move |ctx| {
+        let wake = ctx.clone();
+        let notify: device_threads::Notify = Arc::new(move || wake.request_repaint());
+        let r = device_threads::spawn_reader(
+            &reader,
+            events.clone(),
+            notify.clone(),
+            thread_stop.clone(),
+        )
+        .and_then(|_| {
+            device_threads::spawn_scanner(&scanner, &suffix, events, notify, thread_stop)
+        });
+        if let Err(e) = r {
+            tracing::error!(error = %e, "a device in kiosk.toml cannot be used");
+        }
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    result?;
+    Ok(0)
 }

@@ -6,7 +6,10 @@ use jiff::{SignedDuration, Timestamp, civil::Date};
 use crate::domain::{CardType, Gender, IdCard, IdNumber, Nation, Photo, ValidUntil};
 use crate::privacy::Masked;
 use crate::store::demo::DEMO_PERSONS;
+use std::sync::Arc;
+
 use crate::store::platform::{Platform, SqlitePlatform, VehicleKey};
+use crate::ui::{SimScan, SimScript};
 
 /// One card the simulator can place on the reader.
 pub struct SimCard {
@@ -59,49 +62,90 @@ pub fn demo_cards(platform: &SqlitePlatform) -> Vec<SimCard> {
         .collect()
 }
 
-/// Scans the simulator offers at `now`: the demo owner's vehicle QR code (valid, altered,
-/// expired). Each is a real token of the platform's signing key, or a forgery of one.
-pub fn demo_scans(platform: &SqlitePlatform, now: Timestamp) -> Vec<(String, String)> {
-    let owner = match IdNumber::parse("500107198209150056") {
-        Ok(id) => id,
-        Err(_) => return Vec::new(),
-    };
-    let Ok(vehicles) = platform.vehicles(&owner, now) else {
-        return Vec::new();
-    };
-    let Some(v) = vehicles.iter().find(|v| v.relation == "own") else {
-        return Vec::new();
-    };
-    let key = VehicleKey {
+/// The own vehicle of a demo owner, as the platform names it.
+fn own_vehicle(platform: &SqlitePlatform, owner: &IdNumber, now: Timestamp) -> Option<VehicleKey> {
+    let vehicles = platform.vehicles(owner, now).ok()?;
+    let v = vehicles.iter().find(|v| v.relation == "own")?;
+    Some(VehicleKey {
         plate: v.plate.clone(),
         plate_type: v.plate_type.clone(),
-    };
-    let mut out = Vec::new();
-    if let Ok(t) = platform.issue_vehicle_qr(&owner, &key, now) {
-        out.push((
-            format!("扫描车主二维码 {}（有效）", v.plate),
-            t.token.clone(),
-        ));
-        // Alter one character of the signed payload: the signature no longer matches.
-        let mut forged: Vec<char> = t.token.chars().collect();
-        if let Some(i) = forged.iter().position(|c| *c == '.').map(|i| i + 3) {
-            if let Some(c) = forged.get_mut(i) {
-                *c = if *c == 'A' { 'B' } else { 'A' };
-            }
-        }
+    })
+}
+
+/// A token issued by the platform for `owner`'s vehicle at `at` (empty when it cannot be).
+fn issue(platform: &SqlitePlatform, owner: &IdNumber, key: &VehicleKey, at: Timestamp) -> String {
+    platform
+        .issue_vehicle_qr(owner, key, at)
+        .map(|t| t.token)
+        .unwrap_or_default()
+}
+
+/// Alter one character of a token's signed payload: its signature no longer matches.
+pub fn forge(token: &str) -> String {
+    let mut chars: Vec<char> = token.chars().collect();
+    if let Some(c) = chars
+        .iter()
+        .position(|c| *c == '.')
+        .and_then(|i| chars.get_mut(i + 3))
+    {
+        *c = if *c == 'A' { 'B' } else { 'A' };
+    }
+    chars.into_iter().collect()
+}
+
+/// Scans the simulator offers: the demo owner's vehicle QR code (valid, altered, expired), a
+/// vehicle already filed by 3 drivers, and a QR code that is not a vehicle code. Each token is
+/// issued by the platform's signing key when the button is pressed.
+pub fn demo_scans(platform: Arc<SqlitePlatform>, now: Timestamp) -> Vec<SimScan> {
+    let mut out: Vec<SimScan> = Vec::new();
+    let owners = [
+        ("500107198209150056", "刘芳"),
+        ("500103199003070017", "王建国"),
+    ];
+    let found: Vec<(IdNumber, VehicleKey, &str)> = owners
+        .iter()
+        .filter_map(|(id, name)| {
+            let id = IdNumber::parse(id).ok()?;
+            let key = own_vehicle(&platform, &id, now)?;
+            Some((id, key, *name))
+        })
+        .collect();
+    if let Some((owner, key, name)) = found.first().cloned() {
+        let label = format!("扫描{name}的车辆二维码 {}（有效）", key.plate);
+        let (p, o, k) = (platform.clone(), owner.clone(), key.clone());
+        out.push((label, Box::new(move |at| issue(&p, &o, &k, at))));
+        let (p, o, k) = (platform.clone(), owner.clone(), key.clone());
         out.push((
             "扫描车主二维码（被篡改）".to_string(),
-            forged.into_iter().collect(),
+            Box::new(move |at| forge(&issue(&p, &o, &k, at))),
+        ));
+        let (p, o, k) = (platform.clone(), owner, key);
+        out.push((
+            "扫描车主二维码（已过期）".to_string(),
+            Box::new(move |at| issue(&p, &o, &k, at - SignedDuration::from_hours(1))),
         ));
     }
-    if let Ok(t) = platform.issue_vehicle_qr(&owner, &key, now - SignedDuration::from_hours(1)) {
-        out.push(("扫描车主二维码（已过期）".to_string(), t.token));
+    if let Some((owner, key, name)) = found.get(1).cloned() {
+        let label = format!("扫描{name}的车辆二维码 {}（已有3人备案）", key.plate);
+        let p = platform.clone();
+        out.push((label, Box::new(move |at| issue(&p, &owner, &key, at))));
     }
     out.push((
         "扫描一张非车辆二维码".to_string(),
-        "https://cq.122gov.cn/".to_string(),
+        Box::new(|_| "https://cq.122gov.cn/".to_string()),
     ));
     out
+}
+
+/// The simulator panel's script over the demo database.
+pub fn demo_script(platform: Arc<SqlitePlatform>, now: Timestamp) -> SimScript {
+    SimScript {
+        cards: demo_cards(&platform)
+            .into_iter()
+            .map(|c| (c.label, c.role, c.card))
+            .collect(),
+        scans: demo_scans(platform, now),
+    }
 }
 
 #[cfg(test)]
@@ -127,7 +171,7 @@ mod tests {
         )
         .unwrap();
         drop(conn);
-        let platform = SqlitePlatform::open_demo(&path).unwrap();
+        let platform = Arc::new(SqlitePlatform::open_demo(&path).unwrap());
         let now = anchor + SignedDuration::from_hours(2);
         let cards = demo_cards(&platform);
         assert_eq!(cards.len(), DEMO_PERSONS.len());
@@ -135,12 +179,19 @@ mod tests {
             let p = platform.person(&c.card.id_number, now).unwrap();
             assert_eq!(p.name, c.label);
         }
-        let scans = demo_scans(&platform, now);
-        assert_eq!(scans.len(), 4);
+        let scans: Vec<String> = demo_scans(platform.clone(), now)
+            .iter()
+            .map(|(_, f)| f(now))
+            .collect();
+        assert_eq!(scans.len(), 5);
         let keys = platform.qr_keys();
-        assert!(keys.verify(&scans[0].1, now).is_ok(), "valid");
-        assert!(keys.verify(&scans[1].1, now).is_err(), "forged");
-        assert_eq!(keys.verify(&scans[2].1, now), Err(TokenError::Expired));
-        assert!(keys.verify(&scans[3].1, now).is_err(), "not a vehicle code");
+        assert!(keys.verify(&scans[0], now).is_ok(), "valid");
+        assert!(keys.verify(&scans[1], now).is_err(), "forged");
+        assert_eq!(keys.verify(&scans[2], now), Err(TokenError::Expired));
+        assert!(
+            keys.verify(&scans[3], now).is_ok(),
+            "valid, but the vehicle is at its limit"
+        );
+        assert!(keys.verify(&scans[4], now).is_err(), "not a vehicle code");
     }
 }

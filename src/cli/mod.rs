@@ -89,7 +89,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         None | Some(Command::Run) => {
             let config = crate::config::KioskConfig::load(cli.config.as_deref())?;
-            crate::ui::run(config)
+            crate::app::run(config)
         }
         Some(Command::Rules {
             command: RulesCommand::Eval { file, policy },

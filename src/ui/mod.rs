@@ -17,7 +17,7 @@ use crate::config::KioskConfig;
 use crate::flow::demo::{DemoBackend, DemoFaceVerifier, DemoPeripherals};
 use crate::flow::{Driver, Event, State};
 
-pub use simulator::Simulator;
+pub use simulator::{SimScan, SimScript, Simulator};
 
 /// Why the kiosk window could not run.
 #[derive(Debug, thiserror::Error)]
@@ -293,6 +293,16 @@ pub fn run(config: crate::config::KioskConfig) -> anyhow::Result<i32> {
 }
 
 pub(crate) fn open_window(app: KioskApp, windowed: bool) -> Result<(), UiError> {
+    open_window_with(app, windowed, |_| {})
+}
+
+/// Open the window; `on_start` gets the egui context once (device threads keep it to wake the
+/// window when a card or a scan arrives).
+pub fn open_window_with(
+    app: KioskApp,
+    windowed: bool,
+    on_start: impl FnOnce(&egui::Context) + 'static,
+) -> Result<(), UiError> {
     let viewport = egui::ViewportBuilder::default()
         .with_title("kiosk")
         .with_inner_size([1600.0, 900.0])
@@ -307,6 +317,7 @@ pub(crate) fn open_window(app: KioskApp, windowed: bool) -> Result<(), UiError> 
         options,
         Box::new(move |cc| {
             KioskApp::setup(&cc.egui_ctx);
+            on_start(&cc.egui_ctx);
             Ok(Box::new(EframeApp(app)))
         }),
     )

@@ -26,8 +26,20 @@ pub const DEMO_ROLES: [&str; demo::DEMO_CARDS] = [
     "已备案3辆 / 3 filings already",
 ];
 
+/// A scan the panel offers: its label, and the text the scanner would send at the given time.
+pub type SimScan = (String, Box<dyn Fn(jiff::Timestamp) -> String + Send>);
+
+/// What the panel offers when the kiosk runs on a real platform store (the composition root
+/// builds it from the demo database); without one, the in-memory demo's cards and codes.
+pub struct SimScript {
+    /// (name, what the card shows, the card).
+    pub cards: Vec<(String, String, crate::domain::IdCard)>,
+    pub scans: Vec<SimScan>,
+}
+
 /// The demo devices' shared handles.
 pub struct Simulator {
+    script: Option<SimScript>,
     outbox: Outbox,
     printed: PrintedReceipts,
     out_of_paper: Arc<Mutex<bool>>,
@@ -50,12 +62,19 @@ impl Simulator {
         clock: Clock,
     ) -> Self {
         Simulator {
+            script: None,
             outbox,
             printed,
             out_of_paper,
             face_fail,
             clock,
         }
+    }
+
+    /// Offer these cards and scans instead of the in-memory demo's.
+    pub fn with_script(mut self, script: SimScript) -> Self {
+        self.script = Some(script);
+        self
     }
 
     /// The demo SMS outbox.
@@ -95,7 +114,24 @@ impl Simulator {
         );
 
         Self::section(ui, "身份证读卡器 / ID card reader");
-        for (i, role) in DEMO_ROLES.iter().enumerate() {
+        if let Some(script) = &self.script {
+            for (name, role, card) in &script.cards {
+                if ui
+                    .button(format!("放置身份证：{name}"))
+                    .on_hover_text(role.as_str())
+                    .clicked()
+                {
+                    out.push(Event::CardPlaced(card.clone()));
+                }
+                ui.label(RichText::new(role.as_str()).size(13.0));
+                ui.add_space(6.0);
+            }
+        }
+        for (i, role) in DEMO_ROLES
+            .iter()
+            .enumerate()
+            .filter(|_| self.script.is_none())
+        {
             let name = demo::DEMO_IDS[i].0;
             if ui
                 .button(format!("放置身份证：{name}"))
@@ -132,9 +168,20 @@ impl Simulator {
                 demo::vehicle_qr("渝B99999", fresh),
             ),
         ];
-        for (label, token) in scans {
-            if ui.button(label).clicked() {
-                out.push(Event::Scanned(token));
+        match &self.script {
+            Some(script) => {
+                for (label, make) in &script.scans {
+                    if ui.button(label.as_str()).clicked() {
+                        out.push(Event::Scanned(make(now)));
+                    }
+                }
+            }
+            None => {
+                for (label, token) in scans {
+                    if ui.button(label).clicked() {
+                        out.push(Event::Scanned(token));
+                    }
+                }
             }
         }
 
