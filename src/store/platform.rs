@@ -1921,7 +1921,7 @@ pub fn spawn_periodic_revert(
     std::thread::Builder::new()
         .name("revert-due".into())
         .spawn(move || {
-            let slice = std::time::Duration::from_millis(5).min(every);
+            let slice = std::time::Duration::from_millis(200).min(every);
             while !stop.load(Ordering::Relaxed) {
                 if let Err(e) = platform.revert_due(clock()) {
                     tracing::warn!(error = %e, code = e.code(), "periodic revert failed; retrying");
