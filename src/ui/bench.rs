@@ -9,6 +9,7 @@
 //!
 //! It prints one JSON object on standard output and exits. Linux only (reads `/proc/self`).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -28,13 +29,14 @@ const SCROLL_STEP: f32 = 37.0;
 /// The figures, printed as JSON.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct BenchReport {
-    /// Process start to the end of the first frame (ms), from `/proc` (10 ms resolution).
+    /// Process start to the start of the second frame, i.e. once the first frame was painted
+    /// and presented (ms), from `/proc` (10 ms resolution).
     pub first_frame_ms_since_process_start: f64,
-    /// `ui::run` entry to the end of the first frame (ms).
+    /// `ui::run` entry to the same instant (ms).
     pub first_frame_ms_since_run: f64,
     /// VmRSS after a full session (KiB).
     pub rss_kib_after_session: u64,
-    /// Seconds idle on the attract screen.
+    /// Seconds idle on the attract screen (measured after 1 s of settling).
     pub idle_seconds: f64,
     /// CPU (user + system) used while idle (ms), and as a percentage of one core.
     pub idle_cpu_ms: f64,
@@ -52,15 +54,19 @@ pub struct BenchReport {
     pub scroll_ui_ms_p99: f64,
 }
 
+/// What the idle watcher thread measured: seconds, CPU ms, frames painted.
+type IdleResult = Arc<Mutex<Option<(f64, f64, u64)>>>;
+
 #[derive(Debug)]
 enum Phase {
     FirstFrame,
+    /// The first frame was built; the next frame starts once it has been painted.
+    FirstPainted,
     Session(usize),
     IdleStart,
     Idle {
-        since: Instant,
-        cpu: f64,
-        frames: u64,
+        frames: Arc<AtomicU64>,
+        result: IdleResult,
     },
     ScrollSetup(usize),
     Scroll {
@@ -184,7 +190,17 @@ impl BenchProbe {
 
     /// Called before drawing: where the violation list is scrolled to, while scrolling.
     pub(super) fn scroll_step(&mut self) -> Option<f32> {
-        self.frame_started = Some(Instant::now());
+        let now = Instant::now();
+        self.frame_started = Some(now);
+        if matches!(self.phase, Phase::FirstPainted) {
+            let since_run = now.duration_since(self.run_started).as_secs_f64() * 1000.0;
+            let since_start = process_age_ms();
+            self.with_report(|r| {
+                r.first_frame_ms_since_run = since_run;
+                r.first_frame_ms_since_process_start = since_start;
+            });
+            self.phase = Phase::Session(0);
+        }
         matches!(self.phase, Phase::Scroll { .. }).then_some(self.scroll)
     }
 
@@ -200,15 +216,10 @@ impl BenchProbe {
         let end = Instant::now();
         match &mut self.phase {
             Phase::FirstFrame => {
-                let since_run = end.duration_since(self.run_started).as_secs_f64() * 1000.0;
-                let since_start = process_age_ms();
-                self.with_report(|r| {
-                    r.first_frame_ms_since_run = since_run;
-                    r.first_frame_ms_since_process_start = since_start;
-                });
-                self.phase = Phase::Session(0);
+                self.phase = Phase::FirstPainted;
                 ctx.request_repaint();
             }
+            Phase::FirstPainted => ctx.request_repaint(),
             Phase::Session(i) => {
                 let script = session_script();
                 if let Some(e) = script.get(*i).cloned() {
@@ -223,28 +234,28 @@ impl BenchProbe {
                 }
             }
             Phase::IdleStart => {
-                // From here on nothing asks for a repaint but the app itself.
-                self.phase = Phase::Idle {
-                    since: Instant::now(),
-                    cpu: cpu_ms(),
-                    frames: 0,
-                };
-                let wake = ctx.clone();
-                let idle = self.idle;
+                // From here on nothing asks for a repaint but the app itself. A watcher thread
+                // lets the screen settle for a second, then measures the process for `idle`.
+                let frames = Arc::new(AtomicU64::new(0));
+                let result: IdleResult = Arc::new(Mutex::new(None));
+                let (f, r, wake, idle) = (frames.clone(), result.clone(), ctx.clone(), self.idle);
                 std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_secs(1));
+                    let (t0, c0, f0) = (Instant::now(), cpu_ms(), f.load(Ordering::SeqCst));
                     std::thread::sleep(idle);
+                    let (c1, f1) = (cpu_ms(), f.load(Ordering::SeqCst));
+                    if let Ok(mut r) = r.lock() {
+                        *r = Some((t0.elapsed().as_secs_f64(), c1 - c0, f1 - f0));
+                    }
                     wake.request_repaint();
                 });
+                self.phase = Phase::Idle { frames, result };
             }
-            Phase::Idle { since, cpu, frames } => {
-                let elapsed = since.elapsed();
-                *frames += 1;
+            Phase::Idle { frames, result } => {
+                frames.fetch_add(1, Ordering::SeqCst);
                 tracing::debug!(causes = ?ctx.repaint_causes(), "frame while idle");
-                if elapsed >= self.idle {
-                    let cpu_used = cpu_ms() - *cpu;
-                    // The last frame is the wake-up that ends the measurement.
-                    let idle_frames = *frames - 1;
-                    let secs = elapsed.as_secs_f64();
+                let done = result.lock().ok().and_then(|r| *r);
+                if let Some((secs, cpu_used, idle_frames)) = done {
                     self.with_report(|r| {
                         r.idle_seconds = secs;
                         r.idle_cpu_ms = cpu_used;
