@@ -93,16 +93,24 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> anyhow::Result<Assembled> 
         out_of_paper.clone(),
     )?;
     let face = DemoFaceVerifier::default();
-    let sim = config.kiosk.demo.then(|| {
-        crate::ui::Simulator::new(
-            outbox.clone(),
-            printed.clone(),
-            out_of_paper.clone(),
-            face.fail_next.clone(),
-            clock.clone(),
-        )
-        .with_script(sim_source::demo_script(platform.clone(), clock.now()))
-    });
+    let images = peripherals.receipt_images();
+    let sim = config
+        .kiosk
+        .demo
+        .then(|| {
+            crate::ui::Simulator::new(
+                outbox.clone(),
+                printed.clone(),
+                out_of_paper.clone(),
+                face.fail_next.clone(),
+                clock.clone(),
+            )
+            .with_script(sim_source::demo_script(platform.clone(), clock.now()))
+        })
+        .map(|sim| match images {
+            Some(images) => sim.with_receipt_images(images),
+            None => sim,
+        });
     let driver = Driver::new(
         State::new(&config, clock.now()),
         Box::new(backend),

@@ -32,6 +32,8 @@ pub struct SimHooks {
     pub printed: PrintedReceipts,
     pub out_of_paper: Arc<Mutex<bool>>,
     pub state: Arc<Mutex<SimPrinterState>>,
+    /// The PNG of each receipt the simulator rendered, newest last (the panel shows them).
+    pub images: crate::ui::ReceiptImages,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +68,7 @@ impl DevicePeripherals {
                         printed,
                         out_of_paper,
                         state,
+                        images: Default::default(),
                     }),
                 )
             }
@@ -88,6 +91,11 @@ impl DevicePeripherals {
             scanner: config.devices.scanner.clone(),
             sim,
         })
+    }
+
+    /// The simulated printer's rendered receipts (None for a real printer).
+    pub fn receipt_images(&self) -> Option<crate::ui::ReceiptImages> {
+        self.sim.as_ref().map(|s| s.images.clone())
     }
 
     /// Lay a receipt out in ESC/POS for this paper, with its verification QR code.
@@ -194,6 +202,10 @@ impl Peripherals for DevicePeripherals {
             if let Some(sim) = &self.sim {
                 if let Ok(mut list) = sim.printed.lock() {
                     list.push(doc.to_text());
+                }
+                let png = sim.state.lock().ok().and_then(|st| st.pngs.last().cloned());
+                if let (Some(png), Ok(mut images)) = (png, sim.images.lock()) {
+                    images.push(png);
                 }
             }
             PrintOutcome::Printed

@@ -49,6 +49,12 @@ enum Command {
     },
     /// Print the effective configuration (embedded default merged with the file) as TOML.
     Config,
+    /// Benchmarks that print figures: `ui` (start-up, memory, idle CPU, frame times; needs a
+    /// display, e.g. under xvfb-run). The store's is `kiosk db bench`.
+    Bench {
+        #[arg(value_parser = ["ui"])]
+        what: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -101,6 +107,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Some(Command::Device { args }) => crate::devices::cli::run(args),
         Some(Command::Db { args }) => crate::store::cli::run_db(args),
         Some(Command::Platform { args }) => crate::store::cli::run_platform(args),
+        Some(Command::Bench { what: _ }) => {
+            let config = crate::config::KioskConfig::load(cli.config.as_deref())?;
+            Ok(crate::ui::bench::run(config)?)
+        }
         Some(Command::Config) => {
             let config = crate::config::KioskConfig::load(cli.config.as_deref())?;
             print!("{}", toml::to_string_pretty(&config)?);

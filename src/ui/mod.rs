@@ -17,7 +17,7 @@ use crate::config::KioskConfig;
 use crate::flow::demo::{DemoBackend, DemoFaceVerifier, DemoPeripherals};
 use crate::flow::{Driver, Event, State};
 
-pub use simulator::{SimScan, SimScript, Simulator};
+pub use simulator::{ReceiptImages, SimScan, SimScript, Simulator};
 
 /// Why the kiosk window could not run.
 #[derive(Debug, thiserror::Error)]

@@ -26,6 +26,9 @@ pub const DEMO_ROLES: [&str; demo::DEMO_CARDS] = [
     "已备案3辆 / 3 filings already",
 ];
 
+/// The PNG files of receipts the simulated printer rendered, newest last.
+pub type ReceiptImages = Arc<Mutex<Vec<std::path::PathBuf>>>;
+
 /// A scan the panel offers: its label, and the text the scanner would send at the given time.
 pub type SimScan = (String, Box<dyn Fn(jiff::Timestamp) -> String + Send>);
 
@@ -40,6 +43,9 @@ pub struct SimScript {
 /// The demo devices' shared handles.
 pub struct Simulator {
     script: Option<SimScript>,
+    /// PNGs the simulated ESC/POS printer rendered (newest last), and the one on screen.
+    receipt_images: Option<ReceiptImages>,
+    shown_image: Option<(std::path::PathBuf, egui::TextureHandle)>,
     outbox: Outbox,
     printed: PrintedReceipts,
     out_of_paper: Arc<Mutex<bool>>,
@@ -63,12 +69,36 @@ impl Simulator {
     ) -> Self {
         Simulator {
             script: None,
+            receipt_images: None,
+            shown_image: None,
             outbox,
             printed,
             out_of_paper,
             face_fail,
             clock,
         }
+    }
+
+    /// Show the receipts the simulated printer rendered as images (PNG files, newest last).
+    pub fn with_receipt_images(mut self, images: ReceiptImages) -> Self {
+        self.receipt_images = Some(images);
+        self
+    }
+
+    /// The newest rendered receipt as a texture (decoded once per new receipt).
+    fn receipt_texture(&mut self, ctx: &egui::Context) -> Option<egui::TextureHandle> {
+        let newest = self.receipt_images.as_ref()?.lock().ok()?.last().cloned()?;
+        if let Some((path, tex)) = &self.shown_image
+            && *path == newest
+        {
+            return Some(tex.clone());
+        }
+        let img = image::open(&newest).ok()?.to_rgba8();
+        let size = [img.width() as usize, img.height() as usize];
+        let color = egui::ColorImage::from_rgba_unmultiplied(size, img.as_raw());
+        let tex = ctx.load_texture("printed-receipt", color, egui::TextureOptions::LINEAR);
+        self.shown_image = Some((newest, tex.clone()));
+        Some(tex)
     }
 
     /// Offer these cards and scans instead of the in-memory demo's.
@@ -226,6 +256,13 @@ impl Simulator {
         }
 
         Self::section(ui, "已打印凭条 / printed receipts");
+        if let Some(tex) = self.receipt_texture(ui.ctx()) {
+            // As the ESC/POS printer simulator rendered it, scaled to the panel.
+            let width = ui.available_width().min(tex.size_vec2().x);
+            let scale = width / tex.size_vec2().x;
+            ui.add(egui::Image::new(&tex).fit_to_exact_size(tex.size_vec2() * scale));
+            return;
+        }
         if let Ok(printed) = self.printed.lock() {
             if printed.is_empty() {
                 ui.label("（无 / none）");
