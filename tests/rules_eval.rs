@@ -41,9 +41,8 @@ fn sorted(v: &Value) -> Vec<String> {
     r
 }
 
-#[test]
-fn the_specs_worked_cases_agree() {
-    let text = include_str!("data/rules_examples.jsonl");
+/// Feed every case of a file with `expect` fields (dropped before feeding) and compare.
+fn agrees_with(text: &str) -> usize {
     let mut input = String::new();
     let mut expected = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -53,8 +52,8 @@ fn the_specs_worked_cases_agree() {
         input.push('\n');
     }
     let (code, out) = eval(&input, &[]);
-    assert_eq!(code, 0);
     assert_eq!(out.len(), expected.len());
+    let mut decisions = 0;
     for (got, want) in out.iter().zip(&expected) {
         let id = got["id"].as_str().unwrap();
         let results = got["results"]
@@ -81,6 +80,44 @@ fn the_specs_worked_cases_agree() {
                 msg.contains(first_clause),
                 "{id}: message names the clause: {msg}"
             );
+            decisions += 1;
+        }
+    }
+    assert_eq!(code, 0);
+    decisions
+}
+
+#[test]
+fn the_specs_worked_cases_agree() {
+    assert_eq!(agrees_with(include_str!("data/rules_examples.jsonl")), 47);
+}
+
+/// 391 cases written from rules.md alone by a second reader (every reason code and boundary,
+/// offsets, batches, relief), kept as a regression set.
+#[test]
+fn an_independent_readers_cases_agree() {
+    assert_eq!(
+        agrees_with(include_str!("data/rules_conformance.jsonl")),
+        513
+    );
+}
+
+/// The same reader's malformed cases: each output line is an error naming the expected field.
+#[test]
+fn an_independent_readers_malformed_cases_name_their_field() {
+    let (code, out) = eval(include_str!("data/rules_malformed.jsonl"), &[]);
+    assert_eq!(code, 1);
+    let expect: Vec<Value> = include_str!("data/rules_malformed_expect.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(out.len(), expect.len());
+    for (o, e) in out.iter().zip(&expect) {
+        let err = o["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{e}: expected an error, got {o}"));
+        if let Some(field) = e["expect_error_field"].as_str() {
+            assert!(err.starts_with(field), "{}: {err}", e["id"]);
         }
     }
 }

@@ -440,8 +440,11 @@ fn the_assembled_kiosk_runs_on_the_demo_database_from_card_to_receipt_image() {
     config.database.demo_persons = 30;
     // The demo city is anchored at 09:00 today (UTC+8); an hour later handling is open.
     let at = kiosk::store::demo::today_anchor() + SignedDuration::from_hours(1);
-    let kiosk::app::Assembled { app, platform, stop } =
-        kiosk::app::assemble(config, Clock::manual(at)).unwrap();
+    let kiosk::app::Assembled {
+        app,
+        platform,
+        stop,
+    } = kiosk::app::assemble(config, Clock::manual(at)).unwrap();
     let mut h = Harness::builder()
         .with_size([1600.0, 900.0])
         .with_pixels_per_point(1.0)
@@ -456,10 +459,22 @@ fn the_assembled_kiosk_runs_on_the_demo_database_from_card_to_receipt_image() {
     click_containing(&mut h, "本人名下");
     let me = kiosk::domain::IdNumber::parse("50010619851120002X").unwrap();
     use kiosk::store::platform::{Platform, VehicleKey};
-    let v = platform.vehicles(&me, at).unwrap().into_iter().find(|v| v.relation == "own").unwrap();
-    let key = VehicleKey { plate: v.plate.clone(), plate_type: v.plate_type.clone() };
+    let v = platform
+        .vehicles(&me, at)
+        .unwrap()
+        .into_iter()
+        .find(|v| v.relation == "own")
+        .unwrap();
+    let key = VehicleKey {
+        plate: v.plate.clone(),
+        plate_type: v.plate_type.clone(),
+    };
     let list = platform.violations(&me, &key, at).unwrap();
-    let payable: Vec<_> = list.violations.iter().filter(|v| v.decision.eligible).collect();
+    let payable: Vec<_> = list
+        .violations
+        .iter()
+        .filter(|v| v.decision.eligible)
+        .collect();
     assert!(!payable.is_empty());
     for v in &payable {
         click_containing(&mut h, &v.id);
@@ -480,6 +495,11 @@ fn the_assembled_kiosk_runs_on_the_demo_database_from_card_to_receipt_image() {
         .unwrap();
     assert!(report.breaches.is_empty(), "{:?}", report.breaches);
     let after = platform.violations(&me, &key, at).unwrap();
-    assert!(after.violations.iter().all(|v| !v.decision.eligible || !payable.iter().any(|p| p.id == v.id)));
+    assert!(
+        after
+            .violations
+            .iter()
+            .all(|v| !v.decision.eligible || !payable.iter().any(|p| p.id == v.id))
+    );
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
 }

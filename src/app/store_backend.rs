@@ -20,7 +20,7 @@ use crate::privacy::{Masked, mask_text};
 use crate::rules::filing::{self, FilingCounts, FilingMethod, OwnerKind};
 use crate::rules::{
     DriverFacts, EligibilityRequest, Penalty, PolicyBook, RecordedBy, Relation, RentalPeriod,
-    VehicleFacts, ViolationFacts, decide,
+    VehicleFacts, ViolationFacts, decide, decide_each_alone,
 };
 use crate::store::platform::{
     FeedbackRequest, FilingProof, FilingRequest, HandleRequest, PayRequest, Platform,
@@ -196,13 +196,7 @@ fn driver_facts(person: &crate::store::platform::PersonView) -> DriverFacts {
             pending_points: l.pending_points,
             full_12_count_in_cycle: l.full_12_count,
         },
-        None => DriverFacts {
-            has_license: false,
-            license_status: StatusSet::default(),
-            cycle_points: 0,
-            pending_points: 0,
-            full_12_count_in_cycle: 0,
-        },
+        None => DriverFacts::without_licence(),
     }
 }
 
@@ -249,16 +243,9 @@ fn violation_facts(
     Ok(ViolationFacts {
         id: v.id.clone(),
         occurred_at: v.occurred_at,
-        recorded_by: if v.recorded_by == "camera" {
-            RecordedBy::Camera
-        } else {
-            RecordedBy::Officer
-        },
-        penalty: match v.penalty.as_str() {
-            "warning" => Penalty::Warning,
-            "fine" => Penalty::Fine,
-            _ => Penalty::Other,
-        },
+        recorded_by: RecordedBy::from_code(&v.recorded_by)
+            .ok_or_else(|| corrupt("recorded_by", &v.recorded_by))?,
+        penalty: Penalty::from_code(&v.penalty).ok_or_else(|| corrupt("penalty", &v.penalty))?,
         fine: v.fine,
         points: v.points,
         province: v
@@ -366,25 +353,21 @@ impl KioskBackend for StoreBackend {
             vehicle,
             violations: facts.clone(),
         };
+        // Each decided as if selected alone; the flow re-decides a selection in order.
+        let decisions = decide_each_alone(&request);
         let violations = list
             .violations
             .iter()
             .zip(facts)
-            .map(|(v, f)| {
-                // Each decided as if selected alone; the flow re-decides a selection in order.
-                let alone = EligibilityRequest {
-                    violations: vec![f.clone()],
-                    ..request.clone()
-                };
-                ViolationView {
-                    decision: decide(&alone).remove(0),
-                    facts: f,
-                    behaviour: v.description.clone(),
-                    place: v.place.clone(),
-                    authority: v.authority.clone(),
-                    authority_address: v.authority_address.clone(),
-                    decided_on: None,
-                }
+            .zip(decisions)
+            .map(|((v, f), decision)| ViolationView {
+                decision,
+                facts: f,
+                behaviour: v.description.clone(),
+                place: v.place.clone(),
+                authority: v.authority.clone(),
+                authority_address: v.authority_address.clone(),
+                decided_on: None,
             })
             .collect();
         Ok(ViolationList {

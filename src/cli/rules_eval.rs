@@ -336,25 +336,29 @@ fn parse_case(case: &Value, book: &PolicyBook) -> Result<EligibilityRequest, Fie
             req(item, "occurred_at", &p("occurred_at"))?,
             &p("occurred_at"),
         )?;
-        let recorded_by = match string(
+        let rb = string(
             req(item, "recorded_by", &p("recorded_by"))?,
             &p("recorded_by"),
-        )? {
-            "camera" => RecordedBy::Camera,
-            "officer" => RecordedBy::Officer,
-            o => return err(&p("recorded_by"), format!("“{o}” is not camera or officer")),
-        };
-        let penalty = match string(req(item, "penalty", &p("penalty"))?, &p("penalty"))? {
-            "warning" => Penalty::Warning,
-            "fine" => Penalty::Fine,
-            "other" => Penalty::Other,
-            o => {
-                return err(
+        )?;
+        let recorded_by = RecordedBy::from_code(rb).map_or_else(
+            || {
+                err(
+                    &p("recorded_by"),
+                    format!("“{rb}” is not camera or officer"),
+                )
+            },
+            Ok,
+        )?;
+        let pen = string(req(item, "penalty", &p("penalty"))?, &p("penalty"))?;
+        let penalty = Penalty::from_code(pen).map_or_else(
+            || {
+                err(
                     &p("penalty"),
-                    format!("“{o}” is not warning, fine or other"),
-                );
-            }
-        };
+                    format!("“{pen}” is not warning, fine or other"),
+                )
+            },
+            Ok,
+        )?;
         let fine = money(req(item, "fine_yuan", &p("fine_yuan"))?, &p("fine_yuan"))?;
         let points = count(req(item, "points", &p("points"))?, &p("points"))?;
         let prov = string(req(item, "province", &p("province"))?, &p("province"))?;

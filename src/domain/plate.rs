@@ -49,7 +49,13 @@ fn serial_char(c: char) -> bool {
 
 impl Plate {
     pub fn parse(s: &str) -> Result<Self, PlateError> {
-        let s = s.trim().to_uppercase();
+        // Separators people and systems write inside plates (渝A·12345, 渝A 12345) are dropped.
+        let s: String = s
+            .trim()
+            .chars()
+            .filter(|c| !matches!(c, '·' | '•' | '.' | ' ' | '-'))
+            .collect::<String>()
+            .to_uppercase();
         let chars: Vec<char> = s.chars().collect();
         let Some(&first) = chars.first() else {
             return Err(PlateError::Empty);
@@ -158,6 +164,8 @@ mod tests {
             assert_eq!(p.kind(), kind, "{s}");
         }
         assert_eq!(Plate::parse("渝a12345").unwrap().as_str(), "渝A12345");
+        assert_eq!(Plate::parse("渝A·12345").unwrap().as_str(), "渝A12345");
+        assert_eq!(Plate::parse(" 渝A 12345 ").unwrap().as_str(), "渝A12345");
     }
 
     #[test]

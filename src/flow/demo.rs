@@ -29,7 +29,7 @@ use crate::rules::payment::{HandlingState, PaymentWindow, check_payment, revert_
 use crate::rules::surcharge::late_payment_surcharge;
 use crate::rules::{
     DriverFacts, EligibilityRequest, Penalty, PolicyBook, RecordedBy, Relation, RentalPeriod,
-    SERVICE_FEE, VehicleFacts, ViolationFacts, decide,
+    SERVICE_FEE, VehicleFacts, ViolationFacts, decide, decide_each_alone,
 };
 
 /// The key the demo signs vehicle QR codes with. Demo only: the real store uses ed25519 tokens.
@@ -764,20 +764,19 @@ impl KioskBackend for DemoBackend {
             vehicle,
             violations: Vec::new(),
         };
-        let violations = self
+        let mut violations: Vec<ViolationView> = self
             .violations
             .iter()
             .filter(|x| x.plate == *plate && x.state == ViolationState::Pending)
-            .map(|x| {
-                let alone = EligibilityRequest {
-                    violations: vec![x.view.facts.clone()],
-                    ..request.clone()
-                };
-                let mut view = x.view.clone();
-                view.decision = decide(&alone).remove(0);
-                view
-            })
+            .map(|x| x.view.clone())
             .collect();
+        let all = EligibilityRequest {
+            violations: violations.iter().map(|v| v.facts.clone()).collect(),
+            ..request.clone()
+        };
+        for (view, decision) in violations.iter_mut().zip(decide_each_alone(&all)) {
+            view.decision = decision;
+        }
         Ok(ViolationList {
             plate: plate.clone(),
             request,

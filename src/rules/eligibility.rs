@@ -64,6 +64,21 @@ pub enum RecordedBy {
     Officer,
 }
 
+impl RecordedBy {
+    /// `camera` or `officer`, as contracts and the store write it.
+    pub fn code(self) -> &'static str {
+        match self {
+            RecordedBy::Camera => "camera",
+            RecordedBy::Officer => "officer",
+        }
+    }
+    pub fn from_code(code: &str) -> Option<Self> {
+        [RecordedBy::Camera, RecordedBy::Officer]
+            .into_iter()
+            .find(|r| r.code() == code)
+    }
+}
+
 /// The penalty kind (处罚种类).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Penalty {
@@ -71,6 +86,22 @@ pub enum Penalty {
     Fine,
     /// Suspension, detention, … — never simple procedure.
     Other,
+}
+
+impl Penalty {
+    /// `warning`, `fine` or `other`, as contracts and the store write it.
+    pub fn code(self) -> &'static str {
+        match self {
+            Penalty::Warning => "warning",
+            Penalty::Fine => "fine",
+            Penalty::Other => "other",
+        }
+    }
+    pub fn from_code(code: &str) -> Option<Self> {
+        [Penalty::Warning, Penalty::Fine, Penalty::Other]
+            .into_iter()
+            .find(|p| p.code() == code)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +113,19 @@ pub struct DriverFacts {
     /// Points of handlings not yet confirmed back from the police network (六.3, 七.2).
     pub pending_points: u32,
     pub full_12_count_in_cycle: u32,
+}
+
+impl DriverFacts {
+    /// A person who holds no driving licence: no status, no points.
+    pub fn without_licence() -> Self {
+        DriverFacts {
+            has_license: false,
+            license_status: StatusSet::default(),
+            cycle_points: 0,
+            pending_points: 0,
+            full_12_count_in_cycle: 0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -487,6 +531,20 @@ pub fn decide(req: &EligibilityRequest) -> Vec<Eligibility> {
                 points_after: u32::try_from(base + taken).unwrap_or(u32::MAX),
                 relation_clauses: relation_clauses(&req.vehicle.relation),
             }
+        })
+        .collect()
+}
+
+/// Decide each violation as if it were the only one selected (the list screen shows these;
+/// handling re-decides the actual selection in order with [`decide`]).
+pub fn decide_each_alone(req: &EligibilityRequest) -> Vec<Eligibility> {
+    req.violations
+        .iter()
+        .flat_map(|v| {
+            decide(&EligibilityRequest {
+                violations: vec![v.clone()],
+                ..req.clone()
+            })
         })
         .collect()
 }

@@ -15,7 +15,7 @@ pub mod surcharge;
 pub use clause::Clause;
 pub use eligibility::{
     DriverFacts, Eligibility, EligibilityRequest, Penalty, Reason, RecordedBy, Relation,
-    RentalPeriod, VehicleFacts, ViolationFacts, decide,
+    RentalPeriod, VehicleFacts, ViolationFacts, decide, decide_each_alone,
 };
 pub use policy::{Policy, PolicyBook};
 

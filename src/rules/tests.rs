@@ -603,3 +603,33 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn each_alone_ignores_the_running_total_of_the_others() {
+    let mut r = base();
+    r.driver.cycle_points = 4;
+    r.violations = vec![violation("a", 6, 150), violation("b", 6, 200)];
+    let together = decide(&r);
+    assert!(together[0].eligible() && !together[1].eligible());
+    let alone = decide_each_alone(&r);
+    assert!(alone.iter().all(|d| d.eligible()), "each alone: 4 + 6 = 10");
+    assert_eq!(
+        alone
+            .iter()
+            .map(|d| d.violation.as_str())
+            .collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+}
+
+#[test]
+fn recorded_by_and_penalty_codes_round_trip() {
+    for r in [RecordedBy::Camera, RecordedBy::Officer] {
+        assert_eq!(RecordedBy::from_code(r.code()), Some(r));
+    }
+    for p in [Penalty::Warning, Penalty::Fine, Penalty::Other] {
+        assert_eq!(Penalty::from_code(p.code()), Some(p));
+    }
+    assert_eq!(Penalty::from_code("detention"), None);
+    assert!(!DriverFacts::without_licence().has_license);
+}

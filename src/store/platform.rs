@@ -843,13 +843,7 @@ impl SqlitePlatform {
 
     fn driver_facts(tx: &Connection, person_id: i64) -> Result<DriverFacts, StoreError> {
         Ok(match Self::licence(tx, person_id)? {
-            None => DriverFacts {
-                has_license: false,
-                license_status: StatusSet::default(),
-                cycle_points: 0,
-                pending_points: 0,
-                full_12_count_in_cycle: 0,
-            },
+            None => DriverFacts::without_licence(),
             Some(l) => DriverFacts {
                 has_license: true,
                 license_status: parse_licence_status(&l.status)?,
@@ -999,17 +993,10 @@ impl SqlitePlatform {
             {
                 continue;
             }
-            let recorded_by = match rec.as_str() {
-                "camera" => RecordedBy::Camera,
-                "officer" => RecordedBy::Officer,
-                o => return Err(StoreError::Corrupt(format!("recorded_by {o}"))),
-            };
-            let penalty = match pen.as_str() {
-                "warning" => Penalty::Warning,
-                "fine" => Penalty::Fine,
-                "other" => Penalty::Other,
-                o => return Err(StoreError::Corrupt(format!("penalty {o}"))),
-            };
+            let recorded_by = RecordedBy::from_code(&rec)
+                .ok_or_else(|| StoreError::Corrupt(format!("recorded_by {rec}")))?;
+            let penalty = Penalty::from_code(&pen)
+                .ok_or_else(|| StoreError::Corrupt(format!("penalty {pen}")))?;
             let prov = province
                 .chars()
                 .next()
