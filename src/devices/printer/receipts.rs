@@ -114,13 +114,12 @@ pub fn wrap_labelled(label: &str, value: &str, cols: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut line = label.to_string();
     let mut used = indent;
-    let mut value_chars = 0usize;
-    for c in value.chars() {
+    for (before, c) in value.chars().enumerate() {
         let w = super::font::columns(c);
         if used + w > cols && used > indent {
             // 避头点: a line never starts with closing punctuation; the character before it
             // moves down with it.
-            let carried = if NO_LINE_START.contains(c) && value_chars > 1 {
+            let carried = if NO_LINE_START.contains(c) && before > 1 {
                 line.pop()
             } else {
                 None
@@ -135,7 +134,6 @@ pub fn wrap_labelled(label: &str, value: &str, cols: usize) -> Vec<String> {
         }
         line.push(c);
         used += w;
-        value_chars += 1;
     }
     lines.push(line);
     lines
