@@ -36,9 +36,10 @@ enum DeviceCommand {
         #[arg(long, default_value_t = 10_000)]
         timeout_ms: u64,
     },
-    /// Simulate a reader holding the card with this ID number on a pseudo-terminal; prints the
-    /// terminal's path and serves until killed. After each complete read the card counts as
-    /// lifted and placed again, so one simulator serves several reads.
+    /// Simulate a reader holding the card with this ID number on a pseudo-terminal.
+    ///
+    /// Prints the terminal's path and serves until killed. After each complete read the card
+    /// counts as lifted and placed again, so one simulator serves several reads.
     SimReader {
         /// A demo card's ID number, or any valid number (a card is synthesised for it).
         #[arg(long)]
@@ -95,8 +96,10 @@ enum DeviceCommand {
         #[arg(long)]
         text: bool,
     },
-    /// Simulate a scanner in serial mode on a pseudo-terminal: prints the terminal's path, then
-    /// scans the given codes in turn until killed.
+    /// Simulate a scanner in serial mode on a pseudo-terminal.
+    ///
+    /// Prints the terminal's path, then scans the given codes in turn until killed; a scan
+    /// nobody read before the next one is dropped.
     SimScanner {
         /// The text of a code (repeat for several codes).
         #[arg(long, required = true)]

@@ -114,12 +114,23 @@ pub fn wrap_labelled(label: &str, value: &str, cols: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut line = label.to_string();
     let mut used = indent;
-    for c in value.chars() {
+    for (before, c) in value.chars().enumerate() {
         let w = super::font::columns(c);
         if used + w > cols && used > indent {
+            // 避头点: a line never starts with closing punctuation; the character before it
+            // moves down with it.
+            let carried = if NO_LINE_START.contains(c) && before > 1 {
+                line.pop()
+            } else {
+                None
+            };
             lines.push(std::mem::take(&mut line));
             line = " ".repeat(indent);
             used = indent;
+            if let Some(p) = carried {
+                line.push(p);
+                used += super::font::columns(p);
+            }
         }
         line.push(c);
         used += w;
@@ -127,6 +138,9 @@ pub fn wrap_labelled(label: &str, value: &str, cols: usize) -> Vec<String> {
     lines.push(line);
     lines
 }
+
+/// Punctuation that must not begin a line.
+const NO_LINE_START: &str = "，。、；：？！）》」』”’…,.;:?!)";
 
 /// Two texts on one line, the second flush right.
 fn spread(left: &str, right: &str, cols: usize) -> String {
@@ -594,6 +608,15 @@ mod tests {
         ] {
             assert!(ReceiptCode::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_wrapped_line_never_starts_with_closing_punctuation() {
+        let lines = wrap_labelled("依据：", "一二三四五六七八九十、第九十三条", 26);
+        assert_eq!(
+            lines,
+            vec!["依据：一二三四五六七八九", "      十、第九十三条"]
+        );
     }
 
     #[test]

@@ -187,9 +187,14 @@ impl Transport for SerialTransport {
 }
 
 /// `usb:VID:PID`: the printer-class interface (class 7), bulk OUT for data, bulk IN for status.
+/// Opened on first use; after an error (cable pulled) it is opened afresh on the next use.
 pub struct UsbTransport {
     vid: u16,
     pid: u16,
+    open: Option<UsbPrinterHandle>,
+}
+
+struct UsbPrinterHandle {
     handle: rusb::DeviceHandle<rusb::Context>,
     interface: u8,
     ep_out: u8,
@@ -200,29 +205,78 @@ pub struct UsbTransport {
 pub const USB_CLASS_PRINTER: u8 = 7;
 
 impl UsbTransport {
-    pub fn open(vid: u16, pid: u16) -> Result<Self, PrinterError> {
-        let target = format!("usb:{vid:04x}:{pid:04x}");
-        let usb = |e: rusb::Error| PrinterError::Usb {
-            target: target.clone(),
-            message: e.to_string(),
-        };
+    /// A USB printer by id; nothing is opened until the first job or status request.
+    pub fn new(vid: u16, pid: u16) -> Self {
+        UsbTransport {
+            vid,
+            pid,
+            open: None,
+        }
+    }
+
+    fn usb_error(&self, e: rusb::Error) -> PrinterError {
+        match e {
+            rusb::Error::Timeout => PrinterError::NoAnswer {
+                target: self.describe(),
+            },
+            e => PrinterError::Usb {
+                target: self.describe(),
+                message: e.to_string(),
+            },
+        }
+    }
+
+    fn handle(&mut self) -> Result<&mut UsbPrinterHandle, PrinterError> {
+        if self.open.is_none() {
+            let h = UsbPrinterHandle::open(self.vid, self.pid).map_err(|e| match e {
+                Ok(message) => PrinterError::Usb {
+                    target: self.describe(),
+                    message,
+                },
+                Err(e) => self.usb_error(e),
+            })?;
+            self.open = Some(h);
+        }
+        Ok(self.open.as_mut().expect("just opened"))
+    }
+
+    /// Run `f` on the open printer; an error other than a timeout closes it for a fresh open.
+    fn with<T>(
+        &mut self,
+        f: impl FnOnce(&mut UsbPrinterHandle) -> Result<T, rusb::Error>,
+    ) -> Result<T, PrinterError> {
+        let r = f(self.handle()?);
+        r.map_err(|e| {
+            if e != rusb::Error::Timeout {
+                self.open = None;
+            }
+            self.usb_error(e)
+        })
+    }
+}
+
+impl UsbPrinterHandle {
+    /// `Err(Ok(message))`: no such printer; `Err(Err(e))`: libusb failed.
+    fn open(vid: u16, pid: u16) -> Result<Self, Result<String, rusb::Error>> {
         use rusb::UsbContext;
         // An explicit context: the global one panics where libusb cannot start.
-        let device = rusb::Context::new()
+        let devices = rusb::Context::new()
             .and_then(|c| c.devices())
-            .map_err(usb)?
+            .map_err(|e| {
+                Ok(format!(
+                    "USB devices cannot be listed ({e}); is /dev/bus/usb present and readable?"
+                ))
+            })?;
+        let device = devices
             .iter()
             .find(|d| {
                 d.device_descriptor()
                     .is_ok_and(|dd| dd.vendor_id() == vid && dd.product_id() == pid)
             })
-            .ok_or_else(|| PrinterError::Usb {
-                target: target.clone(),
-                message: "no such USB device is attached".into(),
-            })?;
-        let config = device.active_config_descriptor().map_err(usb)?;
+            .ok_or_else(|| Ok("no such USB device is attached".to_string()))?;
+        let config = device.active_config_descriptor().map_err(Err)?;
         let mut found = None;
-        for interface in config.interfaces() {
+        'interfaces: for interface in config.interfaces() {
             for d in interface.descriptors() {
                 if d.class_code() != USB_CLASS_PRINTER {
                     continue;
@@ -239,31 +293,25 @@ impl UsbTransport {
                 }
                 if let Some(o) = out {
                     found = Some((d.interface_number(), d.setting_number(), o, inp));
-                    break;
+                    break 'interfaces;
                 }
             }
-            if found.is_some() {
-                break;
-            }
         }
-        let (interface, setting, ep_out, ep_in) = found.ok_or_else(|| PrinterError::Usb {
-            target: target.clone(),
-            message: "the device has no printer-class interface with a bulk OUT endpoint".into(),
+        let (interface, setting, ep_out, ep_in) = found.ok_or_else(|| {
+            Ok("the device has no printer-class interface with a bulk OUT endpoint".to_string())
         })?;
-        let handle = device.open().map_err(usb)?;
+        let handle = device.open().map_err(Err)?;
         // The kernel's usblp driver holds the interface when /dev/usb/lp0 exists.
         if handle.kernel_driver_active(interface).unwrap_or(false) {
-            handle.detach_kernel_driver(interface).map_err(usb)?;
+            handle.detach_kernel_driver(interface).map_err(Err)?;
         }
-        handle.claim_interface(interface).map_err(usb)?;
+        handle.claim_interface(interface).map_err(Err)?;
         if setting != 0 {
             handle
                 .set_alternate_setting(interface, setting)
-                .map_err(usb)?;
+                .map_err(Err)?;
         }
-        Ok(UsbTransport {
-            vid,
-            pid,
+        Ok(UsbPrinterHandle {
             handle,
             interface,
             ep_out,
@@ -272,7 +320,7 @@ impl UsbTransport {
     }
 }
 
-impl Drop for UsbTransport {
+impl Drop for UsbPrinterHandle {
     fn drop(&mut self) {
         let _ = self.handle.release_interface(self.interface);
     }
@@ -280,51 +328,37 @@ impl Drop for UsbTransport {
 
 impl Transport for UsbTransport {
     fn write_all(&mut self, bytes: &[u8]) -> Result<(), PrinterError> {
-        // Bulk transfers in pieces a printer's buffer takes.
-        for chunk in bytes.chunks(4096) {
-            let mut sent = 0;
-            while sent < chunk.len() {
-                sent += self
-                    .handle
-                    .write_bulk(self.ep_out, &chunk[sent..], IO_TIMEOUT)
-                    .map_err(|e| match e {
-                        rusb::Error::Timeout => PrinterError::NoAnswer {
-                            target: self.describe(),
-                        },
-                        e => PrinterError::Usb {
-                            target: self.describe(),
-                            message: e.to_string(),
-                        },
-                    })?;
+        self.with(|h| {
+            // Bulk transfers in pieces a printer's buffer takes.
+            for chunk in bytes.chunks(4096) {
+                let mut sent = 0;
+                while sent < chunk.len() {
+                    sent += h.handle.write_bulk(h.ep_out, &chunk[sent..], IO_TIMEOUT)?;
+                }
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
+
     fn query(&mut self, request: &[u8]) -> Result<Option<u8>, PrinterError> {
-        let Some(ep_in) = self.ep_in else {
-            return Ok(None);
-        };
-        self.write_all(request)?;
-        let mut buf = [0u8; 64];
-        let started = Instant::now();
-        loop {
-            match self.handle.read_bulk(ep_in, &mut buf, IO_TIMEOUT) {
-                Ok(0) if started.elapsed() < IO_TIMEOUT => continue,
-                Ok(0) | Err(rusb::Error::Timeout) => {
-                    return Err(PrinterError::NoAnswer {
-                        target: self.describe(),
-                    });
-                }
-                Ok(_) => return Ok(Some(buf[0])),
-                Err(e) => {
-                    return Err(PrinterError::Usb {
-                        target: self.describe(),
-                        message: e.to_string(),
-                    });
+        self.with(|h| {
+            let Some(ep_in) = h.ep_in else {
+                return Ok(None);
+            };
+            h.handle.write_bulk(h.ep_out, request, IO_TIMEOUT)?;
+            let mut buf = [0u8; 64];
+            let started = Instant::now();
+            loop {
+                match h.handle.read_bulk(ep_in, &mut buf, IO_TIMEOUT)? {
+                    // Some printers answer zero-length packets until the status is ready.
+                    0 if started.elapsed() < IO_TIMEOUT => continue,
+                    0 => return Err(rusb::Error::Timeout),
+                    _ => return Ok(Some(buf[0])),
                 }
             }
-        }
+        })
     }
+
     fn describe(&self) -> String {
         format!("usb:{:04x}:{:04x}", self.vid, self.pid)
     }
@@ -411,6 +445,6 @@ pub fn open(
         DeviceUri::Serial { path, baud } => {
             Box::new(SerialTransport::new(path.clone(), baud.unwrap_or(9600)))
         }
-        DeviceUri::Usb { vid, pid } => Box::new(UsbTransport::open(*vid, *pid)?),
+        DeviceUri::Usb { vid, pid } => Box::new(UsbTransport::new(*vid, *pid)),
     })
 }

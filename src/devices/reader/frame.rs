@@ -62,6 +62,9 @@ pub fn checksum(len: [u8; 2], body: &[u8]) -> u8 {
 }
 
 /// Frame `body` (a command's `CMD PARA` or a response's `SW1 SW2 SW3 data`).
+///
+/// # Panics
+/// If `body` is 65,535 bytes or longer (no GA 467 frame is; callers frame their own bodies).
 pub fn encode_frame(body: &[u8]) -> Vec<u8> {
     let len = u16::try_from(body.len() + 1)
         .expect("a GA 467 body is shorter than 64 KiB")

@@ -62,6 +62,11 @@ pub const MAX_SCAN: usize = 4096;
 pub struct LineSplitter {
     suffix: Suffix,
     buf: Vec<u8>,
+    /// Bytes of `buf` already handed out as scans.
+    start: usize,
+    /// No suffix starts before this index of `buf` (so a byte is searched once, not once per
+    /// arriving piece).
+    searched: usize,
     overlong: bool,
 }
 
@@ -70,6 +75,8 @@ impl LineSplitter {
         LineSplitter {
             suffix,
             buf: Vec::new(),
+            start: 0,
+            searched: 0,
             overlong: false,
         }
     }
@@ -84,21 +91,33 @@ impl LineSplitter {
     pub fn next_scan(&mut self) -> Option<Result<Scan, LineError>> {
         loop {
             let sfx = self.suffix.bytes();
-            let Some(end) = self.buf.windows(sfx.len()).position(|w| w == sfx) else {
+            let from = self.searched.max(self.start);
+            let found = self.buf[from..]
+                .windows(sfx.len())
+                .position(|w| w == sfx)
+                .map(|p| from + p);
+            let Some(end) = found else {
+                // Wait for more: keep only the unfinished scan.
+                self.buf.drain(..self.start);
+                self.start = 0;
+                self.searched = self.buf.len().saturating_sub(sfx.len() - 1);
                 if self.buf.len() > MAX_SCAN {
                     self.buf.clear();
+                    self.searched = 0;
                     self.overlong = true;
                     return Some(Err(LineError::Overlong));
                 }
                 return None;
             };
-            let line: Vec<u8> = self.buf.drain(..end + sfx.len()).take(end).collect();
+            let line = &self.buf[self.start..end];
+            self.start = end + sfx.len();
+            self.searched = self.start;
             if std::mem::take(&mut self.overlong) {
                 // The tail of the overlong scan.
                 continue;
             }
             // A scanner set to \r\n but configured as \r or \n leaves the other byte around.
-            let trimmed: &[u8] = trim_line_ends(&line);
+            let trimmed: &[u8] = trim_line_ends(line);
             if trimmed.is_empty() {
                 continue;
             }
