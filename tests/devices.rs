@@ -626,3 +626,59 @@ fn read_card_contract_fails_cleanly_when_the_reader_does_not_answer() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not answer"));
     assert!(started.elapsed() >= Duration::from_millis(1400));
 }
+
+#[test]
+fn serial_printer_prints_and_reports_status_over_a_pseudo_terminal() {
+    use kiosk::devices::printer::{
+        Paper, PrintQueue, PrinterState, ReceiptPrinter, receipts::samples, render,
+    };
+    let mut pty = Pty::open().unwrap();
+    let uri: kiosk::devices::DeviceUri = format!("serial:{}?baud=9600", pty.path().display())
+        .parse()
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    // A serial printer whose paper roll is nearly used up (it still prints).
+    let printer = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        let mut answered = 0;
+        while !stop2.load(Ordering::Relaxed) {
+            let n = pty.read_some(&mut buf, Duration::from_millis(10)).unwrap();
+            got.extend_from_slice(&buf[..n]);
+            while let Some(i) = got.windows(2).position(|w| w == [0x10, 0x04]) {
+                if got.len() < i + 3 {
+                    break;
+                }
+                let n = got[i + 2];
+                let status = [0x12u8, 0x12, 0x12, 0x1E]; // paper near end
+                pty.send(&[status[usize::from(n.clamp(1, 4) - 1)]]).unwrap();
+                got.drain(i..i + 3);
+                answered += 1;
+            }
+        }
+        (got, answered)
+    });
+    let (mut p, _) = kiosk::devices::printer::open(&uri, Paper::Mm58, None).unwrap();
+    let status = p.status().unwrap().unwrap();
+    assert_eq!(status.state(), PrinterState::PaperNearEnd);
+    let mut q = PrintQueue::in_memory();
+    let (id, _) = q.submit(
+        "payment",
+        samples::payment("CQ-TEST-0001").escpos(Paper::Mm58),
+    );
+    assert_eq!(q.print_pending(&mut p), vec![id]);
+    std::thread::sleep(Duration::from_millis(100));
+    stop.store(true, Ordering::Relaxed);
+    let (job, answered) = printer.join().unwrap();
+    assert_eq!(
+        answered,
+        4 * 3,
+        "status before and after the job, and the first query"
+    );
+    let text = render::to_text(&render::parse(&job));
+    assert!(
+        text.contains("缴款凭证") && text.contains("CQ-TEST-0001"),
+        "{text}"
+    );
+}

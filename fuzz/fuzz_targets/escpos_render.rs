@@ -6,17 +6,19 @@
 
 use libfuzzer_sys::fuzz_target;
 
+// At the crate root, as their `super::` paths expect.
 #[allow(dead_code)]
-mod printer {
-    #[path = "../../../src/devices/printer/escpos.rs"]
-    pub mod escpos;
-    #[path = "../../../src/devices/printer/font.rs"]
-    pub mod font;
-    #[path = "../../../src/devices/printer/render.rs"]
-    pub mod render;
-}
+#[path = "../../src/devices/printer/escpos.rs"]
+mod escpos;
+#[allow(dead_code)]
+#[path = "../../src/devices/printer/font.rs"]
+mod font;
+#[allow(dead_code)]
+#[path = "../../src/devices/printer/render.rs"]
+mod render;
 
-use printer::{escpos::Paper, font::MAX_HEIGHT, render};
+use escpos::Paper;
+use font::MAX_HEIGHT;
 
 fuzz_target!(|data: &[u8]| {
     let ops = render::parse(data);
