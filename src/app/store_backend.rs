@@ -211,22 +211,17 @@ fn vehicle_facts(v: &crate::store::platform::VehicleView) -> Result<VehicleFacts
             _ => Err(corrupt("rental contract", "missing period")),
         }
     };
-    let filed_at = || v.filed_at.ok_or_else(|| corrupt("filing", "missing time"));
-    let relation = match v.relation.as_str() {
-        "own" => Relation::Own,
-        "filed" => Relation::Filed {
-            filed_at: filed_at()?,
-        },
-        "unit_filed" => Relation::UnitFiled {
-            filed_at: filed_at()?,
-        },
-        "rental_renter" => Relation::RentalRenter { rental: rental()? },
-        "rental_temp_driver" => Relation::RentalTempDriver {
-            filed_at: filed_at()?,
-            rental: rental()?,
-        },
-        _ => Relation::None,
+    let (needs_filed_at, needs_rental) = Relation::needs(&v.relation).unwrap_or((false, false));
+    let filed_at = if needs_filed_at {
+        Some(
+            v.filed_at
+                .ok_or_else(|| corrupt("filing", "missing time"))?,
+        )
+    } else {
+        None
     };
+    let rental = if needs_rental { Some(rental()?) } else { None };
+    let relation = Relation::build(&v.relation, filed_at, rental).unwrap_or(Relation::None);
     Ok(VehicleFacts {
         plate: Plate::parse(&v.plate).map_err(|e| corrupt("plate", e))?,
         plate_type: PlateType::parse(&v.plate_type).map_err(|e| corrupt("plate type", e))?,
@@ -854,39 +849,30 @@ mod tests {
         );
     }
 
+    /// The code the simulator panel's outbox shows last.
+    fn last_code(b: &StoreBackend) -> String {
+        let outbox = b.outbox.as_ref().unwrap().lock().unwrap();
+        outbox.last().unwrap().code.clone()
+    }
+
     #[test]
     fn registering_sends_a_code_the_simulator_can_show() {
         let (_d, mut b, _p) = backend();
         let now = ts("2026-11-25T11:00:00+08:00");
         let me = id("50010619851120002X");
         b.request_register_code(&me, "13800001234", now).unwrap();
-        let code = b
-            .outbox
-            .as_ref()
-            .unwrap()
-            .lock()
-            .unwrap()
-            .last()
-            .unwrap()
-            .code
-            .clone();
+        let first = last_code(&b);
+        let wrong = if first == "000000" {
+            "111111"
+        } else {
+            "000000"
+        };
         assert_eq!(
-            b.register(&me, "13800001234", "000000", now),
+            b.register(&me, "13800001234", wrong, now),
             Err(BackendError::WrongCode)
         );
         b.request_register_code(&me, "13800001234", now).unwrap();
-        let code2 = b
-            .outbox
-            .as_ref()
-            .unwrap()
-            .lock()
-            .unwrap()
-            .last()
-            .unwrap()
-            .code
-            .clone();
-        let _ = code;
-        b.register(&me, "13800001234", &code2, now).unwrap();
+        b.register(&me, "13800001234", &last_code(&b), now).unwrap();
         assert!(b.person(&me, now).unwrap().registered);
     }
 }

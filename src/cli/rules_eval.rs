@@ -291,29 +291,22 @@ fn parse_case(case: &Value, book: &PolicyBook) -> Result<EligibilityRequest, Fie
         }
         Ok(RentalPeriod { start, end })
     };
-    let relation = match rel {
-        "own" => Relation::Own,
-        "filed" => Relation::Filed {
-            filed_at: filed_at()?,
-        },
-        "unit_filed" => Relation::UnitFiled {
-            filed_at: filed_at()?,
-        },
-        "rental_renter" => Relation::RentalRenter { rental: rental()? },
-        "rental_temp_driver" => Relation::RentalTempDriver {
-            filed_at: filed_at()?,
-            rental: rental()?,
-        },
-        "none" => Relation::None,
-        other => {
-            return err(
+    let (needs_filed_at, needs_rental) = Relation::needs(rel).map_or_else(
+        || {
+            err(
                 "vehicle.relation",
-                format!(
-                    "“{other}” is not one of own, filed, unit_filed, rental_renter, rental_temp_driver, none"
-                ),
-            );
-        }
+                format!("“{rel}” is not one of own, filed, unit_filed, rental_renter, rental_temp_driver, none"),
+            )
+        },
+        Ok,
+    )?;
+    let filed_at = if needs_filed_at {
+        Some(filed_at()?)
+    } else {
+        None
     };
+    let rental = if needs_rental { Some(rental()?) } else { None };
+    let relation = Relation::build(rel, filed_at, rental).expect("the parts it needs were parsed");
     let vehicle = VehicleFacts {
         plate,
         plate_type,

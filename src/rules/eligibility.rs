@@ -36,6 +36,42 @@ impl Relation {
             Relation::RentalRenter { .. } | Relation::RentalTempDriver { .. }
         )
     }
+    /// For a relation code, whether it needs a filing time and a rental period (None: unknown code).
+    pub fn needs(code: &str) -> Option<(bool, bool)> {
+        Some(match code {
+            "own" | "none" => (false, false),
+            "filed" | "unit_filed" => (true, false),
+            "rental_renter" => (false, true),
+            "rental_temp_driver" => (true, true),
+            _ => return None,
+        })
+    }
+
+    /// Build a relation from its code and the parts [`Relation::needs`] asks for; None when the
+    /// code is unknown or a needed part is missing.
+    pub fn build(
+        code: &str,
+        filed_at: Option<Timestamp>,
+        rental: Option<RentalPeriod>,
+    ) -> Option<Relation> {
+        Some(match code {
+            "own" => Relation::Own,
+            "none" => Relation::None,
+            "filed" => Relation::Filed {
+                filed_at: filed_at?,
+            },
+            "unit_filed" => Relation::UnitFiled {
+                filed_at: filed_at?,
+            },
+            "rental_renter" => Relation::RentalRenter { rental: rental? },
+            "rental_temp_driver" => Relation::RentalTempDriver {
+                filed_at: filed_at?,
+                rental: rental?,
+            },
+            _ => return None,
+        })
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             Relation::Own => "own",

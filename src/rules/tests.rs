@@ -633,3 +633,32 @@ fn recorded_by_and_penalty_codes_round_trip() {
     assert_eq!(Penalty::from_code("detention"), None);
     assert!(!DriverFacts::without_licence().has_license);
 }
+
+#[test]
+fn relations_are_built_from_their_code_and_the_parts_they_need() {
+    let t = ts("2022-10-01T00:00:00+08:00");
+    let rental = RentalPeriod { start: t, end: t };
+    assert_eq!(Relation::needs("rental_temp_driver"), Some((true, true)));
+    assert_eq!(Relation::needs("owner"), None);
+    assert_eq!(Relation::build("own", None, None), Some(Relation::Own));
+    assert_eq!(
+        Relation::build("filed", None, None),
+        None,
+        "filed needs its time"
+    );
+    assert_eq!(
+        Relation::build("rental_renter", None, Some(rental)),
+        Some(Relation::RentalRenter { rental })
+    );
+    for code in [
+        "own",
+        "filed",
+        "unit_filed",
+        "rental_renter",
+        "rental_temp_driver",
+        "none",
+    ] {
+        let r = Relation::build(code, Some(t), Some(rental)).unwrap();
+        assert_eq!(r.code(), code);
+    }
+}
