@@ -849,6 +849,54 @@ mod tests {
         );
     }
 
+    #[test]
+    fn filing_by_an_sms_code_to_the_owner_and_to_a_units_manager() {
+        let (_d, mut b, _p) = backend();
+        let now = ts("2026-11-25T11:00:00+08:00");
+        let applicant = id("50010619851120002X");
+        // 刘芳's car: the code goes to her phone.
+        let owner = id("500107198209150056");
+        let plate = b
+            .person(&owner, now)
+            .unwrap()
+            .vehicles
+            .iter()
+            .find(|v| v.facts.relation == Relation::Own)
+            .unwrap()
+            .facts
+            .plate
+            .clone();
+        let sent = b.request_owner_code(&applicant, &plate, now).unwrap();
+        assert!(!sent.to_unit_manager);
+        assert!(sent.to_masked.contains('*'), "the phone is shown masked");
+        let candidate = b
+            .check_owner_code(&applicant, &plate, &last_code(&b), now)
+            .unwrap();
+        assert_eq!(candidate.method, FilingMethod::OwnerSms);
+        let filed = b.submit_filing(&applicant, &candidate, now).unwrap();
+        assert_eq!(filed.plate, plate);
+
+        // The unit's car (三.3): the code goes to the manager phone the unit registered.
+        let unit_plate = Plate::parse("渝A7U5W3").unwrap();
+        let sent = b.request_owner_code(&applicant, &unit_plate, now).unwrap();
+        assert!(sent.to_unit_manager);
+        let wrong = if last_code(&b) == "000000" {
+            "111111"
+        } else {
+            "000000"
+        };
+        let candidate = b
+            .check_owner_code(&applicant, &unit_plate, wrong, now)
+            .unwrap();
+        assert_eq!(candidate.method, FilingMethod::UnitManagerSms);
+        assert_eq!(
+            b.submit_filing(&applicant, &candidate, now),
+            Err(FilingError::Backend(BackendError::WrongCode)),
+            "a wrong code is refused when submitted, and nothing is filed"
+        );
+        assert_eq!(b.filings(&applicant).unwrap().len(), 1);
+    }
+
     /// The code the simulator panel's outbox shows last.
     fn last_code(b: &StoreBackend) -> String {
         let outbox = b.outbox.as_ref().unwrap().lock().unwrap();
