@@ -57,9 +57,13 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> anyhow::Result<Assembled> 
     let policy = crate::cli::load_policy(None, &config)?;
     let (platform, reverted) = SqlitePlatform::open_and_recover(&db, clock.now())
         .with_context(|| format!("cannot open the database {}", db.display()))?;
-    let platform = platform.with_payment_window(jiff::SignedDuration::from_mins(i64::from(
-        config.timeouts.payment_window_minutes,
-    )));
+    // The store and the screens decide with the same dated policies and payment window.
+    let platform =
+        platform
+            .with_policy(policy.clone())
+            .with_payment_window(jiff::SignedDuration::from_mins(i64::from(
+                config.timeouts.payment_window_minutes,
+            )));
     if !reverted.reverted.is_empty() {
         tracing::info!(
             count = reverted.reverted.len(),

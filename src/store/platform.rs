@@ -682,6 +682,12 @@ impl SqlitePlatform {
 
     /// Use a shorter payment window (`timeouts.payment_window_minutes` of `kiosk.toml`); the rule
     /// core never lets it exceed 2 hours (六.2).
+    /// Decide with these dated policies (kiosk.toml `[policy] file`) instead of the embedded ones.
+    pub fn with_policy(mut self, policy: PolicyBook) -> Self {
+        self.policy = policy;
+        self
+    }
+
     pub fn with_payment_window(mut self, length: jiff::SignedDuration) -> Self {
         self.payment_window = length;
         self
