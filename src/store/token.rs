@@ -299,3 +299,54 @@ mod tests {
         );
     }
 }
+
+/// Property tests of the scanned-token parser: whatever a scanner hands over, `verify` answers
+/// with an error (never a panic), and no change to a valid token's text is accepted.
+#[cfg(test)]
+mod scanned_token_properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn now() -> Timestamp {
+        "2026-11-25T10:00:00+08:00".parse().unwrap()
+    }
+
+    fn valid() -> String {
+        let owner = IdNumber::parse("500107198209150056").unwrap();
+        QrKeys::demo()
+            .issue("渝A6R2T8", "02", &owner, now())
+            .unwrap()
+            .0
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn arbitrary_text_is_refused_without_panicking(s in ".{0,300}") {
+            prop_assert!(QrKeys::demo().verify(&s, now()).is_err());
+        }
+
+        #[test]
+        fn arbitrary_bytes_as_lossy_text_are_refused(b in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let s = String::from_utf8_lossy(&b);
+            prop_assert!(QrKeys::demo().verify(&s, now()).is_err());
+        }
+
+        #[test]
+        fn any_single_character_change_is_refused(i in 0usize..400, c in proptest::char::range('!', '~')) {
+            let token = valid();
+            let mut chars: Vec<char> = token.chars().collect();
+            let i = i % chars.len();
+            prop_assume!(chars[i] != c);
+            chars[i] = c;
+            let altered: String = chars.into_iter().collect();
+            prop_assert!(QrKeys::demo().verify(&altered, now()).is_err(), "accepted {altered}");
+        }
+    }
+
+    #[test]
+    fn the_valid_token_itself_verifies() {
+        assert!(QrKeys::demo().verify(&valid(), now()).is_ok());
+    }
+}
