@@ -118,7 +118,7 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> anyhow::Result<Assembled> 
     let driver = Driver::new(
         State::new(&config, clock.now()),
         Box::new(backend),
-        Box::new(peripherals),
+        Box::new(peripherals::PrinterWorker::spawn(peripherals)),
         Box::new(face),
     );
     Ok(Assembled {

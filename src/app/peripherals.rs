@@ -3,7 +3,9 @@
 //! over whatever transport `kiosk.toml` names (`sim` renders it to a PNG the simulator shows).
 
 use std::path::PathBuf;
+use std::sync::mpsc::{Sender, channel};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::devices::DeviceUri;
 use crate::devices::printer::escpos::{Align, QrEc};
@@ -243,6 +245,99 @@ impl Peripherals for DevicePeripherals {
     }
 }
 
+/// How long the screen waits for the printer before telling the person the receipt is kept.
+pub const PRINT_WAIT: Duration = Duration::from_secs(4);
+/// How long the operator screen waits for the devices' health.
+pub const HEALTH_WAIT: Duration = Duration::from_secs(2);
+
+enum PrinterJob {
+    Print(ReceiptDocument, Sender<PrintOutcome>),
+    Health(Sender<DeviceHealth>),
+}
+
+/// The peripherals on a thread of their own, so that a printer that hangs until its I/O
+/// timeouts (3 s per status query and write) never freezes the screen: the flow gets an answer
+/// within [`PRINT_WAIT`]; a receipt not confirmed by then stays in the print queue for reprint,
+/// and the money it belongs to was recorded before printing began.
+pub struct PrinterWorker {
+    jobs: Sender<PrinterJob>,
+    print_wait: Duration,
+    health_wait: Duration,
+}
+
+impl PrinterWorker {
+    pub fn spawn<P: Peripherals + Send + 'static>(mut peripherals: P) -> Self {
+        Self::spawn_with_waits(
+            move |job| match job {
+                PrinterJob::Print(doc, reply) => {
+                    let _ = reply.send(peripherals.print(&doc));
+                }
+                PrinterJob::Health(reply) => {
+                    let _ = reply.send(peripherals.health());
+                }
+            },
+            PRINT_WAIT,
+            HEALTH_WAIT,
+        )
+    }
+
+    fn spawn_with_waits(
+        mut serve: impl FnMut(PrinterJob) + Send + 'static,
+        print_wait: Duration,
+        health_wait: Duration,
+    ) -> Self {
+        let (jobs, rx) = channel::<PrinterJob>();
+        std::thread::Builder::new()
+            .name("printer".into())
+            .spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    serve(job);
+                }
+            })
+            .expect("spawn the printer thread");
+        PrinterWorker {
+            jobs,
+            print_wait,
+            health_wait,
+        }
+    }
+}
+
+impl Peripherals for PrinterWorker {
+    fn print(&mut self, receipt: &ReceiptDocument) -> PrintOutcome {
+        let (tx, rx) = channel();
+        if self
+            .jobs
+            .send(PrinterJob::Print(receipt.clone(), tx))
+            .is_err()
+        {
+            return PrintOutcome::Failed("打印线程已停止 / the printer thread stopped".into());
+        }
+        rx.recv_timeout(self.print_wait).unwrap_or_else(|_| {
+            tracing::warn!("printer did not answer in time; receipt kept for reprint");
+            PrintOutcome::Failed(
+                "打印机无响应，凭条已保留，可由工作人员补打 / the printer does not answer; the receipt is kept for reprint"
+                    .into(),
+            )
+        })
+    }
+
+    fn health(&mut self) -> DeviceHealth {
+        let (tx, rx) = channel();
+        let answer = self
+            .jobs
+            .send(PrinterJob::Health(tx))
+            .ok()
+            .and_then(|_| rx.recv_timeout(self.health_wait).ok());
+        answer.unwrap_or(DeviceHealth {
+            reader: Ok(()),
+            scanner: Ok(()),
+            printer: Err("打印机无响应 / the printer does not answer".into()),
+            paper: PaperStatus::Ok,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,5 +402,38 @@ mod tests {
         );
         assert_eq!(printed.lock().unwrap().len(), 1);
         assert_eq!(p.health().paper, PaperStatus::Ok);
+    }
+
+    #[test]
+    fn a_printer_that_hangs_does_not_hold_the_screen() {
+        let mut w = PrinterWorker::spawn_with_waits(
+            |job| {
+                std::thread::sleep(Duration::from_millis(400));
+                if let PrinterJob::Print(_, reply) = job {
+                    let _ = reply.send(PrintOutcome::Printed);
+                }
+            },
+            Duration::from_millis(50),
+            Duration::from_millis(50),
+        );
+        let started = std::time::Instant::now();
+        assert!(matches!(w.print(&doc()), PrintOutcome::Failed(_)));
+        assert!(w.health().printer.is_err());
+        assert!(
+            started.elapsed() < Duration::from_millis(350),
+            "answered within the waits"
+        );
+    }
+
+    #[test]
+    fn a_working_printer_answers_through_the_worker() {
+        let config = crate::config::KioskConfig::embedded();
+        let printed = PrintedReceipts::default();
+        let p =
+            DevicePeripherals::open(&config, None, None, printed.clone(), Arc::default()).unwrap();
+        let mut w = PrinterWorker::spawn(p);
+        assert_eq!(w.print(&doc()), PrintOutcome::Printed);
+        assert_eq!(printed.lock().unwrap().len(), 1);
+        assert_eq!(w.health().paper, PaperStatus::Ok);
     }
 }
