@@ -82,8 +82,8 @@ impl StoreBackend {
             .ok_or(BackendError::NotFound)
     }
 
-    /// The vehicle's owner (masked name) and whether a unit owns it.
-    fn owner_of(&self, key: &VehicleKey) -> Result<(String, OwnerKind), BackendError> {
+    /// The vehicle's owner as the screen shows it: a person's name masked, a unit's name.
+    fn owner_name(&self, key: &VehicleKey) -> Result<String, BackendError> {
         let row: Option<(Option<String>, Option<String>)> = self.query(|c| {
             c.query_row(
                 "SELECT p.name, u.name FROM vehicles v
@@ -96,55 +96,22 @@ impl StoreBackend {
             .optional()
         })?;
         match row {
-            Some((Some(person), _)) => Ok((mask_text(&person), OwnerKind::Person)),
-            Some((None, Some(unit))) => Ok((unit, OwnerKind::Unit)),
+            Some((Some(person), _)) => Ok(mask_text(&person)),
+            Some((None, Some(unit))) => Ok(unit),
             _ => Err(BackendError::NotFound),
         }
     }
 
-    /// The counts `check_new_filing` needs, read now (the store re-checks inside its transaction).
-    fn filing_counts(&self, id: &IdNumber, key: &VehicleKey) -> Result<FilingCounts, BackendError> {
-        self.query(|c| {
-            let active = "('pending_review', 'approved')";
-            let user: u32 = c.query_row(
-                &format!(
-                    "SELECT COUNT(*) FROM filings f JOIN persons p ON p.id = f.person_id
-                     WHERE p.id_number = ?1 AND f.state IN {active}"
-                ),
-                [id.expose()],
-                |r| r.get(0),
-            )?;
-            let vehicle: u32 = c.query_row(
-                &format!(
-                    "SELECT COUNT(*) FROM filings f JOIN vehicles v ON v.id = f.vehicle_id
-                     WHERE v.plate = ?1 AND v.plate_type = ?2 AND f.state IN {active}"
-                ),
-                params![key.plate, key.plate_type],
-                |r| r.get(0),
-            )?;
-            let mine: u32 = c.query_row(
-                &format!(
-                    "SELECT COUNT(*) FROM filings f JOIN vehicles v ON v.id = f.vehicle_id
-                     JOIN persons p ON p.id = f.person_id
-                     WHERE p.id_number = ?1 AND v.plate = ?2 AND v.plate_type = ?3
-                       AND f.state IN {active}"
-                ),
-                params![id.expose(), key.plate, key.plate_type],
-                |r| r.get(0),
-            )?;
-            let owner: u32 = c.query_row(
-                "SELECT COUNT(*) FROM vehicles v JOIN persons p ON p.id = v.owner_person_id
-                 WHERE p.id_number = ?1 AND v.plate = ?2 AND v.plate_type = ?3",
-                params![id.expose(), key.plate, key.plate_type],
-                |r| r.get(0),
-            )?;
-            Ok(FilingCounts {
-                user_active_filings: user,
-                vehicle_active_drivers: vehicle,
-                already_filed_by_user: mine > 0,
-                user_is_owner: owner > 0,
-            })
-        })
+    /// The filing limits as they stand (the store counts again inside `file_vehicle`), and who
+    /// owns the vehicle.
+    fn precheck(
+        &self,
+        id: &IdNumber,
+        key: &VehicleKey,
+    ) -> Result<(FilingCounts, OwnerKind), BackendError> {
+        self.platform
+            .filing_precheck(id, key)
+            .map_err(backend_error)
     }
 
     fn candidate(
@@ -154,8 +121,9 @@ impl StoreBackend {
         method: FilingMethod,
         proof: FilingProof,
     ) -> Result<FilingCandidate, FilingError> {
-        let (owner, owner_kind) = self.owner_of(&key)?;
-        filing::check_new_filing(self.filing_counts(id, &key)?, owner_kind, method)?;
+        let (counts, owner_kind) = self.precheck(id, &key)?;
+        filing::check_new_filing(counts, owner_kind, method)?;
+        let owner = self.owner_name(&key)?;
         let plate = Plate::parse(&key.plate).map_err(|e| BackendError::Invalid(e.to_string()))?;
         self.pending_proof = Some((plate.clone(), proof));
         Ok(FilingCandidate {
@@ -197,6 +165,14 @@ fn driver_facts(person: &crate::store::platform::PersonView) -> DriverFacts {
             full_12_count_in_cycle: l.full_12_count,
         },
         None => DriverFacts::without_licence(),
+    }
+}
+
+/// How an SMS filing's consent is asked for: the owner's phone, or a unit's manager (三.3).
+fn sms_method(owner: OwnerKind) -> FilingMethod {
+    match owner {
+        OwnerKind::Unit => FilingMethod::UnitManagerSms,
+        OwnerKind::Person => FilingMethod::OwnerSms,
     }
 }
 
@@ -479,41 +455,12 @@ impl KioskBackend for StoreBackend {
         })
     }
 
-    fn filings(&mut self, id: &IdNumber) -> Result<Vec<FilingView>, BackendError> {
-        let rows: Vec<(i64, String, String, i64)> = self.query(|c| {
-            let mut stmt = c.prepare(
-                "SELECT f.id, v.plate, f.method || ':' || f.state, f.requested_at
-                 FROM filings f JOIN persons p ON p.id = f.person_id
-                 JOIN vehicles v ON v.id = f.vehicle_id
-                 WHERE p.id_number = ?1 AND f.state IN ('pending_review', 'approved')
-                 ORDER BY f.requested_at, f.id",
-            )?;
-            stmt.query_map([id.expose()], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })?
-            .collect()
-        })?;
-        rows.into_iter()
-            .map(|(fid, plate, method_state, at)| {
-                let (method, state) = method_state
-                    .split_once(':')
-                    .unwrap_or(("owner_sms", "pending_review"));
-                Ok(FilingView {
-                    id: fid.to_string(),
-                    plate: Plate::parse(&plate).map_err(|e| corrupt("plate", e))?,
-                    method: match method {
-                        "owner_qr" => FilingMethod::OwnerQr,
-                        "unit_manager_sms" => FilingMethod::UnitManagerSms,
-                        _ => FilingMethod::OwnerSms,
-                    },
-                    status: if state == "approved" {
-                        FilingStatus::Approved
-                    } else {
-                        FilingStatus::PendingReview
-                    },
-                    filed_at: Timestamp::from_second(at).map_err(|e| corrupt("filing time", e))?,
-                })
-            })
+    fn filings(&mut self, id: &IdNumber, now: Timestamp) -> Result<Vec<FilingView>, BackendError> {
+        let list = self.platform.filings(id, now).map_err(backend_error)?;
+        list.mine
+            .iter()
+            .filter(|f| matches!(f.state.as_str(), "pending_review" | "approved"))
+            .map(filing_view)
             .collect()
     }
 
@@ -548,12 +495,8 @@ impl KioskBackend for StoreBackend {
         now: Timestamp,
     ) -> Result<SmsSent, FilingError> {
         let key = self.vehicle_key(plate)?;
-        let (_, owner_kind) = self.owner_of(&key)?;
-        let method = match owner_kind {
-            OwnerKind::Unit => FilingMethod::UnitManagerSms,
-            OwnerKind::Person => FilingMethod::OwnerSms,
-        };
-        filing::check_new_filing(self.filing_counts(id, &key)?, owner_kind, method)?;
+        let (counts, owner_kind) = self.precheck(id, &key)?;
+        filing::check_new_filing(counts, owner_kind, sms_method(owner_kind))?;
         let sent = self
             .platform
             .send_filing_code(id, &key, now)
@@ -573,11 +516,8 @@ impl KioskBackend for StoreBackend {
         _now: Timestamp,
     ) -> Result<FilingCandidate, FilingError> {
         let key = self.vehicle_key(plate)?;
-        let (_, owner_kind) = self.owner_of(&key)?;
-        let method = match owner_kind {
-            OwnerKind::Unit => FilingMethod::UnitManagerSms,
-            OwnerKind::Person => FilingMethod::OwnerSms,
-        };
+        let (_, owner_kind) = self.precheck(id, &key)?;
+        let method = sms_method(owner_kind);
         let code = code.trim();
         if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
             return Err(FilingError::Backend(BackendError::WrongCode));
@@ -616,19 +556,18 @@ impl KioskBackend for StoreBackend {
     }
 
     fn unfile(&mut self, id: &IdNumber, filing: &str, now: Timestamp) -> Result<(), BackendError> {
-        let fid: i64 = filing.parse().map_err(|_| BackendError::NotFound)?;
-        let key: Option<(String, String)> = self.query(|c| {
-            c.query_row(
-                "SELECT v.plate, v.plate_type FROM filings f JOIN vehicles v ON v.id = f.vehicle_id
-                 JOIN persons p ON p.id = f.person_id WHERE f.id = ?1 AND p.id_number = ?2",
-                params![fid, id.expose()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-        })?;
-        let (plate, plate_type) = key.ok_or(BackendError::NotFound)?;
+        let list = self.platform.filings(id, now).map_err(backend_error)?;
+        let f = list
+            .mine
+            .iter()
+            .find(|f| f.id.to_string() == filing)
+            .ok_or(BackendError::NotFound)?;
+        let key = VehicleKey {
+            plate: f.plate.clone(),
+            plate_type: f.plate_type.clone(),
+        };
         self.platform
-            .unfile(id, &VehicleKey { plate, plate_type }, now)
+            .unfile(id, &key, now)
             .map(|_| ())
             .map_err(backend_error)
     }
@@ -838,11 +777,11 @@ mod tests {
         assert_eq!(candidate.owner, "刘*");
         let filed = b.submit_filing(&applicant, &candidate, now).unwrap();
         assert_eq!(filed.status, FilingStatus::PendingReview);
-        let mine = b.filings(&applicant).unwrap();
+        let mine = b.filings(&applicant, now).unwrap();
         assert!(mine.iter().any(|f| f.id == filed.id));
         b.unfile(&applicant, &filed.id, now).unwrap();
         assert!(
-            b.filings(&applicant)
+            b.filings(&applicant, now)
                 .unwrap()
                 .iter()
                 .all(|f| f.id != filed.id)
@@ -894,7 +833,7 @@ mod tests {
             Err(FilingError::Backend(BackendError::WrongCode)),
             "a wrong code is refused when submitted, and nothing is filed"
         );
-        assert_eq!(b.filings(&applicant).unwrap().len(), 1);
+        assert_eq!(b.filings(&applicant, now).unwrap().len(), 1);
     }
 
     /// The code the simulator panel's outbox shows last.

@@ -881,7 +881,7 @@ impl KioskBackend for DemoBackend {
         Ok(payment)
     }
 
-    fn filings(&mut self, id: &IdNumber) -> Result<Vec<FilingView>, BackendError> {
+    fn filings(&mut self, id: &IdNumber, _now: Timestamp) -> Result<Vec<FilingView>, BackendError> {
         self.person_of(id)?;
         Ok(self
             .filings

@@ -86,7 +86,7 @@ impl Driver {
             } => Event::Handled(b.handle(&id, &plate, &violations, &key, now)),
             Effect::Pay { decision } => Event::Paid(b.pay(&decision, now)),
             Effect::Print(doc) => Event::PrintFinished(self.peripherals.print(&doc)),
-            Effect::LoadFilings(id) => Event::FilingsLoaded(b.filings(&id)),
+            Effect::LoadFilings(id) => Event::FilingsLoaded(b.filings(&id, now)),
             Effect::CheckFilingQr { id, token } => {
                 Event::FilingChecked(b.check_filing_qr(&id, &token, now))
             }

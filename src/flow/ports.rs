@@ -40,7 +40,7 @@ pub trait KioskBackend {
     /// Pay a handled decision (缴款). Refused when already paid, reverted or in the maintenance window.
     fn pay(&mut self, decision: &str, now: Timestamp) -> Result<PaymentView, PayError>;
     /// The person's filings of other people's vehicles (我的备案).
-    fn filings(&mut self, id: &IdNumber) -> Result<Vec<FilingView>, BackendError>;
+    fn filings(&mut self, id: &IdNumber, now: Timestamp) -> Result<Vec<FilingView>, BackendError>;
     /// Check an owner's vehicle QR code (扫码备案) and the filing limits; nothing is written yet.
     fn check_filing_qr(
         &mut self,

@@ -752,6 +752,51 @@ impl SqlitePlatform {
 
     // --- loading --------------------------------------------------------------------------
 
+    /// The counts `check_new_filing` needs (三.2): pending filings count as well as approved ones.
+    fn filing_counts_in(
+        tx: &Connection,
+        person_id: i64,
+        v: &VehicleRow,
+    ) -> Result<FilingCounts, StoreError> {
+        Ok(FilingCounts {
+            user_active_filings: tx.query_row(
+                "SELECT count(*) FROM filings WHERE person_id = ?1 AND state IN ('pending_review', 'approved')",
+                [person_id],
+                |r| r.get(0),
+            )?,
+            vehicle_active_drivers: tx.query_row(
+                "SELECT count(*) FROM filings WHERE vehicle_id = ?1 AND state IN ('pending_review', 'approved')",
+                [v.id],
+                |r| r.get(0),
+            )?,
+            already_filed_by_user: tx.query_row(
+                "SELECT count(*) FROM filings WHERE person_id = ?1 AND vehicle_id = ?2 AND state IN ('pending_review', 'approved')",
+                params![person_id, v.id],
+                |r| r.get::<_, i64>(0),
+            )? > 0,
+            user_is_owner: v.owner_person_id == Some(person_id),
+        })
+    }
+
+    /// Would this person's filing of this vehicle pass the limits now? (A look-up for the screen
+    /// before face verification; `file_vehicle` counts again inside its own transaction.)
+    pub fn filing_precheck(
+        &self,
+        applicant: &IdNumber,
+        vehicle: &VehicleKey,
+    ) -> Result<(FilingCounts, OwnerKind), StoreError> {
+        self.read(|tx| {
+            let p = Self::person_row(tx, applicant)?;
+            let v = Self::vehicle_row(tx, vehicle)?;
+            let kind = if v.owner_unit_id.is_some() {
+                OwnerKind::Unit
+            } else {
+                OwnerKind::Person
+            };
+            Ok((Self::filing_counts_in(tx, p.id, &v)?, kind))
+        })
+    }
+
     fn person_row(tx: &Connection, id: &IdNumber) -> Result<PersonRow, StoreError> {
         tx.query_row(
             "SELECT id, name, phone, registered_phone FROM persons WHERE id_number = ?1",
@@ -1465,24 +1510,7 @@ impl Platform for SqlitePlatform {
                 (FilingMethod::OwnerSms, OwnerKind::Unit) => FilingMethod::UnitManagerSms,
                 (m, _) => m,
             };
-            let counts = FilingCounts {
-                user_active_filings: tx.query_row(
-                    "SELECT count(*) FROM filings WHERE person_id = ?1 AND state IN ('pending_review', 'approved')",
-                    [p.id],
-                    |r| r.get(0),
-                )?,
-                vehicle_active_drivers: tx.query_row(
-                    "SELECT count(*) FROM filings WHERE vehicle_id = ?1 AND state IN ('pending_review', 'approved')",
-                    [v.id],
-                    |r| r.get(0),
-                )?,
-                already_filed_by_user: tx.query_row(
-                    "SELECT count(*) FROM filings WHERE person_id = ?1 AND vehicle_id = ?2 AND state IN ('pending_review', 'approved')",
-                    params![p.id, v.id],
-                    |r| r.get::<_, i64>(0),
-                )? > 0,
-                user_is_owner: v.owner_person_id == Some(p.id),
-            };
+            let counts = Self::filing_counts_in(tx, p.id, &v)?;
             filing::check_new_filing(counts, owner_kind, method).map_err(StoreError::Filing)?;
             // The owner's consent.
             match consent {
