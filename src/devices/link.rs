@@ -11,6 +11,15 @@ pub trait Link: Read + Write + Send {
     fn discard_input(&mut self) {}
 }
 
+/// A read that found nothing yet (timed out, would block, interrupted): poll again, the link is
+/// still there.
+pub fn is_nothing_yet(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
+
 /// Opens (and reopens, after the device went away) a link.
 pub trait Opener: Send {
     fn open(&mut self) -> io::Result<Box<dyn Link>>;

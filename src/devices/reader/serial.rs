@@ -173,13 +173,7 @@ impl<O: Opener> Ga467Reader<O> {
                     )));
                 }
                 Ok(n) => self.decoder.push(&buf[..n]),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::TimedOut
-                            | io::ErrorKind::WouldBlock
-                            | io::ErrorKind::Interrupted
-                    ) => {}
+                Err(e) if crate::devices::link::is_nothing_yet(&e) => {}
                 Err(e) => return Err(self.lost(e)),
             }
         }

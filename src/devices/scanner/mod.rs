@@ -121,13 +121,7 @@ impl<O: Opener> Scanner for SerialScanner<O> {
                         .set(Health::Absent("the port was closed".into()));
                 }
                 Ok(n) => self.splitter.push(&buf[..n]),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::TimedOut
-                            | io::ErrorKind::WouldBlock
-                            | io::ErrorKind::Interrupted
-                    ) => {}
+                Err(e) if crate::devices::link::is_nothing_yet(&e) => {}
                 Err(e) => {
                     tracing::warn!(port = %self.opener.describe(), error = %e, "scanner port lost");
                     self.link = None;
