@@ -138,6 +138,7 @@ pub fn exit_status(kind: ErrorKind) -> i32 {
         ErrorKind::Protocol => 5,
         ErrorKind::DeviceReported => 6,
         ErrorKind::InvalidData => 7,
+        ErrorKind::Other => 8,
     }
 }
 

@@ -23,8 +23,10 @@ impl Health {
     pub fn after_error(kind: ErrorKind, message: String) -> Option<Health> {
         match kind {
             ErrorKind::Disconnected | ErrorKind::Config => Some(Health::Absent(message)),
-            ErrorKind::Protocol | ErrorKind::DeviceReported => Some(Health::Degraded(message)),
             ErrorKind::Timeout | ErrorKind::InvalidData => None,
+            ErrorKind::Protocol | ErrorKind::DeviceReported | ErrorKind::Other => {
+                Some(Health::Degraded(message))
+            }
         }
     }
 

@@ -24,9 +24,11 @@ pub mod uri;
 
 pub use uri::{DeviceUri, UriError};
 
-/// What went wrong with a device, in the few categories the kiosk reacts to differently.
+/// What went wrong with a device, in the few categories the kiosk reacts to differently (shaped
+/// like `embedded-hal`'s error kinds: new kinds may be added, so callers match with a `_` arm).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// Nothing (or nothing usable) arrived before the deadline.
     Timeout,
@@ -40,9 +42,20 @@ pub enum ErrorKind {
     InvalidData,
     /// The configuration names something that cannot be used (bad URI, unknown device).
     Config,
+    /// Anything else (an adapter's own failure that fits none of the kinds above).
+    Other,
 }
 
 /// Device errors say which [`ErrorKind`] they are.
+///
+/// Like `embedded-hal`'s `Error` trait: an adapter keeps its own rich error type, and callers
+/// that only need to react (retry, mark absent, tell the person) look at the kind.
 pub trait DeviceError: std::error::Error + Send + Sync + 'static {
     fn kind(&self) -> ErrorKind;
+}
+
+impl DeviceError for std::convert::Infallible {
+    fn kind(&self) -> ErrorKind {
+        match *self {}
+    }
 }

@@ -27,6 +27,26 @@ pub trait ReceiptPrinter {
     fn status(&mut self) -> Result<Option<PrinterStatus>, Self::Error>;
 }
 
+impl<T: ReceiptPrinter + ?Sized> ReceiptPrinter for &mut T {
+    type Error = T::Error;
+    fn print(&mut self, job: &[u8]) -> Result<(), Self::Error> {
+        T::print(self, job)
+    }
+    fn status(&mut self) -> Result<Option<PrinterStatus>, Self::Error> {
+        T::status(self)
+    }
+}
+
+impl<T: ReceiptPrinter + ?Sized> ReceiptPrinter for Box<T> {
+    type Error = T::Error;
+    fn print(&mut self, job: &[u8]) -> Result<(), Self::Error> {
+        T::print(self, job)
+    }
+    fn status(&mut self) -> Result<Option<PrinterStatus>, Self::Error> {
+        T::status(self)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PrinterError {
     #[error("printer {target}: {source}")]

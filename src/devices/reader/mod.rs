@@ -24,6 +24,20 @@ pub trait CardReader {
     fn read_card(&mut self, deadline: Instant) -> Result<IdCard, Self::Error>;
 }
 
+impl<T: CardReader + ?Sized> CardReader for &mut T {
+    type Error = T::Error;
+    fn read_card(&mut self, deadline: Instant) -> Result<IdCard, Self::Error> {
+        T::read_card(self, deadline)
+    }
+}
+
+impl<T: CardReader + ?Sized> CardReader for Box<T> {
+    type Error = T::Error;
+    fn read_card(&mut self, deadline: Instant) -> Result<IdCard, Self::Error> {
+        T::read_card(self, deadline)
+    }
+}
+
 /// Why no card was read.
 #[derive(Debug, thiserror::Error)]
 pub enum ReaderError {
@@ -158,6 +172,18 @@ mod tests {
         r.sim_handle().unwrap().lift();
         r.sim_handle().unwrap().place(card.clone());
         assert_eq!(r.read_card(soon()).unwrap(), card);
+    }
+
+    #[test]
+    fn a_borrowed_or_boxed_reader_is_a_reader_too() {
+        fn wait_briefly<R: CardReader>(mut r: R) -> ErrorKind {
+            let deadline = Instant::now() + Duration::from_millis(50);
+            r.read_card(deadline).unwrap_err().kind()
+        }
+        let mut r = ReaderDevice::open(&crate::devices::DeviceUri::Sim).unwrap();
+        assert_eq!(wait_briefly(&mut r), ErrorKind::Timeout);
+        let boxed: Box<dyn CardReader<Error = ReaderError>> = Box::new(r);
+        assert_eq!(wait_briefly(boxed), ErrorKind::Timeout);
     }
 
     #[test]

@@ -47,6 +47,20 @@ pub trait Scanner {
     fn next_scan(&mut self, deadline: Instant) -> Result<Scan, Self::Error>;
 }
 
+impl<T: Scanner + ?Sized> Scanner for &mut T {
+    type Error = T::Error;
+    fn next_scan(&mut self, deadline: Instant) -> Result<Scan, Self::Error> {
+        T::next_scan(self, deadline)
+    }
+}
+
+impl<T: Scanner + ?Sized> Scanner for Box<T> {
+    type Error = T::Error;
+    fn next_scan(&mut self, deadline: Instant) -> Result<Scan, Self::Error> {
+        T::next_scan(self, deadline)
+    }
+}
+
 /// A scanner in serial mode behind an [`Opener`]; a port that went away is reopened with
 /// backoff while waiting.
 pub struct SerialScanner<O: Opener> {
