@@ -5,7 +5,8 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::*;
 use crate::store::demo::{self, DEMO_PERSONS, DemoOptions};
-use crate::store::{check, payment};
+use crate::domain::Fen;
+use crate::store::{check, payment, sms, token};
 
 /// 2022-10-24 11:06 in Chongqing: inside opening hours, relief not in force.
 fn now() -> Timestamp {
