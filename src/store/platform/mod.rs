@@ -23,12 +23,14 @@ use crate::rules::PolicyBook;
 use crate::rules::payment as pay_rules;
 
 mod jobs;
+mod notify;
 mod ops;
 mod rows;
 mod types;
 
 pub use jobs::spawn_periodic_revert;
-pub(crate) use ops::PaymentSource;
+pub use notify::ReceiveError;
+use ops::PaymentSource;
 pub use types::*;
 
 /// What the kiosk asks of the platform. Object-safe: the flow holds a `Box<dyn Platform>`, so a
@@ -195,7 +197,7 @@ impl SqlitePlatform {
 
     /// Run `f` in one transaction of the given behaviour; commit on `Ok`, roll back on `Err`
     /// (except a wrong SMS code, whose counted attempt is committed).
-    pub(crate) fn with_tx<T>(
+    fn with_tx<T>(
         &self,
         behavior: TransactionBehavior,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,

@@ -17,7 +17,7 @@ fn valid_phone(phone: &str) -> bool {
 }
 
 /// Where the payment came from.
-pub(crate) enum PaymentSource<'a> {
+pub(super) enum PaymentSource<'a> {
     /// Charged through the configured provider.
     Provider,
     /// Notified by the payment platform with its transaction number and amount.
@@ -87,7 +87,7 @@ impl SqlitePlatform {
     }
 
     /// Record a payment for `d` (inside the caller's IMMEDIATE transaction).
-    pub(crate) fn pay_in_tx(
+    pub(super) fn pay_in_tx(
         &self,
         tx: &Connection,
         req: &PayRequest,
