@@ -155,7 +155,7 @@ impl SqlitePlatform {
         tx.execute(
             "INSERT INTO payments (decision_id, idempotency_key, method, transaction_no, fine_fen, surcharge_fen, fee_fen, total_fen, paid_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![d.id, req.idempotency_key, req.method, transaction_no, d.fine, view.surcharge.0, rules::SERVICE_FEE.0, total.0, now.as_second()],
+            params![d.id, req.idempotency_key, req.method, transaction_no, d.fine, view.surcharge.as_fen(), rules::SERVICE_FEE.as_fen(), total.as_fen(), now.as_second()],
         )?;
         let payment_id = tx.last_insert_rowid();
         tx.execute(
@@ -193,7 +193,7 @@ impl SqlitePlatform {
             now.as_second(),
             "pay",
             &format!("decision:{}", d.number),
-            &json!({"payment": payment_id, "total_fen": total.0, "surcharge_fen": view.surcharge.0, "method": req.method}),
+            &json!({"payment": payment_id, "total_fen": total.as_fen(), "surcharge_fen": view.surcharge.as_fen(), "method": req.method}),
         )?;
         Ok(out)
     }
@@ -680,7 +680,7 @@ impl Platform for SqlitePlatform {
                     tx.execute(
                         "INSERT INTO decisions (id, number, violation_id, person_id, channel, kiosk_id, decided_at, payment_deadline, state, fine_fen, points)
                          VALUES (?1, ?2, ?3, ?4, 'kiosk', ?5, ?6, ?7, 'handled_unpaid', ?8, ?9)",
-                        params![id, number, f.id, p.id, req.kiosk_id, now.as_second(), window.deadline.as_second(), f.fine.0, f.points],
+                        params![id, number, f.id, p.id, req.kiosk_id, now.as_second(), window.deadline.as_second(), f.fine.as_fen(), f.points],
                     )?;
                     let n = tx.execute(
                         "UPDATE violations SET state = 'handled', decision_id = ?1 WHERE id = ?2 AND state = 'pending'",
@@ -696,7 +696,7 @@ impl Platform for SqlitePlatform {
                         "INSERT INTO receipts (kind, decision_id, body, created_at) VALUES ('handling', ?1, ?2, ?3)",
                         params![id, serde_json::to_string(&view).expect("serialize"), now.as_second()],
                     )?;
-                    audit::append(tx, now.as_second(), "handle", &format!("decision:{number}"), &json!({"violation": f.id, "person": p.id, "points": f.points, "fine_fen": f.fine.0, "kiosk": req.kiosk_id}))?;
+                    audit::append(tx, now.as_second(), "handle", &format!("decision:{number}"), &json!({"violation": f.id, "person": p.id, "points": f.points, "fine_fen": f.fine.as_fen(), "kiosk": req.kiosk_id}))?;
                     let i = req.violation_ids.iter().position(|x| *x == f.id).expect("selected");
                     items[i] = Some(HandledItem {
                         violation_id: f.id.clone(),
@@ -712,7 +712,7 @@ impl Platform for SqlitePlatform {
                 .flatten()
                 .filter(|it| seen.insert(it.violation_id.clone()))
                 .collect();
-            let due = Fen(items.iter().map(|i| i.decision.amount_due.0).sum());
+            let due: Fen = items.iter().map(|i| i.decision.amount_due).sum();
             tracing::info!(
                 person = %req.id_number,
                 handled = fresh.len(),

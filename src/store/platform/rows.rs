@@ -101,9 +101,9 @@ impl DecisionRow {
             surcharge::late_payment_surcharge(Fen(self.fine), decided_on, decided_on)
         };
         let due = if self.state == "handled_unpaid" {
-            Fen(self.fine + s.amount.0 + rules::SERVICE_FEE.0)
+            rules::payment::AmountDue::new(Fen(self.fine), s.amount).total()
         } else {
-            Fen(0)
+            Fen::ZERO
         };
         HandlingView {
             number: self.number.clone(),

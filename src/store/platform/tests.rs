@@ -803,7 +803,7 @@ fn payment_notifications_are_signed_timely_and_never_replayed() {
         .unwrap()
     };
     let t = now().as_second();
-    let good = body(t, "n1", d.amount_due.0);
+    let good = body(t, "n1", d.amount_due.as_fen());
     // Forged: signed with another secret; altered after signing; stale; wrong amount.
     let forged = p
         .receive_payment_notification(&rx, &good, &payment::sign(b"guess", &good), now())
@@ -823,7 +823,7 @@ fn payment_notifications_are_signed_timely_and_never_replayed() {
             payment::NotificationError::BadSignature
         ))
     ));
-    let stale = body(t - 600, "n0", d.amount_due.0);
+    let stale = body(t - 600, "n0", d.amount_due.as_fen());
     assert!(matches!(
         p.receive_payment_notification(&rx, &stale, &payment::sign(secret, &stale), now()),
         Err(ReceiveError::Notification(
