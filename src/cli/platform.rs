@@ -2,7 +2,7 @@
 //! document on standard output; a refusal prints `{"error": code, "kind": …, "message": …}` and
 //! exits 1; a usage error exits 2.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use jiff::Timestamp;
@@ -13,7 +13,7 @@ use super::{parse, print_json};
 use crate::domain::IdNumber;
 use crate::store::demo;
 use crate::store::platform::*;
-use crate::store::{ErrorKind, StoreError, schema, sms};
+use crate::store::{ErrorKind, StoreError, sms};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -194,14 +194,6 @@ enum PlatformCommand {
     },
     /// The well-known demo persons (the simulator's cards).
     DemoPersons,
-    /// Crash-safety test worker: handles and pays practice violations until killed.
-    #[command(hide = true)]
-    CrashLoopWorker {
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        #[arg(long, default_value_t = 400)]
-        violations: u32,
-    },
 }
 
 fn id_number(s: &str) -> anyhow::Result<IdNumber> {
@@ -254,9 +246,6 @@ pub fn run(args: Vec<String>) -> anyhow::Result<i32> {
             cli.db.display(),
             cli.db.display()
         );
-    }
-    if let PlatformCommand::CrashLoopWorker { seed, violations } = cli.command {
-        return crash_loop_worker(&cli.db, now, seed, violations);
     }
     let p = SqlitePlatform::open_demo(&cli.db)?;
     match cli.command {
@@ -367,49 +356,8 @@ pub fn run(args: Vec<String>) -> anyhow::Result<i32> {
             emit(p.qr_keys().verify(&token, now).map_err(StoreError::from))
         }
         PlatformCommand::Receipt { decision, kind } => emit(p.receipt(&decision, kind)),
-        PlatformCommand::DemoPersons | PlatformCommand::CrashLoopWorker { .. } => {
+        PlatformCommand::DemoPersons => {
             unreachable!("handled above")
         }
     }
-}
-
-/// Handle and pay the practice violations one by one, forever (until killed or done). Each step
-/// is idempotent, so a worker killed anywhere and started again simply continues.
-fn crash_loop_worker(db: &Path, now: Timestamp, seed: u64, violations: u32) -> anyhow::Result<i32> {
-    {
-        let mut conn = schema::open(db)?;
-        demo::ensure_practice_fixture(&mut conn, violations, now)?;
-    }
-    let p = SqlitePlatform::open_demo(db)?;
-    let who = IdNumber::parse(demo::PRACTICE_PERSON)?;
-    let vehicle = VehicleKey {
-        plate: demo::PRACTICE_PLATE.into(),
-        plate_type: "02".into(),
-    };
-    let mut rng = demo::Rng::new(seed ^ u64::from(std::process::id()));
-    let start = rng.below(u64::from(violations.max(1)));
-    for k in 0..u64::from(violations) {
-        let vid = format!("P{:011}", (start + k) % u64::from(violations));
-        let out = p.handle(
-            &HandleRequest {
-                id_number: who.clone(),
-                vehicle: vehicle.clone(),
-                violation_ids: vec![vid.clone()],
-                kiosk_id: "crash".into(),
-            },
-            now,
-        )?;
-        let d = &out.items[0].decision;
-        if d.state == "handled_unpaid" {
-            p.pay(
-                &PayRequest {
-                    decision_number: d.number.clone(),
-                    idempotency_key: format!("crash-{vid}"),
-                    method: "demo".into(),
-                },
-                now,
-            )?;
-        }
-    }
-    Ok(0)
 }
