@@ -79,17 +79,13 @@ fn sigkill_inside_handle_and_pay_leaves_nothing_half_done() {
     let dir = tempfile::tempdir().unwrap();
     let db = demo_db(dir.path());
     let violations = "1500";
+    // The worker is this test binary again, running only `crash_loop_worker`.
     let worker = |seed: u64| {
-        Command::new(KIOSK)
-            .args([
-                "platform",
-                "--db",
-                db.to_str().unwrap(),
-                "--now",
-                NOW,
-                "crash-loop-worker",
-            ])
-            .args(["--seed", &seed.to_string(), "--violations", violations])
+        Command::new(std::env::current_exe().expect("the test binary"))
+            .args(["--exact", "crash_loop_worker", "--ignored", "--nocapture"])
+            .env(WORKER_DB, &db)
+            .env(WORKER_SEED, seed.to_string())
+            .env(WORKER_VIOLATIONS, violations)
             .env("KIOSK_LOG", "error")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -150,6 +146,89 @@ fn sigkill_inside_handle_and_pay_leaves_nothing_half_done() {
         (decisions, payments),
         (1500, 1500),
         "kills {kills}, early {finished_early}"
+    );
+}
+
+const WORKER_DB: &str = "KIOSK_CRASH_WORKER_DB";
+const WORKER_SEED: &str = "KIOSK_CRASH_WORKER_SEED";
+const WORKER_VIOLATIONS: &str = "KIOSK_CRASH_WORKER_VIOLATIONS";
+
+/// The crash-loop worker, started as a subprocess by
+/// `sigkill_inside_handle_and_pay_leaves_nothing_half_done` (the database in `KIOSK_CRASH_WORKER_DB`):
+/// handles and pays the practice violations one by one until killed or done. Each step is
+/// idempotent, so a worker killed anywhere and started again simply continues. It is no command
+/// of the shipped `kiosk` binary.
+#[test]
+#[ignore = "a subprocess of sigkill_inside_handle_and_pay_leaves_nothing_half_done"]
+fn crash_loop_worker() {
+    use kiosk::domain::IdNumber;
+    use kiosk::store::platform::{HandleRequest, PayRequest, Platform, SqlitePlatform, VehicleKey};
+    use kiosk::store::{demo, schema};
+
+    let Some(db) = std::env::var_os(WORKER_DB) else {
+        eprintln!("crash_loop_worker runs only as a subprocess ({WORKER_DB} is not set)");
+        return;
+    };
+    let db = PathBuf::from(db);
+    let number = |name: &str, default: u64| -> u64 {
+        std::env::var(name)
+            .ok()
+            .map_or(default, |s| s.parse().expect(name))
+    };
+    let seed = number(WORKER_SEED, 0);
+    let violations = number(WORKER_VIOLATIONS, 400);
+    let now: jiff::Timestamp = NOW.parse().unwrap();
+    {
+        let mut conn = schema::open(&db).unwrap();
+        demo::ensure_practice_fixture(&mut conn, violations as u32, now).unwrap();
+    }
+    let p = SqlitePlatform::open_demo(&db).unwrap();
+    let who = IdNumber::parse(demo::PRACTICE_PERSON).unwrap();
+    let vehicle = VehicleKey {
+        plate: demo::PRACTICE_PLATE.into(),
+        plate_type: "02".into(),
+    };
+    let mut rng = demo::Rng::new(seed ^ u64::from(std::process::id()));
+    let start = rng.below(violations.max(1));
+    for k in 0..violations {
+        let vid = format!("P{:011}", (start + k) % violations);
+        let out = p
+            .handle(
+                &HandleRequest {
+                    id_number: who.clone(),
+                    vehicle: vehicle.clone(),
+                    violation_ids: vec![vid.clone()],
+                    kiosk_id: "crash".into(),
+                },
+                now,
+            )
+            .unwrap();
+        let d = &out.items[0].decision;
+        if d.state == "handled_unpaid" {
+            p.pay(
+                &PayRequest {
+                    decision_number: d.number.clone(),
+                    idempotency_key: format!("crash-{vid}"),
+                    method: "demo".into(),
+                },
+                now,
+            )
+            .unwrap();
+        }
+    }
+}
+
+#[test]
+fn the_crash_loop_worker_is_no_command_of_the_binary() {
+    let out = kiosk(&["platform", "--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("revert-due"), "{help}");
+    assert!(!help.contains("crash"), "{help}");
+    let out = kiosk(&["platform", "crash-loop-worker"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unknown command is a usage error"
     );
 }
 

@@ -394,7 +394,7 @@ impl KioskBackend for StoreBackend {
             .collect::<Vec<_>>()
             .join(&DECISION_SEPARATOR.to_string());
         let sum = |f: fn(&crate::store::platform::HandlingView) -> Fen| {
-            Fen(outcome.items.iter().map(|i| f(&i.decision).0).sum())
+            outcome.items.iter().map(|i| f(&i.decision)).sum::<Fen>()
         };
         Ok(HandlingView {
             payment_url: format!("https://pay.demo.invalid/kiosk?d={decision}"),
@@ -439,7 +439,7 @@ impl KioskBackend for StoreBackend {
             };
             match self.platform.pay(&req, now) {
                 Ok(p) => {
-                    amount = Fen(amount.0 + p.total.0);
+                    amount += p.total;
                     references.push(p.transaction_no);
                     paid_at = p.paid_at;
                 }

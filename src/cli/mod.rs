@@ -1,8 +1,12 @@
 //! The binary's edge: command-line parsing and dispatch. `anyhow` lives here and nowhere deeper.
 
+pub mod db;
+pub mod platform;
 pub mod rules_eval;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use serde::Serialize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -105,8 +109,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             rules_eval::run(file.as_deref(), &book)
         }
         Some(Command::Device { args }) => crate::devices::cli::run(args),
-        Some(Command::Db { args }) => crate::store::cli::run_db(args),
-        Some(Command::Platform { args }) => crate::store::cli::run_platform(args),
+        Some(Command::Db { args }) => db::run(args),
+        Some(Command::Platform { args }) => platform::run(args),
         Some(Command::Bench { what: _ }) => {
             let config = crate::config::KioskConfig::load(cli.config.as_deref())?;
             Ok(crate::ui::bench::run(config)?)
@@ -124,7 +128,6 @@ pub fn load_policy(
     explicit: Option<&std::path::Path>,
     config: &crate::config::KioskConfig,
 ) -> anyhow::Result<crate::rules::PolicyBook> {
-    use anyhow::Context;
     let path = explicit
         .map(|p| p.to_path_buf())
         .or_else(|| (!config.policy.file.is_empty()).then(|| PathBuf::from(&config.policy.file)));
@@ -137,4 +140,22 @@ pub fn load_policy(
         }
         None => Ok(crate::rules::PolicyBook::embedded()?),
     }
+}
+
+/// Parse `args` with clap; on a usage error or `--help`, print it and give the exit status.
+pub(crate) fn parse<T: Parser>(name: &str, args: Vec<String>) -> Result<T, i32> {
+    let argv = std::iter::once(name.to_string()).chain(args);
+    T::try_parse_from(argv).map_err(|e| {
+        let code = if e.use_stderr() { 2 } else { 0 };
+        let _ = e.print();
+        code
+    })
+}
+
+pub(crate) fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", serde_json::to_string_pretty(value)?)
+        .context("writing to standard output")?;
+    Ok(())
 }

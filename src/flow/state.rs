@@ -201,23 +201,21 @@ impl Selection {
     /// Fines of the ticked violations plus any late surcharge due `today`.
     pub fn amounts(&self, now: Timestamp) -> (Fen, Fen) {
         let today = crate::rules::maintenance::local_time(now).date();
-        let mut fines = 0i64;
-        let mut surcharge = 0i64;
+        let mut fines = Fen::ZERO;
+        let mut surcharge = Fen::ZERO;
         for v in self
             .list
             .violations
             .iter()
             .filter(|v| self.selected.contains(&v.facts.id))
         {
-            fines += v.facts.fine.0;
+            fines += v.facts.fine;
             if let Some(d) = v.decided_on {
                 surcharge +=
-                    crate::rules::surcharge::late_payment_surcharge(v.facts.fine, d, today)
-                        .amount
-                        .0;
+                    crate::rules::surcharge::late_payment_surcharge(v.facts.fine, d, today).amount;
             }
         }
-        (Fen(fines), Fen(surcharge))
+        (fines, surcharge)
     }
 
     /// The ticked violations, in list order.

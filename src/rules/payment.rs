@@ -4,6 +4,7 @@
 use jiff::{SignedDuration, Timestamp};
 
 use super::Clause;
+use crate::domain::Fen;
 
 pub const CLAUSE: Clause = Clause::Seed("六.2");
 /// 六.2: the payment window.
@@ -43,6 +44,50 @@ impl PaymentWindow {
     /// Time left to pay (zero once closed).
     pub fn remaining(&self, now: Timestamp) -> SignedDuration {
         self.deadline.duration_since(now).max(SignedDuration::ZERO)
+    }
+}
+
+/// What is due on penalty decisions: the fine, the late-payment surcharge (beyond-seed, see
+/// [`super::surcharge`]) and the fee, which 七.1 makes always 0. The one place the amount due is
+/// added up; several decisions paid together sum with `Iterator::sum`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AmountDue {
+    pub fine: Fen,
+    pub surcharge: Fen,
+    /// 七.1: no fee of any kind ([`super::SERVICE_FEE`]); every receipt still shows it.
+    pub fee: Fen,
+}
+
+impl AmountDue {
+    /// Due on one decision: its fine and surcharge, and 七.1's fee.
+    pub fn new(fine: Fen, surcharge: Fen) -> Self {
+        AmountDue {
+            fine,
+            surcharge,
+            fee: super::SERVICE_FEE,
+        }
+    }
+
+    /// 合计: fine + surcharge + fee.
+    pub fn total(&self) -> Fen {
+        self.fine + self.surcharge + self.fee
+    }
+}
+
+impl std::ops::Add for AmountDue {
+    type Output = AmountDue;
+    fn add(self, rhs: AmountDue) -> AmountDue {
+        AmountDue {
+            fine: self.fine + rhs.fine,
+            surcharge: self.surcharge + rhs.surcharge,
+            fee: self.fee + rhs.fee,
+        }
+    }
+}
+
+impl std::iter::Sum for AmountDue {
+    fn sum<I: Iterator<Item = AmountDue>>(iter: I) -> AmountDue {
+        iter.fold(AmountDue::default(), |a, b| a + b)
     }
 }
 
@@ -197,6 +242,24 @@ mod tests {
                 ts("2022-10-24T23:00:00+08:00")
             ),
             Err(PaymentRefusal::WindowClosed)
+        );
+    }
+
+    #[test]
+    fn clause_7_1_amount_due_is_fine_plus_surcharge_and_a_zero_fee() {
+        let one = AmountDue::new(Fen::from_yuan(200), Fen::from_yuan(6));
+        assert_eq!(one.fee, Fen(0));
+        assert_eq!(one.total(), Fen::from_yuan(206));
+        let two: AmountDue = [one, AmountDue::new(Fen::from_yuan(50), Fen(0))]
+            .into_iter()
+            .sum();
+        assert_eq!(
+            (two.fine, two.surcharge, two.fee, two.total()),
+            (Fen(250_00), Fen(6_00), Fen(0), Fen(256_00))
+        );
+        assert_eq!(
+            std::iter::empty::<AmountDue>().sum::<AmountDue>().total(),
+            Fen(0)
         );
     }
 

@@ -28,9 +28,8 @@ pub struct Surcharge {
 pub fn late_payment_surcharge(fine: Fen, decided_on: Date, today: Date) -> Surcharge {
     let elapsed = (today - decided_on).get_days() as i64;
     let days = (elapsed - GRACE_DAYS).max(0);
-    let raw = fine.0.saturating_mul(DAILY_PERCENT).saturating_mul(days);
     // Round half up to the fen.
-    let uncapped = Fen((raw + 50) / 100);
+    let uncapped = fine.percent(DAILY_PERCENT.saturating_mul(days));
     let capped = uncapped >= fine;
     Surcharge {
         days,

@@ -6,8 +6,8 @@
 //!   and takes `now` from the caller.
 //! - [`token`] the signed vehicle-QR token, [`sms`] and [`payment`] the gateways behind traits
 //!   (demo and production shapes), [`demo`] the deterministic demo city, [`check`] the invariants
-//!   `kiosk db check` verifies, [`bench`] the benchmark, [`cli`] the `kiosk db` / `kiosk platform`
-//!   commands.
+//!   `kiosk db check` verifies, [`bench`] the benchmark. The `kiosk db` / `kiosk platform`
+//!   commands that print them as JSON live at the binary's edge, `src/cli/`.
 //!
 //! Try it:
 //!
@@ -24,7 +24,6 @@
 pub mod audit;
 pub mod bench;
 pub mod check;
-pub mod cli;
 pub mod demo;
 pub mod payment;
 pub mod platform;

@@ -4,16 +4,16 @@
 //!   once with a transaction number derived from the idempotency key (so a retried payment gets
 //!   the same number).
 //! - The production shape is a payment platform that calls back: [`NotificationReceiver`] checks
-//!   the notification's HMAC-SHA256 signature over the raw body, its timestamp window, and refuses
-//!   a replayed nonce (the `payment_nonces` table, written in the same transaction as the payment).
+//!   the notification's HMAC-SHA256 signature over the raw body and its timestamp window. The
+//!   platform records it (`SqlitePlatform::receive_payment_notification`, which refuses a
+//!   replayed nonce in the same transaction as the payment).
+//!
+//! This module knows nothing of the platform: the platform uses it, never the other way round.
 
 use hmac::{Hmac, KeyInit, Mac};
 use jiff::{SignedDuration, Timestamp};
-use rusqlite::params;
 use sha2::{Digest, Sha256};
 
-use super::platform::{PayRequest, PaymentSource, PaymentView, SqlitePlatform};
-use super::{StoreError, audit};
 use crate::domain::Fen;
 
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +65,7 @@ pub struct PaymentNotification {
     pub nonce: String,
 }
 
-/// Why a notification is refused. Nothing is written.
+/// Why a notification fails verification.
 #[derive(Debug, thiserror::Error)]
 pub enum NotificationError {
     #[error("支付通知签名无效 / The payment notification's signature is invalid")]
@@ -76,10 +76,6 @@ pub enum NotificationError {
         "支付通知时间超出允许范围 / The payment notification's time is outside the allowed window"
     )]
     Stale,
-    #[error("重复的支付通知已拒绝 / A replayed payment notification was refused")]
-    Replay,
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
 type HmacSha256 = Hmac<Sha256>;
@@ -138,52 +134,5 @@ impl NotificationReceiver {
             return Err(NotificationError::Malformed("nonce".into()));
         }
         Ok(n)
-    }
-
-    /// Verify, then in one transaction: record the nonce (a replay is refused) and the payment.
-    pub fn receive(
-        &self,
-        platform: &SqlitePlatform,
-        body: &[u8],
-        signature_hex: &str,
-        now: Timestamp,
-    ) -> Result<PaymentView, NotificationError> {
-        let n = self.verify(body, signature_hex, now)?;
-        let mut replay = false;
-        let out = platform.with_tx(rusqlite::TransactionBehavior::Immediate, |tx| {
-            let inserted = tx.execute(
-                "INSERT OR IGNORE INTO payment_nonces (nonce, received_at) VALUES (?1, ?2)",
-                params![n.nonce, now.as_second()],
-            )?;
-            if inserted == 0 {
-                replay = true;
-                return Err(StoreError::Invalid("replay".into()));
-            }
-            audit::append(
-                tx,
-                now.as_second(),
-                "payment_notification",
-                &format!("decision:{}", n.decision_number),
-                &serde_json::json!({"transaction_no": n.transaction_no}),
-            )?;
-            platform.pay_in_tx(
-                tx,
-                &PayRequest {
-                    decision_number: n.decision_number.clone(),
-                    idempotency_key: n.idempotency_key.clone(),
-                    method: n.method.clone(),
-                },
-                PaymentSource::Notified {
-                    transaction_no: &n.transaction_no,
-                    amount: Fen(n.amount_fen),
-                },
-                now,
-            )
-        });
-        match out {
-            Err(_) if replay => Err(NotificationError::Replay),
-            Err(e) => Err(NotificationError::Store(e)),
-            Ok(v) => Ok(v),
-        }
     }
 }

@@ -692,7 +692,7 @@ fn amounts(ui: &mut Ui, ctx: &Ctx, sel: &Selection, v: &View) {
             v.t(T::Fee),
             v.money(crate::rules::SERVICE_FEE),
             v.t(T::Total),
-            v.money(Fen(fines.0 + surcharge.0 + crate::rules::SERVICE_FEE.0)),
+            v.money(crate::rules::payment::AmountDue::new(fines, surcharge).total()),
         ));
     });
 }

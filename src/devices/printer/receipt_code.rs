@@ -51,7 +51,7 @@ impl ReceiptCode {
             self.kind.code(),
             self.kiosk_id,
             self.number,
-            self.amount.0,
+            self.amount.as_fen(),
             self.at.strftime("%Y%m%d%H%M%S")
         )
     }

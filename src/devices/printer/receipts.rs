@@ -63,7 +63,7 @@ pub struct PaymentReceipt {
 
 impl PaymentReceipt {
     pub fn total(&self) -> Fen {
-        Fen(self.fine.0 + self.surcharge.0)
+        self.fine + self.surcharge
     }
 }
 
@@ -212,7 +212,7 @@ impl Doc {
 
 impl HandlingReceipt {
     pub fn total_fine(&self) -> Fen {
-        Fen(self.violations.iter().map(|v| v.fine.0).sum())
+        self.violations.iter().map(|v| v.fine).sum()
     }
     pub fn total_points(&self) -> u32 {
         self.violations.iter().map(|v| u32::from(v.points)).sum()

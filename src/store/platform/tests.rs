@@ -4,8 +4,9 @@ use std::sync::{Arc, Barrier};
 use jiff::{SignedDuration, Timestamp};
 
 use super::*;
+use crate::domain::Fen;
 use crate::store::demo::{self, DEMO_PERSONS, DemoOptions};
-use crate::store::{check, payment};
+use crate::store::{check, payment, sms, token};
 
 /// 2022-10-24 11:06 in Chongqing: inside opening hours, relief not in force.
 fn now() -> Timestamp {
@@ -802,30 +803,37 @@ fn payment_notifications_are_signed_timely_and_never_replayed() {
         .unwrap()
     };
     let t = now().as_second();
-    let good = body(t, "n1", d.amount_due.0);
+    let good = body(t, "n1", d.amount_due.as_fen());
     // Forged: signed with another secret; altered after signing; stale; wrong amount.
-    let forged = rx
-        .receive(&p, &good, &payment::sign(b"guess", &good), now())
+    let forged = p
+        .receive_payment_notification(&rx, &good, &payment::sign(b"guess", &good), now())
         .unwrap_err();
     assert!(
-        matches!(forged, payment::NotificationError::BadSignature),
+        matches!(
+            forged,
+            ReceiveError::Notification(payment::NotificationError::BadSignature)
+        ),
         "{forged}"
     );
     let sig = payment::sign(secret, &good);
     let altered = body(t, "n1", 1);
     assert!(matches!(
-        rx.receive(&p, &altered, &sig, now()),
-        Err(payment::NotificationError::BadSignature)
+        p.receive_payment_notification(&rx, &altered, &sig, now()),
+        Err(ReceiveError::Notification(
+            payment::NotificationError::BadSignature
+        ))
     ));
-    let stale = body(t - 600, "n0", d.amount_due.0);
+    let stale = body(t - 600, "n0", d.amount_due.as_fen());
     assert!(matches!(
-        rx.receive(&p, &stale, &payment::sign(secret, &stale), now()),
-        Err(payment::NotificationError::Stale)
+        p.receive_payment_notification(&rx, &stale, &payment::sign(secret, &stale), now()),
+        Err(ReceiveError::Notification(
+            payment::NotificationError::Stale
+        ))
     ));
     let wrong = body(t, "nw", 1);
     assert!(matches!(
-        rx.receive(&p, &wrong, &payment::sign(secret, &wrong), now()),
-        Err(payment::NotificationError::Store(_))
+        p.receive_payment_notification(&rx, &wrong, &payment::sign(secret, &wrong), now()),
+        Err(ReceiveError::Store(_))
     ));
     assert_eq!(
         count(&p, "SELECT count(*) FROM payment_nonces"),
@@ -833,11 +841,13 @@ fn payment_notifications_are_signed_timely_and_never_replayed() {
         "refused notifications write nothing"
     );
     // Accepted once; the same notification again is a replay.
-    let paid = rx.receive(&p, &good, &sig, now()).unwrap();
+    let paid = p
+        .receive_payment_notification(&rx, &good, &sig, now())
+        .unwrap();
     assert_eq!(paid.transaction_no, "BANK-n1");
     assert!(matches!(
-        rx.receive(&p, &good, &sig, now()),
-        Err(payment::NotificationError::Replay)
+        p.receive_payment_notification(&rx, &good, &sig, now()),
+        Err(ReceiveError::Replay)
     ));
     assert_eq!(
         count(

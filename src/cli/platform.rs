@@ -1,65 +1,19 @@
-//! `kiosk db …` and `kiosk platform …`: the operator's edge of the store. Every platform verb
-//! prints one JSON document on standard output; a refusal prints `{"error": code, "kind": …,
-//! "message": …}` and exits 1; a usage error exits 2.
+//! `kiosk platform …`: the operator's edge of the store. Every platform verb prints one JSON
+//! document on standard output; a refusal prints `{"error": code, "kind": …, "message": …}` and
+//! exits 1; a usage error exits 2.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::demo::{self, DemoOptions};
-use super::platform::*;
-use super::{StoreError, bench, check, schema, sms};
+use super::db::DEFAULT_DB;
+use super::{parse, print_json};
 use crate::domain::IdNumber;
-
-/// The database file when `--path`/`--db` is not given (as in the embedded `kiosk.toml`).
-pub const DEFAULT_DB: &str = "kiosk-demo.sqlite3";
-
-#[derive(Parser, Debug)]
-#[command(name = "kiosk db", about = "The local database: init, check, bench")]
-struct DbCli {
-    #[command(subcommand)]
-    command: DbCommand,
-}
-
-#[derive(Subcommand, Debug)]
-enum DbCommand {
-    /// Create (and migrate) the database; with --demo, build the deterministic demo city into it.
-    Init {
-        #[arg(long, default_value = DEFAULT_DB)]
-        path: PathBuf,
-        /// Build the demo city (synthetic persons, vehicles, violations).
-        #[arg(long)]
-        demo: bool,
-        /// Persons in the demo city (the well-known demo persons included).
-        #[arg(long, default_value_t = demo::DEFAULT_DEMO_PERSONS)]
-        persons: u64,
-        /// Seed of the demo city's PRNG.
-        #[arg(long, default_value_t = demo::DEFAULT_DEMO_SEED)]
-        seed: u64,
-        /// "Today" of the demo city (RFC 3339); default: 09:00 today in UTC+8.
-        #[arg(long)]
-        anchor: Option<Timestamp>,
-    },
-    /// Verify the audit hash chain and the invariants; exit 1 naming any breach.
-    Check {
-        #[arg(long, default_value = DEFAULT_DB)]
-        path: PathBuf,
-    },
-    /// Benchmark look-ups and handle+pay on a (large) demo database, beside the bare fsync time.
-    Bench {
-        #[arg(long, default_value = DEFAULT_DB)]
-        path: PathBuf,
-        /// Look-ups to time.
-        #[arg(long, default_value_t = 2000)]
-        lookups: u32,
-        /// Handle+pay rounds to time.
-        #[arg(long, default_value_t = 200)]
-        payments: u32,
-    },
-}
+use crate::store::demo;
+use crate::store::platform::*;
+use crate::store::{ErrorKind, StoreError, sms};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -240,95 +194,6 @@ enum PlatformCommand {
     },
     /// The well-known demo persons (the simulator's cards).
     DemoPersons,
-    /// Crash-safety test worker: handles and pays practice violations until killed.
-    #[command(hide = true)]
-    CrashLoopWorker {
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        #[arg(long, default_value_t = 400)]
-        violations: u32,
-    },
-}
-
-/// Parse `args` with clap; on a usage error or `--help`, print it and give the exit status.
-fn parse<T: Parser>(name: &str, args: Vec<String>) -> Result<T, i32> {
-    let argv = std::iter::once(name.to_string()).chain(args);
-    T::try_parse_from(argv).map_err(|e| {
-        let code = if e.use_stderr() { 2 } else { 0 };
-        let _ = e.print();
-        code
-    })
-}
-
-fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{}", serde_json::to_string_pretty(value)?)
-        .context("writing to standard output")?;
-    Ok(())
-}
-
-/// `kiosk db ...` — arguments after `db`.
-pub fn run_db(args: Vec<String>) -> anyhow::Result<i32> {
-    let cli: DbCli = match parse("kiosk db", args) {
-        Ok(c) => c,
-        Err(code) => return Ok(code),
-    };
-    match cli.command {
-        DbCommand::Init {
-            path,
-            demo: with_demo,
-            persons,
-            seed,
-            anchor,
-        } => {
-            let mut conn =
-                schema::open(&path).with_context(|| format!("opening {}", path.display()))?;
-            if !with_demo {
-                print_json(
-                    &serde_json::json!({"path": path, "schema_version": schema::current_version()}),
-                )?;
-                return Ok(0);
-            }
-            let started = std::time::Instant::now();
-            let summary = demo::build_city(
-                &mut conn,
-                &DemoOptions {
-                    persons,
-                    seed,
-                    anchor: anchor.unwrap_or_else(demo::today_anchor),
-                },
-            )?;
-            print_json(&serde_json::json!({
-                "path": path,
-                "schema_version": schema::current_version(),
-                "summary": summary,
-                "seconds": started.elapsed().as_secs_f64(),
-            }))?;
-            Ok(0)
-        }
-        DbCommand::Check { path } => {
-            if !path.exists() {
-                anyhow::bail!("{}: no such database file", path.display());
-            }
-            let conn = schema::open(&path)?;
-            let report = check::run(&conn)?;
-            print_json(&report)?;
-            for b in &report.breaches {
-                eprintln!("breach: {}: {}", b.invariant, b.detail);
-            }
-            Ok(if report.ok() { 0 } else { 1 })
-        }
-        DbCommand::Bench {
-            path,
-            lookups,
-            payments,
-        } => {
-            let report = bench::run(&path, lookups, payments)?;
-            print_json(&report)?;
-            Ok(0)
-        }
-    }
 }
 
 fn id_number(s: &str) -> anyhow::Result<IdNumber> {
@@ -339,7 +204,7 @@ fn id_number(s: &str) -> anyhow::Result<IdNumber> {
 #[derive(Serialize)]
 struct ErrorOut {
     error: &'static str,
-    kind: super::ErrorKind,
+    kind: ErrorKind,
     message: String,
 }
 
@@ -361,7 +226,7 @@ fn emit<T: Serialize>(result: Result<T, StoreError>) -> anyhow::Result<i32> {
 }
 
 /// `kiosk platform ...` — arguments after `platform`.
-pub fn run_platform(args: Vec<String>) -> anyhow::Result<i32> {
+pub fn run(args: Vec<String>) -> anyhow::Result<i32> {
     let cli: PlatformCli = match parse("kiosk platform", args) {
         Ok(c) => c,
         Err(code) => return Ok(code),
@@ -381,9 +246,6 @@ pub fn run_platform(args: Vec<String>) -> anyhow::Result<i32> {
             cli.db.display(),
             cli.db.display()
         );
-    }
-    if let PlatformCommand::CrashLoopWorker { seed, violations } = cli.command {
-        return crash_loop_worker(&cli.db, now, seed, violations);
     }
     let p = SqlitePlatform::open_demo(&cli.db)?;
     match cli.command {
@@ -494,49 +356,8 @@ pub fn run_platform(args: Vec<String>) -> anyhow::Result<i32> {
             emit(p.qr_keys().verify(&token, now).map_err(StoreError::from))
         }
         PlatformCommand::Receipt { decision, kind } => emit(p.receipt(&decision, kind)),
-        PlatformCommand::DemoPersons | PlatformCommand::CrashLoopWorker { .. } => {
+        PlatformCommand::DemoPersons => {
             unreachable!("handled above")
         }
     }
-}
-
-/// Handle and pay the practice violations one by one, forever (until killed or done). Each step
-/// is idempotent, so a worker killed anywhere and started again simply continues.
-fn crash_loop_worker(db: &Path, now: Timestamp, seed: u64, violations: u32) -> anyhow::Result<i32> {
-    {
-        let mut conn = schema::open(db)?;
-        demo::ensure_practice_fixture(&mut conn, violations, now)?;
-    }
-    let p = SqlitePlatform::open_demo(db)?;
-    let who = IdNumber::parse(demo::PRACTICE_PERSON)?;
-    let vehicle = VehicleKey {
-        plate: demo::PRACTICE_PLATE.into(),
-        plate_type: "02".into(),
-    };
-    let mut rng = demo::Rng::new(seed ^ u64::from(std::process::id()));
-    let start = rng.below(u64::from(violations.max(1)));
-    for k in 0..u64::from(violations) {
-        let vid = format!("P{:011}", (start + k) % u64::from(violations));
-        let out = p.handle(
-            &HandleRequest {
-                id_number: who.clone(),
-                vehicle: vehicle.clone(),
-                violation_ids: vec![vid.clone()],
-                kiosk_id: "crash".into(),
-            },
-            now,
-        )?;
-        let d = &out.items[0].decision;
-        if d.state == "handled_unpaid" {
-            p.pay(
-                &PayRequest {
-                    decision_number: d.number.clone(),
-                    idempotency_key: format!("crash-{vid}"),
-                    method: "demo".into(),
-                },
-                now,
-            )?;
-        }
-    }
-    Ok(0)
 }

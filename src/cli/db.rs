@@ -1,0 +1,121 @@
+//! `kiosk db …`: the local database — init (with the demo city), check, bench.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use jiff::Timestamp;
+
+use super::{parse, print_json};
+use crate::store::demo::{self, DemoOptions};
+use crate::store::{bench, check, schema};
+
+/// The database file when `--path`/`--db` is not given (as in the embedded `kiosk.toml`).
+pub const DEFAULT_DB: &str = "kiosk-demo.sqlite3";
+
+#[derive(Parser, Debug)]
+#[command(name = "kiosk db", about = "The local database: init, check, bench")]
+struct DbCli {
+    #[command(subcommand)]
+    command: DbCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum DbCommand {
+    /// Create (and migrate) the database; with --demo, build the deterministic demo city into it.
+    Init {
+        #[arg(long, default_value = DEFAULT_DB)]
+        path: PathBuf,
+        /// Build the demo city (synthetic persons, vehicles, violations).
+        #[arg(long)]
+        demo: bool,
+        /// Persons in the demo city (the well-known demo persons included).
+        #[arg(long, default_value_t = demo::DEFAULT_DEMO_PERSONS)]
+        persons: u64,
+        /// Seed of the demo city's PRNG.
+        #[arg(long, default_value_t = demo::DEFAULT_DEMO_SEED)]
+        seed: u64,
+        /// "Today" of the demo city (RFC 3339); default: 09:00 today in UTC+8.
+        #[arg(long)]
+        anchor: Option<Timestamp>,
+    },
+    /// Verify the audit hash chain and the invariants; exit 1 naming any breach.
+    Check {
+        #[arg(long, default_value = DEFAULT_DB)]
+        path: PathBuf,
+    },
+    /// Benchmark look-ups and handle+pay on a (large) demo database, beside the bare fsync time.
+    Bench {
+        #[arg(long, default_value = DEFAULT_DB)]
+        path: PathBuf,
+        /// Look-ups to time.
+        #[arg(long, default_value_t = 2000)]
+        lookups: u32,
+        /// Handle+pay rounds to time.
+        #[arg(long, default_value_t = 200)]
+        payments: u32,
+    },
+}
+
+/// `kiosk db ...` — arguments after `db`.
+pub fn run(args: Vec<String>) -> anyhow::Result<i32> {
+    let cli: DbCli = match parse("kiosk db", args) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    match cli.command {
+        DbCommand::Init {
+            path,
+            demo: with_demo,
+            persons,
+            seed,
+            anchor,
+        } => {
+            let mut conn =
+                schema::open(&path).with_context(|| format!("opening {}", path.display()))?;
+            if !with_demo {
+                print_json(
+                    &serde_json::json!({"path": path, "schema_version": schema::current_version()}),
+                )?;
+                return Ok(0);
+            }
+            let started = std::time::Instant::now();
+            let summary = demo::build_city(
+                &mut conn,
+                &DemoOptions {
+                    persons,
+                    seed,
+                    anchor: anchor.unwrap_or_else(demo::today_anchor),
+                },
+            )?;
+            print_json(&serde_json::json!({
+                "path": path,
+                "schema_version": schema::current_version(),
+                "summary": summary,
+                "seconds": started.elapsed().as_secs_f64(),
+            }))?;
+            Ok(0)
+        }
+        DbCommand::Check { path } => {
+            if !path.exists() {
+                anyhow::bail!("{}: no such database file", path.display());
+            }
+            let conn = schema::open(&path)?;
+            let report = check::run(&conn)?;
+            print_json(&report)?;
+            for b in &report.breaches {
+                eprintln!("breach: {}: {}", b.invariant, b.detail);
+            }
+            Ok(if report.ok() { 0 } else { 1 })
+        }
+        DbCommand::Bench {
+            path,
+            lookups,
+            payments,
+        } => {
+            let report = bench::run(&path, lookups, payments)?;
+            print_json(&report)?;
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! Background jobs: the revert sweep (六.2) and the thread that runs it periodically.
+
+use jiff::Timestamp;
+use rusqlite::params;
+use serde_json::json;
+
+use super::rows::*;
+use super::*;
+use crate::rules::payment as pay_rules;
+use crate::store::{StoreError, audit};
+
+impl SqlitePlatform {
+    /// Revert kiosk handlings unpaid at their deadline (六.2), in one IMMEDIATE transaction.
+    pub(super) fn revert_due_sweep(&self, now: Timestamp) -> Result<RevertReport, StoreError> {
+        self.write(|tx| {
+            let due: Vec<DecisionRow> = {
+                let mut stmt = tx.prepare_cached(&format!(
+                    "SELECT {DECISION_COLS} FROM decisions WHERE state = 'handled_unpaid' AND channel = 'kiosk' AND payment_deadline <= ?1 ORDER BY id"
+                ))?;
+                stmt.query_map([now.as_second()], decision_from_row)?
+                    .collect::<Result<_, _>>()?
+            };
+            let mut report = RevertReport::default();
+            for d in due {
+                let Some(release) = pay_rules::revert_due(
+                    handling_state(&d.state)?,
+                    d.window(now),
+                    now,
+                    d.points,
+                    1,
+                ) else {
+                    continue;
+                };
+                tx.execute(
+                    "UPDATE decisions SET state = 'reverted', reverted_at = ?1 WHERE id = ?2",
+                    params![now.as_second(), d.id],
+                )?;
+                tx.execute(
+                    "UPDATE violations SET state = 'pending', decision_id = NULL WHERE id = ?1 AND decision_id = ?2",
+                    params![d.violation_id, d.id],
+                )?;
+                if !d.confirmed {
+                    Self::change_pending_points(tx, d.person_id, -i64::from(release.released_points))?;
+                }
+                audit::append(tx, now.as_second(), "revert", &format!("decision:{}", d.number), &json!({"released_points": release.released_points}))?;
+                report.reverted.push(RevertedItem {
+                    decision_number: d.number.clone(),
+                    violation_id: d.violation_id.clone(),
+                    released_points: release.released_points,
+                });
+            }
+            if !report.reverted.is_empty() {
+                tracing::info!(count = report.reverted.len(), "reverted unpaid handlings (六.2)");
+            }
+            Ok(report)
+        })
+    }
+}
+
+/// Run [`Platform::revert_due`] now and then every `every`, with the time from `clock`, until
+/// `stop` is set (六.2: "handled but unpaid after 2 hours is reverted"). The deadlines are stored,
+/// so a kiosk that was off simply reverts everything due at its next start.
+pub fn spawn_periodic_revert(
+    platform: std::sync::Arc<dyn Platform>,
+    clock: std::sync::Arc<dyn Fn() -> Timestamp + Send + Sync>,
+    every: std::time::Duration,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    use std::sync::atomic::Ordering;
+    std::thread::Builder::new()
+        .name("revert-due".into())
+        .spawn(move || {
+            let slice = std::time::Duration::from_millis(200).min(every);
+            while !stop.load(Ordering::Relaxed) {
+                if let Err(e) = platform.revert_due(clock()) {
+                    tracing::warn!(error = %e, code = e.code(), "periodic revert failed; retrying");
+                }
+                let started = std::time::Instant::now();
+                while started.elapsed() < every && !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(slice);
+                }
+            }
+        })
+        .expect("spawn the revert thread")
+}

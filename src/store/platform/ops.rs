@@ -1,0 +1,803 @@
+//! The operations: the [`Platform`](super::Platform) trait over SQLite, one transaction each.
+
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::json;
+
+use super::rows::*;
+use super::*;
+use crate::domain::{Fen, IdNumber};
+use crate::rules::filing::{self, FilingCounts, FilingMethod, OwnerKind};
+use crate::rules::payment::{self as pay_rules, PaymentWindow};
+use crate::rules::{self, EligibilityRequest, ViolationFacts, maintenance};
+use crate::store::{StoreError, audit, sms, token};
+
+fn valid_phone(phone: &str) -> bool {
+    phone.len() == 11 && phone.starts_with('1') && phone.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Where the payment came from.
+pub(super) enum PaymentSource<'a> {
+    /// Charged through the configured provider.
+    Provider,
+    /// Notified by the payment platform with its transaction number and amount.
+    Notified {
+        transaction_no: &'a str,
+        amount: Fen,
+    },
+}
+
+/// The owner's consent to a filing, checked inside the transaction.
+enum Consent<'a> {
+    /// The owner tag of a verified vehicle-QR token.
+    Qr(String),
+    /// The SMS code the applicant typed.
+    Sms(&'a str),
+}
+
+impl SqlitePlatform {
+    /// Would this person's filing of this vehicle pass the limits now? (A look-up for the screen
+    /// before face verification; `file_vehicle` counts again inside its own transaction.)
+    pub fn filing_precheck(
+        &self,
+        applicant: &IdNumber,
+        vehicle: &VehicleKey,
+    ) -> Result<(FilingCounts, OwnerKind), StoreError> {
+        self.read(|tx| {
+            let p = Self::person_row(tx, applicant)?;
+            let v = Self::vehicle_row(tx, vehicle)?;
+            let kind = if v.owner_unit_id.is_some() {
+                OwnerKind::Unit
+            } else {
+                OwnerKind::Person
+            };
+            Ok((Self::filing_counts_in(tx, p.id, &v)?, kind))
+        })
+    }
+
+    pub(super) fn change_pending_points(
+        tx: &Connection,
+        person_id: i64,
+        delta: i64,
+    ) -> Result<(), StoreError> {
+        if delta == 0 {
+            return Ok(());
+        }
+        let n = tx.execute(
+            "UPDATE licences SET pending_points = pending_points + ?1 WHERE person_id = ?2",
+            params![delta, person_id],
+        )?;
+        if n != 1 {
+            return Err(StoreError::Corrupt(
+                "points on a decision of a person without a licence".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) fn next_decision_number(
+        tx: &Connection,
+        now: Timestamp,
+    ) -> Result<(i64, String), StoreError> {
+        let id: i64 = tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM decisions", [], |r| {
+            r.get(0)
+        })?;
+        let day = maintenance::local_time(now).date().strftime("%Y%m%d");
+        Ok((id, format!("5001{day}{id:08}")))
+    }
+
+    /// Record a payment for `d` (inside the caller's IMMEDIATE transaction).
+    pub(super) fn pay_in_tx(
+        &self,
+        tx: &Connection,
+        req: &PayRequest,
+        source: PaymentSource<'_>,
+        now: Timestamp,
+    ) -> Result<PaymentView, StoreError> {
+        if req.idempotency_key.trim().is_empty() || req.idempotency_key.len() > 128 {
+            return Err(StoreError::Invalid("idempotency key".into()));
+        }
+        // The same key again: the same payment, nothing charged twice.
+        let existing: Option<PaymentView> = tx
+            .query_row(
+                "SELECT d.number, p.method, p.transaction_no, p.fine_fen, p.surcharge_fen, p.fee_fen, p.total_fen, p.paid_at
+                 FROM payments p JOIN decisions d ON d.id = p.decision_id WHERE p.idempotency_key = ?1",
+                [&req.idempotency_key],
+                |r| {
+                    let (fine, sur, fee, total) = (Fen(r.get(3)?), Fen(r.get(4)?), Fen(r.get(5)?), Fen(r.get(6)?));
+                    Ok(PaymentView {
+                        decision_number: r.get(0)?,
+                        idempotency_key: req.idempotency_key.clone(),
+                        method: r.get(1)?,
+                        transaction_no: r.get(2)?,
+                        fine,
+                        surcharge: sur,
+                        fee,
+                        total,
+                        fine_text: fine.to_string(),
+                        surcharge_text: sur.to_string(),
+                        fee_text: fee.to_string(),
+                        total_text: total.to_string(),
+                        paid_at: ts(r.get(7)?),
+                        replayed: true,
+                    })
+                },
+            )
+            .optional()?;
+        if let Some(previous) = existing {
+            if previous.decision_number != req.decision_number {
+                return Err(StoreError::IdempotencyKeyReused);
+            }
+            return Ok(previous);
+        }
+        let d = Self::decision_by_number(tx, &req.decision_number)?;
+        let state = handling_state(&d.state)?;
+        pay_rules::check_payment(state, d.window(now), now).map_err(StoreError::Payment)?;
+        let view = d.view(now);
+        let total = view.amount_due;
+        let transaction_no = match source {
+            PaymentSource::Provider => {
+                self.payments
+                    .charge(&req.decision_number, &req.idempotency_key, total)?
+            }
+            PaymentSource::Notified {
+                transaction_no,
+                amount,
+            } => {
+                if amount != total {
+                    return Err(StoreError::Invalid(format!(
+                        "notified amount {amount} differs from the amount due {total}"
+                    )));
+                }
+                transaction_no.to_string()
+            }
+        };
+        tx.execute(
+            "INSERT INTO payments (decision_id, idempotency_key, method, transaction_no, fine_fen, surcharge_fen, fee_fen, total_fen, paid_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![d.id, req.idempotency_key, req.method, transaction_no, d.fine, view.surcharge.as_fen(), rules::SERVICE_FEE.as_fen(), total.as_fen(), now.as_second()],
+        )?;
+        let payment_id = tx.last_insert_rowid();
+        tx.execute(
+            "UPDATE decisions SET state = 'paid' WHERE id = ?1 AND state = 'handled_unpaid'",
+            [d.id],
+        )?;
+        tx.execute(
+            "UPDATE violations SET state = 'paid' WHERE id = ?1",
+            [&d.violation_id],
+        )?;
+        let out = PaymentView {
+            decision_number: d.number.clone(),
+            idempotency_key: req.idempotency_key.clone(),
+            method: req.method.clone(),
+            transaction_no,
+            fine: Fen(d.fine),
+            surcharge: view.surcharge,
+            fee: rules::SERVICE_FEE,
+            total,
+            fine_text: Fen(d.fine).to_string(),
+            surcharge_text: view.surcharge.to_string(),
+            fee_text: rules::SERVICE_FEE.to_string(),
+            total_text: total.to_string(),
+            paid_at: now,
+            replayed: false,
+        };
+        let body = serde_json::to_string(&out).expect("serialize");
+        tx.execute(
+            "INSERT INTO receipts (kind, decision_id, payment_id, body, created_at) VALUES ('payment', ?1, ?2, ?3, ?4)",
+            params![d.id, payment_id, body, now.as_second()],
+        )?;
+        tracing::info!(decision = %d.number, total = %total, "decision paid");
+        audit::append(
+            tx,
+            now.as_second(),
+            "pay",
+            &format!("decision:{}", d.number),
+            &json!({"payment": payment_id, "total_fen": total.as_fen(), "surcharge_fen": view.surcharge.as_fen(), "method": req.method}),
+        )?;
+        Ok(out)
+    }
+}
+
+impl Platform for SqlitePlatform {
+    fn person(&self, id: &IdNumber, _now: Timestamp) -> Result<PersonView, StoreError> {
+        self.read(|tx| {
+            let p = Self::person_row(tx, id)?;
+            Ok(PersonView {
+                id_number_masked: id.masked(),
+                name: p.name.clone(),
+                phone_masked: crate::privacy::mask_text(&p.phone),
+                registered: p.registered_phone.is_some(),
+                licence: Self::licence(tx, p.id)?,
+            })
+        })
+    }
+
+    fn vehicles(&self, id: &IdNumber, now: Timestamp) -> Result<Vec<VehicleView>, StoreError> {
+        let _ = now;
+        self.read(|tx| {
+            let p = Self::person_row(tx, id)?;
+            let mut ids: Vec<i64> = Vec::new();
+            {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT id FROM vehicles WHERE owner_person_id = ?1
+                     UNION SELECT vehicle_id FROM filings WHERE person_id = ?1 AND state = 'approved'
+                     UNION SELECT vehicle_id FROM rentals WHERE person_id = ?1",
+                )?;
+                for r in stmt.query_map([p.id], |r| r.get(0))? {
+                    ids.push(r?);
+                }
+            }
+            let mut out = Vec::new();
+            for vid in ids {
+                let v = Self::vehicle_by_id(tx, vid)?;
+                let rel = Self::relation(tx, p.id, &v)?;
+                out.push(Self::vehicle_view(tx, &v, &rel)?);
+            }
+            out.sort_by(|a, b| {
+                let rank = |r: &str| ["own", "filed", "unit_filed", "rental_renter", "rental_temp_driver"]
+                    .iter()
+                    .position(|x| *x == r)
+                    .unwrap_or(9);
+                rank(&a.relation).cmp(&rank(&b.relation)).then(a.plate.cmp(&b.plate))
+            });
+            Ok(out)
+        })
+    }
+
+    fn violations(
+        &self,
+        id: &IdNumber,
+        vehicle: &VehicleKey,
+        now: Timestamp,
+    ) -> Result<ViolationList, StoreError> {
+        self.read(|tx| {
+            let p = Self::person_row(tx, id)?;
+            let v = Self::vehicle_row(tx, vehicle)?;
+            let relation = Self::relation(tx, p.id, &v)?;
+            let driver = Self::driver_facts(tx, p.id)?;
+            let vfacts = Self::vehicle_facts(&v, relation.clone())?;
+            let policy = self.policy.at(now);
+            let mut violations = Vec::new();
+            for (facts, extra) in Self::pending_violation_facts(tx, v.id, None)? {
+                // Each decided as if selected alone; handling re-decides the selected batch.
+                let req = EligibilityRequest {
+                    now,
+                    policy,
+                    driver: driver.clone(),
+                    vehicle: vfacts.clone(),
+                    violations: vec![facts.clone()],
+                };
+                let decision = rules::decide(&req)
+                    .pop()
+                    .ok_or_else(|| StoreError::Corrupt("rule core returned nothing".into()))?;
+                violations.push(ViolationView {
+                    id: facts.id.clone(),
+                    occurred_at: facts.occurred_at,
+                    place: extra.place,
+                    description: extra.description,
+                    province: facts.province.to_string(),
+                    province_online: facts.province_online,
+                    recorded_by: extra.recorded_by,
+                    penalty: extra.penalty,
+                    fine: facts.fine,
+                    fine_text: facts.fine.to_string(),
+                    points: facts.points,
+                    authority: extra.authority,
+                    authority_address: extra.authority_address,
+                    decision: RuleDecisionView::from(&decision),
+                });
+            }
+            let mut unpaid = Vec::new();
+            {
+                // From the vehicle's handled violations to their decisions (both indexed).
+                let cols = DECISION_COLS
+                    .split(", ")
+                    .map(|c| format!("d.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let mut stmt = tx.prepare_cached(&format!(
+                    "SELECT {cols} FROM violations v JOIN decisions d ON d.id = v.decision_id
+                     WHERE v.vehicle_id = ?1 AND v.state = 'handled' AND d.state = 'handled_unpaid' ORDER BY d.id"
+                ))?;
+                for d in stmt.query_map([v.id], decision_from_row)? {
+                    unpaid.push(d?.view(now));
+                }
+            }
+            Ok(ViolationList {
+                vehicle: Self::vehicle_view(tx, &v, &relation)?,
+                violations,
+                unpaid_decisions: unpaid,
+            })
+        })
+    }
+
+    fn send_register_code(&self, phone: &str, now: Timestamp) -> Result<SmsSent, StoreError> {
+        if !valid_phone(phone) {
+            return Err(StoreError::BadPhone);
+        }
+        self.write(|tx| {
+            let (outbox_id, expires_at) = sms::issue_code(
+                tx,
+                self.sms.as_ref(),
+                phone,
+                "register",
+                "【交管12123】您的注册验证码为{code}，5分钟内有效。",
+                now,
+            )?;
+            audit::append(
+                tx,
+                now.as_second(),
+                "sms_register_code",
+                &format!("sms:{outbox_id}"),
+                &json!({}),
+            )?;
+            Ok(SmsSent {
+                outbox_id,
+                phone_masked: crate::privacy::mask_text(phone),
+                expires_at,
+            })
+        })
+    }
+
+    fn register(&self, req: &RegisterRequest, now: Timestamp) -> Result<PersonView, StoreError> {
+        if !valid_phone(&req.phone) {
+            return Err(StoreError::BadPhone);
+        }
+        self.write(|tx| {
+            let p = Self::person_row(tx, &req.id_number)?;
+            match &p.registered_phone {
+                Some(ph) if *ph == req.phone => {}
+                Some(_) => return Err(StoreError::RegisteredWithOtherPhone),
+                None => {
+                    sms::consume_code(tx, &req.phone, "register", &req.sms_code, now)?;
+                    tx.execute(
+                        "UPDATE persons SET registered_phone = ?1, registered_at = ?2 WHERE id = ?3",
+                        params![req.phone, now.as_second(), p.id],
+                    )?;
+                    audit::append(tx, now.as_second(), "register", &format!("person:{}", p.id), &json!({}))?;
+                }
+            }
+            Ok(PersonView {
+                id_number_masked: req.id_number.masked(),
+                name: p.name.clone(),
+                phone_masked: crate::privacy::mask_text(&req.phone),
+                registered: true,
+                licence: Self::licence(tx, p.id)?,
+            })
+        })
+    }
+
+    fn send_filing_code(
+        &self,
+        applicant: &IdNumber,
+        vehicle: &VehicleKey,
+        now: Timestamp,
+    ) -> Result<SmsSent, StoreError> {
+        self.write(|tx| {
+            let p = Self::person_row(tx, applicant)?;
+            let v = Self::vehicle_row(tx, vehicle)?;
+            let phone = Self::owner_phone(tx, &v)?;
+            let purpose = format!("filing:{}:{}", v.id, p.id);
+            let (outbox_id, expires_at) = sms::issue_code(
+                tx,
+                self.sms.as_ref(),
+                &phone,
+                &purpose,
+                &format!("【交管12123】有人申请备案您的车辆{}，如同意请告知其验证码{{code}}，5分钟内有效。", v.plate),
+                now,
+            )?;
+            audit::append(tx, now.as_second(), "sms_filing_code", &format!("sms:{outbox_id}"), &json!({"vehicle": v.id, "applicant": p.id}))?;
+            Ok(SmsSent {
+                outbox_id,
+                phone_masked: crate::privacy::mask_text(&phone),
+                expires_at,
+            })
+        })
+    }
+
+    fn file_vehicle(&self, req: &FilingRequest, now: Timestamp) -> Result<FilingView, StoreError> {
+        // The token is checked before anything is read or written.
+        let (key, method, consent) = match &req.proof {
+            FilingProof::QrToken(t) => {
+                let c = self.qr.verify(t, now)?;
+                (
+                    VehicleKey {
+                        plate: c.plate.clone(),
+                        plate_type: c.plate_type.clone(),
+                    },
+                    FilingMethod::OwnerQr,
+                    Consent::Qr(c.owner),
+                )
+            }
+            FilingProof::SmsCode { vehicle, code } => (
+                vehicle.clone(),
+                FilingMethod::OwnerSms,
+                Consent::Sms(code.as_str()),
+            ),
+        };
+        self.write(|tx| {
+            let p = Self::person_row(tx, &req.id_number)?;
+            let v = Self::vehicle_row(tx, &key)?;
+            let owner_kind = if v.owner_unit_id.is_some() { OwnerKind::Unit } else { OwnerKind::Person };
+            let method = match (method, owner_kind) {
+                (FilingMethod::OwnerSms, OwnerKind::Unit) => FilingMethod::UnitManagerSms,
+                (m, _) => m,
+            };
+            let counts = Self::filing_counts_in(tx, p.id, &v)?;
+            filing::check_new_filing(counts, owner_kind, method).map_err(StoreError::Filing)?;
+            // The owner's consent.
+            match consent {
+                Consent::Qr(owner_tag) => {
+                    let owner_id: Option<String> = match v.owner_person_id {
+                        Some(o) => Some(tx.query_row(
+                            "SELECT id_number FROM persons WHERE id = ?1",
+                            [o],
+                            |r| r.get(0),
+                        )?),
+                        None => None,
+                    };
+                    let owner = owner_id
+                        .map(|s| {
+                            IdNumber::parse(&s)
+                                .map_err(|e| StoreError::Corrupt(format!("owner id: {e}")))
+                        })
+                        .transpose()?;
+                    if owner.map(|o| token::owner_tag(&o)).as_ref() != Some(&owner_tag) {
+                        return Err(StoreError::TokenOwnerMismatch);
+                    }
+                }
+                Consent::Sms(code) => {
+                    let phone = Self::owner_phone(tx, &v)?;
+                    let purpose = format!("filing:{}:{}", v.id, p.id);
+                    sms::consume_code(tx, &phone, &purpose, code, now)?;
+                }
+            }
+            let method_code = match method {
+                FilingMethod::OwnerQr => "owner_qr",
+                FilingMethod::OwnerSms => "owner_sms",
+                FilingMethod::UnitManagerSms => "unit_manager_sms",
+            };
+            tx.execute(
+                "INSERT INTO filings (person_id, vehicle_id, method, state, requested_at) VALUES (?1, ?2, ?3, 'pending_review', ?4)",
+                params![p.id, v.id, method_code, now.as_second()],
+            )?;
+            let id = tx.last_insert_rowid();
+            tracing::info!(person = %req.id_number, filing = id, method = method_code, "filing requested");
+            audit::append(tx, now.as_second(), "file", &format!("filing:{id}"), &json!({"person": p.id, "vehicle": v.id, "method": method_code}))?;
+            Self::filing_view(tx, id)
+        })
+    }
+
+    fn review_filing(
+        &self,
+        filing_id: i64,
+        approve: bool,
+        note: &str,
+        now: Timestamp,
+    ) -> Result<FilingView, StoreError> {
+        let wanted = if approve { "approved" } else { "rejected" };
+        self.write(|tx| {
+            let f = Self::filing_view(tx, filing_id)?;
+            if f.state == wanted {
+                return Ok(f);
+            }
+            if f.state != "pending_review" {
+                return Err(StoreError::FilingAlreadyReviewed {
+                    state: f.state,
+                    wanted: wanted.into(),
+                });
+            }
+            tx.execute(
+                "UPDATE filings SET state = ?1, reviewed_at = ?2, review_note = ?3 WHERE id = ?4",
+                params![wanted, now.as_second(), note, filing_id],
+            )?;
+            audit::append(
+                tx,
+                now.as_second(),
+                "review",
+                &format!("filing:{filing_id}"),
+                &json!({"state": wanted}),
+            )?;
+            Self::filing_view(tx, filing_id)
+        })
+    }
+
+    fn unfile(
+        &self,
+        id: &IdNumber,
+        vehicle: &VehicleKey,
+        now: Timestamp,
+    ) -> Result<FilingView, StoreError> {
+        self.write(|tx| {
+            let p = Self::person_row(tx, id)?;
+            let v = Self::vehicle_row(tx, vehicle)?;
+            let active: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM filings WHERE person_id = ?1 AND vehicle_id = ?2 AND state IN ('pending_review', 'approved')",
+                    params![p.id, v.id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match active {
+                Some(fid) => {
+                    tx.execute(
+                        "UPDATE filings SET state = 'withdrawn', withdrawn_at = ?1 WHERE id = ?2",
+                        params![now.as_second(), fid],
+                    )?;
+                    audit::append(tx, now.as_second(), "unfile", &format!("filing:{fid}"), &json!({}))?;
+                    Self::filing_view(tx, fid)
+                }
+                None => {
+                    // Tapped twice: the filing withdrawn last time.
+                    let last: Option<i64> = tx
+                        .query_row(
+                            "SELECT id FROM filings WHERE person_id = ?1 AND vehicle_id = ?2 AND state = 'withdrawn' ORDER BY id DESC LIMIT 1",
+                            params![p.id, v.id],
+                            |r| r.get(0),
+                        )
+                        .optional()?;
+                    match last {
+                        Some(fid) => Self::filing_view(tx, fid),
+                        None => Err(StoreError::NotFiled),
+                    }
+                }
+            }
+        })
+    }
+
+    fn filings(&self, id: &IdNumber, _now: Timestamp) -> Result<FilingList, StoreError> {
+        self.read(|tx| {
+            let p = Self::person_row(tx, id)?;
+            let ids = |sql: &str| -> Result<Vec<i64>, StoreError> {
+                let mut stmt = tx.prepare_cached(sql)?;
+                let rows = stmt.query_map([p.id], |r| r.get(0))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            };
+            let mine = ids("SELECT id FROM filings WHERE person_id = ?1 ORDER BY id")?;
+            let on_mine = ids(
+                "SELECT f.id FROM filings f JOIN vehicles v ON v.id = f.vehicle_id
+                 WHERE v.owner_person_id = ?1 AND f.state IN ('pending_review', 'approved') ORDER BY f.id",
+            )?;
+            Ok(FilingList {
+                mine: mine
+                    .into_iter()
+                    .map(|f| Self::filing_view(tx, f))
+                    .collect::<Result<_, _>>()?,
+                on_my_vehicles: on_mine
+                    .into_iter()
+                    .map(|f| Self::filing_view(tx, f))
+                    .collect::<Result<_, _>>()?,
+            })
+        })
+    }
+
+    fn remove_driver(
+        &self,
+        owner: &IdNumber,
+        filing_id: i64,
+        now: Timestamp,
+    ) -> Result<FilingView, StoreError> {
+        self.write(|tx| {
+            let p = Self::person_row(tx, owner)?;
+            let row: Option<(i64, String)> = tx
+                .query_row(
+                    "SELECT v.owner_person_id, f.state FROM filings f JOIN vehicles v ON v.id = f.vehicle_id WHERE f.id = ?1",
+                    [filing_id],
+                    |r| Ok((r.get::<_, Option<i64>>(0)?.unwrap_or(0), r.get(1)?)),
+                )
+                .optional()?;
+            match row {
+                // Only the owner may remove a driver from their vehicle; to anyone else it does
+                // not exist.
+                Some((o, _)) if o != p.id => Err(StoreError::FilingNotFound),
+                None => Err(StoreError::FilingNotFound),
+                Some((_, state)) if state == "withdrawn" => Self::filing_view(tx, filing_id),
+                Some((_, state)) if state == "rejected" => Err(StoreError::FilingAlreadyReviewed {
+                    state,
+                    wanted: "withdrawn".into(),
+                }),
+                Some(_) => {
+                    tx.execute(
+                        "UPDATE filings SET state = 'withdrawn', withdrawn_at = ?1 WHERE id = ?2",
+                        params![now.as_second(), filing_id],
+                    )?;
+                    audit::append(
+                        tx,
+                        now.as_second(),
+                        "remove_driver",
+                        &format!("filing:{filing_id}"),
+                        &json!({"owner": p.id}),
+                    )?;
+                    Self::filing_view(tx, filing_id)
+                }
+            }
+        })
+    }
+
+    fn handle(&self, req: &HandleRequest, now: Timestamp) -> Result<HandleOutcome, StoreError> {
+        if req.violation_ids.is_empty() {
+            return Err(StoreError::Invalid("no violation selected".into()));
+        }
+        self.write(|tx| {
+            let p = Self::person_row(tx, &req.id_number)?;
+            let v = Self::vehicle_row(tx, &req.vehicle)?;
+            let mut items: Vec<Option<HandledItem>> = vec![None; req.violation_ids.len()];
+            let mut fresh: Vec<String> = Vec::new();
+            for (i, vid) in req.violation_ids.iter().enumerate() {
+                let state: Option<(i64, String)> = tx
+                    .query_row(
+                        "SELECT vehicle_id, state FROM violations WHERE id = ?1",
+                        [vid],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?;
+                match state {
+                    Some((veh, _)) if veh != v.id => return Err(StoreError::ViolationNotFound(vid.clone())),
+                    None => return Err(StoreError::ViolationNotFound(vid.clone())),
+                    Some((_, s)) if s == "pending" => {
+                        if !fresh.contains(vid) {
+                            fresh.push(vid.clone());
+                        }
+                    }
+                    Some(_) => {
+                        let d = Self::live_decision_of(tx, vid)?
+                            .ok_or_else(|| StoreError::Corrupt(format!("violation {vid} handled without a decision")))?;
+                        items[i] = Some(HandledItem {
+                            violation_id: vid.clone(),
+                            already_handled: true,
+                            decision: d.view(now),
+                        });
+                    }
+                }
+            }
+            if !fresh.is_empty() {
+                let relation = Self::relation(tx, p.id, &v)?;
+                let facts: Vec<ViolationFacts> = {
+                    let mut all = Self::pending_violation_facts(tx, v.id, Some(&fresh))?;
+                    // Decide in the order the person selected them.
+                    all.sort_by_key(|(f, _)| fresh.iter().position(|x| *x == f.id));
+                    all.into_iter().map(|(f, _)| f).collect()
+                };
+                let erq = EligibilityRequest {
+                    now,
+                    policy: self.policy.at(now),
+                    driver: Self::driver_facts(tx, p.id)?,
+                    vehicle: Self::vehicle_facts(&v, relation)?,
+                    violations: facts.clone(),
+                };
+                let decided = rules::decide(&erq);
+                if let Some(no) = decided.iter().find(|e| !e.eligible()) {
+                    return Err(StoreError::NotEligible {
+                        violation: no.violation.clone(),
+                        zh: format!("违法{}：{}", no.violation, no.message_zh()),
+                        en: format!("Violation {}: {}", no.violation, no.message_en()),
+                    });
+                }
+                let window = PaymentWindow::with_length(now, self.payment_window);
+                for f in &facts {
+                    let (id, number) = Self::next_decision_number(tx, now)?;
+                    tx.execute(
+                        "INSERT INTO decisions (id, number, violation_id, person_id, channel, kiosk_id, decided_at, payment_deadline, state, fine_fen, points)
+                         VALUES (?1, ?2, ?3, ?4, 'kiosk', ?5, ?6, ?7, 'handled_unpaid', ?8, ?9)",
+                        params![id, number, f.id, p.id, req.kiosk_id, now.as_second(), window.deadline.as_second(), f.fine.as_fen(), f.points],
+                    )?;
+                    let n = tx.execute(
+                        "UPDATE violations SET state = 'handled', decision_id = ?1 WHERE id = ?2 AND state = 'pending'",
+                        params![id, f.id],
+                    )?;
+                    if n != 1 {
+                        return Err(StoreError::Corrupt(format!("violation {} changed under the write lock", f.id)));
+                    }
+                    Self::change_pending_points(tx, p.id, i64::from(f.points))?;
+                    let d = Self::decision_by_number(tx, &number)?;
+                    let view = d.view(now);
+                    tx.execute(
+                        "INSERT INTO receipts (kind, decision_id, body, created_at) VALUES ('handling', ?1, ?2, ?3)",
+                        params![id, serde_json::to_string(&view).expect("serialize"), now.as_second()],
+                    )?;
+                    audit::append(tx, now.as_second(), "handle", &format!("decision:{number}"), &json!({"violation": f.id, "person": p.id, "points": f.points, "fine_fen": f.fine.as_fen(), "kiosk": req.kiosk_id}))?;
+                    let i = req.violation_ids.iter().position(|x| *x == f.id).expect("selected");
+                    items[i] = Some(HandledItem {
+                        violation_id: f.id.clone(),
+                        already_handled: false,
+                        decision: view,
+                    });
+                }
+            }
+            // A violation selected twice appears once.
+            let mut seen = std::collections::BTreeSet::new();
+            let items: Vec<HandledItem> = items
+                .into_iter()
+                .flatten()
+                .filter(|it| seen.insert(it.violation_id.clone()))
+                .collect();
+            let due: Fen = items.iter().map(|i| i.decision.amount_due).sum();
+            tracing::info!(
+                person = %req.id_number,
+                handled = fresh.len(),
+                selected = items.len(),
+                "violations handled"
+            );
+            Ok(HandleOutcome {
+                items,
+                amount_due: due,
+                amount_due_text: due.to_string(),
+            })
+        })
+    }
+
+    fn pay(&self, req: &PayRequest, now: Timestamp) -> Result<PaymentView, StoreError> {
+        self.write(|tx| self.pay_in_tx(tx, req, PaymentSource::Provider, now))
+    }
+
+    fn revert_due(&self, now: Timestamp) -> Result<RevertReport, StoreError> {
+        self.revert_due_sweep(now)
+    }
+
+    fn receipt(&self, decision_number: &str, kind: ReceiptKind) -> Result<ReceiptView, StoreError> {
+        self.read(|tx| {
+            let d = Self::decision_by_number(tx, decision_number)?;
+            let (body, at): (String, i64) = tx
+                .query_row(
+                    "SELECT body, created_at FROM receipts WHERE decision_id = ?1 AND kind = ?2",
+                    params![d.id, kind.code()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?
+                .ok_or(StoreError::ReceiptNotFound)?;
+            Ok(ReceiptView {
+                kind,
+                decision_number: d.number,
+                created_at: ts(at),
+                body: serde_json::from_str(&body)
+                    .map_err(|e| StoreError::Corrupt(format!("receipt body: {e}")))?,
+            })
+        })
+    }
+
+    fn feedback(&self, req: &FeedbackRequest, now: Timestamp) -> Result<i64, StoreError> {
+        let text = req.text.trim();
+        if text.is_empty() || text.chars().count() > 2000 {
+            return Err(StoreError::Invalid(
+                "feedback text must be 1 to 2000 characters".into(),
+            ));
+        }
+        self.write(|tx| {
+            let person = match &req.id_number {
+                Some(id) => Some(Self::person_row(tx, id)?.id),
+                None => None,
+            };
+            tx.execute(
+                "INSERT INTO feedback (person_id, kiosk_id, category, text, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![person, req.kiosk_id, req.category, text, now.as_second()],
+            )?;
+            let id = tx.last_insert_rowid();
+            audit::append(tx, now.as_second(), "feedback", &format!("feedback:{id}"), &json!({"category": req.category}))?;
+            Ok(id)
+        })
+    }
+
+    fn issue_vehicle_qr(
+        &self,
+        owner: &IdNumber,
+        vehicle: &VehicleKey,
+        now: Timestamp,
+    ) -> Result<IssuedToken, StoreError> {
+        let v = self.read(|tx| {
+            let p = Self::person_row(tx, owner)?;
+            let v = Self::vehicle_row(tx, vehicle)?;
+            if v.owner_person_id != Some(p.id) {
+                return Err(StoreError::VehicleNotFound);
+            }
+            Ok(v)
+        })?;
+        let (token, claims) = self.qr.issue(&v.plate, &v.plate_type, owner, now)?;
+        Ok(IssuedToken {
+            token,
+            plate: v.plate,
+            plate_type: v.plate_type,
+            expires_at: ts(claims.expires_at),
+        })
+    }
+}
