@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use kiosk::devices::pty::Pty;
 use kiosk::devices::reader::frame::{Decoder, Response, Status};
-use kiosk::devices::reader::sim::{Faults, SimReader, SimSession, demo_cards, serve_pty};
+use kiosk::devices::reader::sim::{Faults, SimReader, SimSession, serve_pty, test_cards};
 use kiosk::devices::reader::{CardReader, Ga467Reader, ReaderError, ReaderTiming, SerialOpener};
 use kiosk::devices::{DeviceError, ErrorKind};
 
@@ -69,7 +69,7 @@ fn in_ms(ms: u64) -> Instant {
 
 #[test]
 fn serial_reader_reads_through_line_noise_and_dribbled_bytes() {
-    let card = demo_cards().remove(0);
+    let card = test_cards().remove(0);
     let faults = Faults {
         noise: vec![0x00, 0xAA, 0x13, 0xAA, 0xAA, 0x96, 0xFF],
         dribble: 3,
@@ -86,7 +86,7 @@ fn serial_reader_reads_through_line_noise_and_dribbled_bytes() {
 
 #[test]
 fn serial_reader_retries_a_bad_checksum_then_reads() {
-    let card = demo_cards().remove(1);
+    let card = test_cards().remove(1);
     let faults = Faults {
         corrupt_responses: 1,
         corrupt_after: 2,
@@ -129,7 +129,7 @@ fn serial_reader_reopens_a_port_that_was_closed_and_came_back() {
     // The device goes away…
     drop(first);
     std::fs::remove_file(&link).unwrap();
-    let card = demo_cards().remove(2);
+    let card = test_cards().remove(2);
     let reconnect = {
         let link = link.clone();
         let card = card.clone();
@@ -246,7 +246,7 @@ fn read_card_contract_fails_cleanly_when_no_card_comes() {
 /// A reader that answers with the spec's read but an ID number altered in one digit.
 #[test]
 fn read_card_contract_refuses_an_id_number_failing_its_check() {
-    let card = demo_cards().remove(0);
+    let card = test_cards().remove(0);
     let mut honest = SimReader::with_card(card);
     let mut pty = Pty::open().unwrap();
     let port = pty.path().to_str().unwrap().to_string();

@@ -116,8 +116,9 @@ pub fn spawn_scanner(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::sim_source::card_for;
     use crate::devices::pty::Pty;
-    use crate::devices::reader::sim::{Faults, SimReader, SimSession, card_for};
+    use crate::devices::reader::sim::{Faults, SimReader, SimSession};
     use crate::domain::IdNumber;
 
     #[test]

@@ -2,6 +2,8 @@
 //! flow's backend port, the devices behind its peripherals port, device threads feeding events —
 //! so that neither the flow nor the UI knows the store or a device.
 
+pub mod bench;
+mod demo_face;
 pub mod device_threads;
 pub mod peripherals;
 pub mod sim_source;
@@ -11,16 +13,83 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
-use anyhow::Context;
-
 use crate::config::KioskConfig;
-use crate::flow::demo::{DemoFaceVerifier, Outbox, PrintedReceipts};
-use crate::flow::{Driver, State};
+use crate::flow::{Driver, Ports, State};
+use crate::rules::PolicyBook;
+use crate::store::StoreError;
 use crate::store::platform::{Platform, SqlitePlatform};
-use crate::ui::{Clock, KioskApp};
+use crate::ui::{Clock, KioskApp, Outbox, PrintedReceipts};
 
+pub use demo_face::DemoFaceVerifier;
+
+#[cfg(test)]
+mod flow_tests;
 pub use peripherals::DevicePeripherals;
 pub use store_backend::StoreBackend;
+
+/// Why a kiosk could not be assembled or run.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("cannot create the demo database {path}: {source}")]
+    DemoDatabase {
+        path: String,
+        source: crate::store::demo::DemoError,
+    },
+    #[error("cannot open the database {path}: {source}")]
+    Database { path: String, source: StoreError },
+    #[error(transparent)]
+    Policy(#[from] PolicyLoadError),
+    #[error(transparent)]
+    Peripherals(#[from] peripherals::PeripheralsError),
+    #[error("kiosk.toml {key} = {uri:?}: {source}")]
+    DeviceUri {
+        key: &'static str,
+        uri: String,
+        source: crate::devices::UriError,
+    },
+    #[error(transparent)]
+    Window(#[from] crate::ui::UiError),
+    #[error("benchmark: {0}")]
+    Bench(String),
+}
+
+/// Why the dated policies could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyLoadError {
+    #[error("cannot read policy file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("policy file {path}: {source}")]
+    Parse {
+        path: String,
+        source: crate::rules::policy::PolicyError,
+    },
+    #[error("the embedded policy: {0}")]
+    Embedded(crate::rules::policy::PolicyError),
+}
+
+/// The dated policies in force: an explicit file, the one kiosk.toml names, or the embedded one.
+pub fn load_policy(
+    explicit: Option<&Path>,
+    config: &KioskConfig,
+) -> Result<PolicyBook, PolicyLoadError> {
+    let path = explicit
+        .map(Path::to_path_buf)
+        .or_else(|| (!config.policy.file.is_empty()).then(|| PathBuf::from(&config.policy.file)));
+    match path {
+        Some(p) => {
+            let path = p.display().to_string();
+            let text = std::fs::read_to_string(&p).map_err(|source| PolicyLoadError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            PolicyBook::parse(&text).map_err(|source| PolicyLoadError::Parse { path, source })
+        }
+        None => PolicyBook::embedded().map_err(PolicyLoadError::Embedded),
+    }
+}
 
 /// A kiosk assembled from its configuration, ready to open its window.
 pub struct Assembled {
@@ -28,6 +97,21 @@ pub struct Assembled {
     pub platform: Arc<SqlitePlatform>,
     /// Set to stop the background threads (the periodic revert).
     pub stop: Arc<AtomicBool>,
+    /// Demo mode: what the simulator panel shows, for tests.
+    pub demo: Option<DemoHandles>,
+}
+
+/// The demo devices' handles (the simulator panel plays them; tests read and set them).
+#[derive(Clone)]
+pub struct DemoHandles {
+    /// SMS the platform sent (the panel's outbox).
+    pub outbox: Outbox,
+    /// Receipts the simulated printer printed, as text.
+    pub printed: PrintedReceipts,
+    /// The simulated printer's paper switch.
+    pub out_of_paper: Arc<Mutex<bool>>,
+    /// Make the next face verification fail.
+    pub face_fail: Arc<Mutex<bool>>,
 }
 
 /// Where files that belong next to the database go (the print spool, the simulator's PNGs).
@@ -41,22 +125,26 @@ fn beside(db: &Path, name: &str) -> PathBuf {
 
 /// Build the kiosk: open (in demo mode: create) the database, recover what a restart owes
 /// (六.2 reverts), open the printer, and put the flow's driver together.
-pub fn assemble(config: KioskConfig, clock: Clock) -> anyhow::Result<Assembled> {
+pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError> {
     let db = PathBuf::from(&config.database.path);
+    let path = db.display().to_string();
     if config.kiosk.demo {
         let built = crate::store::demo::ensure_demo_database_with(
             &db,
             u64::from(config.database.demo_persons),
             config.database.demo_seed,
         )
-        .with_context(|| format!("cannot create the demo database {}", db.display()))?;
+        .map_err(|source| AppError::DemoDatabase {
+            path: path.clone(),
+            source,
+        })?;
         if built {
             tracing::info!(path = %db.display(), "demo database created");
         }
     }
-    let policy = crate::cli::load_policy(None, &config)?;
+    let policy = load_policy(None, &config)?;
     let (platform, reverted) = SqlitePlatform::open_and_recover(&db, clock.now())
-        .with_context(|| format!("cannot open the database {}", db.display()))?;
+        .map_err(|source| AppError::Database { path, source })?;
     // The store and the screens decide with the same dated policies and payment window.
     let platform =
         platform
@@ -80,33 +168,35 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> anyhow::Result<Assembled> 
         stop.clone(),
     );
 
-    let outbox = Outbox::default();
-    let printed = PrintedReceipts::default();
-    let out_of_paper = Arc::new(Mutex::new(false));
+    let face = DemoFaceVerifier::default();
+    let handles = DemoHandles {
+        outbox: Outbox::default(),
+        printed: PrintedReceipts::default(),
+        out_of_paper: Arc::new(Mutex::new(false)),
+        face_fail: face.fail_next.clone(),
+    };
+    let demo = config.kiosk.demo;
     let backend = StoreBackend::new(
         platform.clone(),
         policy,
         config.kiosk.id.clone(),
-        config.kiosk.demo.then(|| outbox.clone()),
+        demo.then(|| handles.outbox.clone()),
     );
     let peripherals = DevicePeripherals::open(
         &config,
         Some(beside(&db, "print-spool")),
-        config.kiosk.demo.then(|| beside(&db, "printed-receipts")),
-        printed.clone(),
-        out_of_paper.clone(),
+        demo.then(|| beside(&db, "printed-receipts")),
+        handles.printed.clone(),
+        handles.out_of_paper.clone(),
     )?;
-    let face = DemoFaceVerifier::default();
     let images = peripherals.receipt_images();
-    let sim = config
-        .kiosk
-        .demo
+    let sim = demo
         .then(|| {
             crate::ui::Simulator::new(
-                outbox.clone(),
-                printed.clone(),
-                out_of_paper.clone(),
-                face.fail_next.clone(),
+                handles.outbox.clone(),
+                handles.printed.clone(),
+                handles.out_of_paper.clone(),
+                handles.face_fail.clone(),
                 clock.clone(),
             )
             .with_script(sim_source::demo_script(platform.clone(), clock.now()))
@@ -117,22 +207,25 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> anyhow::Result<Assembled> 
         });
     let driver = Driver::new(
         State::new(&config, clock.now()),
-        Box::new(backend),
-        Box::new(peripherals::PrinterWorker::spawn(peripherals)),
-        Box::new(face),
+        Ports {
+            backend: Box::new(backend),
+            peripherals: Box::new(peripherals::PrinterWorker::spawn(peripherals)),
+            face: Box::new(face),
+        },
     );
     Ok(Assembled {
         app: KioskApp::new(config, driver, clock, sim),
         platform,
         stop,
+        demo: demo.then_some(handles),
     })
 }
 
 /// Open the kiosk `kiosk.toml` describes: assemble it, start the device threads, open the window.
 /// `KIOSK_BENCH=ui` runs the UI benchmark instead; `KIOSK_WINDOWED=1` opens a normal window.
-pub fn run(config: KioskConfig) -> anyhow::Result<i32> {
-    if std::env::var("KIOSK_BENCH").is_ok() {
-        return crate::ui::run(config);
+pub fn run(config: KioskConfig) -> Result<i32, AppError> {
+    if std::env::var("KIOSK_BENCH").as_deref() == Ok("ui") {
+        return bench::run(config);
     }
     let windowed = std::env::var("KIOSK_WINDOWED").as_deref() == Ok("1");
     let reader = config.devices.reader.clone();
@@ -141,7 +234,11 @@ pub fn run(config: KioskConfig) -> anyhow::Result<i32> {
     // A device URI that cannot be used is a configuration error, said before the window opens.
     for (key, uri) in [("devices.reader", &reader), ("devices.scanner", &scanner)] {
         uri.parse::<crate::devices::DeviceUri>()
-            .with_context(|| format!("kiosk.toml {key} = {uri:?}"))?;
+            .map_err(|source| AppError::DeviceUri {
+                key,
+                uri: uri.clone(),
+                source,
+            })?;
     }
     let Assembled { app, stop, .. } = assemble(config, Clock::system())?;
     let events = app.event_sender();

@@ -7,22 +7,20 @@ use std::sync::mpsc::{Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::devices::DeviceUri;
-use crate::devices::printer::escpos::{Align, QrEc};
-use crate::devices::printer::receipts::{ReceiptCode, ReceiptKind, wrap_labelled};
 use crate::devices::printer::transport::{self, SimPrinterState, SimTransport};
-use crate::devices::printer::{EscPos, EscPosPrinter, Paper, PrintQueue, ReceiptPrinter};
-use crate::domain::Fen;
-use crate::flow::demo::PrintedReceipts;
-use crate::flow::ports::{DeviceHealth, PaperStatus, Peripherals, PrintOutcome, ReceiptDocument};
-use crate::rules::maintenance::local_time;
+use crate::devices::printer::{EscPosPrinter, Paper, PrintQueue, ReceiptPrinter, render};
+use crate::devices::{DeviceUri, ErrorKind};
+use crate::domain::PrintJob;
+use crate::flow::ports::{
+    DeviceFailure, DeviceHealth, DeviceStatus, PaperStatus, Peripherals, PrintOutcome,
+};
+use crate::ui::PrintedReceipts;
 
 /// The printer (and, for the operator screen, the health of all three devices).
 pub struct DevicePeripherals {
     printer: EscPosPrinter,
     queue: PrintQueue,
     paper: Paper,
-    kiosk_id: String,
     reader: String,
     scanner: String,
     /// Demo mode: the simulator panel's list of printed receipts, and its paper switch.
@@ -88,7 +86,6 @@ impl DevicePeripherals {
             printer,
             queue,
             paper,
-            kiosk_id: config.kiosk.id.clone(),
             reader: config.devices.reader.clone(),
             scanner: config.devices.scanner.clone(),
             sim,
@@ -100,81 +97,21 @@ impl DevicePeripherals {
         self.sim.as_ref().map(|s| s.images.clone())
     }
 
-    /// Lay a receipt out in ESC/POS for this paper, with its verification QR code.
-    pub fn layout(&self, doc: &ReceiptDocument) -> Vec<u8> {
-        layout(doc, self.paper, &self.kiosk_id)
+    /// Lay a receipt out in ESC/POS for this paper (the device layer's layout of the typed
+    /// receipt; a reprint is marked 补打).
+    pub fn layout(&self, job: &PrintJob) -> Vec<u8> {
+        job.escpos(self.paper)
     }
 }
 
-fn value_of<'a>(doc: &'a ReceiptDocument, label: &str) -> Option<&'a str> {
-    doc.lines
-        .iter()
-        .find(|(k, _)| k == label)
-        .map(|(_, v)| v.as_str())
-}
-
-/// `200.00元` back to fen (for the verification code).
-fn parse_amount(s: &str) -> Option<Fen> {
-    let s = s.trim().trim_end_matches('元');
-    let (y, f) = s.split_once('.').unwrap_or((s, "0"));
-    let y: i64 = y.parse().ok()?;
-    let f: i64 = format!("{f:0<2}")[..2].parse().ok()?;
-    Some(Fen(y * 100 + f))
-}
-
-/// The ESC/POS bytes of a generic receipt: title, labelled lines wrapped to the paper, the
-/// notes, the kiosk id, a verification QR code when the receipt names a decision, and the cut.
-pub fn layout(doc: &ReceiptDocument, paper: Paper, kiosk_id: &str) -> Vec<u8> {
-    let mut p = EscPos::new(paper);
-    let cols = p.columns();
-    p.align(Align::Center)
-        .bold(true)
-        .size(1, 2)
-        .line(&doc.title)
-        .size(1, 1)
-        .bold(false);
-    p.align(Align::Left).line(&"-".repeat(cols));
-    for (label, value) in &doc.lines {
-        for l in wrap_labelled(&format!("{label}："), value, cols) {
-            p.line(&l);
-        }
-    }
-    p.line(&"-".repeat(cols));
-    for note in &doc.notes {
-        for l in wrap_labelled("", note, cols) {
-            p.line(&l);
-        }
-    }
-    if let Some(number) = value_of(doc, "决定书编号") {
-        let payment = doc.title.contains("缴款");
-        let amount = value_of(doc, "合计缴款")
-            .and_then(parse_amount)
-            .unwrap_or_default();
-        let now = jiff::Timestamp::now();
-        let code = ReceiptCode {
-            kind: if payment {
-                ReceiptKind::Payment
-            } else {
-                ReceiptKind::Handling
-            },
-            kiosk_id: kiosk_id.to_string(),
-            number: number.replace('+', "-"),
-            amount,
-            at: local_time(now),
-        };
-        p.align(Align::Center)
-            .qr(&code.encode(), 5, QrEc::M)
-            .line("扫码核验凭条");
-    }
-    p.align(Align::Left)
-        .line(&format!("终端：{kiosk_id}"))
-        .feed(3)
-        .cut();
-    p.finish()
+/// A printer status that stops printing, as a failure of kind `DeviceReported`.
+fn reported(message: &str) -> DeviceFailure {
+    DeviceFailure::new(ErrorKind::DeviceReported, message)
 }
 
 impl Peripherals for DevicePeripherals {
-    fn print(&mut self, doc: &ReceiptDocument) -> PrintOutcome {
+    fn print(&mut self, job: &PrintJob) -> PrintOutcome {
+        let title = job.receipt.title();
         if let Some(sim) = &self.sim {
             let out = sim.out_of_paper.lock().map(|g| *g).unwrap_or(false);
             if let Ok(mut st) = sim.state.lock() {
@@ -184,26 +121,30 @@ impl Peripherals for DevicePeripherals {
         // Ask the printer first: a receipt sent to a printer without paper is lost.
         if let Ok(Some(status)) = self.printer.status() {
             if status.paper_out {
-                let bytes = self.layout(doc);
-                let _ = self.queue.submit(&doc.title, bytes);
+                let bytes = self.layout(job);
+                let _ = self.queue.submit(title, bytes);
                 return PrintOutcome::OutOfPaper;
             }
             if !status.can_print() {
-                let bytes = self.layout(doc);
-                let _ = self.queue.submit(&doc.title, bytes);
-                return PrintOutcome::Failed(status.message().to_string());
+                let bytes = self.layout(job);
+                let _ = self.queue.submit(title, bytes);
+                return PrintOutcome::Failed(reported(status.message()));
             }
         }
-        let bytes = self.layout(doc);
-        let (id, spooled) = self.queue.submit(&doc.title, bytes);
+        let bytes = self.layout(job);
+        let text = self
+            .sim
+            .is_some()
+            .then(|| render::to_text(&render::parse(&bytes)));
+        let (id, spooled) = self.queue.submit(title, bytes);
         if let Err(e) = spooled {
             tracing::warn!(error = %e, "receipt not spooled to disk; kept in memory");
         }
         let printed = self.queue.print_pending(&mut self.printer);
         if printed.contains(&id) {
             if let Some(sim) = &self.sim {
-                if let Ok(mut list) = sim.printed.lock() {
-                    list.push(doc.to_text());
+                if let (Some(text), Ok(mut list)) = (text, sim.printed.lock()) {
+                    list.push(text);
                 }
                 let png = sim.state.lock().ok().and_then(|st| st.pngs.last().cloned());
                 if let (Some(png), Ok(mut images)) = (png, sim.images.lock()) {
@@ -212,28 +153,30 @@ impl Peripherals for DevicePeripherals {
             }
             PrintOutcome::Printed
         } else {
-            PrintOutcome::Failed(
-                "打印机未确认，凭条已保留可补打 / not confirmed; kept for reprint".into(),
-            )
+            PrintOutcome::Failed(DeviceFailure::new(
+                ErrorKind::Timeout,
+                "打印机未确认，凭条已保留可补打 / not confirmed; kept for reprint",
+            ))
         }
     }
 
     fn health(&mut self) -> DeviceHealth {
         let (printer, paper) = match self.printer.status() {
-            Ok(Some(s)) if s.paper_out => (Err(s.message().to_string()), PaperStatus::Out),
+            Ok(Some(s)) if s.paper_out => (Err(reported(s.message())), PaperStatus::Out),
             Ok(Some(s)) if s.paper_near_end => (Ok(()), PaperStatus::Low),
-            Ok(Some(s)) if !s.can_print() => (Err(s.message().to_string()), PaperStatus::Ok),
+            Ok(Some(s)) if !s.can_print() => (Err(reported(s.message())), PaperStatus::Ok),
             Ok(_) => (Ok(()), PaperStatus::Ok),
-            Err(e) => (Err(e.to_string()), PaperStatus::Ok),
+            Err(e) => (Err(DeviceFailure::of(&e)), PaperStatus::Ok),
         };
-        let present = |uri: &str| -> Result<(), String> {
+        let present = |uri: &str| -> DeviceStatus {
             match uri.parse::<DeviceUri>() {
                 Ok(DeviceUri::Sim) => Ok(()),
-                Ok(DeviceUri::Serial { path, .. }) if !path.exists() => {
-                    Err(format!("{} absent", path.display()))
-                }
+                Ok(DeviceUri::Serial { path, .. }) if !path.exists() => Err(DeviceFailure::new(
+                    ErrorKind::Disconnected,
+                    format!("{} absent", path.display()),
+                )),
                 Ok(_) => Ok(()),
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(DeviceFailure::new(ErrorKind::Config, e.to_string())),
             }
         };
         DeviceHealth {
@@ -251,7 +194,7 @@ pub const PRINT_WAIT: Duration = Duration::from_secs(4);
 pub const HEALTH_WAIT: Duration = Duration::from_secs(2);
 
 enum PrinterJob {
-    Print(ReceiptDocument, Sender<PrintOutcome>),
+    Print(PrintJob, Sender<PrintOutcome>),
     Health(Sender<DeviceHealth>),
 }
 
@@ -269,8 +212,8 @@ impl PrinterWorker {
     pub fn spawn<P: Peripherals + Send + 'static>(mut peripherals: P) -> Self {
         Self::spawn_with_waits(
             move |job| match job {
-                PrinterJob::Print(doc, reply) => {
-                    let _ = reply.send(peripherals.print(&doc));
+                PrinterJob::Print(job, reply) => {
+                    let _ = reply.send(peripherals.print(&job));
                 }
                 PrinterJob::Health(reply) => {
                     let _ = reply.send(peripherals.health());
@@ -304,21 +247,20 @@ impl PrinterWorker {
 }
 
 impl Peripherals for PrinterWorker {
-    fn print(&mut self, receipt: &ReceiptDocument) -> PrintOutcome {
+    fn print(&mut self, job: &PrintJob) -> PrintOutcome {
         let (tx, rx) = channel();
-        if self
-            .jobs
-            .send(PrinterJob::Print(receipt.clone(), tx))
-            .is_err()
-        {
-            return PrintOutcome::Failed("打印线程已停止 / the printer thread stopped".into());
+        if self.jobs.send(PrinterJob::Print(job.clone(), tx)).is_err() {
+            return PrintOutcome::Failed(DeviceFailure::new(
+                ErrorKind::Disconnected,
+                "打印线程已停止 / the printer thread stopped",
+            ));
         }
         rx.recv_timeout(self.print_wait).unwrap_or_else(|_| {
             tracing::warn!("printer did not answer in time; receipt kept for reprint");
-            PrintOutcome::Failed(
-                "打印机无响应，凭条已保留，可由工作人员补打 / the printer does not answer; the receipt is kept for reprint"
-                    .into(),
-            )
+            PrintOutcome::Failed(DeviceFailure::new(
+                ErrorKind::Timeout,
+                "打印机无响应，凭条已保留，可由工作人员补打 / the printer does not answer; the receipt is kept for reprint",
+            ))
         })
     }
 
@@ -332,7 +274,10 @@ impl Peripherals for PrinterWorker {
         answer.unwrap_or(DeviceHealth {
             reader: Ok(()),
             scanner: Ok(()),
-            printer: Err("打印机无响应 / the printer does not answer".into()),
+            printer: Err(DeviceFailure::new(
+                ErrorKind::Timeout,
+                "打印机无响应 / the printer does not answer",
+            )),
             paper: PaperStatus::Ok,
         })
     }
@@ -341,29 +286,30 @@ impl Peripherals for PrinterWorker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::devices::printer::render;
 
-    fn doc() -> ReceiptDocument {
-        ReceiptDocument {
-            title: "交通违法自助处理缴款凭条".into(),
-            lines: vec![
-                ("决定书编号".into(), "5001062026112500001".into()),
-                ("手续费".into(), "0.00元".into()),
-                ("合计缴款".into(), "350.00元".into()),
-            ],
-            notes: vec![crate::rules::notices::no_fee().zh],
-        }
+    fn doc() -> PrintJob {
+        PrintJob::new(crate::domain::Receipt::Payment(
+            crate::devices::printer::receipts::samples::payment("CQ-TEST-0001"),
+        ))
     }
 
     #[test]
     fn a_receipt_prints_its_fee_and_a_verification_code_then_cuts() {
-        let bytes = layout(&doc(), Paper::Mm80, "CQ-TEST-0001");
+        let p = DevicePeripherals::open(
+            &crate::config::KioskConfig::embedded(),
+            None,
+            None,
+            PrintedReceipts::default(),
+            Arc::default(),
+        )
+        .unwrap();
+        let bytes = p.layout(&doc());
         let ops = render::parse(&bytes);
         let text = render::to_text(&ops);
         assert!(text.contains("手续费：0.00元"), "{text}");
         assert!(text.contains("CQ-TEST-0001"));
         assert!(
-            text.contains("CQKIOSK-RCPT/1|P|CQ-TEST-0001|5001062026112500001|35000|"),
+            text.contains("CQKIOSK-RCPT/1|P|CQ-TEST-0001|5001061100123456|30000|"),
             "{text}"
         );
         assert!(render::unknown_bytes(&ops).is_empty());
@@ -372,14 +318,6 @@ mod tests {
             .rposition(|w| w == [0x1d, 0x56])
             .expect("a cut");
         assert!(cut + 4 >= bytes.len(), "the cut ends the job");
-    }
-
-    #[test]
-    fn amounts_parse_back_to_fen() {
-        assert_eq!(parse_amount("350.00元"), Some(Fen(35000)));
-        assert_eq!(parse_amount("0.5元"), Some(Fen(50)));
-        assert_eq!(parse_amount("12元"), Some(Fen(1200)));
-        assert_eq!(parse_amount("x"), None);
     }
 
     #[test]
@@ -417,8 +355,14 @@ mod tests {
             Duration::from_millis(50),
         );
         let started = std::time::Instant::now();
-        assert!(matches!(w.print(&doc()), PrintOutcome::Failed(_)));
-        assert!(w.health().printer.is_err());
+        assert!(matches!(
+            w.print(&doc()),
+            PrintOutcome::Failed(DeviceFailure {
+                kind: ErrorKind::Timeout,
+                ..
+            })
+        ));
+        assert_eq!(w.health().printer.unwrap_err().kind, ErrorKind::Timeout);
         assert!(
             started.elapsed() < Duration::from_millis(350),
             "answered within the waits"

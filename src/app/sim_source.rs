@@ -1,10 +1,10 @@
 //! What the simulator panel offers when the kiosk runs on the demo database: the store's
 //! well-known demo persons as ID cards, and vehicle QR codes issued (and forged) by the platform.
 
-use jiff::{SignedDuration, Timestamp, civil::Date};
+use jiff::{SignedDuration, Timestamp};
 
-use crate::domain::{CardType, Gender, IdCard, IdNumber, Nation, Photo, ValidUntil};
-use crate::privacy::Masked;
+use crate::devices::reader::sim::{resident_card, spec_card};
+use crate::domain::{IdCard, IdNumber};
 use crate::store::demo::DEMO_PERSONS;
 use std::sync::Arc;
 
@@ -18,7 +18,27 @@ pub struct SimCard {
     pub card: IdCard,
 }
 
-/// The demo persons' cards, as the simulated reader would hand them over.
+/// The card of a demo-city person, as the simulated reader hands it over. The first demo person
+/// (李小红) carries the spec's GA 467 test-vector card byte for byte.
+fn person_card(id: &IdNumber, name: &str, address: &str) -> IdCard {
+    let spec = spec_card();
+    if spec.id_number == *id {
+        return spec;
+    }
+    resident_card(id, name, address, "重庆市公安局")
+}
+
+/// The card the reader simulator holds for `id` (`kiosk device sim-reader --card ID`): a demo
+/// person's card, or one synthesised for any other valid number (name 测试用户).
+pub fn card_for(id: &IdNumber) -> IdCard {
+    match DEMO_PERSONS.iter().find(|p| p.id_number == id.expose()) {
+        Some(p) => person_card(id, p.name, "重庆市"),
+        None => person_card(id, "测试用户", "重庆市渝北区龙溪街道金龙路1号"),
+    }
+}
+
+/// The demo persons' cards, as the simulated reader would hand them over (addresses from the
+/// demo database).
 pub fn demo_cards(platform: &SqlitePlatform) -> Vec<SimCard> {
     DEMO_PERSONS
         .iter()
@@ -33,30 +53,10 @@ pub fn demo_cards(platform: &SqlitePlatform) -> Vec<SimCard> {
                     )?)
                 })
                 .unwrap_or_default();
-            let birth = id.birth_date();
-            let issued = Date::new(2016, birth.month(), birth.day().min(28)).ok()?;
             Some(SimCard {
                 label: p.name.to_string(),
                 role: p.description.to_string(),
-                card: IdCard {
-                    card_type: CardType::Resident,
-                    name: Masked::new(p.name.to_string()),
-                    gender: if id.is_male() {
-                        Gender::Male
-                    } else {
-                        Gender::Female
-                    },
-                    nation: Nation::parse("01").ok(),
-                    birth_date: birth,
-                    address: Masked::new(address),
-                    authority: "重庆市公安局".to_string(),
-                    valid_from: issued,
-                    valid_until: ValidUntil::Date(
-                        issued.saturating_add(jiff::Span::new().years(20)),
-                    ),
-                    id_number: id,
-                    photo: Photo::default(),
-                },
+                card: person_card(&id, p.name, &address),
             })
         })
         .collect()
@@ -78,6 +78,17 @@ fn issue(platform: &SqlitePlatform, owner: &IdNumber, key: &VehicleKey, at: Time
         .issue_vehicle_qr(owner, key, at)
         .map(|t| t.token)
         .unwrap_or_default()
+}
+
+/// A vehicle QR code the platform issues at `at` for `owner`'s own vehicle (None when they own
+/// none).
+pub fn own_vehicle_qr(
+    platform: &SqlitePlatform,
+    owner: &IdNumber,
+    at: Timestamp,
+) -> Option<String> {
+    let key = own_vehicle(platform, owner, at)?;
+    Some(issue(platform, owner, &key, at))
 }
 
 /// Alter one character of a token's signed payload: its signature no longer matches.
@@ -184,6 +195,12 @@ mod tests {
             .map(|(_, f)| f(now))
             .collect();
         assert_eq!(scans.len(), 5);
+        // The reader simulator's cards are the same people.
+        for c in &cards {
+            let sim = card_for(&c.card.id_number);
+            assert_eq!(sim.name, c.card.name);
+        }
+        assert_eq!(cards[0].card, spec_card());
         let keys = platform.qr_keys();
         assert!(keys.verify(&scans[0], now).is_ok(), "valid");
         assert!(keys.verify(&scans[1], now).is_err(), "forged");

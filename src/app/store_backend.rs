@@ -10,7 +10,6 @@ use rusqlite::{OptionalExtension, params};
 use crate::domain::{
     Fen, IdNumber, LicenceStatus, Plate, PlateType, StatusSet, VehicleStatus, VehicleUse,
 };
-use crate::flow::demo::{Outbox, SmsMessage};
 use crate::flow::ports::{
     BackendError, FeedbackTopic, FilingCandidate, FilingError, FilingStatus, FilingView,
     HandleError, HandlingView, KioskBackend, PayError, PaymentView, PersonView, SmsSent,
@@ -27,6 +26,7 @@ use crate::store::platform::{
     RegisterRequest, SqlitePlatform, VehicleKey,
 };
 use crate::store::{ErrorKind, StoreError, sms, token::TokenError};
+use crate::ui::{Outbox, SmsMessage};
 
 /// The kiosk's view of the local platform store.
 pub struct StoreBackend {
@@ -613,17 +613,18 @@ impl KioskBackend for StoreBackend {
         topic: FeedbackTopic,
         now: Timestamp,
     ) -> Result<(), BackendError> {
-        let category = match topic {
-            FeedbackTopic::Satisfied => "satisfied",
-            FeedbackTopic::SlowOrStuck => "slow_or_stuck",
-            FeedbackTopic::HardToUse => "hard_to_use",
-            FeedbackTopic::WrongData => "wrong_data",
+        // The store wants a text (1 to 2000 characters): the topic the person touched.
+        let (category, text) = match topic {
+            FeedbackTopic::Satisfied => ("satisfied", "满意 / satisfied"),
+            FeedbackTopic::SlowOrStuck => ("slow_or_stuck", "慢或卡住 / slow or stuck"),
+            FeedbackTopic::HardToUse => ("hard_to_use", "操作不便 / hard to use"),
+            FeedbackTopic::WrongData => ("wrong_data", "信息有误 / wrong data"),
         };
         let req = FeedbackRequest {
             id_number: id.cloned(),
             kiosk_id: self.kiosk_id.clone(),
             category: category.to_string(),
-            text: String::new(),
+            text: text.to_string(),
         };
         self.platform
             .feedback(&req, now)

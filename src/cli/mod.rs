@@ -99,46 +99,29 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         None | Some(Command::Run) => {
             let config = crate::config::KioskConfig::load(cli.config.as_deref())?;
-            crate::app::run(config)
+            Ok(crate::app::run(config)?)
         }
         Some(Command::Rules {
             command: RulesCommand::Eval { file, policy },
         }) => {
             let config = crate::config::KioskConfig::load(cli.config.as_deref())?;
-            let book = load_policy(policy.as_deref(), &config)?;
+            let book = crate::app::load_policy(policy.as_deref(), &config)?;
             rules_eval::run(file.as_deref(), &book)
         }
-        Some(Command::Device { args }) => crate::devices::cli::run(args),
+        Some(Command::Device { args }) => {
+            crate::devices::cli::run(args, &crate::app::sim_source::card_for)
+        }
         Some(Command::Db { args }) => db::run(args),
         Some(Command::Platform { args }) => platform::run(args),
         Some(Command::Bench { what: _ }) => {
             let config = crate::config::KioskConfig::load(cli.config.as_deref())?;
-            Ok(crate::ui::bench::run(config)?)
+            Ok(crate::app::bench::run(config)?)
         }
         Some(Command::Config) => {
             let config = crate::config::KioskConfig::load(cli.config.as_deref())?;
             print!("{}", toml::to_string_pretty(&config)?);
             Ok(0)
         }
-    }
-}
-
-/// The dated policies in force: an explicit file, the one kiosk.toml names, or the embedded one.
-pub fn load_policy(
-    explicit: Option<&std::path::Path>,
-    config: &crate::config::KioskConfig,
-) -> anyhow::Result<crate::rules::PolicyBook> {
-    let path = explicit
-        .map(|p| p.to_path_buf())
-        .or_else(|| (!config.policy.file.is_empty()).then(|| PathBuf::from(&config.policy.file)));
-    match path {
-        Some(p) => {
-            let text = std::fs::read_to_string(&p)
-                .with_context(|| format!("cannot read policy file {}", p.display()))?;
-            Ok(crate::rules::PolicyBook::parse(&text)
-                .with_context(|| format!("policy file {}", p.display()))?)
-        }
-        None => Ok(crate::rules::PolicyBook::embedded()?),
     }
 }
 

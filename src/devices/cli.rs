@@ -375,8 +375,13 @@ fn render(file: PathBuf, png: PathBuf, paper_mm: u32, text: bool) -> anyhow::Res
     Ok(0)
 }
 
+/// The card the reader simulator holds for an ID number (`sim-reader --card ID`). The binary's
+/// edge passes the demo city's cards in (`crate::app::sim_source::card_for`): the device layer
+/// holds no population of its own.
+pub type CardFor<'a> = &'a dyn Fn(&IdNumber) -> crate::domain::IdCard;
+
 /// `kiosk device ARGS…` (the words after `device`); returns the exit status.
-pub fn run(args: Vec<String>) -> anyhow::Result<i32> {
+pub fn run(args: Vec<String>, card_for: CardFor<'_>) -> anyhow::Result<i32> {
     let cli =
         match DeviceCli::try_parse_from(std::iter::once("kiosk device".to_string()).chain(args)) {
             Ok(cli) => cli,
@@ -416,7 +421,7 @@ pub fn run(args: Vec<String>) -> anyhow::Result<i32> {
                     return Ok(2);
                 }
             };
-            let mut sim = reader::sim::SimReader::with_card(reader::sim::card_for(&id));
+            let mut sim = reader::sim::SimReader::with_card(card_for(&id));
             sim.replace_after_read = true;
             let mut session = reader::sim::SimSession::new(sim, Default::default());
             let mut pty = super::pty::Pty::open()?;
@@ -505,18 +510,27 @@ mod tests {
 
     #[test]
     fn card_json_follows_the_contract() {
-        let card = reader::sim::demo_cards().remove(1);
+        let card = reader::sim::test_cards().remove(1);
         let json = serde_json::to_string(&CardJson::from(&card)).unwrap();
         assert_eq!(
             json,
-            r#"{"card_type":"resident","name":"张三","gender":"男","nation":"汉","birth_date":"1990-03-07","address":"重庆市渝中区解放碑民族路88号","id_number":"500103199003070017","authority":"重庆市公安局渝中区分局","valid_from":"2015-06-12","valid_until":"2035-06-12"}"#
+            r#"{"card_type":"resident","name":"王建国","gender":"男","nation":"汉","birth_date":"1990-03-07","address":"重庆市渝中区解放碑民族路88号","id_number":"500103199003070017","authority":"重庆市公安局渝中区分局","valid_from":"2015-06-12","valid_until":"2035-06-12"}"#
         );
-        let long = reader::sim::demo_cards().remove(2);
+        let long = reader::sim::test_cards().remove(2);
         assert!(
             serde_json::to_string(&CardJson::from(&long))
                 .unwrap()
                 .contains(r#""valid_until":"长期""#)
         );
+    }
+
+    /// No card data in the device layer: tests hand the spec's card in.
+    fn spec(_: &IdNumber) -> crate::domain::IdCard {
+        reader::sim::spec_card()
+    }
+
+    fn run(args: Vec<String>) -> anyhow::Result<i32> {
+        super::run(args, &spec)
     }
 
     #[test]

@@ -66,14 +66,14 @@ where
 mod tests {
     use super::*;
     use crate::devices::DeviceUri;
-    use crate::devices::reader::{ReaderDevice, sim::demo_cards};
+    use crate::devices::reader::{ReaderDevice, sim::test_cards};
     use crate::devices::scanner::{ScannerDevice, Suffix};
 
     #[tokio::test]
     async fn a_card_and_a_scan_are_awaited_side_by_side() {
         let reader = ReaderDevice::open(&DeviceUri::Sim).unwrap();
         let scanner = ScannerDevice::open(&DeviceUri::Sim, Suffix::CrLf).unwrap();
-        let card = demo_cards().remove(0);
+        let card = test_cards().remove(0);
         reader.sim_handle().unwrap().place(card.clone());
         scanner.sim_handle().unwrap().scan("VQR1.x");
         let (r, s) = tokio::join!(

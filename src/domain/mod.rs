@@ -5,6 +5,7 @@ pub mod card;
 pub mod codes;
 pub mod id_number;
 pub mod plate;
+pub mod receipt;
 
 pub use card::{CardType, Gender, IdCard, Photo, ValidUntil};
 pub use codes::{
@@ -12,6 +13,7 @@ pub use codes::{
 };
 pub use id_number::{IdNumber, IdNumberError};
 pub use plate::{Plate, PlateError, PlateKind};
+pub use receipt::{PrintJob, Receipt};
 
 /// A sum of money in fen (分, 1/100 yuan). Never a float.
 #[derive(

@@ -1,8 +1,8 @@
 //! The kiosk flow: a pure state machine [`next`]`(state, event) -> (state, effects)` and the thin
-//! [`Driver`] that executes the effects against the [ports](ports) and feeds the results back as
-//! events. The UI draws [`State`] and sends [`Event::Ui`]; devices send card, scan and print events.
+//! [`Driver`] that hands the effects to a worker thread executing them against the
+//! [ports](ports); their results come back as events. The UI draws [`State`] and sends
+//! [`Event::Ui`]; devices send card, scan and print events. The UI thread only ever runs `next`.
 
-pub mod demo;
 mod next;
 pub mod ports;
 mod state;
@@ -10,32 +10,97 @@ mod state;
 pub use next::next;
 pub use state::*;
 
-use std::collections::VecDeque;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError, channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use jiff::{SignedDuration, Timestamp};
 
 use ports::{FaceVerifier, KioskBackend, Peripherals};
 
-/// Executes effects against the ports, synchronously, feeding each result back into [`next`].
+/// After this long with a call outstanding, the screen shows that it is working (请稍候).
+pub const BUSY_AFTER: SignedDuration = SignedDuration::from_millis(300);
+
+/// Wakes the window when a result arrives (the UI asks egui for a repaint).
+pub type Wake = Arc<dyn Fn() + Send + Sync>;
+
+/// The ports the worker executes effects against.
+pub struct Ports {
+    pub backend: Box<dyn KioskBackend + Send>,
+    pub peripherals: Box<dyn Peripherals + Send>,
+    pub face: Box<dyn FaceVerifier + Send>,
+}
+
+/// An effect for the worker, tagged with the session generation it belongs to.
+struct Job {
+    generation: u64,
+    now: Timestamp,
+    effect: Effect,
+}
+
+/// A result from the worker.
+struct Done {
+    generation: u64,
+    event: Option<Event>,
+}
+
+/// Runs [`next`] on the caller's thread and hands every effect to one worker thread that
+/// executes them in order (FIFO) against the ports, so the caller (the UI thread) never waits
+/// on I/O. Results come back through [`Driver::poll`] / [`Driver::settle`]; a result belonging
+/// to a session that was wiped meanwhile is dropped.
 pub struct Driver {
     state: Option<State>,
-    backend: Box<dyn KioskBackend + Send>,
-    peripherals: Box<dyn Peripherals + Send>,
-    face: Box<dyn FaceVerifier + Send>,
-    /// Set when the last batch of effects wiped a session (the UI drops its copies).
+    face_demo: bool,
+    jobs: Sender<Job>,
+    results: Receiver<Done>,
+    wake: Arc<Mutex<Option<Wake>>>,
+    /// Bumped each time a session is wiped; effects carry the generation they were made in.
+    generation: u64,
+    /// Effects handed to the worker whose results have not come back yet.
+    outstanding: usize,
+    /// When (flow time) the oldest outstanding call started, for the busy state.
+    busy_since: Option<Timestamp>,
+    /// Set when a batch of effects wiped a session (the UI drops its copies).
     wiped: bool,
 }
 
 impl Driver {
-    pub fn new(
-        state: State,
-        backend: Box<dyn KioskBackend + Send>,
-        peripherals: Box<dyn Peripherals + Send>,
-        face: Box<dyn FaceVerifier + Send>,
-    ) -> Self {
+    /// Start the worker thread over `ports`.
+    pub fn new(state: State, ports: Ports) -> Self {
+        let face_demo = ports.face.is_demo();
+        let (jobs, job_rx) = channel::<Job>();
+        let (done_tx, results) = channel::<Done>();
+        let wake: Arc<Mutex<Option<Wake>>> = Arc::default();
+        let worker_wake = wake.clone();
+        std::thread::Builder::new()
+            .name("flow-worker".into())
+            .spawn(move || {
+                let mut ports = ports;
+                while let Ok(job) = job_rx.recv() {
+                    let event = execute(&mut ports, job.effect, job.now);
+                    let sent = done_tx.send(Done {
+                        generation: job.generation,
+                        event,
+                    });
+                    if sent.is_err() {
+                        break;
+                    }
+                    let wake = worker_wake.lock().ok().and_then(|w| w.clone());
+                    if let Some(wake) = wake {
+                        wake();
+                    }
+                }
+            })
+            .expect("spawn the flow worker thread");
         Driver {
             state: Some(state),
-            backend,
-            peripherals,
-            face,
+            face_demo,
+            jobs,
+            results,
+            wake,
+            generation: 0,
+            outstanding: 0,
+            busy_since: None,
             wiped: false,
         }
     }
@@ -46,7 +111,14 @@ impl Driver {
 
     /// True when the face verifier is a demo stand-in (the screen says so).
     pub fn face_is_demo(&self) -> bool {
-        self.face.is_demo()
+        self.face_demo
+    }
+
+    /// Called by the worker after each result (the UI passes a repaint request).
+    pub fn set_wake(&self, wake: Wake) {
+        if let Ok(mut w) = self.wake.lock() {
+            *w = Some(wake);
+        }
     }
 
     /// Whether a session was wiped since the last call (and reset the flag).
@@ -54,69 +126,155 @@ impl Driver {
         std::mem::take(&mut self.wiped)
     }
 
-    /// Feed one event, and every event its effects produce, through the flow.
+    /// Calls handed to the worker and not answered yet.
+    pub fn outstanding(&self) -> usize {
+        self.outstanding
+    }
+
+    /// A call has been outstanding for [`BUSY_AFTER`] or longer at `now` (flow time).
+    pub fn busy(&self, now: Timestamp) -> bool {
+        self.busy_since
+            .is_some_and(|since| now.duration_since(since) >= BUSY_AFTER)
+    }
+
+    /// How long until [`Driver::busy`] turns true, while a call is outstanding.
+    pub fn busy_in(&self, now: Timestamp) -> Option<SignedDuration> {
+        self.busy_since
+            .map(|since| (BUSY_AFTER - now.duration_since(since)).max(SignedDuration::ZERO))
+    }
+
+    /// Feed one event through the flow; its effects go to the worker. Never blocks.
     pub fn send(&mut self, event: Event) {
-        let mut queue = VecDeque::from([event]);
-        while let Some(event) = queue.pop_front() {
-            let state = self.state.take().expect("the state is always put back");
-            let (state, effects) = next(state, event);
-            self.state = Some(state);
-            for effect in effects {
-                if let Some(result) = self.execute(effect) {
-                    queue.push_back(result);
+        let state = self.state.take().expect("the state is always put back");
+        let (state, effects) = next(state, event);
+        self.state = Some(state);
+        for effect in effects {
+            self.dispatch(effect);
+        }
+    }
+
+    fn dispatch(&mut self, effect: Effect) {
+        if effect == Effect::SessionWiped {
+            self.generation += 1;
+            self.wiped = true;
+            return;
+        }
+        let now = self.state().ctx().now;
+        let job = Job {
+            generation: self.generation,
+            now,
+            effect,
+        };
+        if self.jobs.send(job).is_err() {
+            tracing::error!("the flow worker stopped; effect dropped");
+            return;
+        }
+        if self.outstanding == 0 {
+            self.busy_since = Some(now);
+        }
+        self.outstanding += 1;
+    }
+
+    /// Take the results that have arrived, without waiting.
+    pub fn poll(&mut self) {
+        loop {
+            match self.results.try_recv() {
+                Ok(done) => self.receive(done),
+                Err(TryRecvError::Empty) => return,
+                Err(TryRecvError::Disconnected) => {
+                    self.worker_gone();
+                    return;
                 }
             }
         }
     }
 
-    fn execute(&mut self, effect: Effect) -> Option<Event> {
-        let now = self.state().ctx().now;
-        let b = &mut self.backend;
-        Some(match effect {
-            Effect::LoadPerson(id) => Event::PersonLoaded(b.person(&id, now)),
-            Effect::VerifyFace(id) => Event::FaceChecked(self.face.verify(&id)),
-            Effect::LoadViolations { id, plate } => {
-                Event::ViolationsLoaded(b.violations(&id, &plate, now))
+    /// Wait until every call handed to the worker (and every call their results lead to) has
+    /// answered, or `timeout` passed. Returns whether everything answered. Tests and the
+    /// benchmark use it instead of sleeping.
+    pub fn settle(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while self.outstanding > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.results.recv_timeout(left) {
+                Ok(done) => self.receive(done),
+                Err(RecvTimeoutError::Timeout) => return false,
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.worker_gone();
+                    return false;
+                }
             }
-            Effect::Handle {
-                id,
-                plate,
-                violations,
-                key,
-            } => Event::Handled(b.handle(&id, &plate, &violations, &key, now)),
-            Effect::Pay { decision } => Event::Paid(b.pay(&decision, now)),
-            Effect::Print(doc) => Event::PrintFinished(self.peripherals.print(&doc)),
-            Effect::LoadFilings(id) => Event::FilingsLoaded(b.filings(&id, now)),
-            Effect::CheckFilingQr { id, token } => {
-                Event::FilingChecked(b.check_filing_qr(&id, &token, now))
-            }
-            Effect::RequestOwnerCode { id, plate } => Event::OwnerCodeSent(
-                b.request_owner_code(&id, &plate, now)
-                    .map(|sent| (plate.clone(), sent)),
-            ),
-            Effect::CheckOwnerCode { id, plate, code } => {
-                Event::FilingChecked(b.check_owner_code(&id, &plate, &code, now))
-            }
-            Effect::SubmitFiling { id, candidate } => {
-                Event::FilingSubmitted(b.submit_filing(&id, &candidate, now))
-            }
-            Effect::Unfile { id, filing } => Event::Unfiled(b.unfile(&id, &filing, now)),
-            Effect::RequestRegisterCode { id, phone } => {
-                Event::RegisterCodeSent(b.request_register_code(&id, phone.expose(), now))
-            }
-            Effect::Register { id, phone, code } => {
-                Event::Registered(b.register(&id, phone.expose(), &code, now))
-            }
-            Effect::Feedback { id, topic } => {
-                Event::FeedbackSent(b.feedback(Some(&id), topic, now))
-            }
-            Effect::QueryHealth => Event::Health(self.peripherals.health()),
-            Effect::SessionWiped => {
-                self.wiped = true;
-                return None;
-            }
-        })
+        }
+        true
     }
+
+    fn worker_gone(&mut self) {
+        if self.outstanding > 0 {
+            tracing::error!("the flow worker stopped with calls outstanding");
+        }
+        self.outstanding = 0;
+        self.busy_since = None;
+    }
+
+    fn receive(&mut self, done: Done) {
+        self.outstanding = self.outstanding.saturating_sub(1);
+        let now = self.state().ctx().now;
+        self.busy_since = (self.outstanding > 0).then_some(now);
+        // A print's outcome and the devices' health hold no personal data and belong to the
+        // operator's record: they are kept. Anything else from a wiped session is dropped.
+        let Some(event) = done.event else { return };
+        let keep = matches!(event, Event::PrintFinished(_) | Event::Health(_));
+        if done.generation != self.generation && !keep {
+            tracing::debug!("result of a wiped session dropped");
+            return;
+        }
+        self.send(event);
+    }
+}
+
+/// Execute one effect against the ports (on the worker thread).
+fn execute(p: &mut Ports, effect: Effect, now: Timestamp) -> Option<Event> {
+    let b = &mut p.backend;
+    Some(match effect {
+        Effect::LoadPerson(id) => Event::PersonLoaded(b.person(&id, now)),
+        Effect::VerifyFace(id) => Event::FaceChecked(p.face.verify(&id)),
+        Effect::LoadViolations { id, plate } => {
+            Event::ViolationsLoaded(b.violations(&id, &plate, now))
+        }
+        Effect::Handle {
+            id,
+            plate,
+            violations,
+            key,
+        } => Event::Handled(b.handle(&id, &plate, &violations, &key, now)),
+        Effect::Pay { decision } => Event::Paid(b.pay(&decision, now)),
+        Effect::Print(doc) => Event::PrintFinished(p.peripherals.print(&doc)),
+        Effect::LoadFilings(id) => Event::FilingsLoaded(b.filings(&id, now)),
+        Effect::CheckFilingQr { id, token } => {
+            Event::FilingChecked(b.check_filing_qr(&id, &token, now))
+        }
+        Effect::RequestOwnerCode { id, plate } => Event::OwnerCodeSent(
+            b.request_owner_code(&id, &plate, now)
+                .map(|sent| (plate.clone(), sent)),
+        ),
+        Effect::CheckOwnerCode { id, plate, code } => {
+            Event::FilingChecked(b.check_owner_code(&id, &plate, &code, now))
+        }
+        Effect::SubmitFiling { id, candidate } => {
+            Event::FilingSubmitted(b.submit_filing(&id, &candidate, now))
+        }
+        Effect::Unfile { id, filing } => Event::Unfiled(b.unfile(&id, &filing, now)),
+        Effect::RequestRegisterCode { id, phone } => {
+            Event::RegisterCodeSent(b.request_register_code(&id, phone.expose(), now))
+        }
+        Effect::Register { id, phone, code } => {
+            Event::Registered(b.register(&id, phone.expose(), &code, now))
+        }
+        Effect::Feedback { id, topic } => Event::FeedbackSent(b.feedback(Some(&id), topic, now)),
+        Effect::QueryHealth => Event::Health(p.peripherals.health()),
+        // Handled by the driver itself; never reaches the worker.
+        Effect::SessionWiped => return None,
+    })
 }
 
 #[cfg(test)]

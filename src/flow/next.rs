@@ -1,12 +1,11 @@
 //! The pure transition function. No clock, no I/O: time arrives in `Event::Tick`, results of the
 //! platform and the devices arrive as events, and everything to be done leaves as `Effect`s.
 
-use super::ports::{
-    FilingError, HandleError, HandlingView, PaymentView, PersonView, PrintOutcome, ReceiptDocument,
-};
+use super::ports::{FilingError, HandleError, HandlingView, PaymentView, PersonView, PrintOutcome};
 use super::state::*;
 use crate::config::Language;
-use crate::domain::Plate;
+use crate::domain::receipt::{PaymentReceipt, TestPage};
+use crate::domain::{Plate, PrintJob, Receipt};
 use crate::privacy::Masked;
 use crate::rules::cycle::CyclePreview;
 use crate::rules::maintenance::{in_maintenance_window, local_time, reopens_at};
@@ -188,10 +187,16 @@ fn operator(mut ctx: Ctx, event: Event, fx: &mut Vec<Effect>) -> State {
         Event::Ui(action) => {
             ctx.last_input = ctx.now;
             match action {
-                Action::OperatorTestPrint => fx.push(Effect::Print(test_receipt(&ctx))),
+                Action::OperatorTestPrint => {
+                    fx.push(Effect::Print(PrintJob::new(Receipt::TestPage(TestPage {
+                        kiosk_id: ctx.kiosk_id.clone(),
+                        at: ctx.now,
+                    }))))
+                }
                 Action::OperatorReprint => {
                     if let Some(r) = ctx.last_receipt.clone() {
-                        fx.push(Effect::Print(r));
+                        tracing::info!(receipt = r.title(), "reprint (补打)");
+                        fx.push(Effect::Print(PrintJob::reprint(r, ctx.now)));
                     }
                 }
                 Action::OperatorRefresh => fx.push(Effect::QueryHealth),
@@ -214,52 +219,21 @@ fn operator(mut ctx: Ctx, event: Event, fx: &mut Vec<Effect>) -> State {
     }
 }
 
-fn test_receipt(ctx: &Ctx) -> ReceiptDocument {
-    ReceiptDocument {
-        title: "打印测试 / TEST PRINT".into(),
-        lines: vec![
-            ("终端".into(), ctx.kiosk_id.clone()),
-            (
-                "时间".into(),
-                local_time(ctx.now)
-                    .strftime("%Y-%m-%d %H:%M:%S")
-                    .to_string(),
-            ),
-        ],
-        notes: vec!["手续费：0.00元".into()],
-    }
-}
-
-fn handling_receipt(
-    ctx: &Ctx,
-    masked_name: &str,
-    h: &HandlingView,
-    p: &PaymentView,
-) -> ReceiptDocument {
-    let t = |ts: jiff::Timestamp| local_time(ts).strftime("%Y-%m-%d %H:%M:%S").to_string();
-    ReceiptDocument {
-        title: "交通违法自助处理缴款凭条".into(),
-        lines: vec![
-            ("终端编号".into(), ctx.kiosk_id.clone()),
-            ("当事人".into(), masked_name.to_string()),
-            ("号牌号码".into(), h.plate.to_string()),
-            ("决定书编号".into(), h.decision.clone()),
-            ("违法条数".into(), h.violations.len().to_string()),
-            ("记分".into(), format!("{}分", h.points)),
-            ("罚款".into(), h.fines.to_string()),
-            ("加处罚款".into(), h.surcharge.to_string()),
-            ("手续费".into(), h.fee.to_string()),
-            ("合计缴款".into(), p.amount.to_string()),
-            ("缴款流水号".into(), p.reference.clone()),
-            ("处理时间".into(), t(h.handled_at)),
-            ("缴款时间".into(), t(p.paid_at)),
-        ],
-        notes: vec![
-            crate::rules::notices::no_fee().zh,
-            crate::rules::notices::documents().zh,
-            crate::rules::notices::data_lag().zh,
-        ],
-    }
+/// 缴款凭证 of a paid handling: the person's name only masked; the fee is 七.1's.
+fn payment_receipt(ctx: &Ctx, s: &Session, h: &HandlingView, p: &PaymentView) -> Receipt {
+    Receipt::Payment(PaymentReceipt {
+        kiosk_id: ctx.kiosk_id.clone(),
+        decision_number: h.decision.clone(),
+        plate: h.plate.clone(),
+        // Kept for the operator's reprint after the session ends: only the masked form (李*红).
+        payer_name: Masked::new(s.card.name.masked()),
+        fine: h.fines,
+        surcharge: h.surcharge,
+        fee: h.fee,
+        method: "扫码支付".into(),
+        transaction_number: p.reference.clone(),
+        paid_at: p.paid_at,
+    })
 }
 
 fn with(ctx: Ctx, session: Box<Session>) -> State {
@@ -402,9 +376,9 @@ fn in_session(mut ctx: Ctx, mut s: Box<Session>, event: Event, fx: &mut Vec<Effe
             match result {
                 Ok(payment) if payment.decision == handling.decision => {
                     tracing::info!(decision = %payment.decision, "paid");
-                    let receipt = handling_receipt(&ctx, &s.masked_name(), &handling, &payment);
+                    let receipt = payment_receipt(&ctx, &s, &handling, &payment);
                     ctx.last_receipt = Some(receipt.clone());
-                    fx.push(Effect::Print(receipt));
+                    fx.push(Effect::Print(PrintJob::new(receipt)));
                     s.screen = Screen::Printing { handling, payment };
                 }
                 Ok(other) => {

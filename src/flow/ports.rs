@@ -9,7 +9,8 @@
 
 use jiff::{Timestamp, civil::Date};
 
-use crate::domain::{Fen, IdNumber, LicenceStatus, Plate, StatusSet};
+use crate::devices::{DeviceError, ErrorKind};
+use crate::domain::{Fen, IdNumber, LicenceStatus, Plate, PrintJob, StatusSet};
 use crate::privacy::Masked;
 use crate::rules::filing::{FilingMethod, FilingRefusal};
 use crate::rules::payment::PaymentRefusal;
@@ -98,8 +99,8 @@ pub trait KioskBackend {
 
 /// The devices the flow commands: the receipt printer, and health for the operator.
 pub trait Peripherals {
-    /// Print a receipt; returns when it is out (or failed).
-    fn print(&mut self, receipt: &ReceiptDocument) -> PrintOutcome;
+    /// Print a receipt (a reprint is marked 补打); returns when it is out (or failed).
+    fn print(&mut self, job: &PrintJob) -> PrintOutcome;
     /// The devices' health, for the operator screen.
     fn health(&mut self) -> DeviceHealth;
 }
@@ -291,35 +292,39 @@ impl FeedbackTopic {
     ];
 }
 
-/// A receipt as lines of (label, value); the device layer lays it out for the paper width.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReceiptDocument {
-    pub title: String,
-    pub lines: Vec<(String, String)>,
-    /// The footer notes (七.1 no fee, 六.5 documents).
-    pub notes: Vec<String>,
+/// A device that failed: its kind (what the kiosk does about it) and, for the operator screen, a
+/// message in words. Holds no personal data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct DeviceFailure {
+    pub kind: ErrorKind,
+    pub message: String,
 }
 
-impl ReceiptDocument {
-    /// Plain text, as the demo printer and the simulator panel show it.
-    pub fn to_text(&self) -> String {
-        let mut s = format!("{}\n", self.title);
-        for (k, v) in &self.lines {
-            s.push_str(&format!("{k}：{v}\n"));
+impl DeviceFailure {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        DeviceFailure {
+            kind,
+            message: message.into(),
         }
-        for n in &self.notes {
-            s.push_str(&format!("{n}\n"));
-        }
-        s
+    }
+
+    /// A device error, with its kind kept.
+    pub fn of(error: &impl DeviceError) -> Self {
+        DeviceFailure::new(error.kind(), error.to_string())
     }
 }
+
+/// One device's health: fine, or failed with a kind and a reason.
+pub type DeviceStatus = Result<(), DeviceFailure>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PrintOutcome {
     Printed,
     /// 缺纸.
     OutOfPaper,
-    Failed(String),
+    /// Anything else: the receipt is kept in the print queue for reprint.
+    Failed(DeviceFailure),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -331,9 +336,9 @@ pub enum PaperStatus {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceHealth {
-    pub reader: Result<(), String>,
-    pub scanner: Result<(), String>,
-    pub printer: Result<(), String>,
+    pub reader: DeviceStatus,
+    pub scanner: DeviceStatus,
+    pub printer: DeviceStatus,
     pub paper: PaperStatus,
 }
 

@@ -7,10 +7,10 @@ use jiff::Timestamp;
 use super::ports::{
     BackendError, DeviceHealth, FaceOutcome, FeedbackTopic, FilingCandidate, FilingError,
     FilingView, HandleError, HandlingView, PayError, PaymentView, PersonView, PrintOutcome,
-    ReceiptDocument, SmsSent, ViolationList,
+    SmsSent, ViolationList,
 };
 use crate::config::{KioskConfig, Language};
-use crate::domain::{Fen, IdCard, IdNumber, Plate};
+use crate::domain::{Fen, IdCard, IdNumber, Plate, PrintJob, Receipt};
 use crate::privacy::Masked;
 use crate::rules::Eligibility;
 use crate::rules::cycle::CyclePreview;
@@ -39,7 +39,7 @@ pub struct Ctx {
     /// A message for the person (a refusal, an error), cleared by the next touch.
     pub message: Option<Message>,
     /// For the operator's reprint. Receipts carry masked personal data only.
-    pub last_receipt: Option<ReceiptDocument>,
+    pub last_receipt: Option<Receipt>,
     /// Recent errors for the operator screen, newest last.
     pub recent_errors: VecDeque<String>,
     pub health: Option<DeviceHealth>,
@@ -444,7 +444,7 @@ pub enum Effect {
     Pay {
         decision: String,
     },
-    Print(ReceiptDocument),
+    Print(PrintJob),
     LoadFilings(IdNumber),
     CheckFilingQr {
         id: IdNumber,

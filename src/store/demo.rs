@@ -820,6 +820,49 @@ pub fn build_city(conn: &mut Connection, opts: &DemoOptions) -> Result<CitySumma
     Ok(summary)
 }
 
+/// Add `n` pending zero-point camera violations (parking, 150元) to the first vehicle demo person
+/// `id_number` owns, dated over the days before `anchor` (the UI benchmark's long list). One
+/// transaction, audited; returns the new violations' ids.
+pub fn add_demo_violations(
+    conn: &mut Connection,
+    id_number: &str,
+    n: usize,
+    anchor: Timestamp,
+) -> Result<Vec<String>, DemoError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let vehicle: i64 = tx.query_row(
+        "SELECT v.id FROM vehicles v JOIN persons p ON p.id = v.owner_person_id
+         WHERE p.id_number = ?1 ORDER BY v.id LIMIT 1",
+        [id_number],
+        |r| r.get(0),
+    )?;
+    let last: i64 = tx.query_row(
+        "SELECT coalesce(max(CAST(substr(id, 5) AS INTEGER)), 0) FROM violations WHERE id LIKE '5001%'",
+        [],
+        |r| r.get(0),
+    )?;
+    let (desc, penalty, fine, points) = KINDS[0];
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        let id = format!("5001{:012}", last + 1 + i as i64);
+        let at = anchor - SignedDuration::from_hours(24 * (1 + (i as i64 % 300)));
+        let road = ROADS[i % ROADS.len()];
+        tx.prepare_cached("INSERT INTO violations (id, vehicle_id, occurred_at, place, description, province, province_online, recorded_by, penalty, fine_fen, points, authority, authority_address, state)
+                           VALUES (?1, ?2, ?3, ?4, ?5, '渝', 1, 'camera', ?6, ?7, ?8, '重庆市公安局交通管理局渝中区支队', '重庆市渝中区交巡警支队违法处理窗口', 'pending')")?
+            .execute(params![id, vehicle, secs(at), format!("重庆市渝中区{road}"), desc, penalty, fine * 100, points])?;
+        ids.push(id);
+    }
+    audit::append(
+        &tx,
+        secs(anchor),
+        "demo_violations_added",
+        "database",
+        &serde_json::json!({"vehicle": vehicle, "count": n}),
+    )?;
+    tx.commit()?;
+    Ok(ids)
+}
+
 /// The demo's "today": the start of the current day in UTC+8, read from the real clock.
 pub fn today_anchor() -> Timestamp {
     let now = Timestamp::now();

@@ -1,4 +1,6 @@
-//! `KIOSK_BENCH=ui kiosk`: a benchmark of the running app, in a real window.
+//! `kiosk bench ui`: the probe of a benchmark of the running app, in a real window. The
+//! composition root (`crate::app::bench`) assembles the kiosk on the demo database, hands the
+//! probe the scripted session and opens the window; the probe measures inside the app's frames.
 //!
 //! It measures, in one run:
 //! 1. the time from process start to the first painted frame;
@@ -15,13 +17,9 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::{Clock, KioskApp};
-use crate::config::KioskConfig;
-use crate::domain::Plate;
-use crate::flow::{Action, Driver, Event, Screen, Service, State, demo};
+use super::Clock;
+use crate::flow::{Driver, Event, Screen, State};
 
-/// Violations on the long list scrolled in phase 4.
-pub const LONG_LIST: usize = 500;
 /// Frames measured while scrolling.
 const SCROLL_FRAMES: usize = 300;
 const SCROLL_STEP: f32 = 37.0;
@@ -32,7 +30,7 @@ pub struct BenchReport {
     /// Process start to the start of the second frame, i.e. once the first frame was painted
     /// and presented (ms), from `/proc` (10 ms resolution).
     pub first_frame_ms_since_process_start: f64,
-    /// `ui::run` entry to the same instant (ms).
+    /// `app::bench::run` entry to the same instant (ms).
     pub first_frame_ms_since_run: f64,
     /// VmRSS after a full session (KiB).
     pub rss_kib_after_session: u64,
@@ -86,6 +84,10 @@ pub struct BenchProbe {
     build: Vec<f64>,
     scroll: f32,
     report: Arc<Mutex<BenchReport>>,
+    /// The full session, one event per frame (each sent once the previous one's calls answered).
+    session: Vec<Event>,
+    /// The events that open the long violation list scrolled in phase 4.
+    to_long_list: Vec<Event>,
 }
 
 /// CPU time of this process (user + system), ms, from `/proc/self/stat` (USER_HZ = 100).
@@ -136,46 +138,19 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-/// The scripted full session, one touch per frame.
-fn session_script() -> Vec<Event> {
-    let plate = Plate::parse("渝A12345").expect("valid");
-    let mut e = vec![
-        Event::CardPlaced(demo::demo_card(0)),
-        Event::Ui(Action::Continue),
-        Event::Ui(Action::StartFace),
-        Event::Ui(Action::Open(Service::Violations)),
-        Event::Ui(Action::ChooseVehicle(plate)),
-    ];
-    for id in ["V0001", "V0002", "V0003"] {
-        e.push(Event::Ui(Action::ToggleViolation(id.into())));
-    }
-    e.extend([
-        Event::Ui(Action::ToNotices),
-        Event::Ui(Action::SetAgreed(true)),
-        Event::Ui(Action::Handle),
-        Event::Ui(Action::Pay),
-        Event::Ui(Action::Home),
-        Event::Ui(Action::Open(Service::DownloadApp)),
-        Event::CardRemoved,
-    ]);
-    e
-}
-
-fn scroll_script() -> Vec<Event> {
-    vec![
-        Event::CardPlaced(demo::demo_card(0)),
-        Event::Ui(Action::Continue),
-        Event::Ui(Action::StartFace),
-        Event::Ui(Action::Open(Service::Violations)),
-        Event::Ui(Action::ChooseVehicle(
-            Plate::parse("渝A12345").expect("valid"),
-        )),
-    ]
-}
-
 impl BenchProbe {
-    fn new(run_started: Instant, idle: Duration, report: Arc<Mutex<BenchReport>>) -> Self {
+    /// A probe that plays `session` (phase 2) and `to_long_list` (phase 4), idles for `idle`
+    /// and writes its figures to `report`.
+    pub fn new(
+        run_started: Instant,
+        idle: Duration,
+        report: Arc<Mutex<BenchReport>>,
+        session: Vec<Event>,
+        to_long_list: Vec<Event>,
+    ) -> Self {
         BenchProbe {
+            session,
+            to_long_list,
             run_started,
             phase: Phase::FirstFrame,
             idle,
@@ -220,9 +195,9 @@ impl BenchProbe {
                 ctx.request_repaint();
             }
             Phase::FirstPainted => ctx.request_repaint(),
+            Phase::Session(_) if driver.outstanding() > 0 => {}
             Phase::Session(i) => {
-                let script = session_script();
-                if let Some(e) = script.get(*i).cloned() {
+                if let Some(e) = self.session.get(*i).cloned() {
                     driver.send(e);
                     *i += 1;
                     ctx.request_repaint();
@@ -266,9 +241,9 @@ impl BenchProbe {
                     ctx.request_repaint();
                 }
             }
+            Phase::ScrollSetup(_) if driver.outstanding() > 0 => {}
             Phase::ScrollSetup(i) => {
-                let script = scroll_script();
-                if let Some(e) = script.get(*i).cloned() {
+                if let Some(e) = self.to_long_list.get(*i).cloned() {
                     driver.send(e);
                     *i += 1;
                 } else {
@@ -316,30 +291,4 @@ impl BenchProbe {
             Phase::Finished => {}
         }
     }
-}
-
-/// Run the benchmark in a window and print its report as JSON.
-pub fn run(config: KioskConfig) -> Result<i32, super::UiError> {
-    let run_started = Instant::now();
-    let idle = std::env::var("KIOSK_BENCH_IDLE_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(30u64);
-    let clock = Clock::system();
-    let anchor = clock.now();
-    let mut app = KioskApp::demo_with(config, clock, |b| {
-        b.add_bulk_violations("渝A12345", LONG_LIST, anchor)
-    });
-    let report = Arc::new(Mutex::new(BenchReport::default()));
-    app.bench = Some(BenchProbe::new(
-        run_started,
-        Duration::from_secs(idle),
-        report.clone(),
-    ));
-    super::open_window(app, true)?;
-    let r = report.lock().map(|r| r.clone()).unwrap_or_default();
-    let json =
-        serde_json::to_string_pretty(&r).map_err(|e| super::UiError::Report(e.to_string()))?;
-    println!("{json}");
-    Ok(if r.scroll_frames > 0 { 0 } else { 1 })
 }

@@ -26,6 +26,8 @@ pub enum T {
     StillHere,
     IdleCountdown,
     Loading,
+    /// A call has been outstanding for a while.
+    PleaseWait,
     Unavailable,
     IdentityTitle,
     Name,
@@ -169,6 +171,7 @@ pub fn pair(key: T) -> (&'static str, &'static str) {
             "No activity: ending the session in",
         ),
         Loading => ("正在查询，请稍候…", "Looking up, please wait…"),
+        PleaseWait => ("请稍候…", "Please wait…"),
         Unavailable => (
             "暂时无法连接平台，您的信息未被改动。请稍后再试或到窗口办理。",
             "The platform cannot be reached; nothing was changed. Try later or go to a counter.",
@@ -529,6 +532,7 @@ mod tests {
             StillHere,
             IdleCountdown,
             Loading,
+            PleaseWait,
             Unavailable,
             IdentityTitle,
             Name,
@@ -662,9 +666,6 @@ mod tests {
         texts.push(crate::rules::notices::data_lag().zh);
         texts.push(crate::rules::notices::no_fee().zh);
         texts.push(crate::rules::notices::out_of_province('川').unwrap().zh);
-        for m in crate::flow::demo::all_demo_texts() {
-            texts.push(m);
-        }
         let mut missing: Vec<char> = texts
             .iter()
             .flat_map(|t| t.chars())

@@ -1,6 +1,7 @@
 //! The egui/eframe UI: draws the flow's state and sends events. It never touches a device or the
-//! database: touches become `Event::Ui`, device input arrives through [`KioskApp::event_sender`],
-//! and everything else is the flow's `Driver`.
+//! database and never waits on I/O: touches become `Event::Ui`, device input arrives through
+//! [`KioskApp::event_sender`], and the flow's `Driver` runs the calls on its worker thread. The
+//! kiosk itself is wired by the composition root (`crate::app`), never here.
 
 pub mod bench;
 pub mod fonts;
@@ -14,22 +15,17 @@ use std::sync::{Arc, Mutex};
 use jiff::{SignedDuration, Timestamp};
 
 use crate::config::KioskConfig;
-use crate::flow::demo::{DemoBackend, DemoFaceVerifier, DemoPeripherals};
 use crate::flow::{Driver, Event, State};
 
-pub use simulator::{ReceiptImages, SimScan, SimScript, Simulator};
+pub use simulator::{
+    Outbox, PrintedReceipts, ReceiptImages, SimScan, SimScript, Simulator, SmsMessage,
+};
 
 /// Why the kiosk window could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum UiError {
-    #[error(
-        "kiosk.demo = false needs the platform store and device adapters, which are not wired into the UI yet"
-    )]
-    NotWired,
     #[error("cannot open the kiosk window: {0}")]
     Window(String),
-    #[error("cannot write the benchmark report: {0}")]
-    Report(String),
 }
 
 /// Where the UI reads the time it sends to the flow as `Event::Tick`.
@@ -82,45 +78,15 @@ pub struct KioskApp {
     events_tx: Sender<Event>,
     events_rx: Receiver<Event>,
     face_demo: bool,
+    /// The worker's wake-up is wired to this window's repaint (on the first frame).
+    wake_set: bool,
     frames: u64,
     /// Set by the benchmark: close requests are honoured and the violation list scrolls.
     pub(crate) bench: Option<bench::BenchProbe>,
 }
 
 impl KioskApp {
-    /// The demo kiosk: the in-memory demo platform, simulated devices, the simulator panel.
-    pub fn demo(config: KioskConfig, clock: Clock) -> Self {
-        Self::demo_with(config, clock, |_| {})
-    }
-
-    /// The demo kiosk, with a hook to extend the demo platform (the benchmark adds violations).
-    pub fn demo_with(
-        config: KioskConfig,
-        clock: Clock,
-        extend: impl FnOnce(&mut DemoBackend),
-    ) -> Self {
-        let now = clock.now();
-        let mut backend = DemoBackend::new(now, config.timeouts.payment_window_minutes);
-        extend(&mut backend);
-        let peripherals = DemoPeripherals::default();
-        let face = DemoFaceVerifier::default();
-        let sim = Simulator::new(
-            backend.outbox(),
-            peripherals.printed(),
-            peripherals.out_of_paper.clone(),
-            face.fail_next.clone(),
-            clock.clone(),
-        );
-        let driver = Driver::new(
-            State::new(&config, now),
-            Box::new(backend),
-            Box::new(peripherals),
-            Box::new(face),
-        );
-        Self::new(config, driver, clock, Some(sim))
-    }
-
-    /// A kiosk over any driver (the lead's adapters to the real store and devices).
+    /// A kiosk over a driver the composition root (`crate::app::assemble`) put together.
     pub fn new(config: KioskConfig, driver: Driver, clock: Clock, sim: Option<Simulator>) -> Self {
         let (events_tx, events_rx) = channel();
         KioskApp {
@@ -131,6 +97,7 @@ impl KioskApp {
             sim,
             events_tx,
             events_rx,
+            wake_set: false,
             frames: 0,
             bench: None,
         }
@@ -158,9 +125,27 @@ impl KioskApp {
         self.frames
     }
 
-    /// Send an event to the flow directly (tests, the benchmark).
+    /// Send an event to the flow directly (tests, the benchmark). Never blocks.
     pub fn send(&mut self, event: Event) {
         self.driver.send(event);
+    }
+
+    /// Wait until every call the flow handed to its worker has answered (or `timeout` passed),
+    /// feeding the results through the flow. Returns whether everything answered. Tests use it
+    /// instead of sleeping; the window itself never calls it.
+    pub fn settle(&mut self, timeout: std::time::Duration) -> bool {
+        self.driver.settle(timeout)
+    }
+
+    /// A call has been outstanding for `flow::BUSY_AFTER` or longer: the screen says 请稍候.
+    pub fn busy(&self) -> bool {
+        self.driver.busy(self.clock.now())
+    }
+
+    /// Measure this app's frames (the benchmark).
+    pub fn with_bench(mut self, probe: bench::BenchProbe) -> Self {
+        self.bench = Some(probe);
+        self
     }
 
     /// Style for a touch kiosk: large text, generous spacing.
@@ -186,6 +171,13 @@ impl KioskApp {
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         self.frames += 1;
         let ctx = ui.ctx().clone();
+        if !self.wake_set {
+            let wake = ctx.clone();
+            self.driver
+                .set_wake(Arc::new(move || wake.request_repaint()));
+            self.wake_set = true;
+        }
+        self.driver.poll();
         while let Ok(e) = self.events_rx.try_recv() {
             self.driver.send(e);
         }
@@ -209,6 +201,7 @@ impl KioskApp {
             face_demo: self.face_demo,
             demo: self.config.kiosk.demo,
             scroll_to: self.bench.as_mut().and_then(|b| b.scroll_step()),
+            busy: self.driver.busy(self.clock.now()),
         };
         egui::CentralPanel::default_margins().show(ui, |ui| {
             screens::draw(ui, self.driver.state(), &view, &mut events);
@@ -232,11 +225,17 @@ impl KioskApp {
     fn schedule_repaint(&self, ctx: &egui::Context) {
         let now = self.clock.now();
         let secs_to_minute = 60.0 - now.as_second().rem_euclid(60) as f32;
-        let next = self
+        let mut next = self
             .driver
             .state()
             .next_deadline_in()
             .map_or(secs_to_minute, |d| d.min(secs_to_minute));
+        // While a call is outstanding: the frame where 请稍候 appears.
+        if let Some(busy_in) = self.driver.busy_in(now)
+            && !busy_in.is_zero()
+        {
+            next = next.min(busy_in.as_secs_f32());
+        }
         ctx.request_repaint_after_secs(next.max(0.05));
     }
 }
@@ -275,24 +274,7 @@ impl eframe::App for EframeApp {
     }
 }
 
-/// Open the kiosk window. Returns the process exit code.
-///
-/// `KIOSK_BENCH=ui` runs the benchmark instead (see [`bench`]); `KIOSK_WINDOWED=1` opens a
-/// normal window for development.
-pub fn run(config: crate::config::KioskConfig) -> anyhow::Result<i32> {
-    if std::env::var("KIOSK_BENCH").as_deref() == Ok("ui") {
-        return Ok(bench::run(config)?);
-    }
-    if !config.kiosk.demo {
-        return Err(UiError::NotWired.into());
-    }
-    let windowed = std::env::var("KIOSK_WINDOWED").as_deref() == Ok("1");
-    let app = KioskApp::demo(config, Clock::system());
-    open_window(app, windowed)?;
-    Ok(0)
-}
-
-pub(crate) fn open_window(app: KioskApp, windowed: bool) -> Result<(), UiError> {
+pub fn open_window(app: KioskApp, windowed: bool) -> Result<(), UiError> {
     open_window_with(app, windowed, |_| {})
 }
 

@@ -19,6 +19,8 @@ pub(super) struct View {
     pub demo: bool,
     /// Benchmark only: where the violation list is scrolled to.
     pub scroll_to: Option<f32>,
+    /// A call has been outstanding for a while: say so (请稍候).
+    pub busy: bool,
 }
 
 const ACCENT: Color32 = Color32::from_rgb(0x1f, 0x5f, 0xbf);
@@ -100,6 +102,12 @@ pub(super) fn draw(ui: &mut Ui, state: &State, v: &View, out: &mut Vec<Event>) {
     }
     if let Some(m) = &ctx.message {
         banner(ui, &i18n::message(v.lang, m), WARN_BG);
+    }
+    if v.busy {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label(RichText::new(v.t(T::PleaseWait)).size(24.0).strong());
+        });
     }
     match state {
         State::Attract { page, .. } => attract(ui, ctx, page, v, out),
@@ -307,7 +315,9 @@ fn operator(ui: &mut Ui, ctx: &Ctx, v: &View, out: &mut Vec<Event>) {
                 ui.label(v.t(key));
                 match r {
                     Ok(()) => ui.label(RichText::new(v.t(T::DeviceOk)).color(OK)),
-                    Err(e) => ui.label(RichText::new(e).color(REFUSED)),
+                    Err(e) => ui.label(
+                        RichText::new(format!("{} ({:?})", e.message, e.kind)).color(REFUSED),
+                    ),
                 };
                 ui.end_row();
             }
@@ -360,6 +370,7 @@ fn session_screen(ui: &mut Ui, ctx: &Ctx, s: &Session, v: &View, out: &mut Vec<E
         Screen::LoadingPerson => {
             heading(ui, v.t(T::Loading));
             ui.spinner();
+            footer(ui, v, false, false, out);
         }
         Screen::Unavailable => {
             heading(ui, v.t(T::Unavailable));

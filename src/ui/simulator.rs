@@ -1,7 +1,8 @@
 //! The simulator panel (demo mode only): a side panel in its own colour, apart from the kiosk
 //! screen, that plays the devices and the people around the kiosk. It only produces the events a
-//! real device would (`CardPlaced`, `CardRemoved`, `Scanned`) and reads the demo outbox and the
-//! demo printer's output.
+//! real device would (`CardPlaced`, `CardRemoved`, `Scanned`) and shows the SMS outbox and the
+//! simulated printer's output. What it offers (the demo city's cards, the platform's vehicle QR
+//! codes) and what it shows are handed in by the composition root (`crate::app`).
 
 use std::sync::{Arc, Mutex};
 
@@ -10,21 +11,27 @@ use jiff::{SignedDuration, ToSpan};
 
 use super::Clock;
 use crate::flow::Event;
-use crate::flow::demo::{self, Outbox, PrintedReceipts};
 use crate::rules::maintenance::{china_offset, local_time};
 
 const SIM_BG: Color32 = Color32::from_rgb(0x3b, 0x2f, 0x1e);
 const SIM_TEXT: Color32 = Color32::from_rgb(0xff, 0xe0, 0xa8);
 
-/// What each demo card shows (see `flow::demo`).
-pub const DEMO_ROLES: [&str; demo::DEMO_CARDS] = [
-    "可缴款，含外省违法 / payable, out-of-province",
-    "已记10分 / at 10 points",
-    "驾驶证暂扣 / licence suspended",
-    "车主，车辆可被备案 / owner of 渝B67890",
-    "租车人 / renter",
-    "已备案3辆 / 3 filings already",
-];
+/// A demo SMS, as the simulator's outbox shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsMessage {
+    /// Masked phone (138****1234).
+    pub to: String,
+    pub text: String,
+    /// The code, for the simulator and tests.
+    pub code: String,
+    pub at: jiff::Timestamp,
+}
+
+/// The SMS outbox the panel shows (the composition root copies the platform's demo SMS here).
+pub type Outbox = Arc<Mutex<Vec<SmsMessage>>>;
+
+/// Printed receipts as text, newest last (the composition root's printer path fills it).
+pub type PrintedReceipts = Arc<Mutex<Vec<String>>>;
 
 /// The PNG files of receipts the simulated printer rendered, newest last.
 pub type ReceiptImages = Arc<Mutex<Vec<std::path::PathBuf>>>;
@@ -32,8 +39,9 @@ pub type ReceiptImages = Arc<Mutex<Vec<std::path::PathBuf>>>;
 /// A scan the panel offers: its label, and the text the scanner would send at the given time.
 pub type SimScan = (String, Box<dyn Fn(jiff::Timestamp) -> String + Send>);
 
-/// What the panel offers when the kiosk runs on a real platform store (the composition root
-/// builds it from the demo database); without one, the in-memory demo's cards and codes.
+/// What the panel offers: the demo city's cards and the platform's vehicle QR codes (the
+/// composition root builds it from the demo database).
+#[derive(Default)]
 pub struct SimScript {
     /// (name, what the card shows, the card).
     pub cards: Vec<(String, String, crate::domain::IdCard)>,
@@ -42,7 +50,7 @@ pub struct SimScript {
 
 /// The demo devices' shared handles.
 pub struct Simulator {
-    script: Option<SimScript>,
+    script: SimScript,
     /// PNGs the simulated ESC/POS printer rendered (newest last), and the one on screen.
     receipt_images: Option<ReceiptImages>,
     shown_image: Option<(std::path::PathBuf, egui::TextureHandle)>,
@@ -68,7 +76,7 @@ impl Simulator {
         clock: Clock,
     ) -> Self {
         Simulator {
-            script: None,
+            script: SimScript::default(),
             receipt_images: None,
             shown_image: None,
             outbox,
@@ -101,9 +109,9 @@ impl Simulator {
         Some(tex)
     }
 
-    /// Offer these cards and scans instead of the in-memory demo's.
+    /// Offer these cards and scans.
     pub fn with_script(mut self, script: SimScript) -> Self {
-        self.script = Some(script);
+        self.script = script;
         self
     }
 
@@ -144,33 +152,15 @@ impl Simulator {
         );
 
         Self::section(ui, "身份证读卡器 / ID card reader");
-        if let Some(script) = &self.script {
-            for (name, role, card) in &script.cards {
-                if ui
-                    .button(format!("放置身份证：{name}"))
-                    .on_hover_text(role.as_str())
-                    .clicked()
-                {
-                    out.push(Event::CardPlaced(card.clone()));
-                }
-                ui.label(RichText::new(role.as_str()).size(13.0));
-                ui.add_space(6.0);
-            }
-        }
-        for (i, role) in DEMO_ROLES
-            .iter()
-            .enumerate()
-            .filter(|_| self.script.is_none())
-        {
-            let name = demo::DEMO_IDS[i].0;
+        for (name, role, card) in &self.script.cards {
             if ui
                 .button(format!("放置身份证：{name}"))
-                .on_hover_text(*role)
+                .on_hover_text(role.as_str())
                 .clicked()
             {
-                out.push(Event::CardPlaced(demo::demo_card(i)));
+                out.push(Event::CardPlaced(card.clone()));
             }
-            ui.label(RichText::new(*role).size(13.0));
+            ui.label(RichText::new(role.as_str()).size(13.0));
             ui.add_space(6.0);
         }
         if ui.button("取走身份证 / remove card").clicked() {
@@ -179,39 +169,9 @@ impl Simulator {
 
         Self::section(ui, "扫码器 / QR scanner");
         let now = self.clock.now();
-        let fresh = now + demo::QR_VALIDITY;
-        let scans = [
-            (
-                "扫描车主二维码（有效）",
-                demo::vehicle_qr(demo::DEMO_FILING_PLATE, fresh),
-            ),
-            (
-                "扫描车主二维码（被篡改）",
-                demo::tampered_vehicle_qr(demo::DEMO_FILING_PLATE, fresh),
-            ),
-            (
-                "扫描车主二维码（已过期）",
-                demo::vehicle_qr(demo::DEMO_FILING_PLATE, now - SignedDuration::from_mins(1)),
-            ),
-            (
-                "扫描车主二维码（该车已有3人备案）",
-                demo::vehicle_qr("渝B99999", fresh),
-            ),
-        ];
-        match &self.script {
-            Some(script) => {
-                for (label, make) in &script.scans {
-                    if ui.button(label.as_str()).clicked() {
-                        out.push(Event::Scanned(make(now)));
-                    }
-                }
-            }
-            None => {
-                for (label, token) in scans {
-                    if ui.button(label).clicked() {
-                        out.push(Event::Scanned(token));
-                    }
-                }
+        for (label, make) in &self.script.scans {
+            if ui.button(label.as_str()).clicked() {
+                out.push(Event::Scanned(make(now)));
             }
         }
 

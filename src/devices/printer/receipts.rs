@@ -5,103 +5,21 @@
 //! Every receipt carries `手续费：0.00元` (七.1, from [`crate::rules::SERVICE_FEE`]) where money is
 //! involved, the kiosk id, and a verification QR code ([`ReceiptCode`]) an operator can scan.
 
-use jiff::civil::DateTime;
+use jiff::Timestamp;
 
 use super::escpos::{Align, EscPos, Paper, QrEc};
 use super::font::text_columns;
 pub use super::receipt_code::{ReceiptCode, ReceiptCodeError, ReceiptKind};
-use crate::domain::{Fen, IdNumber};
-use crate::privacy::Masked;
+use crate::domain::Fen;
+pub use crate::domain::receipt::{
+    HandlingReceipt, PaymentReceipt, PenaltyDecision, PrintJob, Receipt, TestPage, VehicleQrSlip,
+    ViolationLine,
+};
+use crate::rules::maintenance::local_time;
 
-/// One violation on a handling receipt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ViolationLine {
-    /// 违法时间 (Beijing time).
-    pub time: DateTime,
-    /// 违法地点.
-    pub place: String,
-    /// 违法行为.
-    pub behaviour: String,
-    /// 罚款金额.
-    pub fine: Fen,
-    /// 记分.
-    pub points: u8,
-}
-
-/// 处理凭证: printed after violations were handled at the kiosk.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HandlingReceipt {
-    pub kiosk_id: String,
-    /// 决定书编号.
-    pub decision_number: String,
-    /// 号牌号码.
-    pub plate: String,
-    /// The driver (printed masked).
-    pub driver_name: Masked<String>,
-    pub handled_at: DateTime,
-    pub violations: Vec<ViolationLine>,
-    /// 缴款期限 (六.2: two hours).
-    pub payment_deadline: DateTime,
-}
-
-/// 缴款凭证: printed after a payment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PaymentReceipt {
-    pub kiosk_id: String,
-    pub decision_number: String,
-    pub plate: String,
-    /// 罚款.
-    pub fine: Fen,
-    /// 滞纳金 (late-payment surcharge, zero when none is due).
-    pub surcharge: Fen,
-    /// 缴款方式, e.g. 微信支付, 支付宝, 银联.
-    pub method: String,
-    /// 交易流水号.
-    pub transaction_number: String,
-    pub paid_at: DateTime,
-}
-
-impl PaymentReceipt {
-    pub fn total(&self) -> Fen {
-        self.fine + self.surcharge
-    }
-}
-
-/// 公安交通管理简易程序处罚决定书.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PenaltyDecision {
-    pub kiosk_id: String,
-    pub decision_number: String,
-    /// 被处罚人.
-    pub name: Masked<String>,
-    pub id_number: IdNumber,
-    /// 驾驶证档案编号 (may be empty).
-    pub licence_file_number: String,
-    pub plate: String,
-    pub violation: ViolationLine,
-    /// 依据 (the articles applied).
-    pub legal_basis: String,
-    /// 处罚机关.
-    pub authority: String,
-    pub decided_at: DateTime,
-    pub payment_deadline: DateTime,
-}
-
-/// 机动车二维码: the owner's slip that another person scans to file the vehicle.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VehicleQrSlip {
-    pub kiosk_id: String,
-    pub plate: String,
-    /// 号牌种类 name, e.g. 小型汽车.
-    pub plate_type: String,
-    pub owner_name: Masked<String>,
-    /// The signed token (issued and verified by the store).
-    pub token: String,
-    pub expires_at: DateTime,
-}
-
-fn when(t: DateTime) -> String {
-    t.strftime("%Y-%m-%d %H:%M").to_string()
+/// Beijing time, to the minute.
+fn when(t: Timestamp) -> String {
+    local_time(t).strftime("%Y-%m-%d %H:%M").to_string()
 }
 
 fn fee_line() -> String {
@@ -152,12 +70,15 @@ fn spread(left: &str, right: &str, cols: usize) -> String {
 
 struct Doc {
     p: EscPos,
+    /// A reprint's time: the title is followed by 补打 and this time.
+    reprint: Option<Timestamp>,
 }
 
 impl Doc {
-    fn new(paper: Paper) -> Self {
+    fn new(paper: Paper, reprint: Option<Timestamp>) -> Self {
         Doc {
             p: EscPos::new(paper),
+            reprint,
         }
     }
     fn cols(&self) -> usize {
@@ -175,7 +96,14 @@ impl Doc {
             .bold(true)
             .size(w, 2)
             .line(title);
-        self.p.size(1, 1).bold(false).align(Align::Left);
+        self.p.size(1, 1).bold(false);
+        if let Some(at) = self.reprint {
+            self.p
+                .bold(true)
+                .line(&format!("补打 / REPRINT {}", when(at)))
+                .bold(false);
+        }
+        self.p.align(Align::Left);
     }
     fn rule(&mut self) {
         let n = self.cols();
@@ -211,31 +139,29 @@ impl Doc {
 }
 
 impl HandlingReceipt {
-    pub fn total_fine(&self) -> Fen {
-        self.violations.iter().map(|v| v.fine).sum()
-    }
-    pub fn total_points(&self) -> u32 {
-        self.violations.iter().map(|v| u32::from(v.points)).sum()
-    }
     pub fn code(&self) -> ReceiptCode {
         ReceiptCode {
             kind: ReceiptKind::Handling,
             kiosk_id: self.kiosk_id.clone(),
             number: self.decision_number.clone(),
             amount: self.total_fine(),
-            at: self.handled_at,
+            at: local_time(self.handled_at),
         }
     }
 
     pub fn escpos(&self, paper: Paper) -> Vec<u8> {
-        let mut d = Doc::new(paper);
+        self.escpos_as(paper, None)
+    }
+
+    fn escpos_as(&self, paper: Paper, reprint: Option<Timestamp>) -> Vec<u8> {
+        let mut d = Doc::new(paper, reprint);
         d.title("处理凭证");
         d.p.align(Align::Center)
             .line("交通违法自助处理")
             .align(Align::Left);
         d.rule();
         d.field("决定书编号：", &self.decision_number);
-        d.field("号牌号码：", &self.plate);
+        d.field("号牌号码：", self.plate.as_str());
         d.field("当事人：", &self.driver_name.masked());
         d.field("处理时间：", &when(self.handled_at));
         for (i, v) in self.violations.iter().enumerate() {
@@ -269,23 +195,28 @@ impl PaymentReceipt {
             kiosk_id: self.kiosk_id.clone(),
             number: self.decision_number.clone(),
             amount: self.total(),
-            at: self.paid_at,
+            at: local_time(self.paid_at),
         }
     }
 
     pub fn escpos(&self, paper: Paper) -> Vec<u8> {
-        let mut d = Doc::new(paper);
+        self.escpos_as(paper, None)
+    }
+
+    fn escpos_as(&self, paper: Paper, reprint: Option<Timestamp>) -> Vec<u8> {
+        let mut d = Doc::new(paper, reprint);
         d.title("缴款凭证");
         d.p.align(Align::Center)
             .line("交通违法罚款缴纳")
             .align(Align::Left);
         d.rule();
         d.field("决定书编号：", &self.decision_number);
-        d.field("号牌号码：", &self.plate);
+        d.field("号牌号码：", self.plate.as_str());
+        d.field("缴款人：", &self.payer_name.masked());
         d.field("罚款金额：", &self.fine.to_string());
-        d.field("滞纳金：", &self.surcharge.to_string());
+        d.field("加处罚款：", &self.surcharge.to_string());
+        d.field("手续费：", &self.fee.to_string());
         d.strong("实缴金额：", &self.total().to_string());
-        d.field("", &fee_line());
         d.field("缴款方式：", &self.method);
         d.field("交易流水号：", &self.transaction_number);
         d.field("缴款时间：", &when(self.paid_at));
@@ -301,12 +232,16 @@ impl PenaltyDecision {
             kiosk_id: self.kiosk_id.clone(),
             number: self.decision_number.clone(),
             amount: self.violation.fine,
-            at: self.decided_at,
+            at: local_time(self.decided_at),
         }
     }
 
     pub fn escpos(&self, paper: Paper) -> Vec<u8> {
-        let mut d = Doc::new(paper);
+        self.escpos_as(paper, None)
+    }
+
+    fn escpos_as(&self, paper: Paper, reprint: Option<Timestamp>) -> Vec<u8> {
+        let mut d = Doc::new(paper, reprint);
         d.p.align(Align::Center).bold(true).line("公安交通管理");
         d.title("简易程序处罚决定书");
         d.p.align(Align::Center)
@@ -318,7 +253,7 @@ impl PenaltyDecision {
         if !self.licence_file_number.is_empty() {
             d.field("档案编号：", &self.licence_file_number);
         }
-        d.field("号牌号码：", &self.plate);
+        d.field("号牌号码：", self.plate.as_str());
         d.field("违法时间：", &when(self.violation.time));
         d.field("违法地点：", &self.violation.place);
         d.field("违法行为：", &self.violation.behaviour);
@@ -342,10 +277,14 @@ impl PenaltyDecision {
 
 impl VehicleQrSlip {
     pub fn escpos(&self, paper: Paper) -> Vec<u8> {
-        let mut d = Doc::new(paper);
+        self.escpos_as(paper, None)
+    }
+
+    fn escpos_as(&self, paper: Paper, reprint: Option<Timestamp>) -> Vec<u8> {
+        let mut d = Doc::new(paper, reprint);
         d.title("机动车二维码");
         d.rule();
-        d.field("号牌号码：", &self.plate);
+        d.field("号牌号码：", self.plate.as_str());
         d.field("号牌种类：", &self.plate_type);
         d.field("所有人：", &self.owner_name.masked());
         d.field("有效期至：", &when(self.expires_at));
@@ -365,35 +304,89 @@ impl VehicleQrSlip {
     }
 }
 
-/// Sample receipts for `kiosk device print --sample` and the demo.
+impl TestPage {
+    pub fn escpos(&self, paper: Paper) -> Vec<u8> {
+        self.escpos_as(paper, None)
+    }
+
+    fn escpos_as(&self, paper: Paper, reprint: Option<Timestamp>) -> Vec<u8> {
+        let mut d = Doc::new(paper, reprint);
+        d.title("打印测试");
+        d.rule();
+        d.field("终端：", &self.kiosk_id);
+        d.field("时间：", &when(self.at));
+        d.field("", &fee_line());
+        d.p.cut();
+        d.finish()
+    }
+}
+
+impl Receipt {
+    /// The receipt laid out for `paper`.
+    pub fn escpos(&self, paper: Paper) -> Vec<u8> {
+        self.escpos_as(paper, None)
+    }
+
+    fn escpos_as(&self, paper: Paper, reprint: Option<Timestamp>) -> Vec<u8> {
+        match self {
+            Receipt::Handling(r) => r.escpos_as(paper, reprint),
+            Receipt::Payment(r) => r.escpos_as(paper, reprint),
+            Receipt::Decision(r) => r.escpos_as(paper, reprint),
+            Receipt::VehicleQr(r) => r.escpos_as(paper, reprint),
+            Receipt::TestPage(r) => r.escpos_as(paper, reprint),
+        }
+    }
+}
+
+impl PrintJob {
+    /// The job laid out for `paper`; a reprint is marked 补打 with its time under the title.
+    pub fn escpos(&self, paper: Paper) -> Vec<u8> {
+        self.receipt.escpos_as(paper, self.reprinted_at)
+    }
+}
+
+/// Sample receipts for `kiosk device print --sample` and the tests.
 pub mod samples {
     use super::*;
-    use jiff::civil::date;
+    use crate::domain::{IdNumber, Plate};
+    use crate::privacy::Masked;
+    use jiff::civil::{DateTime, date};
+
+    /// A Beijing time.
+    fn bj(t: DateTime) -> Timestamp {
+        crate::rules::maintenance::china_offset()
+            .to_timestamp(t)
+            .expect("a valid Beijing time")
+    }
+
+    fn plate() -> Plate {
+        Plate::parse("渝A12345").expect("valid")
+    }
 
     pub fn handling(kiosk_id: &str) -> HandlingReceipt {
         HandlingReceipt {
             kiosk_id: kiosk_id.to_string(),
             decision_number: "5001061100123456".into(),
-            plate: "渝A12345".into(),
+            plate: plate(),
             driver_name: Masked::new("李小红".into()),
-            handled_at: date(2026, 11, 25).at(9, 30, 0, 0),
+            handled_at: bj(date(2026, 11, 25).at(9, 30, 0, 0)),
             violations: vec![
                 ViolationLine {
-                    time: date(2026, 10, 3).at(8, 12, 0, 0),
+                    time: bj(date(2026, 10, 3).at(8, 12, 0, 0)),
                     place: "重庆市渝中区解放碑民族路与邹容路交叉口".into(),
                     behaviour: "机动车不按规定停放".into(),
                     fine: Fen::from_yuan(200),
                     points: 3,
                 },
                 ViolationLine {
-                    time: date(2026, 10, 17).at(18, 45, 0, 0),
+                    time: bj(date(2026, 10, 17).at(18, 45, 0, 0)),
                     place: "重庆市沙坪坝区天星桥正街".into(),
                     behaviour: "驾驶机动车不按导向车道行驶".into(),
                     fine: Fen::from_yuan(100),
                     points: 1,
                 },
             ],
-            payment_deadline: date(2026, 11, 25).at(11, 30, 0, 0),
+            payment_deadline: bj(date(2026, 11, 25).at(11, 30, 0, 0)),
         }
     }
 
@@ -401,12 +394,14 @@ pub mod samples {
         PaymentReceipt {
             kiosk_id: kiosk_id.to_string(),
             decision_number: "5001061100123456".into(),
-            plate: "渝A12345".into(),
+            plate: plate(),
+            payer_name: Masked::new("李小红".into()),
             fine: Fen::from_yuan(300),
             surcharge: Fen(0),
+            fee: crate::rules::SERVICE_FEE,
             method: "微信支付".into(),
             transaction_number: "4200002026112509415512345678".into(),
-            paid_at: date(2026, 11, 25).at(9, 41, 55, 0),
+            paid_at: bj(date(2026, 11, 25).at(9, 41, 55, 0)),
         }
     }
 
@@ -430,11 +425,11 @@ pub mod samples {
     pub fn vehicle_qr(kiosk_id: &str) -> VehicleQrSlip {
         VehicleQrSlip {
             kiosk_id: kiosk_id.to_string(),
-            plate: "渝A12345".into(),
+            plate: plate(),
             plate_type: "小型汽车".into(),
             owner_name: Masked::new("李小红".into()),
             token: "VQR1.eyJwbGF0ZSI6Iua4nUExMjM0NSJ9.c2lnbmF0dXJl".into(),
-            expires_at: date(2026, 12, 25).at(9, 30, 0, 0),
+            expires_at: bj(date(2026, 12, 25).at(9, 30, 0, 0)),
         }
     }
 
@@ -501,6 +496,23 @@ mod tests {
     #[test]
     fn penalty_decision_80mm() {
         insta::assert_snapshot!(text(&samples::decision("CQ-DEMO-0001").escpos(Paper::Mm80)));
+    }
+
+    #[test]
+    fn payment_receipt_reprint_80mm() {
+        let at = crate::rules::maintenance::china_offset()
+            .to_timestamp(jiff::civil::date(2026, 11, 25).at(10, 5, 0, 0))
+            .unwrap();
+        let job = PrintJob::reprint(Receipt::Payment(samples::payment("CQ-DEMO-0001")), at);
+        let t = text(&job.escpos(Paper::Mm80));
+        assert!(t.contains("补打 / REPRINT 2026-11-25 10:05"), "{t}");
+        insta::assert_snapshot!(t);
+    }
+
+    #[test]
+    fn a_first_print_is_not_marked_as_a_reprint() {
+        let job = PrintJob::new(Receipt::Payment(samples::payment("K")));
+        assert!(!text(&job.escpos(Paper::Mm58)).contains("补打"));
     }
 
     #[test]

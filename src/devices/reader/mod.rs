@@ -164,7 +164,7 @@ mod tests {
             r.read_card(soon()),
             Err(ReaderError::NoCard { .. })
         ));
-        let card = sim::demo_cards().remove(1);
+        let card = sim::test_cards().remove(1);
         r.sim_handle().unwrap().place(card.clone());
         assert_eq!(r.read_card(soon()).unwrap(), card);
         // Found again only after it was lifted and placed.

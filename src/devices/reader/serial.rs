@@ -290,7 +290,7 @@ pub fn serial_reader(path: impl Into<PathBuf>, baud: u32) -> Ga467Reader<SerialO
 #[cfg(test)]
 mod tests {
     use super::super::sim::MemoryOpener;
-    use super::super::sim::{Faults, SimReader, demo_cards};
+    use super::super::sim::{Faults, SimReader, test_cards};
     use super::*;
     use crate::devices::ErrorKind;
 
@@ -309,7 +309,7 @@ mod tests {
 
     #[test]
     fn reads_the_placed_card() {
-        let card = demo_cards().remove(0);
+        let card = test_cards().remove(0);
         let mut r = reader(SimReader::with_card(card.clone()), Faults::default());
         assert_eq!(r.read_card(soon(2000)).unwrap(), card);
     }
@@ -324,7 +324,7 @@ mod tests {
 
     #[test]
     fn a_bad_checksum_is_retried_once() {
-        let card = demo_cards().remove(0);
+        let card = test_cards().remove(0);
         let faults = Faults {
             corrupt_responses: 1,
             ..Faults::default()
@@ -336,7 +336,7 @@ mod tests {
 
     #[test]
     fn a_garbled_read_answer_is_read_again() {
-        let card = demo_cards().remove(0);
+        let card = test_cards().remove(0);
         let faults = Faults {
             corrupt_responses: 1,
             corrupt_after: 2,
@@ -353,7 +353,7 @@ mod tests {
             corrupt_responses: 2,
             ..Faults::default()
         };
-        let mut r = reader(SimReader::with_card(demo_cards().remove(0)), faults);
+        let mut r = reader(SimReader::with_card(test_cards().remove(0)), faults);
         let err = r.read_card(soon(2000)).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Protocol, "{err}");
     }
@@ -364,14 +364,14 @@ mod tests {
             no_card_polls: 5,
             ..Faults::default()
         };
-        let mut r = reader(SimReader::with_card(demo_cards().remove(1)), faults);
+        let mut r = reader(SimReader::with_card(test_cards().remove(1)), faults);
         assert!(r.read_card(soon(2000)).is_ok());
     }
 
     #[test]
     fn health_is_published() {
         let mut r = reader(
-            SimReader::with_card(demo_cards().remove(0)),
+            SimReader::with_card(test_cards().remove(0)),
             Faults::default(),
         );
         assert!(matches!(r.health.get(), Health::Absent(_)));
@@ -394,7 +394,7 @@ mod tests {
             silent: true,
             ..Faults::default()
         };
-        let mut r = reader(SimReader::with_card(demo_cards().remove(0)), faults);
+        let mut r = reader(SimReader::with_card(test_cards().remove(0)), faults);
         let err = r.read_card(soon(300)).unwrap_err();
         assert!(matches!(err, ReaderError::NoAnswer { .. }), "{err}");
     }

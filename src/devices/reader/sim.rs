@@ -1,4 +1,4 @@
-//! The reader simulator: holds demo cards and answers GA 467 commands in GA 467 bytes, through
+//! The reader simulator: holds the cards it is given and answers GA 467 commands in GA 467 bytes, through
 //! the same codec the real adapter uses. It can inject the faults a real line has (noise, bytes
 //! dribbled a few at a time, corrupted checksums, a card placed late, silence).
 
@@ -47,8 +47,48 @@ fn card(
     }
 }
 
-/// The demo cards. The first is the spec's test-vector card (李小红).
-pub fn demo_cards() -> Vec<IdCard> {
+/// The spec's test-vector card (GA 467 bytes in `shared/spec/devices.md`): 李小红, who is also
+/// the first person of the store's demo city.
+pub fn spec_card() -> IdCard {
+    card(
+        CardType::Resident,
+        "李小红",
+        Gender::Female,
+        Some("05"),
+        "重庆市沙坪坝区天星桥正街12号",
+        "50010619851120002X",
+        "重庆市公安局沙坪坝区分局",
+        date(2016, 11, 20),
+        ValidUntil::Date(date(2036, 11, 20)),
+    )
+}
+
+/// A resident card for `id` with the given name: the layout every simulated card has (nation 汉,
+/// issued at 30, valid 20 years, the filler photo). The composition root builds the demo city's
+/// people's cards with it; the device layer holds no population of its own.
+pub fn resident_card(id: &IdNumber, name: &str, address: &str, authority: &str) -> IdCard {
+    let from = id.birth_date().saturating_add(jiff::Span::new().years(30));
+    card(
+        CardType::Resident,
+        name,
+        if id.is_male() {
+            Gender::Male
+        } else {
+            Gender::Female
+        },
+        Some("01"),
+        address,
+        id.expose(),
+        authority,
+        from,
+        ValidUntil::Date(from.saturating_add(jiff::Span::new().years(20))),
+    )
+}
+
+/// The codec's test cards, one per layout: the spec's card, a resident card, a long-term card
+/// and a residence permit. The first two are people of the store's demo city (same numbers and
+/// names); the other two are layout fixtures only.
+pub fn test_cards() -> Vec<IdCard> {
     vec![
         card(
             CardType::Resident,
@@ -63,7 +103,7 @@ pub fn demo_cards() -> Vec<IdCard> {
         ),
         card(
             CardType::Resident,
-            "张三",
+            "王建国",
             Gender::Male,
             Some("01"),
             "重庆市渝中区解放碑民族路88号",
@@ -95,31 +135,6 @@ pub fn demo_cards() -> Vec<IdCard> {
             ValidUntil::Date(date(2024, 3, 1)),
         ),
     ]
-}
-
-/// The demo card with this ID number, or a card synthesised for any other valid number (name
-/// 测试用户, birth date and gender from the number).
-pub fn card_for(id: &IdNumber) -> IdCard {
-    if let Some(c) = demo_cards().into_iter().find(|c| c.id_number == *id) {
-        return c;
-    }
-    let birth = id.birth_date();
-    let from = birth.saturating_add(jiff::Span::new().years(30));
-    card(
-        CardType::Resident,
-        "测试用户",
-        if id.is_male() {
-            Gender::Male
-        } else {
-            Gender::Female
-        },
-        Some("01"),
-        "重庆市渝北区龙溪街道金龙路1号",
-        id.expose(),
-        "重庆市公安局渝北区分局",
-        from,
-        ValidUntil::Date(from.saturating_add(jiff::Span::new().years(20))),
-    )
 }
 
 /// A reader with (or without) a card on it.
@@ -477,7 +492,7 @@ mod tests {
 
     #[test]
     fn simulator_answers_the_sample_card_with_the_spec_bytes() {
-        let mut sim = SimReader::with_card(demo_cards().remove(0));
+        let mut sim = SimReader::with_card(test_cards().remove(0));
         let find = sim.answer(&Command::FindCard.code()).encode();
         assert_eq!(find, vector("card present"));
         let select = sim.answer(&Command::SelectCard.code()).encode();
@@ -526,7 +541,7 @@ mod tests {
 
     #[test]
     fn a_card_is_found_again_only_after_lift_and_place() {
-        let card = demo_cards().remove(1);
+        let card = test_cards().remove(1);
         let mut sim = SimReader::with_card(card.clone());
         let find = |s: &mut SimReader| s.answer(&Command::FindCard.code()).status;
         assert_eq!(find(&mut sim), Status::FindSuccess);
@@ -539,7 +554,7 @@ mod tests {
 
     #[test]
     fn unknown_commands_and_out_of_order_reads_are_refused() {
-        let mut sim = SimReader::with_card(demo_cards().remove(0));
+        let mut sim = SimReader::with_card(test_cards().remove(0));
         assert_eq!(sim.answer(&[0x99, 0x99]).status, Status::UnknownCommand);
         assert_eq!(
             sim.answer(&Command::ReadTextAndPhoto.code()).status,
@@ -548,12 +563,11 @@ mod tests {
     }
 
     #[test]
-    fn synthesised_cards_follow_their_number() {
+    fn resident_cards_follow_their_number() {
         let id = IdNumber::synthesize("500112", date(2001, 2, 3), 14).unwrap();
-        let c = card_for(&id);
+        let c = resident_card(&id, "测试用户", "重庆市渝北区", "重庆市公安局渝北区分局");
         assert_eq!(c.birth_date, date(2001, 2, 3));
         assert_eq!(c.gender, Gender::Female);
-        let known = card_for(&IdNumber::parse("500103199003070017").unwrap());
-        assert_eq!(known.name.expose(), "张三");
+        assert_eq!(test_cards()[0], spec_card());
     }
 }

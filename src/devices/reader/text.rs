@@ -225,7 +225,7 @@ mod tests {
     use super::*;
 
     fn sample() -> IdCard {
-        super::super::sim::demo_cards().remove(0)
+        super::super::sim::test_cards().remove(0)
     }
 
     #[test]
