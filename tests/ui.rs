@@ -458,26 +458,23 @@ fn the_assembled_kiosk_runs_on_the_demo_database_from_card_to_receipt_image() {
     click(&mut h, "处理交通违法");
     click_containing(&mut h, "本人名下");
     let me = kiosk::domain::IdNumber::parse("50010619851120002X").unwrap();
-    use kiosk::store::platform::{Platform, VehicleKey};
+    use kiosk::store::platform::Platform;
     let v = platform
         .vehicles(&me, at)
         .unwrap()
         .into_iter()
-        .find(|v| v.relation == "own")
+        .find(|v| v.relation == kiosk::rules::Relation::Own)
         .unwrap();
-    let key = VehicleKey {
-        plate: v.plate.clone(),
-        plate_type: v.plate_type.clone(),
-    };
+    let key = v.key();
     let list = platform.violations(&me, &key, at).unwrap();
     let payable: Vec<_> = list
         .violations
         .iter()
-        .filter(|v| v.decision.eligible)
+        .filter(|v| v.decision.eligible())
         .collect();
     assert!(!payable.is_empty());
     for v in &payable {
-        click_containing(&mut h, &v.id);
+        click_containing(&mut h, &v.facts.id);
     }
     click(&mut h, "下一步：业务须知");
     click(&mut h, "我已阅读并同意以上须知");
@@ -499,7 +496,7 @@ fn the_assembled_kiosk_runs_on_the_demo_database_from_card_to_receipt_image() {
         after
             .violations
             .iter()
-            .all(|v| !v.decision.eligible || !payable.iter().any(|p| p.id == v.id))
+            .all(|v| !v.decision.eligible() || !payable.iter().any(|p| p.facts.id == v.facts.id))
     );
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
 }
