@@ -184,10 +184,7 @@ fn crash_loop_worker() {
     }
     let p = SqlitePlatform::open_demo(&db).unwrap();
     let who = IdNumber::parse(demo::PRACTICE_PERSON).unwrap();
-    let vehicle = VehicleKey {
-        plate: demo::PRACTICE_PLATE.into(),
-        plate_type: "02".into(),
-    };
+    let vehicle = VehicleKey::parse(demo::PRACTICE_PLATE, "02").unwrap();
     let mut rng = demo::Rng::new(seed ^ u64::from(std::process::id()));
     let start = rng.below(violations.max(1));
     for k in 0..violations {
@@ -204,7 +201,7 @@ fn crash_loop_worker() {
             )
             .unwrap();
         let d = &out.items[0].decision;
-        if d.state == "handled_unpaid" {
+        if d.state == kiosk::rules::payment::HandlingState::HandledUnpaid {
             p.pay(
                 &PayRequest {
                     decision_number: d.number.clone(),

@@ -65,11 +65,10 @@ pub fn demo_cards(platform: &SqlitePlatform) -> Vec<SimCard> {
 /// The own vehicle of a demo owner, as the platform names it.
 fn own_vehicle(platform: &SqlitePlatform, owner: &IdNumber, now: Timestamp) -> Option<VehicleKey> {
     let vehicles = platform.vehicles(owner, now).ok()?;
-    let v = vehicles.iter().find(|v| v.relation == "own")?;
-    Some(VehicleKey {
-        plate: v.plate.clone(),
-        plate_type: v.plate_type.clone(),
-    })
+    let v = vehicles
+        .iter()
+        .find(|v| v.relation == crate::rules::Relation::Own)?;
+    Some(v.key())
 }
 
 /// A token issued by the platform for `owner`'s vehicle at `at` (empty when it cannot be).
@@ -188,7 +187,7 @@ mod tests {
         assert_eq!(cards.len(), DEMO_PERSONS.len());
         for c in &cards {
             let p = platform.person(&c.card.id_number, now).unwrap();
-            assert_eq!(p.name, c.label);
+            assert_eq!(p.name.expose(), &c.label);
         }
         let scans: Vec<String> = demo_scans(platform.clone(), now)
             .iter()

@@ -4,12 +4,10 @@
 
 use std::sync::Arc;
 
-use jiff::{Timestamp, civil::Date};
+use jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
 
-use crate::domain::{
-    Fen, IdNumber, LicenceStatus, Plate, PlateType, StatusSet, VehicleStatus, VehicleUse,
-};
+use crate::domain::{Fen, IdNumber, Plate, PlateType};
 use crate::flow::ports::{
     BackendError, FeedbackTopic, FilingCandidate, FilingError, FilingStatus, FilingView,
     HandleError, HandlingView, KioskBackend, PayError, PaymentView, PersonView, SmsSent,
@@ -18,12 +16,11 @@ use crate::flow::ports::{
 use crate::privacy::{Masked, mask_text};
 use crate::rules::filing::{self, FilingCounts, FilingMethod, OwnerKind};
 use crate::rules::{
-    DriverFacts, EligibilityRequest, Penalty, PolicyBook, RecordedBy, Relation, RentalPeriod,
-    VehicleFacts, ViolationFacts, decide, decide_each_alone,
+    DriverFacts, EligibilityRequest, PolicyBook, ViolationFacts, decide, decide_each_alone,
 };
 use crate::store::platform::{
-    FeedbackRequest, FilingProof, FilingRequest, HandleRequest, PayRequest, Platform,
-    RegisterRequest, SqlitePlatform, VehicleKey,
+    DecisionNumber, FeedbackRequest, FilingProof, FilingRequest, FilingState, HandleRequest,
+    PayRequest, Platform, RegisterRequest, SqlitePlatform, VehicleKey,
 };
 use crate::store::{ErrorKind, StoreError, sms, token::TokenError};
 use crate::ui::{Outbox, SmsMessage};
@@ -74,12 +71,9 @@ impl StoreBackend {
             )
             .optional()
         })?;
-        plate_type
-            .map(|plate_type| VehicleKey {
-                plate: plate.as_str().to_string(),
-                plate_type,
-            })
-            .ok_or(BackendError::NotFound)
+        let plate_type = plate_type.ok_or(BackendError::NotFound)?;
+        let plate_type = PlateType::parse(&plate_type).map_err(|e| corrupt("plate type", e))?;
+        Ok(VehicleKey::new(plate.clone(), plate_type))
     }
 
     /// The vehicle's owner as the screen shows it: a person's name masked, a unit's name.
@@ -90,7 +84,7 @@ impl StoreBackend {
                  LEFT JOIN persons p ON p.id = v.owner_person_id
                  LEFT JOIN units u ON u.id = v.owner_unit_id
                  WHERE v.plate = ?1 AND v.plate_type = ?2",
-                params![key.plate, key.plate_type],
+                params![key.plate.as_str(), key.plate_type.code()],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()
@@ -124,7 +118,7 @@ impl StoreBackend {
         let (counts, owner_kind) = self.precheck(id, &key)?;
         filing::check_new_filing(counts, owner_kind, method)?;
         let owner = self.owner_name(&key)?;
-        let plate = Plate::parse(&key.plate).map_err(|e| BackendError::Invalid(e.to_string()))?;
+        let plate = key.plate.clone();
         self.pending_proof = Some((plate.clone(), proof));
         Ok(FilingCandidate {
             plate,
@@ -158,8 +152,7 @@ fn driver_facts(person: &crate::store::platform::PersonView) -> DriverFacts {
     match &person.licence {
         Some(l) => DriverFacts {
             has_license: true,
-            license_status: StatusSet::<LicenceStatus>::parse_codes([l.status.as_str()])
-                .unwrap_or_default(),
+            license_status: l.status.clone(),
             cycle_points: l.cycle_points,
             pending_points: l.pending_points,
             full_12_count_in_cycle: l.full_12_count,
@@ -178,54 +171,6 @@ fn sms_method(owner: OwnerKind) -> FilingMethod {
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> BackendError {
     BackendError::Unavailable(format!("{what}: {e}"))
-}
-
-fn vehicle_facts(v: &crate::store::platform::VehicleView) -> Result<VehicleFacts, BackendError> {
-    let rental = || -> Result<RentalPeriod, BackendError> {
-        match (v.rental_start, v.rental_end) {
-            (Some(start), Some(end)) => Ok(RentalPeriod { start, end }),
-            _ => Err(corrupt("rental contract", "missing period")),
-        }
-    };
-    let (needs_filed_at, needs_rental) = Relation::needs(&v.relation).unwrap_or((false, false));
-    let filed_at = if needs_filed_at {
-        Some(
-            v.filed_at
-                .ok_or_else(|| corrupt("filing", "missing time"))?,
-        )
-    } else {
-        None
-    };
-    let rental = if needs_rental { Some(rental()?) } else { None };
-    let relation = Relation::build(&v.relation, filed_at, rental).unwrap_or(Relation::None);
-    Ok(VehicleFacts {
-        plate: Plate::parse(&v.plate).map_err(|e| corrupt("plate", e))?,
-        plate_type: PlateType::parse(&v.plate_type).map_err(|e| corrupt("plate type", e))?,
-        use_: VehicleUse::parse(&v.use_code).map_err(|e| corrupt("use", e))?,
-        status: StatusSet::<VehicleStatus>::parse_codes([v.status.as_str()])
-            .map_err(|e| corrupt("vehicle status", e))?,
-        relation,
-    })
-}
-
-fn violation_facts(
-    v: &crate::store::platform::ViolationView,
-) -> Result<ViolationFacts, BackendError> {
-    Ok(ViolationFacts {
-        id: v.id.clone(),
-        occurred_at: v.occurred_at,
-        recorded_by: RecordedBy::from_code(&v.recorded_by)
-            .ok_or_else(|| corrupt("recorded_by", &v.recorded_by))?,
-        penalty: Penalty::from_code(&v.penalty).ok_or_else(|| corrupt("penalty", &v.penalty))?,
-        fine: v.fine,
-        points: v.points,
-        province: v
-            .province
-            .chars()
-            .next()
-            .ok_or_else(|| corrupt("province", "empty"))?,
-        province_online: v.province_online,
-    })
 }
 
 /// A store failure in the words of the flow's port.
@@ -253,13 +198,9 @@ fn filing_error(e: StoreError) -> FilingError {
 fn filing_view(f: &crate::store::platform::FilingView) -> Result<FilingView, BackendError> {
     Ok(FilingView {
         id: f.id.to_string(),
-        plate: Plate::parse(&f.plate).map_err(|e| corrupt("plate", e))?,
-        method: match f.method.as_str() {
-            "owner_qr" => FilingMethod::OwnerQr,
-            "unit_manager_sms" => FilingMethod::UnitManagerSms,
-            _ => FilingMethod::OwnerSms,
-        },
-        status: if f.state == "approved" {
+        plate: f.vehicle.plate.clone(),
+        method: f.method,
+        status: if f.state == FilingState::Approved {
             FilingStatus::Approved
         } else {
             FilingStatus::PendingReview
@@ -275,13 +216,10 @@ impl KioskBackend for StoreBackend {
     fn person(&mut self, id: &IdNumber, now: Timestamp) -> Result<PersonView, BackendError> {
         let p = self.platform.person(id, now).map_err(backend_error)?;
         let vehicles = self.platform.vehicles(id, now).map_err(backend_error)?;
-        let licence_first_issued = p
-            .licence
-            .as_ref()
-            .and_then(|l| l.first_issued.parse::<Date>().ok());
+        let licence_first_issued = p.licence.as_ref().map(|l| l.first_issued);
         let driver = driver_facts(&p);
         Ok(PersonView {
-            name: Masked::new(p.name.clone()),
+            name: p.name.clone(),
             phone: (!p.phone_masked.is_empty()).then(|| Masked::new(p.phone_masked.clone())),
             registered: p.registered,
             licence_status: driver.license_status.clone(),
@@ -291,7 +229,7 @@ impl KioskBackend for StoreBackend {
                 .iter()
                 .map(|v| {
                     Ok(VehicleView {
-                        facts: vehicle_facts(v)?,
+                        facts: v.facts(),
                         pending: v.pending_violations as usize,
                     })
                 })
@@ -311,12 +249,8 @@ impl KioskBackend for StoreBackend {
             .violations(id, &key, now)
             .map_err(backend_error)?;
         let driver = self.driver_facts(id, now)?;
-        let vehicle = vehicle_facts(&list.vehicle)?;
-        let facts: Vec<ViolationFacts> = list
-            .violations
-            .iter()
-            .map(violation_facts)
-            .collect::<Result<_, _>>()?;
+        let vehicle = list.vehicle.facts();
+        let facts: Vec<ViolationFacts> = list.violations.iter().map(|v| v.facts.clone()).collect();
         let request = EligibilityRequest {
             now,
             policy: self.policy.at(now),
@@ -393,9 +327,8 @@ impl KioskBackend for StoreBackend {
             .map(|i| i.decision.number.as_str())
             .collect::<Vec<_>>()
             .join(&DECISION_SEPARATOR.to_string());
-        let sum = |f: fn(&crate::store::platform::HandlingView) -> Fen| {
-            outcome.items.iter().map(|i| f(&i.decision)).sum::<Fen>()
-        };
+        // What is due on the decisions still unpaid, added up by the store (rules::AmountDue).
+        let due = outcome.amount_due;
         Ok(HandlingView {
             payment_url: format!("https://pay.demo.invalid/kiosk?d={decision}"),
             decision,
@@ -405,10 +338,10 @@ impl KioskBackend for StoreBackend {
                 .iter()
                 .map(|i| i.violation_id.clone())
                 .collect(),
-            fines: sum(|d| d.fine),
-            surcharge: sum(|d| d.surcharge),
-            fee: crate::rules::SERVICE_FEE,
-            total: outcome.amount_due,
+            fines: due.fine,
+            surcharge: due.surcharge,
+            fee: due.fee,
+            total: due.total(),
             points: outcome.items.iter().map(|i| i.decision.points).sum(),
             handled_at: outcome
                 .items
@@ -433,13 +366,13 @@ impl KioskBackend for StoreBackend {
             // One key per decision: a second tap, or a retry after a crash, replays the payment
             // instead of charging again (六.3).
             let req = PayRequest {
-                decision_number: number.to_string(),
+                decision_number: DecisionNumber::from(number),
                 idempotency_key: format!("kiosk-pay-{number}"),
                 method: "demo_qr".to_string(),
             };
             match self.platform.pay(&req, now) {
                 Ok(p) => {
-                    amount += p.total;
+                    amount += p.amount.total();
                     references.push(p.transaction_no);
                     paid_at = p.paid_at;
                 }
@@ -459,7 +392,7 @@ impl KioskBackend for StoreBackend {
         let list = self.platform.filings(id, now).map_err(backend_error)?;
         list.mine
             .iter()
-            .filter(|f| matches!(f.state.as_str(), "pending_review" | "approved"))
+            .filter(|f| f.state.is_active())
             .map(filing_view)
             .collect()
     }
@@ -476,10 +409,7 @@ impl KioskBackend for StoreBackend {
             Err(TokenError::Expired) => return Err(FilingError::TokenExpired),
             Err(_) => return Err(FilingError::TokenInvalid),
         };
-        let key = VehicleKey {
-            plate: claims.plate,
-            plate_type: claims.plate_type,
-        };
+        let key = VehicleKey::parse(&claims.plate, &claims.plate_type).map_err(filing_error)?;
         self.candidate(
             id,
             key,
@@ -562,10 +492,7 @@ impl KioskBackend for StoreBackend {
             .iter()
             .find(|f| f.id.to_string() == filing)
             .ok_or(BackendError::NotFound)?;
-        let key = VehicleKey {
-            plate: f.plate.clone(),
-            plate_type: f.plate_type.clone(),
-        };
+        let key = f.vehicle.clone();
         self.platform
             .unfile(id, &key, now)
             .map(|_| ())
@@ -636,6 +563,7 @@ impl KioskBackend for StoreBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::Relation;
     use crate::store::demo::{DemoOptions, build_city};
     use crate::store::schema;
 
@@ -751,11 +679,8 @@ mod tests {
         let owner = id("500107198209150056");
         let applicant = id("50010619851120002X");
         let owned = platform.vehicles(&owner, now).unwrap();
-        let v = owned.iter().find(|v| v.relation == "own").unwrap();
-        let key = VehicleKey {
-            plate: v.plate.clone(),
-            plate_type: v.plate_type.clone(),
-        };
+        let v = owned.iter().find(|v| v.relation == Relation::Own).unwrap();
+        let key = v.key();
         let token = platform.issue_vehicle_qr(&owner, &key, now).unwrap().token;
 
         // A tampered code is refused before anything is written.
@@ -774,7 +699,7 @@ mod tests {
         );
 
         let candidate = b.check_filing_qr(&applicant, &token, now).unwrap();
-        assert_eq!(candidate.plate.as_str(), v.plate);
+        assert_eq!(candidate.plate, v.plate);
         assert_eq!(candidate.owner, "刘*");
         let filed = b.submit_filing(&applicant, &candidate, now).unwrap();
         assert_eq!(filed.status, FilingStatus::PendingReview);

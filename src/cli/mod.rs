@@ -2,6 +2,7 @@
 
 pub mod db;
 pub mod platform;
+pub mod platform_json;
 pub mod rules_eval;
 
 use anyhow::Context as _;

@@ -9,6 +9,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::db::DEFAULT_DB;
+use super::platform_json::*;
 use super::{parse, print_json};
 use crate::domain::IdNumber;
 use crate::store::demo;
@@ -42,11 +43,10 @@ struct VehicleArgs {
 }
 
 impl VehicleArgs {
-    fn key(&self) -> VehicleKey {
-        VehicleKey {
-            plate: self.plate.trim().to_uppercase(),
-            plate_type: self.plate_type.clone(),
-        }
+    /// The key. A plate that fits no GA 36 layout, or an unknown plate type, names no registered
+    /// vehicle: refused as `vehicle_not_found`, as the operator's scripts have always seen it.
+    fn key(&self) -> Result<VehicleKey, StoreError> {
+        VehicleKey::parse(&self.plate, &self.plate_type).map_err(|_| StoreError::VehicleNotFound)
     }
 }
 
@@ -249,22 +249,45 @@ pub fn run(args: Vec<String>) -> anyhow::Result<i32> {
     }
     let p = SqlitePlatform::open_demo(&cli.db)?;
     match cli.command {
-        PlatformCommand::Person { id } => emit(p.person(&id_number(&id)?, now)),
-        PlatformCommand::Vehicles { id } => emit(p.vehicles(&id_number(&id)?, now)),
-        PlatformCommand::Violations { id, vehicle } => {
-            emit(p.violations(&id_number(&id)?, &vehicle.key(), now))
+        PlatformCommand::Person { id } => {
+            emit(p.person(&id_number(&id)?, now).map(|v| PersonOut::from(&v)))
         }
-        PlatformCommand::SendRegisterCode { phone } => emit(p.send_register_code(&phone, now)),
-        PlatformCommand::Register { id, phone, code } => emit(p.register(
-            &RegisterRequest {
-                id_number: id_number(&id)?,
-                phone,
-                sms_code: code,
-            },
-            now,
-        )),
+        PlatformCommand::Vehicles { id } => emit(
+            p.vehicles(&id_number(&id)?, now)
+                .map(|vs| vs.iter().map(VehicleOut::from).collect::<Vec<_>>()),
+        ),
+        PlatformCommand::Violations { id, vehicle } => {
+            let id = id_number(&id)?;
+            emit(
+                vehicle
+                    .key()
+                    .and_then(|k| p.violations(&id, &k, now))
+                    .map(|l| ViolationListOut::from(&l)),
+            )
+        }
+        PlatformCommand::SendRegisterCode { phone } => emit(
+            p.send_register_code(&phone, now)
+                .map(|s| SmsSentOut::from(&s)),
+        ),
+        PlatformCommand::Register { id, phone, code } => emit(
+            p.register(
+                &RegisterRequest {
+                    id_number: id_number(&id)?,
+                    phone,
+                    sms_code: code,
+                },
+                now,
+            )
+            .map(|v| PersonOut::from(&v)),
+        ),
         PlatformCommand::SendFilingCode { id, vehicle } => {
-            emit(p.send_filing_code(&id_number(&id)?, &vehicle.key(), now))
+            let id = id_number(&id)?;
+            emit(
+                vehicle
+                    .key()
+                    .and_then(|k| p.send_filing_code(&id, &k, now))
+                    .map(|s| SmsSentOut::from(&s)),
+            )
         }
         PlatformCommand::File {
             id,
@@ -273,62 +296,94 @@ pub fn run(args: Vec<String>) -> anyhow::Result<i32> {
             plate_type,
             code,
         } => {
+            let id = id_number(&id)?;
             let proof = match (token, plate, code) {
-                (Some(t), _, _) => FilingProof::QrToken(t),
-                (None, Some(plate), Some(code)) => FilingProof::SmsCode {
-                    vehicle: VehicleArgs { plate, plate_type }.key(),
-                    code,
-                },
+                (Some(t), _, _) => Ok(FilingProof::QrToken(t)),
+                (None, Some(plate), Some(code)) => VehicleArgs { plate, plate_type }
+                    .key()
+                    .map(|vehicle| FilingProof::SmsCode { vehicle, code }),
                 _ => anyhow::bail!("give --token, or --plate with --code"),
             };
-            emit(p.file_vehicle(
-                &FilingRequest {
-                    id_number: id_number(&id)?,
-                    proof,
-                },
-                now,
-            ))
+            emit(
+                proof
+                    .and_then(|proof| {
+                        p.file_vehicle(
+                            &FilingRequest {
+                                id_number: id,
+                                proof,
+                            },
+                            now,
+                        )
+                    })
+                    .map(|f| FilingOut::from(&f)),
+            )
         }
         PlatformCommand::Review {
             filing,
             approve,
             reject: _,
             note,
-        } => emit(p.review_filing(filing, approve, &note, now)),
-        PlatformCommand::Filings { id } => emit(p.filings(&id_number(&id)?, now)),
-        PlatformCommand::RemoveDriver { id, filing } => {
-            emit(p.remove_driver(&id_number(&id)?, filing, now))
-        }
+        } => emit(
+            p.review_filing(FilingId(filing), approve, &note, now)
+                .map(|f| FilingOut::from(&f)),
+        ),
+        PlatformCommand::Filings { id } => emit(
+            p.filings(&id_number(&id)?, now)
+                .map(|l| FilingListOut::from(&l)),
+        ),
+        PlatformCommand::RemoveDriver { id, filing } => emit(
+            p.remove_driver(&id_number(&id)?, FilingId(filing), now)
+                .map(|f| FilingOut::from(&f)),
+        ),
         PlatformCommand::Unfile { id, vehicle } => {
-            emit(p.unfile(&id_number(&id)?, &vehicle.key(), now))
+            let id = id_number(&id)?;
+            emit(
+                vehicle
+                    .key()
+                    .and_then(|k| p.unfile(&id, &k, now))
+                    .map(|f| FilingOut::from(&f)),
+            )
         }
         PlatformCommand::Handle {
             id,
             vehicle,
             violations,
             kiosk,
-        } => emit(p.handle(
-            &HandleRequest {
-                id_number: id_number(&id)?,
-                vehicle: vehicle.key(),
-                violation_ids: violations,
-                kiosk_id: kiosk,
-            },
-            now,
-        )),
+        } => {
+            let id = id_number(&id)?;
+            emit(
+                vehicle
+                    .key()
+                    .and_then(|vehicle| {
+                        p.handle(
+                            &HandleRequest {
+                                id_number: id,
+                                vehicle,
+                                violation_ids: violations,
+                                kiosk_id: kiosk,
+                            },
+                            now,
+                        )
+                    })
+                    .map(|o| HandleOutcomeOut::from(&o)),
+            )
+        }
         PlatformCommand::Pay {
             decision,
             key,
             method,
-        } => emit(p.pay(
-            &PayRequest {
-                decision_number: decision,
-                idempotency_key: key,
-                method,
-            },
-            now,
-        )),
-        PlatformCommand::RevertDue => emit(p.revert_due(now)),
+        } => emit(
+            p.pay(
+                &PayRequest {
+                    decision_number: DecisionNumber(decision),
+                    idempotency_key: key,
+                    method,
+                },
+                now,
+            )
+            .map(|v| PaymentOut::from(&v)),
+        ),
+        PlatformCommand::RevertDue => emit(p.revert_due(now).map(|r| RevertReportOut::from(&r))),
         PlatformCommand::Feedback {
             id,
             category,
@@ -350,12 +405,21 @@ pub fn run(args: Vec<String>) -> anyhow::Result<i32> {
             emit(p.with_connection_ref(|c| Ok(sms::outbox(c, limit)?)))
         }
         PlatformCommand::IssueQr { id, vehicle } => {
-            emit(p.issue_vehicle_qr(&id_number(&id)?, &vehicle.key(), now))
+            let id = id_number(&id)?;
+            emit(
+                vehicle
+                    .key()
+                    .and_then(|k| p.issue_vehicle_qr(&id, &k, now))
+                    .map(|t| IssuedTokenOut::from(&t)),
+            )
         }
         PlatformCommand::VerifyQr { token } => {
             emit(p.qr_keys().verify(&token, now).map_err(StoreError::from))
         }
-        PlatformCommand::Receipt { decision, kind } => emit(p.receipt(&decision, kind)),
+        PlatformCommand::Receipt { decision, kind } => emit(
+            p.receipt(&DecisionNumber(decision), kind)
+                .map(|r| ReceiptOut::from(&r)),
+        ),
         PlatformCommand::DemoPersons => {
             unreachable!("handled above")
         }

@@ -133,6 +133,14 @@ impl std::fmt::Display for Plate {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Plate {
+    /// A plate on the wire is checked like any other.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Plate::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 impl std::str::FromStr for Plate {
     type Err = PlateError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

@@ -150,15 +150,12 @@ pub fn run(path: &Path, lookups: u32, payments: u32) -> Result<BenchReport, Benc
         let vs = p.vehicles(&id, now)?;
         let mut found = None;
         for v in &vs {
-            let key = VehicleKey {
-                plate: v.plate.clone(),
-                plate_type: v.plate_type.clone(),
-            };
+            let key = v.key();
             let list = p.violations(&id, &key, now)?;
             if found.is_none()
-                && let Some(ok) = list.violations.iter().find(|x| x.decision.eligible)
+                && let Some(ok) = list.violations.iter().find(|x| x.decision.eligible())
             {
-                found = Some((key, ok.id.clone()));
+                found = Some((key, ok.facts.id.clone()));
             }
         }
         lookup_times.push(t.elapsed());

@@ -32,10 +32,10 @@ pub mod sms;
 pub mod token;
 
 pub use platform::{
-    FeedbackRequest, FilingList, FilingProof, FilingRequest, FilingView, HandleOutcome,
-    HandleRequest, HandledItem, HandlingView, LicenceView, PayRequest, PaymentView, PersonView,
-    Platform, ReasonView, RegisterRequest, RevertReport, RevertedItem, RuleDecisionView, SmsSent,
-    SqlitePlatform, VehicleKey, VehicleView, ViolationList, ViolationView,
+    DecisionNumber, FeedbackRequest, FilingId, FilingList, FilingProof, FilingRequest, FilingState,
+    FilingView, HandleOutcome, HandleRequest, HandledItem, HandlingView, LicenceView, PayRequest,
+    PaymentView, PersonView, Platform, ReceiptBody, ReceiptView, RegisterRequest, RevertReport,
+    RevertedItem, SmsSent, SqlitePlatform, VehicleKey, VehicleView, ViolationList, ViolationView,
 };
 
 use crate::rules::filing::FilingRefusal;

@@ -44,7 +44,7 @@ impl SqlitePlatform {
                 }
                 audit::append(tx, now.as_second(), "revert", &format!("decision:{}", d.number), &json!({"released_points": release.released_points}))?;
                 report.reverted.push(RevertedItem {
-                    decision_number: d.number.clone(),
+                    decision_number: DecisionNumber(d.number.clone()),
                     violation_id: d.violation_id.clone(),
                     released_points: release.released_points,
                 });

@@ -64,7 +64,7 @@ pub trait Platform: Send + Sync {
     /// Approve or reject a pending filing. Repeating the same verdict returns the filing.
     fn review_filing(
         &self,
-        filing_id: i64,
+        filing_id: FilingId,
         approve: bool,
         note: &str,
         now: Timestamp,
@@ -83,7 +83,7 @@ pub trait Platform: Send + Sync {
     fn remove_driver(
         &self,
         owner: &IdNumber,
-        filing_id: i64,
+        filing_id: FilingId,
         now: Timestamp,
     ) -> Result<FilingView, StoreError>;
     /// Handle selected violations: each gets a decision with a number, its points become pending.
@@ -94,7 +94,11 @@ pub trait Platform: Send + Sync {
     /// Revert kiosk handlings unpaid after 2 hours (六.2).
     fn revert_due(&self, now: Timestamp) -> Result<RevertReport, StoreError>;
     /// A receipt kept for reprint (回执补打).
-    fn receipt(&self, decision_number: &str, kind: ReceiptKind) -> Result<ReceiptView, StoreError>;
+    fn receipt(
+        &self,
+        decision_number: &DecisionNumber,
+        kind: ReceiptKind,
+    ) -> Result<ReceiptView, StoreError>;
     /// Record feedback (意见反馈); returns its number.
     fn feedback(&self, req: &FeedbackRequest, now: Timestamp) -> Result<i64, StoreError>;
     /// Issue a vehicle QR token for one of the owner's vehicles.

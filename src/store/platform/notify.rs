@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 use rusqlite::{TransactionBehavior, params};
 
-use super::{PayRequest, PaymentSource, PaymentView, SqlitePlatform};
+use super::{DecisionNumber, PayRequest, PaymentSource, PaymentView, SqlitePlatform};
 use crate::domain::Fen;
 use crate::store::payment::{NotificationError, NotificationReceiver};
 use crate::store::{StoreError, audit};
@@ -51,7 +51,7 @@ impl SqlitePlatform {
             self.pay_in_tx(
                 tx,
                 &PayRequest {
-                    decision_number: n.decision_number.clone(),
+                    decision_number: DecisionNumber(n.decision_number.clone()),
                     idempotency_key: n.idempotency_key.clone(),
                     method: n.method.clone(),
                 },

@@ -7,10 +7,13 @@ use serde_json::json;
 use super::rows::*;
 use super::*;
 use crate::domain::{Fen, IdNumber};
+use crate::privacy::Masked;
 use crate::rules::filing::{self, FilingCounts, FilingMethod, OwnerKind};
-use crate::rules::payment::{self as pay_rules, PaymentWindow};
+use crate::rules::payment::{self as pay_rules, AmountDue, PaymentWindow};
 use crate::rules::{self, EligibilityRequest, ViolationFacts, maintenance};
-use crate::store::{StoreError, audit, sms, token};
+use crate::store::sms;
+use crate::store::token;
+use crate::store::{StoreError, audit};
 
 fn valid_phone(phone: &str) -> bool {
     phone.len() == 11 && phone.starts_with('1') && phone.bytes().all(|b| b.is_ascii_digit())
@@ -104,20 +107,16 @@ impl SqlitePlatform {
                  FROM payments p JOIN decisions d ON d.id = p.decision_id WHERE p.idempotency_key = ?1",
                 [&req.idempotency_key],
                 |r| {
-                    let (fine, sur, fee, total) = (Fen(r.get(3)?), Fen(r.get(4)?), Fen(r.get(5)?), Fen(r.get(6)?));
                     Ok(PaymentView {
-                        decision_number: r.get(0)?,
+                        decision_number: DecisionNumber(r.get(0)?),
                         idempotency_key: req.idempotency_key.clone(),
                         method: r.get(1)?,
                         transaction_no: r.get(2)?,
-                        fine,
-                        surcharge: sur,
-                        fee,
-                        total,
-                        fine_text: fine.to_string(),
-                        surcharge_text: sur.to_string(),
-                        fee_text: fee.to_string(),
-                        total_text: total.to_string(),
+                        amount: AmountDue {
+                            fine: Fen(r.get(3)?),
+                            surcharge: Fen(r.get(4)?),
+                            fee: Fen(r.get(5)?),
+                        },
                         paid_at: ts(r.get(7)?),
                         replayed: true,
                     })
@@ -130,15 +129,16 @@ impl SqlitePlatform {
             }
             return Ok(previous);
         }
-        let d = Self::decision_by_number(tx, &req.decision_number)?;
+        let d = Self::decision_by_number(tx, req.decision_number.as_str())?;
         let state = handling_state(&d.state)?;
         pay_rules::check_payment(state, d.window(now), now).map_err(StoreError::Payment)?;
-        let view = d.view(now);
-        let total = view.amount_due;
+        let view = d.view(now)?;
+        let due = view.due();
+        let total = due.total();
         let transaction_no = match source {
             PaymentSource::Provider => {
                 self.payments
-                    .charge(&req.decision_number, &req.idempotency_key, total)?
+                    .charge(req.decision_number.as_str(), &req.idempotency_key, total)?
             }
             PaymentSource::Notified {
                 transaction_no,
@@ -155,7 +155,7 @@ impl SqlitePlatform {
         tx.execute(
             "INSERT INTO payments (decision_id, idempotency_key, method, transaction_no, fine_fen, surcharge_fen, fee_fen, total_fen, paid_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![d.id, req.idempotency_key, req.method, transaction_no, d.fine, view.surcharge.as_fen(), rules::SERVICE_FEE.as_fen(), total.as_fen(), now.as_second()],
+            params![d.id, req.idempotency_key, req.method, transaction_no, due.fine.as_fen(), due.surcharge.as_fen(), due.fee.as_fen(), total.as_fen(), now.as_second()],
         )?;
         let payment_id = tx.last_insert_rowid();
         tx.execute(
@@ -167,22 +167,15 @@ impl SqlitePlatform {
             [&d.violation_id],
         )?;
         let out = PaymentView {
-            decision_number: d.number.clone(),
+            decision_number: view.number.clone(),
             idempotency_key: req.idempotency_key.clone(),
             method: req.method.clone(),
             transaction_no,
-            fine: Fen(d.fine),
-            surcharge: view.surcharge,
-            fee: rules::SERVICE_FEE,
-            total,
-            fine_text: Fen(d.fine).to_string(),
-            surcharge_text: view.surcharge.to_string(),
-            fee_text: rules::SERVICE_FEE.to_string(),
-            total_text: total.to_string(),
+            amount: due,
             paid_at: now,
             replayed: false,
         };
-        let body = serde_json::to_string(&out).expect("serialize");
+        let body = serde_json::to_string(&PaymentRecord::from(&out)).expect("serialize");
         tx.execute(
             "INSERT INTO receipts (kind, decision_id, payment_id, body, created_at) VALUES ('payment', ?1, ?2, ?3, ?4)",
             params![d.id, payment_id, body, now.as_second()],
@@ -193,7 +186,7 @@ impl SqlitePlatform {
             now.as_second(),
             "pay",
             &format!("decision:{}", d.number),
-            &json!({"payment": payment_id, "total_fen": total.as_fen(), "surcharge_fen": view.surcharge.as_fen(), "method": req.method}),
+            &json!({"payment": payment_id, "total_fen": total.as_fen(), "surcharge_fen": due.surcharge.as_fen(), "method": req.method}),
         )?;
         Ok(out)
     }
@@ -205,7 +198,7 @@ impl Platform for SqlitePlatform {
             let p = Self::person_row(tx, id)?;
             Ok(PersonView {
                 id_number_masked: id.masked(),
-                name: p.name.clone(),
+                name: Masked::new(p.name.clone()),
                 phone_masked: crate::privacy::mask_text(&p.phone),
                 registered: p.registered_phone.is_some(),
                 licence: Self::licence(tx, p.id)?,
@@ -239,7 +232,9 @@ impl Platform for SqlitePlatform {
                     .iter()
                     .position(|x| *x == r)
                     .unwrap_or(9);
-                rank(&a.relation).cmp(&rank(&b.relation)).then(a.plate.cmp(&b.plate))
+                rank(a.relation.code())
+                    .cmp(&rank(b.relation.code()))
+                    .then(a.plate.as_str().cmp(b.plate.as_str()))
             });
             Ok(out)
         })
@@ -272,20 +267,12 @@ impl Platform for SqlitePlatform {
                     .pop()
                     .ok_or_else(|| StoreError::Corrupt("rule core returned nothing".into()))?;
                 violations.push(ViolationView {
-                    id: facts.id.clone(),
-                    occurred_at: facts.occurred_at,
+                    facts,
                     place: extra.place,
                     description: extra.description,
-                    province: facts.province.to_string(),
-                    province_online: facts.province_online,
-                    recorded_by: extra.recorded_by,
-                    penalty: extra.penalty,
-                    fine: facts.fine,
-                    fine_text: facts.fine.to_string(),
-                    points: facts.points,
                     authority: extra.authority,
                     authority_address: extra.authority_address,
-                    decision: RuleDecisionView::from(&decision),
+                    decision,
                 });
             }
             let mut unpaid = Vec::new();
@@ -301,7 +288,7 @@ impl Platform for SqlitePlatform {
                      WHERE v.vehicle_id = ?1 AND v.state = 'handled' AND d.state = 'handled_unpaid' ORDER BY d.id"
                 ))?;
                 for d in stmt.query_map([v.id], decision_from_row)? {
-                    unpaid.push(d?.view(now));
+                    unpaid.push(d?.view(now)?);
                 }
             }
             Ok(ViolationList {
@@ -360,7 +347,7 @@ impl Platform for SqlitePlatform {
             }
             Ok(PersonView {
                 id_number_masked: req.id_number.masked(),
-                name: p.name.clone(),
+                name: Masked::new(p.name.clone()),
                 phone_masked: crate::privacy::mask_text(&req.phone),
                 registered: true,
                 licence: Self::licence(tx, p.id)?,
@@ -402,10 +389,7 @@ impl Platform for SqlitePlatform {
             FilingProof::QrToken(t) => {
                 let c = self.qr.verify(t, now)?;
                 (
-                    VehicleKey {
-                        plate: c.plate.clone(),
-                        plate_type: c.plate_type.clone(),
-                    },
+                    VehicleKey::parse(&c.plate, &c.plate_type)?,
                     FilingMethod::OwnerQr,
                     Consent::Qr(c.owner),
                 )
@@ -453,11 +437,7 @@ impl Platform for SqlitePlatform {
                     sms::consume_code(tx, &phone, &purpose, code, now)?;
                 }
             }
-            let method_code = match method {
-                FilingMethod::OwnerQr => "owner_qr",
-                FilingMethod::OwnerSms => "owner_sms",
-                FilingMethod::UnitManagerSms => "unit_manager_sms",
-            };
+            let method_code = codes::filing_method(method);
             tx.execute(
                 "INSERT INTO filings (person_id, vehicle_id, method, state, requested_at) VALUES (?1, ?2, ?3, 'pending_review', ?4)",
                 params![p.id, v.id, method_code, now.as_second()],
@@ -471,33 +451,38 @@ impl Platform for SqlitePlatform {
 
     fn review_filing(
         &self,
-        filing_id: i64,
+        filing_id: FilingId,
         approve: bool,
         note: &str,
         now: Timestamp,
     ) -> Result<FilingView, StoreError> {
-        let wanted = if approve { "approved" } else { "rejected" };
+        let wanted = if approve {
+            FilingState::Approved
+        } else {
+            FilingState::Rejected
+        };
+        let filing_id = filing_id.0;
         self.write(|tx| {
             let f = Self::filing_view(tx, filing_id)?;
             if f.state == wanted {
                 return Ok(f);
             }
-            if f.state != "pending_review" {
+            if f.state != FilingState::PendingReview {
                 return Err(StoreError::FilingAlreadyReviewed {
-                    state: f.state,
-                    wanted: wanted.into(),
+                    state: f.state.code().into(),
+                    wanted: wanted.code().into(),
                 });
             }
             tx.execute(
                 "UPDATE filings SET state = ?1, reviewed_at = ?2, review_note = ?3 WHERE id = ?4",
-                params![wanted, now.as_second(), note, filing_id],
+                params![wanted.code(), now.as_second(), note, filing_id],
             )?;
             audit::append(
                 tx,
                 now.as_second(),
                 "review",
                 &format!("filing:{filing_id}"),
-                &json!({"state": wanted}),
+                &json!({"state": wanted.code()}),
             )?;
             Self::filing_view(tx, filing_id)
         })
@@ -575,9 +560,10 @@ impl Platform for SqlitePlatform {
     fn remove_driver(
         &self,
         owner: &IdNumber,
-        filing_id: i64,
+        filing_id: FilingId,
         now: Timestamp,
     ) -> Result<FilingView, StoreError> {
+        let filing_id = filing_id.0;
         self.write(|tx| {
             let p = Self::person_row(tx, owner)?;
             let row: Option<(i64, String)> = tx
@@ -646,7 +632,7 @@ impl Platform for SqlitePlatform {
                         items[i] = Some(HandledItem {
                             violation_id: vid.clone(),
                             already_handled: true,
-                            decision: d.view(now),
+                            decision: d.view(now)?,
                         });
                     }
                 }
@@ -691,10 +677,11 @@ impl Platform for SqlitePlatform {
                     }
                     Self::change_pending_points(tx, p.id, i64::from(f.points))?;
                     let d = Self::decision_by_number(tx, &number)?;
-                    let view = d.view(now);
+                    let view = d.view(now)?;
+                    let body = serde_json::to_string(&HandlingRecord::from(&view)).expect("serialize");
                     tx.execute(
                         "INSERT INTO receipts (kind, decision_id, body, created_at) VALUES ('handling', ?1, ?2, ?3)",
-                        params![id, serde_json::to_string(&view).expect("serialize"), now.as_second()],
+                        params![id, body, now.as_second()],
                     )?;
                     audit::append(tx, now.as_second(), "handle", &format!("decision:{number}"), &json!({"violation": f.id, "person": p.id, "points": f.points, "fine_fen": f.fine.as_fen(), "kiosk": req.kiosk_id}))?;
                     let i = req.violation_ids.iter().position(|x| *x == f.id).expect("selected");
@@ -712,7 +699,7 @@ impl Platform for SqlitePlatform {
                 .flatten()
                 .filter(|it| seen.insert(it.violation_id.clone()))
                 .collect();
-            let due: Fen = items.iter().map(|i| i.decision.amount_due).sum();
+            let due: AmountDue = items.iter().map(|i| i.decision.due()).sum();
             tracing::info!(
                 person = %req.id_number,
                 handled = fresh.len(),
@@ -722,7 +709,6 @@ impl Platform for SqlitePlatform {
             Ok(HandleOutcome {
                 items,
                 amount_due: due,
-                amount_due_text: due.to_string(),
             })
         })
     }
@@ -735,9 +721,13 @@ impl Platform for SqlitePlatform {
         self.revert_due_sweep(now)
     }
 
-    fn receipt(&self, decision_number: &str, kind: ReceiptKind) -> Result<ReceiptView, StoreError> {
+    fn receipt(
+        &self,
+        decision_number: &DecisionNumber,
+        kind: ReceiptKind,
+    ) -> Result<ReceiptView, StoreError> {
         self.read(|tx| {
-            let d = Self::decision_by_number(tx, decision_number)?;
+            let d = Self::decision_by_number(tx, decision_number.as_str())?;
             let (body, at): (String, i64) = tx
                 .query_row(
                     "SELECT body, created_at FROM receipts WHERE decision_id = ?1 AND kind = ?2",
@@ -746,12 +736,23 @@ impl Platform for SqlitePlatform {
                 )
                 .optional()?
                 .ok_or(StoreError::ReceiptNotFound)?;
+            let bad = |e: serde_json::Error| StoreError::Corrupt(format!("receipt body: {e}"));
+            let body = match kind {
+                ReceiptKind::Handling => ReceiptBody::Handling(
+                    serde_json::from_str::<HandlingRecord>(&body)
+                        .map_err(bad)?
+                        .view()?,
+                ),
+                ReceiptKind::Payment => ReceiptBody::Payment(
+                    serde_json::from_str::<PaymentRecord>(&body)
+                        .map_err(bad)?
+                        .view()?,
+                ),
+            };
             Ok(ReceiptView {
-                kind,
-                decision_number: d.number,
+                decision_number: DecisionNumber(d.number),
                 created_at: ts(at),
-                body: serde_json::from_str(&body)
-                    .map_err(|e| StoreError::Corrupt(format!("receipt body: {e}")))?,
+                body,
             })
         })
     }
@@ -795,8 +796,7 @@ impl Platform for SqlitePlatform {
         let (token, claims) = self.qr.issue(&v.plate, &v.plate_type, owner, now)?;
         Ok(IssuedToken {
             token,
-            plate: v.plate,
-            plate_type: v.plate_type,
+            vehicle: vehicle.clone(),
             expires_at: ts(claims.expires_at),
         })
     }

@@ -2,16 +2,19 @@
 //! trait's views.
 
 use jiff::Timestamp;
+use jiff::civil::Date;
 use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
 
 use super::*;
 use crate::domain::{
-    Fen, IdNumber, LicenceStatus, PlateType, StatusSet, VehicleStatus, VehicleUse,
+    Fen, IdNumber, LicenceClass, LicenceStatus, Plate, PlateType, StatusSet, VehicleStatus,
+    VehicleUse,
 };
-use crate::rules::filing::FilingCounts;
-use crate::rules::payment::{HandlingState, PaymentWindow};
+use crate::rules::filing::{FilingCounts, OwnerKind};
+use crate::rules::payment::{AmountDue, HandlingState, PaymentWindow};
 use crate::rules::{
-    self, DriverFacts, Penalty, RecordedBy, Relation, RentalPeriod, VehicleFacts, ViolationFacts,
+    DriverFacts, Penalty, RecordedBy, Relation, RentalPeriod, VehicleFacts, ViolationFacts,
     maintenance, surcharge,
 };
 use crate::store::StoreError;
@@ -35,6 +38,16 @@ pub(super) struct VehicleRow {
     pub(super) status: String,
     pub(super) owner_person_id: Option<i64>,
     pub(super) owner_unit_id: Option<i64>,
+}
+
+impl VehicleRow {
+    pub(super) fn owner_kind(&self) -> OwnerKind {
+        if self.owner_unit_id.is_some() {
+            OwnerKind::Unit
+        } else {
+            OwnerKind::Person
+        }
+    }
 }
 
 pub(super) struct DecisionRow {
@@ -70,11 +83,155 @@ pub(super) fn decision_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Decis
 }
 
 pub(super) fn handling_state(s: &str) -> Result<HandlingState, StoreError> {
-    match s {
-        "handled_unpaid" => Ok(HandlingState::HandledUnpaid),
-        "paid" => Ok(HandlingState::Paid),
-        "reverted" => Ok(HandlingState::Reverted),
-        other => Err(StoreError::Corrupt(format!("decision state {other}"))),
+    codes::parse_handling_state(s).ok_or_else(|| StoreError::Corrupt(format!("decision state {s}")))
+}
+
+fn corrupt(what: &str) -> impl FnOnce(crate::domain::codes::UnknownCode) -> StoreError + '_ {
+    move |e| StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+pub(super) fn parse_plate(s: &str) -> Result<Plate, StoreError> {
+    Plate::parse(s).map_err(|e| StoreError::Corrupt(format!("plate: {e}")))
+}
+
+pub(super) fn parse_plate_type(s: &str) -> Result<PlateType, StoreError> {
+    PlateType::parse(s).map_err(corrupt("plate type"))
+}
+
+fn parse_date(what: &str, s: &str) -> Result<Date, StoreError> {
+    s.parse()
+        .map_err(|e| StoreError::Corrupt(format!("{what} “{s}”: {e}")))
+}
+
+/// A handling receipt as the `receipts` table keeps it (a JSON document; the `*_text` fields are
+/// written for readers of the database and ignored when read back).
+#[derive(Serialize, Deserialize)]
+pub(super) struct HandlingRecord {
+    number: String,
+    violation_id: String,
+    channel: String,
+    decided_at: Timestamp,
+    payment_deadline: Timestamp,
+    state: String,
+    fine: Fen,
+    points: u32,
+    surcharge: Fen,
+    surcharge_days: i64,
+    fee: Fen,
+    amount_due: Fen,
+    #[serde(default, skip_deserializing)]
+    amount_due_text: String,
+}
+
+impl From<&HandlingView> for HandlingRecord {
+    fn from(h: &HandlingView) -> Self {
+        let due = h.due().total();
+        HandlingRecord {
+            number: h.number.to_string(),
+            violation_id: h.violation_id.clone(),
+            channel: h.channel.code().into(),
+            decided_at: h.decided_at,
+            payment_deadline: h.payment_deadline,
+            state: codes::handling_state(h.state).into(),
+            fine: h.charges.fine,
+            points: h.points,
+            surcharge: h.charges.surcharge,
+            surcharge_days: h.surcharge_days,
+            fee: h.charges.fee,
+            amount_due: due,
+            amount_due_text: due.to_string(),
+        }
+    }
+}
+
+impl HandlingRecord {
+    pub(super) fn view(self) -> Result<HandlingView, StoreError> {
+        Ok(HandlingView {
+            number: DecisionNumber(self.number),
+            violation_id: self.violation_id,
+            channel: DecisionChannel::from_code(&self.channel)
+                .ok_or_else(|| StoreError::Corrupt(format!("receipt channel {}", self.channel)))?,
+            decided_at: self.decided_at,
+            payment_deadline: self.payment_deadline,
+            state: handling_state(&self.state)?,
+            points: self.points,
+            charges: AmountDue {
+                fine: self.fine,
+                surcharge: self.surcharge,
+                fee: self.fee,
+            },
+            surcharge_days: self.surcharge_days,
+        })
+    }
+}
+
+/// A payment receipt as the `receipts` table keeps it.
+#[derive(Serialize, Deserialize)]
+pub(super) struct PaymentRecord {
+    decision_number: String,
+    idempotency_key: String,
+    method: String,
+    transaction_no: String,
+    fine: Fen,
+    surcharge: Fen,
+    fee: Fen,
+    total: Fen,
+    #[serde(default, skip_deserializing)]
+    fine_text: String,
+    #[serde(default, skip_deserializing)]
+    surcharge_text: String,
+    #[serde(default, skip_deserializing)]
+    fee_text: String,
+    #[serde(default, skip_deserializing)]
+    total_text: String,
+    paid_at: Timestamp,
+    replayed: bool,
+}
+
+impl From<&PaymentView> for PaymentRecord {
+    fn from(p: &PaymentView) -> Self {
+        let a = p.amount;
+        PaymentRecord {
+            decision_number: p.decision_number.to_string(),
+            idempotency_key: p.idempotency_key.clone(),
+            method: p.method.clone(),
+            transaction_no: p.transaction_no.clone(),
+            fine: a.fine,
+            surcharge: a.surcharge,
+            fee: a.fee,
+            total: a.total(),
+            fine_text: a.fine.to_string(),
+            surcharge_text: a.surcharge.to_string(),
+            fee_text: a.fee.to_string(),
+            total_text: a.total().to_string(),
+            paid_at: p.paid_at,
+            replayed: p.replayed,
+        }
+    }
+}
+
+impl PaymentRecord {
+    pub(super) fn view(self) -> Result<PaymentView, StoreError> {
+        let amount = AmountDue {
+            fine: self.fine,
+            surcharge: self.surcharge,
+            fee: self.fee,
+        };
+        if amount.total() != self.total {
+            return Err(StoreError::Corrupt(format!(
+                "payment receipt of {}: total {} is not fine + surcharge + fee",
+                self.decision_number, self.total
+            )));
+        }
+        Ok(PaymentView {
+            decision_number: DecisionNumber(self.decision_number),
+            idempotency_key: self.idempotency_key,
+            method: self.method,
+            transaction_no: self.transaction_no,
+            amount,
+            paid_at: self.paid_at,
+            replayed: self.replayed,
+        })
     }
 }
 
@@ -92,42 +249,33 @@ impl DecisionRow {
         }
     }
 
-    pub(super) fn view(&self, now: Timestamp) -> HandlingView {
+    pub(super) fn view(&self, now: Timestamp) -> Result<HandlingView, StoreError> {
+        let state = handling_state(&self.state)?;
         let today = maintenance::local_time(now).date();
         let decided_on = maintenance::local_time(ts(self.decided_at)).date();
-        let s = if self.state == "handled_unpaid" {
+        let s = if state == HandlingState::HandledUnpaid {
             surcharge::late_payment_surcharge(Fen(self.fine), decided_on, today)
         } else {
             surcharge::late_payment_surcharge(Fen(self.fine), decided_on, decided_on)
         };
-        let due = if self.state == "handled_unpaid" {
-            rules::payment::AmountDue::new(Fen(self.fine), s.amount).total()
-        } else {
-            Fen::ZERO
-        };
-        HandlingView {
-            number: self.number.clone(),
+        Ok(HandlingView {
+            number: DecisionNumber(self.number.clone()),
             violation_id: self.violation_id.clone(),
-            channel: self.channel.clone(),
+            channel: DecisionChannel::from_code(&self.channel)
+                .ok_or_else(|| StoreError::Corrupt(format!("decision channel {}", self.channel)))?,
             decided_at: ts(self.decided_at),
             payment_deadline: ts(self.payment_deadline),
-            state: self.state.clone(),
-            fine: Fen(self.fine),
+            state,
             points: self.points,
-            surcharge: s.amount,
+            charges: AmountDue::new(Fen(self.fine), s.amount),
             surcharge_days: s.days,
-            fee: rules::SERVICE_FEE,
-            amount_due: due,
-            amount_due_text: due.to_string(),
-        }
+        })
     }
 }
 
 pub(super) struct ViolationExtra {
     pub(super) place: String,
     pub(super) description: String,
-    pub(super) recorded_by: String,
-    pub(super) penalty: String,
     pub(super) authority: String,
     pub(super) authority_address: String,
 }
@@ -185,7 +333,7 @@ impl SqlitePlatform {
         Self::vehicle_where(
             tx,
             "plate = ?1 AND plate_type = ?2",
-            params![key.plate, key.plate_type],
+            params![key.plate.as_str(), key.plate_type.code()],
         )
     }
 
@@ -238,28 +386,35 @@ impl SqlitePlatform {
         tx: &Connection,
         person_id: i64,
     ) -> Result<Option<LicenceView>, StoreError> {
-        let row = tx
+        type Row = (String, String, String, u32, u32, String, u32);
+        let row: Option<Row> = tx
             .query_row(
                 "SELECT licence_class, first_issued, cycle_start, cycle_points, pending_points, status, full_12_count FROM licences WHERE person_id = ?1",
                 [person_id],
-                |r| {
-                    Ok(LicenceView {
-                        class: r.get(0)?,
-                        first_issued: r.get(1)?,
-                        cycle_start: r.get(2)?,
-                        cycle_points: r.get(3)?,
-                        pending_points: r.get(4)?,
-                        status: r.get(5)?,
-                        status_names: Vec::new(),
-                        full_12_count: r.get(6)?,
-                    })
-                },
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
             )
             .optional()?;
-        let Some(mut l) = row else { return Ok(None) };
-        let set = parse_licence_status(&l.status)?;
-        l.status_names = set.iter().map(|s| s.name_zh().to_string()).collect();
-        Ok(Some(l))
+        let Some((
+            class,
+            first_issued,
+            cycle_start,
+            cycle_points,
+            pending_points,
+            status,
+            full_12_count,
+        )) = row
+        else {
+            return Ok(None);
+        };
+        Ok(Some(LicenceView {
+            class: LicenceClass::parse(&class).map_err(corrupt("licence class"))?,
+            first_issued: parse_date("first issued", &first_issued)?,
+            cycle_start: parse_date("cycle start", &cycle_start)?,
+            cycle_points,
+            pending_points,
+            status: parse_licence_status(&status)?,
+            full_12_count,
+        }))
     }
 
     pub(super) fn driver_facts(tx: &Connection, person_id: i64) -> Result<DriverFacts, StoreError> {
@@ -267,7 +422,7 @@ impl SqlitePlatform {
             None => DriverFacts::without_licence(),
             Some(l) => DriverFacts {
                 has_license: true,
-                license_status: parse_licence_status(&l.status)?,
+                license_status: l.status,
                 cycle_points: l.cycle_points,
                 pending_points: l.pending_points,
                 full_12_count_in_cycle: l.full_12_count,
@@ -332,14 +487,11 @@ impl SqlitePlatform {
         relation: Relation,
     ) -> Result<VehicleFacts, StoreError> {
         Ok(VehicleFacts {
-            plate: crate::domain::Plate::parse(&v.plate)
-                .map_err(|e| StoreError::Corrupt(format!("plate: {e}")))?,
-            plate_type: PlateType::parse(&v.plate_type)
-                .map_err(|e| StoreError::Corrupt(format!("plate type: {e}")))?,
-            use_: VehicleUse::parse(&v.use_code)
-                .map_err(|e| StoreError::Corrupt(format!("vehicle use: {e}")))?,
+            plate: parse_plate(&v.plate)?,
+            plate_type: parse_plate_type(&v.plate_type)?,
+            use_: VehicleUse::parse(&v.use_code).map_err(corrupt("vehicle use"))?,
             status: StatusSet::<VehicleStatus>::parse_codes([v.status.as_str()])
-                .map_err(|e| StoreError::Corrupt(format!("vehicle status: {e}")))?,
+                .map_err(corrupt("vehicle status"))?,
             relation,
         })
     }
@@ -354,35 +506,14 @@ impl SqlitePlatform {
             [v.id],
             |r| r.get(0),
         )?;
-        let (filed_at, rental) = match relation {
-            Relation::Filed { filed_at } | Relation::UnitFiled { filed_at } => {
-                (Some(*filed_at), None)
-            }
-            Relation::RentalRenter { rental } => (None, Some(*rental)),
-            Relation::RentalTempDriver { filed_at, rental } => (Some(*filed_at), Some(*rental)),
-            Relation::Own | Relation::None => (None, None),
-        };
+        let facts = Self::vehicle_facts(v, relation.clone())?;
         Ok(VehicleView {
-            plate: v.plate.clone(),
-            plate_type: v.plate_type.clone(),
-            plate_type_name: PlateType::parse(&v.plate_type)
-                .map(|p| p.name_zh().to_string())
-                .unwrap_or_default(),
-            use_code: v.use_code.clone(),
-            use_name: VehicleUse::parse(&v.use_code)
-                .map(|u| u.name_zh().to_string())
-                .unwrap_or_default(),
-            status: v.status.clone(),
-            relation: relation.code().to_string(),
-            filed_at,
-            rental_start: rental.map(|r| r.start),
-            rental_end: rental.map(|r| r.end),
-            owner_kind: if v.owner_unit_id.is_some() {
-                "unit"
-            } else {
-                "person"
-            }
-            .into(),
+            plate: facts.plate,
+            plate_type: facts.plate_type,
+            use_: facts.use_,
+            status: facts.status,
+            relation: facts.relation,
+            owner_kind: v.owner_kind(),
             pending_violations: pending,
         })
     }
@@ -443,8 +574,6 @@ impl SqlitePlatform {
                 ViolationExtra {
                     place,
                     description,
-                    recorded_by: rec,
-                    penalty: pen,
                     authority: auth,
                     authority_address: addr,
                 },
@@ -480,25 +609,30 @@ impl SqlitePlatform {
     }
 
     pub(super) fn filing_view(tx: &Connection, id: i64) -> Result<FilingView, StoreError> {
-        tx.query_row(
-            "SELECT f.id, v.plate, v.plate_type, f.method, f.state, f.requested_at, f.reviewed_at, f.withdrawn_at, p.name
-             FROM filings f JOIN vehicles v ON v.id = f.vehicle_id JOIN persons p ON p.id = f.person_id WHERE f.id = ?1",
-            [id],
-            |r| {
-                Ok(FilingView {
-                    id: r.get(0)?,
-                    plate: r.get(1)?,
-                    plate_type: r.get(2)?,
-                    method: r.get(3)?,
-                    state: r.get(4)?,
-                    requested_at: ts(r.get(5)?),
-                    reviewed_at: r.get::<_, Option<i64>>(6)?.map(ts),
-                    withdrawn_at: r.get::<_, Option<i64>>(7)?.map(ts),
-                    driver_masked: crate::privacy::mask_text(&r.get::<_, String>(8)?),
-                })
-            },
-        )
-        .optional()?
-        .ok_or(StoreError::FilingNotFound)
+        let row: (i64, String, String, String, String, i64, Option<i64>, Option<i64>, String) = tx
+            .query_row(
+                "SELECT f.id, v.plate, v.plate_type, f.method, f.state, f.requested_at, f.reviewed_at, f.withdrawn_at, p.name
+                 FROM filings f JOIN vehicles v ON v.id = f.vehicle_id JOIN persons p ON p.id = f.person_id WHERE f.id = ?1",
+                [id],
+                |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?))
+                },
+            )
+            .optional()?
+            .ok_or(StoreError::FilingNotFound)?;
+        let (id, plate, plate_type, method, state, requested_at, reviewed_at, withdrawn_at, name) =
+            row;
+        Ok(FilingView {
+            id: FilingId(id),
+            vehicle: VehicleKey::new(parse_plate(&plate)?, parse_plate_type(&plate_type)?),
+            method: codes::parse_filing_method(&method)
+                .ok_or_else(|| StoreError::Corrupt(format!("filing method {method}")))?,
+            state: FilingState::from_code(&state)
+                .ok_or_else(|| StoreError::Corrupt(format!("filing state {state}")))?,
+            requested_at: ts(requested_at),
+            reviewed_at: reviewed_at.map(ts),
+            withdrawn_at: withdrawn_at.map(ts),
+            driver_masked: crate::privacy::mask_text(&name),
+        })
     }
 }

@@ -1,10 +1,21 @@
-//! Plain data: what the [`Platform`](super::Platform) trait takes and returns.
+//! Plain data: what the [`Platform`](super::Platform) trait takes and returns, in the domain's
+//! types (plates, code tables, the rule core's relation and decisions, `Fen`, timestamps). The
+//! JSON the operator sees is made from these at the edge (`src/cli/platform.rs`).
+//!
+//! Requests (`*Request`, [`VehicleKey`], [`PayRequest`]) also have a wire form (serde) for a
+//! central server; views have none.
 
 use jiff::Timestamp;
-use serde::Serialize;
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
 
-use crate::domain::{Fen, IdNumber};
-use crate::rules::Eligibility;
+use crate::domain::{
+    IdNumber, LicenceClass, LicenceStatus, Plate, PlateType, StatusSet, VehicleStatus, VehicleUse,
+};
+use crate::privacy::Masked;
+use crate::rules::filing::{FilingMethod, OwnerKind};
+use crate::rules::payment::{AmountDue, HandlingState};
+use crate::rules::{Eligibility, Relation, VehicleFacts, ViolationFacts};
 use crate::store::StoreError;
 
 /// Requests carry the ID number in clear when serialized (a central server needs it); they are
@@ -41,40 +52,87 @@ mod id_serde {
 }
 
 /// A vehicle is named by its plate and plate type (号牌号码 + 号牌种类).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct VehicleKey {
-    pub plate: String,
-    /// Plate type code, e.g. `02` (小型汽车).
-    pub plate_type: String,
+    pub plate: Plate,
+    /// 号牌种类, e.g. `02` (小型汽车).
+    pub plate_type: PlateType,
+}
+
+impl VehicleKey {
+    pub fn new(plate: Plate, plate_type: PlateType) -> Self {
+        VehicleKey { plate, plate_type }
+    }
+
+    /// A key from text (an operator's arguments, a token's claims); a plate that fits no GA 36
+    /// layout, or an unknown plate type, is an invalid request.
+    pub fn parse(plate: &str, plate_type: &str) -> Result<Self, StoreError> {
+        Ok(VehicleKey {
+            plate: Plate::parse(plate).map_err(|e| StoreError::Invalid(e.to_string()))?,
+            plate_type: PlateType::parse(plate_type)
+                .map_err(|e| StoreError::Invalid(e.to_string()))?,
+        })
+    }
+}
+
+/// A penalty decision's number (处罚决定书编号), e.g. `50012022102400000001`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DecisionNumber(pub String);
+
+impl DecisionNumber {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for DecisionNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for DecisionNumber {
+    fn from(s: &str) -> Self {
+        DecisionNumber(s.to_string())
+    }
+}
+
+/// A filing's number (备案编号).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FilingId(pub i64);
+
+impl std::fmt::Display for FilingId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
 }
 
 /// A driving licence as the platform holds it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LicenceView {
     /// 准驾车型, e.g. `C1`.
-    pub class: String,
-    pub first_issued: String,
+    pub class: LicenceClass,
+    pub first_issued: Date,
     /// The current scoring cycle's first day (记分周期起始).
-    pub cycle_start: String,
+    pub cycle_start: Date,
     /// Points recorded by the police network in this cycle.
     pub cycle_points: u32,
     /// Points of handlings not yet confirmed back (六.3, 七.2).
     pub pending_points: u32,
-    /// Status codes, e.g. `"A"` or `"HS"`.
-    pub status: String,
-    /// The statuses' Chinese names.
-    pub status_names: Vec<String>,
+    /// 驾驶证状态, e.g. `A`, or `H` and `S`.
+    pub status: StatusSet<LicenceStatus>,
     /// Times the licence reached 12 points in this cycle.
     pub full_12_count: u32,
 }
 
 /// A person (the owner of the card on the reader).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct PersonView {
     /// Masked ID number (`5001**********002X`), for screens.
     pub id_number_masked: String,
     /// The full name — shown only to the person themself.
-    pub name: String,
+    pub name: Masked<String>,
     pub phone_masked: String,
     /// Registered as a user of the platform (phone + SMS code).
     pub registered: bool,
@@ -82,113 +140,107 @@ pub struct PersonView {
 }
 
 /// One of the person's vehicles and how they are related to it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VehicleView {
-    pub plate: String,
-    pub plate_type: String,
-    pub plate_type_name: String,
-    pub use_code: String,
-    pub use_name: String,
-    pub status: String,
-    /// `own`, `filed`, `unit_filed`, `rental_renter`, `rental_temp_driver`.
-    pub relation: String,
-    /// When the filing was approved (filed relations).
-    pub filed_at: Option<Timestamp>,
-    pub rental_start: Option<Timestamp>,
-    pub rental_end: Option<Timestamp>,
-    /// `person` or `unit`.
-    pub owner_kind: String,
+    pub plate: Plate,
+    pub plate_type: PlateType,
+    /// 使用性质.
+    pub use_: VehicleUse,
+    /// 机动车状态.
+    pub status: StatusSet<VehicleStatus>,
+    /// Own, filed (with when it was approved), unit-filed, renter or temporary driver (with the
+    /// rental period).
+    pub relation: Relation,
+    pub owner_kind: OwnerKind,
     /// Violations not yet handled.
     pub pending_violations: u32,
 }
 
-/// One failing reason of the rule core.
-#[derive(Debug, Clone, Serialize)]
-pub struct ReasonView {
-    pub code: String,
-    pub clauses: Vec<String>,
-    pub message_zh: String,
-    pub message_en: String,
-}
+impl VehicleView {
+    pub fn key(&self) -> VehicleKey {
+        VehicleKey::new(self.plate.clone(), self.plate_type)
+    }
 
-/// The rule core's decision for one violation.
-#[derive(Debug, Clone, Serialize)]
-pub struct RuleDecisionView {
-    pub eligible: bool,
-    pub reasons: Vec<ReasonView>,
-    pub points_after: u32,
-    pub clauses: Vec<String>,
-    pub message_zh: String,
-    pub message_en: String,
-}
-
-impl From<&Eligibility> for RuleDecisionView {
-    fn from(e: &Eligibility) -> Self {
-        RuleDecisionView {
-            eligible: e.eligible(),
-            reasons: e
-                .reasons
-                .iter()
-                .map(|r| ReasonView {
-                    code: r.code().into(),
-                    clauses: r.clauses().iter().map(|c| c.code().to_string()).collect(),
-                    message_zh: r.message_zh().into(),
-                    message_en: r.message_en().into(),
-                })
-                .collect(),
-            points_after: e.points_after,
-            clauses: e.clauses().iter().map(|c| c.code().to_string()).collect(),
-            message_zh: e.message_zh(),
-            message_en: e.message_en(),
+    /// The facts the rule core decides on.
+    pub fn facts(&self) -> VehicleFacts {
+        VehicleFacts {
+            plate: self.plate.clone(),
+            plate_type: self.plate_type,
+            use_: self.use_,
+            status: self.status.clone(),
+            relation: self.relation.clone(),
         }
     }
 }
 
 /// A pending violation with the rule core's decision for it (decided as if selected alone).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ViolationView {
-    pub id: String,
-    pub occurred_at: Timestamp,
+    /// What the rule core decides on: id, time, who recorded it, penalty, fine, points, province.
+    pub facts: ViolationFacts,
     pub place: String,
     pub description: String,
-    pub province: String,
-    pub province_online: bool,
-    /// `camera` or `officer`.
-    pub recorded_by: String,
-    /// `warning`, `fine` or `other`.
-    pub penalty: String,
-    pub fine: Fen,
-    pub fine_text: String,
-    pub points: u32,
     /// The authority where it happened, for a dispute (六.1).
     pub authority: String,
     pub authority_address: String,
-    pub decision: RuleDecisionView,
+    pub decision: Eligibility,
+}
+
+/// Where a penalty decision was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecisionChannel {
+    /// Handled at a kiosk: 2 hours to pay (六.2).
+    Kiosk,
+    /// Decided elsewhere (a window, the app): no 2-hour revert; a surcharge after 15 days.
+    Elsewhere,
+}
+
+impl DecisionChannel {
+    /// `kiosk` or `elsewhere`, as the store writes it.
+    pub fn code(self) -> &'static str {
+        match self {
+            DecisionChannel::Kiosk => "kiosk",
+            DecisionChannel::Elsewhere => "elsewhere",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        [DecisionChannel::Kiosk, DecisionChannel::Elsewhere]
+            .into_iter()
+            .find(|c| c.code() == code)
+    }
 }
 
 /// A penalty decision (处罚决定) and what is due on it at `now`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HandlingView {
-    pub number: String,
+    pub number: DecisionNumber,
     pub violation_id: String,
-    /// `kiosk` (handled here) or `elsewhere`.
-    pub channel: String,
+    pub channel: DecisionChannel,
     pub decided_at: Timestamp,
     pub payment_deadline: Timestamp,
-    /// `handled_unpaid`, `paid` or `reverted`.
-    pub state: String,
-    pub fine: Fen,
+    pub state: HandlingState,
     pub points: u32,
-    /// Late-payment surcharge due at `now` (beyond-seed, 行政处罚法 art. 72).
-    pub surcharge: Fen,
+    /// The fine, the late-payment surcharge at `now` (beyond-seed, 行政处罚法 art. 72) and the
+    /// fee (七.1: 0).
+    pub charges: AmountDue,
+    /// Days the surcharge counts.
     pub surcharge_days: i64,
-    pub fee: Fen,
-    pub amount_due: Fen,
-    pub amount_due_text: String,
+}
+
+impl HandlingView {
+    /// What is still to pay: the charges while unpaid, nothing once paid or reverted.
+    pub fn due(&self) -> AmountDue {
+        if self.state == HandlingState::HandledUnpaid {
+            self.charges
+        } else {
+            AmountDue::default()
+        }
+    }
 }
 
 /// A vehicle's pending violations and its unpaid decisions.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ViolationList {
     pub vehicle: VehicleView,
     pub violations: Vec<ViolationView>,
@@ -196,7 +248,7 @@ pub struct ViolationList {
 }
 
 /// Register as a user: the phone and the SMS code sent to it.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RegisterRequest {
     #[serde(with = "id_serde")]
     pub id_number: IdNumber,
@@ -205,7 +257,7 @@ pub struct RegisterRequest {
 }
 
 /// How the owner consented to a filing.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FilingProof {
     /// The owner's vehicle QR token, scanned at the kiosk (三.2).
@@ -215,23 +267,61 @@ pub enum FilingProof {
 }
 
 /// File another person's (or a unit's) vehicle.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FilingRequest {
     #[serde(with = "id_serde")]
     pub id_number: IdNumber,
     pub proof: FilingProof,
 }
 
+/// Where a filing (备案) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilingState {
+    /// 待审核: counts against the limits (三.2) until reviewed.
+    PendingReview,
+    /// 已通过.
+    Approved,
+    /// 未通过.
+    Rejected,
+    /// 已撤销: un-filed by the driver or removed by the owner.
+    Withdrawn,
+}
+
+impl FilingState {
+    /// `pending_review`, `approved`, `rejected`, `withdrawn`, as the store writes it.
+    pub fn code(self) -> &'static str {
+        match self {
+            FilingState::PendingReview => "pending_review",
+            FilingState::Approved => "approved",
+            FilingState::Rejected => "rejected",
+            FilingState::Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        [
+            FilingState::PendingReview,
+            FilingState::Approved,
+            FilingState::Rejected,
+            FilingState::Withdrawn,
+        ]
+        .into_iter()
+        .find(|s| s.code() == code)
+    }
+
+    /// Pending review or approved: it holds a slot (三.2).
+    pub fn is_active(self) -> bool {
+        matches!(self, FilingState::PendingReview | FilingState::Approved)
+    }
+}
+
 /// A filing (备案).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FilingView {
-    pub id: i64,
-    pub plate: String,
-    pub plate_type: String,
-    /// `owner_qr`, `owner_sms`, `unit_manager_sms`.
-    pub method: String,
-    /// `pending_review`, `approved`, `rejected`, `withdrawn`.
-    pub state: String,
+    pub id: FilingId,
+    pub vehicle: VehicleKey,
+    pub method: FilingMethod,
+    pub state: FilingState,
     pub requested_at: Timestamp,
     pub reviewed_at: Option<Timestamp>,
     pub withdrawn_at: Option<Timestamp>,
@@ -240,7 +330,7 @@ pub struct FilingView {
 }
 
 /// A person's filings: those they made, and those others made on their vehicles.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct FilingList {
     /// Filings this person made (active and past).
     pub mine: Vec<FilingView>,
@@ -249,8 +339,7 @@ pub struct FilingList {
 }
 
 /// Which receipt (回执) of a decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReceiptKind {
     /// 处理回执, printed after handling.
     Handling,
@@ -280,18 +369,32 @@ impl ReceiptKind {
     }
 }
 
-/// A receipt kept for reprint: what was printed, as it was at the time.
-#[derive(Debug, Clone, Serialize)]
+/// What a kept receipt recorded: the handling or the payment, as it was at the time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReceiptBody {
+    Handling(HandlingView),
+    Payment(PaymentView),
+}
+
+/// A receipt kept for reprint.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceiptView {
-    pub kind: ReceiptKind,
-    pub decision_number: String,
+    pub decision_number: DecisionNumber,
     pub created_at: Timestamp,
-    /// The handling ([`HandlingView`]) or payment ([`PaymentView`]) as recorded.
-    pub body: serde_json::Value,
+    pub body: ReceiptBody,
+}
+
+impl ReceiptView {
+    pub fn kind(&self) -> ReceiptKind {
+        match self.body {
+            ReceiptBody::Handling(_) => ReceiptKind::Handling,
+            ReceiptBody::Payment(_) => ReceiptKind::Payment,
+        }
+    }
 }
 
 /// An SMS code was sent.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct SmsSent {
     pub outbox_id: i64,
     pub phone_masked: String,
@@ -299,7 +402,7 @@ pub struct SmsSent {
 }
 
 /// Handle the selected violations of one vehicle.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HandleRequest {
     #[serde(with = "id_serde")]
     pub id_number: IdNumber,
@@ -310,7 +413,7 @@ pub struct HandleRequest {
 }
 
 /// One handled violation.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct HandledItem {
     pub violation_id: String,
     /// True when it had been handled before: this is the existing decision, not a new one.
@@ -318,57 +421,50 @@ pub struct HandledItem {
     pub decision: HandlingView,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct HandleOutcome {
     pub items: Vec<HandledItem>,
-    pub amount_due: Fen,
-    pub amount_due_text: String,
+    /// What is due on the items still unpaid, added up.
+    pub amount_due: AmountDue,
 }
 
 /// Pay one decision. The idempotency key is made by the kiosk once per payment attempt; sending
 /// the same key again returns the same payment.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PayRequest {
-    pub decision_number: String,
+    pub decision_number: DecisionNumber,
     pub idempotency_key: String,
     /// e.g. `unionpay_qr`, `wechat`, `alipay`, `demo`.
     pub method: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A payment (缴款) of one decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaymentView {
-    pub decision_number: String,
+    pub decision_number: DecisionNumber,
     pub idempotency_key: String,
     pub method: String,
     pub transaction_no: String,
-    pub fine: Fen,
-    pub surcharge: Fen,
-    /// Always 0 (七.1).
-    pub fee: Fen,
-    pub total: Fen,
-    pub fine_text: String,
-    pub surcharge_text: String,
-    /// `0.00元`: every receipt shows the fee (七.1).
-    pub fee_text: String,
-    pub total_text: String,
+    /// Fine, surcharge and fee (七.1: 0, every receipt shows it) as charged.
+    pub amount: AmountDue,
     pub paid_at: Timestamp,
     /// True when this key had already paid: nothing new was charged.
     pub replayed: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct RevertedItem {
-    pub decision_number: String,
+    pub decision_number: DecisionNumber,
     pub violation_id: String,
     pub released_points: u32,
 }
 
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct RevertReport {
     pub reverted: Vec<RevertedItem>,
 }
 
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FeedbackRequest {
     #[serde(with = "id_serde::option")]
     pub id_number: Option<IdNumber>,
@@ -378,10 +474,61 @@ pub struct FeedbackRequest {
 }
 
 /// A vehicle QR token issued to the owner.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct IssuedToken {
     pub token: String,
-    pub plate: String,
-    pub plate_type: String,
+    pub vehicle: VehicleKey,
     pub expires_at: Timestamp,
+}
+
+/// The codes the store writes (and `kiosk platform` prints) for the rule core's enums.
+pub mod codes {
+    use crate::rules::filing::{FilingMethod, OwnerKind};
+    use crate::rules::payment::HandlingState;
+
+    /// `person` or `unit`.
+    pub fn owner_kind(k: OwnerKind) -> &'static str {
+        match k {
+            OwnerKind::Person => "person",
+            OwnerKind::Unit => "unit",
+        }
+    }
+
+    /// `owner_qr`, `owner_sms` or `unit_manager_sms`.
+    pub fn filing_method(m: FilingMethod) -> &'static str {
+        match m {
+            FilingMethod::OwnerQr => "owner_qr",
+            FilingMethod::OwnerSms => "owner_sms",
+            FilingMethod::UnitManagerSms => "unit_manager_sms",
+        }
+    }
+
+    pub fn parse_filing_method(code: &str) -> Option<FilingMethod> {
+        [
+            FilingMethod::OwnerQr,
+            FilingMethod::OwnerSms,
+            FilingMethod::UnitManagerSms,
+        ]
+        .into_iter()
+        .find(|m| filing_method(*m) == code)
+    }
+
+    /// `handled_unpaid`, `paid` or `reverted`.
+    pub fn handling_state(s: HandlingState) -> &'static str {
+        match s {
+            HandlingState::HandledUnpaid => "handled_unpaid",
+            HandlingState::Paid => "paid",
+            HandlingState::Reverted => "reverted",
+        }
+    }
+
+    pub fn parse_handling_state(code: &str) -> Option<HandlingState> {
+        [
+            HandlingState::HandledUnpaid,
+            HandlingState::Paid,
+            HandlingState::Reverted,
+        ]
+        .into_iter()
+        .find(|s| handling_state(*s) == code)
+    }
 }
