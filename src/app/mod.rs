@@ -138,11 +138,8 @@ pub fn run(config: KioskConfig) -> anyhow::Result<i32> {
     let reader = config.devices.reader.clone();
     let scanner = config.devices.scanner.clone();
     let suffix = config.devices.scanner_suffix.clone();
-    // A device URI that cannot be used is a configuration error, said before the window opens.
-    for (key, uri) in [("devices.reader", &reader), ("devices.scanner", &scanner)] {
-        uri.parse::<crate::devices::DeviceUri>()
-            .with_context(|| format!("kiosk.toml {key} = {uri:?}"))?;
-    }
+    // What `kiosk config` checks, said before the window opens.
+    crate::cli::config_check::check(&config, "kiosk.toml")?;
     let Assembled { app, stop, .. } = assemble(config, Clock::system())?;
     let events = app.event_sender();
     let thread_stop = stop.clone();

@@ -33,8 +33,8 @@ enum DbCommand {
         /// Build the demo city (synthetic persons, vehicles, violations).
         #[arg(long)]
         demo: bool,
-        /// Persons in the demo city (the well-known demo persons included).
-        #[arg(long, default_value_t = demo::DEFAULT_DEMO_PERSONS)]
+        /// Persons in the demo city (the well-known demo persons included); at most 2000000.
+        #[arg(long, default_value_t = demo::DEFAULT_DEMO_PERSONS, value_parser = clap::value_parser!(u64).range(..=demo::MAX_DEMO_PERSONS))]
         persons: u64,
         /// Seed of the demo city's PRNG.
         #[arg(long, default_value_t = demo::DEFAULT_DEMO_SEED)]
@@ -315,7 +315,7 @@ pub fn run_db(args: Vec<String>) -> anyhow::Result<i32> {
             let report = check::run(&conn)?;
             print_json(&report)?;
             for b in &report.breaches {
-                eprintln!("breach: {}: {}", b.invariant, b.detail);
+                crate::errln!("breach: {}: {}", b.invariant, b.detail);
             }
             Ok(if report.ok() { 0 } else { 1 })
         }

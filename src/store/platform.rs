@@ -1463,6 +1463,9 @@ impl Platform for SqlitePlatform {
         self.write(|tx| {
             let p = Self::person_row(tx, applicant)?;
             let v = Self::vehicle_row(tx, vehicle)?;
+            let owner = if v.owner_unit_id.is_some() { OwnerKind::Unit } else { OwnerKind::Person };
+            // 三.3: a unit's vehicle that may not be filed is refused before any SMS is sent.
+            filing::check_filable_vehicle(owner, &v.plate_type, &v.use_code, self.policy.at(now).epidemic_relief).map_err(StoreError::Filing)?;
             let phone = Self::owner_phone(tx, &v)?;
             let purpose = format!("filing:{}:{}", v.id, p.id);
             let (outbox_id, expires_at) = sms::issue_code(
@@ -1510,6 +1513,7 @@ impl Platform for SqlitePlatform {
                 (FilingMethod::OwnerSms, OwnerKind::Unit) => FilingMethod::UnitManagerSms,
                 (m, _) => m,
             };
+            filing::check_filable_vehicle(owner_kind, &v.plate_type, &v.use_code, self.policy.at(now).epidemic_relief).map_err(StoreError::Filing)?;
             let counts = Self::filing_counts_in(tx, p.id, &v)?;
             filing::check_new_filing(counts, owner_kind, method).map_err(StoreError::Filing)?;
             // The owner's consent.
