@@ -200,3 +200,28 @@ fn device_render_bounds_its_work_and_its_warnings() {
         "{help}"
     );
 }
+
+/// A time past jiff's range (year 9999 in UTC+8) is said in words, not as jiff's range error.
+#[test]
+fn a_time_out_of_range_is_said_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = kiosk(
+        &[
+            "db",
+            "init",
+            "--demo",
+            "--path",
+            "y.sqlite3",
+            "--anchor",
+            "9999-12-31T09:00:00+08:00",
+        ],
+        dir.path(),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("outside the supported times") && err.contains("9999-12-30"),
+        "{err}"
+    );
+    assert!(!err.contains("Unix timestamp seconds"), "{err}");
+}

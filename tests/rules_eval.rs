@@ -300,12 +300,19 @@ fn unclear_amounts_and_counts_are_refused_with_what_is_wrong() {
         (r#""points":1e308"#, "violations[0].points", "too large"),
         (r#""points":2.5"#, "violations[0].points", "whole number"),
         (r#""points":-1"#, "violations[0].points", "negative"),
+        (
+            r#""occurred_at":"9999-12-31T23:00:00+08:00""#,
+            "violations[0].occurred_at",
+            "outside the supported times",
+        ),
     ];
     let mut input = String::new();
     for (change, _, _) in &cases {
         let field = change.split(':').next().unwrap();
         let orig = if field.contains("fine") {
             r#""fine_yuan":200"#
+        } else if field.contains("occurred") {
+            r#""occurred_at":"2022-10-01T08:30:00+08:00""#
         } else {
             r#""points":3"#
         };

@@ -268,11 +268,22 @@ fn opt_count(obj: &Value, key: &str, path: &str) -> Result<u32, FieldError> {
 
 fn timestamp(v: &Value, path: &str) -> Result<jiff::Timestamp, FieldError> {
     let s = string(v, path)?;
-    s.parse::<jiff::Timestamp>().or_else(|_| {
-        err(
-            path,
-            format!("“{s}” is not an RFC 3339 time with an offset"),
-        )
+    parse_timestamp(s).or_else(|e| err(path, e))
+}
+
+/// An RFC 3339 time with an offset, with a clear message for one that is well written but
+/// outside the times the kiosk handles (jiff's range ends on 9999-12-30) instead of jiff's own.
+pub fn parse_timestamp(s: &str) -> Result<jiff::Timestamp, String> {
+    s.parse::<jiff::Timestamp>().map_err(|_| {
+        if jiff::fmt::temporal::Pieces::parse(s).is_ok() {
+            format!(
+                "“{s}” is outside the supported times ({} to {}); give a time in that range",
+                jiff::Timestamp::MIN.strftime("%Y-%m-%d"),
+                jiff::Timestamp::MAX.strftime("%Y-%m-%d")
+            )
+        } else {
+            format!("“{s}” is not an RFC 3339 time with an offset (e.g. 2022-10-24T11:06:10+08:00)")
+        }
     })
 }
 

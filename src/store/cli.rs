@@ -40,7 +40,7 @@ enum DbCommand {
         #[arg(long, default_value_t = demo::DEFAULT_DEMO_SEED)]
         seed: u64,
         /// "Today" of the demo city (RFC 3339); default: 09:00 today in UTC+8.
-        #[arg(long)]
+        #[arg(long, value_parser = crate::cli::rules_eval::parse_timestamp)]
         anchor: Option<Timestamp>,
     },
     /// Verify the audit hash chain and the invariants; exit 1 naming any breach.
@@ -71,7 +71,7 @@ struct PlatformCli {
     #[arg(long, global = true, default_value = DEFAULT_DB)]
     db: PathBuf,
     /// The time of the operation (RFC 3339); default: the real clock.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, value_parser = crate::cli::rules_eval::parse_timestamp)]
     now: Option<Timestamp>,
     #[command(subcommand)]
     command: PlatformCommand,
