@@ -26,6 +26,9 @@ pub struct KioskSection {
     pub language: Language,
     pub hall_name: String,
     pub hall_phones: Vec<String>,
+    /// The online service's consultation phone (六.6: 互联网办理咨询电话), shown on the help and
+    /// feedback screens.
+    pub consultation_phone: String,
     pub demo: bool,
 }
 
@@ -88,11 +91,11 @@ pub struct OperatorSection {
 /// A configuration that cannot be used, with the key and the reason.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    /// The OS error appears once, in the sentence (not again as a source).
+    #[error(
+        "cannot read the configuration file {path}: {cause}; give an existing file with --config, or none to use ./kiosk.toml or the embedded default"
+    )]
+    Read { path: String, cause: std::io::Error },
     #[error("{path}: {message}")]
     Parse { path: String, message: String },
     #[error("{path}: {key}: {message}")]
@@ -114,9 +117,9 @@ impl KioskConfig {
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
         let (text, name) = match path {
             Some(p) => (
-                std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                std::fs::read_to_string(p).map_err(|cause| ConfigError::Read {
                     path: p.display().to_string(),
-                    source,
+                    cause,
                 })?,
                 p.display().to_string(),
             ),
@@ -143,46 +146,132 @@ impl KioskConfig {
     }
 
     fn validate(&self, name: &str) -> Result<(), ConfigError> {
-        let bad = |key, message: &str| ConfigError::Invalid {
-            path: name.to_string(),
-            key,
-            message: message.to_string(),
-        };
-        if self.kiosk.id.trim().is_empty() {
-            return Err(bad("kiosk.id", "must not be empty"));
+        self.validate_values()
+            .map_err(|(key, message)| ConfigError::Invalid {
+                path: name.to_string(),
+                key,
+                message,
+            })
+    }
+
+    /// Every value that can be checked without a device, a file or the database: numbers finite
+    /// and in range, strings in their form. The first bad key with what is wrong.
+    pub fn validate_values(&self) -> Result<(), (&'static str, String)> {
+        fn bad(
+            key: &'static str,
+            message: impl Into<String>,
+        ) -> Result<(), (&'static str, String)> {
+            Err((key, message.into()))
         }
-        if !matches!(self.devices.paper_mm, 58 | 80) {
-            return Err(bad("devices.paper_mm", "must be 58 or 80"));
+        fn in_range(
+            key: &'static str,
+            v: f32,
+            lo: f32,
+            hi: f32,
+        ) -> Result<(), (&'static str, String)> {
+            if v.is_finite() && (lo..=hi).contains(&v) {
+                Ok(())
+            } else {
+                bad(
+                    key,
+                    format!("must be a number from {lo} to {hi} (mm), not {v}"),
+                )
+            }
         }
-        if !matches!(self.devices.scanner_suffix.as_str(), "\r" | "\n" | "\r\n") {
-            return Err(bad(
+        let c = self;
+        if c.kiosk.id.trim().is_empty() {
+            return bad("kiosk.id", "must not be empty");
+        }
+        if c.kiosk.id.chars().count() > MAX_KIOSK_ID_CHARS {
+            return bad(
+                "kiosk.id",
+                format!(
+                    "must be at most {MAX_KIOSK_ID_CHARS} characters (it is printed on every receipt)"
+                ),
+            );
+        }
+        if !is_phone(&c.kiosk.consultation_phone) {
+            return bad("kiosk.consultation_phone", PHONE_FORM);
+        }
+        if c.kiosk.hall_phones.len() > MAX_HALL_PHONES {
+            return bad(
+                "kiosk.hall_phones",
+                format!("at most {MAX_HALL_PHONES} phone numbers"),
+            );
+        }
+        if !c.kiosk.hall_phones.iter().all(|p| is_phone(p)) {
+            return bad("kiosk.hall_phones", PHONE_FORM);
+        }
+        in_range("screen.width_mm", c.screen.width_mm, 100.0, 3000.0)?;
+        in_range("screen.height_mm", c.screen.height_mm, 100.0, 3000.0)?;
+        in_range("screen.min_touch_mm", c.screen.min_touch_mm, 5.0, 50.0)?;
+        if !matches!(c.devices.paper_mm, 58 | 80) {
+            return bad("devices.paper_mm", "must be 58 or 80");
+        }
+        if !SCANNER_SUFFIXES.contains(&c.devices.scanner_suffix.as_str()) {
+            return bad(
                 "devices.scanner_suffix",
-                "must be \"\\r\", \"\\n\" or \"\\r\\n\"",
-            ));
+                "must be \"any\" (or empty: any of \\r, \\n, \\r\\n ends a scan), \"\\r\", \"\\n\" or \"\\r\\n\"",
+            );
         }
-        if self.timeouts.idle_seconds < 10 {
-            return Err(bad("timeouts.idle_seconds", "must be at least 10"));
+        if c.database.path.trim().is_empty() {
+            return bad(
+                "database.path",
+                "must not be empty (the SQLite file of this kiosk)",
+            );
         }
-        if self.timeouts.idle_warning_seconds >= self.timeouts.idle_seconds {
-            return Err(bad(
+        let t = &c.timeouts;
+        if !(10..=3600).contains(&t.idle_seconds) {
+            return bad("timeouts.idle_seconds", "must be from 10 to 3600");
+        }
+        if t.idle_warning_seconds == 0 || t.idle_warning_seconds >= t.idle_seconds {
+            return bad(
                 "timeouts.idle_warning_seconds",
-                "must be shorter than idle_seconds",
-            ));
+                "must be at least 1 and shorter than idle_seconds",
+            );
         }
-        if self.timeouts.payment_window_minutes == 0 || self.timeouts.payment_window_minutes > 120 {
-            return Err(bad(
+        if !(100..=600_000).contains(&t.card_read_ms) {
+            return bad("timeouts.card_read_ms", "must be from 100 to 600000 (ms)");
+        }
+        if t.payment_window_minutes == 0 || t.payment_window_minutes > 120 {
+            return bad(
                 "timeouts.payment_window_minutes",
                 "must be between 1 and 120 (六.2 allows at most 2 hours)",
-            ));
+            );
         }
-        if self.operator.pin.len() < 4 || !self.operator.pin.chars().all(|c| c.is_ascii_digit()) {
-            return Err(bad("operator.pin", "must be at least 4 digits"));
-        }
-        if self.screen.width_mm <= 0.0 || self.screen.height_mm <= 0.0 {
-            return Err(bad("screen.width_mm", "screen size must be positive"));
+        let pin = &c.operator.pin;
+        if !(PIN_DIGITS.contains(&pin.len()) && pin.chars().all(|c| c.is_ascii_digit())) {
+            return bad(
+                "operator.pin",
+                format!(
+                    "must be {} to {} digits",
+                    PIN_DIGITS.start(),
+                    PIN_DIGITS.end()
+                ),
+            );
         }
         Ok(())
     }
+}
+
+/// The operator PIN's length bounds, in digits.
+pub const PIN_DIGITS: std::ops::RangeInclusive<usize> = 4..=12;
+/// The longest kiosk id.
+pub const MAX_KIOSK_ID_CHARS: usize = 32;
+/// The most hall phone numbers shown.
+pub const MAX_HALL_PHONES: usize = 5;
+/// The spellings of `devices.scanner_suffix` (devices::scanner::Suffix parses the same).
+pub const SCANNER_SUFFIXES: &[&str] = &["", "any", "\r", "\n", "\r\n"];
+
+const PHONE_FORM: &str =
+    "must be a phone number of 3 to 20 digits, with - between groups (e.g. 023-68620626)";
+
+fn is_phone(p: &str) -> bool {
+    let digits = p.chars().filter(|c| c.is_ascii_digit()).count();
+    (3..=20).contains(&digits)
+        && p.chars().all(|c| c.is_ascii_digit() || c == '-')
+        && !p.starts_with('-')
+        && !p.ends_with('-')
 }
 
 fn merge(base: &mut toml::Table, over: toml::Table) {

@@ -11,4 +11,5 @@ pub mod flow;
 pub mod privacy;
 pub mod rules;
 pub mod store;
+pub mod term;
 pub mod ui;

@@ -285,8 +285,19 @@ mod scanner {
     use kiosk::devices::scanner::{Scan, Scanner, SerialScanner, Suffix};
 
     fn scanner_with(scans: Vec<Vec<u8>>, suffix: Suffix, chunk: usize) -> (Vec<Scan>, usize) {
+        scanner_reading(scans, suffix, suffix, chunk)
+    }
+
+    /// A scanner that sends `sent` after each scan, read with the `read` setting.
+    fn scanner_reading(
+        scans: Vec<Vec<u8>>,
+        sent: Suffix,
+        read: Suffix,
+        chunk: usize,
+    ) -> (Vec<Scan>, usize) {
+        let suffix = sent;
         let mut pty = Pty::open().unwrap();
-        let mut scanner = SerialScanner::new(SerialOpener::new(pty.path(), 9600), suffix);
+        let mut scanner = SerialScanner::new(SerialOpener::new(pty.path(), 9600), read);
         let n = scans.len();
         // Open the port before the scanner sends (as a kiosk that is already running).
         let first = scanner.next_scan(in_ms(50));
@@ -315,6 +326,27 @@ mod scanner {
                     got,
                     vec![Scan::Text("VQR1.abc".into()), Scan::Text("渝A12345".into())],
                     "{suffix:?} chunk {chunk}"
+                );
+            }
+        }
+    }
+
+    /// The default setting reads a scanner that ends scans with CR alone (a common factory
+    /// default), LF alone or CR LF, even dribbled a byte at a time: no hang waiting for an LF.
+    #[test]
+    fn serial_scanner_by_default_takes_any_line_end() {
+        for sent in [Suffix::Cr, Suffix::Lf, Suffix::CrLf] {
+            for chunk in [0, 1] {
+                let (got, _) = scanner_reading(
+                    vec![b"VQR1.abc".to_vec(), "渝A12345".as_bytes().to_vec()],
+                    sent,
+                    Suffix::default(),
+                    chunk,
+                );
+                assert_eq!(
+                    got,
+                    vec![Scan::Text("VQR1.abc".into()), Scan::Text("渝A12345".into())],
+                    "{sent:?} chunk {chunk}"
                 );
             }
         }

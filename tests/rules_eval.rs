@@ -15,13 +15,13 @@ fn eval(input: &str, args: &[&str]) -> (i32, Vec<Value>) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("kiosk runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
+    // Write from a thread: the output is read while the input is still going in (a pipe holds
+    // only 64 KB each way).
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_string();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()).unwrap());
     let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
     let lines = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -100,6 +100,14 @@ fn an_independent_readers_cases_agree() {
         agrees_with(include_str!("data/rules_conformance.jsonl")),
         513
     );
+}
+
+/// One regression case per corrected reading of rules.md (issue 10): under relief the wider
+/// plate types (01, 51, 07, 08) are for own, filed and unit-filed vehicles only, not rentals
+/// (四.1 备注, 四.4); a rental relation accepts use `A` as well as `G` (四.4).
+#[test]
+fn clause_4_1_and_4_4_corrected_readings_agree() {
+    assert_eq!(agrees_with(include_str!("data/rules_corrected.jsonl")), 22);
 }
 
 /// The same reader's malformed cases: each output line is an error naming the expected field.
@@ -212,4 +220,164 @@ fn policy_override_and_file_argument() {
         sorted(&out[1]["results"][0]["reasons"]),
         vec!["before_filing", "unit_vehicle_not_allowed"]
     );
+}
+
+const GOOD: &str = r#"{"id":"ok","now":"2022-10-24T11:06:10+08:00","driver":{"has_license":true,"license_status":["A"],"cycle_points":0},"vehicle":{"plate":"渝A12345","plate_type":"02","use":"A","status":["A"],"relation":"own"},"violations":[{"id":"v1","occurred_at":"2022-10-01T08:30:00+08:00","recorded_by":"camera","penalty":"fine","fine_yuan":200,"points":3,"province":"渝"}]}"#;
+
+/// A line longer than the limit is not read into memory: one error line naming the limit, and
+/// the cases around it are still decided.
+#[test]
+fn a_line_over_the_limit_gets_an_error_naming_it_and_the_run_goes_on() {
+    let max = kiosk::cli::rules_eval::MAX_LINE_BYTES;
+    let long = format!(r#"{{"id":"big","pad":"{}"}}"#, "x".repeat(max));
+    let input = format!("{GOOD}\n{long}\n{GOOD}\n");
+    let (code, out) = eval(&input, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(out.len(), 3);
+    assert_eq!(out[0]["results"][0]["eligible"], true);
+    let e = out[1]["error"].as_str().unwrap();
+    assert!(
+        e.starts_with("(line 2)") && e.contains(&max.to_string()),
+        "{e}"
+    );
+    assert_eq!(out[2]["results"][0]["eligible"], true);
+    // A line exactly at the limit is read (here: not JSON, so an error of its own kind).
+    let (_, out) = eval(&format!("{}\n", " ".repeat(max - 1) + "x"), &[]);
+    assert!(
+        out[0]["error"].as_str().unwrap().contains("JSON"),
+        "{}",
+        out[0]
+    );
+}
+
+#[test]
+fn a_case_with_more_violations_than_the_limit_names_it() {
+    let max = kiosk::cli::rules_eval::MAX_VIOLATIONS;
+    let v = r#"{"id":"v","occurred_at":"2022-10-01T08:30:00+08:00","recorded_by":"camera","penalty":"fine","fine_yuan":0,"points":0,"province":"渝"}"#;
+    let case_with = |n: usize| {
+        let list = vec![v; n].join(",");
+        let start = GOOD.find(r#""violations":["#).unwrap();
+        format!(r#"{}"violations":[{list}]}}"#, &GOOD[..start])
+    };
+    let (code, out) = eval(
+        &format!("{}\n{}\n", case_with(max + 1), case_with(max)),
+        &[],
+    );
+    assert_eq!(code, 1);
+    let e = out[0]["error"].as_str().unwrap();
+    assert!(
+        e.starts_with("violations") && e.contains(&max.to_string()),
+        "{e}"
+    );
+    assert_eq!(out[1]["results"].as_array().unwrap().len(), max);
+}
+
+/// Money is refused, not rounded, beyond the fen; numbers out of range say so.
+#[test]
+fn unclear_amounts_and_counts_are_refused_with_what_is_wrong() {
+    let cases = [
+        (
+            r#""fine_yuan":0.001"#,
+            "violations[0].fine_yuan",
+            "2 decimals",
+        ),
+        (
+            r#""fine_yuan":199.999"#,
+            "violations[0].fine_yuan",
+            "2 decimals",
+        ),
+        (
+            r#""fine_yuan":1.5e-2"#,
+            "violations[0].fine_yuan",
+            "2 decimals",
+        ),
+        (
+            r#""fine_yuan":1e308"#,
+            "violations[0].fine_yuan",
+            "too large",
+        ),
+        (r#""fine_yuan":-1"#, "violations[0].fine_yuan", "negative"),
+        (r#""points":1e308"#, "violations[0].points", "too large"),
+        (r#""points":2.5"#, "violations[0].points", "whole number"),
+        (r#""points":-1"#, "violations[0].points", "negative"),
+        (
+            r#""occurred_at":"9999-12-31T23:00:00+08:00""#,
+            "violations[0].occurred_at",
+            "outside the supported times",
+        ),
+    ];
+    let mut input = String::new();
+    for (change, _, _) in &cases {
+        let field = change.split(':').next().unwrap();
+        let orig = if field.contains("fine") {
+            r#""fine_yuan":200"#
+        } else if field.contains("occurred") {
+            r#""occurred_at":"2022-10-01T08:30:00+08:00""#
+        } else {
+            r#""points":3"#
+        };
+        input.push_str(&GOOD.replace(orig, change));
+        input.push('\n');
+    }
+    input.push_str(&GOOD.replace(r#""fine_yuan":200"#, r#""fine_yuan":199.99"#));
+    input.push('\n');
+    let (_, out) = eval(&input, &[]);
+    for ((change, field, what), got) in cases.iter().zip(&out) {
+        let e = got["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{change}: {got}"));
+        assert!(e.starts_with(field) && e.contains(what), "{change}: {e}");
+    }
+    assert_eq!(
+        out[cases.len()]["results"][0]["eligible"],
+        true,
+        "199.99 is exact"
+    );
+}
+
+#[test]
+fn the_help_states_the_bounds() {
+    let out = Command::new(env!("CARGO_BIN_EXE_kiosk"))
+        .args(["rules", "eval", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        help.contains(&kiosk::cli::rules_eval::MAX_LINE_BYTES.to_string()),
+        "{help}"
+    );
+    assert!(
+        help.contains(&kiosk::cli::rules_eval::MAX_VIOLATIONS.to_string()),
+        "{help}"
+    );
+    assert!(
+        help.contains(&kiosk::cli::rules_eval::MAX_YUAN.to_string()),
+        "{help}"
+    );
+}
+
+/// A closed standard output ends `rules eval` quietly: no panic, no exit 101.
+#[test]
+fn a_closed_standard_output_is_no_panic() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kiosk"))
+        .args(["rules", "eval"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let mut stdin = child.stdin.take().unwrap();
+    // Enough output to overflow any buffer; the write fails once kiosk is gone.
+    for _ in 0..20_000 {
+        if writeln!(stdin, "{GOOD}").is_err() {
+            break;
+        }
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(101), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(141), "{err}");
 }

@@ -35,7 +35,15 @@ struct Kiosk {
     platform: std::sync::Arc<kiosk::store::platform::SqlitePlatform>,
 }
 
+/// A dated policy with epidemic relief in force around the tests' day (三.3, 四.1 备注).
+const RELIEF_POLICY: &str = "[[epidemic_relief]]\nname = \"test relief\"\nfrom = \"2026-01-01T00:00:00+08:00\"\nuntil = \"2028-01-01T00:00:00+08:00\"\n";
+
 fn assembled(at: &str) -> (Kiosk, KioskApp) {
+    assembled_with(at, false)
+}
+
+/// The kiosk over a fresh demo city; `relief`: with epidemic relief in force.
+fn assembled_with(at: &str, relief: bool) -> (Kiosk, KioskApp) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("city.sqlite3");
     let mut conn = kiosk::store::schema::open(&path).unwrap();
@@ -51,6 +59,11 @@ fn assembled(at: &str) -> (Kiosk, KioskApp) {
     drop(conn);
     let mut config = KioskConfig::embedded();
     config.database.path = path.display().to_string();
+    if relief {
+        let policy = dir.path().join("policy.toml");
+        std::fs::write(&policy, RELIEF_POLICY).unwrap();
+        config.policy.file = policy.display().to_string();
+    }
     let at: Timestamp = at.parse().unwrap();
     let Assembled {
         app,
@@ -123,7 +136,12 @@ fn advance(h: &mut Harness<'_, KioskApp>, secs: i64) {
 
 /// Card placed with the simulator, identity checked, face verified: the services menu.
 fn signed_in(at: &str, name: &str) -> (Kiosk, Harness<'static, KioskApp>) {
-    let (k, mut h) = harness(at);
+    signed_in_with(at, name, false)
+}
+
+fn signed_in_with(at: &str, name: &str, relief: bool) -> (Kiosk, Harness<'static, KioskApp>) {
+    let (k, app) = assembled_with(at, relief);
+    let mut h = harness_of(app);
     click(&mut h, &format!("放置身份证：{name}"));
     click(&mut h, "继续");
     click(&mut h, "开始核验");
@@ -327,8 +345,8 @@ fn last_code(k: &Kiosk) -> String {
 }
 
 #[test]
-fn filing_a_units_vehicle_by_sms_to_its_manager() {
-    let (k, mut h) = signed_in(DAY, "李小红");
+fn clause_3_3_a_units_vehicle_is_filed_by_sms_to_its_manager_while_relief_is_in_force() {
+    let (k, mut h) = signed_in_with(DAY, "李小红", true);
     click(&mut h, "备案非本人机动车");
     click(&mut h, "短信验证备案");
     keys(&mut h, "A7U5W3");
@@ -344,6 +362,17 @@ fn filing_a_units_vehicle_by_sms_to_its_manager() {
     click(&mut h, "确认并人脸核验");
     click(&mut h, "开始核验");
     assert!(shows(&h, "备案申请已提交"));
+}
+
+#[test]
+fn clause_3_3_without_relief_a_units_vehicle_is_refused_before_any_sms() {
+    let (k, mut h) = signed_in(DAY, "李小红");
+    click(&mut h, "备案非本人机动车");
+    click(&mut h, "短信验证备案");
+    keys(&mut h, "A7U5W3");
+    click(&mut h, "发送验证码");
+    assert!(shows(&h, "三.3"));
+    assert!(k.demo.outbox.lock().unwrap().is_empty());
 }
 
 #[test]

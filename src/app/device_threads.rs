@@ -77,9 +77,7 @@ pub fn spawn_scanner(
         DeviceUri::Serial { path, baud } => (path, baud.unwrap_or(9600)),
         _ => return Ok(None),
     };
-    let suffix = suffix
-        .parse()
-        .unwrap_or_else(|_| "\r\n".parse().expect("a valid suffix"));
+    let suffix = suffix.parse().unwrap_or_default();
     let handle = std::thread::Builder::new()
         .name("qr-scanner".into())
         .spawn(move || {

@@ -67,10 +67,23 @@ pub(crate) fn demo_city(dir: &std::path::Path) -> KioskConfig {
     config
 }
 
+/// A dated policy with epidemic relief in force around [`DAY`] (三.3, 四.1 备注).
+const RELIEF_POLICY: &str = "[[epidemic_relief]]\nname = \"test relief\"\nfrom = \"2026-01-01T00:00:00+08:00\"\nuntil = \"2028-01-01T00:00:00+08:00\"\n";
+
 impl Kiosk {
     pub(crate) fn at(now: &str) -> Self {
+        Self::at_with(now, false)
+    }
+
+    /// `relief`: with epidemic relief in force (a policy file beside the demo city).
+    pub(crate) fn at_with(now: &str, relief: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let config = demo_city(dir.path());
+        let mut config = demo_city(dir.path());
+        if relief {
+            let policy = dir.path().join("policy.toml");
+            std::fs::write(&policy, RELIEF_POLICY).unwrap();
+            config.policy.file = policy.display().to_string();
+        }
         let now: Timestamp = now.parse().unwrap();
         let Assembled {
             app,
@@ -126,7 +139,11 @@ impl Kiosk {
 
     /// Card placed, identity shown, face verified: the services menu.
     fn signed_in(now: &str, name: &str) -> Self {
-        let mut k = Kiosk::at(now);
+        Self::signed_in_with(now, name, false)
+    }
+
+    fn signed_in_with(now: &str, name: &str, relief: bool) -> Self {
+        let mut k = Kiosk::at_with(now, relief);
         let card = k.card(name);
         k.send(Event::CardPlaced(card));
         assert_eq!(k.screen(), Screen::Identity);
@@ -563,8 +580,22 @@ fn the_three_filings_limit_is_explained() {
 }
 
 #[test]
-fn filing_a_units_vehicle_by_sms_to_its_manager() {
+fn clause_3_3_without_relief_a_units_vehicle_is_refused_before_any_sms() {
     let mut k = Kiosk::signed_in(DAY, "李小红");
+    k.ui(Action::Open(Service::Filing)).ui(Action::FilingSms);
+    k.keys("a7u5w3").ui(Action::SendCode);
+    assert_eq!(
+        k.message(),
+        Some(Message::Filing(FilingError::Refused(
+            FilingRefusal::UnitFilingNeedsRelief
+        )))
+    );
+    assert!(k.demo.outbox.lock().unwrap().is_empty());
+}
+
+#[test]
+fn clause_3_3_a_units_vehicle_is_filed_by_sms_to_its_manager_while_relief_is_in_force() {
+    let mut k = Kiosk::signed_in_with(DAY, "李小红", true);
     k.ui(Action::Open(Service::Filing)).ui(Action::FilingSms);
     k.keys("a7u5w3").ui(Action::SendCode);
     let Screen::FilingEntry(FilingEntry::Sms {
@@ -601,7 +632,7 @@ fn filing_a_units_vehicle_by_sms_to_its_manager() {
 /// wrong code files nothing.
 #[test]
 fn a_wrong_owner_code_files_nothing() {
-    let mut k = Kiosk::signed_in(DAY, "李小红");
+    let mut k = Kiosk::signed_in_with(DAY, "李小红", true);
     k.ui(Action::Open(Service::Filing)).ui(Action::FilingSms);
     k.keys("a7u5w3").ui(Action::SendCode);
     let code = k.last_code();

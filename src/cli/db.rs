@@ -29,14 +29,14 @@ enum DbCommand {
         /// Build the demo city (synthetic persons, vehicles, violations).
         #[arg(long)]
         demo: bool,
-        /// Persons in the demo city (the well-known demo persons included).
-        #[arg(long, default_value_t = demo::DEFAULT_DEMO_PERSONS)]
+        /// Persons in the demo city (the well-known demo persons included); at most 2000000.
+        #[arg(long, default_value_t = demo::DEFAULT_DEMO_PERSONS, value_parser = clap::value_parser!(u64).range(..=demo::MAX_DEMO_PERSONS))]
         persons: u64,
         /// Seed of the demo city's PRNG.
         #[arg(long, default_value_t = demo::DEFAULT_DEMO_SEED)]
         seed: u64,
         /// "Today" of the demo city (RFC 3339); default: 09:00 today in UTC+8.
-        #[arg(long)]
+        #[arg(long, value_parser = crate::cli::rules_eval::parse_timestamp)]
         anchor: Option<Timestamp>,
     },
     /// Verify the audit hash chain and the invariants; exit 1 naming any breach.
@@ -104,7 +104,7 @@ pub fn run(args: Vec<String>) -> anyhow::Result<i32> {
             let report = check::run(&conn)?;
             print_json(&report)?;
             for b in &report.breaches {
-                eprintln!("breach: {}: {}", b.invariant, b.detail);
+                crate::errln!("breach: {}: {}", b.invariant, b.detail);
             }
             Ok(if report.ok() { 0 } else { 1 })
         }

@@ -1,5 +1,6 @@
 //! The binary's edge: command-line parsing and dispatch. `anyhow` lives here and nowhere deeper.
 
+pub mod config_check;
 pub mod db;
 pub mod platform;
 pub mod platform_json;
@@ -52,7 +53,9 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Print the effective configuration (embedded default merged with the file) as TOML.
+    /// Check the configuration as `run` would (values, device URIs, policy file, PIN of 4 to 12
+    /// digits, demo city of at most 2000000 persons) and print it as TOML; exit 2 naming the
+    /// first bad key.
     Config,
     /// Benchmarks that print figures: `ui` (start-up, memory, idle CPU, frame times; needs a
     /// display, e.g. under xvfb-run). The store's is `kiosk db bench`.
@@ -65,6 +68,10 @@ enum Command {
 #[derive(Subcommand, Debug)]
 enum RulesCommand {
     /// Decide cases given as JSON Lines (FILE or standard input); one JSON line out per case.
+    ///
+    /// Bounds: a line (one case) of at most 1048576 bytes and at most 1000 violations per case;
+    /// a longer line or case gets an error line naming the limit, and the run goes on. Amounts
+    /// (fine_yuan) have at most 2 decimals and are at most 1000000000 yuan.
     Eval {
         /// JSON Lines file; standard input when absent or `-`.
         file: Option<PathBuf>,
@@ -80,8 +87,12 @@ pub fn main() -> ExitCode {
     init_logging();
     match dispatch(cli) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        // Standard output closed early (`kiosk config | head -c1`): nothing left to say.
+        Err(e) if crate::term::is_broken_pipe(e.as_ref()) => {
+            ExitCode::from(crate::term::BROKEN_PIPE_EXIT)
+        }
         Err(e) => {
-            eprintln!("kiosk: {e:#}");
+            crate::errln!("kiosk: {e:#}");
             ExitCode::from(2)
         }
     }
@@ -100,6 +111,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         None | Some(Command::Run) => {
             let config = crate::config::KioskConfig::load(cli.config.as_deref())?;
+            // What `kiosk config` checks, said before the window opens.
+            config_check::check(&config, &config_name(cli.config.as_deref()))?;
             Ok(crate::app::run(config)?)
         }
         Some(Command::Rules {
@@ -120,10 +133,16 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         }
         Some(Command::Config) => {
             let config = crate::config::KioskConfig::load(cli.config.as_deref())?;
-            print!("{}", toml::to_string_pretty(&config)?);
+            config_check::check(&config, &config_name(cli.config.as_deref()))?;
+            crate::term::out(toml::to_string_pretty(&config)?)?;
             Ok(0)
         }
     }
+}
+
+/// How a configuration file is named in messages.
+pub fn config_name(path: Option<&std::path::Path>) -> String {
+    path.map_or_else(|| "kiosk.toml".to_string(), |p| p.display().to_string())
 }
 
 /// Parse `args` with clap; on a usage error or `--help`, print it and give the exit status.

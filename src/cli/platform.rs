@@ -26,7 +26,7 @@ struct PlatformCli {
     #[arg(long, global = true, default_value = DEFAULT_DB)]
     db: PathBuf,
     /// The time of the operation (RFC 3339); default: the real clock.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, value_parser = crate::cli::rules_eval::parse_timestamp)]
     now: Option<Timestamp>,
     #[command(subcommand)]
     command: PlatformCommand,

@@ -1,6 +1,10 @@
 //! `kiosk rules eval [FILE]`: the rule core's machine interface (rules.md). JSON Lines in, one JSON
 //! line out per case, in order. A malformed case yields `{"id": …, "error": "<field>: <what>"}` and
 //! the run goes on; the exit status is 0 only when every line parsed.
+//!
+//! Bounds: a line (one case) is read into memory only up to [`MAX_LINE_BYTES`]; a longer one is
+//! skipped to its end with an error line naming the limit. A case has at most [`MAX_VIOLATIONS`]
+//! violations. Memory stays bounded whatever the input (even `/dev/zero`).
 
 use std::io::{BufRead, Write};
 use std::path::Path;
@@ -31,6 +35,71 @@ pub fn run(file: Option<&Path>, book: &PolicyBook) -> anyhow::Result<i32> {
     Ok(if all_ok { 0 } else { 1 })
 }
 
+/// The longest line (one case) read into memory, in bytes, the newline not counted.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+/// The most violations in one case.
+pub const MAX_VIOLATIONS: usize = 1000;
+
+/// What [`read_bounded_line`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BoundedLine {
+    /// A whole line is in the buffer (without its newline).
+    Line,
+    /// The line was longer than the limit; it was read to its end and dropped.
+    TooLong,
+    /// The input has ended.
+    End,
+}
+
+/// Read one line into `buf` (cleared first), holding at most `max` bytes of it in memory: a
+/// longer line is consumed to its newline (or the end of the input) without being kept.
+pub fn read_bounded_line(
+    input: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<BoundedLine> {
+    buf.clear();
+    let mut seen = false;
+    let mut too_long = false;
+    loop {
+        let avail = match input.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if avail.is_empty() {
+            return Ok(match (seen, too_long) {
+                (false, _) => BoundedLine::End,
+                (true, false) => BoundedLine::Line,
+                (true, true) => BoundedLine::TooLong,
+            });
+        }
+        seen = true;
+        let (piece, ended) = match avail.iter().position(|&b| b == b'\n') {
+            Some(i) => (&avail[..i], Some(i + 1)),
+            None => (avail, None),
+        };
+        if !too_long {
+            if buf.len() + piece.len() > max {
+                too_long = true;
+                buf.clear();
+                buf.shrink_to(max);
+            } else {
+                buf.extend_from_slice(piece);
+            }
+        }
+        let used = ended.unwrap_or(avail.len());
+        input.consume(used);
+        if ended.is_some() {
+            return Ok(if too_long {
+                BoundedLine::TooLong
+            } else {
+                BoundedLine::Line
+            });
+        }
+    }
+}
+
 /// Evaluate every line of `input`, writing one line per case to `out`. True when all parsed.
 pub fn eval_stream(
     mut input: impl BufRead,
@@ -39,10 +108,23 @@ pub fn eval_stream(
 ) -> std::io::Result<bool> {
     let mut all_ok = true;
     let mut buf = Vec::new();
+    let mut number = 0u64;
     loop {
-        buf.clear();
-        if input.read_until(b'\n', &mut buf)? == 0 {
-            break;
+        number += 1;
+        match read_bounded_line(&mut input, &mut buf, MAX_LINE_BYTES)? {
+            BoundedLine::End => break,
+            BoundedLine::Line => {}
+            BoundedLine::TooLong => {
+                all_ok = false;
+                let v = ErrorLine {
+                    id: Value::Null,
+                    error: format!(
+                        "(line {number}): longer than {MAX_LINE_BYTES} bytes, the limit of one case; the line was skipped"
+                    ),
+                };
+                writeln!(out, "{}", serde_json::to_string(&v).expect("serializable"))?;
+                continue;
+            }
         }
         let line = match std::str::from_utf8(&buf) {
             Ok(s) => s.trim(),
@@ -168,9 +250,15 @@ fn boolean(v: &Value, path: &str) -> Result<bool, FieldError> {
 }
 
 fn count(v: &Value, path: &str) -> Result<u32, FieldError> {
-    match v.as_u64() {
-        Some(n) if n <= u64::from(u32::MAX) => Ok(n as u32),
-        _ => err(path, "must be a whole number, 0 or more"),
+    if let Some(n) = v.as_u64() {
+        return u32::try_from(n)
+            .or_else(|_| err(path, format!("{n} is too large (at most {})", u32::MAX)));
+    }
+    match v.as_f64() {
+        Some(f) if f < 0.0 => err(path, format!("{v} is negative; it must be 0 or more")),
+        Some(f) if f.fract() != 0.0 => err(path, format!("{v} is not a whole number")),
+        Some(_) => err(path, format!("{v} is too large (at most {})", u32::MAX)),
+        None => err(path, "must be a whole number, 0 or more"),
     }
 }
 
@@ -180,11 +268,22 @@ fn opt_count(obj: &Value, key: &str, path: &str) -> Result<u32, FieldError> {
 
 fn timestamp(v: &Value, path: &str) -> Result<jiff::Timestamp, FieldError> {
     let s = string(v, path)?;
-    s.parse::<jiff::Timestamp>().or_else(|_| {
-        err(
-            path,
-            format!("“{s}” is not an RFC 3339 time with an offset"),
-        )
+    parse_timestamp(s).or_else(|e| err(path, e))
+}
+
+/// An RFC 3339 time with an offset, with a clear message for one that is well written but
+/// outside the times the kiosk handles (jiff's range ends on 9999-12-30) instead of jiff's own.
+pub fn parse_timestamp(s: &str) -> Result<jiff::Timestamp, String> {
+    s.parse::<jiff::Timestamp>().map_err(|_| {
+        if jiff::fmt::temporal::Pieces::parse(s).is_ok() {
+            format!(
+                "“{s}” is outside the supported times ({} to {}); give a time in that range",
+                jiff::Timestamp::MIN.strftime("%Y-%m-%d"),
+                jiff::Timestamp::MAX.strftime("%Y-%m-%d")
+            )
+        } else {
+            format!("“{s}” is not an RFC 3339 time with an offset (e.g. 2022-10-24T11:06:10+08:00)")
+        }
     })
 }
 
@@ -198,19 +297,49 @@ fn codes<'a>(v: &'a Value, path: &str) -> Result<Vec<&'a str>, FieldError> {
         .collect()
 }
 
+/// The largest amount accepted, in yuan (a fine is at most a few thousand).
+pub const MAX_YUAN: u64 = 1_000_000_000;
+
+/// An amount in yuan with at most 2 decimals (fen), exactly: 0.001 is refused, not rounded.
 fn money(v: &Value, path: &str) -> Result<Fen, FieldError> {
+    let too_large = || err(path, format!("{v} is too large (at most {MAX_YUAN} yuan)"));
     if let Some(n) = v.as_u64() {
-        return i64::try_from(n)
-            .ok()
-            .and_then(|y| y.checked_mul(100))
-            .map(Fen)
-            .map_or_else(|| err(path, "is too large"), Ok);
+        return if n > MAX_YUAN {
+            too_large()
+        } else {
+            Ok(Fen(n as i64 * 100))
+        };
     }
-    match v.as_f64() {
-        Some(f) if f.is_finite() && f >= 0.0 && f < 1e12 => Ok(Fen((f * 100.0).round() as i64)),
-        Some(_) => err(path, "must be an amount in yuan, 0 or more"),
-        None => err(path, "must be a number (yuan)"),
+    let Some(f) = v.as_f64() else {
+        return err(path, "must be a number (yuan)");
+    };
+    if f < 0.0 {
+        return err(path, format!("{v} is negative; it must be 0 or more"));
     }
+    if !(f <= MAX_YUAN as f64) {
+        return too_large();
+    }
+    // The shortest decimal that reads back as `f` is the amount the case wrote.
+    let written = v.to_string();
+    if decimal_places(&written) > 2 {
+        return err(
+            path,
+            format!(
+                "{written} has more than 2 decimals; give the amount in yuan to the fen (e.g. 200.5 or 199.99)"
+            ),
+        );
+    }
+    Ok(Fen((f * 100.0).round() as i64))
+}
+
+/// Decimal places of a JSON number as written: `0.001` → 3, `1.5e-2` → 3, `2e3` → 0.
+fn decimal_places(written: &str) -> i64 {
+    let (mantissa, exp) = match written.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i64>().unwrap_or(0)),
+        None => (written, 0),
+    };
+    let frac = mantissa.split_once('.').map_or(0, |(_, f)| f.len() as i64);
+    (frac - exp).max(0)
 }
 
 fn parse_case(case: &Value, book: &PolicyBook) -> Result<EligibilityRequest, FieldError> {
@@ -318,6 +447,15 @@ fn parse_case(case: &Value, book: &PolicyBook) -> Result<EligibilityRequest, Fie
     let list = req(case, "violations", "violations")?
         .as_array()
         .map_or_else(|| err("violations", "must be a list"), Ok)?;
+    if list.len() > MAX_VIOLATIONS {
+        return err(
+            "violations",
+            format!(
+                "{} violations; at most {MAX_VIOLATIONS} in one case (split the case)",
+                list.len()
+            ),
+        );
+    }
     let mut violations = Vec::with_capacity(list.len());
     for (i, item) in list.iter().enumerate() {
         let p = |k: &str| format!("violations[{i}].{k}");

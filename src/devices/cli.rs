@@ -54,8 +54,9 @@ enum DeviceCommand {
         /// Exit after this many scans.
         #[arg(long, default_value_t = 1)]
         count: u32,
-        /// What the scanner appends to each scan: \r, \n or \r\n (also cr, lf, crlf).
-        #[arg(long, default_value = "\r\n")]
+        /// What ends a scan: any (the default: \r, \n or \r\n, CR LF counting once), or only
+        /// \r, \n or \r\n (also cr, lf, crlf). A scan is at most 4096 bytes.
+        #[arg(long, default_value = "any")]
         suffix: String,
         /// Give up after this long without a scan (default: wait indefinitely).
         #[arg(long)]
@@ -85,6 +86,10 @@ enum DeviceCommand {
         printer: String,
     },
     /// Render ESC/POS bytes to a PNG as the printer simulator prints them.
+    ///
+    /// Bounds: a file of at most 2097152 bytes (one print job; larger is refused, exit 2); at
+    /// most 60000 dots (7.5 m) of paper are drawn, the rest is left out with a warning; the first
+    /// 10 bytes not understood are listed, the others counted in one line.
     Render {
         /// The ESC/POS file.
         file: PathBuf,
@@ -153,7 +158,7 @@ fn scan(
     let suffix: Suffix = match suffix.parse() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("kiosk device scan: --suffix: {e}");
+            crate::errln!("kiosk device scan: --suffix: {e}");
             return Ok(2);
         }
     };
@@ -169,7 +174,7 @@ fn scan(
                 out.flush()?;
             }
             Ok(Scan::NotUtf8(bytes)) => {
-                eprintln!(
+                crate::errln!(
                     "kiosk device scan: a scan of {} bytes is not UTF-8 (hex {}); check the scanner's character set",
                     bytes.len(),
                     hex::encode(&bytes)
@@ -177,7 +182,7 @@ fn scan(
                 status = 1;
             }
             Err(e) => {
-                eprintln!("kiosk device scan: {e}");
+                crate::errln!("kiosk device scan: {e}");
                 return Ok(exit_status(e.kind()));
             }
         }
@@ -194,7 +199,7 @@ fn sim_scanner(
     let suffix: super::scanner::Suffix = match suffix.parse() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("kiosk device sim-scanner: --suffix: {e}");
+            crate::errln!("kiosk device sim-scanner: --suffix: {e}");
             return Ok(2);
         }
     };
@@ -204,7 +209,7 @@ fn sim_scanner(
             match hex::decode(t.replace(' ', "")) {
                 Ok(b) => codes.push(b),
                 Err(e) => {
-                    eprintln!("kiosk device sim-scanner: --text {t:?} is not hex: {e}");
+                    crate::errln!("kiosk device sim-scanner: --text {t:?} is not hex: {e}");
                     return Ok(2);
                 }
             }
@@ -228,7 +233,7 @@ fn sim_scanner(
 fn paper(mm: u32, command: &str) -> Option<super::printer::Paper> {
     let p = super::printer::Paper::from_mm(mm);
     if p.is_none() {
-        eprintln!("kiosk device {command}: --paper must be 58 or 80, not {mm}");
+        crate::errln!("kiosk device {command}: --paper must be 58 or 80, not {mm}");
     }
     p
 }
@@ -246,11 +251,11 @@ fn open_printer(
     i32,
 > {
     let uri: super::DeviceUri = uri.parse().map_err(|e| {
-        eprintln!("kiosk device {command}: --printer: {e}");
+        crate::errln!("kiosk device {command}: --printer: {e}");
         2
     })?;
     super::printer::open(&uri, paper, sim_dir).map_err(|e| {
-        eprintln!("kiosk device {command}: {e}");
+        crate::errln!("kiosk device {command}: {e}");
         exit_status(e.kind())
     })
 }
@@ -295,7 +300,7 @@ fn print(
             }) {
                 line["png"] = png.display().to_string().into();
             }
-            println!("{line}");
+            crate::outln!("{line}")?;
             Ok(0)
         }
         state => {
@@ -303,7 +308,7 @@ fn print(
                 super::printer::JobState::Failed(r) => r.as_str(),
                 _ => "not sent",
             };
-            eprintln!("kiosk device print: the {title} receipt was not printed: {reason}");
+            crate::errln!("kiosk device print: the {title} receipt was not printed: {reason}");
             Ok(6)
         }
     }
@@ -321,18 +326,18 @@ fn status(printer: &str) -> anyhow::Result<i32> {
             v["printer"] = p.describe().into();
             v["state"] = serde_json::to_value(s.state())?;
             v["message"] = s.message().into();
-            println!("{v}");
+            crate::outln!("{v}")?;
             Ok(0)
         }
         Ok(None) => {
-            println!(
+            crate::outln!(
                 "{}",
                 serde_json::json!({"printer": p.describe(), "state": "unknown", "message": "this transport cannot report the printer's status"})
-            );
+            )?;
             Ok(0)
         }
         Err(e) => {
-            eprintln!("kiosk device status: {e}");
+            crate::errln!("kiosk device status: {e}");
             Ok(exit_status(e.kind()))
         }
     }
@@ -340,36 +345,45 @@ fn status(printer: &str) -> anyhow::Result<i32> {
 
 fn render(file: PathBuf, png: PathBuf, paper_mm: u32, text: bool) -> anyhow::Result<i32> {
     use super::printer::render;
+    use std::io::Read as _;
     let Some(paper) = paper(paper_mm, "render") else {
         return Ok(2);
     };
-    let bytes = match std::fs::read(&file) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("kiosk device render: cannot read {}: {e}", file.display());
-            return Ok(2);
-        }
-    };
-    let ops = render::parse(&bytes);
-    let unknown = render::unknown_bytes(&ops);
-    for (offset, byte) in &unknown {
-        eprintln!(
-            "kiosk device render: byte {byte:#04x} at offset {offset} not understood (skipped)"
+    // Read at most one byte past the limit: a larger file is refused without reading it whole.
+    let mut bytes = Vec::new();
+    let read = std::fs::File::open(&file).and_then(|f| {
+        f.take(render::MAX_JOB_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+    });
+    if let Err(e) = read {
+        crate::errln!("kiosk device render: cannot read {}: {e}", file.display());
+        return Ok(2);
+    }
+    if bytes.len() > render::MAX_JOB_BYTES {
+        crate::errln!(
+            "kiosk device render: {} is larger than {} bytes, the limit of one print job; render a single job",
+            file.display(),
+            render::MAX_JOB_BYTES
         );
+        return Ok(2);
+    }
+    let ops = render::parse(&bytes);
+    for line in render::unknown_warnings(&render::unknown_bytes(&ops)) {
+        crate::errln!("kiosk device render: {line}");
     }
     if text {
-        print!("{}", render::to_text(&ops));
+        crate::term::out(render::to_text(&ops))?;
     }
     let canvas = render::render(&ops, paper);
     if canvas.truncated {
-        eprintln!(
+        crate::errln!(
             "kiosk device render: the job is longer than {} dots of paper; the rest is left out",
             super::printer::font::MAX_HEIGHT
         );
     }
     let image = canvas.to_png()?;
     if let Err(e) = std::fs::write(&png, image) {
-        eprintln!("kiosk device render: cannot write {}: {e}", png.display());
+        crate::errln!("kiosk device render: cannot write {}: {e}", png.display());
         return Ok(2);
     }
     Ok(0)
@@ -408,7 +422,7 @@ pub fn run(args: Vec<String>, card_for: CardFor<'_>) -> anyhow::Result<i32> {
                     Ok(0)
                 }
                 Err(e) => {
-                    eprintln!("kiosk device read-card: {e}");
+                    crate::errln!("kiosk device read-card: {e}");
                     Ok(exit_status(e.kind()))
                 }
             }
@@ -417,7 +431,7 @@ pub fn run(args: Vec<String>, card_for: CardFor<'_>) -> anyhow::Result<i32> {
             let id = match IdNumber::parse(&card) {
                 Ok(id) => id,
                 Err(e) => {
-                    eprintln!("kiosk device sim-reader: --card: {e}");
+                    crate::errln!("kiosk device sim-reader: --card: {e}");
                     return Ok(2);
                 }
             };
@@ -446,7 +460,7 @@ pub fn run(args: Vec<String>, card_for: CardFor<'_>) -> anyhow::Result<i32> {
         } => print(&printer, sample, paper, &kiosk_id, sim_dir),
         DeviceCommand::Status { printer } => status(&printer),
         DeviceCommand::List => {
-            println!("{}", serde_json::to_string_pretty(&super::list::list())?);
+            crate::outln!("{}", serde_json::to_string_pretty(&super::list::list())?)?;
             Ok(0)
         }
         DeviceCommand::Render {

@@ -34,6 +34,8 @@ pub struct Ctx {
     pub kiosk_id: String,
     pub hall_name: String,
     pub hall_phones: Vec<String>,
+    /// 六.6: the online service's consultation phone.
+    pub consultation_phone: String,
     pub demo: bool,
     operator_pin: Masked<String>,
     /// A message for the person (a refusal, an error), cleared by the next touch.
@@ -61,6 +63,7 @@ impl Ctx {
             kiosk_id: config.kiosk.id.clone(),
             hall_name: config.kiosk.hall_name.clone(),
             hall_phones: config.kiosk.hall_phones.clone(),
+            consultation_phone: config.kiosk.consultation_phone.clone(),
             demo: config.kiosk.demo,
             operator_pin: Masked::new(config.operator.pin.clone()),
             message: None,

@@ -267,9 +267,10 @@ impl Reason {
         match self {
             Reason::MaintenanceWindow => &[Seed("六.7")],
             Reason::VehicleNotRelated => &[Seed("四.1"), Seed("四.2"), Seed("四.4")],
-            Reason::VehicleTypeNotAllowed
-            | Reason::VehicleOperatingUse
-            | Reason::VehicleStatusBlocked
+            Reason::VehicleTypeNotAllowed | Reason::VehicleOperatingUse => {
+                &[Seed("四.1"), Seed("四.4")]
+            }
+            Reason::VehicleStatusBlocked
             | Reason::NotCameraRecorded
             | Reason::PenaltyNotSimple
             | Reason::FineOverLimit
@@ -290,9 +291,11 @@ impl Reason {
         match self {
             Reason::MaintenanceWindow => "每天22时至次日1时银行对账维护，此时段不能处理交通违法",
             Reason::VehicleNotRelated => "该车不是您名下的车辆，也未由您备案或租赁",
-            Reason::VehicleTypeNotAllowed => "只能自助处理小型汽车（含小型新能源汽车）的交通违法",
+            Reason::VehicleTypeNotAllowed => {
+                "只能自助处理小型汽车（含小型新能源汽车）的交通违法；疫情防控期间本人及备案车辆还可处理大中型汽车和摩托车，租赁车辆仅限小型汽车"
+            }
             Reason::VehicleOperatingUse => {
-                "只能自助处理非营运车辆（租赁车辆须为租赁性质）的交通违法"
+                "只能自助处理非营运车辆的交通违法（租赁车辆可为非营运或租赁性质）"
             }
             Reason::VehicleStatusBlocked => "车辆处于转出、被盗抢、注销或报废等状态",
             Reason::UnitVehicleNotAllowed => "单位名下车辆仅在疫情防控便民措施期间可自助处理",
@@ -320,10 +323,10 @@ impl Reason {
             }
             Reason::VehicleNotRelated => "This vehicle is not yours, nor filed or rented by you",
             Reason::VehicleTypeNotAllowed => {
-                "Only small cars (including small new-energy cars) can be handled here"
+                "Only small cars (including small new-energy cars) can be handled here; under epidemic relief also large cars and motorcycles that are yours or filed by you, rented vehicles small cars only"
             }
             Reason::VehicleOperatingUse => {
-                "Only non-operating vehicles (or rental vehicles under a rental contract) can be handled here"
+                "Only non-operating vehicles can be handled here (a rented vehicle may be non-operating or rental)"
             }
             Reason::VehicleStatusBlocked => {
                 "The vehicle is transferred out, stolen, deregistered or scrapped"
@@ -456,6 +459,31 @@ pub const FINE_LIMIT: Fen = Fen(200_00);
 /// The simple-procedure points limit (四.1), inclusive.
 pub const POINTS_LIMIT: u32 = 6;
 
+/// Uses accepted for a rental relation: non-operating or rental (四.4 sets no condition on use).
+pub const RENTAL_USES: &[&str] = &["A", "G"];
+
+/// 四.1, 四.4 (`vehicle_type_not_allowed`): small cars always; under epidemic relief also large
+/// cars and motorcycles, but only for the person's own, filed and unit-filed vehicles — the 备注
+/// widens 四.1 for filed non-operating vehicles, while 四.4 covers rented small cars only.
+pub fn plate_type_allowed(plate_type: &str, relation: &Relation, relief: bool) -> bool {
+    let relief_applies = matches!(
+        relation,
+        Relation::Own | Relation::Filed { .. } | Relation::UnitFiled { .. }
+    );
+    SMALL_CAR_PLATE_TYPES.contains(&plate_type)
+        || relief && relief_applies && RELIEF_PLATE_TYPES.contains(&plate_type)
+}
+
+/// 四.1, 四.4 (`vehicle_operating_use`): non-operating (`A`); a rental relation also accepts
+/// rental use (`G`).
+pub fn use_allowed(use_code: &str, relation: &Relation) -> bool {
+    if relation.is_rental() {
+        RENTAL_USES.contains(&use_code)
+    } else {
+        use_code == "A"
+    }
+}
+
 /// Reasons that do not depend on the other violations of the request.
 fn own_reasons(req: &EligibilityRequest, v: &ViolationFacts) -> Vec<Reason> {
     let relief = req.policy.epidemic_relief;
@@ -469,12 +497,10 @@ fn own_reasons(req: &EligibilityRequest, v: &ViolationFacts) -> Vec<Reason> {
     if veh.relation == Relation::None {
         r.push(Reason::VehicleNotRelated);
     }
-    let pt = veh.plate_type.code();
-    if !(SMALL_CAR_PLATE_TYPES.contains(&pt) || relief && RELIEF_PLATE_TYPES.contains(&pt)) {
+    if !plate_type_allowed(veh.plate_type.code(), &veh.relation, relief) {
         r.push(Reason::VehicleTypeNotAllowed);
     }
-    let wanted_use = if veh.relation.is_rental() { "G" } else { "A" };
-    if veh.use_.code() != wanted_use {
+    if !use_allowed(veh.use_.code(), &veh.relation) {
         r.push(Reason::VehicleOperatingUse);
     }
     if veh

@@ -56,13 +56,19 @@ pub enum FilingRefusal {
     UnitNeedsManagerSms,
     #[error("个人名下车辆须扫描车主二维码或由车主接收短信验证码（三.2）")]
     PersonNeedsOwnerConsent,
+    #[error("单位名下车辆只能备案小型非营运汽车（三.3）")]
+    UnitVehicleNotSmallNonOperating,
+    #[error("单位名下车辆仅在疫情防控便民措施期间可以备案（三.3）")]
+    UnitFilingNeedsRelief,
 }
 
 impl FilingRefusal {
     pub fn clause(self) -> Clause {
         match self {
             FilingRefusal::OwnVehicle => Clause::Seed("三.1"),
-            FilingRefusal::UnitNeedsManagerSms => Clause::Seed("三.3"),
+            FilingRefusal::UnitNeedsManagerSms
+            | FilingRefusal::UnitVehicleNotSmallNonOperating
+            | FilingRefusal::UnitFilingNeedsRelief => Clause::Seed("三.3"),
             _ => Clause::Seed("三.2"),
         }
     }
@@ -82,14 +88,44 @@ impl FilingRefusal {
             FilingRefusal::PersonNeedsOwnerConsent => {
                 "A person's vehicle is filed by the owner's QR code or an SMS code to the owner (三.2)"
             }
+            FilingRefusal::UnitVehicleNotSmallNonOperating => {
+                "Of a unit's vehicles only a small non-operating car can be filed (三.3)"
+            }
+            FilingRefusal::UnitFilingNeedsRelief => {
+                "A unit's vehicle can be filed only while epidemic relief is in force (三.3)"
+            }
         }
     }
 }
 
-/// May this user file this vehicle now? Checked inside the store's transaction.
-/// Unit filing: 三.3 describes it as a standing path, so filing is always open; whether the unit
-/// vehicle's violations may be *handled* is decided by eligibility (`unit_vehicle_not_allowed`,
-/// 四.1 备注), which depends on the relief policy in force.
+/// Plate types of a unit's vehicle that may be filed: small car, small new-energy car (三.3).
+pub const UNIT_FILING_PLATE_TYPES: &[&str] = &["02", "52"];
+
+/// 三.3 with the 四.1 备注: may a vehicle of this owner, plate type and use be filed at all, with
+/// the relief policy in force at this moment? A person's vehicle always may (its limits are
+/// [`check_new_filing`]'s). A unit's vehicle only when it is a small car (`02`, `52`) with use `A`
+/// and only while epidemic relief is in force — unit filing is one of the things relief newly
+/// allows. Decided before any SMS code is sent to the unit's manager.
+pub fn check_filable_vehicle(
+    owner: OwnerKind,
+    plate_type: &str,
+    use_code: &str,
+    epidemic_relief: bool,
+) -> Result<(), FilingRefusal> {
+    if owner == OwnerKind::Person {
+        return Ok(());
+    }
+    if !UNIT_FILING_PLATE_TYPES.contains(&plate_type) || use_code != "A" {
+        return Err(FilingRefusal::UnitVehicleNotSmallNonOperating);
+    }
+    if !epidemic_relief {
+        return Err(FilingRefusal::UnitFilingNeedsRelief);
+    }
+    Ok(())
+}
+
+/// May this user file this vehicle now, as far as the limits go? Checked inside the store's
+/// transaction, after [`check_filable_vehicle`].
 pub fn check_new_filing(
     counts: FilingCounts,
     owner: OwnerKind,
@@ -157,6 +193,72 @@ mod tests {
             check_new_filing(c, OwnerKind::Person, FilingMethod::OwnerSms),
             Err(FilingRefusal::OwnVehicle)
         );
+    }
+
+    /// 三.3 (rules.md, corrected): a unit's vehicle only if a small car with use A, only under
+    /// relief; a person's vehicle whatever its type (its violations are decided by 四.1).
+    #[test]
+    fn clause_3_3_unit_filing_only_small_non_operating_under_relief() {
+        use FilingRefusal::*;
+        let table: [(OwnerKind, &str, &str, bool, Result<(), FilingRefusal>); 10] = [
+            (OwnerKind::Unit, "02", "A", true, Ok(())),
+            (OwnerKind::Unit, "52", "A", true, Ok(())),
+            (
+                OwnerKind::Unit,
+                "02",
+                "A",
+                false,
+                Err(UnitFilingNeedsRelief),
+            ),
+            (
+                OwnerKind::Unit,
+                "52",
+                "A",
+                false,
+                Err(UnitFilingNeedsRelief),
+            ),
+            (
+                OwnerKind::Unit,
+                "01",
+                "A",
+                true,
+                Err(UnitVehicleNotSmallNonOperating),
+            ),
+            (
+                OwnerKind::Unit,
+                "07",
+                "A",
+                true,
+                Err(UnitVehicleNotSmallNonOperating),
+            ),
+            (
+                OwnerKind::Unit,
+                "02",
+                "F",
+                true,
+                Err(UnitVehicleNotSmallNonOperating),
+            ),
+            (
+                OwnerKind::Unit,
+                "02",
+                "G",
+                false,
+                Err(UnitVehicleNotSmallNonOperating),
+            ),
+            (OwnerKind::Person, "01", "F", false, Ok(())),
+            (OwnerKind::Person, "02", "A", false, Ok(())),
+        ];
+        for (owner, pt, use_code, relief, want) in table {
+            assert_eq!(
+                check_filable_vehicle(owner, pt, use_code, relief),
+                want,
+                "{owner:?} {pt} {use_code} relief={relief}"
+            );
+        }
+        for r in [UnitFilingNeedsRelief, UnitVehicleNotSmallNonOperating] {
+            assert_eq!(r.clause(), Clause::Seed("三.3"));
+            assert!(r.to_string().contains("三.3") && r.message_en().contains("三.3"));
+        }
     }
 
     #[test]

@@ -406,8 +406,8 @@ fn clause_4_4_rental_period_and_use() {
     r.vehicle.use_ = VehicleUse::parse("A").unwrap();
     assert_eq!(
         reasons(&r),
-        vec![VehicleOperatingUse],
-        "a rental needs rental use"
+        vec![],
+        "四.4 sets no condition on use: A is fine"
     );
     // A temporary driver filed after the violation: no filing-time limit for rentals.
     r.vehicle.use_ = VehicleUse::parse("G").unwrap();
@@ -660,5 +660,81 @@ fn relations_are_built_from_their_code_and_the_parts_they_need() {
     ] {
         let r = Relation::build(code, Some(t), Some(rental)).unwrap();
         assert_eq!(r.code(), code);
+    }
+}
+
+/// Rules.md corrected: the relief's wider plate types (01, 51, 07, 08) apply to own, filed and
+/// unit-filed vehicles only; a rented vehicle is a small car or nothing (四.1 备注, 四.4).
+#[test]
+fn clause_4_1_note_and_4_4_relief_plate_types_not_for_rentals() {
+    let rental = RentalPeriod {
+        start: ts("2022-10-01T00:00:00+08:00"),
+        end: ts("2022-10-20T00:00:00+08:00"),
+    };
+    let filed_at = ts("2022-10-01T00:00:00+08:00");
+    let relations = [
+        (Relation::Own, true),
+        (Relation::Filed { filed_at }, true),
+        (Relation::UnitFiled { filed_at }, true),
+        (Relation::RentalRenter { rental }, false),
+        (Relation::RentalTempDriver { filed_at, rental }, false),
+    ];
+    for (relation, widened) in relations {
+        for pt in RELIEF_PLATE_TYPES {
+            for relief in [false, true] {
+                let mut r = base();
+                r.policy.epidemic_relief = relief;
+                r.vehicle.plate_type = PlateType::parse(pt).unwrap();
+                r.vehicle.relation = relation.clone();
+                let want = if relief && widened {
+                    vec![]
+                } else {
+                    vec![Reason::VehicleTypeNotAllowed]
+                };
+                let mut got = reasons(&r);
+                got.retain(|x| *x != Reason::UnitVehicleNotAllowed);
+                assert_eq!(got, want, "{} {pt} relief={relief}", relation.code());
+            }
+        }
+        // Small cars are allowed for every relation, relief or not.
+        let mut r = base();
+        r.vehicle.plate_type = PlateType::parse("52").unwrap();
+        r.vehicle.relation = relation.clone();
+        r.policy.epidemic_relief = true;
+        assert_eq!(reasons(&r), vec![], "{} 52", relation.code());
+    }
+    assert_eq!(
+        Reason::VehicleTypeNotAllowed.clauses(),
+        &[super::Clause::Seed("四.1"), super::Clause::Seed("四.4")]
+    );
+}
+
+/// Rules.md corrected: a rental relation accepts use A or G (四.4 sets no condition on use);
+/// any other relation needs A (四.1).
+#[test]
+fn clause_4_4_rental_accepts_use_a_or_g() {
+    let rental = RentalPeriod {
+        start: ts("2022-10-01T00:00:00+08:00"),
+        end: ts("2022-10-20T00:00:00+08:00"),
+    };
+    let filed_at = ts("2022-10-01T00:00:00+08:00");
+    let table: [(Relation, &[&str]); 4] = [
+        (Relation::Own, &["A"]),
+        (Relation::Filed { filed_at }, &["A"]),
+        (Relation::RentalRenter { rental }, &["A", "G"]),
+        (Relation::RentalTempDriver { filed_at, rental }, &["A", "G"]),
+    ];
+    for (relation, accepted) in table {
+        for u in VehicleUse::all() {
+            let mut r = base();
+            r.vehicle.use_ = u;
+            r.vehicle.relation = relation.clone();
+            let want = if accepted.contains(&u.code()) {
+                vec![]
+            } else {
+                vec![Reason::VehicleOperatingUse]
+            };
+            assert_eq!(reasons(&r), want, "{} use {}", relation.code(), u.code());
+        }
     }
 }

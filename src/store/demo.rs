@@ -204,6 +204,18 @@ pub struct DemoOptions {
     pub anchor: Timestamp,
 }
 
+impl DemoOptions {
+    /// Refuse a city larger than [`MAX_DEMO_PERSONS`] before anything is written.
+    pub fn check(&self) -> Result<(), DemoError> {
+        if self.persons > MAX_DEMO_PERSONS {
+            return Err(DemoError::TooManyPersons {
+                asked: self.persons,
+            });
+        }
+        Ok(())
+    }
+}
+
 /// What was built.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct CitySummary {
@@ -223,12 +235,23 @@ pub enum DemoError {
         "数据库中已有数据，不能再生成演示城市 / The database already holds persons; a demo city is built only into an empty database"
     )]
     NotEmpty,
+    #[error(
+        "演示城市最多{max}人，{asked}人太多 / A demo city has at most {max} persons, not {asked}; choose a smaller --persons",
+        max = MAX_DEMO_PERSONS
+    )]
+    TooManyPersons { asked: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(transparent)]
-    Sqlite(#[from] rusqlite::Error),
+    #[error("{}", schema::storage_message(.0))]
+    Sqlite(rusqlite::Error),
     #[error(transparent)]
     Schema(#[from] schema::SchemaError),
+}
+
+impl From<rusqlite::Error> for DemoError {
+    fn from(e: rusqlite::Error) -> Self {
+        DemoError::Sqlite(e)
+    }
 }
 
 fn day(t: Timestamp) -> Date {
@@ -784,6 +807,7 @@ impl<'a> Builder<'a> {
 
 /// Build a demo city into an empty database (one transaction; nothing is written on failure).
 pub fn build_city(conn: &mut Connection, opts: &DemoOptions) -> Result<CitySummary, DemoError> {
+    opts.check()?;
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let n: i64 = tx.query_row("SELECT count(*) FROM persons", [], |r| r.get(0))?;
     if n > 0 {
@@ -873,6 +897,9 @@ pub fn today_anchor() -> Timestamp {
 /// The number of persons in a demo database the kiosk creates on its first start (as in the
 /// embedded `kiosk.toml`).
 pub const DEFAULT_DEMO_PERSONS: u64 = 200;
+/// The largest demo city (`db init --persons`, `[database] demo_persons`): twice the million the
+/// store benchmark uses, about 2 GB of disk; a larger number is refused before anything is written.
+pub const MAX_DEMO_PERSONS: u64 = 2_000_000;
 pub const DEFAULT_DEMO_SEED: u64 = 2022;
 
 /// Open the database at `path`, building the demo city into it first if it has no persons yet.
@@ -1084,5 +1111,27 @@ mod tests {
             ),
             Err(DemoError::NotEmpty)
         ));
+    }
+
+    #[test]
+    fn a_city_larger_than_the_maximum_is_refused_before_anything_is_written() {
+        let mut c = schema::open_in_memory().unwrap();
+        for persons in [MAX_DEMO_PERSONS + 1, u64::MAX] {
+            let e = build_city(
+                &mut c,
+                &DemoOptions {
+                    persons,
+                    seed: 1,
+                    anchor: "2022-10-24T09:00:00+08:00".parse().unwrap(),
+                },
+            )
+            .unwrap_err();
+            assert!(matches!(e, DemoError::TooManyPersons { .. }), "{e}");
+            assert!(e.to_string().contains("2000000"), "{e}");
+        }
+        let n: i64 = c
+            .query_row("SELECT count(*) FROM persons", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0);
     }
 }

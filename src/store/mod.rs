@@ -51,7 +51,7 @@ pub enum ErrorKind {
     Refused,
     /// The request itself is malformed.
     Invalid,
-    /// The database failed (disk, corruption, busy beyond the timeout): try again later.
+    /// The database failed (disk full, corruption, busy beyond the timeout).
     Storage,
 }
 
@@ -119,12 +119,17 @@ pub enum StoreError {
     PaymentProvider(#[from] payment::ProviderError),
     #[error("数据库中的数据无效：{0} / Invalid data in the database: {0}")]
     Corrupt(String),
-    #[error(
-        "数据库暂时不可用，请稍后再试 / The database is unavailable, please try again later ({0})"
-    )]
-    Sqlite(#[from] rusqlite::Error),
+    /// SQLite's own words appear once, in the sentence (not again as a source).
+    #[error("{}", schema::storage_message(.0))]
+    Sqlite(rusqlite::Error),
     #[error(transparent)]
     Schema(#[from] schema::SchemaError),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sqlite(e)
+    }
 }
 
 fn payment_refusal_en(r: PaymentRefusal) -> &'static str {
@@ -180,6 +185,10 @@ impl StoreError {
                 FilingRefusal::OwnVehicle => "own_vehicle",
                 FilingRefusal::UnitNeedsManagerSms => "unit_needs_manager_sms",
                 FilingRefusal::PersonNeedsOwnerConsent => "person_needs_owner_consent",
+                FilingRefusal::UnitVehicleNotSmallNonOperating => {
+                    "unit_vehicle_not_small_non_operating"
+                }
+                FilingRefusal::UnitFilingNeedsRelief => "unit_filing_needs_relief",
             },
             Payment(r) => match r {
                 PaymentRefusal::AlreadyPaid => "already_paid",

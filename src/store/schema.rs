@@ -232,8 +232,46 @@ pub enum SchemaError {
         "数据库版本{found}比本程序支持的版本{supported}更新，请升级自助机软件 / The database (version {found}) is newer than this program supports ({supported}); upgrade the kiosk software"
     )]
     TooNew { found: i64, supported: i64 },
-    #[error("数据库无法打开或已损坏 / The database cannot be opened or is damaged: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    #[error(
+        "{0} 是一个目录，不是数据库文件；请给出文件路径（如 city.sqlite3） / {0} is a directory, not a database file; give the path of a file (e.g. city.sqlite3)"
+    )]
+    IsDirectory(String),
+    /// SQLite's own words appear once, in the sentence (not again as a source).
+    #[error("{}", storage_message(.0))]
+    Sqlite(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for SchemaError {
+    fn from(e: rusqlite::Error) -> Self {
+        SchemaError::Sqlite(e)
+    }
+}
+
+/// What a SQLite failure means and what to do, in Chinese and English, with SQLite's words once.
+pub fn storage_message(e: &rusqlite::Error) -> String {
+    use rusqlite::ErrorCode::*;
+    let what = match e.sqlite_error_code() {
+        Some(DiskFull) => {
+            "磁盘已满，数据未写入；请清理数据库所在磁盘的空间后重试 / The disk is full and nothing was written; free space on the disk that holds the database, then retry"
+        }
+        Some(CannotOpen) => {
+            "无法打开数据库文件：所在目录不存在、路径是目录或没有权限 / The database file cannot be opened: its folder does not exist, the path is a directory, or permission is denied"
+        }
+        Some(NotADatabase) | Some(DatabaseCorrupt) => {
+            "该文件已损坏或不是自助机数据库；请从备份恢复 / The file is damaged or is not a kiosk database; restore it from a backup"
+        }
+        Some(ReadOnly) | Some(PermissionDenied) => {
+            "没有写入数据库的权限 / The database cannot be written: permission denied or read-only"
+        }
+        Some(SystemIoFailure) => {
+            "读写磁盘失败，请检查磁盘 / Reading or writing the disk failed; check the disk"
+        }
+        Some(DatabaseBusy) | Some(DatabaseLocked) => {
+            "数据库正忙，请稍后再试 / The database is busy; try again in a moment"
+        }
+        _ => "数据库出错，请联系工作人员 / The database failed; ask the staff",
+    };
+    format!("{what} ({e})")
 }
 
 /// Apply the connection settings every connection needs.
@@ -273,6 +311,9 @@ pub fn migrate(conn: &mut Connection) -> Result<i64, SchemaError> {
 
 /// Open (creating if needed) a database file, configured and migrated.
 pub fn open(path: &Path) -> Result<Connection, SchemaError> {
+    if path.is_dir() {
+        return Err(SchemaError::IsDirectory(path.display().to_string()));
+    }
     let mut conn = Connection::open(path)?;
     configure(&conn)?;
     migrate(&mut conn)?;
@@ -370,5 +411,51 @@ mod tests {
                 .is_err()
         );
         assert!(conn.execute("DELETE FROM audit_log", []).is_err());
+    }
+
+    #[test]
+    fn a_directory_is_named_as_such_not_as_damaged() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = open(dir.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("is a directory") && !e.contains("damaged"),
+            "{e}"
+        );
+    }
+
+    /// ENOSPC reaches SQLite as SQLITE_FULL: say the disk is full and what to do, not "later".
+    #[test]
+    fn a_full_disk_says_so_and_what_to_do() {
+        let full = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            None,
+        );
+        for e in [
+            SchemaError::from(full).to_string(),
+            crate::store::StoreError::from(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+                None,
+            ))
+            .to_string(),
+        ] {
+            assert!(e.contains("磁盘已满") && e.contains("disk is full"), "{e}");
+            assert!(e.contains("free space") && !e.contains("later"), "{e}");
+        }
+    }
+
+    /// The SQLite error text appears once in the whole chain of causes.
+    #[test]
+    fn the_cause_is_said_once() {
+        let e = SchemaError::from(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+            Some("unable to open database file".into()),
+        ));
+        assert!(std::error::Error::source(&e).is_none());
+        let text = e.to_string();
+        assert_eq!(
+            text.matches("unable to open database file").count(),
+            1,
+            "{text}"
+        );
     }
 }

@@ -118,6 +118,7 @@ pub enum T {
     HelpTitle,
     HelpText,
     HelpPhones,
+    ConsultationPhone,
     Backspace,
     Operator,
     OperatorPinTitle,
@@ -313,6 +314,10 @@ pub fn pair(key: T) -> (&'static str, &'static str) {
             "Place your ID card and follow the screen. To dispute a violation, go to the traffic police where it happened (六.1). Self-service is free of charge (七.1).",
         ),
         HelpPhones => ("本大厅咨询电话", "This hall's phone"),
+        ConsultationPhone => (
+            "处理中遇到问题，可在工作时间拨打互联网办理咨询电话",
+            "A problem while handling? In working hours call the online service help line",
+        ),
         Backspace => ("删除", "Delete"),
         Operator => ("运维", "Operator"),
         OperatorPinTitle => ("请输入运维密码", "Operator PIN"),
@@ -345,6 +350,15 @@ pub fn service(lang: Language, s: Service) -> &'static str {
             Service::Help => T::ServiceHelp,
         },
     )
+}
+
+/// 六.6: the online service's consultation phone (kiosk.toml `kiosk.consultation_phone`), shown
+/// on the help and feedback screens.
+pub fn consultation_line(lang: Language, phone: &str) -> String {
+    match lang {
+        Language::ZhCn => format!("{}：{phone}（六.6）", tr(lang, T::ConsultationPhone)),
+        Language::En => format!("{}: {phone} (六.6)", tr(lang, T::ConsultationPhone)),
+    }
 }
 
 pub fn feedback_topic(lang: Language, t: FeedbackTopic) -> &'static str {
@@ -623,6 +637,7 @@ mod tests {
             HelpTitle,
             HelpText,
             HelpPhones,
+            ConsultationPhone,
             Backspace,
             Operator,
             OperatorPinTitle,
@@ -641,6 +656,19 @@ mod tests {
             LastPrint,
         ]
     };
+
+    #[test]
+    fn clause_6_6_consultation_phone_line_in_both_languages() {
+        let c = crate::config::KioskConfig::embedded();
+        assert_eq!(c.kiosk.consultation_phone, "023-68620626");
+        let zh = consultation_line(Language::ZhCn, &c.kiosk.consultation_phone);
+        let en = consultation_line(Language::En, &c.kiosk.consultation_phone);
+        assert_eq!(
+            zh,
+            "处理中遇到问题，可在工作时间拨打互联网办理咨询电话：023-68620626（六.6）"
+        );
+        assert!(en.contains("023-68620626") && en.contains("六.6"), "{en}");
+    }
 
     /// Every key has text in both languages, and the Chinese differs from the English.
     #[test]

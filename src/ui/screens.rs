@@ -278,7 +278,10 @@ fn help(ui: &mut Ui, ctx: &Ctx, v: &View) {
     heading(ui, v.t(T::HelpTitle));
     ui.label(v.t(T::HelpText));
     ui.add_space(12.0);
-    ui.label(RichText::new(v.t(T::HelpPhones)).strong());
+    ui.label(RichText::new(i18n::consultation_line(v.lang, &ctx.consultation_phone)).strong());
+    if !ctx.hall_phones.is_empty() {
+        ui.label(RichText::new(v.t(T::HelpPhones)).strong());
+    }
     for p in &ctx.hall_phones {
         ui.label(RichText::new(p).size(30.0));
     }
@@ -666,6 +669,7 @@ fn session_screen(ui: &mut Ui, ctx: &Ctx, s: &Session, v: &View, out: &mut Vec<E
         }
         Screen::Feedback { sent } => {
             heading(ui, v.t(T::FeedbackTitle));
+            ui.label(i18n::consultation_line(lang, &ctx.consultation_phone));
             ui.add_enabled_ui(!sent, |ui| {
                 ui.horizontal(|ui| {
                     for topic in FeedbackTopic::ALL {

@@ -53,6 +53,8 @@ pub struct Canvas {
     pub pixels: Vec<u8>,
     /// Something was drawn or fed past [`MAX_HEIGHT`] and left out.
     pub truncated: bool,
+    /// Characters drawn (the render work done).
+    pub glyphs: u64,
 }
 
 impl Canvas {
@@ -62,6 +64,7 @@ impl Canvas {
             height: 0,
             pixels: Vec::new(),
             truncated: false,
+            glyphs: 0,
         }
     }
 
@@ -117,6 +120,7 @@ impl Canvas {
         let mut pen = x;
         self.ensure_height(top + CELL_H * h_mul);
         for c in text.chars() {
+            self.glyphs += 1;
             let cell = CELL_W * w_mul * columns(c) as u32;
             let id = f.glyph_id(c);
             let advance = scaled.h_advance(id);

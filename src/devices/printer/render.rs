@@ -247,6 +247,33 @@ pub fn to_text(ops: &[Op]) -> String {
     out
 }
 
+/// The largest job `kiosk device render` takes (a receipt is a few KB; a full-width raster of
+/// the whole paper length about 4 MB at 80 mm is not a receipt). Parsing keeps one operation per
+/// byte not understood, so this bounds its memory.
+pub const MAX_JOB_BYTES: usize = 2 << 20;
+/// Bytes not understood that are listed one by one; the others are counted in one line.
+pub const MAX_UNKNOWN_LISTED: usize = 10;
+
+/// The warnings for bytes not understood: the first [`MAX_UNKNOWN_LISTED`] with their offsets,
+/// then one line counting the rest.
+pub fn unknown_warnings(unknown: &[(usize, u8)]) -> Vec<String> {
+    let mut out: Vec<String> = unknown
+        .iter()
+        .take(MAX_UNKNOWN_LISTED)
+        .map(|(offset, byte)| {
+            format!("byte {byte:#04x} at offset {offset} not understood (skipped)")
+        })
+        .collect();
+    if unknown.len() > MAX_UNKNOWN_LISTED {
+        out.push(format!(
+            "… and {} more bytes not understood ({} in all, skipped)",
+            unknown.len() - MAX_UNKNOWN_LISTED,
+            unknown.len()
+        ));
+    }
+    out
+}
+
 /// The bytes the interpreter did not understand.
 pub fn unknown_bytes(ops: &[Op]) -> Vec<(usize, u8)> {
     ops.iter()
@@ -302,6 +329,12 @@ impl Renderer {
 
     fn add_text(&mut self, text: &str) {
         for c in text.chars() {
+            if self.y >= super::font::MAX_HEIGHT {
+                // Past the end of the paper drawn: nothing more of this text can show.
+                self.canvas.truncated = true;
+                self.runs.clear();
+                return;
+            }
             let w = columns(c) as u32 * CELL_W * u32::from(self.style.size.0);
             if self.line_width() + w > self.canvas.width {
                 self.flush_line();
@@ -327,6 +360,10 @@ impl Renderer {
             Align::Right => self.canvas.width.saturating_sub(width),
         };
         let runs = std::mem::take(&mut self.runs);
+        if self.y >= super::font::MAX_HEIGHT {
+            self.canvas.truncated = true;
+            return;
+        }
         for (text, s) in &runs {
             let top = self.y + height - CELL_H * u32::from(s.size.1);
             x += self.canvas.draw_text(
@@ -557,5 +594,34 @@ mod tests {
                 > 250
         });
         assert!(cut_row.is_some());
+    }
+
+    /// The render work is bounded by the paper drawn, not by the text given: 900 KB of 8×8
+    /// text draws only the glyphs that fit on MAX_HEIGHT dots.
+    #[test]
+    fn render_work_stops_at_the_end_of_the_paper() {
+        let mut bytes = vec![GS, b'!', 0x77];
+        bytes.extend(std::iter::repeat_n(b'A', 900_000));
+        let canvas = render(&parse(&bytes), Paper::Mm80);
+        assert!(canvas.truncated);
+        let per_line = Paper::Mm80.dots() / (CELL_W * 8);
+        let lines = super::super::font::MAX_HEIGHT / (CELL_H * 8 + 6) + 1;
+        assert!(
+            canvas.glyphs <= u64::from(per_line * lines),
+            "{} glyphs drawn",
+            canvas.glyphs
+        );
+    }
+
+    #[test]
+    fn repeated_warnings_are_listed_up_to_a_count_then_counted_once() {
+        let unknown: Vec<(usize, u8)> = (0..100_000).map(|i| (i, 0x07)).collect();
+        let w = unknown_warnings(&unknown);
+        assert_eq!(w.len(), MAX_UNKNOWN_LISTED + 1);
+        assert!(
+            w[MAX_UNKNOWN_LISTED].contains("99990 more")
+                && w[MAX_UNKNOWN_LISTED].contains("100000 in all")
+        );
+        assert_eq!(unknown_warnings(&unknown[..3]).len(), 3);
     }
 }

@@ -5,38 +5,47 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LineError {
     #[error(
-        "a scan longer than {MAX_SCAN} bytes arrived without its suffix (wrong suffix setting?)"
+        "a scan longer than {MAX_SCAN} bytes arrived without its suffix (wrong suffix setting? leave scanner_suffix empty to accept \\r, \\n and \\r\\n)"
     )]
     Overlong,
-    #[error("scanner suffix “{0}” is not one of \\r, \\n, \\r\\n")]
+    #[error("scanner suffix “{0}” is not one of any (or empty), \\r, \\n, \\r\\n")]
     BadSuffix(String),
 }
 
-/// What the scanner appends to each scan.
+/// What ends a scan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Suffix {
-    Cr,
-    Lf,
+    /// Any line end: `\r`, `\n` or `\r\n` (a CR followed by an LF is one end, also when the two
+    /// arrive in separate reads). The default: scanners ship with CR, LF or CRLF.
     #[default]
+    Any,
+    /// Only `\r` ends a scan.
+    Cr,
+    /// Only `\n` ends a scan.
+    Lf,
+    /// Only `\r\n` ends a scan.
     CrLf,
 }
 
 impl Suffix {
+    /// The bytes a scanner sends after each scan with this setting (`Any`: `\r\n`, which the
+    /// simulator sends).
     pub fn bytes(self) -> &'static [u8] {
         match self {
             Suffix::Cr => b"\r",
             Suffix::Lf => b"\n",
-            Suffix::CrLf => b"\r\n",
+            Suffix::CrLf | Suffix::Any => b"\r\n",
         }
     }
 }
 
 impl std::str::FromStr for Suffix {
     type Err = LineError;
-    /// Accepts the escaped forms of `kiosk.toml` and the command line (`\r`, `\n`, `\r\n`) and
-    /// the names `cr`, `lf`, `crlf`.
+    /// Accepts `any` or the empty string (any line end), the escaped forms of `kiosk.toml` and the
+    /// command line (`\r`, `\n`, `\r\n`) and the names `cr`, `lf`, `crlf`.
     fn from_str(s: &str) -> Result<Self, LineError> {
         match s {
+            "" | "any" | "ANY" => Ok(Suffix::Any),
             "\r" | "\\r" | "cr" | "CR" => Ok(Suffix::Cr),
             "\n" | "\\n" | "lf" | "LF" => Ok(Suffix::Lf),
             "\r\n" | "\\r\\n" | "crlf" | "CRLF" => Ok(Suffix::CrLf),
@@ -68,6 +77,8 @@ pub struct LineSplitter {
     /// arriving piece).
     searched: usize,
     overlong: bool,
+    /// `Suffix::Any`: the last scan ended with a CR, so an LF right after it belongs to that end.
+    after_cr: bool,
 }
 
 impl LineSplitter {
@@ -78,6 +89,7 @@ impl LineSplitter {
             start: 0,
             searched: 0,
             overlong: false,
+            after_cr: false,
         }
     }
 
@@ -85,22 +97,47 @@ impl LineSplitter {
         self.buf.extend_from_slice(bytes);
     }
 
+    /// Where the next end of a scan is in `buf[from..]`: (index, length of the end).
+    fn find_end(&self, from: usize) -> Option<(usize, usize)> {
+        let rest = &self.buf[from..];
+        match self.suffix {
+            Suffix::Any => rest
+                .iter()
+                .position(|b| matches!(b, b'\r' | b'\n'))
+                .map(|p| (from + p, 1)),
+            fixed => {
+                let sfx = fixed.bytes();
+                rest.windows(sfx.len())
+                    .position(|w| w == sfx)
+                    .map(|p| (from + p, sfx.len()))
+            }
+        }
+    }
+
     /// The next complete scan, if any. Empty lines (a stray suffix, or the `\n` of a `\r\n`
     /// scanner configured as `\r`) are skipped; an overlong run without suffix is dropped once
     /// with an error.
     pub fn next_scan(&mut self) -> Option<Result<Scan, LineError>> {
         loop {
-            let sfx = self.suffix.bytes();
+            if self.after_cr && self.start < self.buf.len() {
+                // CR then LF is one end, even when they arrived in separate reads.
+                self.after_cr = false;
+                if self.buf[self.start] == b'\n' {
+                    self.start += 1;
+                    self.searched = self.searched.max(self.start);
+                }
+            }
             let from = self.searched.max(self.start);
-            let found = self.buf[from..]
-                .windows(sfx.len())
-                .position(|w| w == sfx)
-                .map(|p| from + p);
-            let Some(end) = found else {
+            let Some((end, len)) = self.find_end(from) else {
                 // Wait for more: keep only the unfinished scan.
                 self.buf.drain(..self.start);
                 self.start = 0;
-                self.searched = self.buf.len().saturating_sub(sfx.len() - 1);
+                let keep = self.suffix.bytes().len() - 1;
+                self.searched = if self.suffix == Suffix::Any {
+                    self.buf.len()
+                } else {
+                    self.buf.len().saturating_sub(keep)
+                };
                 if self.buf.len() > MAX_SCAN {
                     self.buf.clear();
                     self.searched = 0;
@@ -109,8 +146,9 @@ impl LineSplitter {
                 }
                 return None;
             };
+            self.after_cr = self.suffix == Suffix::Any && self.buf[end] == b'\r';
             let line = &self.buf[self.start..end];
-            self.start = end + sfx.len();
+            self.start = end + len;
             self.searched = self.start;
             if std::mem::take(&mut self.overlong) {
                 // The tail of the overlong scan.
@@ -126,6 +164,13 @@ impl LineSplitter {
                 Err(e) => Scan::NotUtf8(e.into_bytes()),
             }));
         }
+    }
+
+    /// `Suffix::Any`: the last end was a CR and the next byte has not arrived yet (an LF then
+    /// belongs to that end).
+    #[cfg(test)]
+    fn waiting_for_lf(&self) -> bool {
+        self.after_cr
     }
 }
 
@@ -180,6 +225,64 @@ mod tests {
         }
     }
 
+    /// The default ends a scan at \r, \n or \r\n: a scanner shipped with CR alone is read at
+    /// once, not waited on for an LF that never comes.
+    #[test]
+    fn by_default_any_line_end_ends_a_scan() {
+        assert_eq!(Suffix::default(), Suffix::Any);
+        type Case = (&'static [&'static [u8]], Vec<Scan>);
+        let table: [Case; 6] = [
+            (&[b"ABC\r"], vec![text("ABC")]),
+            (&[b"ABC\n"], vec![text("ABC")]),
+            (&[b"ABC\r\n"], vec![text("ABC")]),
+            (
+                &[b"A\rB\nC\r\nD\n\rE\r"],
+                vec![text("A"), text("B"), text("C"), text("D"), text("E")],
+            ),
+            // CR and LF in separate reads are one end.
+            (
+                &[b"ABC\r", b"\n", b"DEF\r", b"\nGHI\n"],
+                vec![text("ABC"), text("DEF"), text("GHI")],
+            ),
+            (&[b"\r\n\r\n"], vec![]),
+        ];
+        for (chunks, expected) in table {
+            assert_eq!(split(Suffix::default(), chunks), expected, "{chunks:?}");
+        }
+        // The first scan of a CR-only scanner is there before anything else arrives.
+        let mut s = LineSplitter::new(Suffix::default());
+        s.push(b"QR1\r");
+        assert_eq!(s.next_scan(), Some(Ok(text("QR1"))));
+        assert!(s.waiting_for_lf(), "a CR may still be followed by its LF");
+        s.push(b"\n");
+        assert_eq!(
+            s.next_scan(),
+            None,
+            "the LF of a CR LF is not a second (empty) scan"
+        );
+        assert!(!s.waiting_for_lf());
+        s.push(b"QR2\r\n");
+        assert_eq!(s.next_scan(), Some(Ok(text("QR2"))));
+    }
+
+    /// A configured suffix narrows: with CR LF set, a lone CR does not end a scan.
+    #[test]
+    fn a_configured_suffix_only_narrows() {
+        assert_eq!(split(Suffix::CrLf, &[b"A\rB\r\n"]), vec![text("A\rB")]);
+        assert_eq!(split(Suffix::Cr, &[b"A\nB\r"]), vec![text("A\nB")]);
+        assert_eq!(split(Suffix::Lf, &[b"A\rB\n"]), vec![text("A\rB")]);
+    }
+
+    #[test]
+    fn an_overlong_scan_is_dropped_once_with_any_line_end() {
+        let mut s = LineSplitter::new(Suffix::Any);
+        s.push(&vec![b'A'; MAX_SCAN + 1]);
+        assert!(matches!(s.next_scan(), Some(Err(LineError::Overlong))));
+        s.push(b"AAA\r\nOK\n");
+        assert_eq!(s.next_scan().unwrap().unwrap(), text("OK"));
+        assert_eq!(s.next_scan(), None);
+    }
+
     #[test]
     fn chinese_text_arrives_whole_even_when_split_mid_character() {
         let bytes = "渝A12345\r\n".as_bytes();
@@ -209,6 +312,8 @@ mod tests {
             ("\\n", Suffix::Lf),
             ("\r\n", Suffix::CrLf),
             ("crlf", Suffix::CrLf),
+            ("any", Suffix::Any),
+            ("", Suffix::Any),
         ] {
             assert_eq!(s.parse::<Suffix>().unwrap(), expected);
         }

@@ -364,6 +364,10 @@ impl Platform for SqlitePlatform {
         self.write(|tx| {
             let p = Self::person_row(tx, applicant)?;
             let v = Self::vehicle_row(tx, vehicle)?;
+            // 三.3: a unit's vehicle that may not be filed is refused before any SMS is sent.
+            let relief = self.policy.at(now).epidemic_relief;
+            filing::check_filable_vehicle(v.owner_kind(), &v.plate_type, &v.use_code, relief)
+                .map_err(StoreError::Filing)?;
             let phone = Self::owner_phone(tx, &v)?;
             let purpose = format!("filing:{}:{}", v.id, p.id);
             let (outbox_id, expires_at) = sms::issue_code(
@@ -408,6 +412,9 @@ impl Platform for SqlitePlatform {
                 (FilingMethod::OwnerSms, OwnerKind::Unit) => FilingMethod::UnitManagerSms,
                 (m, _) => m,
             };
+            let relief = self.policy.at(now).epidemic_relief;
+            filing::check_filable_vehicle(owner_kind, &v.plate_type, &v.use_code, relief)
+                .map_err(StoreError::Filing)?;
             let counts = Self::filing_counts_in(tx, p.id, &v)?;
             filing::check_new_filing(counts, owner_kind, method).map_err(StoreError::Filing)?;
             // The owner's consent.

@@ -641,9 +641,53 @@ fn refused_filings_say_why_and_write_nothing() {
     assert_eq!(count(&p, "SELECT count(*) FROM audit_log"), before);
 }
 
+/// A platform whose dated policy has epidemic relief in force at `now()` (三.3 unit filing).
+fn city_under_relief() -> SqlitePlatform {
+    city().with_policy(
+        crate::rules::PolicyBook::parse(
+            "[[epidemic_relief]]\nname = \"test\"\nfrom = \"2022-10-01T00:00:00+08:00\"\nuntil = \"2022-11-01T00:00:00+08:00\"\n",
+        )
+        .unwrap(),
+    )
+}
+
+/// 三.3 (rules.md, corrected): a unit's vehicle is filed only while relief is in force and only
+/// when it is a small non-operating car; otherwise refused with the clause before any SMS.
+#[test]
+fn clause_3_3_unit_filing_refused_before_any_sms() {
+    let who = id("李小红");
+    let outbox = |p: &SqlitePlatform| count(p, "SELECT count(*) FROM sms_outbox");
+    // No relief on 2022-10-24: refused, nothing sent, nothing audited.
+    let p = city();
+    let (sms_before, audit_before) = (outbox(&p), count(&p, "SELECT count(*) FROM audit_log"));
+    let e = p
+        .send_filing_code(&who, &car("渝A7U5W3"), now())
+        .unwrap_err();
+    assert_eq!(e.code(), "unit_filing_needs_relief", "{e}");
+    assert!(e.to_string().contains("三.3"), "{e}");
+    assert_eq!(outbox(&p), sms_before);
+    assert_eq!(count(&p, "SELECT count(*) FROM audit_log"), audit_before);
+    // Under relief, a unit's car with operating use is refused before any SMS as well.
+    let p = city_under_relief();
+    p.with_connection_ref(|c| {
+        c.execute(
+            "UPDATE vehicles SET use_code = 'F' WHERE plate = '渝A7U5W3'",
+            [],
+        )?;
+        Ok(())
+    })
+    .unwrap();
+    let sms_before = outbox(&p);
+    let e = p
+        .send_filing_code(&who, &car("渝A7U5W3"), now())
+        .unwrap_err();
+    assert_eq!(e.code(), "unit_vehicle_not_small_non_operating", "{e}");
+    assert_eq!(outbox(&p), sms_before);
+}
+
 #[test]
 fn filing_by_sms_code_to_the_owner_or_the_units_manager() {
-    let p = city();
+    let p = city_under_relief();
     let who = id("李小红");
     let code_of = |outbox_id: i64| -> String {
         p.with_connection_ref(|c| {
