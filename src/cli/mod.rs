@@ -2,6 +2,7 @@
 
 pub mod config_check;
 pub mod db;
+pub mod device;
 pub mod platform;
 pub mod platform_json;
 pub mod rules_eval;
@@ -122,9 +123,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             let book = crate::app::load_policy(policy.as_deref(), &config)?;
             rules_eval::run(file.as_deref(), &book)
         }
-        Some(Command::Device { args }) => {
-            crate::devices::cli::run(args, &crate::app::sim_source::card_for)
-        }
+        Some(Command::Device { args }) => device::run(args, &crate::app::sim_source::card_for),
         Some(Command::Db { args }) => db::run(args),
         Some(Command::Platform { args }) => platform::run(args),
         Some(Command::Bench { what: _ }) => {

@@ -9,9 +9,9 @@
 //!   the interpreter that renders ESC/POS to PNG (the printer simulator).
 //! - [`health`]: ok / degraded / absent per device, and reopen-with-backoff.
 //! - [`task`]: the blocking devices awaited from async code (tokio's blocking pool).
-//! - [`cli`]: `kiosk device …`.
+//!
+//! `kiosk device …` (the machine interfaces of devices.md) lives at the binary's edge, `crate::cli::device`.
 
-pub mod cli;
 pub mod health;
 pub mod link;
 pub mod list;

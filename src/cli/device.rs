@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 
-use super::reader::{self, CardReader};
-use super::{DeviceError, ErrorKind};
+use crate::devices::reader::{self, CardReader};
+use crate::devices::{DeviceError, ErrorKind};
 use crate::domain::{IdCard, IdNumber};
 
 #[derive(Parser, Debug)]
@@ -154,7 +154,7 @@ fn scan(
     suffix: &str,
     timeout_ms: Option<u64>,
 ) -> anyhow::Result<i32> {
-    use super::scanner::{Scan, Scanner, SerialScanner, Suffix};
+    use crate::devices::scanner::{Scan, Scanner, SerialScanner, Suffix};
     let suffix: Suffix = match suffix.parse() {
         Ok(s) => s,
         Err(e) => {
@@ -162,7 +162,8 @@ fn scan(
             return Ok(2);
         }
     };
-    let mut scanner = SerialScanner::new(super::link::SerialOpener::new(port, baud), suffix);
+    let mut scanner =
+        SerialScanner::new(crate::devices::link::SerialOpener::new(port, baud), suffix);
     let mut status = 0;
     let mut out = std::io::stdout().lock();
     for _ in 0..count {
@@ -196,7 +197,7 @@ fn sim_scanner(
     suffix: &str,
     interval_ms: u64,
 ) -> anyhow::Result<i32> {
-    let suffix: super::scanner::Suffix = match suffix.parse() {
+    let suffix: crate::devices::scanner::Suffix = match suffix.parse() {
         Ok(s) => s,
         Err(e) => {
             crate::errln!("kiosk device sim-scanner: --suffix: {e}");
@@ -217,10 +218,10 @@ fn sim_scanner(
             codes.push(t.into_bytes());
         }
     }
-    let mut pty = super::pty::Pty::open()?;
+    let mut pty = crate::devices::pty::Pty::open()?;
     announce_path(pty.path())?;
     let stop = AtomicBool::new(false);
-    super::scanner::sim::serve_pty(
+    crate::devices::scanner::sim::serve_pty(
         &mut pty,
         &codes,
         suffix,
@@ -230,8 +231,8 @@ fn sim_scanner(
     Ok(0)
 }
 
-fn paper(mm: u32, command: &str) -> Option<super::printer::Paper> {
-    let p = super::printer::Paper::from_mm(mm);
+fn paper(mm: u32, command: &str) -> Option<crate::devices::printer::Paper> {
+    let p = crate::devices::printer::Paper::from_mm(mm);
     if p.is_none() {
         crate::errln!("kiosk device {command}: --paper must be 58 or 80, not {mm}");
     }
@@ -241,20 +242,20 @@ fn paper(mm: u32, command: &str) -> Option<super::printer::Paper> {
 fn open_printer(
     uri: &str,
     command: &str,
-    paper: super::printer::Paper,
+    paper: crate::devices::printer::Paper,
     sim_dir: Option<PathBuf>,
 ) -> Result<
     (
-        super::printer::EscPosPrinter,
-        Option<super::printer::SimPrinterView>,
+        crate::devices::printer::EscPosPrinter,
+        Option<crate::devices::printer::SimPrinterView>,
     ),
     i32,
 > {
-    let uri: super::DeviceUri = uri.parse().map_err(|e| {
+    let uri: crate::devices::DeviceUri = uri.parse().map_err(|e| {
         crate::errln!("kiosk device {command}: --printer: {e}");
         2
     })?;
-    super::printer::open(&uri, paper, sim_dir).map_err(|e| {
+    crate::devices::printer::open(&uri, paper, sim_dir).map_err(|e| {
         crate::errln!("kiosk device {command}: {e}");
         exit_status(e.kind())
     })
@@ -267,7 +268,7 @@ fn print(
     kiosk_id: &str,
     sim_dir: PathBuf,
 ) -> anyhow::Result<i32> {
-    use super::printer::receipts::samples;
+    use crate::devices::printer::receipts::samples;
     let Some(paper) = paper(paper_mm, "print") else {
         return Ok(2);
     };
@@ -283,12 +284,12 @@ fn print(
         Sample::Test => ("test", samples::test_page(kiosk_id, paper)),
     };
     let len = bytes.len();
-    let mut queue = super::printer::PrintQueue::in_memory();
+    let mut queue = crate::devices::printer::PrintQueue::in_memory();
     let (id, _) = queue.submit(title, bytes);
     queue.print_pending(&mut p);
     let job = queue.get(id).expect("just queued");
     match &job.state {
-        super::printer::JobState::Printed => {
+        crate::devices::printer::JobState::Printed => {
             let mut line = serde_json::json!({"printer": p.describe(), "sample": title, "bytes": len, "state": "printed"});
             // The simulator's rendering of the receipt.
             if let Some(png) = sim_view.and_then(|v| {
@@ -305,7 +306,7 @@ fn print(
         }
         state => {
             let reason = match state {
-                super::printer::JobState::Failed(r) => r.as_str(),
+                crate::devices::printer::JobState::Failed(r) => r.as_str(),
                 _ => "not sent",
             };
             crate::errln!("kiosk device print: the {title} receipt was not printed: {reason}");
@@ -315,8 +316,13 @@ fn print(
 }
 
 fn status(printer: &str) -> anyhow::Result<i32> {
-    use super::printer::ReceiptPrinter;
-    let mut p = match open_printer(printer, "status", super::printer::Paper::Mm80, None) {
+    use crate::devices::printer::ReceiptPrinter;
+    let mut p = match open_printer(
+        printer,
+        "status",
+        crate::devices::printer::Paper::Mm80,
+        None,
+    ) {
         Ok((p, _)) => p,
         Err(code) => return Ok(code),
     };
@@ -344,7 +350,7 @@ fn status(printer: &str) -> anyhow::Result<i32> {
 }
 
 fn render(file: PathBuf, png: PathBuf, paper_mm: u32, text: bool) -> anyhow::Result<i32> {
-    use super::printer::render;
+    use crate::devices::printer::render;
     use std::io::Read as _;
     let Some(paper) = paper(paper_mm, "render") else {
         return Ok(2);
@@ -378,7 +384,7 @@ fn render(file: PathBuf, png: PathBuf, paper_mm: u32, text: bool) -> anyhow::Res
     if canvas.truncated {
         crate::errln!(
             "kiosk device render: the job is longer than {} dots of paper; the rest is left out",
-            super::printer::font::MAX_HEIGHT
+            crate::devices::printer::font::MAX_HEIGHT
         );
     }
     let image = canvas.to_png()?;
@@ -438,7 +444,7 @@ pub fn run(args: Vec<String>, card_for: CardFor<'_>) -> anyhow::Result<i32> {
             let mut sim = reader::sim::SimReader::with_card(card_for(&id));
             sim.replace_after_read = true;
             let mut session = reader::sim::SimSession::new(sim, Default::default());
-            let mut pty = super::pty::Pty::open()?;
+            let mut pty = crate::devices::pty::Pty::open()?;
             announce_path(pty.path())?;
             let stop = AtomicBool::new(false);
             reader::sim::serve_pty(&mut pty, &mut session, &stop, Duration::ZERO)?;
@@ -460,7 +466,10 @@ pub fn run(args: Vec<String>, card_for: CardFor<'_>) -> anyhow::Result<i32> {
         } => print(&printer, sample, paper, &kiosk_id, sim_dir),
         DeviceCommand::Status { printer } => status(&printer),
         DeviceCommand::List => {
-            crate::outln!("{}", serde_json::to_string_pretty(&super::list::list())?)?;
+            crate::outln!(
+                "{}",
+                serde_json::to_string_pretty(&crate::devices::list::list())?
+            )?;
             Ok(0)
         }
         DeviceCommand::Render {
