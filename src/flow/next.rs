@@ -30,6 +30,8 @@ pub fn next(state: State, event: Event) -> (State, Vec<Effect>) {
 fn wipe(mut ctx: Ctx, message: Message, effects: &mut Vec<Effect>) -> State {
     ctx.message = Some(message);
     ctx.last_input = ctx.now;
+    // The next person starts in the kiosk's language, not the one this person chose.
+    ctx.lang = ctx.default_lang;
     effects.push(Effect::SessionWiped);
     State::Attract {
         ctx,
@@ -86,9 +88,11 @@ fn tick(mut state: State, now: jiff::Timestamp, fx: &mut Vec<Effect>) -> State {
             }
         }
         State::Attract { mut ctx, .. } => {
-            // Back to the welcome page; an old message (请取走身份证) is cleared too.
+            // Back to the welcome page; an old message (请取走身份证) is cleared too, and the
+            // language returns to the kiosk's for whoever comes next.
             ctx.last_input = now;
             ctx.message = None;
+            ctx.lang = ctx.default_lang;
             State::Attract {
                 ctx,
                 page: AttractPage::Welcome,
@@ -252,6 +256,7 @@ fn in_session(mut ctx: Ctx, mut s: Box<Session>, event: Event, fx: &mut Vec<Effe
             // A different card without a removal in between: the old session ends first.
             drop(s);
             fx.push(Effect::SessionWiped);
+            ctx.lang = ctx.default_lang;
             start_session(ctx, card, fx)
         }
         Event::Ui(action) => {

@@ -26,6 +26,9 @@ pub struct Ctx {
     /// The time of the last `Tick` (the flow never reads a clock).
     pub now: Timestamp,
     pub lang: Language,
+    /// The kiosk's configured language (`kiosk.language`): `lang` returns to it when a session
+    /// ends, so the next person starts in it.
+    pub default_lang: Language,
     /// When the person last touched the screen (idle timeout counts from here).
     pub last_input: Timestamp,
     pub idle_seconds: u32,
@@ -56,6 +59,7 @@ impl Ctx {
         Ctx {
             now,
             lang: config.kiosk.language,
+            default_lang: config.kiosk.language,
             last_input: now,
             idle_seconds: config.timeouts.idle_seconds,
             idle_warning_seconds: config.timeouts.idle_warning_seconds,

@@ -168,3 +168,48 @@ fn language_toggles_on_every_state() {
     k.ui(Action::ToggleLanguage);
     assert_eq!(k.state().ctx().lang, crate::config::Language::ZhCn);
 }
+
+#[test]
+fn the_language_returns_to_the_kiosk_default_when_a_session_ends() {
+    use crate::config::Language;
+    // Both defaults: English must not stay on for the next person, nor Chinese when the kiosk
+    // is configured in English.
+    for default in [Language::ZhCn, Language::En] {
+        let other = match default {
+            Language::ZhCn => Language::En,
+            Language::En => Language::ZhCn,
+        };
+        let mut config = KioskConfig::embedded();
+        config.kiosk.language = default;
+        let idle = i64::from(config.timeouts.idle_seconds);
+        let ends: [(&str, &[Event]); 4] = [
+            ("exit", &[Event::Ui(Action::Exit)]),
+            ("card removed", &[Event::CardRemoved]),
+            ("another card", &[Event::CardPlaced(card())]),
+            ("idle timeout", &[]),
+        ];
+        for (what, end) in ends {
+            let mut k = Pure::at(DAY);
+            k.state = Some(State::new(&config, k.now));
+            assert_eq!(k.state().ctx().lang, default);
+            k.send(Event::CardPlaced(card())).ui(Action::ToggleLanguage);
+            assert_eq!(k.state().ctx().lang, other, "{what}");
+            if end.is_empty() {
+                k.wait(idle);
+                assert!(k.is_attract(), "{what}");
+            }
+            for e in end {
+                k.send(e.clone());
+            }
+            assert!(k.wiped(), "{what}");
+            assert_eq!(k.state().ctx().lang, default, "{what}: after the session");
+        }
+        // Chosen on the attract screen and left there: back to the default after the idle time.
+        let mut k = Pure::at(DAY);
+        k.state = Some(State::new(&config, k.now));
+        k.ui(Action::Start).ui(Action::ToggleLanguage);
+        assert_eq!(k.state().ctx().lang, other);
+        k.wait(idle);
+        assert_eq!(k.state().ctx().lang, default, "attract idle");
+    }
+}
