@@ -387,6 +387,20 @@ fn register_with_the_on_screen_keypad() {
     assert!(shows(&h, "注册成功。"));
 }
 
+/// Registration's code goes to the number the person typed, not to a vehicle owner's phone.
+#[test]
+fn registration_says_the_code_went_to_the_number_entered() {
+    let (_k, mut h) = signed_in(DAY, "张伟");
+    click(&mut h, "注册");
+    keys(&mut h, "13912345678");
+    click(&mut h, "发送验证码");
+    assert!(shows(&h, "验证码已发送至 139****5678"));
+    assert!(!shows(&h, "车主手机"));
+    click(&mut h, "English");
+    assert!(shows(&h, "Code sent to 139****5678"));
+    assert!(!shows(&h, "owner's phone"));
+}
+
 #[test]
 fn feedback_download_and_help() {
     let (_k, mut h) = signed_in(DAY, "李小红");

@@ -654,7 +654,7 @@ fn session_screen(ui: &mut Ui, ctx: &Ctx, s: &Session, v: &View, out: &mut Vec<E
                     Color32::from_rgb(0xd8, 0xf5, 0xdc),
                 );
             } else if let Some(sms) = sent {
-                ui.label(format!("{} {}", v.t(T::CodeSentTo), sms.to_masked));
+                ui.label(format!("{} {}", v.t(T::RegisterCodeSentTo), sms.to_masked));
                 ui.label(v.t(T::EnterCode));
                 ui.label(RichText::new(code.text()).size(34.0));
                 keypad(ui, v, false, out);
