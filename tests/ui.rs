@@ -208,6 +208,45 @@ fn violations_end_to_end_from_card_to_printed_receipt() {
     assert!(printed[0].contains("手续费：0.00元"), "{}", printed[0]);
 }
 
+/// 请取走凭条 only when a receipt came out; out of paper, the kept receipt and its reprint are
+/// said instead.
+#[test]
+fn the_done_screen_says_take_your_receipt_only_when_one_printed() {
+    let (k, mut h) = signed_in(DAY, "李小红");
+    *k.demo.out_of_paper.lock().unwrap() = true;
+    click(&mut h, "处理交通违法");
+    click_containing(&mut h, LXH_PLATE);
+    click_containing(&mut h, "5001000000000002  ");
+    click(&mut h, "下一步：业务须知");
+    click(&mut h, "我已阅读并同意以上须知");
+    click(&mut h, "确认处理");
+    click(&mut h, "已完成支付");
+    assert!(shows(&h, "缴款成功"));
+    assert!(k.demo.printed.lock().unwrap().is_empty());
+    assert!(!shows(&h, "取走凭条"));
+    assert!(shows(&h, "凭条已保存，可请大厅工作人员补打"));
+    assert!(shows(&h, "请取走身份证"));
+    click(&mut h, "English");
+    assert!(!shows(&h, "Take your receipt"));
+    assert!(shows(
+        &h,
+        "The receipt is kept: staff in the hall can reprint it."
+    ));
+
+    // Printed: the receipt is there to take.
+    let (k, mut h) = signed_in(DAY, "李小红");
+    click(&mut h, "处理交通违法");
+    click_containing(&mut h, LXH_PLATE);
+    click_containing(&mut h, "5001000000000002  ");
+    click(&mut h, "下一步：业务须知");
+    click(&mut h, "我已阅读并同意以上须知");
+    click(&mut h, "确认处理");
+    click(&mut h, "已完成支付");
+    assert_eq!(k.demo.printed.lock().unwrap().len(), 1);
+    assert!(shows(&h, "请取走凭条和身份证"));
+    assert!(!shows(&h, "凭条已保存"));
+}
+
 #[test]
 fn a_refusal_is_explained_with_its_reason_and_clause() {
     let (_k, mut h) = signed_in(DAY, "周强");

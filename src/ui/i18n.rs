@@ -81,6 +81,8 @@ pub enum T {
     PrintingTitle,
     DoneTitle,
     DoneHint,
+    /// The done screen when no receipt came out: the card only.
+    DoneHintNoReceipt,
     PrintFailed,
     FilingsTitle,
     NoFilings,
@@ -258,9 +260,13 @@ pub fn pair(key: T) -> (&'static str, &'static str) {
             "请取走凭条和身份证。数据同步可能有延迟，请勿重复缴款。",
             "Take your receipt and ID card. Data may lag; do not pay again.",
         ),
+        DoneHintNoReceipt => (
+            "请取走身份证。数据同步可能有延迟，请勿重复缴款。",
+            "Take your ID card. Data may lag; do not pay again.",
+        ),
         PrintFailed => (
-            "凭条打印失败，缴款已成功。可请工作人员补打。",
-            "The receipt could not be printed; the payment succeeded. Staff can reprint it.",
+            "凭条未能打印，缴款已成功。凭条已保存，可请大厅工作人员补打。",
+            "The receipt could not be printed; the payment succeeded. The receipt is kept: staff in the hall can reprint it.",
         ),
         FilingsTitle => ("我的备案", "My filings"),
         NoFilings => (
@@ -603,6 +609,7 @@ mod tests {
             PrintingTitle,
             DoneTitle,
             DoneHint,
+            DoneHintNoReceipt,
             PrintFailed,
             FilingsTitle,
             NoFilings,

@@ -563,10 +563,13 @@ fn session_screen(ui: &mut Ui, ctx: &Ctx, s: &Session, v: &View, out: &mut Vec<E
                     ui.end_row();
                 }
             });
-            if *printed != PrintOutcome::Printed {
+            // "Take your receipt" only when one came out.
+            if *printed == PrintOutcome::Printed {
+                ui.label(v.t(T::DoneHint));
+            } else {
                 banner(ui, v.t(T::PrintFailed), WARN_BG);
+                ui.label(v.t(T::DoneHintNoReceipt));
             }
-            ui.label(v.t(T::DoneHint));
             footer(ui, v, false, verified, out);
         }
         Screen::Filings(list) => {
