@@ -329,6 +329,24 @@ fn the_maintenance_window_closes_handling_but_not_look_ups() {
     snapshot(&mut h, "maintenance_window");
 }
 
+/// 六.7 is said on the attract screen, before any card: closed now, reopening at 01:00.
+#[test]
+fn clause_6_7_the_attract_screen_says_the_maintenance_window_before_any_card() {
+    let (_k, mut h) = harness("2026-11-25T22:30:00+08:00");
+    assert!(matches!(h.state().state(), State::Attract { .. }));
+    assert!(shows(&h, "暂停处理和缴款，可以查询。恢复时间： 01:00"));
+    click(&mut h, "开始办理");
+    assert!(shows(&h, "暂停处理和缴款，可以查询。恢复时间： 01:00"));
+    click(&mut h, "English");
+    assert!(shows(
+        &h,
+        "handling and payment are closed, look-ups are open. Reopens at 01:00"
+    ));
+    // In the day there is none.
+    let (_k, h) = harness(DAY);
+    assert!(!shows(&h, "暂停处理和缴款"));
+}
+
 #[test]
 fn filing_by_the_owners_qr_code_with_face_verification() {
     let (_k, mut h) = signed_in(DAY, "李小红");

@@ -8,7 +8,7 @@ use crate::domain::receipt::{PaymentReceipt, TestPage};
 use crate::domain::{Plate, PrintJob, Receipt};
 use crate::privacy::Masked;
 use crate::rules::cycle::CyclePreview;
-use crate::rules::maintenance::{in_maintenance_window, local_time, reopens_at};
+use crate::rules::maintenance::local_time;
 use crate::rules::payment::{HandlingState, PaymentWindow, check_payment};
 use crate::rules::{EligibilityRequest, decide};
 
@@ -538,12 +538,6 @@ fn redecide(ctx: &Ctx, person: Option<&PersonView>, sel: &mut Selection) {
         .map(|first| CyclePreview::new(points_after, first, local_time(ctx.now).date()));
 }
 
-fn maintenance_message(ctx: &Ctx) -> Option<Message> {
-    in_maintenance_window(ctx.now).then(|| Message::Maintenance {
-        reopens: reopens_at(ctx.now),
-    })
-}
-
 fn session_action(
     mut ctx: Ctx,
     mut s: Box<Session>,
@@ -647,7 +641,7 @@ fn session_action(
             }
             Action::ToNotices => {
                 redecide(&ctx, s.person.as_ref(), &mut sel);
-                if let Some(m) = maintenance_message(&ctx) {
+                if let Some(m) = ctx.maintenance_notice() {
                     ctx.message = Some(m);
                     Screen::Violations(sel)
                 } else if sel.selected.is_empty() {
@@ -682,7 +676,7 @@ fn session_action(
                 Screen::Notices { selection, agreed }
             }
             Action::Handle => {
-                if let Some(m) = maintenance_message(&ctx) {
+                if let Some(m) = ctx.maintenance_notice() {
                     ctx.message = Some(m);
                 } else {
                     ctx.seq += 1;

@@ -79,6 +79,15 @@ impl Ctx {
         }
     }
 
+    /// 六.7: while the maintenance window is open at `now`, the notice that handling and payment
+    /// are closed until it reopens (look-ups stay open). Every screen, the attract screen
+    /// included, shows it from here.
+    pub fn maintenance_notice(&self) -> Option<Message> {
+        crate::rules::maintenance::in_maintenance_window(self.now).then(|| Message::Maintenance {
+            reopens: crate::rules::maintenance::reopens_at(self.now),
+        })
+    }
+
     pub(super) fn pin_matches(&self, entered: &str) -> bool {
         // Compare every byte so the time taken does not tell how much matched.
         let a = self.operator_pin.expose().as_bytes();

@@ -213,3 +213,24 @@ fn the_language_returns_to_the_kiosk_default_when_a_session_ends() {
         assert_eq!(k.state().ctx().lang, default, "attract idle");
     }
 }
+
+#[test]
+fn clause_6_7_the_attract_screen_carries_the_maintenance_notice_before_any_card() {
+    let reopens: Timestamp = "2026-11-26T01:00:00+08:00".parse().unwrap();
+    let k = Pure::at("2026-11-25T22:30:00+08:00");
+    assert!(k.is_attract());
+    assert_eq!(
+        k.state().ctx().maintenance_notice(),
+        Some(Message::Maintenance { reopens })
+    );
+    // Outside the window there is none; the window opens on a tick at 22:00 and closes at 01:00.
+    let mut k = Pure::at("2026-11-25T21:59:30+08:00");
+    assert_eq!(k.state().ctx().maintenance_notice(), None);
+    k.wait(30);
+    assert_eq!(
+        k.state().ctx().maintenance_notice(),
+        Some(Message::Maintenance { reopens })
+    );
+    k.wait(3 * 3600);
+    assert_eq!(k.state().ctx().maintenance_notice(), None);
+}

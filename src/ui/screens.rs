@@ -204,6 +204,7 @@ pub(super) fn qr(ui: &mut Ui, data: &str, side: f32, label: &str) {
 fn attract(ui: &mut Ui, ctx: &Ctx, page: &AttractPage, v: &View, out: &mut Vec<Event>) {
     match page {
         AttractPage::Welcome => {
+            maintenance_banner(ui, ctx, v);
             ui.vertical_centered(|ui| {
                 ui.add_space(40.0);
                 ui.label(RichText::new(v.t(T::Title)).size(52.0).strong());
@@ -234,6 +235,7 @@ fn attract(ui: &mut Ui, ctx: &Ctx, page: &AttractPage, v: &View, out: &mut Vec<E
             });
         }
         AttractPage::PlaceCard => {
+            maintenance_banner(ui, ctx, v);
             ui.vertical_centered(|ui| {
                 heading(ui, v.t(T::PlaceCard));
                 ui.label(v.t(T::PlaceCardHint));
@@ -271,6 +273,15 @@ fn attract(ui: &mut Ui, ctx: &Ctx, page: &AttractPage, v: &View, out: &mut Vec<E
                 v.act(ui, v.t(T::Back), Action::Back, out);
             });
         }
+    }
+}
+
+/// 六.7: handling and payment closed now and when they reopen, as the flow says, before any card.
+fn maintenance_banner(ui: &mut Ui, ctx: &Ctx, v: &View) {
+    if let Some(m) = ctx.maintenance_notice()
+        && ctx.message.as_ref() != Some(&m)
+    {
+        banner(ui, &i18n::message(v.lang, &m), WARN_BG);
     }
 }
 
