@@ -460,10 +460,18 @@ fn registration_says_the_code_went_to_the_number_entered() {
 
 #[test]
 fn feedback_download_and_help() {
-    let (_k, mut h) = signed_in(DAY, "李小红");
+    let (k, mut h) = signed_in(DAY, "李小红");
     click(&mut h, "意见反馈");
     click(&mut h, "操作不便");
     assert!(shows(&h, "感谢您的反馈。"));
+    // Saved in the store, not only thanked for.
+    let saved: i64 = k
+        .platform
+        .with_connection_ref(
+            |c| Ok(c.query_row("SELECT count(*) FROM feedback", [], |r| r.get(0))?),
+        )
+        .unwrap();
+    assert_eq!(saved, 1);
     click(&mut h, "返回");
     click(&mut h, "下载APP");
     assert!(
