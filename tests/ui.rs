@@ -307,9 +307,23 @@ fn removing_the_card_wipes_the_session() {
     let (_k, mut h) = signed_in(DAY, "李小红");
     click(&mut h, "处理交通违法");
     click(&mut h, "取走身份证 / remove card");
-    assert!(shows(&h, "已退出并清除您的信息，请取走身份证。"));
+    assert!(shows(&h, "已退出并清除您的信息。"));
+    // The card is gone: nothing to take.
+    assert!(!shows(&h, "请取走身份证"));
     assert!(matches!(h.state().state(), State::Attract { .. }));
     assert!(!shows(&h, "5001**********002X"));
+}
+
+/// After 退出 the card is still on the reader: 请取走身份证 until it is removed.
+#[test]
+fn exit_asks_for_the_card_until_it_is_removed() {
+    let (_k, mut h) = signed_in(DAY, "李小红");
+    click(&mut h, "退出");
+    assert!(shows(&h, "已退出并清除您的信息。"));
+    assert!(shows(&h, "请取走身份证。"));
+    assert!(!shows(&h, "李*红"));
+    click(&mut h, "取走身份证 / remove card");
+    assert!(!shows(&h, "请取走身份证"));
 }
 
 #[test]

@@ -483,7 +483,8 @@ fn card_removal_wipes_the_session_from_any_screen() {
         }
         k.send(Event::CardRemoved);
         assert!(k.is_attract(), "{actions:?}");
-        assert_eq!(k.message(), Some(Message::TakeYourCard));
+        assert_eq!(k.message(), Some(Message::SessionEnded));
+        assert!(!k.state().ctx().card_left, "{actions:?}");
     }
 }
 

@@ -83,6 +83,8 @@ pub enum T {
     DoneHint,
     /// The done screen when no receipt came out: the card only.
     DoneHintNoReceipt,
+    /// After 退出 or the timeout, until the card is removed.
+    TakeYourCard,
     PrintFailed,
     FilingsTitle,
     NoFilings,
@@ -264,6 +266,7 @@ pub fn pair(key: T) -> (&'static str, &'static str) {
             "请取走身份证。数据同步可能有延迟，请勿重复缴款。",
             "Take your ID card. Data may lag; do not pay again.",
         ),
+        TakeYourCard => ("请取走身份证。", "Please take your ID card."),
         PrintFailed => (
             "凭条未能打印，缴款已成功。凭条已保存，可请大厅工作人员补打。",
             "The receipt could not be printed; the payment succeeded. The receipt is kept: staff in the hall can reprint it.",
@@ -523,8 +526,8 @@ pub fn message(lang: Language, m: &Message) -> String {
         Message::SessionTimedOut => {
             "Session ended after no activity; your data was cleared.".into()
         }
-        Message::TakeYourCard if zh => "已退出并清除您的信息，请取走身份证。".into(),
-        Message::TakeYourCard => "Session ended and your data cleared. Take your ID card.".into(),
+        Message::SessionEnded if zh => "已退出并清除您的信息。".into(),
+        Message::SessionEnded => "Session ended and your data cleared.".into(),
         Message::ScanNotExpected if zh => "当前页面不需要扫码。".into(),
         Message::ScanNotExpected => "No scan is expected on this screen.".into(),
         Message::Unfiled if zh => "已解除备案。".into(),
@@ -610,6 +613,7 @@ mod tests {
             DoneTitle,
             DoneHint,
             DoneHintNoReceipt,
+            TakeYourCard,
             PrintFailed,
             FilingsTitle,
             NoFilings,

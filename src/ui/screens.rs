@@ -103,6 +103,9 @@ pub(super) fn draw(ui: &mut Ui, state: &State, v: &View, out: &mut Vec<Event>) {
     if let Some(m) = &ctx.message {
         banner(ui, &i18n::message(v.lang, m), WARN_BG);
     }
+    if ctx.card_left {
+        banner(ui, v.t(T::TakeYourCard), WARN_BG);
+    }
     if v.busy {
         ui.horizontal(|ui| {
             ui.spinner();
