@@ -670,6 +670,8 @@ fn session_action(
                     ));
                     Screen::Violations(sel)
                 } else {
+                    // Paper-out must be said before paying: ask the devices now.
+                    fx.push(Effect::QueryHealth);
                     Screen::Notices {
                         selection: sel,
                         agreed: false,

@@ -92,6 +92,11 @@ impl Ctx {
         })
     }
 
+    /// The printer last reported no paper: the notices and payment screens say so before paying.
+    pub fn paper_out(&self) -> bool {
+        matches!(&self.health, Some(h) if h.paper == super::ports::PaperStatus::Out)
+    }
+
     pub(super) fn pin_matches(&self, entered: &str) -> bool {
         // Compare every byte so the time taken does not tell how much matched.
         let a = self.operator_pin.expose().as_bytes();

@@ -85,6 +85,8 @@ pub enum T {
     DoneHintNoReceipt,
     /// After 退出 or the timeout, until the card is removed.
     TakeYourCard,
+    /// Before paying, when the printer has no paper.
+    PaperOutBeforePay,
     PrintFailed,
     FilingsTitle,
     NoFilings,
@@ -267,6 +269,10 @@ pub fn pair(key: T) -> (&'static str, &'static str) {
             "Take your ID card. Data may lag; do not pay again.",
         ),
         TakeYourCard => ("请取走身份证。", "Please take your ID card."),
+        PaperOutBeforePay => (
+            "打印机缺纸，现在不能打印凭条。缴款仍然有效，凭条会保存，可请大厅工作人员补打。",
+            "The printer is out of paper: no receipt can be printed now. The payment still counts; the receipt is kept and staff in the hall can reprint it.",
+        ),
         PrintFailed => (
             "凭条未能打印，缴款已成功。凭条已保存，可请大厅工作人员补打。",
             "The receipt could not be printed; the payment succeeded. The receipt is kept: staff in the hall can reprint it.",
@@ -614,6 +620,7 @@ mod tests {
             DoneHint,
             DoneHintNoReceipt,
             TakeYourCard,
+            PaperOutBeforePay,
             PrintFailed,
             FilingsTitle,
             NoFilings,
