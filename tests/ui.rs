@@ -217,9 +217,16 @@ fn the_done_screen_says_take_your_receipt_only_when_one_printed() {
     click(&mut h, "处理交通违法");
     click_containing(&mut h, LXH_PLATE);
     click_containing(&mut h, "5001000000000002  ");
+    assert!(!shows(&h, "打印机缺纸，现在不能打印凭条"));
     click(&mut h, "下一步：业务须知");
+    // Said before paying, on the notices and the payment step; the person goes on.
+    assert!(shows(
+        &h,
+        "打印机缺纸，现在不能打印凭条。缴款仍然有效，凭条会保存，可请大厅工作人员补打。"
+    ));
     click(&mut h, "我已阅读并同意以上须知");
     click(&mut h, "确认处理");
+    assert!(shows(&h, "打印机缺纸，现在不能打印凭条"));
     click(&mut h, "已完成支付");
     assert!(shows(&h, "缴款成功"));
     assert!(k.demo.printed.lock().unwrap().is_empty());
@@ -239,6 +246,7 @@ fn the_done_screen_says_take_your_receipt_only_when_one_printed() {
     click_containing(&mut h, LXH_PLATE);
     click_containing(&mut h, "5001000000000002  ");
     click(&mut h, "下一步：业务须知");
+    assert!(!shows(&h, "打印机缺纸，现在不能打印凭条"));
     click(&mut h, "我已阅读并同意以上须知");
     click(&mut h, "确认处理");
     click(&mut h, "已完成支付");
@@ -307,9 +315,23 @@ fn removing_the_card_wipes_the_session() {
     let (_k, mut h) = signed_in(DAY, "李小红");
     click(&mut h, "处理交通违法");
     click(&mut h, "取走身份证 / remove card");
-    assert!(shows(&h, "已退出并清除您的信息，请取走身份证。"));
+    assert!(shows(&h, "已退出并清除您的信息。"));
+    // The card is gone: nothing to take.
+    assert!(!shows(&h, "请取走身份证"));
     assert!(matches!(h.state().state(), State::Attract { .. }));
     assert!(!shows(&h, "5001**********002X"));
+}
+
+/// After 退出 the card is still on the reader: 请取走身份证 until it is removed.
+#[test]
+fn exit_asks_for_the_card_until_it_is_removed() {
+    let (_k, mut h) = signed_in(DAY, "李小红");
+    click(&mut h, "退出");
+    assert!(shows(&h, "已退出并清除您的信息。"));
+    assert!(shows(&h, "请取走身份证。"));
+    assert!(!shows(&h, "李*红"));
+    click(&mut h, "取走身份证 / remove card");
+    assert!(!shows(&h, "请取走身份证"));
 }
 
 #[test]

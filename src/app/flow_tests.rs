@@ -321,6 +321,30 @@ fn a_failed_face_check_is_explained_and_can_be_retried() {
     assert_eq!(k.screen(), Screen::Services);
 }
 
+/// Out of paper is said on the notices and payment steps, before paying, and the person can
+/// go on and pay; with paper, nothing is said.
+#[test]
+fn out_of_paper_is_said_before_paying_and_the_payment_goes_on() {
+    for paper_out in [true, false] {
+        let mut k = Kiosk::signed_in(DAY, "李小红");
+        *k.demo.out_of_paper.lock().unwrap() = paper_out;
+        k.violations_of(LXH_PLATE);
+        assert!(!k.state().ctx().paper_out());
+        k.ui(Action::ToggleViolation(LXH_V2.into()))
+            .ui(Action::ToNotices);
+        assert!(matches!(k.screen(), Screen::Notices { .. }));
+        assert_eq!(k.state().ctx().paper_out(), paper_out);
+        k.ui(Action::SetAgreed(true)).ui(Action::Handle);
+        assert!(matches!(k.screen(), Screen::Payment { .. }));
+        assert_eq!(k.state().ctx().paper_out(), paper_out);
+        k.ui(Action::Pay);
+        let Screen::Done { printed, .. } = k.screen() else {
+            panic!("{:?} {:?}", k.screen(), k.message())
+        };
+        assert_eq!(printed == PrintOutcome::OutOfPaper, paper_out);
+    }
+}
+
 #[test]
 fn out_of_paper_keeps_the_payment_and_the_operator_can_reprint() {
     let mut k = Kiosk::signed_in(DAY, "李小红");
@@ -483,7 +507,8 @@ fn card_removal_wipes_the_session_from_any_screen() {
         }
         k.send(Event::CardRemoved);
         assert!(k.is_attract(), "{actions:?}");
-        assert_eq!(k.message(), Some(Message::TakeYourCard));
+        assert_eq!(k.message(), Some(Message::SessionEnded));
+        assert!(!k.state().ctx().card_left, "{actions:?}");
     }
 }
 

@@ -92,6 +92,16 @@ impl DevicePeripherals {
         })
     }
 
+    /// Demo: the simulator panel's paper switch sets the simulated printer's status.
+    fn sync_sim_paper(&mut self) {
+        if let Some(sim) = &self.sim {
+            let out = sim.out_of_paper.lock().map(|g| *g).unwrap_or(false);
+            if let Ok(mut st) = sim.state.lock() {
+                st.status.paper_out = out;
+            }
+        }
+    }
+
     /// The simulated printer's rendered receipts (None for a real printer).
     pub fn receipt_images(&self) -> Option<crate::ui::ReceiptImages> {
         self.sim.as_ref().map(|s| s.images.clone())
@@ -112,12 +122,7 @@ fn reported(message: &str) -> DeviceFailure {
 impl Peripherals for DevicePeripherals {
     fn print(&mut self, job: &PrintJob) -> PrintOutcome {
         let title = job.receipt.title();
-        if let Some(sim) = &self.sim {
-            let out = sim.out_of_paper.lock().map(|g| *g).unwrap_or(false);
-            if let Ok(mut st) = sim.state.lock() {
-                st.status.paper_out = out;
-            }
-        }
+        self.sync_sim_paper();
         // Ask the printer first: a receipt sent to a printer without paper is lost.
         if let Ok(Some(status)) = self.printer.status() {
             if status.paper_out {
@@ -161,6 +166,7 @@ impl Peripherals for DevicePeripherals {
     }
 
     fn health(&mut self) -> DeviceHealth {
+        self.sync_sim_paper();
         let (printer, paper) = match self.printer.status() {
             Ok(Some(s)) if s.paper_out => (Err(reported(s.message())), PaperStatus::Out),
             Ok(Some(s)) if s.paper_near_end => (Ok(()), PaperStatus::Low),

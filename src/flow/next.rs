@@ -27,8 +27,11 @@ pub fn next(state: State, event: Event) -> (State, Vec<Effect>) {
     (state, effects)
 }
 
-fn wipe(mut ctx: Ctx, message: Message, effects: &mut Vec<Effect>) -> State {
+/// `card_left`: the card is still on the reader (退出, timeout), so 请取走身份证 stays until
+/// `CardRemoved`.
+fn wipe(mut ctx: Ctx, message: Message, card_left: bool, effects: &mut Vec<Effect>) -> State {
     ctx.message = Some(message);
+    ctx.card_left = card_left;
     ctx.last_input = ctx.now;
     // The next person starts in the kiosk's language, not the one this person chose.
     ctx.lang = ctx.default_lang;
@@ -58,6 +61,15 @@ fn step(state: State, event: Event, fx: &mut Vec<Effect>) -> State {
             state.ctx_mut().health = Some(h);
             return state;
         }
+        Event::CardRemoved => {
+            // Whatever the state, the card is gone: no more 请取走身份证.
+            let mut state = state;
+            state.ctx_mut().card_left = false;
+            return match state {
+                State::Session { ctx, session } => in_session(ctx, session, event, fx),
+                state => state,
+            };
+        }
         _ => {}
     }
     match state {
@@ -78,7 +90,7 @@ fn tick(mut state: State, now: jiff::Timestamp, fx: &mut Vec<Effect>) -> State {
         State::Session { ctx, session } => {
             tracing::info!("session timed out; wiped");
             drop(session);
-            wipe(ctx, Message::SessionTimedOut, fx)
+            wipe(ctx, Message::SessionTimedOut, true, fx)
         }
         State::Operator { mut ctx } => {
             ctx.last_input = now;
@@ -104,6 +116,7 @@ fn tick(mut state: State, now: jiff::Timestamp, fx: &mut Vec<Effect>) -> State {
 fn start_session(mut ctx: Ctx, card: crate::domain::IdCard, fx: &mut Vec<Effect>) -> State {
     tracing::info!(id = %card.id_number, "card placed; session starts");
     ctx.message = None;
+    ctx.card_left = false;
     ctx.last_input = ctx.now;
     fx.push(Effect::LoadPerson(card.id_number.clone()));
     State::Session {
@@ -250,7 +263,7 @@ fn in_session(mut ctx: Ctx, mut s: Box<Session>, event: Event, fx: &mut Vec<Effe
         Event::CardRemoved => {
             tracing::info!("card removed; session wiped");
             drop(s);
-            wipe(ctx, Message::TakeYourCard, fx)
+            wipe(ctx, Message::SessionEnded, false, fx)
         }
         Event::CardPlaced(card) => {
             // A different card without a removal in between: the old session ends first.
@@ -549,7 +562,7 @@ fn session_action(
     match action {
         Action::Exit => {
             drop(s);
-            return wipe(ctx, Message::TakeYourCard, fx);
+            return wipe(ctx, Message::SessionEnded, true, fx);
         }
         Action::StillHere => return with(ctx, s),
         Action::Home if s.face_verified => {
@@ -657,6 +670,8 @@ fn session_action(
                     ));
                     Screen::Violations(sel)
                 } else {
+                    // Paper-out must be said before paying: ask the devices now.
+                    fx.push(Effect::QueryHealth);
                     Screen::Notices {
                         selection: sel,
                         agreed: false,

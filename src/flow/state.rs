@@ -48,6 +48,9 @@ pub struct Ctx {
     /// Recent errors for the operator screen, newest last.
     pub recent_errors: VecDeque<String>,
     pub health: Option<DeviceHealth>,
+    /// The session ended (退出 or the idle timeout) with the ID card still on the reader:
+    /// 请取走身份证 shows until `CardRemoved`. Not set when the removal itself ended it.
+    pub card_left: bool,
     /// The result of the operator's last test print or reprint.
     pub last_print: Option<PrintOutcome>,
     /// Operations started, for idempotency keys.
@@ -74,6 +77,7 @@ impl Ctx {
             last_receipt: None,
             recent_errors: VecDeque::new(),
             health: None,
+            card_left: false,
             last_print: None,
             seq: 0,
         }
@@ -86,6 +90,11 @@ impl Ctx {
         crate::rules::maintenance::in_maintenance_window(self.now).then(|| Message::Maintenance {
             reopens: crate::rules::maintenance::reopens_at(self.now),
         })
+    }
+
+    /// The printer last reported no paper: the notices and payment screens say so before paying.
+    pub fn paper_out(&self) -> bool {
+        matches!(&self.health, Some(h) if h.paper == super::ports::PaperStatus::Out)
     }
 
     pub(super) fn pin_matches(&self, entered: &str) -> bool {
@@ -350,8 +359,9 @@ pub enum Message {
     NothingSelected,
     NotAgreed,
     SessionTimedOut,
-    /// Session ended: take the card.
-    TakeYourCard,
+    /// Session ended (退出 or the card removed); the reminder to take the card is
+    /// `Ctx::card_left`.
+    SessionEnded,
     /// A scan arrived where none is expected.
     ScanNotExpected,
     Unfiled,

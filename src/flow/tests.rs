@@ -134,9 +134,42 @@ fn exit_and_card_removal_wipe_the_session_even_while_a_call_is_outstanding() {
         // LoadPerson is outstanding: the person has not come back yet.
         k.send(Event::CardPlaced(card())).send(end.clone());
         assert!(k.is_attract(), "{end:?}");
-        assert_eq!(k.message(), Some(Message::TakeYourCard));
+        assert_eq!(k.message(), Some(Message::SessionEnded));
         assert!(k.wiped());
     }
+}
+
+/// 请取走身份证 while the card is still on the reader after 退出 or the timeout, until it is
+/// removed; never once the card is gone.
+#[test]
+fn take_your_card_shows_while_the_card_is_on_the_reader_and_only_then() {
+    let idle = i64::from(KioskConfig::embedded().timeouts.idle_seconds);
+    for end in ["exit", "timeout"] {
+        let mut k = Pure::at(DAY);
+        k.send(Event::CardPlaced(card()));
+        match end {
+            "exit" => k.ui(Action::Exit),
+            _ => k.wait(idle),
+        };
+        assert!(k.is_attract() && k.wiped(), "{end}");
+        assert!(k.state().ctx().card_left, "{end}");
+        // A touch and the attract screen's own timeout do not take the reminder away.
+        k.ui(Action::Start).wait(idle);
+        assert_eq!(k.message(), None, "{end}");
+        assert!(k.state().ctx().card_left, "{end}");
+        k.send(Event::CardRemoved);
+        assert!(!k.state().ctx().card_left, "{end}");
+    }
+    // The session ended because the card was removed: nothing to take.
+    let mut k = Pure::at(DAY);
+    k.send(Event::CardPlaced(card())).send(Event::CardRemoved);
+    assert!(k.is_attract());
+    assert!(!k.state().ctx().card_left);
+    // The next card clears it too.
+    let mut k = Pure::at(DAY);
+    k.send(Event::CardPlaced(card())).ui(Action::Exit);
+    k.send(Event::CardPlaced(card()));
+    assert!(!k.state().ctx().card_left);
 }
 
 #[test]

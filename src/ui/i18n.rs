@@ -83,6 +83,10 @@ pub enum T {
     DoneHint,
     /// The done screen when no receipt came out: the card only.
     DoneHintNoReceipt,
+    /// After 退出 or the timeout, until the card is removed.
+    TakeYourCard,
+    /// Before paying, when the printer has no paper.
+    PaperOutBeforePay,
     PrintFailed,
     FilingsTitle,
     NoFilings,
@@ -263,6 +267,11 @@ pub fn pair(key: T) -> (&'static str, &'static str) {
         DoneHintNoReceipt => (
             "请取走身份证。数据同步可能有延迟，请勿重复缴款。",
             "Take your ID card. Data may lag; do not pay again.",
+        ),
+        TakeYourCard => ("请取走身份证。", "Please take your ID card."),
+        PaperOutBeforePay => (
+            "打印机缺纸，现在不能打印凭条。缴款仍然有效，凭条会保存，可请大厅工作人员补打。",
+            "The printer is out of paper: no receipt can be printed now. The payment still counts; the receipt is kept and staff in the hall can reprint it.",
         ),
         PrintFailed => (
             "凭条未能打印，缴款已成功。凭条已保存，可请大厅工作人员补打。",
@@ -523,8 +532,8 @@ pub fn message(lang: Language, m: &Message) -> String {
         Message::SessionTimedOut => {
             "Session ended after no activity; your data was cleared.".into()
         }
-        Message::TakeYourCard if zh => "已退出并清除您的信息，请取走身份证。".into(),
-        Message::TakeYourCard => "Session ended and your data cleared. Take your ID card.".into(),
+        Message::SessionEnded if zh => "已退出并清除您的信息。".into(),
+        Message::SessionEnded => "Session ended and your data cleared.".into(),
         Message::ScanNotExpected if zh => "当前页面不需要扫码。".into(),
         Message::ScanNotExpected => "No scan is expected on this screen.".into(),
         Message::Unfiled if zh => "已解除备案。".into(),
@@ -610,6 +619,8 @@ mod tests {
             DoneTitle,
             DoneHint,
             DoneHintNoReceipt,
+            TakeYourCard,
+            PaperOutBeforePay,
             PrintFailed,
             FilingsTitle,
             NoFilings,

@@ -103,6 +103,9 @@ pub(super) fn draw(ui: &mut Ui, state: &State, v: &View, out: &mut Vec<Event>) {
     if let Some(m) = &ctx.message {
         banner(ui, &i18n::message(v.lang, m), WARN_BG);
     }
+    if ctx.card_left {
+        banner(ui, v.t(T::TakeYourCard), WARN_BG);
+    }
     if v.busy {
         ui.horizontal(|ui| {
             ui.spinner();
@@ -493,6 +496,9 @@ fn session_screen(ui: &mut Ui, ctx: &Ctx, s: &Session, v: &View, out: &mut Vec<E
         Screen::Violations(sel) => violations(ui, ctx, sel, v, out),
         Screen::Notices { selection, agreed } => {
             heading(ui, v.t(T::NoticesTitle));
+            if ctx.paper_out() {
+                banner(ui, v.t(T::PaperOutBeforePay), WARN_BG);
+            }
             egui::ScrollArea::vertical()
                 .max_height(ui.available_height() - v.touch * 4.0)
                 .show(ui, |ui| {
@@ -519,6 +525,9 @@ fn session_screen(ui: &mut Ui, ctx: &Ctx, s: &Session, v: &View, out: &mut Vec<E
         }
         Screen::Payment { handling, paying } => {
             heading(ui, v.t(T::PaymentTitle));
+            if ctx.paper_out() {
+                banner(ui, v.t(T::PaperOutBeforePay), WARN_BG);
+            }
             ui.horizontal(|ui| {
                 qr(ui, &handling.payment_url, 260.0, v.t(T::PaymentTitle));
                 ui.vertical(|ui| {
