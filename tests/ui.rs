@@ -322,6 +322,21 @@ fn removing_the_card_wipes_the_session() {
     assert!(!shows(&h, "5001**********002X"));
 }
 
+/// Issue 13 item 7: a decision handled but unpaid shows as 待缴款 on the violations screen and
+/// 去缴款 leads to the payment screen (黄勇's decision made elsewhere, overdue: 290.00元).
+#[test]
+fn an_unpaid_decision_shows_as_awaiting_payment_and_is_paid_from_the_violations_screen() {
+    let (k, mut h) = signed_in(DAY, "黄勇");
+    click(&mut h, "处理交通违法");
+    click_containing(&mut h, "渝A4C6E2");
+    assert!(shows(&h, "待缴款"));
+    click(&mut h, "去缴款");
+    assert!(shows(&h, "请扫码缴款"));
+    click(&mut h, "已完成支付");
+    assert!(shows(&h, "缴款成功"));
+    assert_eq!(k.demo.printed.lock().unwrap().len(), 1);
+}
+
 /// After 退出 the card is still on the reader: 请取走身份证 until it is removed.
 #[test]
 fn exit_asks_for_the_card_until_it_is_removed() {

@@ -345,6 +345,67 @@ fn out_of_paper_is_said_before_paying_and_the_payment_goes_on() {
     }
 }
 
+/// Issue 13 item 7: a session that ends on the payment screen leaves the handling 待缴款, payable
+/// from the vehicle's violations screen in the next session, on the same payment path, once.
+#[test]
+fn a_handling_left_unpaid_on_the_payment_screen_is_payable_in_a_later_session() {
+    let mut k = Kiosk::signed_in(DAY, "李小红");
+    k.violations_of(LXH_PLATE);
+    assert!(k.selection().list.unpaid.is_empty());
+    k.ui(Action::ToggleViolation(LXH_V2.into()))
+        .ui(Action::ToNotices)
+        .ui(Action::SetAgreed(true))
+        .ui(Action::Handle);
+    let Screen::Payment { handling, .. } = k.screen() else {
+        panic!("{:?} {:?}", k.screen(), k.message())
+    };
+    // The person walks away from the payment screen; a new session on the same kiosk.
+    k.ui(Action::Exit).send(Event::CardRemoved);
+    assert!(k.is_attract());
+    let card = k.card("李小红");
+    k.send(Event::CardPlaced(card));
+    k.ui(Action::Continue).ui(Action::StartFace);
+    k.violations_of(LXH_PLATE);
+    let unpaid = k.selection().list.unpaid;
+    assert_eq!(unpaid.len(), 1, "{unpaid:?}");
+    assert_eq!(unpaid[0].decision, handling.decision);
+    assert_eq!(unpaid[0].total, handling.total);
+    assert_eq!(unpaid[0].pay_by, handling.pay_by);
+    k.ui(Action::PayUnpaid(handling.decision.clone()));
+    assert!(
+        matches!(k.screen(), Screen::Payment { handling: ref h, .. } if h.decision == handling.decision),
+        "{:?}",
+        k.screen()
+    );
+    k.ui(Action::Pay);
+    let Screen::Done { payment, .. } = k.screen() else {
+        panic!("{:?} {:?}", k.screen(), k.message())
+    };
+    assert_eq!(payment.amount, handling.total);
+    assert_eq!(k.printed().len(), 1);
+    // Paid: no longer 待缴款.
+    k.ui(Action::Home).violations_of(LXH_PLATE);
+    assert!(k.selection().list.unpaid.is_empty());
+}
+
+/// A decision made elsewhere, unpaid and overdue (黄勇's), shows as 待缴款 with its surcharge and
+/// is paid at the kiosk.
+#[test]
+fn a_decision_made_elsewhere_shows_as_unpaid_with_its_surcharge_and_is_payable() {
+    let mut k = Kiosk::signed_in(DAY, "黄勇");
+    k.violations_of("渝A4C6E2");
+    let unpaid = k.selection().list.unpaid;
+    assert_eq!(unpaid.len(), 1, "{unpaid:?}");
+    let h = unpaid[0].clone();
+    assert!(h.surcharge > Fen(0), "{h:?}");
+    assert_eq!(h.total, h.fines + h.surcharge + h.fee);
+    k.ui(Action::PayUnpaid(h.decision.clone())).ui(Action::Pay);
+    let Screen::Done { payment, .. } = k.screen() else {
+        panic!("{:?} {:?}", k.screen(), k.message())
+    };
+    assert_eq!(payment.amount, h.total);
+}
+
 #[test]
 fn out_of_paper_keeps_the_payment_and_the_operator_can_reprint() {
     let mut k = Kiosk::signed_in(DAY, "李小红");

@@ -15,12 +15,13 @@ use crate::flow::ports::{
 };
 use crate::privacy::{Masked, mask_text};
 use crate::rules::filing::{self, FilingCounts, FilingMethod, OwnerKind};
+use crate::rules::payment::PaymentWindow;
 use crate::rules::{
     DriverFacts, EligibilityRequest, PolicyBook, ViolationFacts, decide, decide_each_alone,
 };
 use crate::store::platform::{
-    DecisionNumber, FeedbackRequest, FilingProof, FilingRequest, FilingState, HandleRequest,
-    PayRequest, Platform, RegisterRequest, SqlitePlatform, VehicleKey,
+    DecisionChannel, DecisionNumber, FeedbackRequest, FilingProof, FilingRequest, FilingState,
+    HandleRequest, PayRequest, Platform, RegisterRequest, SqlitePlatform, VehicleKey,
 };
 use crate::store::{ErrorKind, StoreError, sms, token::TokenError};
 use crate::ui::{Outbox, SmsMessage};
@@ -209,6 +210,35 @@ fn filing_view(f: &crate::store::platform::FilingView) -> Result<FilingView, Bac
     })
 }
 
+/// An unpaid decision (待缴款) as the payment screen shows it. A kiosk handling keeps its 六.2
+/// window; a decision made elsewhere has none of its own, and the store opens one from `now`
+/// (`PaymentWindow::starting`), so the flow's check agrees with the store's.
+fn unpaid_handling(
+    d: &crate::store::platform::HandlingView,
+    plate: &Plate,
+    now: Timestamp,
+) -> HandlingView {
+    let due = d.due();
+    let pay_by = match d.channel {
+        DecisionChannel::Kiosk => d.payment_deadline,
+        DecisionChannel::Elsewhere => PaymentWindow::starting(now).deadline,
+    };
+    let decision = d.number.as_str().to_string();
+    HandlingView {
+        payment_url: format!("https://pay.demo.invalid/kiosk?d={decision}"),
+        decision,
+        plate: plate.clone(),
+        violations: vec![d.violation_id.clone()],
+        fines: due.fine,
+        surcharge: due.surcharge,
+        fee: due.fee,
+        total: due.total(),
+        points: d.points,
+        handled_at: d.decided_at,
+        pay_by,
+    }
+}
+
 /// Several decisions handled together travel as one string, `number+number+…`.
 const DECISION_SEPARATOR: char = '+';
 
@@ -275,10 +305,16 @@ impl KioskBackend for StoreBackend {
                 decided_on: None,
             })
             .collect();
+        let unpaid = list
+            .unpaid_decisions
+            .iter()
+            .map(|d| unpaid_handling(d, plate, now))
+            .collect();
         Ok(ViolationList {
             plate: plate.clone(),
             request,
             violations,
+            unpaid,
         })
     }
 

@@ -566,8 +566,8 @@ fn session_action(
         }
         Action::StillHere => return with(ctx, s),
         Action::Home if s.face_verified => {
-            // A handled decision stays on its payment screen until paid or the person leaves:
-            // once away from it, nothing on the kiosk leads back before the 六.2 revert.
+            // A handled decision stays on its payment screen until paid or the person leaves;
+            // after that it is payable from the vehicle's 待缴款 list until the 六.2 revert.
             if !matches!(s.screen, Screen::Payment { .. } | Screen::Printing { .. }) {
                 s.screen = Screen::Services;
             }
@@ -676,6 +676,19 @@ fn session_action(
                         selection: sel,
                         agreed: false,
                     }
+                }
+            }
+            Action::PayUnpaid(decision) => {
+                match sel.list.unpaid.iter().find(|h| h.decision == decision) {
+                    Some(handling) => {
+                        // The same payment screen as right after handling; paper-out is said first.
+                        fx.push(Effect::QueryHealth);
+                        Screen::Payment {
+                            handling: handling.clone(),
+                            paying: false,
+                        }
+                    }
+                    None => Screen::Violations(sel),
                 }
             }
             Action::Back => Screen::ChooseVehicle,

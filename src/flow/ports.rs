@@ -208,6 +208,9 @@ pub struct ViolationList {
     /// The request the decisions were made from; the flow re-decides the selection with it.
     pub request: EligibilityRequest,
     pub violations: Vec<ViolationView>,
+    /// 待缴款: the vehicle's decisions handled but not yet paid (here or elsewhere), payable from
+    /// the violations screen in any session until reverted (六.2).
+    pub unpaid: Vec<HandlingView>,
 }
 
 /// A handling decision (处理决定) awaiting payment.

@@ -408,6 +408,8 @@ pub enum Action {
     ToNotices,
     SetAgreed(bool),
     Handle,
+    /// 去缴款: pay an unpaid decision (待缴款) of the vehicle, by its number.
+    PayUnpaid(String),
     /// 已完成支付: ask the platform whether the payment arrived.
     Pay,
     FilingScan,

@@ -68,6 +68,10 @@ pub enum T {
     Fee,
     Total,
     ToNotices,
+    /// 待缴款: the vehicle's handled-but-unpaid decisions.
+    UnpaidTitle,
+    /// 去缴款.
+    PayUnpaid,
     MaintenanceBanner,
     NoticesTitle,
     Agree,
@@ -236,6 +240,8 @@ pub fn pair(key: T) -> (&'static str, &'static str) {
         Fee => ("手续费", "Fee"),
         Total => ("应缴合计", "Total to pay"),
         ToNotices => ("下一步：业务须知", "Next: notices"),
+        UnpaidTitle => ("待缴款", "Handled, awaiting payment"),
+        PayUnpaid => ("去缴款", "Pay"),
         MaintenanceBanner => (
             "每天22:00至次日01:00为银行对账维护时间，暂停处理和缴款，可以查询。恢复时间：",
             "22:00–01:00 is the bank's reconciliation window: handling and payment are closed, look-ups are open. Reopens at",
@@ -605,6 +611,8 @@ mod tests {
             Fee,
             Total,
             ToNotices,
+            UnpaidTitle,
+            PayUnpaid,
             MaintenanceBanner,
             NoticesTitle,
             Agree,

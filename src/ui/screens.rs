@@ -828,6 +828,26 @@ fn violations(ui: &mut Ui, ctx: &Ctx, sel: &Selection, v: &View, out: &mut Vec<E
         for x in &sel.list.violations {
             violation_row(ui, x, sel, v, out);
         }
+        if !sel.list.unpaid.is_empty() {
+            ui.label(RichText::new(v.t(T::UnpaidTitle)).size(26.0).strong());
+            for h in &sel.list.unpaid {
+                ui.horizontal(|ui| {
+                    ui.label(format!(
+                        "{} {}  {} {}",
+                        v.t(T::Decision),
+                        h.decision,
+                        v.t(T::Total),
+                        v.money(h.total)
+                    ));
+                    v.act(
+                        ui,
+                        v.t(T::PayUnpaid),
+                        Action::PayUnpaid(h.decision.clone()),
+                        out,
+                    );
+                });
+            }
+        }
     });
     if let Some(c) = &sel.cycle {
         let text = match v.lang {
