@@ -225,6 +225,33 @@ fn v(n: u32) -> String {
     format!("5001{n:012}")
 }
 
+/// With demo = false nothing demo may run: the kiosk refuses to start, naming the demo parts,
+/// before it creates or opens anything.
+#[test]
+fn a_kiosk_with_demo_false_refuses_to_start_on_demo_parts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = KioskConfig::embedded();
+    config.kiosk.demo = false;
+    let db = dir.path().join("city.sqlite3");
+    config.database.path = db.display().to_string();
+    let Err(e) = assemble(config, Clock::manual(DAY.parse().unwrap())) else {
+        panic!("a kiosk with demo = false started on demo parts");
+    };
+    assert!(matches!(e, super::AppError::OnlyDemoParts));
+    let said = e.to_string();
+    for key in [
+        "kiosk.demo",
+        "[face]",
+        "[payment]",
+        "[sms]",
+        "[qr]",
+        "自助机不启动",
+    ] {
+        assert!(said.contains(key), "{said}");
+    }
+    assert!(!db.exists(), "nothing is created before the refusal");
+}
+
 #[test]
 fn identity_is_shown_masked() {
     let mut k = Kiosk::at(DAY);

@@ -51,7 +51,19 @@ pub enum AppError {
     Window(#[from] crate::ui::UiError),
     #[error("benchmark: {0}")]
     Bench(String),
+    /// `kiosk.demo = false` while this build has only demo providers: the kiosk refuses to start
+    /// rather than take identities or money on demo parts.
+    #[error(
+        "kiosk.toml kiosk.demo = false, but only demo providers exist for {ONLY_DEMO_PARTS}: \
+         the kiosk does not start on demo parts. 非演示模式需要真实的人脸核验、缴款、短信和二维码密钥服务，\
+         本机只有演示部件，自助机不启动。Set kiosk.demo = true for a demo kiosk."
+    )]
+    OnlyDemoParts,
 }
+
+/// What a kiosk with `demo = false` would still run on demo parts (issue: real providers).
+pub const ONLY_DEMO_PARTS: &str = "face verification ([face]), payment ([payment]), SMS ([sms]) \
+                                   and vehicle-QR signing keys ([qr])";
 
 /// Why the dated policies could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +138,11 @@ fn beside(db: &Path, name: &str) -> PathBuf {
 /// Build the kiosk: open (in demo mode: create) the database, recover what a restart owes
 /// (六.2 reverts), open the printer, and put the flow's driver together.
 pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError> {
+    // With demo = false nothing demo may run, and no real provider exists yet: say so and stop,
+    // before any file is created or any device opened.
+    if !config.kiosk.demo {
+        return Err(AppError::OnlyDemoParts);
+    }
     let db = PathBuf::from(&config.database.path);
     let path = db.display().to_string();
     if config.kiosk.demo {
