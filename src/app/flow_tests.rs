@@ -964,8 +964,6 @@ fn no_event_sequence_pays_a_decision_twice_and_receipts_equal_payments() {
 /// units, SMS texts) is in the shipped CJK font subset.
 #[test]
 fn the_font_subset_covers_the_demo_city() {
-    use ab_glyph::{Font, FontRef};
-    let font = FontRef::try_from_slice(crate::ui::fonts::CJK_FONT).unwrap();
     let k = Kiosk::at(DAY);
     let texts: Vec<String> = k
         .platform
@@ -996,12 +994,6 @@ fn the_font_subset_covers_the_demo_city() {
         texts.push(c.card.address.expose().clone());
         texts.push(c.card.authority.clone());
     }
-    let mut missing: Vec<char> = texts
-        .iter()
-        .flat_map(|t| t.chars())
-        .filter(|c| !c.is_ascii() && font.glyph_id(*c).0 == 0)
-        .collect();
-    missing.sort();
-    missing.dedup();
+    let missing = crate::ui::fonts::missing_glyphs(texts.iter().map(String::as_str));
     assert!(missing.is_empty(), "missing glyphs: {missing:?}");
 }

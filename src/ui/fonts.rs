@@ -25,6 +25,23 @@ pub fn definitions() -> egui::FontDefinitions {
     fonts
 }
 
+/// The characters of `texts` that the shipped CJK subset has no glyph for (sorted, once each);
+/// ASCII is left out (egui's own fonts draw it).
+pub fn missing_glyphs<'a>(texts: impl IntoIterator<Item = &'a str>) -> Vec<char> {
+    use ab_glyph::{Font, FontRef};
+    let Ok(font) = FontRef::try_from_slice(CJK_FONT) else {
+        return texts.into_iter().flat_map(str::chars).collect();
+    };
+    let mut missing: Vec<char> = texts
+        .into_iter()
+        .flat_map(str::chars)
+        .filter(|c| !c.is_ascii() && font.glyph_id(*c).0 == 0)
+        .collect();
+    missing.sort();
+    missing.dedup();
+    missing
+}
+
 /// Install the fonts and the kiosk's text sizes into `ctx`.
 pub fn install(ctx: &egui::Context) {
     ctx.set_fonts(definitions());

@@ -714,8 +714,6 @@ mod tests {
     /// Every character the kiosk may show is in the shipped CJK font subset.
     #[test]
     fn the_font_subset_covers_every_string() {
-        use ab_glyph::{Font, FontRef};
-        let font = FontRef::try_from_slice(crate::ui::fonts::CJK_FONT).unwrap();
         let mut texts: Vec<String> = ALL_KEYS.iter().map(|k| pair(*k).0.to_string()).collect();
         for r in crate::rules::Reason::ALL {
             texts.push(r.message_zh().into());
@@ -724,13 +722,7 @@ mod tests {
         texts.push(crate::rules::notices::data_lag().zh);
         texts.push(crate::rules::notices::no_fee().zh);
         texts.push(crate::rules::notices::out_of_province('川').unwrap().zh);
-        let mut missing: Vec<char> = texts
-            .iter()
-            .flat_map(|t| t.chars())
-            .filter(|c| !c.is_ascii() && font.glyph_id(*c).0 == 0)
-            .collect();
-        missing.sort();
-        missing.dedup();
+        let missing = crate::ui::fonts::missing_glyphs(texts.iter().map(String::as_str));
         assert!(missing.is_empty(), "missing glyphs: {missing:?}");
     }
 }

@@ -90,17 +90,7 @@ pub fn resident_card(id: &IdNumber, name: &str, address: &str, authority: &str) 
 /// names); the other two are layout fixtures only.
 pub fn test_cards() -> Vec<IdCard> {
     vec![
-        card(
-            CardType::Resident,
-            "李小红",
-            Gender::Female,
-            Some("05"),
-            "重庆市沙坪坝区天星桥正街12号",
-            "50010619851120002X",
-            "重庆市公安局沙坪坝区分局",
-            date(2016, 11, 20),
-            ValidUntil::Date(date(2036, 11, 20)),
-        ),
+        spec_card(),
         card(
             CardType::Resident,
             "王建国",
