@@ -1526,3 +1526,32 @@ fn touches_per_task() {
         println!("| {task} | {n} |");
     }
 }
+
+/// A snapshot of every screen of the tour in both modes and both languages: the kiosk screen
+/// only (the simulator panel cropped off), at half size to keep the repository small.
+#[test]
+fn every_screen_snapshot_in_both_modes_and_languages() {
+    let options = SnapshotOptions::new().threshold(2.0).max_failed_pixels(200);
+    for (elder, english, mode) in [
+        (false, false, "normal_zh"),
+        (false, true, "normal_en"),
+        (true, false, "elder_zh"),
+        (true, true, "elder_en"),
+    ] {
+        tour(elder, english, &mut |h, name| {
+            let full = h.render().expect("render");
+            let kiosk = image::imageops::crop_imm(&full, 0, 0, KIOSK_W as u32, 900).to_image();
+            let small = image::imageops::resize(
+                &kiosk,
+                KIOSK_W as u32 / 2,
+                450,
+                image::imageops::FilterType::Triangle,
+            );
+            egui_kittest::image_snapshot_options(
+                &small,
+                format!("screens/{mode}_{name}"),
+                &options,
+            );
+        });
+    }
+}
