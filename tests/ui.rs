@@ -87,7 +87,7 @@ fn harness_of(app: KioskApp) -> Harness<'static, KioskApp> {
     let mut h = Harness::builder()
         .with_size([1600.0, 900.0])
         .with_pixels_per_point(1.0)
-        .with_theme(egui::Theme::Dark)
+        .with_theme(egui::Theme::Light)
         .with_context_setup(KioskApp::setup)
         .build_ui_state(|ui, app: &mut KioskApp| app.ui(ui), app);
     h.run();
@@ -112,6 +112,15 @@ fn settle(h: &mut Harness<'_, KioskApp>) {
 
 /// Scroll the node into view (it may be below the fold of a scroll area), then touch it.
 fn click(h: &mut Harness<'_, KioskApp>, label: &str) {
+    assert!(
+        h.query_by_label(label).is_some(),
+        "nothing labelled {label:?} on {}",
+        match h.state().state() {
+            State::Session { session, .. } => format!("{:?}", session.screen),
+            State::Attract { page, .. } => format!("{page:?}"),
+            State::Operator { .. } => "operator".into(),
+        }
+    );
     h.get_by_label(label).scroll_to_me();
     h.run();
     h.get_by_label(label).click();
@@ -143,8 +152,8 @@ fn signed_in_with(at: &str, name: &str, relief: bool) -> (Kiosk, Harness<'static
     let (k, app) = assembled_with(at, relief);
     let mut h = harness_of(app);
     click(&mut h, &format!("放置身份证：{name}"));
+    // One touch confirms the identity and runs the face check.
     click(&mut h, "继续");
-    click(&mut h, "开始核验");
     assert!(shows(&h, "请选择业务"));
     (k, h)
 }
@@ -175,24 +184,21 @@ fn violations_end_to_end_from_card_to_printed_receipt() {
     assert!(shows(&h, "李*红"));
     assert!(shows(&h, "5001**********002X"));
     assert!(!shows(&h, "50010619851120002X"));
+    assert!(shows(&h, "演示模式：人脸核验为模拟实现"));
     snapshot(&mut h, "identity");
     click(&mut h, "继续");
-    assert!(shows(&h, "演示模式：人脸核验为模拟实现"));
-    click(&mut h, "开始核验");
     snapshot(&mut h, "services");
     click(&mut h, "处理交通违法");
-    click_containing(&mut h, LXH_PLATE);
-    for v in ["5001000000000001  ", "5001000000000002  "] {
-        click_containing(&mut h, v);
-    }
+    // Her only car is chosen and both payable violations are ticked for her.
+    assert!(shows(&h, LXH_PLATE));
     assert!(shows(&h, "处理后累积记分：3/12分"));
     snapshot(&mut h, "violations");
     click(&mut h, "下一步：业务须知");
-    assert!(shows(&h, "【七.1】"));
-    assert!(shows(&h, "【六.3】"));
+    assert!(shows(&h, "依据：七.1"));
+    assert!(shows(&h, "依据：六.3"));
+    assert!(!shows(&h, "【六.3】"));
     snapshot(&mut h, "notices");
-    click(&mut h, "我已阅读并同意以上须知");
-    click(&mut h, "确认处理");
+    click(&mut h, "【阅读并同意】");
     assert!(shows(&h, "350.00元"));
     assert!(shows(&h, "0.00元"));
     assert!(
@@ -215,8 +221,7 @@ fn the_done_screen_says_take_your_receipt_only_when_one_printed() {
     let (k, mut h) = signed_in(DAY, "李小红");
     *k.demo.out_of_paper.lock().unwrap() = true;
     click(&mut h, "处理交通违法");
-    click_containing(&mut h, LXH_PLATE);
-    click_containing(&mut h, "5001000000000002  ");
+    click_containing(&mut h, "5001000000000001  ");
     assert!(!shows(&h, "打印机缺纸，现在不能打印凭条"));
     click(&mut h, "下一步：业务须知");
     // Said before paying, on the notices and the payment step; the person goes on.
@@ -224,8 +229,7 @@ fn the_done_screen_says_take_your_receipt_only_when_one_printed() {
         &h,
         "打印机缺纸，现在不能打印凭条。缴款仍然有效，凭条会保存，可请大厅工作人员补打。"
     ));
-    click(&mut h, "我已阅读并同意以上须知");
-    click(&mut h, "确认处理");
+    click(&mut h, "【阅读并同意】");
     assert!(shows(&h, "打印机缺纸，现在不能打印凭条"));
     click(&mut h, "已完成支付");
     assert!(shows(&h, "缴款成功"));
@@ -243,12 +247,10 @@ fn the_done_screen_says_take_your_receipt_only_when_one_printed() {
     // Printed: the receipt is there to take.
     let (k, mut h) = signed_in(DAY, "李小红");
     click(&mut h, "处理交通违法");
-    click_containing(&mut h, LXH_PLATE);
-    click_containing(&mut h, "5001000000000002  ");
+    click_containing(&mut h, "5001000000000001  ");
     click(&mut h, "下一步：业务须知");
     assert!(!shows(&h, "打印机缺纸，现在不能打印凭条"));
-    click(&mut h, "我已阅读并同意以上须知");
-    click(&mut h, "确认处理");
+    click(&mut h, "【阅读并同意】");
     click(&mut h, "已完成支付");
     assert_eq!(k.demo.printed.lock().unwrap().len(), 1);
     assert!(shows(&h, "请取走凭条和身份证"));
@@ -259,31 +261,44 @@ fn the_done_screen_says_take_your_receipt_only_when_one_printed() {
 fn a_refusal_is_explained_with_its_reason_and_clause() {
     let (_k, mut h) = signed_in(DAY, "周强");
     click(&mut h, "处理交通违法");
-    click_containing(&mut h, "渝A9H3J5");
-    // Every row states its decision in words with the clause.
+    // Every row states its decision in plain words, where to go instead, and the clause in
+    // small print; never an internal code.
     assert!(shows(
         &h,
-        "不能自助处理：只能自助处理交通技术监控设备记录的交通违法（四.1）"
+        "不能自助处理：只能自助处理交通技术监控设备记录的交通违法"
     ));
+    assert!(shows(&h, "依据：四.1"));
+    assert!(shows(
+        &h,
+        "请携带身份证、驾驶证到交巡警支队违法处理窗口办理。"
+    ));
+    assert!(shows(
+        &h,
+        "请到违法发生地的公安交通管理部门处理，或用该省的交管12123 APP办理。"
+    ));
+    assert!(!shows(&h, "beyond-seed"));
     click_containing(&mut h, "5001000000000014  ");
     assert!(shows(&h, "5001000000000014：不能自助处理"));
     let Screen::Violations(sel) = screen(&h) else {
         panic!()
     };
-    assert!(sel.selected.is_empty());
-    // The suspended licence: everything refused under 四.3.
+    assert!(!sel.selected.contains(&"5001000000000014".to_string()));
+    // The suspended licence: everything refused under 四.3; the primary action is the next step
+    // (呼叫工作人员), not a dead 下一步.
     let (_k, mut h) = signed_in(DAY, "张伟");
     click(&mut h, "处理交通违法");
-    click_containing(&mut h, "渝A5N4Q1");
     assert!(shows(&h, "驾驶证状态异常"));
+    assert!(shows(&h, "这些交通违法都不能在本机处理"));
+    assert!(h.query_by_label("下一步：业务须知").is_none());
     snapshot(&mut h, "refused_suspended_licence");
+    click(&mut h, "呼叫工作人员");
+    assert!(shows(&h, "已呼叫大厅工作人员"));
 }
 
 #[test]
 fn a_dispute_shows_the_authority_and_its_address() {
     let (_k, mut h) = signed_in(DAY, "李小红");
     click(&mut h, "处理交通违法");
-    click_containing(&mut h, LXH_PLATE);
     let disputes = h.get_all_by_label("有异议").collect::<Vec<_>>();
     assert_eq!(disputes.len(), 2);
     disputes[0].click();
@@ -328,7 +343,6 @@ fn removing_the_card_wipes_the_session() {
 fn an_unpaid_decision_shows_as_awaiting_payment_and_is_paid_from_the_violations_screen() {
     let (k, mut h) = signed_in(DAY, "黄勇");
     click(&mut h, "处理交通违法");
-    click_containing(&mut h, "渝A4C6E2");
     assert!(shows(&h, "待缴款"));
     click(&mut h, "去缴款");
     assert!(shows(&h, "请扫码缴款"));
@@ -354,14 +368,16 @@ fn the_maintenance_window_closes_handling_but_not_look_ups() {
     let (_k, mut h) = signed_in(NIGHT, "李小红");
     assert!(shows(&h, "暂停处理和缴款"));
     click(&mut h, "处理交通违法");
-    click_containing(&mut h, LXH_PLATE);
     // Look-ups are open: the list is shown, each refused under 六.7, with the reopening time.
     assert!(shows(&h, "恢复时间： 01:00"));
     assert!(shows(
         &h,
-        "每天22时至次日1时银行对账维护，此时段不能处理交通违法（六.7）"
+        "不能自助处理：每天22时至次日1时银行对账维护，此时段不能处理交通违法"
     ));
-    click(&mut h, "下一步：业务须知");
+    assert!(shows(&h, "依据：六.7"));
+    // Nothing can be handled now: the primary action is the next step.
+    assert!(h.query_by_label("下一步：业务须知").is_none());
+    click(&mut h, "呼叫工作人员");
     assert!(matches!(screen(&h), Screen::Violations(_)));
     snapshot(&mut h, "maintenance_window");
 }
@@ -399,7 +415,6 @@ fn filing_by_the_owners_qr_code_with_face_verification() {
     click_containing(&mut h, "（有效）");
     assert!(shows(&h, "所有人：刘*"));
     click(&mut h, "确认并人脸核验");
-    click(&mut h, "开始核验");
     assert!(shows(&h, "备案申请已提交"));
     assert!(shows(&h, "待审核"));
     click(&mut h, "返回");
@@ -429,6 +444,8 @@ fn the_three_filings_limit_is_explained() {
 fn keys(h: &mut Harness<'_, KioskApp>, s: &str) {
     for c in s.chars() {
         let label = c.to_string();
+        h.get_by_role_and_label(Role::Button, &label).scroll_to_me();
+        h.run();
         h.get_by_role_and_label(Role::Button, &label).click();
         settle(h);
     }
@@ -454,7 +471,6 @@ fn clause_3_3_a_units_vehicle_is_filed_by_sms_to_its_manager_while_relief_is_in_
     click(&mut h, "确定");
     assert!(shows(&h, "单位管理人短信验证"));
     click(&mut h, "确认并人脸核验");
-    click(&mut h, "开始核验");
     assert!(shows(&h, "备案申请已提交"));
 }
 
@@ -530,9 +546,7 @@ fn english_toggle_on_every_screen() {
     click(&mut h, "放置身份证：周强");
     assert!(shows(&h, "Check your identity"));
     click(&mut h, "Continue");
-    click(&mut h, "Verify");
     click(&mut h, "Handle violations");
-    click_containing(&mut h, "渝A9H3J5");
     assert!(shows(
         &h,
         "Cannot be handled here: Only violations recorded by traffic cameras"
@@ -581,7 +595,6 @@ fn close_requests_are_refused() {
 fn touch_targets_are_at_least_15_mm() {
     let (_k, mut h) = signed_in(DAY, "周强");
     click(&mut h, "处理交通违法");
-    click_containing(&mut h, "渝A9H3J5");
     let config = KioskConfig::embedded();
     let per_mm = 1600.0 / config.screen.width_mm;
     let min = config.screen.min_touch_mm * per_mm;
@@ -611,16 +624,11 @@ fn readme_screenshots() {
     click(&mut h, "放置身份证：李小红");
     shots.push(("identity", h.render().unwrap()));
     click(&mut h, "继续");
-    click(&mut h, "开始核验");
     click(&mut h, "处理交通违法");
-    click_containing(&mut h, LXH_PLATE);
-    click_containing(&mut h, "5001000000000001  ");
-    click_containing(&mut h, "5001000000000002  ");
     shots.push(("violations", h.render().unwrap()));
     click(&mut h, "下一步：业务须知");
     shots.push(("notices", h.render().unwrap()));
-    click(&mut h, "我已阅读并同意以上须知");
-    click(&mut h, "确认处理");
+    click(&mut h, "【阅读并同意】");
     shots.push(("payment", h.render().unwrap()));
     click(&mut h, "已完成支付");
     shots.push(("done", h.render().unwrap()));
@@ -629,6 +637,8 @@ fn readme_screenshots() {
     click(&mut h, "扫描车主二维码备案");
     click_containing(&mut h, "（有效）");
     shots.push(("filing", h.render().unwrap()));
+    click(&mut h, "长辈模式");
+    shots.push(("filing_elder", h.render().unwrap()));
     for (name, img) in &shots {
         assert_eq!((img.width(), img.height()), (1600, 900), "{name}");
         if let Some(dir) = &out {
@@ -660,9 +670,7 @@ fn the_assembled_kiosk_runs_on_the_demo_database_from_card_to_receipt_image() {
     click(&mut h, "放置身份证：李小红");
     assert!(shows(&h, "李*红"));
     click(&mut h, "继续");
-    click(&mut h, "开始核验");
     click(&mut h, "处理交通违法");
-    click_containing(&mut h, "本人名下");
     let Screen::Violations(sel) = screen(&h) else {
         panic!("{:?}", screen(&h))
     };
@@ -674,12 +682,10 @@ fn the_assembled_kiosk_runs_on_the_demo_database_from_card_to_receipt_image() {
         .map(|v| v.facts.id.clone())
         .collect();
     assert!(!payable.is_empty());
-    for v in &payable {
-        click_containing(&mut h, &format!("{v}  "));
-    }
+    // Every payable one is ticked already.
+    assert_eq!(sel.selected, payable);
     click(&mut h, "下一步：业务须知");
-    click(&mut h, "我已阅读并同意以上须知");
-    click(&mut h, "确认处理");
+    click(&mut h, "【阅读并同意】");
     click(&mut h, "已完成支付");
     assert!(shows(&h, "缴款成功"));
     // The ESC/POS bytes went through the printer simulator and came out as a PNG.
@@ -694,7 +700,6 @@ fn the_assembled_kiosk_runs_on_the_demo_database_from_card_to_receipt_image() {
     assert!(report.breaches.is_empty(), "{:?}", report.breaches);
     click(&mut h, "首页");
     click(&mut h, "处理交通违法");
-    click_containing(&mut h, "本人名下");
     let Screen::Violations(after) = screen(&h) else {
         panic!()
     };
@@ -882,4 +887,671 @@ fn a_hanging_platform_never_holds_the_screen() {
         !shows(&h, "暂时无法连接平台"),
         "the dropped answer's error is not shown"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 13: fixed regions, the frame check (contrast, text size, line spacing, targets), elder
+// mode, and a tour of every screen in both modes and both languages.
+
+/// The kiosk screen's width in the tests: the window less the simulator panel.
+const KIOSK_W: f32 = 1600.0 - 420.0;
+
+fn per_mm() -> f32 {
+    1600.0 / KioskConfig::embedded().screen.width_mm
+}
+
+fn elder_on(h: &Harness<'_, KioskApp>) -> bool {
+    h.state().state().ctx().elder
+}
+
+fn metrics(h: &Harness<'_, KioskApp>) -> kiosk::ui::theme::Metrics {
+    kiosk::ui::theme::Metrics::new(
+        per_mm(),
+        elder_on(h),
+        KioskConfig::embedded().screen.min_touch_mm,
+    )
+}
+
+fn regions(h: &Harness<'_, KioskApp>) -> kiosk::ui::Regions {
+    kiosk::ui::Regions::of(
+        egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(KIOSK_W, 900.0)),
+        &metrics(h),
+    )
+}
+
+/// What the frame check measured on one screen.
+#[derive(Default, Debug)]
+struct Audit {
+    texts: usize,
+    min_contrast: f64,
+    min_text_mm: f32,
+    min_spacing: f32,
+    targets: usize,
+    min_target_mm: f32,
+    min_gap_mm: f32,
+    failures: Vec<String>,
+}
+
+/// Flatten the frame's shapes in paint order, with their clip rectangles.
+fn flat_shapes(out: &egui::FullOutput) -> Vec<(egui::Rect, egui::Shape)> {
+    fn walk(clip: egui::Rect, s: &egui::Shape, acc: &mut Vec<(egui::Rect, egui::Shape)>) {
+        match s {
+            egui::Shape::Vec(v) => v.iter().for_each(|s| walk(clip, s, acc)),
+            other => acc.push((clip, other.clone())),
+        }
+    }
+    let mut acc = Vec::new();
+    for c in &out.shapes {
+        walk(c.clip_rect, &c.shape, &mut acc);
+    }
+    acc
+}
+
+/// Check the rendered frame: every text on the kiosk screen (its colour over the fill painted
+/// behind it), its size in mm and its line spacing; every touch target's size and the gaps
+/// between targets, in mm on the configured panel. The simulator panel is not the kiosk screen.
+fn audit(h: &Harness<'_, KioskApp>, screen: &str) -> Audit {
+    use kiosk::ui::theme;
+    let m = metrics(h);
+    let scale = m.scale;
+    let min_text = theme::BODY_MM.min(theme::SMALL_MM) * scale - 0.01;
+    let min_target = m.target_mm * scale - 0.2;
+    let min_gap = theme::GAP_MM * scale - 0.2;
+    let mut a = Audit {
+        min_contrast: f64::MAX,
+        min_text_mm: f32::MAX,
+        min_spacing: f32::MAX,
+        min_target_mm: f32::MAX,
+        min_gap_mm: f32::MAX,
+        ..Audit::default()
+    };
+    let shapes = flat_shapes(h.output());
+    // Opaque fills painted so far (rect within its clip, colour), newest last.
+    let mut fills: Vec<(egui::Rect, egui::Color32)> = Vec::new();
+    for (clip, shape) in &shapes {
+        match shape {
+            egui::Shape::Rect(r) if r.fill.a() == 255 => {
+                let rect = r.rect.intersect(*clip);
+                if rect.is_positive() {
+                    fills.push((rect, r.fill));
+                }
+            }
+            egui::Shape::Circle(c) if c.fill.a() == 255 => {
+                let rect =
+                    egui::Rect::from_center_size(c.center, egui::Vec2::splat(c.radius * 1.4))
+                        .intersect(*clip);
+                if rect.is_positive() {
+                    fills.push((rect, c.fill));
+                }
+            }
+            egui::Shape::Text(t) => {
+                let vis = t.visual_bounding_rect().intersect(*clip);
+                if !vis.is_positive() || vis.min.x >= KIOSK_W || t.opacity_factor <= 0.0 {
+                    continue;
+                }
+                let centre = vis.center();
+                let bg = fills
+                    .iter()
+                    .rev()
+                    .find(|(r, _)| r.contains(centre))
+                    .map_or(theme::BG, |(_, c)| *c);
+                let job = &t.galley.job;
+                for section in &job.sections {
+                    let text = &job.text[section.byte_range.start.0..section.byte_range.end.0];
+                    if text.trim().is_empty() {
+                        continue;
+                    }
+                    let mut colour = t.override_text_color.unwrap_or(section.format.color);
+                    if colour == egui::Color32::PLACEHOLDER {
+                        colour = t.fallback_color;
+                    }
+                    let fg = theme::over(colour, bg);
+                    let c = theme::contrast(fg, bg);
+                    let mm = section.format.font_id.size / per_mm();
+                    a.texts += 1;
+                    a.min_contrast = a.min_contrast.min(c);
+                    a.min_text_mm = a.min_text_mm.min(mm);
+                    if c < 4.5 {
+                        a.failures.push(format!(
+                            "{screen}: {text:?} contrast {c:.2}:1 ({fg:?} on {bg:?})"
+                        ));
+                    }
+                    if mm < min_text {
+                        a.failures.push(format!(
+                            "{screen}: {text:?} is {mm:.1} mm, under {min_text:.1}"
+                        ));
+                    }
+                }
+                let size = job
+                    .sections
+                    .iter()
+                    .map(|s| s.format.font_id.size)
+                    .fold(0.0, f32::max);
+                for w in t.galley.rows.windows(2) {
+                    let spacing = (w[1].pos.y - w[0].pos.y) / size;
+                    if w[0].row.glyphs.is_empty() {
+                        continue;
+                    }
+                    a.min_spacing = a.min_spacing.min(spacing);
+                    if spacing < 1.3 - 0.01 {
+                        a.failures.push(format!(
+                            "{screen}: {:?} line spacing {spacing:.2}",
+                            job.text
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    // Targets: buttons and tick boxes wholly inside a region (not scrolled out of view).
+    let r = regions(h);
+    let mut rects: Vec<(String, egui::Rect)> = Vec::new();
+    for role in [Role::Button, Role::CheckBox] {
+        for n in h.get_all_by_role(role) {
+            let rect = n.rect();
+            // Fixed regions' targets are centred in them; anything else there is content
+            // scrolled under them and clipped (not on the screen).
+            let centred = |a: &egui::Rect| {
+                a.expand(0.5).contains_rect(rect) && (a.center().y - rect.center().y).abs() < 1.0
+            };
+            let visible = r.content.expand(0.5).contains_rect(rect)
+                || [r.header, r.strip, r.bar].iter().any(centred);
+            if rect.min.x >= KIOSK_W || !visible {
+                continue;
+            }
+            let label = n.accesskit_node().label().unwrap_or_default().to_string();
+            let (w, hgt) = (rect.width() / per_mm(), rect.height() / per_mm());
+            a.targets += 1;
+            a.min_target_mm = a.min_target_mm.min(w.min(hgt));
+            if w < min_target || hgt < min_target {
+                a.failures
+                    .push(format!("{screen}: target {label:?} is {w:.1}×{hgt:.1} mm"));
+            }
+            rects.push((label, rect));
+        }
+    }
+    for (i, (la, ra)) in rects.iter().enumerate() {
+        for (lb, rb) in &rects[i + 1..] {
+            let dx = (rb.min.x - ra.max.x).max(ra.min.x - rb.max.x);
+            let dy = (rb.min.y - ra.max.y).max(ra.min.y - rb.max.y);
+            let gap = dx.max(dy) / per_mm();
+            // Only neighbours: targets within a target's size of each other.
+            if gap > m.target_mm * 2.0 {
+                continue;
+            }
+            a.min_gap_mm = a.min_gap_mm.min(gap);
+            if gap < min_gap {
+                a.failures
+                    .push(format!("{screen}: {la:?} and {lb:?} are {gap:.1} mm apart"));
+            }
+        }
+    }
+    a
+}
+
+/// The tour of every screen, calling `at` on each with its name.
+fn tour(elder: bool, english: bool, at: &mut dyn FnMut(&mut Harness<'_, KioskApp>, &str)) {
+    let lang = |h: &mut Harness<'_, KioskApp>| {
+        if elder && !elder_on(h) {
+            click(h, "长辈模式");
+        }
+        if english && h.state().state().ctx().lang != kiosk::config::Language::En {
+            click(h, "English");
+        }
+    };
+    let t = |zh: &'static str, en: &'static str| if english { en } else { zh };
+    // Attract pages and the operator.
+    let (_k, mut h) = harness(DAY);
+    lang(&mut h);
+    at(&mut h, "attract");
+    click(&mut h, t("开始办理", "Start"));
+    at(&mut h, "place_card");
+    click(&mut h, t("返回", "Back"));
+    click(&mut h, t("帮助", "Help"));
+    at(&mut h, "attract_help");
+    click(&mut h, t("返回", "Back"));
+    click(&mut h, t("运维", "Operator"));
+    keys(&mut h, "246810");
+    at(&mut h, "operator_pin");
+    click(&mut h, t("确定", "OK"));
+    at(&mut h, "operator");
+    click(&mut h, t("关闭运维界面", "Close"));
+    // A session: identity, face, services, violations, notices, payment, done.
+    click(&mut h, "放置身份证：李小红");
+    lang(&mut h);
+    at(&mut h, "identity");
+    click(&mut h, t("继续", "Continue"));
+    if matches!(screen(&h), Screen::Face { .. }) {
+        at(&mut h, "face");
+        click(&mut h, t("开始核验", "Verify"));
+    }
+    at(&mut h, "services");
+    click(&mut h, t("处理交通违法", "Handle violations"));
+    if matches!(screen(&h), Screen::ChooseVehicle) {
+        at(&mut h, "choose_vehicle");
+        click_containing(&mut h, LXH_PLATE);
+    }
+    for v in ["5001000000000001  ", "5001000000000002  "] {
+        let Screen::Violations(sel) = screen(&h) else {
+            panic!()
+        };
+        if !sel.selected.iter().any(|s| v.starts_with(s.as_str())) {
+            click_containing(&mut h, v);
+        }
+    }
+    at(&mut h, "violations");
+    h.get_all_by_label(t("有异议", "Dispute"))
+        .next()
+        .unwrap()
+        .click();
+    settle(&mut h);
+    at(&mut h, "dispute");
+    click(&mut h, t("关闭", "Close"));
+    click_primary(&mut h);
+    at(&mut h, "notices");
+    click_primary(&mut h);
+    at(&mut h, "payment");
+    if matches!(screen(&h), Screen::Payment { .. }) {
+        click(&mut h, t("已完成支付", "I have paid"));
+    }
+    at(&mut h, "done");
+    click(&mut h, t("首页", "Menu"));
+    // Filing: list, by QR, confirm, face, submitted; by SMS: plate, code.
+    click(&mut h, t("备案非本人机动车", "File another's vehicle"));
+    at(&mut h, "filings");
+    click(&mut h, t("扫描车主二维码备案", "File by owner's QR code"));
+    at(&mut h, "filing_scan");
+    click_containing(&mut h, "（有效）");
+    at(&mut h, "filing_confirm");
+    click(&mut h, t("确认并人脸核验", "Confirm and verify face"));
+    at(&mut h, "filing_submitted");
+    click(&mut h, t("返回", "Back"));
+    click(&mut h, t("短信验证备案", "File by SMS code"));
+    at(&mut h, "filing_sms_plate");
+    click(&mut h, t("首页", "Menu"));
+    // Register, feedback, download, help.
+    click(&mut h, t("注册", "Register"));
+    at(&mut h, "register");
+    click(&mut h, t("返回", "Back"));
+    click(&mut h, t("意见反馈", "Feedback"));
+    at(&mut h, "feedback");
+    click(&mut h, t("返回", "Back"));
+    click(&mut h, t("下载APP", "Get the app"));
+    at(&mut h, "download_app");
+    click(&mut h, t("返回", "Back"));
+    h.get_all_by_label(t("帮助", "Help"))
+        .last()
+        .unwrap()
+        .click();
+    settle(&mut h);
+    at(&mut h, "help");
+    click(&mut h, t("返回", "Back"));
+    // The idle countdown in its strip.
+    let idle = i64::from(KioskConfig::embedded().timeouts.idle_seconds);
+    let warn = i64::from(KioskConfig::embedded().timeouts.idle_warning_seconds);
+    let factor = if elder { 2 } else { 1 };
+    advance(&mut h, (idle - warn) * factor);
+    at(&mut h, "idle_countdown");
+    // Refusals: 周强's camera-less violation, 张伟's suspended licence.
+    let (_k, mut h) = signed_in(DAY, "周强");
+    lang(&mut h);
+    click(&mut h, t("处理交通违法", "Handle violations"));
+    if matches!(screen(&h), Screen::ChooseVehicle) {
+        click_containing(&mut h, "渝A9H3J5");
+    }
+    at(&mut h, "violations_refused");
+    let (_k, mut h) = signed_in(DAY, "张伟");
+    lang(&mut h);
+    click(&mut h, t("处理交通违法", "Handle violations"));
+    if matches!(screen(&h), Screen::ChooseVehicle) {
+        click_containing(&mut h, "渝A5N4Q1");
+    }
+    at(&mut h, "violations_nothing_handleable");
+    // 黄勇's decision awaiting payment.
+    let (_k, mut h) = signed_in(DAY, "黄勇");
+    lang(&mut h);
+    click(&mut h, t("处理交通违法", "Handle violations"));
+    if matches!(screen(&h), Screen::ChooseVehicle) {
+        click_containing(&mut h, "渝A4C6E2");
+    }
+    at(&mut h, "violations_unpaid");
+    // The maintenance window.
+    let (_k, mut h) = signed_in(NIGHT, "李小红");
+    lang(&mut h);
+    at(&mut h, "services_maintenance");
+}
+
+/// Touch the action bar's primary button (the rightmost target in the bar).
+fn click_primary(h: &mut Harness<'_, KioskApp>) {
+    let bar = regions(h).bar;
+    let id = h
+        .get_all_by_role(Role::Button)
+        .filter(|n| bar.contains_rect(n.rect()))
+        .max_by(|a, b| a.rect().max.x.total_cmp(&b.rect().max.x))
+        .map(|n| n.accesskit_node().label().unwrap_or_default().to_string())
+        .expect("a primary action");
+    click(h, &id);
+}
+
+fn run_audit(elder: bool, english: bool) -> Vec<(String, Audit)> {
+    let mut audits = Vec::new();
+    tour(elder, english, &mut |h, name| {
+        audits.push((name.to_string(), audit(h, name)))
+    });
+    audits
+}
+
+fn report(audits: &[(String, Audit)], mode: &str) {
+    let mut failures = Vec::new();
+    for (name, a) in audits {
+        println!(
+            "{mode:<10} {name:<30} texts {:>3}  contrast ≥ {:>5.2}:1  text ≥ {:>4.1} mm  spacing ≥ {:>4.2}  targets {:>2} ≥ {:>4.1} mm  gaps ≥ {:>4.1} mm",
+            a.texts,
+            a.min_contrast,
+            a.min_text_mm,
+            if a.min_spacing == f32::MAX {
+                0.0
+            } else {
+                a.min_spacing
+            },
+            a.targets,
+            if a.min_target_mm == f32::MAX {
+                0.0
+            } else {
+                a.min_target_mm
+            },
+            if a.min_gap_mm == f32::MAX {
+                0.0
+            } else {
+                a.min_gap_mm
+            },
+        );
+        assert!(a.texts > 0, "{name}: no text found on the frame");
+        failures.extend(a.failures.iter().cloned());
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_screen_passes_the_frame_check_normal_chinese() {
+    report(&run_audit(false, false), "normal zh");
+}
+
+#[test]
+fn every_screen_passes_the_frame_check_normal_english() {
+    report(&run_audit(false, true), "normal en");
+}
+
+#[test]
+fn every_screen_passes_the_frame_check_elder_chinese() {
+    report(&run_audit(true, false), "elder zh");
+}
+
+#[test]
+fn every_screen_passes_the_frame_check_elder_english() {
+    report(&run_audit(true, true), "elder en");
+}
+
+/// The frame check itself fails on what it must catch: grey on white, small text, a small target.
+#[test]
+fn the_frame_check_catches_low_contrast_small_text_and_small_targets() {
+    let mut h = Harness::builder()
+        .with_size([1600.0, 900.0])
+        .with_pixels_per_point(1.0)
+        .with_context_setup(KioskApp::setup)
+        .build_ui(|ui| {
+            ui.painter()
+                .rect_filled(ui.max_rect(), 0.0, egui::Color32::WHITE);
+            ui.label(
+                egui::RichText::new("灰字")
+                    .size(30.0)
+                    .color(egui::Color32::from_gray(0xb0)),
+            );
+            ui.label(
+                egui::RichText::new("小字")
+                    .size(12.0)
+                    .color(egui::Color32::BLACK),
+            );
+            ui.add_space(300.0);
+            let _ = ui.add(egui::Button::new("小按钮"));
+        });
+    h.run();
+    // Not a KioskApp: measure by hand with the same walk.
+    let shapes = flat_shapes(h.output());
+    let texts: Vec<_> = shapes
+        .iter()
+        .filter_map(|(_, s)| match s {
+            egui::Shape::Text(t) => Some(t.clone()),
+            _ => None,
+        })
+        .collect();
+    use kiosk::ui::theme;
+    let grey = texts.iter().find(|t| t.galley.job.text == "灰字").unwrap();
+    let c = theme::contrast(
+        grey.galley.job.sections[0].format.color,
+        egui::Color32::WHITE,
+    );
+    assert!(c < 4.5, "{c}");
+    let small = texts.iter().find(|t| t.galley.job.text == "小字").unwrap();
+    assert!(small.galley.job.sections[0].format.font_id.size / per_mm() < 7.0);
+    let b = h.get_by_label("小按钮").rect();
+    assert!(b.height() / per_mm() < 20.0);
+}
+
+/// Issue 13 item 2: the back and primary buttons keep their rectangles when a message, the
+/// points line or the idle countdown appears, and the keypad does not move after a digit.
+#[test]
+fn nothing_moves_under_the_finger() {
+    let rect = |h: &Harness<'_, KioskApp>, label: &str| h.get_by_label(label).rect();
+    // Identity: 继续 and the countdown.
+    let (_k, mut h) = harness(DAY);
+    click(&mut h, "放置身份证：李小红");
+    let cont = rect(&h, "继续");
+    let exit = rect(&h, "退出");
+    let idle = i64::from(KioskConfig::embedded().timeouts.idle_seconds);
+    let warn = i64::from(KioskConfig::embedded().timeouts.idle_warning_seconds);
+    advance(&mut h, idle - warn);
+    assert!(shows(&h, "长时间无操作，即将退出"));
+    assert_eq!(rect(&h, "继续"), cont);
+    assert_eq!(rect(&h, "退出"), exit);
+    // Violations: the points line, a refusal message, the countdown.
+    let (_k, mut h) = signed_in(DAY, "周强");
+    click(&mut h, "处理交通违法");
+    if matches!(screen(&h), Screen::ChooseVehicle) {
+        click_containing(&mut h, "渝A9H3J5");
+    }
+    let back = rect(&h, "返回");
+    let home = rect(&h, "首页");
+    let primary = regions(&h).bar;
+    let next = h
+        .get_all_by_role(Role::Button)
+        .filter(|n| primary.contains_rect(n.rect()))
+        .map(|n| n.rect())
+        .max_by(|a, b| a.max.x.total_cmp(&b.max.x))
+        .unwrap();
+    click_containing(&mut h, "5001000000000014  ");
+    assert!(shows(&h, "5001000000000014：不能自助处理"));
+    assert_eq!(rect(&h, "返回"), back);
+    assert_eq!(rect(&h, "首页"), home);
+    let next_after = h
+        .get_all_by_role(Role::Button)
+        .filter(|n| primary.contains_rect(n.rect()))
+        .map(|n| n.rect())
+        .max_by(|a, b| a.max.x.total_cmp(&b.max.x))
+        .unwrap();
+    assert_eq!(next_after, next);
+    advance(&mut h, idle - warn);
+    assert!(shows(&h, "长时间无操作，即将退出"));
+    assert_eq!(rect(&h, "返回"), back);
+    assert_eq!(rect(&h, "首页"), home);
+    // 李小红: the points line appears when a violation is ticked.
+    let (_k, mut h) = signed_in(DAY, "李小红");
+    click(&mut h, "处理交通违法");
+    if matches!(screen(&h), Screen::ChooseVehicle) {
+        click_containing(&mut h, LXH_PLATE);
+    }
+    let back = rect(&h, "返回");
+    let next = rect(&h, "下一步：业务须知");
+    click_containing(&mut h, "5001000000000001  ");
+    click_containing(&mut h, "5001000000000001  ");
+    assert_eq!(rect(&h, "返回"), back);
+    assert_eq!(rect(&h, "下一步：业务须知"), next);
+    // The keypad stays where it is after the first digit.
+    let (_k, mut h) = signed_in(DAY, "张伟");
+    click(&mut h, "注册");
+    let one = h.get_by_role_and_label(Role::Button, "1").rect();
+    let send = rect(&h, "发送验证码");
+    keys(&mut h, "1");
+    assert_eq!(h.get_by_role_and_label(Role::Button, "1").rect(), one);
+    assert_eq!(rect(&h, "发送验证码"), send);
+    click(&mut h, "发送验证码");
+    assert!(shows(&h, "号码或验证码格式不正确"));
+    assert_eq!(h.get_by_role_and_label(Role::Button, "1").rect(), one);
+    assert_eq!(rect(&h, "发送验证码"), send);
+}
+
+/// Touches on the kiosk screen, counted (the simulator's card, scans and the owner's phone are
+/// not touches of the kiosk screen).
+struct Touches<'h, 'a> {
+    h: &'h mut Harness<'a, KioskApp>,
+    n: u32,
+}
+
+impl Touches<'_, '_> {
+    fn tap(&mut self, label: &str) {
+        click(self.h, label);
+        self.n += 1;
+    }
+    fn tap_containing(&mut self, label: &str) {
+        click_containing(self.h, label);
+        self.n += 1;
+    }
+    fn keys(&mut self, s: &str) {
+        keys(self.h, s);
+        self.n += s.chars().count() as u32;
+    }
+}
+
+/// Issue 13 item 3: each task driven through AccessKit, touches counted and printed; card placed
+/// → paid receipt in at most 4 touches for a driver with one vehicle.
+#[test]
+fn touches_per_task() {
+    let mut table: Vec<(&str, u32)> = Vec::new();
+    // Handle + pay: 李小红, one car, two payable violations.
+    {
+        let (k, mut h) = harness(DAY);
+        click(&mut h, "放置身份证：李小红");
+        let mut t = Touches { h: &mut h, n: 0 };
+        t.tap("继续");
+        t.tap("处理交通违法");
+        let Screen::Violations(sel) = screen(t.h) else {
+            panic!("{:?}", screen(t.h))
+        };
+        assert_eq!(sel.selected.len(), 2, "every payable violation is ticked");
+        t.tap("下一步：业务须知");
+        t.tap("【阅读并同意】");
+        assert!(matches!(screen(t.h), Screen::Payment { .. }));
+        // The person pays with the phone; the kiosk notices by itself and prints.
+        advance(t.h, 5);
+        assert!(shows(t.h, "缴款成功"), "{:?}", screen(t.h));
+        assert_eq!(k.demo.printed.lock().unwrap().len(), 1);
+        table.push(("handle + pay (card → paid receipt)", t.n));
+        assert!(t.n <= 4, "{} touches", t.n);
+    }
+    // File by the owner's QR code.
+    {
+        let (_k, mut h) = harness(DAY);
+        click(&mut h, "放置身份证：李小红");
+        let mut t = Touches { h: &mut h, n: 0 };
+        t.tap("继续");
+        t.tap("备案非本人机动车");
+        t.tap("扫描车主二维码备案");
+        click_containing(t.h, "（有效）"); // the owner's phone at the scanner
+        t.tap("确认并人脸核验");
+        assert!(shows(t.h, "备案申请已提交"));
+        table.push(("file by QR", t.n));
+    }
+    // File by SMS code (a unit's car, under relief).
+    {
+        let (k, app) = assembled_with(DAY, true);
+        let mut h = harness_of(app);
+        click(&mut h, "放置身份证：李小红");
+        let mut t = Touches { h: &mut h, n: 0 };
+        t.tap("继续");
+        t.tap("备案非本人机动车");
+        t.tap("短信验证备案");
+        t.keys("A7U5W3");
+        t.tap("发送验证码");
+        let code = last_code(&k);
+        t.keys(&code);
+        t.tap("确定");
+        t.tap("确认并人脸核验");
+        assert!(shows(t.h, "备案申请已提交"));
+        table.push(("file by SMS (6-character plate, 6-digit code)", t.n));
+    }
+    // Register.
+    {
+        let (k, mut h) = harness(DAY);
+        click(&mut h, "放置身份证：张伟");
+        let mut t = Touches { h: &mut h, n: 0 };
+        t.tap("继续");
+        t.tap("注册");
+        t.keys("13912345678");
+        t.tap("发送验证码");
+        let code = last_code(&k);
+        t.keys(&code);
+        t.tap("确定");
+        assert!(shows(t.h, "注册成功。"));
+        table.push(("register (11-digit phone, 6-digit code)", t.n));
+    }
+    // Feedback.
+    {
+        let (_k, mut h) = harness(DAY);
+        click(&mut h, "放置身份证：李小红");
+        let mut t = Touches { h: &mut h, n: 0 };
+        t.tap("继续");
+        t.tap("意见反馈");
+        t.tap_containing("操作不便");
+        assert!(shows(t.h, "感谢您的反馈。"));
+        table.push(("feedback", t.n));
+    }
+    println!("| task | touches |\n| --- | --- |");
+    for (task, n) in &table {
+        println!("| {task} | {n} |");
+    }
+}
+
+/// A snapshot of every screen of the tour in both modes and both languages: the kiosk screen
+/// only (the simulator panel cropped off), at half size to keep the repository small.
+#[test]
+fn every_screen_snapshot_in_both_modes_and_languages() {
+    let options = SnapshotOptions::new().threshold(2.0).max_failed_pixels(200);
+    for (elder, english, mode) in [
+        (false, false, "normal_zh"),
+        (false, true, "normal_en"),
+        (true, false, "elder_zh"),
+        (true, true, "elder_en"),
+    ] {
+        tour(elder, english, &mut |h, name| {
+            let full = h.render().expect("render");
+            let kiosk = image::imageops::crop_imm(&full, 0, 0, KIOSK_W as u32, 900).to_image();
+            let small = image::imageops::resize(
+                &kiosk,
+                KIOSK_W as u32 / 2,
+                450,
+                image::imageops::FilterType::Triangle,
+            );
+            egui_kittest::image_snapshot_options(
+                &small,
+                format!("screens/{mode}_{name}"),
+                &options,
+            );
+        });
+    }
 }

@@ -147,7 +147,8 @@ impl Kiosk {
         let card = k.card(name);
         k.send(Event::CardPlaced(card));
         assert_eq!(k.screen(), Screen::Identity);
-        k.ui(Action::Continue).ui(Action::StartFace);
+        // One touch confirms the identity and runs the face check.
+        k.ui(Action::Continue);
         assert_eq!(k.screen(), Screen::Services);
         k
     }
@@ -179,6 +180,17 @@ impl Kiosk {
             "{:?}",
             self.message()
         );
+        self
+    }
+
+    /// The violations screen with nothing ticked (the flow preselects what can be handled;
+    /// these tests tick by hand).
+    fn violations_unticked(&mut self, plate: &str) -> &mut Self {
+        self.violations_of(plate);
+        for id in self.selection().selected {
+            self.ui(Action::ToggleViolation(id));
+        }
+        assert!(self.selection().selected.is_empty());
         self
     }
 
@@ -275,7 +287,7 @@ fn identity_is_shown_masked() {
 #[test]
 fn violations_flow_end_to_end_handles_pays_and_prints() {
     let mut k = Kiosk::signed_in(DAY, "李小红");
-    k.violations_of(LXH_PLATE);
+    k.violations_unticked(LXH_PLATE);
     assert_eq!(k.selection().list.violations.len(), 2);
     k.ui(Action::ToggleViolation(LXH_V1.into()))
         .ui(Action::ToggleViolation(LXH_V2.into()));
@@ -295,9 +307,8 @@ fn violations_flow_end_to_end_handles_pays_and_prints() {
         .map(|n| n.clause.code())
         .collect();
     assert_eq!(clauses, ["六.3", "六.5", "七.1"]);
+    // 【阅读并同意】: the one touch agrees and handles.
     k.ui(Action::Handle);
-    assert_eq!(k.message(), Some(Message::NotAgreed));
-    k.ui(Action::SetAgreed(true)).ui(Action::Handle);
     let Screen::Payment { handling, .. } = k.screen() else {
         panic!("{:?} {:?}", k.screen(), k.message())
     };
@@ -335,7 +346,7 @@ fn a_failed_face_check_is_explained_and_can_be_retried() {
     let card = k.card("李小红");
     k.send(Event::CardPlaced(card));
     *k.demo.face_fail.lock().unwrap() = true;
-    k.ui(Action::Continue).ui(Action::StartFace);
+    k.ui(Action::Continue);
     assert_eq!(k.message(), Some(Message::Face(FaceOutcome::NoMatch)));
     assert!(matches!(k.screen(), Screen::Face { attempts: 1, .. }));
     assert!(!k.state().session().unwrap().face_verified);
@@ -355,7 +366,7 @@ fn out_of_paper_is_said_before_paying_and_the_payment_goes_on() {
     for paper_out in [true, false] {
         let mut k = Kiosk::signed_in(DAY, "李小红");
         *k.demo.out_of_paper.lock().unwrap() = paper_out;
-        k.violations_of(LXH_PLATE);
+        k.violations_unticked(LXH_PLATE);
         assert!(!k.state().ctx().paper_out());
         k.ui(Action::ToggleViolation(LXH_V2.into()))
             .ui(Action::ToNotices);
@@ -377,7 +388,7 @@ fn out_of_paper_is_said_before_paying_and_the_payment_goes_on() {
 #[test]
 fn a_handling_left_unpaid_on_the_payment_screen_is_payable_in_a_later_session() {
     let mut k = Kiosk::signed_in(DAY, "李小红");
-    k.violations_of(LXH_PLATE);
+    k.violations_unticked(LXH_PLATE);
     assert!(k.selection().list.unpaid.is_empty());
     k.ui(Action::ToggleViolation(LXH_V2.into()))
         .ui(Action::ToNotices)
@@ -391,8 +402,8 @@ fn a_handling_left_unpaid_on_the_payment_screen_is_payable_in_a_later_session() 
     assert!(k.is_attract());
     let card = k.card("李小红");
     k.send(Event::CardPlaced(card));
-    k.ui(Action::Continue).ui(Action::StartFace);
-    k.violations_of(LXH_PLATE);
+    k.ui(Action::Continue);
+    k.violations_unticked(LXH_PLATE);
     let unpaid = k.selection().list.unpaid;
     assert_eq!(unpaid.len(), 1, "{unpaid:?}");
     assert_eq!(unpaid[0].decision, handling.decision);
@@ -420,7 +431,7 @@ fn a_handling_left_unpaid_on_the_payment_screen_is_payable_in_a_later_session() 
 #[test]
 fn a_decision_made_elsewhere_shows_as_unpaid_with_its_surcharge_and_is_payable() {
     let mut k = Kiosk::signed_in(DAY, "黄勇");
-    k.violations_of("渝A4C6E2");
+    k.violations_unticked("渝A4C6E2");
     let unpaid = k.selection().list.unpaid;
     assert_eq!(unpaid.len(), 1, "{unpaid:?}");
     let h = unpaid[0].clone();
@@ -437,7 +448,7 @@ fn a_decision_made_elsewhere_shows_as_unpaid_with_its_surcharge_and_is_payable()
 fn out_of_paper_keeps_the_payment_and_the_operator_can_reprint() {
     let mut k = Kiosk::signed_in(DAY, "李小红");
     *k.demo.out_of_paper.lock().unwrap() = true;
-    k.violations_of(LXH_PLATE);
+    k.violations_unticked(LXH_PLATE);
     k.ui(Action::ToggleViolation(LXH_V2.into()))
         .ui(Action::ToNotices)
         .ui(Action::SetAgreed(true))
@@ -481,7 +492,7 @@ fn refusals_carry_the_rule_cores_reasons_and_clauses() {
     ];
     for (name, plate, violation, want) in cases {
         let mut k = Kiosk::signed_in(DAY, name);
-        k.violations_of(plate);
+        k.violations_unticked(plate);
         let reasons = reasons_of(&k.selection(), &violation);
         assert!(reasons.contains(&want), "{violation}: {reasons:?}");
         k.ui(Action::ToggleViolation(violation.clone()));
@@ -499,21 +510,21 @@ fn refusals_carry_the_rule_cores_reasons_and_clauses() {
 #[test]
 fn at_ten_points_the_running_total_is_re_decided_live() {
     let mut k = Kiosk::signed_in(DAY, "王建国");
-    k.violations_of("渝A3M7P9");
+    k.violations_unticked("渝A3M7P9");
     k.ui(Action::ToggleViolation(v(4)));
     let sel = k.selection();
     assert_eq!(sel.selected, [v(4)]);
     assert_eq!(sel.cycle.unwrap().points_after, 11);
     // The renter's in-period violation is allowed (四.4).
     let mut k = Kiosk::signed_in(DAY, "杨磊");
-    k.violations_of("渝A2Z8X4");
+    k.violations_unticked("渝A2Z8X4");
     assert!(reasons_of(&k.selection(), &v(8)).is_empty());
 }
 
 #[test]
 fn out_of_province_violations_carry_their_notice_and_the_dispute_its_authority() {
     let mut k = Kiosk::signed_in(DAY, "周强");
-    k.violations_of("渝A9H3J5");
+    k.violations_unticked("渝A9H3J5");
     let sichuan = v(13);
     k.ui(Action::ShowDispute(sichuan.clone()));
     let sel = k.selection();
@@ -538,7 +549,7 @@ fn out_of_province_violations_carry_their_notice_and_the_dispute_its_authority()
 #[test]
 fn maintenance_window_closes_handling_and_payment_but_not_look_ups() {
     let mut k = Kiosk::signed_in(NIGHT, "李小红");
-    k.violations_of(LXH_PLATE);
+    k.violations_unticked(LXH_PLATE);
     assert!(reasons_of(&k.selection(), LXH_V1).contains(&Reason::MaintenanceWindow));
     k.ui(Action::ToggleViolation(LXH_V1.into()));
     let Some(Message::Refused(d)) = k.message() else {
@@ -550,9 +561,10 @@ fn maintenance_window_closes_handling_and_payment_but_not_look_ups() {
     assert!(matches!(k.screen(), Screen::Violations(_)));
     assert_eq!(k.message(), Some(Message::Maintenance { reopens }));
 
-    // Handled at 21:58, the window opens before paying: payment is refused until 01:00.
-    let mut k = Kiosk::signed_in("2026-11-25T21:58:00+08:00", "李小红");
-    k.violations_of(LXH_PLATE);
+    // Handled at 21:59:58, the window opens before paying: payment is refused until 01:00 (the
+    // screen's own check, 5 s after it opened, asks nothing once the window is open).
+    let mut k = Kiosk::signed_in("2026-11-25T21:59:58+08:00", "李小红");
+    k.violations_unticked(LXH_PLATE);
     k.ui(Action::ToggleViolation(LXH_V1.into()))
         .ui(Action::ToNotices)
         .ui(Action::SetAgreed(true))
@@ -562,7 +574,8 @@ fn maintenance_window_closes_handling_and_payment_but_not_look_ups() {
         "{:?}",
         k.message()
     );
-    k.wait(60).ui(Action::StillHere).wait(60);
+    k.wait(3).wait(3);
+    assert!(matches!(k.screen(), Screen::Payment { paying: false, .. }));
     k.ui(Action::Pay);
     assert_eq!(
         k.message(),
@@ -571,7 +584,7 @@ fn maintenance_window_closes_handling_and_payment_but_not_look_ups() {
     assert!(matches!(k.screen(), Screen::Payment { paying: false, .. }));
     // A selection made before 22:00 that reaches the notices after it is refused at Handle.
     let mut k = Kiosk::signed_in("2026-11-25T21:59:30+08:00", "李小红");
-    k.violations_of(LXH_PLATE);
+    k.violations_unticked(LXH_PLATE);
     k.ui(Action::ToggleViolation(LXH_V1.into()))
         .ui(Action::ToNotices)
         .ui(Action::SetAgreed(true));
@@ -612,9 +625,8 @@ fn filing_by_the_owners_qr_then_face_then_review_then_unfile() {
         panic!("{:?}", k.message())
     };
     assert_eq!((c.owner.as_str(), c.method), ("刘*", FilingMethod::OwnerQr));
+    // Confirming runs the face check at once.
     k.ui(Action::ConfirmFiling);
-    assert!(matches!(k.screen(), Screen::Face { .. }));
-    k.ui(Action::StartFace);
     let Screen::FilingSubmitted(f) = k.screen() else {
         panic!("{:?}", k.message())
     };
@@ -734,7 +746,7 @@ fn clause_3_3_a_units_vehicle_is_filed_by_sms_to_its_manager_while_relief_is_in_
     };
     assert_eq!(c.method, FilingMethod::UnitManagerSms);
     assert_eq!(c.owner, "重庆山城物流有限公司");
-    k.ui(Action::ConfirmFiling).ui(Action::StartFace);
+    k.ui(Action::ConfirmFiling);
     let Screen::FilingSubmitted(f) = k.screen() else {
         panic!("{:?}", k.message())
     };
@@ -752,8 +764,7 @@ fn a_wrong_owner_code_files_nothing() {
     let wrong = if code == "000000" { "111111" } else { "000000" };
     k.keys(wrong)
         .ui(Action::SubmitCode)
-        .ui(Action::ConfirmFiling)
-        .ui(Action::StartFace);
+        .ui(Action::ConfirmFiling);
     assert!(
         matches!(k.message(), Some(Message::Filing(_))),
         "{:?}",
@@ -996,4 +1007,68 @@ fn the_font_subset_covers_the_demo_city() {
     }
     let missing = crate::ui::fonts::missing_glyphs(texts.iter().map(String::as_str));
     assert!(missing.is_empty(), "missing glyphs: {missing:?}");
+}
+
+/// Issue 13 item 3: the only vehicle is opened without asking and every violation that can be
+/// handled (together) is ticked; the payment is noticed without a touch and the receipt prints.
+#[test]
+fn one_vehicle_is_chosen_payable_violations_are_ticked_and_payment_is_noticed_by_itself() {
+    let mut k = Kiosk::signed_in(DAY, "李小红");
+    k.ui(Action::Open(Service::Violations));
+    let sel = k.selection();
+    assert_eq!(sel.selected, [LXH_V1, LXH_V2]);
+    assert!(sel.all_eligible());
+    k.ui(Action::ToNotices).ui(Action::Handle);
+    assert!(matches!(k.screen(), Screen::Payment { .. }));
+    // Nothing is asked before PAYMENT_POLL has passed.
+    k.wait(4);
+    assert!(matches!(k.screen(), Screen::Payment { paying: false, .. }));
+    k.wait(1);
+    let Screen::Done { printed, .. } = k.screen() else {
+        panic!("{:?} {:?}", k.screen(), k.message())
+    };
+    assert_eq!(printed, PrintOutcome::Printed);
+    assert_eq!(k.printed().len(), 1);
+    // Back from the violations goes to the menu when there was no vehicle to choose.
+    k.ui(Action::Home)
+        .ui(Action::Open(Service::Violations))
+        .ui(Action::Back);
+    assert_eq!(k.screen(), Screen::Services);
+    // 王建国 at 10 points: only what keeps him under 12 is ticked (四.3).
+    let mut k = Kiosk::signed_in(DAY, "王建国");
+    k.violations_of("渝A3M7P9");
+    let sel = k.selection();
+    assert!(sel.all_eligible(), "{sel:?}");
+    assert_eq!(sel.selected, [v(4)]);
+}
+
+/// Issue 13 item 5: 长辈模式 goes through the flow: the idle timeout and its countdown double,
+/// and the mode ends with the session.
+#[test]
+fn elder_mode_doubles_the_idle_timeout_and_ends_with_the_session() {
+    let idle = i64::from(KioskConfig::embedded().timeouts.idle_seconds);
+    let warn = i64::from(KioskConfig::embedded().timeouts.idle_warning_seconds);
+    let mut k = Kiosk::signed_in(DAY, "李小红");
+    k.ui(Action::ToggleElder);
+    assert!(k.state().ctx().elder);
+    k.wait(idle);
+    assert!(k.state().session().is_some(), "wiped at the normal timeout");
+    assert_eq!(k.state().idle_countdown(), None);
+    // The countdown is doubled too: it starts 2 × warn before the doubled limit.
+    k.wait(idle - 2 * warn);
+    assert_eq!(k.state().idle_countdown(), Some(2 * warn));
+    k.wait(2 * warn - 1);
+    assert!(k.state().session().is_some());
+    k.wait(1);
+    assert!(k.is_attract());
+    assert!(
+        !k.state().ctx().elder,
+        "the next person starts in the normal mode"
+    );
+    // Exit ends it too; off again by the same toggle.
+    let mut k = Kiosk::signed_in(DAY, "李小红");
+    k.ui(Action::ToggleElder).ui(Action::ToggleElder);
+    assert!(!k.state().ctx().elder);
+    k.ui(Action::ToggleElder).ui(Action::Exit);
+    assert!(!k.state().ctx().elder);
 }

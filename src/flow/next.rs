@@ -33,8 +33,9 @@ fn wipe(mut ctx: Ctx, message: Message, card_left: bool, effects: &mut Vec<Effec
     ctx.message = Some(message);
     ctx.card_left = card_left;
     ctx.last_input = ctx.now;
-    // The next person starts in the kiosk's language, not the one this person chose.
+    // The next person starts in the kiosk's language and mode, not the ones this person chose.
     ctx.lang = ctx.default_lang;
+    ctx.elder = false;
     effects.push(Effect::SessionWiped);
     State::Attract {
         ctx,
@@ -53,6 +54,21 @@ fn step(state: State, event: Event, fx: &mut Vec<Effect>) -> State {
                 Language::ZhCn => Language::En,
                 Language::En => Language::ZhCn,
             };
+            ctx.last_input = ctx.now;
+            return state;
+        }
+        Event::Ui(Action::CallStaff) => {
+            let mut state = state;
+            let ctx = state.ctx_mut();
+            ctx.last_input = ctx.now;
+            ctx.record_error("staff called to the kiosk (呼叫工作人员)".into());
+            ctx.message = Some(Message::StaffCalled);
+            return state;
+        }
+        Event::Ui(Action::ToggleElder) => {
+            let mut state = state;
+            let ctx = state.ctx_mut();
+            ctx.elder = !ctx.elder;
             ctx.last_input = ctx.now;
             return state;
         }
@@ -80,9 +96,31 @@ fn step(state: State, event: Event, fx: &mut Vec<Effect>) -> State {
 }
 
 fn tick(mut state: State, now: jiff::Timestamp, fx: &mut Vec<Effect>) -> State {
+    state.ctx_mut().now = now;
+    // The payment screen asks by itself whether the payment arrived (no 已完成支付 touch).
+    if let State::Session { ctx, session } = &mut state
+        && let Screen::Payment {
+            handling,
+            paying,
+            since,
+        } = &mut session.screen
+        && !*paying
+        && now.duration_since(*since) >= PAYMENT_POLL
+    {
+        let window = PaymentWindow {
+            handled_at: handling.handled_at,
+            deadline: handling.pay_by,
+        };
+        *since = now;
+        if check_payment(HandlingState::HandledUnpaid, window, ctx.now).is_ok() {
+            *paying = true;
+            fx.push(Effect::Pay {
+                decision: handling.decision.clone(),
+            });
+        }
+    }
     let ctx = state.ctx_mut();
-    ctx.now = now;
-    let idle = now.duration_since(ctx.last_input).as_secs() >= i64::from(ctx.idle_seconds);
+    let idle = now.duration_since(ctx.last_input).as_secs() >= i64::from(ctx.idle_limit());
     if !idle {
         return state;
     }
@@ -105,6 +143,7 @@ fn tick(mut state: State, now: jiff::Timestamp, fx: &mut Vec<Effect>) -> State {
             ctx.last_input = now;
             ctx.message = None;
             ctx.lang = ctx.default_lang;
+            ctx.elder = false;
             State::Attract {
                 ctx,
                 page: AttractPage::Welcome,
@@ -270,6 +309,7 @@ fn in_session(mut ctx: Ctx, mut s: Box<Session>, event: Event, fx: &mut Vec<Effe
             drop(s);
             fx.push(Effect::SessionWiped);
             ctx.lang = ctx.default_lang;
+            ctx.elder = false;
             start_session(ctx, card, fx)
         }
         Event::Ui(action) => {
@@ -340,13 +380,15 @@ fn in_session(mut ctx: Ctx, mut s: Box<Session>, event: Event, fx: &mut Vec<Effe
             }
             match result {
                 Ok(list) => {
-                    s.screen = Screen::Violations(Box::new(Selection {
+                    let mut sel = Box::new(Selection {
                         list,
                         selected: Vec::new(),
                         decisions: Vec::new(),
                         cycle: None,
                         dispute: None,
-                    }));
+                    });
+                    preselect(&ctx, s.person.as_ref(), &mut sel);
+                    s.screen = Screen::Violations(sel);
                 }
                 Err(e) => {
                     ctx.record_error(format!("platform: {e}"));
@@ -365,6 +407,7 @@ fn in_session(mut ctx: Ctx, mut s: Box<Session>, event: Event, fx: &mut Vec<Effe
                     s.screen = Screen::Payment {
                         handling,
                         paying: false,
+                        since: ctx.now,
                     };
                 }
                 Err(HandleError::Refused(decisions)) => {
@@ -386,6 +429,7 @@ fn in_session(mut ctx: Ctx, mut s: Box<Session>, event: Event, fx: &mut Vec<Effe
             let Screen::Payment {
                 handling,
                 paying: true,
+                ..
             } = &s.screen
             else {
                 return with(ctx, s);
@@ -407,6 +451,7 @@ fn in_session(mut ctx: Ctx, mut s: Box<Session>, event: Event, fx: &mut Vec<Effe
                     s.screen = Screen::Payment {
                         handling,
                         paying: false,
+                        since: ctx.now,
                     };
                 }
                 Err(e) => {
@@ -415,6 +460,7 @@ fn in_session(mut ctx: Ctx, mut s: Box<Session>, event: Event, fx: &mut Vec<Effe
                     s.screen = Screen::Payment {
                         handling,
                         paying: false,
+                        since: ctx.now,
                     };
                 }
             }
@@ -524,6 +570,44 @@ fn filing_error(ctx: &mut Ctx, e: FilingError) {
     ctx.message = Some(Message::Filing(e));
 }
 
+/// The vehicle to open without asking: the person's only vehicle, or the only one with pending
+/// violations.
+fn auto_vehicle(p: &PersonView) -> Option<Plate> {
+    if let [only] = p.vehicles.as_slice() {
+        return Some(only.facts.plate.clone());
+    }
+    let mut pending = p.vehicles.iter().filter(|v| v.pending > 0);
+    match (pending.next(), pending.next()) {
+        (Some(one), None) => Some(one.facts.plate.clone()),
+        _ => None,
+    }
+}
+
+/// Tick every violation that can be handled, in list order, as long as they can all be handled
+/// together (the rule core decides the selection, e.g. the 12-point limit of 四.3).
+fn preselect(ctx: &Ctx, person: Option<&PersonView>, sel: &mut Selection) {
+    let ids: Vec<String> = sel
+        .list
+        .violations
+        .iter()
+        .filter(|v| v.decision.eligible())
+        .map(|v| v.facts.id.clone())
+        .collect();
+    // Maintenance window: nothing can be handled now; nothing is ticked.
+    if ctx.maintenance_notice().is_some() {
+        redecide(ctx, person, sel);
+        return;
+    }
+    for id in ids {
+        sel.selected.push(id.clone());
+        redecide(ctx, person, sel);
+        if !sel.all_eligible() {
+            sel.selected.retain(|x| *x != id);
+        }
+    }
+    redecide(ctx, person, sel);
+}
+
 /// Re-decide the ticked violations together with the rule core, and the cycle preview.
 fn redecide(ctx: &Ctx, person: Option<&PersonView>, sel: &mut Selection) {
     let facts = sel
@@ -565,6 +649,22 @@ fn session_action(
             return wipe(ctx, Message::SessionEnded, true, fx);
         }
         Action::StillHere => return with(ctx, s),
+        // 帮助 in the header, on every screen but while a call decides the screen or a payment
+        // is open (a handled decision stays on its payment screen until paid or left).
+        Action::Open(Service::Help)
+            if !matches!(
+                s.screen,
+                Screen::LoadingPerson
+                    | Screen::Payment { .. }
+                    | Screen::Printing { .. }
+                    | Screen::Face { .. }
+                    | Screen::ChooseVehicle
+                    | Screen::Notices { .. }
+            ) =>
+        {
+            s.screen = Screen::Help;
+            return with(ctx, s);
+        }
         Action::Home if s.face_verified => {
             // A handled decision stays on its payment screen until paid or the person leaves;
             // after that it is payable from the vehicle's 待缴款 list until the 六.2 revert.
@@ -577,10 +677,14 @@ fn session_action(
     }
     let screen = std::mem::replace(&mut s.screen, Screen::Services);
     s.screen = match (screen, action) {
-        (Screen::Identity, Action::Continue) => Screen::Face {
-            purpose: FacePurpose::Login,
-            attempts: 0,
-        },
+        // One touch confirms the identity and starts the face check (fewer touches, issue 13).
+        (Screen::Identity, Action::Continue) => {
+            fx.push(Effect::VerifyFace(id));
+            Screen::Face {
+                purpose: FacePurpose::Login,
+                attempts: 0,
+            }
+        }
         (Screen::Face { purpose, attempts }, Action::StartFace) => {
             fx.push(Effect::VerifyFace(id));
             Screen::Face { purpose, attempts }
@@ -593,7 +697,14 @@ fn session_action(
             Action::Back,
         ) => Screen::FilingConfirm(c),
         (Screen::Services, Action::Open(service)) => match service {
-            Service::Violations => Screen::ChooseVehicle,
+            Service::Violations => {
+                // One vehicle is chosen for you: the only one, or the only one with pending
+                // violations.
+                if let Some(plate) = s.person.as_ref().and_then(auto_vehicle) {
+                    fx.push(Effect::LoadViolations { id, plate });
+                }
+                Screen::ChooseVehicle
+            }
             Service::Filing => {
                 fx.push(Effect::LoadFilings(id));
                 Screen::Filings(Vec::new())
@@ -686,11 +797,14 @@ fn session_action(
                         Screen::Payment {
                             handling: handling.clone(),
                             paying: false,
+                            since: ctx.now,
                         }
                     }
                     None => Screen::Violations(sel),
                 }
             }
+            // Back to the vehicles only when there was a choice to make.
+            Action::Back if s.person.as_ref().and_then(auto_vehicle).is_some() => Screen::Services,
             Action::Back => Screen::ChooseVehicle,
             _ => Screen::Violations(sel),
         },
@@ -699,11 +813,9 @@ fn session_action(
                 selection,
                 agreed: a,
             },
-            Action::Handle if !agreed => {
-                ctx.message = Some(Message::NotAgreed);
-                Screen::Notices { selection, agreed }
-            }
+            // 【阅读并同意】: the touch that agrees is the touch that handles (one step).
             Action::Handle => {
+                let agreed = true;
                 if let Some(m) = ctx.maintenance_notice() {
                     ctx.message = Some(m);
                 } else {
@@ -720,7 +832,14 @@ fn session_action(
             Action::Back => Screen::Violations(selection),
             _ => Screen::Notices { selection, agreed },
         },
-        (Screen::Payment { handling, paying }, action) => match action {
+        (
+            Screen::Payment {
+                handling,
+                paying,
+                since,
+            },
+            action,
+        ) => match action {
             Action::Pay if !paying => {
                 let window = PaymentWindow {
                     handled_at: handling.handled_at,
@@ -734,15 +853,24 @@ fn session_action(
                         Screen::Payment {
                             handling,
                             paying: true,
+                            since,
                         }
                     }
                     Err(r) => {
                         ctx.message = Some(Message::PayRefused(r));
-                        Screen::Payment { handling, paying }
+                        Screen::Payment {
+                            handling,
+                            paying,
+                            since,
+                        }
                     }
                 }
             }
-            _ => Screen::Payment { handling, paying },
+            _ => Screen::Payment {
+                handling,
+                paying,
+                since,
+            },
         },
         (Screen::Done { .. } | Screen::Printing { .. }, Action::Back) => Screen::Services,
         (Screen::Filings(list), action) => match action {
@@ -760,10 +888,14 @@ fn session_action(
             _ => Screen::Filings(list),
         },
         (Screen::FilingEntry(entry), action) => filing_entry(&mut ctx, id, entry, action, fx),
-        (Screen::FilingConfirm(c), Action::ConfirmFiling) => Screen::Face {
-            purpose: FacePurpose::Filing(c),
-            attempts: 0,
-        },
+        // Confirming starts the face check at once.
+        (Screen::FilingConfirm(c), Action::ConfirmFiling) => {
+            fx.push(Effect::VerifyFace(id));
+            Screen::Face {
+                purpose: FacePurpose::Filing(c),
+                attempts: 0,
+            }
+        }
         (Screen::FilingConfirm(_) | Screen::FilingSubmitted(_), Action::Back) => {
             fx.push(Effect::LoadFilings(id));
             Screen::Filings(Vec::new())
@@ -847,6 +979,8 @@ fn session_action(
             Action::Back => Screen::Services,
             _ => Screen::Feedback { sent },
         },
+        // Before face verification there is no menu to go back to.
+        (Screen::DownloadApp | Screen::Help, Action::Back) if !s.face_verified => Screen::Identity,
         (Screen::DownloadApp | Screen::Help, Action::Back) => Screen::Services,
         (screen, _) => screen,
     };

@@ -16,6 +16,9 @@ use crate::rules::Eligibility;
 use crate::rules::cycle::CyclePreview;
 use crate::rules::payment::PaymentRefusal;
 
+/// How often the payment screen asks the platform whether the payment arrived.
+pub const PAYMENT_POLL: jiff::SignedDuration = jiff::SignedDuration::from_secs(5);
+
 /// How many recent errors the operator screen keeps (never personal data).
 pub const RECENT_ERRORS: usize = 20;
 
@@ -29,6 +32,10 @@ pub struct Ctx {
     /// The kiosk's configured language (`kiosk.language`): `lang` returns to it when a session
     /// ends, so the next person starts in it.
     pub default_lang: Language,
+    /// 长辈模式: larger text and targets, fewer items per screen, and the idle timeout (and its
+    /// countdown) doubled. Turned on from the header on any screen; off again when a session ends
+    /// or the attract screen times out.
+    pub elder: bool,
     /// When the person last touched the screen (idle timeout counts from here).
     pub last_input: Timestamp,
     pub idle_seconds: u32,
@@ -63,6 +70,7 @@ impl Ctx {
             now,
             lang: config.kiosk.language,
             default_lang: config.kiosk.language,
+            elder: false,
             last_input: now,
             idle_seconds: config.timeouts.idle_seconds,
             idle_warning_seconds: config.timeouts.idle_warning_seconds,
@@ -90,6 +98,24 @@ impl Ctx {
         crate::rules::maintenance::in_maintenance_window(self.now).then(|| Message::Maintenance {
             reopens: crate::rules::maintenance::reopens_at(self.now),
         })
+    }
+
+    /// Seconds without a touch before the session is wiped: doubled in 长辈模式 (no time pressure).
+    pub fn idle_limit(&self) -> u32 {
+        if self.elder {
+            self.idle_seconds.saturating_mul(2)
+        } else {
+            self.idle_seconds
+        }
+    }
+
+    /// Length of the visible countdown before the wipe: doubled in 长辈模式 too.
+    pub fn idle_warning(&self) -> u32 {
+        if self.elder {
+            self.idle_warning_seconds.saturating_mul(2)
+        } else {
+            self.idle_warning_seconds
+        }
     }
 
     /// The printer last reported no paper: the notices and payment screens say so before paying.
@@ -305,10 +331,13 @@ pub enum Screen {
         selection: Box<Selection>,
         agreed: bool,
     },
-    /// 缴款: the handling is made; the payment QR is shown.
+    /// 缴款: the handling is made; the payment QR is shown. The kiosk asks the platform by
+    /// itself whether the payment arrived, [`PAYMENT_POLL`] after `since` (when the screen
+    /// opened or the last answer came), so nobody has to touch 已完成支付.
     Payment {
         handling: HandlingView,
         paying: bool,
+        since: Timestamp,
     },
     Printing {
         handling: HandlingView,
@@ -366,6 +395,8 @@ pub enum Message {
     ScanNotExpected,
     Unfiled,
     FeedbackThanks,
+    /// 呼叫工作人员 was touched: hall staff are called (the operator's record shows it).
+    StaffCalled,
 }
 
 /// Services of the menu (服务).
@@ -391,6 +422,10 @@ pub enum Action {
     /// Touch on the attract screen.
     Start,
     ToggleLanguage,
+    /// 长辈模式 on or off (the header's toggle, on every screen).
+    ToggleElder,
+    /// 呼叫工作人员: ask hall staff to come to this kiosk.
+    CallStaff,
     /// 我还在: dismiss the idle countdown.
     StillHere,
     Back,
@@ -557,8 +592,8 @@ impl State {
             return None;
         }
         let ctx = self.ctx();
-        let left = i64::from(ctx.idle_seconds) - ctx.now.duration_since(ctx.last_input).as_secs();
-        (left <= i64::from(ctx.idle_warning_seconds)).then_some(left.max(0))
+        let left = i64::from(ctx.idle_limit()) - ctx.now.duration_since(ctx.last_input).as_secs();
+        (left <= i64::from(ctx.idle_warning())).then_some(left.max(0))
     }
 
     /// Seconds until the idle countdown starts or advances (for scheduling a repaint), if any.
@@ -574,8 +609,7 @@ impl State {
         }
         let ctx = self.ctx();
         let elapsed = ctx.now.duration_since(ctx.last_input).as_secs();
-        let until_warning =
-            i64::from(ctx.idle_seconds) - i64::from(ctx.idle_warning_seconds) - elapsed;
+        let until_warning = i64::from(ctx.idle_limit()) - i64::from(ctx.idle_warning()) - elapsed;
         Some(if until_warning > 0 {
             until_warning as f32
         } else {

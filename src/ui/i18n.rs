@@ -9,6 +9,7 @@ use crate::flow::ports::{
 use crate::flow::{Message, Service};
 use crate::rules::filing::FilingMethod;
 use crate::rules::maintenance::local_time;
+use crate::rules::{Eligibility, Reason};
 
 /// A key of the string table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,6 +148,22 @@ pub enum T {
     RecentErrors,
     NoErrors,
     LastPrint,
+    ElderMode,
+    StepCard,
+    StepVerify,
+    StepChoose,
+    StepPay,
+    StepReceipt,
+    Finish,
+    PointsUnit,
+    CallStaff,
+    StaffCalled,
+    ClauseNote,
+    NextStepTitle,
+    NothingHandleable,
+    ChangeVehicle,
+    AgreeAndHandle,
+    PayingAuto,
 }
 
 /// The text of `key` in `lang`.
@@ -251,12 +268,12 @@ pub fn pair(key: T) -> (&'static str, &'static str) {
         HandleNow => ("确认处理", "Handle now"),
         PaymentTitle => ("请扫码缴款", "Scan to pay"),
         PaymentHint => (
-            "请用手机银行或支付应用扫描二维码缴款，完成后点“已完成支付”。",
-            "Scan the code with your banking or payment app, then touch “I have paid”.",
+            "请用手机银行或支付应用扫描二维码缴款。",
+            "Scan the code with your banking or payment app.",
         ),
         PaymentDemo => (
-            "演示模式：二维码为演示链接，不会产生真实扣款。",
-            "Demo mode: the code is a demo link; no money moves.",
+            "演示模式：二维码为演示链接，不会产生真实扣款；本机约5秒后询问平台时，演示平台即视为已付款。",
+            "Demo mode: the code is a demo link; no money moves. When the kiosk asks after about 5 s, the demo platform counts it as paid.",
         ),
         PaidButton => ("已完成支付", "I have paid"),
         PayBy => (
@@ -358,6 +375,31 @@ pub fn pair(key: T) -> (&'static str, &'static str) {
         RecentErrors => ("最近错误", "Recent errors"),
         NoErrors => ("无", "none"),
         LastPrint => ("上次打印", "Last print"),
+        ElderMode => ("长辈模式", "Elder mode"),
+        StepCard => ("读卡", "Card"),
+        StepVerify => ("核验", "Verify"),
+        StepChoose => ("选择", "Choose"),
+        StepPay => ("缴款", "Pay"),
+        StepReceipt => ("凭条", "Receipt"),
+        Finish => ("完成", "Done"),
+        PointsUnit => ("分", " pt"),
+        CallStaff => ("呼叫工作人员", "Call staff"),
+        StaffCalled => (
+            "已呼叫大厅工作人员，请在本机旁稍候。",
+            "Hall staff have been called; please wait by this kiosk.",
+        ),
+        ClauseNote => ("依据", "Under"),
+        NextStepTitle => ("下一步怎么办", "What to do next"),
+        NothingHandleable => (
+            "这些交通违法都不能在本机处理。请按下面的提示办理，或呼叫工作人员。",
+            "None of these can be handled at this kiosk. Follow the advice below, or call staff.",
+        ),
+        ChangeVehicle => ("换一辆车", "Other vehicle"),
+        AgreeAndHandle => ("【阅读并同意】", "Read and agree"),
+        PayingAuto => (
+            "付款后本机会自动确认，无需再点按钮；凭条自动打印。",
+            "Once you have paid, the kiosk notices by itself and prints your receipt.",
+        ),
     }
 }
 
@@ -457,6 +499,83 @@ fn backend(lang: Language, e: &BackendError) -> String {
     }
 }
 
+/// The hall's name as configured (kiosk.hall_name).
+pub fn hall_name(_lang: Language, name: &str) -> String {
+    name.to_string()
+}
+
+/// A clause in small print: 依据：四.1 / Under 四.1. Beyond-seed rules name their source, never
+/// the internal word.
+pub fn clause_note(lang: Language, code: &str) -> String {
+    match lang {
+        Language::ZhCn => format!("{}：{code}", tr(lang, T::ClauseNote)),
+        Language::En => format!("{} {code}", tr(lang, T::ClauseNote)),
+    }
+}
+
+fn clause_text(c: crate::rules::Clause) -> &'static str {
+    match c {
+        crate::rules::Clause::Seed(s) => s,
+        crate::rules::Clause::BeyondSeed(source) => source,
+    }
+}
+
+/// A decision in plain words, without clause codes (those go in [`decision_clause`]).
+pub fn decision_plain(lang: Language, d: &Eligibility) -> String {
+    let zh = lang == Language::ZhCn;
+    if d.eligible() {
+        return if zh {
+            format!("可以自助处理，处理后累积记分{}/12分", d.points_after)
+        } else {
+            format!(
+                "Can be handled here; afterwards {}/12 points",
+                d.points_after
+            )
+        };
+    }
+    let parts: Vec<&str> = d
+        .reasons
+        .iter()
+        .map(|r| if zh { r.message_zh() } else { r.message_en() })
+        .collect();
+    if zh {
+        format!("不能自助处理：{}", parts.join("；"))
+    } else {
+        format!("Cannot be handled here: {}", parts.join("; "))
+    }
+}
+
+/// The clauses of a decision, in small print.
+pub fn decision_clause(lang: Language, d: &Eligibility) -> String {
+    let list: Vec<&str> = d.clauses().into_iter().map(clause_text).collect();
+    let sep = if lang == Language::ZhCn { "、" } else { ", " };
+    clause_note(lang, &list.join(sep))
+}
+
+/// Where to go instead, for a refused violation: the 交巡警 window, the owner, the 12123 app,
+/// the province where it happened.
+pub fn next_step(lang: Language, r: Reason) -> &'static str {
+    let zh = lang == Language::ZhCn;
+    match r {
+        Reason::MaintenanceWindow if zh => "请在01:00以后再来本机办理，或用交管12123 APP办理。",
+        Reason::MaintenanceWindow => "Come back after 01:00, or use the 12123 app.",
+        Reason::VehicleNotRelated | Reason::BeforeFiling | Reason::OutsideRentalPeriod if zh => {
+            "请车主本人用交管12123 APP或到交巡警支队违法处理窗口处理；也可以先在本机“备案非本人机动车”。"
+        }
+        Reason::VehicleNotRelated | Reason::BeforeFiling | Reason::OutsideRentalPeriod => {
+            "The owner can handle it in the 12123 app or at a traffic police violation window; you can also file the vehicle here first."
+        }
+        Reason::ProvinceNotOnline if zh => {
+            "请到违法发生地的公安交通管理部门处理，或用该省的交管12123 APP办理。"
+        }
+        Reason::ProvinceNotOnline => {
+            "Go to the traffic police where it happened, or use that province's 12123 app."
+        }
+        _ if zh => "请携带身份证、驾驶证到交巡警支队违法处理窗口办理。",
+        _ => "Bring your ID card and driving licence to a traffic police violation window.",
+    }
+}
+
 /// The time a closed service reopens, local (UTC+8).
 pub fn local_hm(ts: jiff::Timestamp) -> String {
     local_time(ts).strftime("%H:%M").to_string()
@@ -509,10 +628,7 @@ pub fn message(lang: Language, m: &Message) -> String {
         Message::Pay(PayError::Backend(e)) => backend(lang, e),
         Message::Refused(decisions) => decisions
             .iter()
-            .map(|d| {
-                let text = if zh { d.message_zh() } else { d.message_en() };
-                format!("{}：{text}", d.violation)
-            })
+            .map(|d| format!("{}：{}", d.violation, decision_plain(lang, d)))
             .collect::<Vec<_>>()
             .join("\n"),
         Message::Face(FaceOutcome::NoMatch) if zh => {
@@ -546,6 +662,7 @@ pub fn message(lang: Language, m: &Message) -> String {
         Message::Unfiled => "Un-filed.".into(),
         Message::FeedbackThanks if zh => "感谢您的反馈。".into(),
         Message::FeedbackThanks => "Thank you for your feedback.".into(),
+        Message::StaffCalled => tr(lang, T::StaffCalled).into(),
     }
 }
 
@@ -684,6 +801,22 @@ mod tests {
             RecentErrors,
             NoErrors,
             LastPrint,
+            ElderMode,
+            StepCard,
+            StepVerify,
+            StepChoose,
+            StepPay,
+            StepReceipt,
+            Finish,
+            PointsUnit,
+            CallStaff,
+            StaffCalled,
+            ClauseNote,
+            NextStepTitle,
+            NothingHandleable,
+            ChangeVehicle,
+            AgreeAndHandle,
+            PayingAuto,
         ]
     };
 

@@ -8,6 +8,7 @@ pub mod fonts;
 pub mod i18n;
 mod screens;
 mod simulator;
+pub mod theme;
 
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
@@ -17,6 +18,7 @@ use jiff::{SignedDuration, Timestamp};
 use crate::config::KioskConfig;
 use crate::flow::{Driver, Event, State};
 
+pub use screens::Regions;
 pub use simulator::{
     Outbox, PrintedReceipts, ReceiptImages, SimScan, SimScript, Simulator, SmsMessage,
 };
@@ -148,22 +150,29 @@ impl KioskApp {
         self
     }
 
-    /// Style for a touch kiosk: large text, generous spacing.
+    /// Style for a touch kiosk: the light public-service theme (`theme`); sizes are set per
+    /// frame from the panel's millimetres.
     pub fn setup(ctx: &egui::Context) {
         fonts::install(ctx);
-        ctx.set_theme(egui::ThemePreference::Dark);
+        ctx.set_theme(egui::ThemePreference::Light);
         ctx.all_styles_mut(|style| {
             use egui::{FontId, TextStyle};
             style.text_styles = [
                 (TextStyle::Heading, FontId::proportional(34.0)),
-                (TextStyle::Body, FontId::proportional(22.0)),
+                (TextStyle::Body, FontId::proportional(24.0)),
                 (TextStyle::Button, FontId::proportional(24.0)),
-                (TextStyle::Small, FontId::proportional(16.0)),
-                (TextStyle::Monospace, FontId::monospace(18.0)),
+                (TextStyle::Small, FontId::proportional(24.0)),
+                (TextStyle::Monospace, FontId::monospace(20.0)),
             ]
             .into();
             style.spacing.item_spacing = egui::vec2(12.0, 12.0);
             style.spacing.button_padding = egui::vec2(16.0, 10.0);
+            style.spacing.scroll.bar_width = 14.0;
+            style.visuals.panel_fill = theme::BG;
+            style.visuals.window_fill = theme::SURFACE;
+            style.visuals.override_text_color = Some(theme::TEXT);
+            // egui's debug-build overlay ("Unaligned") is not part of the kiosk screen.
+            style.debug.show_unaligned = false;
         });
     }
 
@@ -195,15 +204,16 @@ impl KioskApp {
         if let Some(sim) = &mut self.sim {
             sim.show(ui, &mut events);
         }
+        let state_ctx = self.driver.state().ctx();
         let view = screens::View {
-            lang: self.driver.state().ctx().lang,
-            touch: touch_points(&ctx, &self.config),
+            lang: state_ctx.lang,
+            m: metrics(&ctx, &self.config, state_ctx.elder),
             face_demo: self.face_demo,
             demo: self.config.kiosk.demo,
             scroll_to: self.bench.as_mut().and_then(|b| b.scroll_step()),
             busy: self.driver.busy(self.clock.now()),
         };
-        egui::CentralPanel::default_margins().show(ui, |ui| {
+        egui::CentralPanel::no_frame().show(ui, |ui| {
             screens::draw(ui, self.driver.state(), &view, &mut events);
         });
 
@@ -240,12 +250,18 @@ impl KioskApp {
     }
 }
 
-/// Points for `screen.min_touch_mm` on the configured screen: the viewport spans
-/// `screen.width_mm`.
-pub fn touch_points(ctx: &egui::Context, config: &KioskConfig) -> f32 {
-    let width = ctx.content_rect().width();
-    let per_mm = width / config.screen.width_mm;
-    (config.screen.min_touch_mm * per_mm).max(1.0)
+/// Points per millimetre on the configured panel: the viewport spans `screen.width_mm`.
+pub fn points_per_mm(ctx: &egui::Context, config: &KioskConfig) -> f32 {
+    (ctx.content_rect().width() / config.screen.width_mm).max(0.1)
+}
+
+/// This frame's sizes: the panel's millimetres, and 长辈模式 when the flow says it is on.
+pub fn metrics(ctx: &egui::Context, config: &KioskConfig, elder: bool) -> theme::Metrics {
+    theme::Metrics::new(
+        points_per_mm(ctx, config),
+        elder,
+        config.screen.min_touch_mm,
+    )
 }
 
 struct EframeApp(KioskApp);

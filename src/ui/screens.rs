@@ -1,69 +1,226 @@
-//! The kiosk screen: one function per state, each turning touches into `Event::Ui` actions.
+//! The kiosk screen. Every frame has the same fixed regions, so nothing moves under the finger:
+//!
+//! ```text
+//! ┌ header: hall · time ····························· 帮助 · 长辈模式 · English · 退出 ┐
+//! │ steps: ① 读卡 → ② 核验 → ③ 选择 → ④ 缴款 → ⑤ 凭条   (or the service's name)            │
+//! │ message strip (reserved, empty when there is nothing to say; the idle countdown here) │
+//! │ content (scrolls inside its region)                                                  │
+//! └ action bar: 返回 · 首页 ······································· the one primary ┘
+//! ```
+//!
+//! Each state's screen draws its content and returns its [`Bar`]; the bar, the header and the
+//! strip are drawn in rectangles computed from the panel size alone, never from the content.
+//! Every size comes from [`Metrics`] (millimetres on the configured panel, ×1.4 in 长辈模式).
 
-use egui::{Align, Color32, Layout, RichText, Ui, vec2};
+use egui::{Align, Align2, Color32, FontId, Layout, Pos2, Rect, RichText, Sense, Stroke, Ui, vec2};
 
 use super::i18n::{self, T, tr};
+use super::theme::{self, Metrics};
 use crate::config::Language;
 use crate::domain::Fen;
 use crate::flow::ports::{FeedbackTopic, PrintOutcome, VehicleView, ViolationView};
 use crate::flow::*;
 use crate::rules::Relation;
-use crate::rules::maintenance::{in_maintenance_window, local_time, reopens_at};
+use crate::rules::maintenance::local_time;
 
 /// What every screen needs besides the state.
 pub(super) struct View {
     pub lang: Language,
-    /// Minimum touch target, in points (screen.min_touch_mm on the configured screen).
-    pub touch: f32,
+    /// Sizes on the configured panel, in this mode.
+    pub m: Metrics,
     pub face_demo: bool,
     pub demo: bool,
-    /// Benchmark only: where the violation list is scrolled to.
+    /// Benchmark only: where the content is scrolled to.
     pub scroll_to: Option<f32>,
     /// A call has been outstanding for a while: say so (请稍候).
     pub busy: bool,
 }
 
-const ACCENT: Color32 = Color32::from_rgb(0x1f, 0x5f, 0xbf);
-const OK: Color32 = Color32::from_rgb(0x1b, 0x7f, 0x3b);
-const REFUSED: Color32 = Color32::from_rgb(0xb0, 0x20, 0x20);
-const WARN_BG: Color32 = Color32::from_rgb(0xff, 0xf1, 0xc9);
+/// The bottom action bar of a screen: back (and menu) on the left, the one primary action on
+/// the right. Absent buttons leave their place empty; the others keep theirs.
+#[derive(Default)]
+struct Bar {
+    /// The left button: its label and action (usually 返回 → `Action::Back`).
+    back: Option<(String, Action)>,
+    /// 首页 beside it.
+    home: bool,
+    primary: Option<Primary>,
+}
+
+struct Primary {
+    label: String,
+    action: Action,
+    enabled: bool,
+}
+
+impl Bar {
+    fn back(v: &View) -> Self {
+        Bar {
+            back: Some((v.t(T::Back).into(), Action::Back)),
+            ..Bar::default()
+        }
+    }
+    fn with_home(mut self, home: bool) -> Self {
+        self.home = home;
+        self
+    }
+    fn primary(mut self, label: impl Into<String>, action: Action, enabled: bool) -> Self {
+        self.primary = Some(Primary {
+            label: label.into(),
+            action,
+            enabled,
+        });
+        self
+    }
+}
+
+/// How a button looks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// The one primary action: accent fill, white text.
+    Primary,
+    /// Everything else: white, accent border and text.
+    Secondary,
+    /// In the header, on the accent colour: white fill, accent text.
+    Header,
+}
 
 impl View {
     fn t(&self, key: T) -> &'static str {
         tr(self.lang, key)
     }
 
-    /// A button at least `touch` high and wide.
-    fn button(&self, ui: &mut Ui, text: impl Into<String>) -> egui::Response {
-        ui.add(
-            egui::Button::new(RichText::new(text.into()).size(24.0))
-                .min_size(vec2(self.touch * 2.0, self.touch)),
-        )
+    fn rich(&self, text: impl Into<String>, size: f32, colour: Color32) -> RichText {
+        RichText::new(text)
+            .size(size)
+            .color(colour)
+            .line_height(Some(self.m.line(size)))
     }
 
-    /// A primary (filled) button.
-    fn primary(&self, ui: &mut Ui, text: impl Into<String>) -> egui::Response {
-        ui.add(
-            egui::Button::new(RichText::new(text.into()).size(26.0).color(Color32::WHITE))
-                .fill(ACCENT)
-                .min_size(vec2(self.touch * 3.0, self.touch)),
-        )
+    /// Body text, wrapping.
+    fn body(&self, ui: &mut Ui, text: impl Into<String>) -> egui::Response {
+        ui.add(egui::Label::new(self.rich(text, self.m.body(), theme::TEXT)).wrap())
     }
 
-    fn act(&self, ui: &mut Ui, text: impl Into<String>, action: Action, out: &mut Vec<Event>) {
-        if self.button(ui, text).clicked() {
-            out.push(Event::Ui(action));
-        }
+    /// Body text, strong.
+    fn strong(&self, ui: &mut Ui, text: impl Into<String>) -> egui::Response {
+        ui.add(egui::Label::new(self.rich(text, self.m.body(), theme::TEXT).strong()).wrap())
     }
 
-    fn act_primary(
+    /// Small print (clauses, hints): muted colour, same floor size.
+    fn small(&self, ui: &mut Ui, text: impl Into<String>) -> egui::Response {
+        ui.add(egui::Label::new(self.rich(text, self.m.small(), theme::MUTED)).wrap())
+    }
+
+    fn big(&self, ui: &mut Ui, text: impl Into<String>) -> egui::Response {
+        ui.add(egui::Label::new(self.rich(text, self.m.heading(), theme::TEXT).strong()).wrap())
+    }
+
+    fn heading(&self, ui: &mut Ui, text: &str) {
+        ui.add(egui::Label::new(self.rich(text, self.m.heading(), theme::TEXT).strong()).wrap());
+        ui.add_space(self.m.smm(2.0));
+    }
+
+    /// A painted button at least one touch target in each direction.
+    fn button(
         &self,
         ui: &mut Ui,
-        text: impl Into<String>,
-        action: Action,
-        out: &mut Vec<Event>,
-    ) {
-        if self.primary(ui, text).clicked() {
+        text: &str,
+        kind: Kind,
+        enabled: bool,
+        min_w: f32,
+    ) -> egui::Response {
+        self.button_ticked(ui, text, kind, enabled, min_w, None)
+    }
+
+    /// A button; `ticked: Some(on)` makes it a toggle that shows a painted tick box.
+    fn button_ticked(
+        &self,
+        ui: &mut Ui,
+        text: &str,
+        kind: Kind,
+        enabled: bool,
+        min_w: f32,
+        ticked: Option<bool>,
+    ) -> egui::Response {
+        let m = self.m;
+        let size = if kind == Kind::Primary {
+            m.body() * 1.1
+        } else {
+            m.body()
+        };
+        let (fill, fg, stroke) = match (kind, enabled) {
+            (_, false) => (theme::DISABLED_BG, theme::DISABLED_TEXT, Stroke::NONE),
+            (Kind::Primary, true) => (theme::ACCENT, theme::ON_ACCENT, Stroke::NONE),
+            (Kind::Secondary, true) => (
+                theme::SURFACE,
+                theme::ACCENT,
+                Stroke::new(m.mm(0.6), theme::ACCENT),
+            ),
+            (Kind::Header, true) => (theme::SURFACE, theme::ACCENT, Stroke::NONE),
+        };
+        let mut rt = self.rich(text, size, fg);
+        if kind == Kind::Primary {
+            rt = rt.strong();
+        }
+        let galley = egui::WidgetText::from(rt).into_galley(
+            ui,
+            Some(egui::TextWrapMode::Extend),
+            f32::INFINITY,
+            egui::TextStyle::Button,
+        );
+        let pad = m.smm(5.0);
+        let tick_w = if ticked.is_some() {
+            size + m.smm(2.0)
+        } else {
+            0.0
+        };
+        let desired = vec2(
+            (galley.size().x + tick_w + 2.0 * pad)
+                .max(m.target())
+                .max(min_w),
+            m.target().max(galley.size().y + m.smm(4.0)),
+        );
+        let sense = if enabled {
+            Sense::click()
+        } else {
+            Sense::hover()
+        };
+        let (rect, response) = ui.allocate_exact_size(desired, sense);
+        match ticked {
+            Some(on) => response
+                .widget_info(|| egui::WidgetInfo::selected(egui::Role::Button, enabled, on, text)),
+            None => response
+                .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, enabled, text)),
+        }
+        if ui.is_rect_visible(rect) {
+            let p = ui.painter();
+            p.rect(rect, m.mm(2.0), fill, stroke, egui::StrokeKind::Inside);
+            let mut pos = rect.center() - galley.size() / 2.0;
+            if let Some(on) = ticked {
+                pos.x += tick_w / 2.0;
+                let b = Rect::from_min_size(
+                    Pos2::new(pos.x - tick_w, rect.center().y - size / 2.0),
+                    vec2(size, size),
+                );
+                p.rect(
+                    b,
+                    m.mm(0.8),
+                    theme::SURFACE,
+                    Stroke::new(m.mm(0.5), fg),
+                    egui::StrokeKind::Inside,
+                );
+                if on {
+                    tick(p, b.shrink(size * 0.18), fg, m.mm(0.9));
+                }
+            }
+            p.galley(pos, galley, fg);
+        }
+        response
+    }
+
+    fn act(&self, ui: &mut Ui, text: &str, action: Action, out: &mut Vec<Event>) {
+        if self.button(ui, text, Kind::Secondary, true, 0.0).clicked() {
             out.push(Event::Ui(action));
         }
     }
@@ -71,110 +228,464 @@ impl View {
     fn money(&self, f: Fen) -> String {
         f.to_string()
     }
-}
 
-fn heading(ui: &mut Ui, text: &str) {
-    ui.add_space(8.0);
-    ui.label(RichText::new(text).heading().strong());
-    ui.add_space(8.0);
-}
+    /// A framed area (a card) spanning the width, with `fill`.
+    fn card<R>(&self, ui: &mut Ui, fill: Color32, add: impl FnOnce(&mut Ui) -> R) -> R {
+        egui::Frame::new()
+            .fill(fill)
+            .stroke(Stroke::new(self.m.mm(0.3), theme::BORDER))
+            .corner_radius(self.m.mm(2.0))
+            .inner_margin(self.m.smm(3.0))
+            .show(ui, |ui| {
+                ui.set_width(ui.available_width());
+                add(ui)
+            })
+            .inner
+    }
 
-fn banner(ui: &mut Ui, text: &str, fill: Color32) {
-    egui::Frame::new()
-        .fill(fill)
-        .inner_margin(12.0)
-        .corner_radius(6.0)
-        .show(ui, |ui| {
-            ui.set_width(ui.available_width());
-            ui.label(RichText::new(text).color(Color32::BLACK));
-        });
-}
-
-/// The whole kiosk screen: header, message, the state's screen, footer.
-pub(super) fn draw(ui: &mut Ui, state: &State, v: &View, out: &mut Vec<Event>) {
-    let ctx = state.ctx();
-    header(ui, state, v, out);
-    if let Some(left) = state.idle_countdown() {
-        ui.horizontal(|ui| {
-            banner(ui, &format!("{} {left}s", v.t(T::IdleCountdown)), WARN_BG);
-        });
-        v.act_primary(ui, v.t(T::StillHere), Action::StillHere, out);
-    }
-    if let Some(m) = &ctx.message {
-        banner(ui, &i18n::message(v.lang, m), WARN_BG);
-    }
-    if ctx.card_left {
-        banner(ui, v.t(T::TakeYourCard), WARN_BG);
-    }
-    if v.busy {
-        ui.horizontal(|ui| {
-            ui.spinner();
-            ui.label(RichText::new(v.t(T::PleaseWait)).size(24.0).strong());
-        });
-    }
-    match state {
-        State::Attract { page, .. } => attract(ui, ctx, page, v, out),
-        State::Session { session, .. } => {
-            session_screen(ui, ctx, session, v, out);
-        }
-        State::Operator { .. } => operator(ui, ctx, v, out),
+    /// Horizontal row of targets with the 5 mm gap between them.
+    fn row<R>(&self, ui: &mut Ui, add: impl FnOnce(&mut Ui) -> R) -> R {
+        ui.horizontal_wrapped(|ui| {
+            ui.spacing_mut().item_spacing = vec2(self.m.gap(), self.m.gap());
+            add(ui)
+        })
+        .inner
     }
 }
 
-fn header(ui: &mut Ui, state: &State, v: &View, out: &mut Vec<Event>) {
-    let ctx = state.ctx();
-    ui.horizontal(|ui| {
-        ui.label(
-            RichText::new(v.t(T::Title))
-                .size(28.0)
-                .strong()
-                .color(ACCENT),
+/// The regions of the kiosk screen inside `full`, from the panel size alone.
+pub struct Regions {
+    pub header: Rect,
+    pub steps: Rect,
+    pub strip: Rect,
+    pub content: Rect,
+    pub bar: Rect,
+}
+
+impl Regions {
+    pub fn of(full: Rect, m: &Metrics) -> Self {
+        let header_h = m.target() + m.smm(6.0);
+        let steps_h = m.line(m.body()) + m.smm(4.0);
+        let strip_h = m.target() + m.smm(2.0);
+        let bar_h = m.target() + 2.0 * m.gap();
+        let side = m.smm(6.0);
+        let header = Rect::from_min_size(full.min, vec2(full.width(), header_h));
+        let steps = Rect::from_min_size(
+            Pos2::new(full.left() + side, header.bottom()),
+            vec2(full.width() - 2.0 * side, steps_h),
         );
-        ui.label(RichText::new(&ctx.hall_name).size(18.0));
-        ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
-            v.act(ui, v.t(T::LanguageToggle), Action::ToggleLanguage, out);
-            ui.label(
-                RichText::new(local_time(ctx.now).strftime("%Y-%m-%d %H:%M").to_string())
-                    .size(22.0),
+        let strip = Rect::from_min_size(
+            Pos2::new(full.left() + side, steps.bottom()),
+            vec2(full.width() - 2.0 * side, strip_h),
+        );
+        let bar = Rect::from_min_max(
+            Pos2::new(full.left() + side, full.bottom() - bar_h),
+            Pos2::new(full.right() - side, full.bottom()),
+        );
+        let content = Rect::from_min_max(
+            Pos2::new(full.left() + side, strip.bottom() + m.smm(2.0)),
+            Pos2::new(full.right() - side, bar.top() - m.smm(1.0)),
+        );
+        Regions {
+            header,
+            steps,
+            strip,
+            content,
+            bar,
+        }
+    }
+}
+
+fn in_rect<R>(ui: &mut Ui, rect: Rect, layout: Layout, add: impl FnOnce(&mut Ui) -> R) -> R {
+    ui.scope_builder(egui::UiBuilder::new().max_rect(rect).layout(layout), |ui| {
+        ui.set_clip_rect(rect.intersect(ui.clip_rect()));
+        add(ui)
+    })
+    .inner
+}
+
+/// The whole kiosk screen: header, steps, message strip, the state's content, action bar.
+pub(super) fn draw(ui: &mut Ui, state: &State, v: &View, out: &mut Vec<Event>) {
+    let full = ui.max_rect();
+    let r = Regions::of(full, &v.m);
+    ui.painter().rect_filled(full, 0.0, theme::BG);
+    header(ui, r.header, state, v, out);
+    steps(ui, r.steps, state, v);
+    strip(ui, r.strip, state, v, out);
+    let ctx = state.ctx();
+    let bar = in_rect(ui, r.content, Layout::top_down(Align::Min), |ui| {
+        ui.spacing_mut().item_spacing = vec2(v.m.smm(3.0), v.m.smm(3.0));
+        if let State::Session { session, .. } = state
+            && let Screen::Violations(sel) = &session.screen
+        {
+            // The list scrolls; its summary keeps a reserved place at the bottom.
+            return violations(ui, ctx, session, sel, v, out);
+        }
+        let mut area = egui::ScrollArea::vertical()
+            .id_salt(("content", screen_key(state)))
+            .auto_shrink([false, false]);
+        if let Some(y) = v.scroll_to {
+            area = area.vertical_scroll_offset(y);
+        }
+        area.show(ui, |ui| match state {
+            State::Attract { page, .. } => attract(ui, ctx, page, v, out),
+            State::Session { session, .. } => session_screen(ui, ctx, session, v, out),
+            State::Operator { .. } => operator(ui, ctx, v, out),
+        })
+        .inner
+    });
+    action_bar(ui, r.bar, &bar, v, out);
+}
+
+/// A key per screen, so each screen has its own scroll position.
+fn screen_key(state: &State) -> String {
+    match state {
+        State::Attract { page, .. } => format!("attract {:?}", std::mem::discriminant(page)),
+        State::Session { session, .. } => {
+            format!("session {:?}", std::mem::discriminant(&session.screen))
+        }
+        State::Operator { .. } => "operator".into(),
+    }
+}
+
+fn header(ui: &mut Ui, rect: Rect, state: &State, v: &View, out: &mut Vec<Event>) {
+    let m = v.m;
+    let ctx = state.ctx();
+    ui.painter().rect_filled(rect, 0.0, theme::ACCENT);
+    let inner = rect.shrink2(vec2(m.smm(6.0), m.smm(3.0)));
+    in_rect(ui, inner, Layout::right_to_left(Align::Center), |ui| {
+        ui.spacing_mut().item_spacing = vec2(m.gap(), m.gap());
+        if state.session().is_some() {
+            if v.button(ui, v.t(T::Exit), Kind::Header, true, 0.0)
+                .clicked()
+            {
+                out.push(Event::Ui(Action::Exit));
+            }
+        }
+        if v.button(ui, v.t(T::LanguageToggle), Kind::Header, true, 0.0)
+            .clicked()
+        {
+            out.push(Event::Ui(Action::ToggleLanguage));
+        }
+        // On, the toggle carries a painted tick (and is a checked toggle for AccessKit), not
+        // only another colour.
+        let r = v.button_ticked(
+            ui,
+            v.t(T::ElderMode),
+            Kind::Header,
+            true,
+            0.0,
+            Some(ctx.elder),
+        );
+        if r.clicked() {
+            out.push(Event::Ui(Action::ToggleElder));
+        }
+        if !matches!(state, State::Operator { .. })
+            && v.button(ui, v.t(T::ServiceHelp), Kind::Header, true, 0.0)
+                .clicked()
+        {
+            out.push(Event::Ui(Action::Open(Service::Help)));
+        }
+        ui.with_layout(Layout::top_down(Align::Min), |ui| {
+            ui.spacing_mut().item_spacing.y = 0.0;
+            let hall = v.rich(
+                i18n::hall_name(v.lang, &ctx.hall_name),
+                m.body(),
+                theme::ON_ACCENT,
             );
+            ui.add(egui::Label::new(hall.strong()).truncate());
+            let time = local_time(ctx.now).strftime("%Y-%m-%d %H:%M").to_string();
+            ui.add(egui::Label::new(v.rich(time, m.body(), theme::ON_ACCENT)).truncate());
         });
     });
-    ui.separator();
 }
 
-/// Back / menu / finish, at the bottom of session screens.
-fn footer(ui: &mut Ui, v: &View, back: bool, home: bool, out: &mut Vec<Event>) {
-    ui.add_space(12.0);
-    ui.separator();
-    ui.horizontal(|ui| {
-        if back {
-            v.act(ui, v.t(T::Back), Action::Back, out);
+/// Which of 读卡 → 核验 → 选择 → 缴款 → 凭条 the state is on; `None` outside that path.
+fn step_of(state: &State) -> Option<Option<usize>> {
+    match state {
+        State::Attract {
+            page: AttractPage::Welcome,
+            ..
+        } => Some(None),
+        State::Attract {
+            page: AttractPage::PlaceCard,
+            ..
+        } => Some(Some(0)),
+        State::Attract { .. } | State::Operator { .. } => None,
+        State::Session { session, .. } => match &session.screen {
+            Screen::LoadingPerson | Screen::Unavailable => Some(Some(0)),
+            Screen::Identity
+            | Screen::Face {
+                purpose: FacePurpose::Login,
+                ..
+            } => Some(Some(1)),
+            Screen::Services
+            | Screen::ChooseVehicle
+            | Screen::Violations(_)
+            | Screen::Notices { .. } => Some(Some(2)),
+            Screen::Payment { .. } => Some(Some(3)),
+            Screen::Printing { .. } | Screen::Done { .. } => Some(Some(4)),
+            _ => None,
+        },
+    }
+}
+
+/// The step indicator: a numbered circle per step; done steps get a painted tick, the current
+/// one is filled and its name strong — shape and weight say it, not only colour.
+fn steps(ui: &mut Ui, rect: Rect, state: &State, v: &View) {
+    let m = v.m;
+    let Some(current) = step_of(state) else {
+        // Outside the handling path: the service's name in the same place.
+        let title = match state {
+            State::Session { session, .. } => {
+                service_of(&session.screen).map(|s| i18n::service(v.lang, s))
+            }
+            State::Attract { page, .. } => match page {
+                AttractPage::Help => Some(v.t(T::ServiceHelp)),
+                AttractPage::DownloadApp => Some(v.t(T::ServiceDownloadApp)),
+                AttractPage::OperatorPin { .. } => Some(v.t(T::Operator)),
+                _ => None,
+            },
+            State::Operator { .. } => Some(v.t(T::OperatorTitle)),
+        };
+        if let Some(t) = title {
+            in_rect(ui, rect, Layout::left_to_right(Align::Center), |ui| {
+                ui.add(egui::Label::new(v.rich(t, m.body(), theme::TEXT).strong()));
+            });
         }
-        if home {
-            v.act(ui, v.t(T::Home), Action::Home, out);
+        return;
+    };
+    let names = [
+        T::StepCard,
+        T::StepVerify,
+        T::StepChoose,
+        T::StepPay,
+        T::StepReceipt,
+    ];
+    in_rect(ui, rect, Layout::left_to_right(Align::Center), |ui| {
+        ui.spacing_mut().item_spacing.x = m.smm(2.0);
+        for (i, key) in names.iter().enumerate() {
+            let d = m.body() * 1.3;
+            let (c, _) = ui.allocate_exact_size(vec2(d, d), Sense::hover());
+            let p = ui.painter();
+            let centre = c.center();
+            let done = current.is_some_and(|cur| i < cur);
+            let now = current == Some(i);
+            if now || done {
+                p.circle_filled(centre, d / 2.0, theme::ACCENT);
+            } else {
+                p.circle(
+                    centre,
+                    d / 2.0 - m.mm(0.3),
+                    theme::SURFACE,
+                    Stroke::new(m.mm(0.5), theme::MUTED),
+                );
+            }
+            if done {
+                tick(p, c.shrink(d * 0.2), theme::ON_ACCENT, m.mm(0.8));
+            } else {
+                p.text(
+                    centre,
+                    Align2::CENTER_CENTER,
+                    (i + 1).to_string(),
+                    FontId::proportional(m.body()),
+                    if now { theme::ON_ACCENT } else { theme::MUTED },
+                );
+            }
+            let mut t = v.rich(
+                v.t(*key),
+                m.body(),
+                if now { theme::TEXT } else { theme::MUTED },
+            );
+            if now {
+                t = t.strong().underline();
+            }
+            ui.add(egui::Label::new(t).extend());
+            if i + 1 < names.len() {
+                ui.add(egui::Label::new(v.rich("→", m.body(), theme::MUTED)).extend());
+            }
         }
-        v.act(ui, v.t(T::Exit), Action::Exit, out);
+    });
+}
+
+fn service_of(screen: &Screen) -> Option<Service> {
+    Some(match screen {
+        Screen::Filings(_)
+        | Screen::FilingEntry(_)
+        | Screen::FilingConfirm(_)
+        | Screen::FilingSubmitted(_)
+        | Screen::Face {
+            purpose: FacePurpose::Filing(_),
+            ..
+        } => Service::Filing,
+        Screen::Register { .. } => Service::Register,
+        Screen::Feedback { .. } => Service::Feedback,
+        Screen::DownloadApp => Service::DownloadApp,
+        Screen::Help => Service::Help,
+        _ => return None,
+    })
+}
+
+/// A tick mark (✓) painted as two strokes inside `r`.
+fn tick(p: &egui::Painter, r: Rect, colour: Color32, width: f32) {
+    let a = Pos2::new(r.left(), r.center().y);
+    let b = Pos2::new(r.left() + r.width() * 0.38, r.bottom() - r.height() * 0.12);
+    let c = Pos2::new(r.right(), r.top() + r.height() * 0.12);
+    p.line_segment([a, b], Stroke::new(width, colour));
+    p.line_segment([b, c], Stroke::new(width, colour));
+}
+
+/// The reserved message strip: the idle countdown (a target: touching it is 我还在), else the
+/// message of the last step, the 请取走身份证 reminder, notices of the moment, 请稍候.
+fn strip(ui: &mut Ui, rect: Rect, state: &State, v: &View, out: &mut Vec<Event>) {
+    let m = v.m;
+    let ctx = state.ctx();
+    if let Some(left) = state.idle_countdown() {
+        let text = format!("{} {left}s", v.t(T::IdleCountdown));
+        in_rect(ui, rect, Layout::left_to_right(Align::Center), |ui| {
+            ui.spacing_mut().item_spacing.x = m.gap();
+            let p = ui.painter();
+            p.rect_filled(rect, m.mm(2.0), theme::WARN_BG);
+            ui.add_space(m.smm(3.0));
+            ui.add(egui::Label::new(
+                v.rich(text, m.body(), theme::TEXT).strong(),
+            ));
+            ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+                if v.button(ui, v.t(T::StillHere), Kind::Primary, true, 0.0)
+                    .clicked()
+                {
+                    out.push(Event::Ui(Action::StillHere));
+                }
+            });
+        });
+        return;
+    }
+    let mut lines: Vec<String> = Vec::new();
+    if let Some(msg) = &ctx.message {
+        lines.push(i18n::message(v.lang, msg));
+    }
+    if ctx.card_left {
+        lines.push(v.t(T::TakeYourCard).into());
+    }
+    if let Some(mn) = ctx.maintenance_notice()
+        && ctx.message.as_ref() != Some(&mn)
+        && !matches!(state, State::Operator { .. })
+    {
+        lines.push(i18n::message(v.lang, &mn));
+    }
+    if ctx.paper_out()
+        && let State::Session { session, .. } = state
+        && matches!(
+            session.screen,
+            Screen::Notices { .. } | Screen::Payment { .. }
+        )
+    {
+        lines.push(v.t(T::PaperOutBeforePay).into());
+    }
+    if lines.is_empty() && !v.busy {
+        return;
+    }
+    ui.painter().rect_filled(rect, m.mm(2.0), theme::WARN_BG);
+    in_rect(
+        ui,
+        rect.shrink2(vec2(m.smm(3.0), m.smm(1.0))),
+        Layout::top_down(Align::Min),
+        |ui| {
+            egui::ScrollArea::vertical()
+                .id_salt("strip")
+                .auto_shrink([false, false])
+                .show(ui, |ui| {
+                    ui.spacing_mut().item_spacing.y = 0.0;
+                    if v.busy {
+                        ui.horizontal(|ui| {
+                            ui.add(egui::Spinner::new().size(m.body()).color(theme::TEXT));
+                            ui.add(egui::Label::new(
+                                v.rich(v.t(T::PleaseWait), m.body(), theme::TEXT).strong(),
+                            ));
+                        });
+                    }
+                    for l in lines {
+                        v.body(ui, l);
+                    }
+                });
+        },
+    );
+}
+
+fn action_bar(ui: &mut Ui, rect: Rect, bar: &Bar, v: &View, out: &mut Vec<Event>) {
+    let m = v.m;
+    let inner = Rect::from_min_max(
+        Pos2::new(rect.left(), rect.top() + m.gap()),
+        Pos2::new(rect.right(), rect.bottom() - m.gap()),
+    );
+    in_rect(ui, inner, Layout::left_to_right(Align::Center), |ui| {
+        ui.spacing_mut().item_spacing = vec2(m.gap(), m.gap());
+        let min_w = m.smm(36.0);
+        if let Some((label, action)) = &bar.back
+            && v.button(ui, label, Kind::Secondary, true, min_w).clicked()
+        {
+            out.push(Event::Ui(action.clone()));
+        }
+        if bar.home
+            && v.button(ui, v.t(T::Home), Kind::Secondary, true, min_w)
+                .clicked()
+        {
+            out.push(Event::Ui(Action::Home));
+        }
+        ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+            if let Some(p) = &bar.primary
+                && v.button(ui, &p.label, Kind::Primary, p.enabled, m.smm(60.0))
+                    .clicked()
+            {
+                out.push(Event::Ui(p.action.clone()));
+            }
+        });
     });
 }
 
 fn keypad(ui: &mut Ui, v: &View, letters: bool, out: &mut Vec<Event>) {
-    let rows: &[&str] = if letters {
-        &["1234567890", "ABCDEFGHJK", "LMNPQRSTUV", "WXYZ"]
+    let m = v.m;
+    // Rows that fit the content's width with whole targets and 5 mm gaps.
+    let keys: Vec<char> = if letters {
+        "1234567890ABCDEFGHJKLMNPQRSTUVWXYZ".chars().collect()
     } else {
-        &["123", "456", "789", "0"]
+        "1234567890".chars().collect()
     };
-    for row in rows {
+    let per_row = if letters {
+        let fit = ((ui.available_width() + m.gap()) / (m.target() + m.gap())).floor() as usize;
+        fit.clamp(4, 10)
+    } else {
+        3
+    };
+    let rows: Vec<&[char]> = if letters {
+        keys.chunks(per_row).collect()
+    } else if is_elder(v) {
+        // 长辈模式: two rows of five larger keys, so the pad fits without scrolling.
+        keys.chunks(5).collect()
+    } else {
+        vec![&keys[0..3], &keys[3..6], &keys[6..9], &keys[9..10]]
+    };
+    ui.spacing_mut().item_spacing = vec2(m.gap(), m.gap());
+    let n = rows.len();
+    for (i, row) in rows.into_iter().enumerate() {
         ui.horizontal(|ui| {
-            for c in row.chars() {
-                let b = egui::Button::new(RichText::new(c.to_string()).size(26.0))
-                    .min_size(vec2(v.touch, v.touch));
-                if ui.add(b).clicked() {
-                    out.push(Event::Ui(Action::Key(c)));
+            ui.spacing_mut().item_spacing = vec2(m.gap(), m.gap());
+            for c in row {
+                let s = c.to_string();
+                if v.button(ui, &s, Kind::Secondary, true, m.target())
+                    .clicked()
+                {
+                    out.push(Event::Ui(Action::Key(*c)));
                 }
+            }
+            if i + 1 == n
+                && v.button(ui, v.t(T::Backspace), Kind::Secondary, true, 0.0)
+                    .clicked()
+            {
+                out.push(Event::Ui(Action::Backspace));
             }
         });
     }
-    v.act(ui, v.t(T::Backspace), Action::Backspace, out);
 }
 
 /// A QR code drawn with the painter (dark modules on white, with a quiet zone).
@@ -204,100 +715,292 @@ pub(super) fn qr(ui: &mut Ui, data: &str, side: f32, label: &str) {
     }
 }
 
-fn attract(ui: &mut Ui, ctx: &Ctx, page: &AttractPage, v: &View, out: &mut Vec<Event>) {
-    match page {
-        AttractPage::Welcome => {
-            maintenance_banner(ui, ctx, v);
-            ui.vertical_centered(|ui| {
-                ui.add_space(40.0);
-                ui.label(RichText::new(v.t(T::Title)).size(52.0).strong());
-                ui.add_space(12.0);
-                ui.label(RichText::new(v.t(T::Subtitle)).size(24.0));
-                ui.add_space(40.0);
-                v.act_primary(ui, v.t(T::Start), Action::Start, out);
-                ui.add_space(12.0);
-                ui.label(RichText::new(v.t(T::PlaceCardHint)).size(22.0));
-                ui.add_space(24.0);
-                ui.horizontal(|ui| {
-                    v.act(ui, v.t(T::ServiceHelp), Action::Open(Service::Help), out);
-                    v.act(
-                        ui,
-                        v.t(T::ServiceDownloadApp),
-                        Action::Open(Service::DownloadApp),
-                        out,
-                    );
-                });
-            });
-            ui.with_layout(Layout::bottom_up(Align::RIGHT), |ui| {
-                let b = egui::Button::new(RichText::new(v.t(T::Operator)).size(14.0).weak())
-                    .frame(false)
-                    .min_size(vec2(v.touch, v.touch));
-                if ui.add(b).clicked() {
-                    out.push(Event::Ui(Action::OperatorEntry));
-                }
-            });
+/// Vector icons for the services and the card reader, painted in `r` with `c`.
+fn icon(p: &egui::Painter, r: Rect, what: Icon, c: Color32, w: f32) {
+    let s = Stroke::new(w, c);
+    let u = r.width().min(r.height());
+    let r = Rect::from_center_size(r.center(), vec2(u, u));
+    let at = |x: f32, y: f32| Pos2::new(r.left() + x * u, r.top() + y * u);
+    match what {
+        Icon::Car => {
+            let body = Rect::from_min_max(at(0.05, 0.45), at(0.95, 0.75));
+            p.rect_filled(body, u * 0.08, c);
+            p.add(egui::Shape::convex_polygon(
+                vec![
+                    at(0.22, 0.47),
+                    at(0.32, 0.22),
+                    at(0.68, 0.22),
+                    at(0.8, 0.47),
+                ],
+                c,
+                Stroke::NONE,
+            ));
+            p.circle_filled(at(0.27, 0.77), u * 0.11, c);
+            p.circle_filled(at(0.73, 0.77), u * 0.11, c);
+            p.circle_filled(at(0.27, 0.77), u * 0.05, theme::SURFACE);
+            p.circle_filled(at(0.73, 0.77), u * 0.05, theme::SURFACE);
         }
-        AttractPage::PlaceCard => {
-            maintenance_banner(ui, ctx, v);
-            ui.vertical_centered(|ui| {
-                heading(ui, v.t(T::PlaceCard));
-                ui.label(v.t(T::PlaceCardHint));
-                let (rect, _) = ui.allocate_exact_size(vec2(340.0, 210.0), egui::Sense::hover());
-                ui.painter().rect_stroke(
-                    rect,
-                    12.0,
-                    egui::Stroke::new(4.0, ACCENT),
-                    egui::StrokeKind::Inside,
-                );
-                ui.painter().text(
-                    rect.center(),
-                    egui::Align2::CENTER_CENTER,
-                    v.t(T::PlaceCard),
-                    egui::FontId::proportional(28.0),
-                    ACCENT,
-                );
-                v.act(ui, v.t(T::Back), Action::Back, out);
-            });
+        Icon::Filing => {
+            let doc = Rect::from_min_max(at(0.18, 0.08), at(0.72, 0.92));
+            p.rect_stroke(doc, u * 0.04, s, egui::StrokeKind::Middle);
+            for y in [0.3, 0.45, 0.6] {
+                p.line_segment([at(0.28, y), at(0.6, y)], s);
+            }
+            p.circle_filled(at(0.74, 0.74), u * 0.18, c);
+            let s2 = Stroke::new(w, theme::SURFACE);
+            p.line_segment([at(0.64, 0.74), at(0.84, 0.74)], s2);
+            p.line_segment([at(0.74, 0.64), at(0.74, 0.84)], s2);
         }
-        AttractPage::Help => {
-            help(ui, ctx, v);
-            v.act(ui, v.t(T::Back), Action::Back, out);
+        Icon::Person => {
+            p.circle_filled(at(0.5, 0.3), u * 0.18, c);
+            let body = Rect::from_min_max(at(0.18, 0.55), at(0.82, 0.92));
+            p.rect_filled(
+                body,
+                egui::CornerRadius {
+                    nw: (u * 0.3) as u8,
+                    ne: (u * 0.3) as u8,
+                    sw: 0,
+                    se: 0,
+                },
+                c,
+            );
         }
-        AttractPage::DownloadApp => {
-            download(ui, v);
-            v.act(ui, v.t(T::Back), Action::Back, out);
+        Icon::Feedback => {
+            let bubble = Rect::from_min_max(at(0.08, 0.12), at(0.92, 0.7));
+            p.rect_filled(bubble, u * 0.12, c);
+            p.add(egui::Shape::convex_polygon(
+                vec![at(0.25, 0.68), at(0.45, 0.68), at(0.22, 0.9)],
+                c,
+                Stroke::NONE,
+            ));
+            for x in [0.3, 0.5, 0.7] {
+                p.circle_filled(at(x, 0.41), u * 0.06, theme::SURFACE);
+            }
         }
-        AttractPage::OperatorPin { entered } => {
-            heading(ui, v.t(T::OperatorPinTitle));
-            ui.label(RichText::new("●".repeat(entered.len())).size(30.0));
-            keypad(ui, v, false, out);
-            ui.horizontal(|ui| {
-                v.act_primary(ui, v.t(T::SubmitCode), Action::SubmitCode, out);
-                v.act(ui, v.t(T::Back), Action::Back, out);
-            });
+        Icon::Phone => {
+            let phone = Rect::from_min_max(at(0.25, 0.05), at(0.75, 0.95));
+            p.rect_stroke(phone, u * 0.08, s, egui::StrokeKind::Middle);
+            p.line_segment([at(0.5, 0.22), at(0.5, 0.62)], s);
+            p.add(egui::Shape::convex_polygon(
+                vec![at(0.36, 0.55), at(0.64, 0.55), at(0.5, 0.74)],
+                c,
+                Stroke::NONE,
+            ));
+            p.line_segment([at(0.42, 0.86), at(0.58, 0.86)], s);
+        }
+        Icon::Help => {
+            p.circle_stroke(r.center(), u * 0.42, s);
+            // A question mark: an arc of three segments and a dot.
+            let pts = [
+                at(0.37, 0.38),
+                at(0.42, 0.27),
+                at(0.58, 0.27),
+                at(0.63, 0.38),
+                at(0.5, 0.5),
+                at(0.5, 0.6),
+            ];
+            p.add(egui::Shape::line(pts.to_vec(), s));
+            p.circle_filled(at(0.5, 0.73), w * 0.8, c);
+        }
+        Icon::Card => {
+            let card = Rect::from_min_max(at(0.05, 0.2), at(0.95, 0.8));
+            p.rect_stroke(card, u * 0.06, s, egui::StrokeKind::Middle);
+            p.circle_filled(at(0.28, 0.45), u * 0.1, c);
+            p.rect_filled(
+                Rect::from_min_max(at(0.16, 0.58), at(0.4, 0.68)),
+                u * 0.03,
+                c,
+            );
+            for y in [0.38, 0.5, 0.62] {
+                p.line_segment([at(0.5, y), at(0.85, y)], s);
+            }
+        }
+        Icon::Face => {
+            p.circle_stroke(r.center(), u * 0.4, s);
+            p.circle_filled(at(0.38, 0.42), u * 0.05, c);
+            p.circle_filled(at(0.62, 0.42), u * 0.05, c);
+            p.add(egui::Shape::line(
+                vec![
+                    at(0.35, 0.62),
+                    at(0.43, 0.68),
+                    at(0.57, 0.68),
+                    at(0.65, 0.62),
+                ],
+                s,
+            ));
+        }
+        Icon::Scanner => {
+            let corners = [
+                (0.1, 0.1, 1.0, 1.0),
+                (0.9, 0.1, -1.0, 1.0),
+                (0.1, 0.9, 1.0, -1.0),
+                (0.9, 0.9, -1.0, -1.0),
+            ];
+            for (x, y, dx, dy) in corners {
+                p.line_segment([at(x, y), at(x + 0.22 * dx, y)], s);
+                p.line_segment([at(x, y), at(x, y + 0.22 * dy)], s);
+            }
+            p.line_segment([at(0.1, 0.5), at(0.9, 0.5)], s);
         }
     }
 }
 
-/// 六.7: handling and payment closed now and when they reopen, as the flow says, before any card.
-fn maintenance_banner(ui: &mut Ui, ctx: &Ctx, v: &View) {
-    if let Some(m) = ctx.maintenance_notice()
-        && ctx.message.as_ref() != Some(&m)
-    {
-        banner(ui, &i18n::message(v.lang, &m), WARN_BG);
+#[derive(Clone, Copy)]
+enum Icon {
+    Car,
+    Filing,
+    Person,
+    Feedback,
+    Phone,
+    Help,
+    Card,
+    Face,
+    Scanner,
+}
+
+fn service_icon(s: Service) -> Icon {
+    match s {
+        Service::Violations => Icon::Car,
+        Service::Filing => Icon::Filing,
+        Service::Register => Icon::Person,
+        Service::Feedback => Icon::Feedback,
+        Service::DownloadApp => Icon::Phone,
+        Service::Help => Icon::Help,
+    }
+}
+
+/// A large tile with an icon and a label: a button for AccessKit.
+fn tile(
+    ui: &mut Ui,
+    v: &View,
+    size: egui::Vec2,
+    label: &str,
+    ic: Icon,
+    enabled: bool,
+) -> egui::Response {
+    let m = v.m;
+    let sense = if enabled {
+        Sense::click()
+    } else {
+        Sense::hover()
+    };
+    let (rect, response) = ui.allocate_exact_size(size, sense);
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, enabled, label));
+    if ui.is_rect_visible(rect) {
+        let (fill, fg) = if enabled {
+            (theme::SURFACE, theme::ACCENT)
+        } else {
+            (theme::DISABLED_BG, theme::DISABLED_TEXT)
+        };
+        let p = ui.painter();
+        p.rect(
+            rect,
+            m.mm(3.0),
+            fill,
+            Stroke::new(m.mm(0.6), fg),
+            egui::StrokeKind::Inside,
+        );
+        let icon_side = (rect.height() * 0.6).min(m.smm(22.0));
+        let icon_rect = Rect::from_min_size(
+            Pos2::new(rect.left() + m.smm(5.0), rect.center().y - icon_side / 2.0),
+            vec2(icon_side, icon_side),
+        );
+        icon(p, icon_rect, ic, fg, m.mm(1.2));
+        let text_left = icon_rect.right() + m.smm(4.0);
+        let galley = egui::WidgetText::from(v.rich(label, m.body() * 1.15, theme::TEXT).strong())
+            .into_galley(
+                ui,
+                Some(egui::TextWrapMode::Wrap),
+                (rect.right() - text_left - m.smm(3.0)).max(m.body()),
+                egui::TextStyle::Button,
+            );
+        let pos = Pos2::new(text_left, rect.center().y - galley.size().y / 2.0);
+        ui.painter().galley(pos, galley, theme::TEXT);
+    }
+    response
+}
+
+fn attract(ui: &mut Ui, ctx: &Ctx, page: &AttractPage, v: &View, out: &mut Vec<Event>) -> Bar {
+    let m = v.m;
+    match page {
+        AttractPage::Welcome => {
+            ui.vertical_centered(|ui| {
+                ui.add_space(m.smm(4.0));
+                ui.add(
+                    egui::Label::new(v.rich(v.t(T::Title), m.title(), theme::TEXT).strong()).wrap(),
+                );
+                v.body(ui, v.t(T::Subtitle));
+                ui.add_space(m.smm(4.0));
+                let (r, _) = ui.allocate_exact_size(vec2(m.smm(40.0), m.smm(28.0)), Sense::hover());
+                icon(ui.painter(), r, Icon::Card, theme::ACCENT, m.mm(1.2));
+                v.body(ui, v.t(T::PlaceCardHint));
+                ui.add_space(m.smm(4.0));
+                let w = m.smm(90.0);
+                if tile(
+                    ui,
+                    v,
+                    vec2(w, m.target() * 1.4),
+                    v.t(T::ServiceDownloadApp),
+                    Icon::Phone,
+                    true,
+                )
+                .clicked()
+                {
+                    out.push(Event::Ui(Action::Open(Service::DownloadApp)));
+                }
+            });
+            let mut bar = Bar::default().primary(v.t(T::Start), Action::Start, true);
+            bar.back = Some((v.t(T::Operator).into(), Action::OperatorEntry));
+            bar
+        }
+        AttractPage::PlaceCard => {
+            ui.vertical_centered(|ui| {
+                v.heading(ui, v.t(T::PlaceCard));
+                v.body(ui, v.t(T::PlaceCardHint));
+                let (rect, _) =
+                    ui.allocate_exact_size(vec2(m.smm(86.0), m.smm(54.0)), Sense::hover());
+                ui.painter().rect_stroke(
+                    rect,
+                    m.mm(3.0),
+                    Stroke::new(m.mm(1.0), theme::ACCENT),
+                    egui::StrokeKind::Inside,
+                );
+                icon(
+                    ui.painter(),
+                    rect.shrink(m.smm(6.0)),
+                    Icon::Card,
+                    theme::ACCENT,
+                    m.mm(1.2),
+                );
+            });
+            Bar::back(v)
+        }
+        AttractPage::Help => {
+            help(ui, ctx, v);
+            Bar::back(v)
+        }
+        AttractPage::DownloadApp => {
+            download(ui, v);
+            Bar::back(v)
+        }
+        AttractPage::OperatorPin { entered } => {
+            v.heading(ui, v.t(T::OperatorPinTitle));
+            v.big(ui, "●".repeat(entered.len()) + " ");
+            keypad(ui, v, false, out);
+            Bar::back(v).primary(v.t(T::SubmitCode), Action::SubmitCode, true)
+        }
     }
 }
 
 fn help(ui: &mut Ui, ctx: &Ctx, v: &View) {
-    heading(ui, v.t(T::HelpTitle));
-    ui.label(v.t(T::HelpText));
-    ui.add_space(12.0);
-    ui.label(RichText::new(i18n::consultation_line(v.lang, &ctx.consultation_phone)).strong());
+    v.heading(ui, v.t(T::HelpTitle));
+    v.body(ui, v.t(T::HelpText));
+    v.strong(ui, i18n::consultation_line(v.lang, &ctx.consultation_phone));
     if !ctx.hall_phones.is_empty() {
-        ui.label(RichText::new(v.t(T::HelpPhones)).strong());
+        v.strong(ui, v.t(T::HelpPhones));
     }
     for p in &ctx.hall_phones {
-        ui.label(RichText::new(p).size(30.0));
+        v.big(ui, p);
     }
 }
 
@@ -306,51 +1009,48 @@ pub const APP_URL: &str = "https://gab.122.gov.cn/m/map/select";
 pub const WEBSITE_URL: &str = "https://cq.122gov.cn";
 
 fn download(ui: &mut Ui, v: &View) {
-    heading(ui, v.t(T::DownloadTitle));
+    let m = v.m;
+    v.heading(ui, v.t(T::DownloadTitle));
     ui.horizontal(|ui| {
+        ui.spacing_mut().item_spacing.x = m.smm(12.0);
         for (label, url) in [(T::DownloadApp, APP_URL), (T::DownloadWebsite, WEBSITE_URL)] {
             ui.vertical(|ui| {
-                qr(ui, url, 240.0, v.t(label));
-                ui.label(v.t(label));
-                ui.label(RichText::new(url).size(16.0));
+                ui.set_max_width(m.smm(80.0));
+                qr(ui, url, m.smm(55.0), v.t(label));
+                v.body(ui, v.t(label));
+                v.small(ui, url);
             });
-            ui.add_space(40.0);
         }
     });
 }
 
-fn operator(ui: &mut Ui, ctx: &Ctx, v: &View, out: &mut Vec<Event>) {
-    heading(ui, v.t(T::OperatorTitle));
-    ui.label(format!("{}  {}", ctx.kiosk_id, ctx.hall_name));
+fn operator(ui: &mut Ui, ctx: &Ctx, v: &View, out: &mut Vec<Event>) -> Bar {
+    v.heading(ui, v.t(T::OperatorTitle));
+    v.body(ui, format!("{}  {}", ctx.kiosk_id, ctx.hall_name));
     if let Some(h) = &ctx.health {
-        egui::Grid::new("health").num_columns(2).show(ui, |ui| {
-            for (key, r) in [
-                (T::DeviceReader, &h.reader),
-                (T::DeviceScanner, &h.scanner),
-                (T::DevicePrinter, &h.printer),
-            ] {
-                ui.label(v.t(key));
-                match r {
-                    Ok(()) => ui.label(RichText::new(v.t(T::DeviceOk)).color(OK)),
-                    Err(e) => ui.label(
-                        RichText::new(format!("{} ({:?})", e.message, e.kind)).color(REFUSED),
-                    ),
-                };
-                ui.end_row();
-            }
-            ui.label(v.t(T::DevicePaper));
-            ui.label(i18n::paper(v.lang, h.paper));
-            ui.end_row();
-        });
+        for (key, r) in [
+            (T::DeviceReader, &h.reader),
+            (T::DeviceScanner, &h.scanner),
+            (T::DevicePrinter, &h.printer),
+        ] {
+            let text = match r {
+                Ok(()) => format!("{}：{}", v.t(key), v.t(T::DeviceOk)),
+                Err(e) => format!("{}：{} ({:?})", v.t(key), e.message, e.kind),
+            };
+            v.body(ui, text);
+        }
+        v.body(
+            ui,
+            format!("{}：{}", v.t(T::DevicePaper), i18n::paper(v.lang, h.paper)),
+        );
     }
     if let Some(p) = &ctx.last_print {
-        ui.label(format!(
-            "{}：{}",
-            v.t(T::LastPrint),
-            i18n::print_outcome(v.lang, p)
-        ));
+        v.body(
+            ui,
+            format!("{}：{}", v.t(T::LastPrint), i18n::print_outcome(v.lang, p)),
+        );
     }
-    ui.horizontal(|ui| {
+    v.row(ui, |ui| {
         v.act(
             ui,
             v.t(T::OperatorTestPrint),
@@ -359,14 +1059,17 @@ fn operator(ui: &mut Ui, ctx: &Ctx, v: &View, out: &mut Vec<Event>) {
         );
         v.act(ui, v.t(T::OperatorReprint), Action::OperatorReprint, out);
         v.act(ui, v.t(T::OperatorRefresh), Action::OperatorRefresh, out);
-        v.act(ui, v.t(T::OperatorClose), Action::OperatorClose, out);
     });
-    ui.label(RichText::new(v.t(T::RecentErrors)).strong());
+    v.strong(ui, v.t(T::RecentErrors));
     if ctx.recent_errors.is_empty() {
-        ui.label(v.t(T::NoErrors));
+        v.body(ui, v.t(T::NoErrors));
     }
     for e in ctx.recent_errors.iter().rev() {
-        ui.label(RichText::new(e).monospace());
+        v.small(ui, e);
+    }
+    Bar {
+        back: Some((v.t(T::OperatorClose).into(), Action::OperatorClose)),
+        ..Bar::default()
     }
 }
 
@@ -380,258 +1083,328 @@ fn relation(v: &View, r: &Relation) -> &'static str {
     })
 }
 
-fn session_screen(ui: &mut Ui, ctx: &Ctx, s: &Session, v: &View, out: &mut Vec<Event>) {
+/// Label and value rows.
+fn pairs(ui: &mut Ui, v: &View, id: &str, rows: &[(&str, String)]) {
+    egui::Grid::new(id)
+        .num_columns(2)
+        .spacing(vec2(v.m.smm(6.0), v.m.smm(1.5)))
+        .show(ui, |ui| {
+            for (k, val) in rows {
+                ui.add(egui::Label::new(v.rich(*k, v.m.body(), theme::MUTED)));
+                ui.add(egui::Label::new(
+                    v.rich(val.clone(), v.m.body(), theme::TEXT).strong(),
+                ));
+                ui.end_row();
+            }
+        });
+}
+
+fn session_screen(ui: &mut Ui, ctx: &Ctx, s: &Session, v: &View, out: &mut Vec<Event>) -> Bar {
     let lang = v.lang;
+    let m = v.m;
     let verified = s.face_verified;
     match &s.screen {
         Screen::LoadingPerson => {
-            heading(ui, v.t(T::Loading));
-            ui.spinner();
-            footer(ui, v, false, false, out);
+            v.heading(ui, v.t(T::Loading));
+            ui.add(egui::Spinner::new().size(m.heading()).color(theme::ACCENT));
+            Bar::default()
         }
         Screen::Unavailable => {
-            heading(ui, v.t(T::Unavailable));
-            footer(ui, v, false, false, out);
+            v.heading(ui, v.t(T::Unavailable));
+            Bar::default()
         }
         Screen::Identity => {
-            heading(ui, v.t(T::IdentityTitle));
-            egui::Grid::new("identity").num_columns(2).show(ui, |ui| {
-                ui.label(v.t(T::Name));
-                ui.label(RichText::new(s.masked_name()).size(30.0));
-                ui.end_row();
-                ui.label(v.t(T::IdNumber));
-                ui.label(RichText::new(s.masked_id()).size(30.0));
-                ui.end_row();
-                ui.label(v.t(T::CardType));
-                ui.label(match lang {
-                    Language::ZhCn => s.card.card_type.name_zh(),
-                    Language::En => s.card.card_type.name_en(),
-                });
-                ui.end_row();
-            });
+            v.heading(ui, v.t(T::IdentityTitle));
+            let card = match lang {
+                Language::ZhCn => s.card.card_type.name_zh(),
+                Language::En => s.card.card_type.name_en(),
+            };
+            pairs(
+                ui,
+                v,
+                "identity",
+                &[
+                    (v.t(T::Name), s.masked_name()),
+                    (v.t(T::IdNumber), s.masked_id()),
+                    (v.t(T::CardType), card.to_string()),
+                ],
+            );
             if s.person.as_ref().is_some_and(|p| !p.registered) {
-                banner(ui, v.t(T::NotRegistered), WARN_BG);
+                v.small(ui, v.t(T::NotRegistered));
             }
-            v.act_primary(ui, v.t(T::Continue), Action::Continue, out);
-            footer(ui, v, false, false, out);
+            // 继续 runs the face check at once: say now that it is a demo stand-in.
+            if v.face_demo {
+                v.small(ui, v.t(T::FaceDemo));
+            }
+            Bar::default().primary(v.t(T::Continue), Action::Continue, true)
         }
         Screen::Face { purpose, .. } => {
-            heading(ui, v.t(T::FaceTitle));
+            v.heading(ui, v.t(T::FaceTitle));
             if let FacePurpose::Filing(c) = purpose {
-                ui.label(format!("{} {}", c.plate, c.owner));
+                v.body(ui, format!("{} {}", c.plate, c.owner));
             }
-            ui.label(v.t(T::FaceHint));
-            if v.face_demo {
-                banner(ui, v.t(T::FaceDemo), Color32::from_rgb(0xe0, 0xe8, 0xff));
-            }
-            v.act_primary(ui, v.t(T::FaceStart), Action::StartFace, out);
-            footer(ui, v, matches!(purpose, FacePurpose::Filing(_)), false, out);
+            ui.horizontal(|ui| {
+                let (r, _) = ui.allocate_exact_size(vec2(m.smm(30.0), m.smm(30.0)), Sense::hover());
+                icon(ui.painter(), r, Icon::Face, theme::ACCENT, m.mm(1.2));
+                ui.vertical(|ui| {
+                    v.body(ui, v.t(T::FaceHint));
+                    if v.face_demo {
+                        v.small(ui, v.t(T::FaceDemo));
+                    }
+                });
+            });
+            let bar = if matches!(purpose, FacePurpose::Filing(_)) {
+                Bar::back(v)
+            } else {
+                Bar::default()
+            };
+            bar.primary(v.t(T::FaceStart), Action::StartFace, true)
         }
         Screen::Services => {
-            heading(ui, v.t(T::ServicesTitle));
-            ui.label(format!("{}  {}", s.masked_name(), s.masked_id()));
-            ui.add_space(12.0);
-            egui::Grid::new("services")
-                .spacing(vec2(24.0, 24.0))
-                .show(ui, |ui| {
-                    for (i, service) in [
-                        Service::Violations,
-                        Service::Filing,
-                        Service::Register,
-                        Service::Feedback,
-                        Service::DownloadApp,
-                        Service::Help,
-                    ]
-                    .into_iter()
-                    .enumerate()
-                    {
-                        let b = egui::Button::new(
-                            RichText::new(i18n::service(lang, service)).size(28.0),
-                        )
-                        .min_size(vec2(v.touch * 5.0, v.touch * 1.6));
-                        if ui.add(b).clicked() {
-                            out.push(Event::Ui(Action::Open(service)));
-                        }
-                        if i % 3 == 2 {
-                            ui.end_row();
+            v.heading(ui, v.t(T::ServicesTitle));
+            v.body(ui, format!("{}  {}", s.masked_name(), s.masked_id()));
+            // 长辈模式: two large tiles a row instead of three.
+            let cols = if ctx.elder { 2 } else { 3 };
+            let services = [
+                Service::Violations,
+                Service::Filing,
+                Service::Register,
+                Service::Feedback,
+                Service::DownloadApp,
+            ];
+            // 帮助 is in the header on every screen.
+            let rows = services.len().div_ceil(cols);
+            let gap = m.gap();
+            let w = (ui.available_width() - gap * (cols as f32 - 1.0)) / cols as f32;
+            let h = ((ui.available_height() - gap * (rows as f32 - 1.0)) / rows as f32)
+                .clamp(m.target(), m.smm(50.0));
+            ui.spacing_mut().item_spacing.y = gap;
+            for chunk in services.chunks(cols) {
+                ui.horizontal(|ui| {
+                    ui.spacing_mut().item_spacing.x = gap;
+                    for service in chunk {
+                        let label = i18n::service(lang, *service);
+                        if tile(ui, v, vec2(w, h), label, service_icon(*service), true).clicked() {
+                            out.push(Event::Ui(Action::Open(*service)));
                         }
                     }
                 });
-            if in_maintenance_window(ctx.now) {
-                banner(
-                    ui,
-                    &format!(
-                        "{} {}",
-                        v.t(T::MaintenanceBanner),
-                        i18n::local_hm(reopens_at(ctx.now))
-                    ),
-                    WARN_BG,
-                );
             }
-            footer(ui, v, false, false, out);
+            Bar::default()
         }
         Screen::ChooseVehicle => {
-            heading(ui, v.t(T::ChooseVehicleTitle));
+            v.heading(ui, v.t(T::ChooseVehicleTitle));
             let vehicles: &[VehicleView] = s.person.as_ref().map_or(&[], |p| &p.vehicles);
             if vehicles.is_empty() {
-                ui.label(v.t(T::NoVehicles));
+                v.body(ui, v.t(T::NoVehicles));
             }
+            ui.spacing_mut().item_spacing.y = m.gap();
             for veh in vehicles {
                 let text = format!(
-                    "{}  {}  {}  {} {}",
+                    "{}  {}  {} {}",
                     veh.facts.plate,
-                    veh.facts.plate_type.name_zh(),
                     relation(v, &veh.facts.relation),
                     v.t(T::Pending),
                     veh.pending
                 );
-                let b = egui::Button::new(RichText::new(text).size(26.0))
-                    .min_size(vec2(v.touch * 8.0, v.touch));
-                if ui.add(b).clicked() {
+                if tile(
+                    ui,
+                    v,
+                    vec2(ui.available_width(), m.target() * 1.2),
+                    &text,
+                    Icon::Car,
+                    true,
+                )
+                .clicked()
+                {
                     out.push(Event::Ui(Action::ChooseVehicle(veh.facts.plate.clone())));
                 }
             }
-            footer(ui, v, true, verified, out);
+            Bar::back(v).with_home(verified)
         }
-        Screen::Violations(sel) => violations(ui, ctx, sel, v, out),
+        Screen::Violations(_) => unreachable!("drawn by `violations`"),
         Screen::Notices { selection, agreed } => {
-            heading(ui, v.t(T::NoticesTitle));
-            if ctx.paper_out() {
-                banner(ui, v.t(T::PaperOutBeforePay), WARN_BG);
-            }
-            egui::ScrollArea::vertical()
-                .max_height(ui.available_height() - v.touch * 4.0)
-                .show(ui, |ui| {
-                    for n in selection.notices() {
-                        let text = match lang {
-                            Language::ZhCn => &n.zh,
-                            Language::En => &n.en,
-                        };
-                        ui.label(format!("【{}】{text}", n.clause.code()));
-                        ui.add_space(6.0);
-                    }
+            v.heading(ui, v.t(T::NoticesTitle));
+            for n in selection.notices() {
+                let text = match lang {
+                    Language::ZhCn => &n.zh,
+                    Language::En => &n.en,
+                };
+                v.card(ui, theme::SURFACE, |ui| {
+                    v.body(ui, text.as_str());
+                    v.small(ui, i18n::clause_note(lang, n.clause.code()));
                 });
+            }
             amounts(ui, ctx, selection, v);
-            let b = egui::Button::selectable(*agreed, RichText::new(v.t(T::Agree)).size(24.0))
-                .frame_when_inactive(true)
-                .min_size(vec2(v.touch * 6.0, v.touch));
-            if ui.add(b).clicked() {
-                out.push(Event::Ui(Action::SetAgreed(!agreed)));
-            }
-            ui.add_enabled_ui(*agreed, |ui| {
-                v.act_primary(ui, v.t(T::HandleNow), Action::Handle, out);
-            });
-            footer(ui, v, true, verified, out);
+            // 【阅读并同意】 (the seed's words) agrees and handles in one touch.
+            let _ = agreed;
+            Bar::back(v)
+                .with_home(verified)
+                .primary(v.t(T::AgreeAndHandle), Action::Handle, true)
         }
-        Screen::Payment { handling, paying } => {
-            heading(ui, v.t(T::PaymentTitle));
-            if ctx.paper_out() {
-                banner(ui, v.t(T::PaperOutBeforePay), WARN_BG);
-            }
+        Screen::Payment {
+            handling, paying, ..
+        } => {
+            v.heading(ui, v.t(T::PaymentTitle));
             ui.horizontal(|ui| {
-                qr(ui, &handling.payment_url, 260.0, v.t(T::PaymentTitle));
+                ui.spacing_mut().item_spacing.x = m.smm(8.0);
+                qr(ui, &handling.payment_url, m.smm(62.0), v.t(T::PaymentTitle));
                 ui.vertical(|ui| {
-                    egui::Grid::new("pay").num_columns(2).show(ui, |ui| {
-                        for (k, val) in [
+                    pairs(
+                        ui,
+                        v,
+                        "pay",
+                        &[
                             (v.t(T::Decision), handling.decision.clone()),
                             (v.t(T::Amount), v.money(handling.fines)),
                             (v.t(T::Surcharge), v.money(handling.surcharge)),
                             (v.t(T::Fee), v.money(handling.fee)),
-                        ] {
-                            ui.label(k);
-                            ui.label(val);
-                            ui.end_row();
-                        }
-                        ui.label(RichText::new(v.t(T::Total)).strong());
-                        ui.label(RichText::new(v.money(handling.total)).size(34.0).strong());
-                        ui.end_row();
+                        ],
+                    );
+                    ui.horizontal(|ui| {
+                        ui.add(egui::Label::new(
+                            v.rich(v.t(T::Total), m.body(), theme::TEXT).strong(),
+                        ));
+                        v.big(ui, v.money(handling.total));
                     });
-                    ui.label(format!(
-                        "{} {}",
-                        v.t(T::PayBy),
-                        local_time(handling.pay_by).strftime("%Y-%m-%d %H:%M")
-                    ));
+                    v.body(
+                        ui,
+                        format!(
+                            "{} {}",
+                            v.t(T::PayBy),
+                            local_time(handling.pay_by).strftime("%Y-%m-%d %H:%M")
+                        ),
+                    );
                 });
             });
-            ui.label(v.t(T::PaymentHint));
+            v.body(ui, v.t(T::PaymentHint));
+            v.strong(ui, v.t(T::PayingAuto));
             if v.demo {
-                banner(ui, v.t(T::PaymentDemo), Color32::from_rgb(0xe0, 0xe8, 0xff));
+                v.small(ui, v.t(T::PaymentDemo));
             }
-            ui.add_enabled_ui(!paying, |ui| {
-                v.act_primary(ui, v.t(T::PaidButton), Action::Pay, out);
-            });
-            footer(ui, v, false, false, out);
+            Bar::default().primary(v.t(T::PaidButton), Action::Pay, !paying)
         }
         Screen::Printing { .. } => {
-            heading(ui, v.t(T::PrintingTitle));
-            ui.spinner();
+            v.heading(ui, v.t(T::PrintingTitle));
+            ui.add(egui::Spinner::new().size(m.heading()).color(theme::ACCENT));
+            Bar::default()
         }
         Screen::Done {
             handling,
             payment,
             printed,
         } => {
-            heading(ui, v.t(T::DoneTitle));
-            egui::Grid::new("done").num_columns(2).show(ui, |ui| {
-                for (k, val) in [
+            ui.horizontal(|ui| {
+                let d = m.heading() * 1.2;
+                let (r, _) = ui.allocate_exact_size(vec2(d, d), Sense::hover());
+                ui.painter().circle_filled(r.center(), d / 2.0, theme::OK);
+                tick(
+                    ui.painter(),
+                    r.shrink(d * 0.25),
+                    theme::ON_ACCENT,
+                    m.mm(1.0),
+                );
+                v.heading(ui, v.t(T::DoneTitle));
+            });
+            pairs(
+                ui,
+                v,
+                "done",
+                &[
                     (v.t(T::Decision), handling.decision.clone()),
                     (v.t(T::Total), v.money(payment.amount)),
                     (v.t(T::Fee), v.money(handling.fee)),
-                ] {
-                    ui.label(k);
-                    ui.label(val);
-                    ui.end_row();
-                }
-            });
+                ],
+            );
             // "Take your receipt" only when one came out.
             if *printed == PrintOutcome::Printed {
-                ui.label(v.t(T::DoneHint));
+                v.strong(ui, v.t(T::DoneHint));
             } else {
-                banner(ui, v.t(T::PrintFailed), WARN_BG);
-                ui.label(v.t(T::DoneHintNoReceipt));
+                v.card(ui, theme::WARN_BG, |ui| {
+                    v.body(ui, v.t(T::PrintFailed));
+                });
+                v.strong(ui, v.t(T::DoneHintNoReceipt));
             }
-            footer(ui, v, false, verified, out);
+            Bar::default()
+                .with_home(verified)
+                .primary(v.t(T::Finish), Action::Exit, true)
         }
         Screen::Filings(list) => {
-            heading(ui, v.t(T::FilingsTitle));
+            v.heading(ui, v.t(T::FilingsTitle));
             if list.is_empty() {
-                ui.label(v.t(T::NoFilings));
+                v.body(ui, v.t(T::NoFilings));
             }
             for f in list {
-                ui.horizontal(|ui| {
-                    ui.label(
-                        RichText::new(format!(
-                            "{}  {}  {}  {}",
-                            f.plate,
-                            i18n::filing_method(lang, f.method),
-                            i18n::filing_status(lang, f.status),
-                            local_time(f.filed_at).strftime("%Y-%m-%d")
-                        ))
-                        .size(24.0),
-                    );
-                    v.act(ui, v.t(T::Unfile), Action::Unfile(f.id.clone()), out);
+                v.card(ui, theme::SURFACE, |ui| {
+                    ui.horizontal(|ui| {
+                        v.body(
+                            ui,
+                            format!(
+                                "{}  {}  {}  {}",
+                                f.plate,
+                                i18n::filing_method(lang, f.method),
+                                i18n::filing_status(lang, f.status),
+                                local_time(f.filed_at).strftime("%Y-%m-%d")
+                            ),
+                        );
+                        ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+                            v.act(ui, v.t(T::Unfile), Action::Unfile(f.id.clone()), out);
+                        });
+                    });
                 });
             }
-            ui.add_space(12.0);
+            ui.add_space(m.gap());
+            let w = (ui.available_width() - m.gap()) / 2.0;
             ui.horizontal(|ui| {
-                v.act_primary(ui, v.t(T::FilingScan), Action::FilingScan, out);
-                v.act_primary(ui, v.t(T::FilingSms), Action::FilingSms, out);
+                ui.spacing_mut().item_spacing.x = m.gap();
+                if tile(
+                    ui,
+                    v,
+                    vec2(w, m.target() * 1.5),
+                    v.t(T::FilingScan),
+                    Icon::Scanner,
+                    true,
+                )
+                .clicked()
+                {
+                    out.push(Event::Ui(Action::FilingScan));
+                }
+                if tile(
+                    ui,
+                    v,
+                    vec2(w, m.target() * 1.5),
+                    v.t(T::FilingSms),
+                    Icon::Feedback,
+                    true,
+                )
+                .clicked()
+                {
+                    out.push(Event::Ui(Action::FilingSms));
+                }
             });
-            footer(ui, v, true, verified, out);
+            Bar::back(v).with_home(verified)
         }
         Screen::FilingEntry(FilingEntry::Scan) => {
-            heading(ui, v.t(T::FilingScan));
-            ui.label(v.t(T::FilingScanHint));
-            footer(ui, v, true, verified, out);
+            v.heading(ui, v.t(T::FilingScan));
+            ui.horizontal(|ui| {
+                let (r, _) = ui.allocate_exact_size(vec2(m.smm(30.0), m.smm(30.0)), Sense::hover());
+                icon(ui.painter(), r, Icon::Scanner, theme::ACCENT, m.mm(1.2));
+                v.body(ui, v.t(T::FilingScanHint));
+            });
+            Bar::back(v).with_home(verified)
         }
         Screen::FilingEntry(FilingEntry::Sms { plate, code, sent }) => {
-            heading(ui, v.t(T::FilingSms));
+            v.heading(ui, v.t(T::FilingSms));
             match sent {
                 None => {
-                    ui.label(v.t(T::FilingPlateHint));
-                    ui.label(RichText::new(format!("渝{}", plate.text())).size(34.0));
+                    v.body(ui, v.t(T::FilingPlateHint));
+                    v.big(ui, format!("渝{}", plate.text()));
                     keypad(ui, v, true, out);
-                    v.act_primary(ui, v.t(T::SendCode), Action::SendCode, out);
+                    Bar::back(v).with_home(verified).primary(
+                        v.t(T::SendCode),
+                        Action::SendCode,
+                        true,
+                    )
                 }
                 Some((p, sms)) => {
                     let to = if sms.to_unit_manager {
@@ -639,29 +1412,35 @@ fn session_screen(ui: &mut Ui, ctx: &Ctx, s: &Session, v: &View, out: &mut Vec<E
                     } else {
                         T::CodeSentTo
                     };
-                    ui.label(format!("{p}  {} {}", v.t(to), sms.to_masked));
-                    ui.label(v.t(T::EnterCode));
-                    ui.label(RichText::new(code.text()).size(34.0));
+                    v.body(ui, format!("{p}  {} {}", v.t(to), sms.to_masked));
+                    v.body(ui, v.t(T::EnterCode));
+                    v.big(ui, format!("{} ", code.text()));
                     keypad(ui, v, false, out);
-                    v.act_primary(ui, v.t(T::SubmitCode), Action::SubmitCode, out);
+                    Bar::back(v).with_home(verified).primary(
+                        v.t(T::SubmitCode),
+                        Action::SubmitCode,
+                        true,
+                    )
                 }
             }
-            footer(ui, v, true, verified, out);
         }
         Screen::FilingConfirm(c) => {
-            heading(ui, v.t(T::FilingConfirmTitle));
-            ui.label(RichText::new(c.plate.to_string()).size(34.0));
-            ui.label(format!("{}：{}", v.t(T::Owner), c.owner));
-            ui.label(i18n::filing_method(lang, c.method));
-            v.act_primary(ui, v.t(T::ConfirmFiling), Action::ConfirmFiling, out);
-            footer(ui, v, true, verified, out);
+            v.heading(ui, v.t(T::FilingConfirmTitle));
+            v.big(ui, c.plate.to_string());
+            v.body(ui, format!("{}：{}", v.t(T::Owner), c.owner));
+            v.body(ui, i18n::filing_method(lang, c.method));
+            Bar::back(v).with_home(verified).primary(
+                v.t(T::ConfirmFiling),
+                Action::ConfirmFiling,
+                true,
+            )
         }
         Screen::FilingSubmitted(f) => {
-            heading(ui, v.t(T::FilingSubmittedTitle));
-            ui.label(RichText::new(f.plate.to_string()).size(34.0));
-            ui.label(i18n::filing_status(lang, f.status));
-            ui.label(v.t(T::FilingSubmittedHint));
-            footer(ui, v, true, verified, out);
+            v.heading(ui, v.t(T::FilingSubmittedTitle));
+            v.big(ui, f.plate.to_string());
+            v.body(ui, i18n::filing_status(lang, f.status));
+            v.body(ui, v.t(T::FilingSubmittedHint));
+            Bar::back(v).with_home(verified)
         }
         Screen::Register {
             phone,
@@ -669,197 +1448,342 @@ fn session_screen(ui: &mut Ui, ctx: &Ctx, s: &Session, v: &View, out: &mut Vec<E
             sent,
             done,
         } => {
-            heading(ui, v.t(T::RegisterTitle));
+            v.heading(ui, v.t(T::RegisterTitle));
             if *done {
-                banner(
-                    ui,
-                    v.t(T::RegisterDone),
-                    Color32::from_rgb(0xd8, 0xf5, 0xdc),
-                );
+                v.card(ui, theme::SURFACE, |ui| {
+                    v.strong(ui, v.t(T::RegisterDone));
+                });
+                Bar::back(v).with_home(verified)
             } else if let Some(sms) = sent {
-                ui.label(format!("{} {}", v.t(T::RegisterCodeSentTo), sms.to_masked));
-                ui.label(v.t(T::EnterCode));
-                ui.label(RichText::new(code.text()).size(34.0));
+                v.body(
+                    ui,
+                    format!("{} {}", v.t(T::RegisterCodeSentTo), sms.to_masked),
+                );
+                v.body(ui, v.t(T::EnterCode));
+                v.big(ui, format!("{} ", code.text()));
                 keypad(ui, v, false, out);
-                v.act_primary(ui, v.t(T::SubmitCode), Action::SubmitCode, out);
+                Bar::back(v).with_home(verified).primary(
+                    v.t(T::SubmitCode),
+                    Action::SubmitCode,
+                    true,
+                )
             } else {
-                ui.label(v.t(T::Phone));
-                ui.label(RichText::new(phone.text()).size(34.0));
+                v.body(ui, v.t(T::Phone));
+                v.big(ui, format!("{} ", phone.text()));
                 keypad(ui, v, false, out);
-                v.act_primary(ui, v.t(T::SendCode), Action::SendCode, out);
+                Bar::back(v)
+                    .with_home(verified)
+                    .primary(v.t(T::SendCode), Action::SendCode, true)
             }
-            footer(ui, v, true, verified, out);
         }
         Screen::Feedback { sent } => {
-            heading(ui, v.t(T::FeedbackTitle));
-            ui.label(i18n::consultation_line(lang, &ctx.consultation_phone));
-            ui.add_enabled_ui(!sent, |ui| {
+            v.heading(ui, v.t(T::FeedbackTitle));
+            v.body(ui, i18n::consultation_line(lang, &ctx.consultation_phone));
+            let cols = if ctx.elder { 1 } else { 2 };
+            let w = (ui.available_width() - m.gap() * (cols as f32 - 1.0)) / cols as f32;
+            ui.spacing_mut().item_spacing.y = m.gap();
+            for chunk in FeedbackTopic::ALL.chunks(cols) {
                 ui.horizontal(|ui| {
-                    for topic in FeedbackTopic::ALL {
-                        v.act(
-                            ui,
-                            i18n::feedback_topic(lang, topic),
-                            Action::Feedback(topic),
-                            out,
-                        );
+                    ui.spacing_mut().item_spacing.x = m.gap();
+                    for topic in chunk {
+                        let label = i18n::feedback_topic(lang, *topic);
+                        if tile(ui, v, vec2(w, m.target()), label, Icon::Feedback, !sent).clicked()
+                        {
+                            out.push(Event::Ui(Action::Feedback(*topic)));
+                        }
                     }
                 });
-            });
-            footer(ui, v, true, verified, out);
+            }
+            Bar::back(v).with_home(verified)
         }
         Screen::DownloadApp => {
             download(ui, v);
-            footer(ui, v, true, verified, out);
+            Bar::back(v).with_home(verified)
         }
         Screen::Help => {
             help(ui, ctx, v);
-            footer(ui, v, true, verified, out);
+            Bar::back(v).with_home(verified)
         }
     }
 }
 
 fn amounts(ui: &mut Ui, ctx: &Ctx, sel: &Selection, v: &View) {
     let (fines, surcharge) = sel.amounts(ctx.now);
-    ui.horizontal(|ui| {
-        ui.label(format!(
-            "{} {}   {} {}   {} {}   {} {}",
+    v.body(
+        ui,
+        format!(
+            "{} {}   {} {}   {} {}",
             v.t(T::Amount),
             v.money(fines),
             v.t(T::Surcharge),
             v.money(surcharge),
             v.t(T::Fee),
             v.money(crate::rules::SERVICE_FEE),
+        ),
+    );
+    v.strong(
+        ui,
+        format!(
+            "{} {}",
             v.t(T::Total),
-            v.money(crate::rules::payment::AmountDue::new(fines, surcharge).total()),
-        ));
-    });
+            v.money(crate::rules::payment::AmountDue::new(fines, surcharge).total())
+        ),
+    );
 }
 
+/// One violation: a row with a painted tick box (a checkbox for AccessKit), its facts, and its
+/// decision in words (可以 / 不能自助处理); the clause in small print.
 fn violation_row(ui: &mut Ui, x: &ViolationView, sel: &Selection, v: &View, out: &mut Vec<Event>) {
+    let m = v.m;
     let selected = sel.selected.contains(&x.facts.id);
-    egui::Frame::group(ui.style()).show(ui, |ui| {
-        ui.set_width(ui.available_width());
+    // The decision, re-decided with the ticked ones when ticked.
+    let decision = sel
+        .decisions
+        .iter()
+        .find(|d| d.violation == x.facts.id)
+        .unwrap_or(&x.decision);
+    let fill = if selected {
+        theme::ACCENT_SOFT
+    } else {
+        theme::SURFACE
+    };
+    v.card(ui, fill, |ui| {
         ui.horizontal(|ui| {
-            let text = format!("{}  {}", x.facts.id, x.behaviour);
-            let b = egui::Button::selectable(selected, RichText::new(text).size(22.0))
-                .frame_when_inactive(true)
-                .min_size(vec2(v.touch * 6.0, v.touch));
-            if ui.add(b).clicked() {
+            ui.spacing_mut().item_spacing.x = m.gap();
+            let label = format!("{}  {}", x.facts.id, x.behaviour);
+            let w = (ui.available_width() - m.smm(36.0) - m.gap()).max(m.target());
+            let (rect, r) = ui.allocate_exact_size(vec2(w, m.target()), Sense::click());
+            r.widget_info(|| {
+                egui::WidgetInfo::selected(egui::Role::CheckBox, true, selected, &label)
+            });
+            if ui.is_rect_visible(rect) {
+                let p = ui.painter();
+                let b = m.body() * 1.1;
+                let boxr = Rect::from_min_size(
+                    Pos2::new(rect.left(), rect.center().y - b / 2.0),
+                    vec2(b, b),
+                );
+                if selected {
+                    p.rect_filled(boxr, m.mm(1.0), theme::ACCENT);
+                    tick(p, boxr.shrink(b * 0.18), theme::ON_ACCENT, m.mm(0.9));
+                } else {
+                    p.rect(
+                        boxr,
+                        m.mm(1.0),
+                        theme::SURFACE,
+                        Stroke::new(m.mm(0.6), theme::MUTED),
+                        egui::StrokeKind::Inside,
+                    );
+                }
+                let galley =
+                    egui::WidgetText::from(v.rich(label.clone(), m.body(), theme::TEXT).strong())
+                        .into_galley(
+                            ui,
+                            Some(egui::TextWrapMode::Truncate),
+                            rect.width() - b - m.smm(3.0),
+                            egui::TextStyle::Body,
+                        );
+                let pos = Pos2::new(
+                    boxr.right() + m.smm(3.0),
+                    rect.center().y - galley.size().y / 2.0,
+                );
+                ui.painter().galley(pos, galley, theme::TEXT);
+            }
+            if r.clicked() {
                 out.push(Event::Ui(Action::ToggleViolation(x.facts.id.clone())));
             }
-            let d = egui::Button::new(RichText::new(v.t(T::Dispute)).size(20.0))
-                .min_size(vec2(v.touch * 1.5, v.touch));
-            if ui.add(d).clicked() {
-                out.push(Event::Ui(Action::ShowDispute(x.facts.id.clone())));
-            }
+            ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+                if v.button(ui, v.t(T::Dispute), Kind::Secondary, true, 0.0)
+                    .clicked()
+                {
+                    out.push(Event::Ui(Action::ShowDispute(x.facts.id.clone())));
+                }
+            });
         });
-        ui.label(format!(
-            "{} {}  {} {}分  {} {}  {} {}",
+        let facts = format!(
+            "{} {}  {} {}{}  {}",
             v.t(T::Fine),
             x.facts.fine,
             v.t(T::Points),
             x.facts.points,
-            v.t(T::Place),
-            x.place,
-            v.t(T::Time),
+            v.t(T::PointsUnit),
             local_time(x.facts.occurred_at).strftime("%Y-%m-%d %H:%M")
-        ));
-        // The decision, re-decided with the ticked ones when ticked.
-        let decision = sel
-            .decisions
-            .iter()
-            .find(|d| d.violation == x.facts.id)
-            .unwrap_or(&x.decision);
-        let text = match v.lang {
-            Language::ZhCn => decision.message_zh(),
-            Language::En => decision.message_en(),
+        );
+        v.body(ui, facts);
+        if !is_elder(v) {
+            v.body(ui, format!("{} {}", v.t(T::Place), x.place));
+        }
+        let (mark, colour) = if decision.eligible() {
+            ("", theme::OK)
+        } else {
+            ("", theme::REFUSED)
         };
-        let colour = if decision.eligible() { OK } else { REFUSED };
-        ui.label(RichText::new(text).color(colour).size(18.0));
+        let text = i18n::decision_plain(v.lang, decision);
+        ui.add(egui::Label::new(v.rich(format!("{mark}{text}"), m.body(), colour).strong()).wrap());
+        if !decision.eligible() {
+            // Where to go instead, once per distinct advice; the clause in small print.
+            let mut advice: Vec<&str> = Vec::new();
+            for r in &decision.reasons {
+                let a = i18n::next_step(v.lang, *r);
+                if !advice.contains(&a) {
+                    advice.push(a);
+                }
+            }
+            for a in advice {
+                v.body(ui, format!("→ {a}"));
+            }
+            v.small(ui, i18n::decision_clause(v.lang, decision));
+        }
     });
 }
 
-fn violations(ui: &mut Ui, ctx: &Ctx, sel: &Selection, v: &View, out: &mut Vec<Event>) {
-    heading(
-        ui,
-        &format!("{}  {}", v.t(T::ViolationsTitle), sel.list.plate),
+fn is_elder(v: &View) -> bool {
+    v.m.scale > 1.0
+}
+
+fn violations(
+    ui: &mut Ui,
+    ctx: &Ctx,
+    s: &Session,
+    sel: &Selection,
+    v: &View,
+    out: &mut Vec<Event>,
+) -> Bar {
+    let m = v.m;
+    let full = ui.max_rect();
+    // The summary keeps its place at the bottom of the content: three lines.
+    let summary_h = 3.0 * m.line(m.body()) + m.smm(4.0);
+    let list_rect =
+        Rect::from_min_max(full.min, Pos2::new(full.right(), full.bottom() - summary_h));
+    let summary_rect = Rect::from_min_max(
+        Pos2::new(full.left(), list_rect.bottom() + m.smm(2.0)),
+        full.max,
     );
-    let told = matches!(ctx.message, Some(Message::Maintenance { .. }));
-    if in_maintenance_window(ctx.now) && !told {
-        banner(
-            ui,
-            &format!(
-                "{} {}",
-                v.t(T::MaintenanceBanner),
-                i18n::local_hm(reopens_at(ctx.now))
-            ),
-            WARN_BG,
-        );
-    }
-    if let Some(id) = &sel.dispute
-        && let Some(n) = sel.dispute_notice(id)
-    {
-        egui::Frame::new()
-            .fill(Color32::from_rgb(0xfd, 0xe2, 0xe2))
-            .inner_margin(12.0)
-            .show(ui, |ui| {
-                ui.label(RichText::new(format!("{}  {id}", v.t(T::DisputeTitle))).strong());
-                ui.label(format!(
-                    "【{}】{}",
-                    n.clause.code(),
-                    match v.lang {
-                        Language::ZhCn => &n.zh,
-                        Language::En => &n.en,
-                    }
-                ));
-                v.act(ui, v.t(T::Close), Action::CloseDispute, out);
-            });
-    }
-    if sel.list.violations.is_empty() {
-        ui.label(v.t(T::NoViolations));
-    }
-    let mut area = egui::ScrollArea::vertical()
-        .id_salt("violations")
-        .max_height((ui.available_height() - v.touch * 6.0).max(v.touch * 3.0));
-    if let Some(y) = v.scroll_to {
-        area = area.vertical_scroll_offset(y);
-    }
-    area.show(ui, |ui| {
-        for x in &sel.list.violations {
-            violation_row(ui, x, sel, v, out);
+    in_rect(ui, list_rect, Layout::top_down(Align::Min), |ui| {
+        ui.spacing_mut().item_spacing = vec2(m.gap(), m.smm(3.0));
+        let mut area = egui::ScrollArea::vertical()
+            .id_salt("violations")
+            .auto_shrink([false, false]);
+        if let Some(y) = v.scroll_to {
+            area = area.vertical_scroll_offset(y);
         }
-        if !sel.list.unpaid.is_empty() {
-            ui.label(RichText::new(v.t(T::UnpaidTitle)).size(26.0).strong());
-            for h in &sel.list.unpaid {
-                ui.horizontal(|ui| {
-                    ui.label(format!(
-                        "{} {}  {} {}",
-                        v.t(T::Decision),
-                        h.decision,
-                        v.t(T::Total),
-                        v.money(h.total)
-                    ));
-                    v.act(
+        area.show(ui, |ui| {
+            ui.spacing_mut().item_spacing = vec2(m.gap(), m.gap());
+            v.heading(
+                ui,
+                &format!("{}  {}", v.t(T::ViolationsTitle), sel.list.plate),
+            );
+            if let Some(id) = &sel.dispute
+                && let Some(n) = sel.dispute_notice(id)
+            {
+                v.card(ui, theme::WARN_BG, |ui| {
+                    v.strong(ui, format!("{}  {id}", v.t(T::DisputeTitle)));
+                    v.body(
                         ui,
-                        v.t(T::PayUnpaid),
-                        Action::PayUnpaid(h.decision.clone()),
-                        out,
+                        match v.lang {
+                            Language::ZhCn => n.zh.as_str(),
+                            Language::En => n.en.as_str(),
+                        },
                     );
+                    v.small(ui, i18n::clause_note(v.lang, n.clause.code()));
+                    v.act(ui, v.t(T::Close), Action::CloseDispute, out);
                 });
             }
-        }
+            if sel.list.violations.is_empty() {
+                v.body(ui, v.t(T::NoViolations));
+            } else if nothing_handleable(sel) {
+                v.card(ui, theme::WARN_BG, |ui| {
+                    v.strong(ui, v.t(T::NextStepTitle));
+                    v.body(ui, v.t(T::NothingHandleable));
+                });
+            }
+            for x in &sel.list.violations {
+                violation_row(ui, x, sel, v, out);
+            }
+            if !sel.list.unpaid.is_empty() {
+                v.big(ui, v.t(T::UnpaidTitle));
+                for h in &sel.list.unpaid {
+                    v.card(ui, theme::SURFACE, |ui| {
+                        ui.horizontal(|ui| {
+                            v.body(
+                                ui,
+                                format!(
+                                    "{} {}  {} {}",
+                                    v.t(T::Decision),
+                                    h.decision,
+                                    v.t(T::Total),
+                                    v.money(h.total)
+                                ),
+                            );
+                            ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+                                v.act(
+                                    ui,
+                                    v.t(T::PayUnpaid),
+                                    Action::PayUnpaid(h.decision.clone()),
+                                    out,
+                                );
+                            });
+                        });
+                    });
+                }
+            }
+        });
     });
-    if let Some(c) = &sel.cycle {
-        let text = match v.lang {
-            Language::ZhCn => c.message_zh(),
-            Language::En => c.message_en(),
-        };
-        ui.label(RichText::new(text).size(24.0).strong());
+    ui.painter().rect(
+        summary_rect,
+        m.mm(2.0),
+        theme::SURFACE,
+        Stroke::new(m.mm(0.3), theme::BORDER),
+        egui::StrokeKind::Inside,
+    );
+    in_rect(
+        ui,
+        summary_rect.shrink2(vec2(m.smm(3.0), m.smm(1.0))),
+        Layout::top_down(Align::Min),
+        |ui| {
+            ui.spacing_mut().item_spacing.y = 0.0;
+            let (fines, surcharge) = sel.amounts(ctx.now);
+            v.body(
+                ui,
+                format!(
+                    "{} {}   {} {}   {} {}   {} {}",
+                    v.t(T::Selected),
+                    sel.selected.len(),
+                    v.t(T::Amount),
+                    v.money(fines),
+                    v.t(T::Surcharge),
+                    v.money(surcharge),
+                    v.t(T::Fee),
+                    v.money(crate::rules::SERVICE_FEE),
+                ),
+            );
+            v.strong(
+                ui,
+                format!(
+                    "{} {}",
+                    v.t(T::Total),
+                    v.money(crate::rules::payment::AmountDue::new(fines, surcharge).total())
+                ),
+            );
+            if let Some(c) = &sel.cycle {
+                let text = match v.lang {
+                    Language::ZhCn => c.message_zh(),
+                    Language::En => c.message_en(),
+                };
+                v.strong(ui, text);
+            }
+        },
+    );
+    let bar = Bar::back(v).with_home(s.face_verified);
+    if nothing_handleable(sel) {
+        // Nothing here can be handled: the primary action is the next step, not a dead 下一步.
+        bar.primary(v.t(T::CallStaff), Action::CallStaff, true)
+    } else {
+        bar.primary(v.t(T::ToNotices), Action::ToNotices, sel.all_eligible())
     }
-    ui.horizontal(|ui| {
-        ui.label(format!("{} {}", v.t(T::Selected), sel.selected.len()));
-        amounts(ui, ctx, sel, v);
-    });
-    v.act_primary(ui, v.t(T::ToNotices), Action::ToNotices, out);
-    footer(ui, v, true, true, out);
+}
+
+/// No violation of the list can be handled here and nothing awaits payment.
+fn nothing_handleable(sel: &Selection) -> bool {
+    sel.list.unpaid.is_empty() && !sel.list.violations.iter().any(|x| x.decision.eligible())
 }

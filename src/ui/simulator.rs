@@ -131,6 +131,8 @@ impl Simulator {
             .exact_size(420.0)
             .frame(egui::Frame::new().fill(SIM_BG).inner_margin(12.0))
             .show(ui, |ui| {
+                // Its own dark look, apart from the kiosk's light screen.
+                ui.style_mut().visuals = egui::Visuals::dark();
                 ui.style_mut().visuals.override_text_color = Some(SIM_TEXT);
                 ui.style_mut().spacing.item_spacing.y = 4.0;
                 egui::ScrollArea::vertical()
