@@ -589,3 +589,89 @@ fn kiosk_platform_server_prints_what_kiosk_platform_db_prints() {
     both(&["revert-due"]);
     both(&["verify-qr", "--token", "nonsense"]);
 }
+
+#[test]
+fn an_answer_kept_before_a_sigkill_is_replayed_by_the_next_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = city(dir.path(), "c.sqlite3");
+    let (mut server, p) = remote::start_remote(&db);
+    let number = handled_decision(&p);
+    let payments = count(&db, "SELECT COUNT(*) FROM payments");
+    let body = pay_body(&number, "demo");
+    let first: PaymentView = p.call_with_key(Op::Pay, &body, Some("K-kill")).unwrap();
+    server.kill(); // SIGKILL
+    let (_next, p) = remote::start_remote(&db);
+    let again: PaymentView = p.call_with_key(Op::Pay, &body, Some("K-kill")).unwrap();
+    assert_eq!(first, again);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM payments"), payments + 1);
+    let other = pay_body(&number, "wechat");
+    let e = p
+        .call_with_key::<_, PaymentView>(Op::Pay, &other, Some("K-kill"))
+        .unwrap_err();
+    assert_eq!(e.code(), "idempotency_key_reused");
+}
+
+/// A server that answers 503 twice, then a revert report; it keeps every request's
+/// Idempotency-Key header.
+fn flaky_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let keys = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = keys.clone();
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                let lower = line.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                if let Some(v) = lower.strip_prefix("idempotency-key:") {
+                    seen.lock().unwrap().push(v.trim().to_string());
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let (status, text) = if n < 2 {
+                ("503 Service Unavailable", "busy".to_string())
+            } else {
+                ("200 OK", r#"{"reverted":[]}"#.to_string())
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
+                text.len()
+            );
+        }
+    });
+    (url, keys)
+}
+
+#[test]
+fn every_retry_of_a_call_carries_the_same_idempotency_key() {
+    let (url, keys) = flaky_server();
+    let p = RemotePlatform::new(&url, KioskIdentity::demo())
+        .unwrap()
+        .with_retries(3, std::time::Duration::from_millis(10));
+    let report = p.revert_due(now()).unwrap();
+    assert!(report.reverted.is_empty());
+    let keys = keys.lock().unwrap().clone();
+    assert_eq!(keys.len(), 3, "two 503s, then the answer");
+    assert!(!keys[0].is_empty());
+    assert!(keys.iter().all(|k| *k == keys[0]), "{keys:?}");
+    // The next call has a key of its own.
+    let (url, keys) = flaky_server();
+    let p = RemotePlatform::new(&url, KioskIdentity::demo())
+        .unwrap()
+        .with_retries(1, std::time::Duration::from_millis(10));
+    let e = p.revert_due(now()).unwrap_err();
+    assert_eq!(e.code(), "platform_unavailable", "{e}");
+    assert_eq!(keys.lock().unwrap().len(), 2);
+}
