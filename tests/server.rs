@@ -430,7 +430,10 @@ fn only_listed_kiosks_with_a_good_signature_and_clock_are_served_and_never_the_d
         format!("[kiosks.CQ-T-1]\npublic_key = \"{public}\"\nhall = \"测试大厅\"\n"),
     )
     .unwrap();
-    let server = remote::start_server(&db, &["--kiosks", kiosks.to_str().unwrap()]);
+    let server = remote::start_server(
+        &db,
+        &["--kiosks", kiosks.to_str().unwrap(), "--kiosk-clock"],
+    );
     let me = KioskIdentity::from_key_file("CQ-T-1", &key_file).unwrap();
     let p = RemotePlatform::new(&server.url, me.clone()).unwrap();
     let number = handled_decision(&p);
@@ -478,6 +481,48 @@ fn only_listed_kiosks_with_a_good_signature_and_clock_are_served_and_never_the_d
         (401, "kiosk_unauthorized".into())
     );
     assert_eq!(raw_call(&server.url, "CQ-T-1", t, "").0, 401);
+}
+
+#[test]
+fn without_kiosk_clock_the_servers_clock_decides() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = city(dir.path(), "c.sqlite3");
+    let (key_file, public) = keygen(dir.path(), "k.key");
+    let kiosks = dir.path().join("kiosks.toml");
+    std::fs::write(
+        &kiosks,
+        format!("[kiosks.CQ-T-9]\npublic_key = \"{public}\"\n"),
+    )
+    .unwrap();
+    let server = remote::start_server(&db, &["--kiosks", kiosks.to_str().unwrap()]);
+    let me = KioskIdentity::from_key_file("CQ-T-9", &key_file).unwrap();
+    let p = RemotePlatform::new(&server.url, me).unwrap();
+    // The kiosk says it is 2022; the server records its own time.
+    p.feedback(
+        &FeedbackRequest {
+            id_number: None,
+            kiosk_id: "forged".into(),
+            category: "general".into(),
+            text: "时钟".into(),
+        },
+        now(),
+    )
+    .unwrap();
+    let at = count(
+        &db,
+        "SELECT MAX(created_at) FROM feedback WHERE kiosk_id = 'CQ-T-9'",
+    );
+    assert!(
+        (at - Timestamp::now().as_second()).abs() < 600,
+        "recorded at {at}, the server's clock"
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM feedback WHERE kiosk_id = 'forged'"
+        ),
+        0
+    );
 }
 
 #[test]

@@ -117,6 +117,7 @@ impl Kiosk {
             demo: true,
             kiosks: None,
             revert_every: Duration::from_secs(3600),
+            kiosk_clock: true,
         })
         .unwrap();
         config.platform.url = format!("http://{addr}");

@@ -104,15 +104,15 @@ impl StoreBackend {
     /// Copy the newest outbox message to the simulator panel (demo mode).
     fn mirror_outbox(&self) {
         let Some(outbox) = &self.outbox else { return };
-        if let Ok(mut entries) = self.platform.sms_outbox(1) {
-            if let (Some(e), Ok(mut out)) = (entries.pop(), outbox.lock()) {
-                out.push(SmsMessage {
-                    to: mask_text(&e.phone),
-                    text: e.body.clone(),
-                    code: e.code.clone(),
-                    at: e.created_at,
-                });
-            }
+        if let Ok(mut entries) = self.platform.sms_outbox(1)
+            && let (Some(e), Ok(mut out)) = (entries.pop(), outbox.lock())
+        {
+            out.push(SmsMessage {
+                to: mask_text(&e.phone),
+                text: e.body.clone(),
+                code: e.code.clone(),
+                at: e.created_at,
+            });
         }
     }
 

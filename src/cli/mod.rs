@@ -74,6 +74,10 @@ enum Command {
         /// Seconds between two runs of the 六.2 revert of unpaid kiosk handlings.
         #[arg(long, default_value_t = 60)]
         revert_every: u64,
+        /// Decide with the time each request carries instead of the server's clock (demos and
+        /// tests on a simulated clock; implied by --demo).
+        #[arg(long)]
+        kiosk_clock: bool,
     },
     /// Make a kiosk's identity: a new ed25519 private key written to FILE (mode 0600, never over
     /// an existing file); prints the public key for the server's --kiosks file.
@@ -159,7 +163,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             demo,
             kiosks,
             revert_every,
-        }) => serve::serve(database, listen, demo, kiosks, revert_every),
+            kiosk_clock,
+        }) => serve::serve(database, listen, demo, kiosks, revert_every, kiosk_clock),
         Some(Command::Keygen { out }) => serve::keygen(&out),
         Some(Command::Bench { what: _ }) => {
             let config = crate::config::KioskConfig::load(cli.config.as_deref())?;

@@ -14,6 +14,7 @@ pub fn serve(
     demo: bool,
     kiosks: Option<PathBuf>,
     revert_every_secs: u64,
+    kiosk_clock: bool,
 ) -> anyhow::Result<i32> {
     let opts = ServeOptions {
         database,
@@ -21,6 +22,7 @@ pub fn serve(
         demo,
         kiosks,
         revert_every: Duration::from_secs(revert_every_secs.max(1)),
+        kiosk_clock,
     };
     run(opts, |addr| {
         let _ = crate::outln!("listening on http://{addr}");

@@ -43,8 +43,17 @@ fn demo_only() -> StoreError {
     }
 }
 
-/// Run `op` with `body` for `kiosk_id`.
-pub fn execute(p: &dyn Platform, op: Op, kiosk_id: &str, body: &[u8], demo: bool) -> Answer {
+/// Run `op` with `body` for `kiosk_id`. `clock`: the server's time, which replaces the `now` the
+/// body carries (None: the kiosk's time is used, for demos and tests on a simulated clock).
+pub fn execute(
+    p: &dyn Platform,
+    op: Op,
+    kiosk_id: &str,
+    body: &[u8],
+    demo: bool,
+    clock: Option<jiff::Timestamp>,
+) -> Answer {
+    let at = |now: jiff::Timestamp| clock.unwrap_or(now);
     fn run<B: DeserializeOwned, T: Serialize>(
         body: &[u8],
         f: impl FnOnce(B) -> Result<T, StoreError>,
@@ -52,50 +61,50 @@ pub fn execute(p: &dyn Platform, op: Op, kiosk_id: &str, body: &[u8], demo: bool
         answer(parse::<B>(body).and_then(f))
     }
     match op {
-        Op::Person => run(body, |b: ById| p.person(&b.id_number, b.now)),
-        Op::Vehicles => run(body, |b: ById| p.vehicles(&b.id_number, b.now)),
+        Op::Person => run(body, |b: ById| p.person(&b.id_number, at(b.now))),
+        Op::Vehicles => run(body, |b: ById| p.vehicles(&b.id_number, at(b.now))),
         Op::Violations => run(body, |b: ByIdVehicle| {
-            p.violations(&b.id_number, &b.vehicle, b.now)
+            p.violations(&b.id_number, &b.vehicle, at(b.now))
         }),
-        Op::SendRegisterCode => run(body, |b: ByPhone| p.send_register_code(&b.phone, b.now)),
-        Op::Register => run(body, |b: RegisterBody| p.register(&b.request, b.now)),
+        Op::SendRegisterCode => run(body, |b: ByPhone| p.send_register_code(&b.phone, at(b.now))),
+        Op::Register => run(body, |b: RegisterBody| p.register(&b.request, at(b.now))),
         Op::SendFilingCode => run(body, |b: ByIdVehicle| {
-            p.send_filing_code(&b.id_number, &b.vehicle, b.now)
+            p.send_filing_code(&b.id_number, &b.vehicle, at(b.now))
         }),
-        Op::FileVehicle => run(body, |b: FileBody| p.file_vehicle(&b.request, b.now)),
+        Op::FileVehicle => run(body, |b: FileBody| p.file_vehicle(&b.request, at(b.now))),
         Op::ReviewFiling => run(body, |b: Review| {
-            p.review_filing(FilingId(b.filing_id), b.approve, &b.note, b.now)
+            p.review_filing(FilingId(b.filing_id), b.approve, &b.note, at(b.now))
         }),
         Op::Unfile => run(body, |b: ByIdVehicle| {
-            p.unfile(&b.id_number, &b.vehicle, b.now)
+            p.unfile(&b.id_number, &b.vehicle, at(b.now))
         }),
-        Op::Filings => run(body, |b: ById| p.filings(&b.id_number, b.now)),
+        Op::Filings => run(body, |b: ById| p.filings(&b.id_number, at(b.now))),
         Op::RemoveDriver => run(body, |b: RemoveDriver| {
-            p.remove_driver(&b.owner, FilingId(b.filing_id), b.now)
+            p.remove_driver(&b.owner, FilingId(b.filing_id), at(b.now))
         }),
         Op::Handle => run(body, |mut b: HandleBody| {
             b.request.kiosk_id = kiosk_id.to_string();
-            p.handle(&b.request, b.now)
+            p.handle(&b.request, at(b.now))
         }),
-        Op::Pay => run(body, |b: PayBody| p.pay(&b.request, b.now)),
-        Op::RevertDue => run(body, |b: AtTime| p.revert_due(b.now)),
+        Op::Pay => run(body, |b: PayBody| p.pay(&b.request, at(b.now))),
+        Op::RevertDue => run(body, |b: AtTime| p.revert_due(at(b.now))),
         Op::Receipt => run(body, |b: ReceiptQuery| {
             p.receipt(&b.decision_number, b.kind)
         }),
         Op::Feedback => run(body, |mut b: FeedbackBody| {
             b.request.kiosk_id = kiosk_id.to_string();
-            p.feedback(&b.request, b.now)
+            p.feedback(&b.request, at(b.now))
                 .map(|feedback| FeedbackNumber { feedback })
         }),
         Op::IssueVehicleQr => run(body, |b: ByIdVehicle| {
-            p.issue_vehicle_qr(&b.id_number, &b.vehicle, b.now)
+            p.issue_vehicle_qr(&b.id_number, &b.vehicle, at(b.now))
         }),
-        Op::VehicleByPlate => run(body, |b: ByPlate| p.vehicle_by_plate(&b.plate, b.now)),
-        Op::VehicleOwner => run(body, |b: ByVehicle| p.vehicle_owner(&b.vehicle, b.now)),
+        Op::VehicleByPlate => run(body, |b: ByPlate| p.vehicle_by_plate(&b.plate, at(b.now))),
+        Op::VehicleOwner => run(body, |b: ByVehicle| p.vehicle_owner(&b.vehicle, at(b.now))),
         Op::FilingPrecheck => run(body, |b: ByIdVehicle| {
-            p.filing_precheck(&b.id_number, &b.vehicle, b.now)
+            p.filing_precheck(&b.id_number, &b.vehicle, at(b.now))
         }),
-        Op::VerifyVehicleQr => run(body, |b: ByToken| p.verify_vehicle_qr(&b.token, b.now)),
+        Op::VerifyVehicleQr => run(body, |b: ByToken| p.verify_vehicle_qr(&b.token, at(b.now))),
         Op::SmsOutbox => run(body, |b: Limit| {
             if demo {
                 p.sms_outbox(b.limit.min(1000))

@@ -57,6 +57,10 @@ pub struct ServeOptions {
     pub kiosks: Option<PathBuf>,
     /// How often the 六.2 revert runs.
     pub revert_every: Duration,
+    /// Use the time each request carries instead of the server's clock (demos and tests on a
+    /// simulated clock; `demo` implies it). Otherwise the server's clock decides windows and
+    /// deadlines, whatever a kiosk's clock says.
+    pub kiosk_clock: bool,
 }
 
 /// Why the server could not start.
@@ -88,9 +92,12 @@ pub enum ServerError {
     Runtime(std::io::Error),
 }
 
+/// A platform and the idempotency ledger kept in the same database.
+pub type Backend = (Arc<dyn Platform>, Arc<dyn Ledger>);
+
 /// The platform and its idempotency ledger for `--database`: a SQLite file today. The lead
 /// extends this one function for `postgres://` URLs (`PgPlatform` and its ledger).
-pub fn open_platform(db: &str) -> Result<(Arc<dyn Platform>, Arc<dyn Ledger>), ServerError> {
+pub fn open_platform(db: &str) -> Result<Backend, ServerError> {
     if db.starts_with("postgres://") || db.starts_with("postgresql://") {
         return Err(ServerError::PostgresNotBuilt(redact_url(db)));
     }
@@ -126,6 +133,8 @@ pub struct Shared {
     pub platform: Arc<dyn Platform>,
     pub ledger: Arc<dyn Ledger>,
     pub kiosks: KioskRegistry,
+    /// Whether the time a request carries is used (else the server's clock).
+    pub kiosk_clock: bool,
     /// This server process's id in the ledger: a record in flight under another id was left by a
     /// server that died, and is taken over.
     pub instance: String,
@@ -147,6 +156,7 @@ async fn healthz(State(st): State<Arc<Shared>>) -> Response {
             "status": "ok",
             "instance": st.instance,
             "demo": st.kiosks.demo(),
+            "kiosk_clock": st.kiosk_clock,
         }))
         .unwrap_or_default(),
         false,
@@ -303,7 +313,8 @@ pub fn serve_blocking(
     let demo = st.kiosks.demo();
     let run = || -> Answer {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            dispatch::execute(st.platform.as_ref(), op, kiosk, body, demo)
+            let clock = (!st.kiosk_clock).then(Timestamp::now);
+            dispatch::execute(st.platform.as_ref(), op, kiosk, body, demo, clock)
         }))
         .unwrap_or_else(|_| error_answer(&StoreError::Unavailable("the server failed".into())))
     };
@@ -374,6 +385,7 @@ pub fn prepare(opts: &ServeOptions) -> Result<Arc<Shared>, ServerError> {
         platform,
         ledger,
         kiosks,
+        kiosk_clock: opts.kiosk_clock || opts.demo,
         instance: crate::wire::random_hex(16),
     }))
 }

@@ -59,6 +59,9 @@ pub trait Ledger: Send + Sync {
     fn purge(&self, before: Timestamp) -> Result<usize, StoreError>;
 }
 
+/// A stored record: fingerprint, instance, state, status, response.
+type Record = (String, String, String, Option<i64>, Option<Vec<u8>>);
+
 /// The ledger in the store's SQLite file.
 pub struct SqliteLedger {
     conn: Mutex<Connection>,
@@ -104,7 +107,7 @@ impl Ledger for SqliteLedger {
         now: Timestamp,
     ) -> Result<Begin, StoreError> {
         self.write(|tx| {
-            let row: Option<(String, String, String, Option<i64>, Option<Vec<u8>>)> = tx
+            let row: Option<Record> = tx
                 .query_row(
                     "SELECT fingerprint, instance, state, status, response FROM idempotency
                      WHERE kiosk_id = ?1 AND key = ?2",
