@@ -8,6 +8,22 @@
 //! call runs on tokio's blocking pool (`spawn_blocking`), never on a worker thread. Bodies are
 //! bounded ([`MAX_BODY_BYTES`]), each request has a deadline ([`REQUEST_TIMEOUT`]), and the
 //! 六.2 revert runs on the server (once a minute), not on the kiosks.
+//!
+//! The HTTP API:
+//!
+//! | request | answer |
+//! | --- | --- |
+//! | `GET /healthz` | 200 `{"status":"ok","instance":…,"demo":…,"kiosk_clock":…}` (no identity needed) |
+//! | `POST /v1/<op>`, `<op>` one of `wire::ops::Op` (`person`, `vehicles`, `violations`, `send_register_code`, `register`, `send_filing_code`, `file_vehicle`, `review_filing`, `unfile`, `filings`, `remove_driver`, `handle`, `pay`, `revert_due`, `receipt`, `feedback`, `issue_vehicle_qr`, `vehicle_by_plate`, `vehicle_owner`, `filing_precheck`, `verify_vehicle_qr`, `sms_outbox`) | 200 with the view as JSON; an error: its status and `wire::error::ErrorBody` `{error, kind, message, zh, en, detail}` |
+//!
+//! Headers of every `POST`: `X-Kiosk-Id`, `X-Kiosk-Time` (Unix seconds, ±300 s),
+//! `X-Kiosk-Signature` (hex ed25519 over `wire::auth::signing_message`), and `Idempotency-Key`
+//! (1–128 characters) on every write. Statuses: 200; 400 invalid request (or a write without a
+//! key); 401 identity refused (unknown kiosk, bad signature, stale time, the demo identity on a
+//! server without `--demo`); 404 not found (or an unknown operation); 409 the same key is running
+//! now (retry with the same key); 413 body over 64 KiB; 422 refused by the rules or the state, or
+//! the key reused for another request; 500/503 the server's storage, a deadline, a panic (retry
+//! with the same key). A replayed answer carries `Idempotent-Replayed: true`.
 
 pub mod dispatch;
 pub mod kiosks;
@@ -440,4 +456,100 @@ pub fn spawn(opts: ServeOptions) -> Result<SocketAddr, ServerError> {
         .map_err(ServerError::Runtime)?;
     rx.recv()
         .map_err(|_| ServerError::Runtime(std::io::Error::other("the server thread ended")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::demo::{DemoOptions, build_city};
+    use crate::store::schema;
+    use crate::wire::ops::{PayBody, WithNow};
+
+    /// A duplicate arriving while the first request is still inside the store is told 409; the
+    /// first finishes, and the key then replays its answer.
+    #[test]
+    fn a_concurrent_duplicate_is_told_409_and_then_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.sqlite3");
+        let anchor: Timestamp = "2022-10-24T09:00:00+08:00".parse().unwrap();
+        let now = anchor + jiff::SignedDuration::from_hours(2);
+        let mut conn = schema::open(&path).unwrap();
+        build_city(
+            &mut conn,
+            &DemoOptions {
+                persons: 30,
+                seed: 1,
+                anchor,
+            },
+        )
+        .unwrap();
+        let platform = SqlitePlatform::open_demo(&path).unwrap();
+        let decision = platform
+            .handle(
+                &crate::store::platform::HandleRequest {
+                    id_number: crate::domain::IdNumber::parse("50010619851120002X").unwrap(),
+                    vehicle: crate::store::platform::VehicleKey::parse("渝A8K2L6", "02").unwrap(),
+                    violation_ids: vec!["5001000000000001".into()],
+                    kiosk_id: "K".into(),
+                },
+                now,
+            )
+            .unwrap()
+            .items[0]
+            .decision
+            .number
+            .clone();
+        // The ledger apart from the store, so the store can be held busy alone.
+        let shared = Arc::new(Shared {
+            platform: Arc::new(platform),
+            ledger: Arc::new(SqliteLedger::with_connection(
+                schema::open_in_memory().unwrap(),
+            )),
+            kiosks: KioskRegistry::new(true),
+            kiosk_clock: true,
+            instance: "i1".into(),
+        });
+        let body: PayBody = WithNow {
+            request: crate::store::platform::PayRequest {
+                decision_number: decision,
+                idempotency_key: "pay".into(),
+                method: "demo".into(),
+            },
+            now,
+        };
+        let body = serde_json::to_vec(&body).unwrap();
+        // Another writer holds the store: the first payment waits inside it.
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let (s, b) = (shared.clone(), body.clone());
+        let first = std::thread::spawn(move || serve_blocking(&s, Op::Pay, "K", Some("k1"), &b));
+        std::thread::sleep(Duration::from_millis(300));
+        let (status, answer, _) = serve_blocking(&shared, Op::Pay, "K", Some("k1"), &body);
+        assert_eq!(status, 409, "{}", String::from_utf8_lossy(&answer));
+        conn.execute_batch("COMMIT").unwrap();
+        let (status, answer, replayed) = first.join().unwrap();
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+        assert!(!replayed);
+        let (status, again, replayed) = serve_blocking(&shared, Op::Pay, "K", Some("k1"), &body);
+        assert_eq!((status, replayed), (200, true));
+        assert_eq!(again, answer);
+        // Reads go straight to the store, without the ledger.
+        let (status, _, replayed) = serve_blocking(
+            &shared,
+            Op::Receipt,
+            "K",
+            None,
+            br#"{"decision_number":"x","kind":"payment"}"#,
+        );
+        assert_eq!((status, replayed), (404, false));
+    }
+
+    #[test]
+    fn a_postgres_url_is_named_without_its_password() {
+        let Err(e) = open_platform("postgres://kiosk:secret@db:5432/city") else {
+            panic!("no PostgreSQL in this build")
+        };
+        let text = e.to_string();
+        assert!(text.contains("postgres://kiosk:***@db:5432/city"), "{text}");
+        assert!(!text.contains("secret"));
+    }
 }

@@ -19,6 +19,8 @@
 //! kiosk platform --db city.sqlite3 pay --decision <number> --key <once-per-payment key>
 //! kiosk db check --path city.sqlite3
 //! kiosk db init --demo --persons 1000000 --path big.sqlite3 && kiosk db bench --path big.sqlite3
+//! kiosk serve --database city.sqlite3 --listen 127.0.0.1:8080 --demo &   # the platform server
+//! kiosk platform --server http://127.0.0.1:8080 person --id 50010619851120002X
 //! ```
 
 pub mod audit;

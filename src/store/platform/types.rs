@@ -205,6 +205,7 @@ pub struct ViolationView {
 
 /// Where a penalty decision was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum DecisionChannel {
     /// Handled at a kiosk: 2 hours to pay (六.2).
     Kiosk,
@@ -293,6 +294,7 @@ pub struct FilingRequest {
 
 /// Where a filing (备案) stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FilingState {
     /// 待审核: counts against the limits (三.2) until reviewed.
     PendingReview,
@@ -357,6 +359,7 @@ pub struct FilingList {
 
 /// Which receipt (回执) of a decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ReceiptKind {
     /// 处理回执, printed after handling.
     Handling,
