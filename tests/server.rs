@@ -380,6 +380,22 @@ fn a_write_without_an_idempotency_key_is_refused() {
         }
         Attempt::Network(e) => panic!("{e}"),
     }
+    // A body over the bound is refused before anything reads it.
+    let huge = vec![b' '; 100 * 1024];
+    match p.attempt(Op::Pay, &huge, Some("big"), std::time::Duration::from_secs(5)) {
+        Attempt::Answer(status, _) => assert_eq!(status, 413),
+        Attempt::Network(e) => panic!("{e}"),
+    }
+    // An unknown operation.
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let resp = agent
+        .post(format!("{}/v1/drop_tables", _server.url))
+        .send(&b"{}"[..])
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 404);
 }
 
 fn keygen(dir: &Path, name: &str) -> (PathBuf, String) {
