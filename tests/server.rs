@@ -382,7 +382,12 @@ fn a_write_without_an_idempotency_key_is_refused() {
     }
     // A body over the bound is refused before anything reads it.
     let huge = vec![b' '; 100 * 1024];
-    match p.attempt(Op::Pay, &huge, Some("big"), std::time::Duration::from_secs(5)) {
+    match p.attempt(
+        Op::Pay,
+        &huge,
+        Some("big"),
+        std::time::Duration::from_secs(5),
+    ) {
         Attempt::Answer(status, _) => assert_eq!(status, 413),
         Attempt::Network(e) => panic!("{e}"),
     }
@@ -646,9 +651,66 @@ fn kiosk_platform_server_prints_what_kiosk_platform_db_prints() {
         1
     );
     both(&["receipt", "--decision", &decision]);
-    both(&["filings", "--id", lxh]);
+    both(&["receipt", "--decision", &decision, "--kind", "handling"]);
     both(&["revert-due"]);
-    both(&["verify-qr", "--token", "nonsense"]);
+    assert_eq!(both(&["verify-qr", "--token", "nonsense"]).0, 1);
+    // Filing by the owner's QR code, review, lists, unfiling, the owner removing a driver.
+    let owner = DEMO_PERSONS
+        .iter()
+        .find(|p| p.name == "刘芳")
+        .unwrap()
+        .id_number;
+    let (code, issued) = both(&["issue-qr", "--id", owner, "--plate", "渝A6R2T8"]);
+    assert_eq!(code, 0, "{issued}");
+    let issued: serde_json::Value = serde_json::from_str(&issued).unwrap();
+    let token = issued["token"].as_str().expect("a token").to_string();
+    assert_eq!(both(&["verify-qr", "--token", &token]).0, 0);
+    let (code, filed) = both(&["file", "--id", lxh, "--token", &token]);
+    assert_eq!(code, 0, "{filed}");
+    let filed: serde_json::Value = serde_json::from_str(&filed).unwrap();
+    let filing = filed["id"].to_string();
+    assert_eq!(both(&["file", "--id", lxh, "--token", &token]).0, 1);
+    assert_eq!(both(&["review", "--filing", &filing, "--approve"]).0, 0);
+    assert_eq!(both(&["review", "--filing", &filing, "--reject"]).0, 1);
+    both(&["filings", "--id", lxh]);
+    both(&["filings", "--id", owner]);
+    both(&["vehicles", "--id", lxh]);
+    assert_eq!(both(&["unfile", "--id", lxh, "--plate", "渝A6R2T8"]).0, 0);
+    assert_eq!(both(&["remove-driver", "--id", lxh, "--filing", "1"]).0, 1);
+    // SMS verbs: the answers match; the codes themselves are random, so only the outbox's exit.
+    assert_eq!(both(&["send-register-code", "--phone", "12345"]).0, 1);
+    assert_eq!(both(&["send-register-code", "--phone", "13912345678"]).0, 0);
+    assert_eq!(
+        both(&["send-filing-code", "--id", lxh, "--plate", "渝A6R2T8"]).0,
+        0
+    );
+    assert_eq!(
+        both(&[
+            "register",
+            "--id",
+            lxh,
+            "--phone",
+            "13912345678",
+            "--code",
+            "x"
+        ])
+        .0,
+        1
+    );
+    assert_eq!(
+        platform_cli(&["--server", &server.url, "sms-outbox", "--limit", "2"]).0,
+        0
+    );
+    both(&[
+        "feedback",
+        "--id",
+        lxh,
+        "--text",
+        "很好",
+        "--kiosk",
+        "demo-kiosk",
+    ]);
+    both(&["demo-persons"]);
 }
 
 #[test]
