@@ -717,13 +717,16 @@ fn kiosk_platform_server_prints_what_kiosk_platform_db_prints() {
 fn an_answer_kept_before_a_sigkill_is_replayed_by_the_next_server() {
     let dir = tempfile::tempdir().unwrap();
     let db = city(dir.path(), "c.sqlite3");
-    let (mut server, p) = remote::start_remote(&db);
+    let serve = |db: &Path| remote::start_server(db, &["--demo", "--revert-every", "0"]);
+    let mut server = serve(&db);
+    let p = remote::demo_client(&server);
     let number = handled_decision(&p);
     let payments = count(&db, "SELECT COUNT(*) FROM payments");
     let body = pay_body(&number, "demo");
     let first: PaymentView = p.call_with_key(Op::Pay, &body, Some("K-kill")).unwrap();
     server.kill(); // SIGKILL
-    let (_next, p) = remote::start_remote(&db);
+    let _next = serve(&db);
+    let p = remote::demo_client(&_next);
     let again: PaymentView = p.call_with_key(Op::Pay, &body, Some("K-kill")).unwrap();
     assert_eq!(first, again);
     assert_eq!(count(&db, "SELECT COUNT(*) FROM payments"), payments + 1);
@@ -797,4 +800,71 @@ fn every_retry_of_a_call_carries_the_same_idempotency_key() {
     let e = p.revert_due(now()).unwrap_err();
     assert_eq!(e.code(), "platform_unavailable", "{e}");
     assert_eq!(keys.lock().unwrap().len(), 2);
+}
+
+/// The server is SIGKILLed at a different instant of a payment each round; the kiosk retries with
+/// its key against the next server: every retry gets the one payment, nothing is left in flight,
+/// and the database's invariants hold.
+#[test]
+fn a_server_killed_mid_request_loses_nothing_and_doubles_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = city(dir.path(), "c.sqlite3");
+    // The decisions are made on the test's clock (2022): no revert by the server's clock.
+    let serve = |db: &Path| remote::start_server(db, &["--demo", "--revert-every", "0"]);
+    let mut server = serve(&db);
+    let number = handled_decision(&remote::demo_client(&server));
+    let payments = count(&db, "SELECT COUNT(*) FROM payments");
+    let body = pay_body(&number, "demo");
+    let mut paid: Option<PaymentView> = None;
+    let (mut unanswered, mut left_in_flight) = (0, 0);
+    const ROUNDS: u64 = 50;
+    for round in 0..ROUNDS {
+        let key = format!("K-{round}");
+        let (url, b, k) = (server.url.clone(), body.clone(), key.clone());
+        let call = std::thread::spawn(move || {
+            RemotePlatform::new(&url, KioskIdentity::demo())
+                .unwrap()
+                .with_retries(0, std::time::Duration::from_millis(1))
+                .call_with_key::<_, PaymentView>(Op::Pay, &b, Some(&k))
+        });
+        std::thread::sleep(std::time::Duration::from_micros((round % 25) * 150));
+        server.kill();
+        if call.join().unwrap().is_err() {
+            unanswered += 1;
+        }
+        left_in_flight += count(
+            &db,
+            "SELECT COUNT(*) FROM idempotency WHERE state = 'in_flight'",
+        );
+        server = serve(&db);
+        let again: PaymentView = remote::demo_client(&server)
+            .call_with_key(Op::Pay, &body, Some(&key))
+            .unwrap();
+        match &paid {
+            None => paid = Some(again),
+            Some(p) => assert_eq!(p.transaction_no, again.transaction_no, "round {round}"),
+        }
+    }
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM payments"), payments + 1);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM idempotency WHERE state = 'in_flight'"
+        ),
+        0
+    );
+    drop(server);
+    let check = Command::new(env!("CARGO_BIN_EXE_kiosk"))
+        .args(["db", "check", "--path"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    println!(
+        "{ROUNDS} kills ({unanswered} before the answer, {left_in_flight} left in flight and taken over): one payment, nothing in flight, db check clean"
+    );
 }

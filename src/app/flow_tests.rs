@@ -116,7 +116,7 @@ impl Kiosk {
             listen: "127.0.0.1:0".parse().unwrap(),
             demo: true,
             kiosks: None,
-            revert_every: Duration::from_secs(3600),
+            revert_every: None,
             kiosk_clock: true,
         })
         .unwrap();

@@ -71,7 +71,8 @@ enum Command {
         /// The kiosks allowed to call: TOML, `[kiosks.ID] public_key = "HEX"`, optional `hall`.
         #[arg(long)]
         kiosks: Option<PathBuf>,
-        /// Seconds between two runs of the 六.2 revert of unpaid kiosk handlings.
+        /// Seconds between two runs of the 六.2 revert of unpaid kiosk handlings (it also runs
+        /// at start-up); 0: never (tests whose kiosks run on a simulated clock).
         #[arg(long, default_value_t = 60)]
         revert_every: u64,
         /// Decide with the time each request carries instead of the server's clock (demos and

@@ -21,7 +21,7 @@ pub fn serve(
         listen,
         demo,
         kiosks,
-        revert_every: Duration::from_secs(revert_every_secs.max(1)),
+        revert_every: (revert_every_secs > 0).then(|| Duration::from_secs(revert_every_secs)),
         kiosk_clock,
     };
     run(opts, |addr| {

@@ -71,8 +71,9 @@ pub struct ServeOptions {
     pub demo: bool,
     /// The kiosks allowed to call (TOML: id → public key, hall).
     pub kiosks: Option<PathBuf>,
-    /// How often the 六.2 revert runs.
-    pub revert_every: Duration,
+    /// How often the 六.2 revert runs (it also runs at start-up); None: never (tests whose
+    /// kiosks run on a simulated clock, which the server's clock would overtake).
+    pub revert_every: Option<Duration>,
     /// Use the time each request carries instead of the server's clock (demos and tests on a
     /// simulated clock; `demo` implies it). Otherwise the server's clock decides windows and
     /// deadlines, whatever a kiosk's clock says.
@@ -384,15 +385,16 @@ pub fn prepare(opts: &ServeOptions) -> Result<Arc<Shared>, ServerError> {
     }
     let (platform, ledger) = open_platform(&opts.database)?;
     let now = Timestamp::now();
-    match platform.revert_due(now) {
-        Ok(r) if !r.reverted.is_empty() => {
+    match opts.revert_every.map(|_| platform.revert_due(now)) {
+        None => {}
+        Some(Ok(r)) if !r.reverted.is_empty() => {
             tracing::info!(
                 count = r.reverted.len(),
                 "unpaid handlings reverted at start-up (六.2)"
             )
         }
-        Ok(_) => {}
-        Err(e) => tracing::error!(error = %e, "start-up revert failed"),
+        Some(Ok(_)) => {}
+        Some(Err(e)) => tracing::error!(error = %e, "start-up revert failed"),
     }
     if let Err(e) = ledger.purge(now - LEDGER_RETENTION) {
         tracing::warn!(error = %e, "idempotency ledger not purged");
@@ -410,12 +412,14 @@ pub fn prepare(opts: &ServeOptions) -> Result<Arc<Shared>, ServerError> {
 pub fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), ServerError> {
     let shared = prepare(&opts)?;
     let stop = Arc::new(AtomicBool::new(false));
-    crate::store::platform::spawn_periodic_revert(
-        shared.platform.clone(),
-        Arc::new(Timestamp::now),
-        opts.revert_every,
-        stop.clone(),
-    );
+    if let Some(every) = opts.revert_every {
+        crate::store::platform::spawn_periodic_revert(
+            shared.platform.clone(),
+            Arc::new(Timestamp::now),
+            every,
+            stop.clone(),
+        );
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(64)
