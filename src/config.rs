@@ -272,6 +272,12 @@ impl KioskConfig {
                     );
                 }
             }
+            if !c.kiosk.id.chars().all(|ch| ch.is_ascii_graphic()) {
+                return bad(
+                    "kiosk.id",
+                    "must be ASCII letters, digits and punctuation when platform.url is set (it travels in the X-Kiosk-Id header)",
+                );
+            }
             if url.chars().any(char::is_whitespace) || url.contains('@') {
                 return bad(
                     "platform.url",
@@ -375,9 +381,13 @@ mod tests {
             "[platform]\nurl = \"http://\"\n",
             "[platform]\nurl = \"http://u:p@host\"\n",
             "[platform]\nkey_file = \"/k\"\n",
+            "[kiosk]\nid = \"渝北 1\"\n[platform]\nurl = \"http://h\"\n",
         ] {
             let e = KioskConfig::from_toml_over_default(bad, "t").unwrap_err();
-            assert!(e.to_string().contains("platform."), "{bad}: {e}");
+            assert!(
+                e.to_string().contains("platform.") || e.to_string().contains("kiosk.id"),
+                "{bad}: {e}"
+            );
         }
     }
 }
