@@ -137,7 +137,11 @@ pub enum StoreError {
     )]
     Unavailable(String),
     /// The platform server refused this kiosk's identity (unknown kiosk, bad signature, clock).
-    #[error("交管平台拒绝了本机的身份：{0} / The platform refused this kiosk's identity: {0}")]
+    #[error(
+        "交管平台拒绝了本机的身份：{zh} / The platform refused this kiosk's identity: {en}",
+        zh = zh_half(.0),
+        en = en_half(.0)
+    )]
     Unauthorized(String),
     /// The same request (same idempotency key) is still being processed by the server.
     #[error(
@@ -158,6 +162,16 @@ impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         StoreError::Sqlite(e)
     }
+}
+
+/// The Chinese half of a `中文 / English` sentence (all of it when it has no ` / `).
+fn zh_half(s: &str) -> &str {
+    s.split_once(" / ").map_or(s, |(zh, _)| zh)
+}
+
+/// The English half of a `中文 / English` sentence (all of it when it has no ` / `).
+fn en_half(s: &str) -> &str {
+    s.split_once(" / ").map_or(s, |(_, en)| en)
 }
 
 fn payment_refusal_en(r: PaymentRefusal) -> &'static str {

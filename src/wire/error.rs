@@ -330,5 +330,13 @@ mod tests {
         let b = body(&StoreError::Unavailable("timeout".into()));
         assert!(b.zh.starts_with("网络连接中断"), "{}", b.zh);
         assert!(b.en.starts_with("The network is down"), "{}", b.en);
+        let b = body(&StoreError::Unauthorized(
+            "未登记的自助机 / Unknown kiosk".into(),
+        ));
+        assert_eq!(b.zh, "交管平台拒绝了本机的身份：未登记的自助机");
+        assert_eq!(
+            b.en,
+            "The platform refused this kiosk's identity: Unknown kiosk"
+        );
     }
 }
