@@ -17,6 +17,7 @@ pub struct KioskConfig {
     pub timeouts: TimeoutsSection,
     pub policy: PolicySection,
     pub operator: OperatorSection,
+    pub platform: PlatformSection,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -86,6 +87,24 @@ pub struct PolicySection {
 #[serde(deny_unknown_fields)]
 pub struct OperatorSection {
     pub pin: String,
+}
+
+/// Where the platform is: empty `url`, the local store (`[database]`); else a `kiosk serve`
+/// server, called as this kiosk (`[kiosk] id`) with the private key in `key_file` (written by
+/// `kiosk keygen`; empty: the built-in demo identity, which only a demo server accepts).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformSection {
+    pub url: String,
+    pub key_file: String,
+}
+
+impl PlatformSection {
+    /// The server's URL, when the platform is remote.
+    pub fn remote_url(&self) -> Option<&str> {
+        let u = self.url.trim();
+        (!u.is_empty()).then_some(u)
+    }
 }
 
 /// A configuration that cannot be used, with the key and the reason.
@@ -239,6 +258,38 @@ impl KioskConfig {
                 "must be between 1 and 120 (六.2 allows at most 2 hours)",
             );
         }
+        let url = c.platform.url.trim();
+        if !url.is_empty() {
+            let rest = url
+                .strip_prefix("http://")
+                .or_else(|| url.strip_prefix("https://"));
+            match rest {
+                Some(host) if !host.is_empty() && !host.starts_with('/') => {}
+                _ => {
+                    return bad(
+                        "platform.url",
+                        "must be empty (the local store) or http(s)://HOST[:PORT] of a kiosk serve server",
+                    );
+                }
+            }
+            if !c.kiosk.id.chars().all(|ch| ch.is_ascii_graphic()) {
+                return bad(
+                    "kiosk.id",
+                    "must be ASCII letters, digits and punctuation when platform.url is set (it travels in the X-Kiosk-Id header)",
+                );
+            }
+            if url.chars().any(char::is_whitespace) || url.contains('@') {
+                return bad(
+                    "platform.url",
+                    "must be http(s)://HOST[:PORT], without spaces or credentials (the kiosk signs its requests with platform.key_file)",
+                );
+            }
+        } else if !c.platform.key_file.trim().is_empty() {
+            return bad(
+                "platform.key_file",
+                "is set but platform.url is empty: a key is used only with a platform server",
+            );
+        }
         let pin = &c.operator.pin;
         if !(PIN_DIGITS.contains(&pin.len()) && pin.chars().all(|c| c.is_ascii_digit())) {
             return bad(
@@ -314,5 +365,29 @@ mod tests {
         assert!(e.to_string().contains("printerr"), "{e}");
         let e = KioskConfig::from_toml_over_default("[devices\n", "t").unwrap_err();
         assert!(matches!(e, ConfigError::Parse { .. }));
+    }
+
+    #[test]
+    fn the_platform_is_local_by_default_and_a_server_url_is_checked() {
+        assert_eq!(KioskConfig::embedded().platform.remote_url(), None);
+        let c = KioskConfig::from_toml_over_default(
+            "[platform]\nurl = \"http://10.0.0.5:8080\"\nkey_file = \"/etc/kiosk/key\"\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.platform.remote_url(), Some("http://10.0.0.5:8080"));
+        for bad in [
+            "[platform]\nurl = \"ftp://x\"\n",
+            "[platform]\nurl = \"http://\"\n",
+            "[platform]\nurl = \"http://u:p@host\"\n",
+            "[platform]\nkey_file = \"/k\"\n",
+            "[kiosk]\nid = \"渝北 1\"\n[platform]\nurl = \"http://h\"\n",
+        ] {
+            let e = KioskConfig::from_toml_over_default(bad, "t").unwrap_err();
+            assert!(
+                e.to_string().contains("platform.") || e.to_string().contains("kiosk.id"),
+                "{bad}: {e}"
+            );
+        }
     }
 }

@@ -67,10 +67,14 @@ fn assembled_with(at: &str, relief: bool) -> (Kiosk, KioskApp) {
     let at: Timestamp = at.parse().unwrap();
     let Assembled {
         app,
-        platform,
+        store: Some(platform),
         stop,
         demo,
-    } = kiosk::app::assemble(config, Clock::manual(at)).unwrap();
+        ..
+    } = kiosk::app::assemble(config, Clock::manual(at)).unwrap()
+    else {
+        panic!("the kiosk runs on its local store")
+    };
     // The periodic revert thread is not needed in a test.
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     (
@@ -662,10 +666,13 @@ fn the_assembled_kiosk_runs_on_the_demo_database_from_card_to_receipt_image() {
     let at = kiosk::store::demo::today_anchor() + SignedDuration::from_hours(1);
     let Assembled {
         app,
-        platform,
+        store: Some(platform),
         stop,
         ..
-    } = kiosk::app::assemble(config, Clock::manual(at)).unwrap();
+    } = kiosk::app::assemble(config, Clock::manual(at)).unwrap()
+    else {
+        panic!("the kiosk runs on its local store")
+    };
     let mut h = harness_of(app);
     click(&mut h, "放置身份证：李小红");
     assert!(shows(&h, "李*红"));

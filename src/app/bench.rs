@@ -34,7 +34,10 @@ fn scripts(
     clock: &Clock,
     toggled: &[String],
 ) -> Result<(Vec<Event>, Vec<Event>), AppError> {
-    let platform = assembled.platform.clone();
+    let platform = assembled
+        .store
+        .clone()
+        .ok_or_else(|| bench_error("the UI benchmark runs on the local demo store"))?;
     let card = sim_source::demo_cards(&platform)
         .into_iter()
         .next()

@@ -87,10 +87,52 @@ impl Kiosk {
         let now: Timestamp = now.parse().unwrap();
         let Assembled {
             app,
-            platform,
+            store: Some(platform),
             stop,
             demo,
+            ..
+        } = assemble(config, Clock::manual(now)).unwrap()
+        else {
+            panic!("the kiosk runs on its local store")
+        };
+        Kiosk {
+            _dir: dir,
+            app,
+            platform,
+            demo: demo.expect("demo mode"),
+            stop,
+        }
+    }
+
+    /// The kiosk as a terminal of a platform server: a demo `kiosk serve` (in this process)
+    /// over the demo city, and `[platform] url` pointing at it. `platform` opens the same file
+    /// for the test's own look-ups.
+    pub(crate) fn remote_at(now: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = demo_city(dir.path());
+        let db = config.database.path.clone();
+        let addr = crate::server::spawn(crate::server::ServeOptions {
+            database: db.clone(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            demo: true,
+            kiosks: None,
+            revert_every: None,
+            kiosk_clock: true,
+        })
+        .unwrap();
+        config.platform.url = format!("http://{addr}");
+        let now: Timestamp = now.parse().unwrap();
+        let Assembled {
+            app,
+            store,
+            stop,
+            demo,
+            ..
         } = assemble(config, Clock::manual(now)).unwrap();
+        assert!(store.is_none(), "no local store behind a server");
+        let platform = std::sync::Arc::new(
+            crate::store::platform::SqlitePlatform::open_demo(std::path::Path::new(&db)).unwrap(),
+        );
         Kiosk {
             _dir: dir,
             app,
@@ -336,6 +378,50 @@ fn violations_flow_end_to_end_handles_pays_and_prints() {
     assert!(receipts[0].contains("李*红"), "{}", receipts[0]);
     assert!(!receipts[0].contains("李小红"));
     // The handled violations are gone from the list.
+    k.ui(Action::Home).violations_of(LXH_PLATE);
+    assert!(k.selection().list.violations.is_empty());
+}
+
+/// `[platform] url`: the same session — handle, pay, print — with the kiosk as the server's
+/// terminal; the server records the kiosk that handled.
+#[test]
+fn a_kiosk_on_a_platform_server_handles_pays_and_prints() {
+    let mut k = Kiosk::remote_at(DAY);
+    let card = k.card("李小红");
+    k.send(Event::CardPlaced(card));
+    assert_eq!(k.screen(), Screen::Identity);
+    k.ui(Action::Continue).ui(Action::StartFace);
+    assert_eq!(k.screen(), Screen::Services);
+    k.violations_of(LXH_PLATE);
+    assert_eq!(k.selection().list.violations.len(), 2);
+    k.ui(Action::ToggleViolation(LXH_V1.into()))
+        .ui(Action::ToggleViolation(LXH_V2.into()))
+        .ui(Action::ToNotices)
+        .ui(Action::SetAgreed(true))
+        .ui(Action::Handle);
+    let Screen::Payment { handling, .. } = k.screen() else {
+        panic!("{:?} {:?}", k.screen(), k.message())
+    };
+    assert_eq!(handling.total.to_string(), "350.00元");
+    k.ui(Action::Pay);
+    let Screen::Done {
+        payment, printed, ..
+    } = k.screen()
+    else {
+        panic!("{:?} {:?}", k.screen(), k.message())
+    };
+    assert_eq!(printed, PrintOutcome::Printed);
+    assert_eq!(payment.amount, Fen(35000));
+    assert_eq!(k.printed().len(), 1);
+    let kiosks: Vec<String> = k
+        .platform
+        .with_connection_ref(|c| {
+            let mut s = c.prepare("SELECT kiosk_id FROM decisions WHERE channel = 'kiosk'")?;
+            let rows = s.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .unwrap();
+    assert_eq!(kiosks, ["demo-kiosk", "demo-kiosk"]);
     k.ui(Action::Home).violations_of(LXH_PLATE);
     assert!(k.selection().list.violations.is_empty());
 }

@@ -51,6 +51,9 @@ pub enum AppError {
     Window(#[from] crate::ui::UiError),
     #[error("benchmark: {0}")]
     Bench(String),
+    /// `[platform]` names a server that cannot be used (the URL, the key file).
+    #[error("kiosk.toml [platform]: {0}")]
+    Platform(String),
     /// `kiosk.demo = false` while this build has only demo providers: the kiosk refuses to start
     /// rather than take identities or money on demo parts.
     #[error(
@@ -106,7 +109,10 @@ pub fn load_policy(
 /// A kiosk assembled from its configuration, ready to open its window.
 pub struct Assembled {
     pub app: KioskApp,
-    pub platform: Arc<SqlitePlatform>,
+    /// The platform behind the flow: the local store, or a `kiosk serve` server.
+    pub platform: Arc<dyn Platform>,
+    /// The local store (None when `[platform] url` names a server).
+    pub store: Option<Arc<SqlitePlatform>>,
     /// Set to stop the background threads (the periodic revert).
     pub stop: Arc<AtomicBool>,
     /// Demo mode: what the simulator panel shows, for tests.
@@ -144,46 +150,18 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
         return Err(AppError::OnlyDemoParts);
     }
     let db = PathBuf::from(&config.database.path);
-    let path = db.display().to_string();
-    if config.kiosk.demo {
-        let built = crate::store::demo::ensure_demo_database_with(
-            &db,
-            u64::from(config.database.demo_persons),
-            config.database.demo_seed,
-        )
-        .map_err(|source| AppError::DemoDatabase {
-            path: path.clone(),
-            source,
-        })?;
-        if built {
-            tracing::info!(path = %db.display(), "demo database created");
-        }
-    }
     let policy = load_policy(None, &config)?;
-    let (platform, reverted) = SqlitePlatform::open_and_recover(&db, clock.now())
-        .map_err(|source| AppError::Database { path, source })?;
-    // The store and the screens decide with the same dated policies and payment window.
-    let platform =
-        platform
-            .with_policy(policy.clone())
-            .with_payment_window(jiff::SignedDuration::from_mins(i64::from(
-                config.timeouts.payment_window_minutes,
-            )));
-    if !reverted.reverted.is_empty() {
-        tracing::info!(
-            count = reverted.reverted.len(),
-            "unpaid handlings reverted at start-up (六.2)"
-        );
-    }
-    let platform = Arc::new(platform);
     let stop = Arc::new(AtomicBool::new(false));
-    let revert_clock = clock.clone();
-    crate::store::platform::spawn_periodic_revert(
-        platform.clone() as Arc<dyn Platform>,
-        Arc::new(move || revert_clock.now()),
-        std::time::Duration::from_secs(60),
-        stop.clone(),
-    );
+    let (platform, store): (Arc<dyn Platform>, Option<Arc<SqlitePlatform>>) =
+        match config.platform.remote_url() {
+            // A terminal of the city's platform server: no local record; the server runs the
+            // 六.2 revert.
+            Some(url) => (Arc::new(remote_platform(&config, url)?), None),
+            None => {
+                let store = open_local_store(&config, &db, &policy, &clock, &stop)?;
+                (store.clone(), Some(store))
+            }
+        };
 
     let face = DemoFaceVerifier::default();
     let handles = DemoHandles {
@@ -216,7 +194,10 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
                 handles.face_fail.clone(),
                 clock.clone(),
             )
-            .with_script(sim_source::demo_script(platform.clone(), clock.now()))
+            .with_script(match &store {
+                Some(store) => sim_source::demo_script(store.clone(), clock.now()),
+                None => sim_source::demo_script_remote(platform.clone(), clock.now()),
+            })
         })
         .map(|sim| match images {
             Some(images) => sim.with_receipt_images(images),
@@ -233,9 +214,75 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
     Ok(Assembled {
         app: KioskApp::new(config, driver, clock, sim),
         platform,
+        store,
         stop,
         demo: demo.then_some(handles),
     })
+}
+
+/// The platform named by `[platform]`: a server, called with this kiosk's key (or the demo
+/// identity when no key file is configured, which only a demo server accepts).
+fn remote_platform(
+    config: &KioskConfig,
+    url: &str,
+) -> Result<crate::remote::RemotePlatform, AppError> {
+    use crate::wire::auth::KioskIdentity;
+    let identity = match config.platform.key_file.trim() {
+        "" => KioskIdentity::demo(),
+        file => KioskIdentity::from_key_file(config.kiosk.id.clone(), Path::new(file))
+            .map_err(|e| AppError::Platform(e.to_string()))?,
+    };
+    crate::remote::RemotePlatform::new(url, identity).map_err(|e| AppError::Platform(e.to_string()))
+}
+
+/// Open (in demo mode: create) the local store, run the start-up revert it owes (六.2) and its
+/// periodic revert.
+fn open_local_store(
+    config: &KioskConfig,
+    db: &Path,
+    policy: &PolicyBook,
+    clock: &Clock,
+    stop: &Arc<AtomicBool>,
+) -> Result<Arc<SqlitePlatform>, AppError> {
+    let path = db.display().to_string();
+    if config.kiosk.demo {
+        let built = crate::store::demo::ensure_demo_database_with(
+            db,
+            u64::from(config.database.demo_persons),
+            config.database.demo_seed,
+        )
+        .map_err(|source| AppError::DemoDatabase {
+            path: path.clone(),
+            source,
+        })?;
+        if built {
+            tracing::info!(path = %db.display(), "demo database created");
+        }
+    }
+    let (platform, reverted) = SqlitePlatform::open_and_recover(db, clock.now())
+        .map_err(|source| AppError::Database { path, source })?;
+    // The store and the screens decide with the same dated policies and payment window.
+    let platform =
+        platform
+            .with_policy(policy.clone())
+            .with_payment_window(jiff::SignedDuration::from_mins(i64::from(
+                config.timeouts.payment_window_minutes,
+            )));
+    if !reverted.reverted.is_empty() {
+        tracing::info!(
+            count = reverted.reverted.len(),
+            "unpaid handlings reverted at start-up (六.2)"
+        );
+    }
+    let platform = Arc::new(platform);
+    let revert_clock = clock.clone();
+    crate::store::platform::spawn_periodic_revert(
+        platform.clone() as Arc<dyn Platform>,
+        Arc::new(move || revert_clock.now()),
+        std::time::Duration::from_secs(60),
+        stop.clone(),
+    );
+    Ok(platform)
 }
 
 /// Open the kiosk `kiosk.toml` describes: assemble it, start the device threads, open the window.

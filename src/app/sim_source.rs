@@ -62,8 +62,24 @@ pub fn demo_cards(platform: &SqlitePlatform) -> Vec<SimCard> {
         .collect()
 }
 
+/// The demo persons' cards when the platform is a server (no local database to read the
+/// addresses from).
+pub fn demo_cards_without_store() -> Vec<SimCard> {
+    DEMO_PERSONS
+        .iter()
+        .filter_map(|p| {
+            let id = IdNumber::parse(p.id_number).ok()?;
+            Some(SimCard {
+                label: p.name.to_string(),
+                role: p.description.to_string(),
+                card: person_card(&id, p.name, "重庆市"),
+            })
+        })
+        .collect()
+}
+
 /// The own vehicle of a demo owner, as the platform names it.
-fn own_vehicle(platform: &SqlitePlatform, owner: &IdNumber, now: Timestamp) -> Option<VehicleKey> {
+fn own_vehicle(platform: &dyn Platform, owner: &IdNumber, now: Timestamp) -> Option<VehicleKey> {
     let vehicles = platform.vehicles(owner, now).ok()?;
     let v = vehicles
         .iter()
@@ -72,7 +88,7 @@ fn own_vehicle(platform: &SqlitePlatform, owner: &IdNumber, now: Timestamp) -> O
 }
 
 /// A token issued by the platform for `owner`'s vehicle at `at` (empty when it cannot be).
-fn issue(platform: &SqlitePlatform, owner: &IdNumber, key: &VehicleKey, at: Timestamp) -> String {
+fn issue(platform: &dyn Platform, owner: &IdNumber, key: &VehicleKey, at: Timestamp) -> String {
     platform
         .issue_vehicle_qr(owner, key, at)
         .map(|t| t.token)
@@ -107,6 +123,11 @@ pub fn forge(token: &str) -> String {
 /// vehicle already filed by 3 drivers, and a QR code that is not a vehicle code. Each token is
 /// issued by the platform's signing key when the button is pressed.
 pub fn demo_scans(platform: Arc<SqlitePlatform>, now: Timestamp) -> Vec<SimScan> {
+    demo_scans_on(platform, now)
+}
+
+/// [`demo_scans`] on any platform (a server's too).
+pub fn demo_scans_on(platform: Arc<dyn Platform>, now: Timestamp) -> Vec<SimScan> {
     let mut out: Vec<SimScan> = Vec::new();
     let owners = [
         ("500107198209150056", "刘芳"),
@@ -116,29 +137,32 @@ pub fn demo_scans(platform: Arc<SqlitePlatform>, now: Timestamp) -> Vec<SimScan>
         .iter()
         .filter_map(|(id, name)| {
             let id = IdNumber::parse(id).ok()?;
-            let key = own_vehicle(&platform, &id, now)?;
+            let key = own_vehicle(platform.as_ref(), &id, now)?;
             Some((id, key, *name))
         })
         .collect();
     if let Some((owner, key, name)) = found.first().cloned() {
         let label = format!("扫描{name}的车辆二维码 {}（有效）", key.plate);
         let (p, o, k) = (platform.clone(), owner.clone(), key.clone());
-        out.push((label, Box::new(move |at| issue(&p, &o, &k, at))));
+        out.push((label, Box::new(move |at| issue(p.as_ref(), &o, &k, at))));
         let (p, o, k) = (platform.clone(), owner.clone(), key.clone());
         out.push((
             "扫描车主二维码（被篡改）".to_string(),
-            Box::new(move |at| forge(&issue(&p, &o, &k, at))),
+            Box::new(move |at| forge(&issue(p.as_ref(), &o, &k, at))),
         ));
         let (p, o, k) = (platform.clone(), owner, key);
         out.push((
             "扫描车主二维码（已过期）".to_string(),
-            Box::new(move |at| issue(&p, &o, &k, at - SignedDuration::from_hours(1))),
+            Box::new(move |at| issue(p.as_ref(), &o, &k, at - SignedDuration::from_hours(1))),
         ));
     }
     if let Some((owner, key, name)) = found.get(1).cloned() {
         let label = format!("扫描{name}的车辆二维码 {}（已有3人备案）", key.plate);
         let p = platform.clone();
-        out.push((label, Box::new(move |at| issue(&p, &owner, &key, at))));
+        out.push((
+            label,
+            Box::new(move |at| issue(p.as_ref(), &owner, &key, at)),
+        ));
     }
     out.push((
         "扫描一张非车辆二维码".to_string(),
@@ -155,6 +179,18 @@ pub fn demo_script(platform: Arc<SqlitePlatform>, now: Timestamp) -> SimScript {
             .map(|c| (c.label, c.role, c.card))
             .collect(),
         scans: demo_scans(platform, now),
+    }
+}
+
+/// The simulator panel's script when the platform is a server: the demo persons' cards, and QR
+/// codes the server issues.
+pub fn demo_script_remote(platform: Arc<dyn Platform>, now: Timestamp) -> SimScript {
+    SimScript {
+        cards: demo_cards_without_store()
+            .into_iter()
+            .map(|c| (c.label, c.role, c.card))
+            .collect(),
+        scans: demo_scans_on(platform, now),
     }
 }
 

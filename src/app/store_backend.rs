@@ -1,13 +1,11 @@
-//! The flow's [`KioskBackend`] port over the platform store ([`SqlitePlatform`]): a field-by-field
+//! The flow's [`KioskBackend`] port over the platform (`dyn Platform`: the local store or a
+//! remote server): a field-by-field
 //! translation. Decisions shown to the person are the rule core's (`crate::rules::decide`), made
 //! from the facts the store holds, with the same policy book the store uses.
 
 use std::sync::Arc;
 
-use jiff::Timestamp;
-use rusqlite::{OptionalExtension, params};
-
-use crate::domain::{Fen, IdNumber, Plate, PlateType};
+use crate::domain::{Fen, IdNumber, Plate};
 use crate::flow::ports::{
     BackendError, FeedbackTopic, FilingCandidate, FilingError, FilingStatus, FilingView,
     HandleError, HandlingView, KioskBackend, PayError, PaymentView, PersonView, SmsSent,
@@ -21,14 +19,15 @@ use crate::rules::{
 };
 use crate::store::platform::{
     DecisionChannel, DecisionNumber, FeedbackRequest, FilingProof, FilingRequest, FilingState,
-    HandleRequest, PayRequest, Platform, RegisterRequest, SqlitePlatform, VehicleKey,
+    HandleRequest, PayRequest, Platform, RegisterRequest, VehicleKey,
 };
-use crate::store::{ErrorKind, StoreError, sms, token::TokenError};
+use crate::store::{ErrorKind, StoreError, token::TokenError};
 use crate::ui::{Outbox, SmsMessage};
+use jiff::Timestamp;
 
 /// The kiosk's view of the local platform store.
 pub struct StoreBackend {
-    platform: Arc<SqlitePlatform>,
+    platform: Arc<dyn Platform>,
     policy: PolicyBook,
     kiosk_id: String,
     /// Codes sent are copied here for the simulator panel's SMS outbox (demo mode only).
@@ -39,7 +38,7 @@ pub struct StoreBackend {
 
 impl StoreBackend {
     pub fn new(
-        platform: Arc<SqlitePlatform>,
+        platform: Arc<dyn Platform>,
         policy: PolicyBook,
         kiosk_id: String,
         outbox: Option<Outbox>,
@@ -53,48 +52,19 @@ impl StoreBackend {
         }
     }
 
-    fn query<T>(
-        &self,
-        f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
-    ) -> Result<T, BackendError> {
+    /// The vehicle a plate names (a kiosk screen names vehicles by plate alone).
+    fn vehicle_key(&self, plate: &Plate, now: Timestamp) -> Result<VehicleKey, BackendError> {
         self.platform
-            .with_connection_ref(|c| f(c).map_err(StoreError::from))
+            .vehicle_by_plate(plate, now)
             .map_err(backend_error)
     }
 
-    /// The plate type of a plate (a kiosk screen names vehicles by plate alone).
-    fn vehicle_key(&self, plate: &Plate) -> Result<VehicleKey, BackendError> {
-        let plate_type: Option<String> = self.query(|c| {
-            c.query_row(
-                "SELECT plate_type FROM vehicles WHERE plate = ?1 ORDER BY plate_type LIMIT 1",
-                [plate.as_str()],
-                |r| r.get(0),
-            )
-            .optional()
-        })?;
-        let plate_type = plate_type.ok_or(BackendError::NotFound)?;
-        let plate_type = PlateType::parse(&plate_type).map_err(|e| corrupt("plate type", e))?;
-        Ok(VehicleKey::new(plate.clone(), plate_type))
-    }
-
     /// The vehicle's owner as the screen shows it: a person's name masked, a unit's name.
-    fn owner_name(&self, key: &VehicleKey) -> Result<String, BackendError> {
-        let row: Option<(Option<String>, Option<String>)> = self.query(|c| {
-            c.query_row(
-                "SELECT p.name, u.name FROM vehicles v
-                 LEFT JOIN persons p ON p.id = v.owner_person_id
-                 LEFT JOIN units u ON u.id = v.owner_unit_id
-                 WHERE v.plate = ?1 AND v.plate_type = ?2",
-                params![key.plate.as_str(), key.plate_type.code()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-        })?;
-        match row {
-            Some((Some(person), _)) => Ok(mask_text(&person)),
-            Some((None, Some(unit))) => Ok(unit),
-            _ => Err(BackendError::NotFound),
-        }
+    fn owner_name(&self, key: &VehicleKey, now: Timestamp) -> Result<String, BackendError> {
+        self.platform
+            .vehicle_owner(key, now)
+            .map(|o| o.shown_name)
+            .map_err(backend_error)
     }
 
     /// The filing limits as they stand (the store counts again inside `file_vehicle`), and who
@@ -103,9 +73,11 @@ impl StoreBackend {
         &self,
         id: &IdNumber,
         key: &VehicleKey,
+        now: Timestamp,
     ) -> Result<(FilingCounts, OwnerKind), BackendError> {
         self.platform
-            .filing_precheck(id, key)
+            .filing_precheck(id, key, now)
+            .map(|p| (p.counts, p.owner_kind))
             .map_err(backend_error)
     }
 
@@ -115,10 +87,11 @@ impl StoreBackend {
         key: VehicleKey,
         method: FilingMethod,
         proof: FilingProof,
+        now: Timestamp,
     ) -> Result<FilingCandidate, FilingError> {
-        let (counts, owner_kind) = self.precheck(id, &key)?;
+        let (counts, owner_kind) = self.precheck(id, &key, now)?;
         filing::check_new_filing(counts, owner_kind, method)?;
-        let owner = self.owner_name(&key)?;
+        let owner = self.owner_name(&key, now)?;
         let plate = key.plate.clone();
         self.pending_proof = Some((plate.clone(), proof));
         Ok(FilingCandidate {
@@ -131,15 +104,15 @@ impl StoreBackend {
     /// Copy the newest outbox message to the simulator panel (demo mode).
     fn mirror_outbox(&self) {
         let Some(outbox) = &self.outbox else { return };
-        if let Ok(mut entries) = self.query(|c| sms::outbox(c, 1)) {
-            if let (Some(e), Ok(mut out)) = (entries.pop(), outbox.lock()) {
-                out.push(SmsMessage {
-                    to: mask_text(&e.phone),
-                    text: e.body.clone(),
-                    code: e.code.clone(),
-                    at: e.created_at,
-                });
-            }
+        if let Ok(mut entries) = self.platform.sms_outbox(1)
+            && let (Some(e), Ok(mut out)) = (entries.pop(), outbox.lock())
+        {
+            out.push(SmsMessage {
+                to: mask_text(&e.phone),
+                text: e.body.clone(),
+                code: e.code.clone(),
+                at: e.created_at,
+            });
         }
     }
 
@@ -170,10 +143,6 @@ fn sms_method(owner: OwnerKind) -> FilingMethod {
     }
 }
 
-fn corrupt(what: &str, e: impl std::fmt::Display) -> BackendError {
-    BackendError::Unavailable(format!("{what}: {e}"))
-}
-
 /// A store failure in the words of the flow's port.
 fn backend_error(e: StoreError) -> BackendError {
     match e {
@@ -182,7 +151,7 @@ fn backend_error(e: StoreError) -> BackendError {
         e => match e.kind() {
             ErrorKind::NotFound => BackendError::NotFound,
             ErrorKind::Invalid | ErrorKind::Refused => BackendError::Invalid(e.to_string()),
-            ErrorKind::Storage => BackendError::Unavailable(e.to_string()),
+            ErrorKind::Storage | ErrorKind::Unavailable => BackendError::Unavailable(e.to_string()),
         },
     }
 }
@@ -273,7 +242,7 @@ impl KioskBackend for StoreBackend {
         plate: &Plate,
         now: Timestamp,
     ) -> Result<ViolationList, BackendError> {
-        let key = self.vehicle_key(plate)?;
+        let key = self.vehicle_key(plate, now)?;
         let list = self
             .platform
             .violations(id, &key, now)
@@ -326,7 +295,7 @@ impl KioskBackend for StoreBackend {
         _key: &str,
         now: Timestamp,
     ) -> Result<HandlingView, HandleError> {
-        let vehicle = self.vehicle_key(plate)?;
+        let vehicle = self.vehicle_key(plate, now)?;
         let req = HandleRequest {
             id_number: id.clone(),
             vehicle,
@@ -440,10 +409,11 @@ impl KioskBackend for StoreBackend {
         now: Timestamp,
     ) -> Result<FilingCandidate, FilingError> {
         // The signature and expiry are checked before anything else (devices.md §2).
-        let claims = match self.platform.qr_keys().verify(token.trim(), now) {
+        let claims = match self.platform.verify_vehicle_qr(token.trim(), now) {
             Ok(c) => c,
-            Err(TokenError::Expired) => return Err(FilingError::TokenExpired),
-            Err(_) => return Err(FilingError::TokenInvalid),
+            Err(StoreError::Token(TokenError::Expired)) => return Err(FilingError::TokenExpired),
+            Err(StoreError::Token(_)) => return Err(FilingError::TokenInvalid),
+            Err(e) => return Err(FilingError::Backend(backend_error(e))),
         };
         let key = VehicleKey::parse(&claims.plate, &claims.plate_type).map_err(filing_error)?;
         self.candidate(
@@ -451,6 +421,7 @@ impl KioskBackend for StoreBackend {
             key,
             FilingMethod::OwnerQr,
             FilingProof::QrToken(token.trim().to_string()),
+            now,
         )
     }
 
@@ -460,8 +431,8 @@ impl KioskBackend for StoreBackend {
         plate: &Plate,
         now: Timestamp,
     ) -> Result<SmsSent, FilingError> {
-        let key = self.vehicle_key(plate)?;
-        let (counts, owner_kind) = self.precheck(id, &key)?;
+        let key = self.vehicle_key(plate, now)?;
+        let (counts, owner_kind) = self.precheck(id, &key, now)?;
         filing::check_new_filing(counts, owner_kind, sms_method(owner_kind))?;
         let sent = self
             .platform
@@ -479,10 +450,10 @@ impl KioskBackend for StoreBackend {
         id: &IdNumber,
         plate: &Plate,
         code: &str,
-        _now: Timestamp,
+        now: Timestamp,
     ) -> Result<FilingCandidate, FilingError> {
-        let key = self.vehicle_key(plate)?;
-        let (_, owner_kind) = self.precheck(id, &key)?;
+        let key = self.vehicle_key(plate, now)?;
+        let (_, owner_kind) = self.precheck(id, &key, now)?;
         let method = sms_method(owner_kind);
         let code = code.trim();
         if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
@@ -493,7 +464,7 @@ impl KioskBackend for StoreBackend {
             vehicle: key.clone(),
             code: code.to_string(),
         };
-        self.candidate(id, key, method, proof)
+        self.candidate(id, key, method, proof, now)
     }
 
     fn submit_filing(
@@ -601,6 +572,7 @@ mod tests {
     use super::*;
     use crate::rules::Relation;
     use crate::store::demo::{DemoOptions, build_city};
+    use crate::store::platform::SqlitePlatform;
     use crate::store::schema;
 
     fn ts(s: &str) -> Timestamp {

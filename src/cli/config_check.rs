@@ -1,6 +1,6 @@
 //! Everything `kiosk run` needs of `kiosk.toml`, checked before anything opens: the values
-//! ([`KioskConfig::validate_values`]), the device URIs, the scanner suffix, the demo city's size
-//! and the policy file. `kiosk config` and `kiosk run` call the same [`check`], so a configuration
+//! ([`KioskConfig::validate_values`]), the device URIs, the scanner suffix, the demo city's size,
+//! the policy file and, with a platform server, the kiosk's key file. `kiosk config` and `kiosk run` call the same [`check`], so a configuration
 //! `kiosk config` accepts never fails at start-up for one of these reasons.
 
 use crate::config::{ConfigError, KioskConfig};
@@ -32,6 +32,19 @@ pub fn check(config: &KioskConfig, name: &str) -> Result<crate::rules::PolicyBoo
         .scanner_suffix
         .parse::<crate::devices::scanner::Suffix>()
         .map_err(|e| bad("devices.scanner_suffix", e.to_string()))?;
+    let key_file = config.platform.key_file.trim();
+    if config.platform.remote_url().is_some() && !key_file.is_empty() {
+        crate::wire::auth::KioskIdentity::from_key_file(
+            config.kiosk.id.clone(),
+            std::path::Path::new(key_file),
+        )
+        .map_err(|e| {
+            bad(
+                "platform.key_file",
+                format!("{e}; make one with `kiosk keygen --out FILE`"),
+            )
+        })?;
+    }
     let max = crate::store::demo::MAX_DEMO_PERSONS;
     if u64::from(config.database.demo_persons) > max {
         return Err(bad(
@@ -76,6 +89,11 @@ mod tests {
                 "timeouts.idle_seconds",
             ),
             ("[database]\npath = \"\"\n", "database.path"),
+            (
+                "[platform]\nurl = \"http://127.0.0.1:9\"\nkey_file = \"/nonexistent/kiosk.key\"\n",
+                "platform.key_file",
+            ),
+            ("[platform]\nurl = \"tcp://x\"\n", "platform.url"),
             ("[database]\npath = \"   \"\n", "database.path"),
             (
                 "[database]\ndemo_persons = 4000000000\n",

@@ -6,6 +6,7 @@ pub mod device;
 pub mod platform;
 pub mod platform_json;
 pub mod rules_eval;
+pub mod serve;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -53,6 +54,37 @@ enum Command {
     Platform {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
+    },
+    /// The platform server: every platform operation as HTTP/JSON (`POST /v1/<op>`, `GET
+    /// /healthz`) for kiosks that sign their requests. Prints `listening on http://ADDR` first.
+    Serve {
+        /// The platform's database: a SQLite file (made with `kiosk db init`).
+        #[arg(long)]
+        database: String,
+        /// Address to listen on (port 0: any free port).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Accept the built-in demo identity (its key is public) and serve the demo SMS outbox.
+        /// Never in production.
+        #[arg(long)]
+        demo: bool,
+        /// The kiosks allowed to call: TOML, `[kiosks.ID] public_key = "HEX"`, optional `hall`.
+        #[arg(long)]
+        kiosks: Option<PathBuf>,
+        /// Seconds between two runs of the 六.2 revert of unpaid kiosk handlings (it also runs
+        /// at start-up); 0: never (tests whose kiosks run on a simulated clock).
+        #[arg(long, default_value_t = 60)]
+        revert_every: u64,
+        /// Decide with the time each request carries instead of the server's clock (demos and
+        /// tests on a simulated clock; implied by --demo).
+        #[arg(long)]
+        kiosk_clock: bool,
+    },
+    /// Make a kiosk's identity: a new ed25519 private key written to FILE (mode 0600, never over
+    /// an existing file); prints the public key for the server's --kiosks file.
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Check the configuration as `run` would (values, device URIs, policy file, PIN of 4 to 12
     /// digits, demo city of at most 2000000 persons) and print it as TOML; exit 2 naming the
@@ -125,7 +157,16 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         }
         Some(Command::Device { args }) => device::run(args, &crate::app::sim_source::card_for),
         Some(Command::Db { args }) => db::run(args),
-        Some(Command::Platform { args }) => platform::run(args),
+        Some(Command::Platform { args }) => platform::run(args, cli.config.as_deref()),
+        Some(Command::Serve {
+            database,
+            listen,
+            demo,
+            kiosks,
+            revert_every,
+            kiosk_clock,
+        }) => serve::serve(database, listen, demo, kiosks, revert_every, kiosk_clock),
+        Some(Command::Keygen { out }) => serve::keygen(&out),
         Some(Command::Bench { what: _ }) => {
             let config = crate::config::KioskConfig::load(cli.config.as_deref())?;
             Ok(crate::app::bench::run(config)?)

@@ -2,7 +2,7 @@
 //! document on standard output; a refusal prints `{"error": code, "kind": …, "message": …}` and
 //! exits 1; a usage error exits 2.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 use jiff::Timestamp;
@@ -12,9 +12,11 @@ use super::db::DEFAULT_DB;
 use super::platform_json::*;
 use super::{parse, print_json};
 use crate::domain::IdNumber;
+use crate::remote::RemotePlatform;
 use crate::store::demo;
 use crate::store::platform::*;
-use crate::store::{ErrorKind, StoreError, sms};
+use crate::store::{ErrorKind, StoreError};
+use crate::wire::auth::KioskIdentity;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -25,6 +27,11 @@ struct PlatformCli {
     /// The database file.
     #[arg(long, global = true, default_value = DEFAULT_DB)]
     db: PathBuf,
+    /// A platform server (`kiosk serve`) instead of a database file, e.g. http://127.0.0.1:8080.
+    /// Requests are signed as kiosk.toml's `[kiosk] id` with `[platform] key_file`; with no key
+    /// file, as the built-in demo identity (accepted by `kiosk serve --demo` only).
+    #[arg(long, global = true, conflicts_with = "db")]
+    server: Option<String>,
     /// The time of the operation (RFC 3339); default: the real clock.
     #[arg(long, global = true, value_parser = crate::cli::rules_eval::parse_timestamp)]
     now: Option<Timestamp>,
@@ -225,8 +232,29 @@ fn emit<T: Serialize>(result: Result<T, StoreError>) -> anyhow::Result<i32> {
     }
 }
 
-/// `kiosk platform ...` — arguments after `platform`.
-pub fn run(args: Vec<String>) -> anyhow::Result<i32> {
+/// The platform the verbs run against: the database file, or a server.
+fn open(cli: &PlatformCli, config: Option<&Path>) -> anyhow::Result<Box<dyn Platform>> {
+    if let Some(url) = &cli.server {
+        let config = crate::config::KioskConfig::load(config)?;
+        let identity = match config.platform.key_file.trim() {
+            "" => KioskIdentity::demo(),
+            file => KioskIdentity::from_key_file(config.kiosk.id.clone(), Path::new(file))?,
+        };
+        return Ok(Box::new(RemotePlatform::new(url, identity)?));
+    }
+    if !cli.db.exists() {
+        anyhow::bail!(
+            "{}: no such database file (create one with `kiosk db init --demo --path {}`)",
+            cli.db.display(),
+            cli.db.display()
+        );
+    }
+    Ok(Box::new(SqlitePlatform::open_demo(&cli.db)?))
+}
+
+/// `kiosk platform ...` — arguments after `platform`; `config`: `kiosk --config FILE` (the
+/// identity used with `--server`).
+pub fn run(args: Vec<String>, config: Option<&Path>) -> anyhow::Result<i32> {
     let cli: PlatformCli = match parse("kiosk platform", args) {
         Ok(c) => c,
         Err(code) => return Ok(code),
@@ -240,14 +268,7 @@ pub fn run(args: Vec<String>) -> anyhow::Result<i32> {
         print_json(&list)?;
         return Ok(0);
     }
-    if !cli.db.exists() {
-        anyhow::bail!(
-            "{}: no such database file (create one with `kiosk db init --demo --path {}`)",
-            cli.db.display(),
-            cli.db.display()
-        );
-    }
-    let p = SqlitePlatform::open_demo(&cli.db)?;
+    let p = open(&cli, config)?;
     match cli.command {
         PlatformCommand::Person { id } => {
             emit(p.person(&id_number(&id)?, now).map(|v| PersonOut::from(&v)))
@@ -401,9 +422,7 @@ pub fn run(args: Vec<String>) -> anyhow::Result<i32> {
             )
             .map(|n| serde_json::json!({"feedback": n})),
         ),
-        PlatformCommand::SmsOutbox { limit } => {
-            emit(p.with_connection_ref(|c| Ok(sms::outbox(c, limit)?)))
-        }
+        PlatformCommand::SmsOutbox { limit } => emit(p.sms_outbox(limit)),
         PlatformCommand::IssueQr { id, vehicle } => {
             let id = id_number(&id)?;
             emit(
@@ -413,9 +432,7 @@ pub fn run(args: Vec<String>) -> anyhow::Result<i32> {
                     .map(|t| IssuedTokenOut::from(&t)),
             )
         }
-        PlatformCommand::VerifyQr { token } => {
-            emit(p.qr_keys().verify(&token, now).map_err(StoreError::from))
-        }
+        PlatformCommand::VerifyQr { token } => emit(p.verify_vehicle_qr(&token, now)),
         PlatformCommand::Receipt { decision, kind } => emit(
             p.receipt(&DecisionNumber(decision), kind)
                 .map(|r| ReceiptOut::from(&r)),

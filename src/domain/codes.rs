@@ -135,7 +135,7 @@ code_table!(
 ]);
 
 /// A set of one-letter status codes (a licence can be both `H` and `S`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StatusSet<T: Ord>(pub BTreeSet<T>);
 
 impl<T: Ord> Default for StatusSet<T> {

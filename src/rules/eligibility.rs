@@ -10,7 +10,7 @@ use super::{Clause, FULL_POINTS, Policy, maintenance};
 use crate::domain::{Fen, LicenceStatus, Plate, PlateType, StatusSet, VehicleStatus, VehicleUse};
 
 /// How the person is related to the vehicle.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Relation {
     /// 本人名下 (三.1).
     Own,
@@ -85,14 +85,14 @@ impl Relation {
 }
 
 /// A rental contract's period, both ends included.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RentalPeriod {
     pub start: Timestamp,
     pub end: Timestamp,
 }
 
 /// Who recorded the violation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RecordedBy {
     /// 交通技术监控设备.
     Camera,
@@ -116,7 +116,7 @@ impl RecordedBy {
 }
 
 /// The penalty kind (处罚种类).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Penalty {
     Warning,
     Fine,
@@ -173,7 +173,7 @@ pub struct VehicleFacts {
     pub relation: Relation,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ViolationFacts {
     pub id: String,
     pub occurred_at: Timestamp,
@@ -196,7 +196,9 @@ pub struct EligibilityRequest {
 }
 
 /// Why a violation cannot be handled here. Codes are stable (rules.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Reason {
     MaintenanceWindow,
     VehicleNotRelated,
@@ -360,7 +362,7 @@ impl Reason {
 }
 
 /// The decision for one violation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Eligibility {
     pub violation: String,
     /// Every failing reason, in the order of rules.md's table; empty means eligible.
@@ -368,6 +370,7 @@ pub struct Eligibility {
     /// Cycle + pending + points taken in this request, after this violation when eligible.
     pub points_after: u32,
     /// The clauses behind an eligible decision (the relation's clauses with 四.1, 四.3 and 六.7).
+    #[serde(with = "relation_clauses_wire")]
     pub relation_clauses: &'static [Clause],
 }
 
@@ -557,6 +560,35 @@ fn own_reasons(req: &EligibilityRequest, v: &ViolationFacts) -> Vec<Reason> {
         r.push(Reason::Full12ThreeTimes);
     }
     r
+}
+
+/// The relation clauses travel as their codes and come back as the rule core's own lists.
+mod relation_clauses_wire {
+    use super::{Clause, Relation, relation_clauses};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(c: &&'static [Clause], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(c.iter().map(|c| c.code()))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<&'static [Clause], D::Error> {
+        let codes = Vec::<String>::deserialize(d)?;
+        let t = jiff::Timestamp::UNIX_EPOCH;
+        let rental = super::RentalPeriod { start: t, end: t };
+        [
+            Relation::Own,
+            Relation::Filed { filed_at: t },
+            Relation::RentalRenter { rental },
+        ]
+        .iter()
+        .map(relation_clauses)
+        .find(|list| {
+            list.iter()
+                .map(|c| c.code())
+                .eq(codes.iter().map(String::as_str))
+        })
+        .ok_or_else(|| serde::de::Error::custom(format!("unknown relation clauses {codes:?}")))
+    }
 }
 
 fn relation_clauses(rel: &Relation) -> &'static [Clause] {

@@ -11,7 +11,7 @@ pub const MAX_FILINGS_PER_USER: u32 = 3;
 pub const MAX_DRIVERS_PER_VEHICLE: u32 = 3;
 
 /// How the owner's consent is proved (三.2, 三.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum FilingMethod {
     /// 扫码备案: the owner's vehicle QR code.
     OwnerQr,
@@ -22,14 +22,14 @@ pub enum FilingMethod {
 }
 
 /// The owner of the vehicle to be filed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum OwnerKind {
     Person,
     Unit,
 }
 
 /// What the store counted inside its transaction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FilingCounts {
     /// Other people's vehicles this user has filed (pending review + approved).
     pub user_active_filings: u32,

@@ -50,7 +50,7 @@ impl PaymentWindow {
 /// What is due on penalty decisions: the fine, the late-payment surcharge (beyond-seed, see
 /// [`super::surcharge`]) and the fee, which 七.1 makes always 0. The one place the amount due is
 /// added up; several decisions paid together sum with `Iterator::sum`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AmountDue {
     pub fine: Fen,
     pub surcharge: Fen,
@@ -92,7 +92,7 @@ impl std::iter::Sum for AmountDue {
 }
 
 /// The state of a handling decision, as far as the rules care.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum HandlingState {
     /// 已处理未缴款.
     HandledUnpaid,

@@ -19,12 +19,15 @@
 //! kiosk platform --db city.sqlite3 pay --decision <number> --key <once-per-payment key>
 //! kiosk db check --path city.sqlite3
 //! kiosk db init --demo --persons 1000000 --path big.sqlite3 && kiosk db bench --path big.sqlite3
+//! kiosk serve --database city.sqlite3 --listen 127.0.0.1:8080 --demo &   # the platform server
+//! kiosk platform --server http://127.0.0.1:8080 person --id 50010619851120002X
 //! ```
 
 pub mod audit;
 pub mod bench;
 pub mod check;
 pub mod demo;
+pub mod idempotency;
 pub mod payment;
 pub mod platform;
 pub mod schema;
@@ -42,7 +45,7 @@ use crate::rules::filing::FilingRefusal;
 use crate::rules::payment::PaymentRefusal;
 
 /// What kind of failure, for callers that only need to choose a screen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// Nothing matches what was asked (unknown person, vehicle, violation, decision, filing).
@@ -53,6 +56,9 @@ pub enum ErrorKind {
     Invalid,
     /// The database failed (disk full, corruption, busy beyond the timeout).
     Storage,
+    /// The platform server cannot be reached, refused this kiosk, or is still busy with the same
+    /// request (a remote platform only).
+    Unavailable,
 }
 
 /// Every failure of a platform operation, with a sentence for the person in Chinese and English.
@@ -124,12 +130,48 @@ pub enum StoreError {
     Sqlite(rusqlite::Error),
     #[error(transparent)]
     Schema(#[from] schema::SchemaError),
+    /// The platform server could not be reached or did not answer in time (a remote platform);
+    /// the detail is for logs.
+    #[error(
+        "网络连接中断，暂时无法连接交管平台，请稍后再试 / The network is down: the platform cannot be reached now; try again later ({0})"
+    )]
+    Unavailable(String),
+    /// The platform server refused this kiosk's identity (unknown kiosk, bad signature, clock).
+    #[error(
+        "交管平台拒绝了本机的身份：{zh} / The platform refused this kiosk's identity: {en}",
+        zh = zh_half(.0),
+        en = en_half(.0)
+    )]
+    Unauthorized(String),
+    /// The same request (same idempotency key) is still being processed by the server.
+    #[error(
+        "同一请求正在处理中，请稍候再试 / The same request is still being processed; try again in a moment"
+    )]
+    InFlight,
+    /// A failure on the server that has no local form (its database, its providers), rebuilt by
+    /// a remote client from the server's code, kind and sentence.
+    #[error("{message}")]
+    Remote {
+        code: &'static str,
+        kind: ErrorKind,
+        message: String,
+    },
 }
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         StoreError::Sqlite(e)
     }
+}
+
+/// The Chinese half of a `中文 / English` sentence (all of it when it has no ` / `).
+fn zh_half(s: &str) -> &str {
+    s.split_once(" / ").map_or(s, |(zh, _)| zh)
+}
+
+/// The English half of a `中文 / English` sentence (all of it when it has no ` / `).
+fn en_half(s: &str) -> &str {
+    s.split_once(" / ").map_or(s, |(_, en)| en)
 }
 
 fn payment_refusal_en(r: PaymentRefusal) -> &'static str {
@@ -162,6 +204,8 @@ impl StoreError {
             | RegisteredWithOtherPhone => ErrorKind::Refused,
             BadPhone | Invalid(_) => ErrorKind::Invalid,
             Sms(_) | PaymentProvider(_) | Corrupt(_) | Sqlite(_) | Schema(_) => ErrorKind::Storage,
+            Unavailable(_) | Unauthorized(_) | InFlight => ErrorKind::Unavailable,
+            Remote { kind, .. } => *kind,
         }
     }
 
@@ -208,6 +252,10 @@ impl StoreError {
             Corrupt(_) => "corrupt_data",
             Sqlite(_) => "database_unavailable",
             Schema(_) => "database_unusable",
+            Unavailable(_) => "platform_unavailable",
+            Unauthorized(_) => "kiosk_unauthorized",
+            InFlight => "request_in_flight",
+            Remote { code, .. } => code,
         }
     }
 }

@@ -14,7 +14,7 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The migrations, in order; migration `i` brings `user_version` from `i` to `i + 1`.
 /// Never edit a published migration: append a new one.
-pub const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2];
+pub const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3];
 
 /// The schema version this build writes.
 pub fn current_version() -> i64 {
@@ -223,6 +223,24 @@ const MIGRATION_2: &str = r#"
 ALTER TABLE sms_outbox ADD COLUMN failed_attempts INTEGER NOT NULL DEFAULT 0;
 -- Every decision of a violation, reverted ones included (db check, reprints).
 CREATE INDEX decisions_by_violation ON decisions(violation_id);
+"#;
+
+const MIGRATION_3: &str = r#"
+-- The platform server's idempotency ledger (store::idempotency): per kiosk, an idempotency key,
+-- the request's fingerprint, and the response once the operation finished. A record still
+-- in flight names the server instance running it; another instance takes it over.
+CREATE TABLE idempotency (
+    kiosk_id     TEXT    NOT NULL,
+    key          TEXT    NOT NULL,
+    fingerprint  TEXT    NOT NULL,
+    instance     TEXT    NOT NULL,
+    state        TEXT    NOT NULL CHECK (state IN ('in_flight', 'done')),
+    status       INTEGER,
+    response     BLOB,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    PRIMARY KEY (kiosk_id, key)
+);
 "#;
 
 /// Errors opening or migrating a database file.

@@ -121,7 +121,7 @@ pub fn consume_code(
 }
 
 /// One outbox row, for the demo's mail-catcher view.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct OutboxEntry {
     pub id: i64,
     pub phone: String,

@@ -18,11 +18,12 @@ use super::payment::{DemoPaymentProvider, PaymentProvider};
 use super::sms::{DemoSmsGateway, SmsGateway};
 use super::token::QrKeys;
 use super::{StoreError, schema};
-use crate::domain::IdNumber;
+use crate::domain::{IdNumber, Plate};
 use crate::rules::PolicyBook;
 use crate::rules::payment as pay_rules;
 
 mod jobs;
+mod lookups;
 mod notify;
 mod ops;
 mod rows;
@@ -32,6 +33,9 @@ pub use jobs::spawn_periodic_revert;
 pub use notify::ReceiveError;
 use ops::PaymentSource;
 pub use types::*;
+
+pub use crate::store::sms::OutboxEntry;
+pub use crate::store::token::VehicleQrClaims;
 
 /// What the kiosk asks of the platform. Object-safe: the flow holds a `Box<dyn Platform>`, so a
 /// city's central server can replace the local file without touching the flow.
@@ -108,6 +112,30 @@ pub trait Platform: Send + Sync {
         vehicle: &VehicleKey,
         now: Timestamp,
     ) -> Result<IssuedToken, StoreError>;
+
+    // Look-ups for the kiosk's screens and the operator's tools (snapshot reads, no writes).
+
+    /// The vehicle a plate names (a kiosk screen names vehicles by plate alone).
+    fn vehicle_by_plate(&self, plate: &Plate, now: Timestamp) -> Result<VehicleKey, StoreError>;
+    /// The vehicle's owner as a screen shows it (a person's name masked, a unit's name).
+    fn vehicle_owner(
+        &self,
+        vehicle: &VehicleKey,
+        now: Timestamp,
+    ) -> Result<VehicleOwner, StoreError>;
+    /// The filing limits as they stand and who owns the vehicle (the store counts again inside
+    /// [`Platform::file_vehicle`]).
+    fn filing_precheck(
+        &self,
+        applicant: &IdNumber,
+        vehicle: &VehicleKey,
+        now: Timestamp,
+    ) -> Result<FilingPrecheck, StoreError>;
+    /// A vehicle-QR token's claims, when its signature and validity hold at `now`.
+    fn verify_vehicle_qr(&self, token: &str, now: Timestamp)
+    -> Result<VehicleQrClaims, StoreError>;
+    /// The demo SMS outbox, newest first (a development mail catcher: demo only).
+    fn sms_outbox(&self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError>;
 }
 
 // ---------------------------------------------------------------------------------------------

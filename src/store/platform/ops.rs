@@ -8,7 +8,7 @@ use super::rows::*;
 use super::*;
 use crate::domain::{Fen, IdNumber};
 use crate::privacy::Masked;
-use crate::rules::filing::{self, FilingCounts, FilingMethod, OwnerKind};
+use crate::rules::filing::{self, FilingMethod, OwnerKind};
 use crate::rules::payment::{self as pay_rules, AmountDue, PaymentWindow};
 use crate::rules::{self, EligibilityRequest, ViolationFacts, maintenance};
 use crate::store::sms;
@@ -41,23 +41,6 @@ enum Consent<'a> {
 impl SqlitePlatform {
     /// Would this person's filing of this vehicle pass the limits now? (A look-up for the screen
     /// before face verification; `file_vehicle` counts again inside its own transaction.)
-    pub fn filing_precheck(
-        &self,
-        applicant: &IdNumber,
-        vehicle: &VehicleKey,
-    ) -> Result<(FilingCounts, OwnerKind), StoreError> {
-        self.read(|tx| {
-            let p = Self::person_row(tx, applicant)?;
-            let v = Self::vehicle_row(tx, vehicle)?;
-            let kind = if v.owner_unit_id.is_some() {
-                OwnerKind::Unit
-            } else {
-                OwnerKind::Person
-            };
-            Ok((Self::filing_counts_in(tx, p.id, &v)?, kind))
-        })
-    }
-
     pub(super) fn change_pending_points(
         tx: &Connection,
         person_id: i64,
@@ -806,5 +789,38 @@ impl Platform for SqlitePlatform {
             vehicle: vehicle.clone(),
             expires_at: ts(claims.expires_at),
         })
+    }
+
+    fn vehicle_by_plate(&self, plate: &Plate, _now: Timestamp) -> Result<VehicleKey, StoreError> {
+        self.lookup_vehicle_by_plate(plate)
+    }
+
+    fn vehicle_owner(
+        &self,
+        vehicle: &VehicleKey,
+        _now: Timestamp,
+    ) -> Result<VehicleOwner, StoreError> {
+        self.lookup_vehicle_owner(vehicle)
+    }
+
+    fn filing_precheck(
+        &self,
+        applicant: &IdNumber,
+        vehicle: &VehicleKey,
+        _now: Timestamp,
+    ) -> Result<FilingPrecheck, StoreError> {
+        self.lookup_filing_precheck(applicant, vehicle)
+    }
+
+    fn verify_vehicle_qr(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<VehicleQrClaims, StoreError> {
+        self.lookup_verify_vehicle_qr(token, now)
+    }
+
+    fn sms_outbox(&self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.lookup_sms_outbox(limit)
     }
 }

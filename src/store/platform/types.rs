@@ -2,8 +2,10 @@
 //! types (plates, code tables, the rule core's relation and decisions, `Fen`, timestamps). The
 //! JSON the operator sees is made from these at the edge (`src/cli/platform.rs`).
 //!
-//! Requests (`*Request`, [`VehicleKey`], [`PayRequest`]) also have a wire form (serde) for a
-//! central server; views have none.
+//! Requests and views have a wire form (serde) for the platform server and its remote client
+//! (`src/wire`, `src/server`, `src/remote`); the operator's JSON is made separately, at the CLI.
+//! The wire form carries personal data in clear (ID numbers, names): it is for the authenticated
+//! link to the server, never for logs (`Debug` stays masked).
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -13,7 +15,7 @@ use crate::domain::{
     IdNumber, LicenceClass, LicenceStatus, Plate, PlateType, StatusSet, VehicleStatus, VehicleUse,
 };
 use crate::privacy::Masked;
-use crate::rules::filing::{FilingMethod, OwnerKind};
+use crate::rules::filing::{FilingCounts, FilingMethod, OwnerKind};
 use crate::rules::payment::{AmountDue, HandlingState};
 use crate::rules::{Eligibility, Relation, VehicleFacts, ViolationFacts};
 use crate::store::StoreError;
@@ -48,6 +50,20 @@ mod id_serde {
                 .map(|t| IdNumber::parse(&t).map_err(serde::de::Error::custom))
                 .transpose()
         }
+    }
+}
+
+/// A masked datum on the wire (in clear: the wire is the authenticated link, never a log).
+mod masked_serde {
+    use crate::privacy::Masked;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(m: &Masked<String>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(m.expose())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Masked<String>, D::Error> {
+        Ok(Masked::new(String::deserialize(d)?))
     }
 }
 
@@ -99,7 +115,7 @@ impl From<&str> for DecisionNumber {
 }
 
 /// A filing's number (备案编号).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct FilingId(pub i64);
 
 impl std::fmt::Display for FilingId {
@@ -109,7 +125,7 @@ impl std::fmt::Display for FilingId {
 }
 
 /// A driving licence as the platform holds it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LicenceView {
     /// 准驾车型, e.g. `C1`.
     pub class: LicenceClass,
@@ -127,11 +143,12 @@ pub struct LicenceView {
 }
 
 /// A person (the owner of the card on the reader).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PersonView {
     /// Masked ID number (`5001**********002X`), for screens.
     pub id_number_masked: String,
     /// The full name — shown only to the person themself.
+    #[serde(with = "masked_serde")]
     pub name: Masked<String>,
     pub phone_masked: String,
     /// Registered as a user of the platform (phone + SMS code).
@@ -140,7 +157,7 @@ pub struct PersonView {
 }
 
 /// One of the person's vehicles and how they are related to it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VehicleView {
     pub plate: Plate,
     pub plate_type: PlateType,
@@ -174,7 +191,7 @@ impl VehicleView {
 }
 
 /// A pending violation with the rule core's decision for it (decided as if selected alone).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ViolationView {
     /// What the rule core decides on: id, time, who recorded it, penalty, fine, points, province.
     pub facts: ViolationFacts,
@@ -187,7 +204,8 @@ pub struct ViolationView {
 }
 
 /// Where a penalty decision was made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum DecisionChannel {
     /// Handled at a kiosk: 2 hours to pay (六.2).
     Kiosk,
@@ -212,7 +230,7 @@ impl DecisionChannel {
 }
 
 /// A penalty decision (处罚决定) and what is due on it at `now`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HandlingView {
     pub number: DecisionNumber,
     pub violation_id: String,
@@ -240,7 +258,7 @@ impl HandlingView {
 }
 
 /// A vehicle's pending violations and its unpaid decisions.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ViolationList {
     pub vehicle: VehicleView,
     pub violations: Vec<ViolationView>,
@@ -275,7 +293,8 @@ pub struct FilingRequest {
 }
 
 /// Where a filing (备案) stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FilingState {
     /// 待审核: counts against the limits (三.2) until reviewed.
     PendingReview,
@@ -316,7 +335,7 @@ impl FilingState {
 }
 
 /// A filing (备案).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FilingView {
     pub id: FilingId,
     pub vehicle: VehicleKey,
@@ -330,7 +349,7 @@ pub struct FilingView {
 }
 
 /// A person's filings: those they made, and those others made on their vehicles.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FilingList {
     /// Filings this person made (active and past).
     pub mine: Vec<FilingView>,
@@ -339,7 +358,8 @@ pub struct FilingList {
 }
 
 /// Which receipt (回执) of a decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ReceiptKind {
     /// 处理回执, printed after handling.
     Handling,
@@ -370,14 +390,14 @@ impl ReceiptKind {
 }
 
 /// What a kept receipt recorded: the handling or the payment, as it was at the time.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ReceiptBody {
     Handling(HandlingView),
     Payment(PaymentView),
 }
 
 /// A receipt kept for reprint.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiptView {
     pub decision_number: DecisionNumber,
     pub created_at: Timestamp,
@@ -394,7 +414,7 @@ impl ReceiptView {
 }
 
 /// An SMS code was sent.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SmsSent {
     pub outbox_id: i64,
     pub phone_masked: String,
@@ -413,7 +433,7 @@ pub struct HandleRequest {
 }
 
 /// One handled violation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HandledItem {
     pub violation_id: String,
     /// True when it had been handled before: this is the existing decision, not a new one.
@@ -421,7 +441,7 @@ pub struct HandledItem {
     pub decision: HandlingView,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HandleOutcome {
     pub items: Vec<HandledItem>,
     /// What is due on the items still unpaid, added up.
@@ -439,7 +459,7 @@ pub struct PayRequest {
 }
 
 /// A payment (缴款) of one decision.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentView {
     pub decision_number: DecisionNumber,
     pub idempotency_key: String,
@@ -452,14 +472,14 @@ pub struct PaymentView {
     pub replayed: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RevertedItem {
     pub decision_number: DecisionNumber,
     pub violation_id: String,
     pub released_points: u32,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RevertReport {
     pub reverted: Vec<RevertedItem>,
 }
@@ -474,11 +494,26 @@ pub struct FeedbackRequest {
 }
 
 /// A vehicle QR token issued to the owner.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IssuedToken {
     pub token: String,
     pub vehicle: VehicleKey,
     pub expires_at: Timestamp,
+}
+
+/// A vehicle's owner as a kiosk screen shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VehicleOwner {
+    pub kind: OwnerKind,
+    /// A person's name masked (`李*红`), or the unit's name.
+    pub shown_name: String,
+}
+
+/// The filing limits as they stand before a filing, and who owns the vehicle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilingPrecheck {
+    pub counts: FilingCounts,
+    pub owner_kind: OwnerKind,
 }
 
 /// The codes the store writes (and `kiosk platform` prints) for the rule core's enums.

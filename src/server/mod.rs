@@ -1,0 +1,559 @@
+//! `kiosk serve`: the platform server. Every [`Platform`] operation is `POST /v1/<op>` with a
+//! JSON body (`crate::wire::ops`); `GET /healthz` says the server is up. Each request is
+//! authenticated (`crate::wire::auth`: the kiosk's id, time and ed25519 signature, checked
+//! against the `--kiosks` file, and the demo identity with `--demo` only); each write goes
+//! through the idempotency [`Ledger`] (per kiosk: key → request fingerprint → response).
+//!
+//! The store is blocking (SQLite here; the sync `postgres` crate after the merge): every store
+//! call runs on tokio's blocking pool (`spawn_blocking`), never on a worker thread. Bodies are
+//! bounded ([`MAX_BODY_BYTES`]), each request has a deadline ([`REQUEST_TIMEOUT`]), and the
+//! 六.2 revert runs on the server (once a minute), not on the kiosks.
+//!
+//! The HTTP API:
+//!
+//! | request | answer |
+//! | --- | --- |
+//! | `GET /healthz` | 200 `{"status":"ok","instance":…,"demo":…,"kiosk_clock":…}` (no identity needed) |
+//! | `POST /v1/<op>`, `<op>` one of `wire::ops::Op` (`person`, `vehicles`, `violations`, `send_register_code`, `register`, `send_filing_code`, `file_vehicle`, `review_filing`, `unfile`, `filings`, `remove_driver`, `handle`, `pay`, `revert_due`, `receipt`, `feedback`, `issue_vehicle_qr`, `vehicle_by_plate`, `vehicle_owner`, `filing_precheck`, `verify_vehicle_qr`, `sms_outbox`) | 200 with the view as JSON; an error: its status and `wire::error::ErrorBody` `{error, kind, message, zh, en, detail}` |
+//!
+//! Headers of every `POST`: `X-Kiosk-Id`, `X-Kiosk-Time` (Unix seconds, ±300 s),
+//! `X-Kiosk-Signature` (hex ed25519 over `wire::auth::signing_message`), and `Idempotency-Key`
+//! (1–128 characters) on every write. Statuses: 200; 400 invalid request (or a write without a
+//! key); 401 identity refused (unknown kiosk, bad signature, stale time, the demo identity on a
+//! server without `--demo`); 404 not found (or an unknown operation); 409 the same key is running
+//! now (retry with the same key); 413 body over 64 KiB; 422 refused by the rules or the state, or
+//! the key reused for another request; 500/503 the server's storage, a deadline, a panic (retry
+//! with the same key). A replayed answer carries `Idempotent-Replayed: true`.
+
+pub mod dispatch;
+pub mod kiosks;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use jiff::Timestamp;
+
+use crate::store::StoreError;
+use crate::store::idempotency::{Begin, Ledger, SqliteLedger};
+use crate::store::platform::{Platform, SqlitePlatform};
+use crate::wire::auth::{
+    self, AuthError, HEADER_IDEMPOTENCY_KEY, HEADER_KIOSK_ID, HEADER_SIGNATURE, HEADER_TIME,
+};
+use crate::wire::ops::Op;
+use dispatch::{Answer, error_answer};
+pub use kiosks::{KioskRegistry, KiosksFileError};
+
+/// The largest request body accepted (a request is a few hundred bytes).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// How long one request may take on the server before it answers 503.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// The longest idempotency key accepted.
+pub const MAX_KEY_LEN: usize = 128;
+/// Finished ledger records are kept this long (a retry comes within minutes).
+pub const LEDGER_RETENTION: jiff::SignedDuration = jiff::SignedDuration::from_hours(7 * 24);
+
+/// What `kiosk serve` was told.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// A SQLite file (a `postgres://` URL after the PostgreSQL merge).
+    pub database: String,
+    pub listen: SocketAddr,
+    /// Accept the built-in demo identity (and answer the demo SMS outbox).
+    pub demo: bool,
+    /// The kiosks allowed to call (TOML: id → public key, hall).
+    pub kiosks: Option<PathBuf>,
+    /// How often the 六.2 revert runs (it also runs at start-up); None: never (tests whose
+    /// kiosks run on a simulated clock, which the server's clock would overtake).
+    pub revert_every: Option<Duration>,
+    /// Use the time each request carries instead of the server's clock (demos and tests on a
+    /// simulated clock; `demo` implies it). Otherwise the server's clock decides windows and
+    /// deadlines, whatever a kiosk's clock says.
+    pub kiosk_clock: bool,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot open the database {database}: {source}")]
+    Database {
+        database: String,
+        source: StoreError,
+    },
+    #[error(
+        "{0}: a PostgreSQL URL needs the PostgreSQL platform, which this build does not have yet"
+    )]
+    PostgresNotBuilt(String),
+    #[error("{0}: no such database file (create one with `kiosk db init --demo --path {0}`)")]
+    NoDatabase(String),
+    #[error(transparent)]
+    Kiosks(#[from] KiosksFileError),
+    #[error(
+        "no kiosk may call: give --kiosks FILE (kiosk id → public key), or --demo for the demo identity"
+    )]
+    NoKiosks,
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// A platform and the idempotency ledger kept in the same database.
+pub type Backend = (Arc<dyn Platform>, Arc<dyn Ledger>);
+
+/// The platform and its idempotency ledger for `--database`: a SQLite file today. The lead
+/// extends this one function for `postgres://` URLs (`PgPlatform` and its ledger).
+pub fn open_platform(db: &str) -> Result<Backend, ServerError> {
+    if db.starts_with("postgres://") || db.starts_with("postgresql://") {
+        return Err(ServerError::PostgresNotBuilt(redact_url(db)));
+    }
+    let path = Path::new(db);
+    if !path.exists() {
+        return Err(ServerError::NoDatabase(db.to_string()));
+    }
+    let err = |source| ServerError::Database {
+        database: db.to_string(),
+        source,
+    };
+    let platform = SqlitePlatform::open_demo(path).map_err(err)?;
+    let ledger = SqliteLedger::open(path).map_err(err)?;
+    Ok((Arc::new(platform), Arc::new(ledger)))
+}
+
+/// A URL without its password, for messages.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// What every request handler shares.
+pub struct Shared {
+    pub platform: Arc<dyn Platform>,
+    pub ledger: Arc<dyn Ledger>,
+    pub kiosks: KioskRegistry,
+    /// Whether the time a request carries is used (else the server's clock).
+    pub kiosk_clock: bool,
+    /// This server process's id in the ledger: a record in flight under another id was left by a
+    /// server that died, and is taken over.
+    pub instance: String,
+}
+
+/// The HTTP routes over `shared`.
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/v1/{op}", post(op_handler))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(shared)
+}
+
+async fn healthz(State(st): State<Arc<Shared>>) -> Response {
+    json_response(
+        200,
+        serde_json::to_vec(&serde_json::json!({
+            "status": "ok",
+            "instance": st.instance,
+            "demo": st.kiosks.demo(),
+            "kiosk_clock": st.kiosk_clock,
+        }))
+        .unwrap_or_default(),
+        false,
+    )
+}
+
+fn json_response(status: u16, body: Vec<u8>, replayed: bool) -> Response {
+    let mut r = (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        body,
+    )
+        .into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if replayed {
+        r.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    r
+}
+
+fn header_str<'a>(h: &'a HeaderMap, name: &'static str) -> Result<Option<&'a str>, AuthError> {
+    h.get(name)
+        .map(|v| v.to_str().map_err(|_| AuthError::BadHeader(name)))
+        .transpose()
+}
+
+/// The kiosk a request comes from, when its identity holds.
+pub fn authenticate(
+    kiosks: &KioskRegistry,
+    method: &str,
+    path: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    server_now: i64,
+) -> Result<String, AuthError> {
+    let kiosk =
+        header_str(headers, HEADER_KIOSK_ID)?.ok_or(AuthError::MissingHeader("X-Kiosk-Id"))?;
+    let time = header_str(headers, HEADER_TIME)?.ok_or(AuthError::MissingHeader("X-Kiosk-Time"))?;
+    let time: i64 = time
+        .trim()
+        .parse()
+        .map_err(|_| AuthError::BadHeader("X-Kiosk-Time"))?;
+    let sig = header_str(headers, HEADER_SIGNATURE)?
+        .ok_or(AuthError::MissingHeader("X-Kiosk-Signature"))?;
+    let key_header = header_str(headers, HEADER_IDEMPOTENCY_KEY)?.unwrap_or("");
+    let key = kiosks.key_of(kiosk)?;
+    auth::verify(
+        &key, kiosk, method, path, time, key_header, body, sig, server_now,
+    )?;
+    Ok(kiosk.to_string())
+}
+
+async fn op_handler(
+    State(st): State<Arc<Shared>>,
+    UrlPath(name): UrlPath<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(op) = Op::from_name(&name) else {
+        let (s, b) = error_answer(&StoreError::Remote {
+            code: "unknown_operation",
+            kind: crate::store::ErrorKind::NotFound,
+            message: format!(
+                "没有该接口 / No such operation: {}",
+                name.chars().take(64).collect::<String>()
+            ),
+        });
+        return json_response(s.max(404), b, false);
+    };
+    let path = op.path();
+    let kiosk = match authenticate(
+        &st.kiosks,
+        "POST",
+        &path,
+        &headers,
+        &body,
+        Timestamp::now().as_second(),
+    ) {
+        Ok(k) => k,
+        Err(e) => {
+            tracing::warn!(op = op.name(), error = %e, "request refused: identity");
+            let (s, b) = error_answer(&StoreError::Unauthorized(e.to_string()));
+            return json_response(s, b, false);
+        }
+    };
+    let key = match header_str(&headers, HEADER_IDEMPOTENCY_KEY) {
+        Ok(k) => k.map(str::to_string),
+        Err(e) => {
+            let (s, b) = error_answer(&StoreError::Invalid(e.to_string()));
+            return json_response(s, b, false);
+        }
+    };
+    if op.writes() {
+        match &key {
+            None => {
+                let (s, b) = error_answer(&StoreError::Invalid(format!(
+                    "{} writes: an Idempotency-Key header is required",
+                    op.name()
+                )));
+                return json_response(s, b, false);
+            }
+            Some(k) if k.is_empty() || k.len() > MAX_KEY_LEN => {
+                let (s, b) = error_answer(&StoreError::Invalid(format!(
+                    "Idempotency-Key: 1 to {MAX_KEY_LEN} characters"
+                )));
+                return json_response(s, b, false);
+            }
+            Some(_) => {}
+        }
+    }
+    let shared = st.clone();
+    let kiosk_for_log = kiosk.clone();
+    let job = tokio::task::spawn_blocking(move || {
+        serve_blocking(&shared, op, &kiosk, key.as_deref(), &body)
+    });
+    let (status, out, replayed) = match tokio::time::timeout(REQUEST_TIMEOUT, job).await {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(join)) => {
+            tracing::error!(op = op.name(), error = %join, "operation panicked");
+            let (s, b) = error_answer(&StoreError::Unavailable("the server failed".into()));
+            (s, b, false)
+        }
+        Err(_) => {
+            let (s, b) = error_answer(&StoreError::Unavailable(format!(
+                "the server did not finish within {} s",
+                REQUEST_TIMEOUT.as_secs()
+            )));
+            (s, b, false)
+        }
+    };
+    tracing::info!(kiosk = %kiosk_for_log, op = op.name(), status, replayed, "request");
+    json_response(status, out, replayed)
+}
+
+/// The fingerprint of a request: SHA-256 of the operation and its body.
+pub fn fingerprint(op: Op, body: &[u8]) -> String {
+    let mut bytes = op.name().as_bytes().to_vec();
+    bytes.push(b'\n');
+    bytes.extend_from_slice(body);
+    crate::wire::sha256_hex(&bytes)
+}
+
+/// Run one authenticated request (blocking): through the ledger when it writes.
+pub fn serve_blocking(
+    st: &Shared,
+    op: Op,
+    kiosk: &str,
+    key: Option<&str>,
+    body: &[u8],
+) -> (u16, Vec<u8>, bool) {
+    let demo = st.kiosks.demo();
+    let run = || -> Answer {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let clock = (!st.kiosk_clock).then(Timestamp::now);
+            dispatch::execute(st.platform.as_ref(), op, kiosk, body, demo, clock)
+        }))
+        .unwrap_or_else(|_| error_answer(&StoreError::Unavailable("the server failed".into())))
+    };
+    let (true, Some(key)) = (op.writes(), key) else {
+        let (s, b) = run();
+        return (s, b, false);
+    };
+    let fp = fingerprint(op, body);
+    match st
+        .ledger
+        .begin(kiosk, key, &fp, &st.instance, Timestamp::now())
+    {
+        Err(e) => {
+            let (s, b) = error_answer(&e);
+            (s, b, false)
+        }
+        Ok(Begin::Replay { status, body }) => (status, body, true),
+        Ok(Begin::Mismatch) => {
+            let (s, b) = error_answer(&StoreError::IdempotencyKeyReused);
+            (s, b, false)
+        }
+        Ok(Begin::InFlight) => {
+            let (s, b) = error_answer(&StoreError::InFlight);
+            (s, b, false)
+        }
+        Ok(Begin::Run) => {
+            let (status, out) = run();
+            let kept = if status >= 500 {
+                // A passing failure: the retry runs again.
+                st.ledger.abandon(kiosk, key, &st.instance)
+            } else {
+                st.ledger
+                    .finish(kiosk, key, &st.instance, status, &out, Timestamp::now())
+            };
+            if let Err(e) = kept {
+                tracing::error!(error = %e, "idempotency ledger not updated");
+            }
+            (status, out, false)
+        }
+    }
+}
+
+/// Build the server's shared state from its options (opens the database, reads the kiosks).
+pub fn prepare(opts: &ServeOptions) -> Result<Arc<Shared>, ServerError> {
+    let kiosks = match &opts.kiosks {
+        Some(path) => KioskRegistry::load(path, opts.demo)?,
+        None => KioskRegistry::new(opts.demo),
+    };
+    if kiosks.is_empty() && !kiosks.demo() {
+        return Err(ServerError::NoKiosks);
+    }
+    let (platform, ledger) = open_platform(&opts.database)?;
+    let now = Timestamp::now();
+    match opts.revert_every.map(|_| platform.revert_due(now)) {
+        None => {}
+        Some(Ok(r)) if !r.reverted.is_empty() => {
+            tracing::info!(
+                count = r.reverted.len(),
+                "unpaid handlings reverted at start-up (六.2)"
+            )
+        }
+        Some(Ok(_)) => {}
+        Some(Err(e)) => tracing::error!(error = %e, "start-up revert failed"),
+    }
+    if let Err(e) = ledger.purge(now - LEDGER_RETENTION) {
+        tracing::warn!(error = %e, "idempotency ledger not purged");
+    }
+    Ok(Arc::new(Shared {
+        platform,
+        ledger,
+        kiosks,
+        kiosk_clock: opts.kiosk_clock || opts.demo,
+        instance: crate::wire::random_hex(16),
+    }))
+}
+
+/// Serve until the process ends; `ready` is told the address listened on (port 0 picks one).
+pub fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), ServerError> {
+    let shared = prepare(&opts)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    if let Some(every) = opts.revert_every {
+        crate::store::platform::spawn_periodic_revert(
+            shared.platform.clone(),
+            Arc::new(Timestamp::now),
+            every,
+            stop.clone(),
+        );
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(64)
+        .enable_all()
+        .build()
+        .map_err(ServerError::Runtime)?;
+    let result = rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(opts.listen)
+            .await
+            .map_err(|source| ServerError::Listen {
+                addr: opts.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(ServerError::Runtime)?;
+        ready(addr);
+        axum::serve(listener, router(shared))
+            .await
+            .map_err(ServerError::Runtime)
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    result
+}
+
+/// Run a server on a background thread of this process and return its address once it listens
+/// (for tests, and for tools that embed one). The thread serves until the process ends.
+pub fn spawn(opts: ServeOptions) -> Result<SocketAddr, ServerError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let failed = tx.clone();
+    std::thread::Builder::new()
+        .name("kiosk-serve".into())
+        .spawn(move || {
+            if let Err(e) = run(opts, |addr| {
+                let _ = tx.send(Ok(addr));
+            }) {
+                let _ = failed.send(Err(e));
+            }
+        })
+        .map_err(ServerError::Runtime)?;
+    rx.recv()
+        .map_err(|_| ServerError::Runtime(std::io::Error::other("the server thread ended")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::demo::{DemoOptions, build_city};
+    use crate::store::schema;
+    use crate::wire::ops::{PayBody, WithNow};
+
+    /// A duplicate arriving while the first request is still inside the store is told 409; the
+    /// first finishes, and the key then replays its answer.
+    #[test]
+    fn a_concurrent_duplicate_is_told_409_and_then_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.sqlite3");
+        let anchor: Timestamp = "2022-10-24T09:00:00+08:00".parse().unwrap();
+        let now = anchor + jiff::SignedDuration::from_hours(2);
+        let mut conn = schema::open(&path).unwrap();
+        build_city(
+            &mut conn,
+            &DemoOptions {
+                persons: 30,
+                seed: 1,
+                anchor,
+            },
+        )
+        .unwrap();
+        let platform = SqlitePlatform::open_demo(&path).unwrap();
+        let decision = platform
+            .handle(
+                &crate::store::platform::HandleRequest {
+                    id_number: crate::domain::IdNumber::parse("50010619851120002X").unwrap(),
+                    vehicle: crate::store::platform::VehicleKey::parse("渝A8K2L6", "02").unwrap(),
+                    violation_ids: vec!["5001000000000001".into()],
+                    kiosk_id: "K".into(),
+                },
+                now,
+            )
+            .unwrap()
+            .items[0]
+            .decision
+            .number
+            .clone();
+        // The ledger apart from the store, so the store can be held busy alone.
+        let shared = Arc::new(Shared {
+            platform: Arc::new(platform),
+            ledger: Arc::new(SqliteLedger::with_connection(
+                schema::open_in_memory().unwrap(),
+            )),
+            kiosks: KioskRegistry::new(true),
+            kiosk_clock: true,
+            instance: "i1".into(),
+        });
+        let body: PayBody = WithNow {
+            request: crate::store::platform::PayRequest {
+                decision_number: decision,
+                idempotency_key: "pay".into(),
+                method: "demo".into(),
+            },
+            now,
+        };
+        let body = serde_json::to_vec(&body).unwrap();
+        // Another writer holds the store: the first payment waits inside it.
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let (s, b) = (shared.clone(), body.clone());
+        let first = std::thread::spawn(move || serve_blocking(&s, Op::Pay, "K", Some("k1"), &b));
+        std::thread::sleep(Duration::from_millis(300));
+        let (status, answer, _) = serve_blocking(&shared, Op::Pay, "K", Some("k1"), &body);
+        assert_eq!(status, 409, "{}", String::from_utf8_lossy(&answer));
+        conn.execute_batch("COMMIT").unwrap();
+        let (status, answer, replayed) = first.join().unwrap();
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+        assert!(!replayed);
+        let (status, again, replayed) = serve_blocking(&shared, Op::Pay, "K", Some("k1"), &body);
+        assert_eq!((status, replayed), (200, true));
+        assert_eq!(again, answer);
+        // Reads go straight to the store, without the ledger.
+        let (status, _, replayed) = serve_blocking(
+            &shared,
+            Op::Receipt,
+            "K",
+            None,
+            br#"{"decision_number":"x","kind":"payment"}"#,
+        );
+        assert_eq!((status, replayed), (404, false));
+    }
+
+    #[test]
+    fn a_postgres_url_is_named_without_its_password() {
+        let Err(e) = open_platform("postgres://kiosk:secret@db:5432/city") else {
+            panic!("no PostgreSQL in this build")
+        };
+        let text = e.to_string();
+        assert!(text.contains("postgres://kiosk:***@db:5432/city"), "{text}");
+        assert!(!text.contains("secret"));
+    }
+}
