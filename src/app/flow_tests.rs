@@ -394,11 +394,9 @@ fn a_kiosk_on_a_platform_server_handles_pays_and_prints() {
     assert_eq!(k.screen(), Screen::Services);
     k.violations_of(LXH_PLATE);
     assert_eq!(k.selection().list.violations.len(), 2);
-    k.ui(Action::ToggleViolation(LXH_V1.into()))
-        .ui(Action::ToggleViolation(LXH_V2.into()))
-        .ui(Action::ToNotices)
-        .ui(Action::SetAgreed(true))
-        .ui(Action::Handle);
+    // Both payable violations are preselected; 【阅读并同意】 agrees and handles in one touch.
+    assert_eq!(k.selection().selected, [LXH_V1, LXH_V2]);
+    k.ui(Action::ToNotices).ui(Action::Handle);
     let Screen::Payment { handling, .. } = k.screen() else {
         panic!("{:?} {:?}", k.screen(), k.message())
     };
