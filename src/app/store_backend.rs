@@ -23,7 +23,7 @@ use crate::store::platform::{
     DecisionChannel, DecisionNumber, FeedbackRequest, FilingProof, FilingRequest, FilingState,
     HandleRequest, PayRequest, Platform, RegisterRequest, SqlitePlatform, VehicleKey,
 };
-use crate::store::{ErrorKind, StoreError, sms, token::TokenError};
+use crate::store::{ErrorKind, StoreError, token::TokenError};
 use crate::ui::{Outbox, SmsMessage};
 
 /// The kiosk's view of the local platform store.
@@ -131,7 +131,7 @@ impl StoreBackend {
     /// Copy the newest outbox message to the simulator panel (demo mode).
     fn mirror_outbox(&self) {
         let Some(outbox) = &self.outbox else { return };
-        if let Ok(mut entries) = self.query(|c| sms::outbox(c, 1)) {
+        if let Ok(mut entries) = self.platform.sms_outbox(1) {
             if let (Some(e), Ok(mut out)) = (entries.pop(), outbox.lock()) {
                 out.push(SmsMessage {
                     to: mask_text(&e.phone),

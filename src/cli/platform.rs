@@ -14,7 +14,7 @@ use super::{parse, print_json};
 use crate::domain::IdNumber;
 use crate::store::demo;
 use crate::store::platform::*;
-use crate::store::{ErrorKind, StoreError, sms};
+use crate::store::{ErrorKind, StoreError, schema};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -22,7 +22,7 @@ use crate::store::{ErrorKind, StoreError, sms};
     about = "Operator verbs against the platform store, printing JSON"
 )]
 struct PlatformCli {
-    /// The database file.
+    /// The SQLite file, or a PostgreSQL database as postgres://USER@HOST:PORT/DB.
     #[arg(long, global = true, default_value = DEFAULT_DB)]
     db: PathBuf,
     /// The time of the operation (RFC 3339); default: the real clock.
@@ -240,6 +240,11 @@ pub fn run(args: Vec<String>) -> anyhow::Result<i32> {
         print_json(&list)?;
         return Ok(0);
     }
+    // A `postgres://` (or `postgresql://`) URL selects the city's PostgreSQL database.
+    if let Some(url) = cli.db.to_str().filter(|s| schema::is_postgres_url(s)) {
+        let p = PgPlatform::connect_demo(url, CLI_PG_POOL_SIZE)?;
+        return verb(&p, cli.command, now);
+    }
     if !cli.db.exists() {
         anyhow::bail!(
             "{}: no such database file (create one with `kiosk db init --demo --path {}`)",
@@ -248,7 +253,19 @@ pub fn run(args: Vec<String>) -> anyhow::Result<i32> {
         );
     }
     let p = SqlitePlatform::open_demo(&cli.db)?;
-    match cli.command {
+    verb(&p, cli.command, now)
+}
+
+/// One connection is all a CLI verb needs.
+pub(crate) const CLI_PG_POOL_SIZE: u32 = 1;
+
+/// Run one verb against the store, whichever backend holds it.
+fn verb<B: Backend>(
+    p: &StorePlatform<B>,
+    command: PlatformCommand,
+    now: Timestamp,
+) -> anyhow::Result<i32> {
+    match command {
         PlatformCommand::Person { id } => {
             emit(p.person(&id_number(&id)?, now).map(|v| PersonOut::from(&v)))
         }
@@ -401,9 +418,7 @@ pub fn run(args: Vec<String>) -> anyhow::Result<i32> {
             )
             .map(|n| serde_json::json!({"feedback": n})),
         ),
-        PlatformCommand::SmsOutbox { limit } => {
-            emit(p.with_connection_ref(|c| Ok(sms::outbox(c, limit)?)))
-        }
+        PlatformCommand::SmsOutbox { limit } => emit(p.sms_outbox(limit)),
         PlatformCommand::IssueQr { id, vehicle } => {
             let id = id_number(&id)?;
             emit(

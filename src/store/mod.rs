@@ -1,4 +1,5 @@
-//! The platform store: the SQLite system of record behind the [`Platform`] trait.
+//! The platform store: the system of record behind the [`Platform`] trait, on SQLite (a kiosk's
+//! own file) or PostgreSQL (the city server), with one body of operation code over [`sql::Sql`].
 //!
 //! - [`schema`] owns the tables and migrations; [`audit`] the hash-chained audit log.
 //! - [`platform`] holds the [`Platform`] trait, its plain data types and [`SqlitePlatform`]:
@@ -22,6 +23,7 @@
 //! ```
 
 pub mod audit;
+pub mod backend;
 pub mod bench;
 pub mod check;
 pub mod demo;
@@ -29,13 +31,15 @@ pub mod payment;
 pub mod platform;
 pub mod schema;
 pub mod sms;
+pub mod sql;
 pub mod token;
 
 pub use platform::{
     DecisionNumber, FeedbackRequest, FilingId, FilingList, FilingProof, FilingRequest, FilingState,
     FilingView, HandleOutcome, HandleRequest, HandledItem, HandlingView, LicenceView, PayRequest,
-    PaymentView, PersonView, Platform, ReceiptBody, ReceiptView, RegisterRequest, RevertReport,
-    RevertedItem, SmsSent, SqlitePlatform, VehicleKey, VehicleView, ViolationList, ViolationView,
+    PaymentView, PersonView, PgPlatform, Platform, ReceiptBody, ReceiptView, RegisterRequest,
+    RevertReport, RevertedItem, SmsSent, SqlitePlatform, StorePlatform, VehicleKey, VehicleView,
+    ViolationList, ViolationView,
 };
 
 use crate::rules::filing::FilingRefusal;
@@ -122,6 +126,11 @@ pub enum StoreError {
     /// SQLite's own words appear once, in the sentence (not again as a source).
     #[error("{}", schema::storage_message(.0))]
     Sqlite(rusqlite::Error),
+    /// PostgreSQL's own words appear once, in the sentence.
+    #[error("{}", schema::pg_storage_message(.0))]
+    Postgres(postgres::Error),
+    #[error("{}", schema::pool_message(.0))]
+    Pool(r2d2::Error),
     #[error(transparent)]
     Schema(#[from] schema::SchemaError),
 }
@@ -129,6 +138,24 @@ pub enum StoreError {
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         StoreError::Sqlite(e)
+    }
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        StoreError::Postgres(e)
+    }
+}
+
+impl From<sql::SqlError> for StoreError {
+    fn from(e: sql::SqlError) -> Self {
+        match e {
+            sql::SqlError::Sqlite(e) => StoreError::Sqlite(e),
+            sql::SqlError::Postgres(e) => StoreError::Postgres(e),
+            e @ (sql::SqlError::Type { .. } | sql::SqlError::NoRow) => {
+                StoreError::Corrupt(e.to_string())
+            }
+        }
     }
 }
 
@@ -145,6 +172,27 @@ fn payment_refusal_en(r: PaymentRefusal) -> &'static str {
 }
 
 impl StoreError {
+    /// The one refusal whose writes are committed: a wrong SMS code counts an attempt (nothing
+    /// else has been written by then), so codes cannot be guessed.
+    pub fn keeps_writes(&self) -> bool {
+        matches!(self, StoreError::SmsCodeWrong)
+    }
+
+    /// A PostgreSQL conflict that a fresh attempt of the whole transaction resolves: a
+    /// serialization failure (40001), a deadlock (40P01), or a unique key taken by a concurrent
+    /// transaction (23505: the retry re-reads and answers as for a repeated request).
+    pub fn is_retryable_conflict(&self) -> bool {
+        use postgres::error::SqlState;
+        match self {
+            StoreError::Postgres(e) => e.code().is_some_and(|c| {
+                *c == SqlState::T_R_SERIALIZATION_FAILURE
+                    || *c == SqlState::T_R_DEADLOCK_DETECTED
+                    || *c == SqlState::UNIQUE_VIOLATION
+            }),
+            _ => false,
+        }
+    }
+
     pub fn kind(&self) -> ErrorKind {
         use StoreError::*;
         match self {
@@ -161,7 +209,8 @@ impl StoreError {
             | SmsCodeExpired
             | RegisteredWithOtherPhone => ErrorKind::Refused,
             BadPhone | Invalid(_) => ErrorKind::Invalid,
-            Sms(_) | PaymentProvider(_) | Corrupt(_) | Sqlite(_) | Schema(_) => ErrorKind::Storage,
+            Sms(_) | PaymentProvider(_) | Corrupt(_) | Sqlite(_) | Postgres(_) | Pool(_)
+            | Schema(_) => ErrorKind::Storage,
         }
     }
 
@@ -206,7 +255,7 @@ impl StoreError {
             Sms(_) => "sms_gateway_failed",
             PaymentProvider(_) => "payment_provider_failed",
             Corrupt(_) => "corrupt_data",
-            Sqlite(_) => "database_unavailable",
+            Sqlite(_) | Postgres(_) | Pool(_) => "database_unavailable",
             Schema(_) => "database_unusable",
         }
     }
