@@ -76,53 +76,35 @@ fn make_pg() -> Subject {
     subject(PgPlatform::connect_demo(&url, 4).unwrap())
 }
 
-/// Every scenario, as a test of one implementation.
+/// Every scenario of [`scenarios`], as one `#[test]` each of the implementation `$make` builds.
 macro_rules! contract_suite {
     ($name:ident, $make:ident) => {
         mod $name {
             use super::*;
-
-            #[test]
-            fn person_and_vehicles() {
-                scenarios::person_and_vehicles(&$make());
-            }
-            #[test]
-            fn violations_come_with_decisions() {
-                scenarios::violations_come_with_decisions(&$make());
-            }
-            #[test]
-            fn handle_then_pay_exactly_once_with_replay() {
-                scenarios::handle_then_pay_exactly_once_with_replay(&$make());
-            }
-            #[test]
-            fn refusals_write_nothing() {
-                scenarios::refusals_write_nothing(&$make());
-            }
-            #[test]
-            fn filing_limits_and_unfile() {
-                scenarios::filing_limits_and_unfile(&$make());
-            }
-            #[test]
-            fn feedback_is_numbered() {
-                scenarios::feedback_is_numbered(&$make());
-            }
-            #[test]
-            fn receipts_are_kept_for_reprint() {
-                scenarios::receipts_are_kept_for_reprint(&$make());
-            }
-            #[test]
-            fn revert_after_the_window() {
-                scenarios::revert_after_the_window(&$make());
-            }
-            #[test]
-            fn register_with_the_sms_code() {
-                scenarios::register_with_the_sms_code(&$make());
-            }
-            #[test]
-            fn filing_by_sms_code() {
-                scenarios::filing_by_sms_code(&$make());
-            }
+            scenario_tests!(
+                $make: person_and_vehicles,
+                violations_come_with_decisions,
+                handle_then_pay_exactly_once_with_replay,
+                refusals_write_nothing,
+                filing_limits_and_unfile,
+                feedback_is_numbered,
+                receipts_are_kept_for_reprint,
+                revert_after_the_window,
+                register_with_the_sms_code,
+                filing_by_sms_code,
+            );
         }
+    };
+}
+
+macro_rules! scenario_tests {
+    ($make:ident: $($scenario:ident),+ $(,)?) => {
+        $(
+            #[test]
+            fn $scenario() {
+                scenarios::$scenario(&$make());
+            }
+        )+
     };
 }
 
