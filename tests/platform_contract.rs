@@ -924,3 +924,87 @@ mod scenarios_support {
         .map_err(|e| e.code().to_string())
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The points-confirmation job (a server job, not part of `Platform`), on both backends.
+// ---------------------------------------------------------------------------------------------
+
+fn points_are_confirmed_once_and_leave_the_pending_count<B: Backend>(p: StorePlatform<B>) {
+    p.build_demo_city(&city_options()).unwrap();
+    let who = id("李小红");
+    let licence = |p: &StorePlatform<B>| p.person(&who, now()).unwrap().licence.unwrap();
+    let list = p.violations(&who, &car("渝A8K2L6"), now()).unwrap();
+    let handled = p
+        .handle(
+            &HandleRequest {
+                id_number: who.clone(),
+                vehicle: car("渝A8K2L6"),
+                violation_ids: list.violations.iter().map(|v| v.facts.id.clone()).collect(),
+                kiosk_id: "K1".into(),
+            },
+            now(),
+        )
+        .unwrap();
+    // Only paid decisions are confirmed: pay the first (3 points), leave the second unpaid.
+    let paid = &handled.items[0].decision;
+    assert_eq!(paid.points, 3);
+    p.pay(
+        &PayRequest {
+            decision_number: paid.number.clone(),
+            idempotency_key: "pts".into(),
+            method: "demo".into(),
+        },
+        now(),
+    )
+    .unwrap();
+    assert_eq!(
+        (licence(&p).cycle_points, licence(&p).pending_points),
+        (0, 3)
+    );
+    assert_eq!(p.pending_points().unwrap().len(), 1);
+    let network = SimulatedConfirmer {
+        delay: SignedDuration::from_hours(24),
+    };
+    let early = p
+        .confirm_points(&network, now() + SignedDuration::from_hours(23))
+        .unwrap();
+    assert!(early.confirmed.is_empty(), "not yet: {early:?}");
+    let later = now() + SignedDuration::from_hours(24);
+    let report = p.confirm_points(&network, later).unwrap();
+    assert_eq!(
+        report.confirmed,
+        vec![ConfirmedItem {
+            decision_number: paid.number.clone(),
+            points: 3
+        }]
+    );
+    // The points left the pending count for the cycle's recorded points, once.
+    assert_eq!(
+        (licence(&p).cycle_points, licence(&p).pending_points),
+        (3, 0)
+    );
+    assert!(
+        p.confirm_points(&network, later)
+            .unwrap()
+            .confirmed
+            .is_empty()
+    );
+    assert!(p.pending_points().unwrap().is_empty());
+    let report = p.check().unwrap();
+    assert!(report.ok(), "{:#?}", report.breaches);
+}
+
+#[test]
+fn sqlite_points_confirmation() {
+    points_are_confirmed_once_and_leave_the_pending_count(
+        SqlitePlatform::with_connection(schema::open_in_memory().unwrap()).unwrap(),
+    );
+}
+
+#[test]
+fn postgres_points_confirmation() {
+    let url = support::pg::fresh_database("points");
+    points_are_confirmed_once_and_leave_the_pending_count(
+        PgPlatform::connect_demo(&url, 2).unwrap(),
+    );
+}

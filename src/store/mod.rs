@@ -121,6 +121,8 @@ pub enum StoreError {
     Sms(#[from] sms::SmsError),
     #[error(transparent)]
     PaymentProvider(#[from] payment::ProviderError),
+    #[error(transparent)]
+    PointsNetwork(#[from] platform::ConfirmError),
     #[error("数据库中的数据无效：{0} / Invalid data in the database: {0}")]
     Corrupt(String),
     /// SQLite's own words appear once, in the sentence (not again as a source).
@@ -209,8 +211,8 @@ impl StoreError {
             | SmsCodeExpired
             | RegisteredWithOtherPhone => ErrorKind::Refused,
             BadPhone | Invalid(_) => ErrorKind::Invalid,
-            Sms(_) | PaymentProvider(_) | Corrupt(_) | Sqlite(_) | Postgres(_) | Pool(_)
-            | Schema(_) => ErrorKind::Storage,
+            Sms(_) | PaymentProvider(_) | PointsNetwork(_) | Corrupt(_) | Sqlite(_)
+            | Postgres(_) | Pool(_) | Schema(_) => ErrorKind::Storage,
         }
     }
 
@@ -253,6 +255,7 @@ impl StoreError {
             BadPhone => "bad_phone",
             Invalid(_) => "invalid_request",
             Sms(_) => "sms_gateway_failed",
+            PointsNetwork(_) => "points_network_unavailable",
             PaymentProvider(_) => "payment_provider_failed",
             Corrupt(_) => "corrupt_data",
             Sqlite(_) | Postgres(_) | Pool(_) => "database_unavailable",

@@ -69,20 +69,32 @@ pub fn spawn_periodic_revert(
     every: std::time::Duration,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) -> std::thread::JoinHandle<()> {
+    spawn_periodic("revert-due", every, stop, move || {
+        if let Err(e) = platform.revert_due(clock()) {
+            tracing::warn!(error = %e, code = e.code(), "periodic revert failed; retrying");
+        }
+    })
+}
+
+/// Run `tick` now and then every `every` on a thread named `name`, until `stop` is set.
+pub(super) fn spawn_periodic(
+    name: &str,
+    every: std::time::Duration,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    mut tick: impl FnMut() + Send + 'static,
+) -> std::thread::JoinHandle<()> {
     use std::sync::atomic::Ordering;
     std::thread::Builder::new()
-        .name("revert-due".into())
+        .name(name.into())
         .spawn(move || {
             let slice = std::time::Duration::from_millis(200).min(every);
             while !stop.load(Ordering::Relaxed) {
-                if let Err(e) = platform.revert_due(clock()) {
-                    tracing::warn!(error = %e, code = e.code(), "periodic revert failed; retrying");
-                }
+                tick();
                 let started = std::time::Instant::now();
                 while started.elapsed() < every && !stop.load(Ordering::Relaxed) {
                     std::thread::sleep(slice);
                 }
             }
         })
-        .expect("spawn the revert thread")
+        .unwrap_or_else(|e| panic!("spawn the {name} thread: {e}"))
 }

@@ -29,12 +29,17 @@ use crate::rules::payment as pay_rules;
 mod jobs;
 mod notify;
 mod ops;
+mod points;
 mod rows;
 mod types;
 
 pub use jobs::spawn_periodic_revert;
 pub use notify::ReceiveError;
 use ops::PaymentSource;
+pub use points::{
+    ConfirmError, ConfirmReport, ConfirmedItem, PendingPoints, PointsConfirmer, SimulatedConfirmer,
+    spawn_periodic_confirm,
+};
 pub use types::*;
 
 /// What the kiosk asks of the platform. Object-safe: the flow holds a `Box<dyn Platform>`, so a
