@@ -21,7 +21,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use super::StoreError;
 use super::schema::{self, SchemaError};
-use super::sql::{PgTx, Sql};
+use super::sql::{PgTx, PreparedCache, Sql};
 
 /// The body of one transaction: it may run more than once on PostgreSQL (a retried conflict),
 /// so it must not keep effects outside the transaction but idempotent ones.
@@ -141,7 +141,36 @@ pub fn pg_conflicts_retried() -> u64 {
 /// The pool size when none is configured.
 pub const DEFAULT_PG_POOL_SIZE: u32 = 8;
 
-type PgPool = r2d2::Pool<r2d2_postgres::PostgresConnectionManager<postgres::NoTls>>;
+type PgPool = r2d2::Pool<PgManager>;
+
+/// r2d2_postgres' manager, with each connection's prepared statements kept beside it.
+pub struct PgManager(r2d2_postgres::PostgresConnectionManager<postgres::NoTls>);
+
+/// A pooled PostgreSQL connection and the statements prepared on it.
+pub struct PgConnection {
+    client: postgres::Client,
+    prepared: PreparedCache,
+}
+
+impl r2d2::ManageConnection for PgManager {
+    type Connection = PgConnection;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> Result<PgConnection, postgres::Error> {
+        Ok(PgConnection {
+            client: self.0.connect()?,
+            prepared: PreparedCache::new(),
+        })
+    }
+
+    fn is_valid(&self, conn: &mut PgConnection) -> Result<(), postgres::Error> {
+        self.0.is_valid(&mut conn.client)
+    }
+
+    fn has_broken(&self, conn: &mut PgConnection) -> bool {
+        self.0.has_broken(&mut conn.client)
+    }
+}
 
 /// A pool of PostgreSQL connections (the city server's record).
 pub struct Pg {
@@ -157,15 +186,18 @@ impl Pg {
         let config: postgres::Config = url
             .parse()
             .map_err(|e: postgres::Error| SchemaError::BadUrl(format!("{e}")))?;
-        let manager = r2d2_postgres::PostgresConnectionManager::new(config, postgres::NoTls);
+        let manager = PgManager(r2d2_postgres::PostgresConnectionManager::new(
+            config,
+            postgres::NoTls,
+        ));
         let pool = r2d2::Pool::builder()
             .max_size(pool_size.max(1))
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
             .build(manager)?;
-        let mut client = pool.get()?;
-        schema::migrate_pg(&mut client)?;
-        drop(client);
+        let mut conn = pool.get()?;
+        schema::migrate_pg(&mut conn.client)?;
+        drop(conn);
         Ok(Pg {
             pool,
             shown: without_password(url),
@@ -195,7 +227,8 @@ impl Pg {
     }
 
     fn attempt<T>(&self, write: bool, f: &mut TxBody<'_, T>) -> Result<T, StoreError> {
-        let mut client = self.pool.get().map_err(StoreError::Pool)?;
+        let mut conn = self.pool.get().map_err(StoreError::Pool)?;
+        let PgConnection { client, prepared } = &mut *conn;
         let tx = client
             .build_transaction()
             .isolation_level(if write {
@@ -205,7 +238,7 @@ impl Pg {
             })
             .read_only(!write)
             .start()?;
-        let tx = PgTx::new(tx);
+        let tx = PgTx::new(tx, prepared);
         let out = f(&tx);
         // A failed rollback leaves nothing behind: the server aborts the transaction.
         settle(tx, out, PgTx::commit, |tx| drop(tx.rollback()))

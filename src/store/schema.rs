@@ -287,7 +287,7 @@ pub fn pg_storage_message(e: &postgres::Error) -> String {
         }
         _ => "数据库出错，请联系工作人员 / The database failed; ask the staff",
     };
-    format!("{what} ({e})")
+    format!("{what} ({})", super::sql::describe_pg(e))
 }
 
 /// The pool could not hand out a connection in time.

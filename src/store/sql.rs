@@ -34,12 +34,25 @@ pub enum Value {
 pub enum SqlError {
     #[error("{0}")]
     Sqlite(rusqlite::Error),
-    #[error("{0}")]
+    #[error("{}", describe_pg(.0))]
     Postgres(postgres::Error),
     #[error("column {column}: {what}")]
     Type { column: usize, what: String },
     #[error("the query returned no row")]
     NoRow,
+}
+
+/// A PostgreSQL error in full: the driver's words ("db error") with its causes (the server's
+/// message, or why a parameter could not be written).
+pub fn describe_pg(e: &postgres::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
 }
 
 impl From<rusqlite::Error> for SqlError {
@@ -590,17 +603,22 @@ fn pg_value(row: &postgres::Row, i: usize) -> Result<Value, SqlError> {
     Ok(v.unwrap_or(Value::Null))
 }
 
-/// One PostgreSQL transaction behind [`Sql`]. Statements are prepared once per transaction.
+/// Statements already prepared on one connection, by their text as the store writes it.
+pub type PreparedCache = HashMap<String, postgres::Statement>;
+
+/// One PostgreSQL transaction behind [`Sql`]. Statements are prepared once per connection (the
+/// cache lives with the pooled connection; a prepared statement outlives a rolled-back
+/// transaction).
 pub struct PgTx<'a> {
     tx: RefCell<postgres::Transaction<'a>>,
-    prepared: RefCell<HashMap<String, postgres::Statement>>,
+    prepared: RefCell<&'a mut PreparedCache>,
 }
 
 impl<'a> PgTx<'a> {
-    pub fn new(tx: postgres::Transaction<'a>) -> Self {
+    pub fn new(tx: postgres::Transaction<'a>, prepared: &'a mut PreparedCache) -> Self {
         PgTx {
             tx: RefCell::new(tx),
-            prepared: RefCell::new(HashMap::new()),
+            prepared: RefCell::new(prepared),
         }
     }
 
