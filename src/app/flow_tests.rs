@@ -118,6 +118,7 @@ impl Kiosk {
             kiosks: None,
             revert_every: None,
             kiosk_clock: true,
+            confirm_points_after: std::time::Duration::from_secs(3600),
         })
         .unwrap();
         config.platform.url = format!("http://{addr}");

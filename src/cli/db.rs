@@ -6,9 +6,16 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use jiff::Timestamp;
 
+use super::platform::CLI_PG_POOL_SIZE;
 use super::{parse, print_json};
+use crate::store::backend::without_password;
 use crate::store::demo::{self, DemoOptions};
-use crate::store::{bench, check, schema};
+use crate::store::{PgPlatform, bench, check, schema};
+
+/// The URL when `--path` names a PostgreSQL database (`postgres://…` or `postgresql://…`).
+fn pg_url(path: &std::path::Path) -> Option<&str> {
+    path.to_str().filter(|s| schema::is_postgres_url(s))
+}
 
 /// The database file when `--path`/`--db` is not given (as in the embedded `kiosk.toml`).
 pub const DEFAULT_DB: &str = "kiosk-demo.sqlite3";
@@ -24,6 +31,7 @@ struct DbCli {
 enum DbCommand {
     /// Create (and migrate) the database; with --demo, build the deterministic demo city into it.
     Init {
+        /// The SQLite file, or a PostgreSQL database as postgres://USER@HOST:PORT/DB.
         #[arg(long, default_value = DEFAULT_DB)]
         path: PathBuf,
         /// Build the demo city (synthetic persons, vehicles, violations).
@@ -41,6 +49,7 @@ enum DbCommand {
     },
     /// Verify the audit hash chain and the invariants; exit 1 naming any breach.
     Check {
+        /// The SQLite file, or a PostgreSQL database as postgres://USER@HOST:PORT/DB.
         #[arg(long, default_value = DEFAULT_DB)]
         path: PathBuf,
     },
@@ -71,25 +80,34 @@ pub fn run(args: Vec<String>) -> anyhow::Result<i32> {
             seed,
             anchor,
         } => {
-            let mut conn =
-                schema::open(&path).with_context(|| format!("opening {}", path.display()))?;
-            if !with_demo {
+            let opts = DemoOptions {
+                persons,
+                seed,
+                anchor: anchor.unwrap_or_else(demo::today_anchor),
+            };
+            let started = std::time::Instant::now();
+            // A `postgres://` URL: the same schema (and demo city) in PostgreSQL.
+            let (shown, summary) = if let Some(url) = pg_url(&path) {
+                let p = PgPlatform::connect_demo(url, CLI_PG_POOL_SIZE)
+                    .with_context(|| format!("connecting to {}", without_password(url)))?;
+                let summary = with_demo.then(|| p.build_demo_city(&opts)).transpose()?;
+                (serde_json::json!(without_password(url)), summary)
+            } else {
+                let mut conn =
+                    schema::open(&path).with_context(|| format!("opening {}", path.display()))?;
+                let summary = with_demo
+                    .then(|| demo::build_city(&mut conn, &opts))
+                    .transpose()?;
+                (serde_json::json!(path), summary)
+            };
+            let Some(summary) = summary else {
                 print_json(
-                    &serde_json::json!({"path": path, "schema_version": schema::current_version()}),
+                    &serde_json::json!({"path": shown, "schema_version": schema::current_version()}),
                 )?;
                 return Ok(0);
-            }
-            let started = std::time::Instant::now();
-            let summary = demo::build_city(
-                &mut conn,
-                &DemoOptions {
-                    persons,
-                    seed,
-                    anchor: anchor.unwrap_or_else(demo::today_anchor),
-                },
-            )?;
+            };
             print_json(&serde_json::json!({
-                "path": path,
+                "path": shown,
                 "schema_version": schema::current_version(),
                 "summary": summary,
                 "seconds": started.elapsed().as_secs_f64(),
@@ -97,11 +115,17 @@ pub fn run(args: Vec<String>) -> anyhow::Result<i32> {
             Ok(0)
         }
         DbCommand::Check { path } => {
-            if !path.exists() {
-                anyhow::bail!("{}: no such database file", path.display());
-            }
-            let conn = schema::open(&path)?;
-            let report = check::run(&conn)?;
+            let report = if let Some(url) = pg_url(&path) {
+                PgPlatform::connect_demo(url, CLI_PG_POOL_SIZE)
+                    .with_context(|| format!("connecting to {}", without_password(url)))?
+                    .check()?
+            } else {
+                if !path.exists() {
+                    anyhow::bail!("{}: no such database file", path.display());
+                }
+                let conn = schema::open(&path)?;
+                check::run(&conn)?
+            };
             print_json(&report)?;
             for b in &report.breaches {
                 crate::errln!("breach: {}: {}", b.invariant, b.detail);
@@ -113,6 +137,11 @@ pub fn run(args: Vec<String>) -> anyhow::Result<i32> {
             lookups,
             payments,
         } => {
+            if pg_url(&path).is_some() {
+                anyhow::bail!(
+                    "`kiosk db bench` measures a SQLite file; give --path FILE (PostgreSQL is measured through the server)"
+                );
+            }
             let report = bench::run(&path, lookups, payments)?;
             print_json(&report)?;
             Ok(0)

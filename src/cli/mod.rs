@@ -58,7 +58,8 @@ enum Command {
     /// The platform server: every platform operation as HTTP/JSON (`POST /v1/<op>`, `GET
     /// /healthz`) for kiosks that sign their requests. Prints `listening on http://ADDR` first.
     Serve {
-        /// The platform's database: a SQLite file (made with `kiosk db init`).
+        /// The platform's database: postgres://USER@HOST:PORT/DB (the city's), or a SQLite file;
+        /// made with `kiosk db init --path …`.
         #[arg(long)]
         database: String,
         /// Address to listen on (port 0: any free port).
@@ -79,6 +80,10 @@ enum Command {
         /// tests on a simulated clock; implied by --demo).
         #[arg(long)]
         kiosk_clock: bool,
+        /// The police network's simulator confirms a paid decision's points this many seconds
+        /// after it was decided; the confirmation job runs as often as the revert.
+        #[arg(long, default_value_t = 3600)]
+        confirm_points_after: u64,
     },
     /// Make a kiosk's identity: a new ed25519 private key written to FILE (mode 0600, never over
     /// an existing file); prints the public key for the server's --kiosks file.
@@ -165,7 +170,16 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             kiosks,
             revert_every,
             kiosk_clock,
-        }) => serve::serve(database, listen, demo, kiosks, revert_every, kiosk_clock),
+            confirm_points_after,
+        }) => serve::serve(
+            database,
+            listen,
+            demo,
+            kiosks,
+            revert_every,
+            kiosk_clock,
+            confirm_points_after,
+        ),
         Some(Command::Keygen { out }) => serve::keygen(&out),
         Some(Command::Bench { what: _ }) => {
             let config = crate::config::KioskConfig::load(cli.config.as_deref())?;

@@ -15,7 +15,7 @@ use crate::domain::IdNumber;
 use crate::remote::RemotePlatform;
 use crate::store::demo;
 use crate::store::platform::*;
-use crate::store::{ErrorKind, StoreError};
+use crate::store::{ErrorKind, StoreError, schema};
 use crate::wire::auth::KioskIdentity;
 
 #[derive(Parser, Debug)]
@@ -24,7 +24,7 @@ use crate::wire::auth::KioskIdentity;
     about = "Operator verbs against the platform store, printing JSON"
 )]
 struct PlatformCli {
-    /// The database file.
+    /// The SQLite file, or a PostgreSQL database as postgres://USER@HOST:PORT/DB.
     #[arg(long, global = true, default_value = DEFAULT_DB)]
     db: PathBuf,
     /// A platform server (`kiosk serve`) instead of a database file, e.g. http://127.0.0.1:8080.
@@ -233,6 +233,9 @@ fn emit<T: Serialize>(result: Result<T, StoreError>) -> anyhow::Result<i32> {
 }
 
 /// The platform the verbs run against: the database file, or a server.
+/// One connection is all a CLI verb needs.
+pub(crate) const CLI_PG_POOL_SIZE: u32 = 1;
+
 fn open(cli: &PlatformCli, config: Option<&Path>) -> anyhow::Result<Box<dyn Platform>> {
     if let Some(url) = &cli.server {
         let config = crate::config::KioskConfig::load(config)?;
@@ -241,6 +244,10 @@ fn open(cli: &PlatformCli, config: Option<&Path>) -> anyhow::Result<Box<dyn Plat
             file => KioskIdentity::from_key_file(config.kiosk.id.clone(), Path::new(file))?,
         };
         return Ok(Box::new(RemotePlatform::new(url, identity)?));
+    }
+    // A `postgres://` (or `postgresql://`) URL selects the city's PostgreSQL database.
+    if let Some(url) = cli.db.to_str().filter(|s| schema::is_postgres_url(s)) {
+        return Ok(Box::new(PgPlatform::connect_demo(url, CLI_PG_POOL_SIZE)?));
     }
     if !cli.db.exists() {
         anyhow::bail!(

@@ -15,6 +15,7 @@ pub fn serve(
     kiosks: Option<PathBuf>,
     revert_every_secs: u64,
     kiosk_clock: bool,
+    confirm_points_after_secs: u64,
 ) -> anyhow::Result<i32> {
     let opts = ServeOptions {
         database,
@@ -23,6 +24,7 @@ pub fn serve(
         kiosks,
         revert_every: (revert_every_secs > 0).then(|| Duration::from_secs(revert_every_secs)),
         kiosk_clock,
+        confirm_points_after: Duration::from_secs(confirm_points_after_secs),
     };
     run(opts, |addr| {
         let _ = crate::outln!("listening on http://{addr}");

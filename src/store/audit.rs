@@ -4,8 +4,10 @@
 //!
 //! Entries name rows by their internal ids and numbers, never by ID number, name or phone.
 
-use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
+
+use super::sql::{Sql, SqlError};
+use crate::sql_params;
 
 /// The `prev_hash` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -27,29 +29,33 @@ fn entry_hash(prev: &str, seq: i64, at: i64, action: &str, subject: &str, detail
 }
 
 /// Append one entry (call inside the operation's transaction).
+///
+/// On PostgreSQL two concurrent appends read the same last entry; the serializable transaction
+/// (and the primary key on `seq`) lets one commit and makes the other run again, so the chain
+/// never forks.
 pub fn append(
-    conn: &Connection,
+    conn: &dyn Sql,
     at: i64,
     action: &str,
     subject: &str,
     detail: &serde_json::Value,
-) -> rusqlite::Result<()> {
-    let last: Option<(i64, String)> = conn
-        .query_row(
-            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
+) -> Result<(), SqlError> {
+    let last: Option<(i64, String)> = match conn.query_opt(
+        "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+        &[],
+    )? {
+        Some(r) => Some((r.get(0)?, r.get(1)?)),
+        None => None,
+    };
     let (seq, prev) = match last {
         Some((s, h)) => (s + 1, h),
         None => (1, GENESIS.to_string()),
     };
     let detail = detail.to_string();
     let hash = entry_hash(&prev, seq, at, action, subject, &detail);
-    conn.execute(
+    conn.exec(
         "INSERT INTO audit_log (seq, at, action, subject, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![seq, at, action, subject, detail, prev, hash],
+        &sql_params![seq, at, action, subject, detail, prev, hash],
     )?;
     Ok(())
 }
@@ -61,44 +67,54 @@ pub struct ChainBreach {
     pub what: String,
 }
 
-/// Walk the whole chain; returns the number of entries or the first breach.
-pub fn verify(conn: &Connection) -> rusqlite::Result<Result<u64, ChainBreach>> {
-    let mut stmt = conn.prepare(
-        "SELECT seq, at, action, subject, detail, prev_hash, hash FROM audit_log ORDER BY seq",
-    )?;
-    let mut rows = stmt.query([])?;
+/// Entries read per query while walking the chain.
+const PAGE: i64 = 5000;
+
+/// Walk the whole chain (a page at a time); returns the number of entries or the first breach.
+pub fn verify(conn: &dyn Sql) -> Result<Result<u64, ChainBreach>, SqlError> {
     let mut prev = GENESIS.to_string();
     let mut expected_seq = 1i64;
     let mut n = 0u64;
-    while let Some(r) = rows.next()? {
-        let seq: i64 = r.get(0)?;
-        let at: i64 = r.get(1)?;
-        let action: String = r.get(2)?;
-        let subject: String = r.get(3)?;
-        let detail: String = r.get(4)?;
-        let prev_hash: String = r.get(5)?;
-        let hash: String = r.get(6)?;
-        if seq != expected_seq {
-            return Ok(Err(ChainBreach {
-                seq,
-                what: format!("entry {expected_seq} is missing"),
-            }));
+    let mut after = i64::MIN;
+    loop {
+        let page = conn.query(
+        "SELECT seq, at, action, subject, detail, prev_hash, hash FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        &sql_params![after, PAGE],
+    )?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        after = last.get(0)?;
+        for r in &page {
+            let seq: i64 = r.get(0)?;
+            let at: i64 = r.get(1)?;
+            let action: String = r.get(2)?;
+            let subject: String = r.get(3)?;
+            let detail: String = r.get(4)?;
+            let prev_hash: String = r.get(5)?;
+            let hash: String = r.get(6)?;
+            if seq != expected_seq {
+                return Ok(Err(ChainBreach {
+                    seq,
+                    what: format!("entry {expected_seq} is missing"),
+                }));
+            }
+            if prev_hash != prev {
+                return Ok(Err(ChainBreach {
+                    seq,
+                    what: "prev_hash does not match the previous entry".into(),
+                }));
+            }
+            if entry_hash(&prev, seq, at, &action, &subject, &detail) != hash {
+                return Ok(Err(ChainBreach {
+                    seq,
+                    what: "hash does not match the entry's content".into(),
+                }));
+            }
+            prev = hash;
+            expected_seq += 1;
+            n += 1;
         }
-        if prev_hash != prev {
-            return Ok(Err(ChainBreach {
-                seq,
-                what: "prev_hash does not match the previous entry".into(),
-            }));
-        }
-        if entry_hash(&prev, seq, at, &action, &subject, &detail) != hash {
-            return Ok(Err(ChainBreach {
-                seq,
-                what: "hash does not match the entry's content".into(),
-            }));
-        }
-        prev = hash;
-        expected_seq += 1;
-        n += 1;
     }
     Ok(Ok(n))
 }

@@ -1,10 +1,10 @@
 //! `kiosk db check`: the audit hash chain and the invariants of the record. Each breach is named
 //! with the rows involved (by internal id or number, never by personal data).
 
-use rusqlite::Connection;
 use serde::Serialize;
 
 use super::audit;
+use super::sql::{Dialect, Sql, SqlError};
 
 /// One broken invariant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -49,7 +49,7 @@ const INVARIANTS: &[(&str, &str)] = &[
     ),
     (
         "payment_without_paid_decision",
-        "SELECT 'payment ' || p.id || ' is on decision ' || coalesce(d.number, p.decision_id) || ' in state ' || coalesce(d.state, 'missing')
+        "SELECT 'payment ' || p.id || ' is on decision ' || coalesce(d.number, CAST(p.decision_id AS TEXT)) || ' in state ' || coalesce(d.state, 'missing')
          FROM payments p LEFT JOIN decisions d ON d.id = p.decision_id WHERE d.id IS NULL OR d.state <> 'paid'",
     ),
     (
@@ -82,7 +82,7 @@ const INVARIANTS: &[(&str, &str)] = &[
         "pending_points_disagree",
         "SELECT 'person ' || l.person_id || ': pending_points ' || l.pending_points || ' but open decisions hold ' || coalesce(s.points, 0)
          FROM licences l LEFT JOIN (
-             SELECT person_id, sum(points) AS points FROM decisions
+             SELECT person_id, CAST(sum(points) AS BIGINT) AS points FROM decisions
              WHERE state IN ('handled_unpaid', 'paid') AND confirmed_at IS NULL GROUP BY person_id
          ) s ON s.person_id = l.person_id
          WHERE l.pending_points <> coalesce(s.points, 0)",
@@ -99,8 +99,9 @@ const INVARIANTS: &[(&str, &str)] = &[
 /// At most this many rows are reported per invariant.
 const MAX_ROWS: usize = 20;
 
-/// Run every check.
-pub fn run(conn: &Connection) -> rusqlite::Result<CheckReport> {
+/// Run every check (on SQLite also the foreign keys, which it enforces only per connection, and
+/// `quick_check`; PostgreSQL enforces its foreign keys always).
+pub fn run(conn: &dyn Sql) -> Result<CheckReport, SqlError> {
     let mut breaches = Vec::new();
     let audit_entries = match audit::verify(conn)? {
         Ok(n) => n,
@@ -113,9 +114,8 @@ pub fn run(conn: &Connection) -> rusqlite::Result<CheckReport> {
         }
     };
     for (name, sql) in INVARIANTS {
-        let mut stmt = conn.prepare(sql)?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-        for (i, row) in rows.enumerate() {
+        let rows: Vec<String> = conn.column(&format!("{sql} LIMIT {}", MAX_ROWS + 1), &[])?;
+        for (i, row) in rows.into_iter().enumerate() {
             if i >= MAX_ROWS {
                 breaches.push(Breach {
                     invariant: name,
@@ -125,33 +125,30 @@ pub fn run(conn: &Connection) -> rusqlite::Result<CheckReport> {
             }
             breaches.push(Breach {
                 invariant: name,
-                detail: row?,
+                detail: row,
             });
         }
     }
-    let fk: Vec<String> = conn
-        .prepare("PRAGMA foreign_key_check")?
-        .query_map([], |r| {
-            Ok(format!(
-                "{} row {:?} -> {}",
-                r.get::<_, String>(0)?,
-                r.get::<_, Option<i64>>(1)?,
-                r.get::<_, String>(2)?
-            ))
-        })?
-        .collect::<Result<_, _>>()?;
-    for f in fk.into_iter().take(MAX_ROWS) {
-        breaches.push(Breach {
-            invariant: "foreign_key_broken",
-            detail: f,
-        });
-    }
-    let integrity: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
-    if integrity != "ok" {
-        breaches.push(Breach {
-            invariant: "sqlite_integrity",
-            detail: integrity,
-        });
+    if conn.dialect() == Dialect::Sqlite {
+        let fk = conn.query("PRAGMA foreign_key_check", &[])?;
+        for r in fk.iter().take(MAX_ROWS) {
+            breaches.push(Breach {
+                invariant: "foreign_key_broken",
+                detail: format!(
+                    "{} row {:?} -> {}",
+                    r.get::<String>(0)?,
+                    r.get::<Option<i64>>(1)?,
+                    r.get::<String>(2)?
+                ),
+            });
+        }
+        let integrity: String = conn.one("PRAGMA quick_check", &[])?;
+        if integrity != "ok" {
+            breaches.push(Breach {
+                invariant: "sqlite_integrity",
+                detail: integrity,
+            });
+        }
     }
     Ok(CheckReport {
         audit_entries,
@@ -164,6 +161,7 @@ mod tests {
     use super::*;
     use crate::store::demo::{self, DemoOptions};
     use crate::store::schema;
+    use rusqlite::Connection;
 
     fn city() -> Connection {
         let mut c = schema::open_in_memory().unwrap();

@@ -10,11 +10,13 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use jiff::{SignedDuration, Timestamp, civil::Date};
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::Connection;
 
+use super::sql::{Sql, SqlError};
 use super::{StoreError, audit, schema};
 use crate::domain::IdNumber;
 use crate::rules::{cycle, maintenance};
+use crate::sql_params;
 
 /// A well-known demo person: a card the UI simulator panel offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,7 +247,18 @@ pub enum DemoError {
     #[error("{}", schema::storage_message(.0))]
     Sqlite(rusqlite::Error),
     #[error(transparent)]
+    Sql(SqlError),
+    #[error(transparent)]
     Schema(#[from] schema::SchemaError),
+}
+
+impl From<SqlError> for DemoError {
+    fn from(e: SqlError) -> Self {
+        match e {
+            SqlError::Sqlite(e) => DemoError::Sqlite(e),
+            e => DemoError::Sql(e),
+        }
+    }
 }
 
 impl From<rusqlite::Error> for DemoError {
@@ -263,7 +276,7 @@ fn secs(t: Timestamp) -> i64 {
 }
 
 struct Builder<'a> {
-    tx: &'a Transaction<'a>,
+    tx: &'a dyn Sql,
     rng: Rng,
     anchor: Timestamp,
     sum: CitySummary,
@@ -285,13 +298,10 @@ impl<'a> Builder<'a> {
         phone: &str,
         district: &str,
     ) -> Result<i64, DemoError> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO persons (id_number, name, phone, address) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![id, name, phone, format!("重庆市{district}")])?;
+        let id: i64 = self.tx
+            .one("INSERT INTO persons (id_number, name, phone, address) VALUES (?1, ?2, ?3, ?4) RETURNING id", &sql_params![id, name, phone, format!("重庆市{district}")])?;
         self.sum.persons += 1;
-        Ok(self.tx.last_insert_rowid())
+        Ok(id)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -313,20 +323,18 @@ impl<'a> Builder<'a> {
         };
         let c = cycle::cycle_containing(first, today);
         self.tx
-            .prepare_cached("INSERT INTO licences (person_id, licence_class, first_issued, cycle_start, cycle_points, status, full_12_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
-            .execute(params![person, class, first.to_string(), c.start.to_string(), points, status, full12])?;
+            .exec("INSERT INTO licences (person_id, licence_class, first_issued, cycle_start, cycle_points, status, full_12_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", &sql_params![person, class, first.to_string(), c.start.to_string(), points, status, full12])?;
         self.sum.licences += 1;
         Ok(())
     }
 
     fn unit(&mut self, name: &str, credit: &str, manager_phone: &str) -> Result<i64, DemoError> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO units (name, credit_code, manager_phone) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![name, credit, manager_phone])?;
+        let id: i64 = self.tx.one(
+            "INSERT INTO units (name, credit_code, manager_phone) VALUES (?1, ?2, ?3) RETURNING id",
+            &sql_params![name, credit, manager_phone],
+        )?;
         self.sum.units += 1;
-        Ok(self.tx.last_insert_rowid())
+        Ok(id)
     }
 
     fn vehicle(
@@ -338,11 +346,10 @@ impl<'a> Builder<'a> {
         person: Option<i64>,
         unit: Option<i64>,
     ) -> Result<i64, DemoError> {
-        self.tx
-            .prepare_cached("INSERT INTO vehicles (plate, plate_type, use_code, status, owner_person_id, owner_unit_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
-            .execute(params![plate, ptype, use_, status, person, unit])?;
+        let id: i64 = self.tx
+            .one("INSERT INTO vehicles (plate, plate_type, use_code, status, owner_person_id, owner_unit_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id", &sql_params![plate, ptype, use_, status, person, unit])?;
         self.sum.vehicles += 1;
-        Ok(self.tx.last_insert_rowid())
+        Ok(id)
     }
 
     /// A generated plate: unique by construction (a bijection of the counter).
@@ -378,8 +385,7 @@ impl<'a> Builder<'a> {
     ) -> Result<(), DemoError> {
         let reviewed = (state != "pending_review").then(|| secs(at) + 3600);
         self.tx
-            .prepare_cached("INSERT INTO filings (person_id, vehicle_id, method, state, requested_at, reviewed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
-            .execute(params![person, vehicle, method, state, secs(at), reviewed])?;
+            .exec("INSERT INTO filings (person_id, vehicle_id, method, state, requested_at, reviewed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &sql_params![person, vehicle, method, state, secs(at), reviewed])?;
         *self.filings_per_vehicle.entry(vehicle).or_default() += 1;
         self.sum.filings += 1;
         Ok(())
@@ -394,8 +400,7 @@ impl<'a> Builder<'a> {
         end: Timestamp,
     ) -> Result<(), DemoError> {
         self.tx
-            .prepare_cached("INSERT INTO rentals (vehicle_id, person_id, role, start_at, end_at, filed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
-            .execute(params![vehicle, person, role, secs(start), secs(end), secs(start)])?;
+            .exec("INSERT INTO rentals (vehicle_id, person_id, role, start_at, end_at, filed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &sql_params![vehicle, person, role, secs(start), secs(end), secs(start)])?;
         self.sum.rentals += 1;
         Ok(())
     }
@@ -437,9 +442,8 @@ impl<'a> Builder<'a> {
             )
         };
         self.tx
-            .prepare_cached("INSERT INTO violations (id, vehicle_id, occurred_at, place, description, province, province_online, recorded_by, penalty, fine_fen, points, authority, authority_address, state)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 'pending')")?
-            .execute(params![id, vehicle, secs(at), place, desc, province.to_string(), online, recorded_by, penalty, fine * 100, points, authority, address])?;
+            .exec("INSERT INTO violations (id, vehicle_id, occurred_at, place, description, province, province_online, recorded_by, penalty, fine_fen, points, authority, authority_address, state)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 'pending')", &sql_params![id, vehicle, secs(at), place, desc, province.to_string(), online, recorded_by, penalty, fine * 100, points, authority, address])?;
         self.sum.violations += 1;
         Ok(id)
     }
@@ -452,33 +456,28 @@ impl<'a> Builder<'a> {
         decided: Timestamp,
         paid: bool,
     ) -> Result<(), DemoError> {
-        let (fine, points): (i64, u32) = self.tx.query_row(
+        let r = self.tx.query_one(
             "SELECT fine_fen, points FROM violations WHERE id = ?1",
-            [violation],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            &sql_params![violation],
         )?;
+        let (fine, points): (i64, u32) = (r.get(0)?, r.get(1)?);
         self.next_decision += 1;
         let id = self.next_decision;
         let number = format!("5001{}{id:08}", day(decided).strftime("%Y%m%d"));
         let deadline = decided + SignedDuration::from_hours(24 * 15);
         let state = if paid { "paid" } else { "handled_unpaid" };
         self.tx
-            .prepare_cached("INSERT INTO decisions (id, number, violation_id, person_id, channel, decided_at, payment_deadline, state, fine_fen, points, confirmed_at)
-                             VALUES (?1, ?2, ?3, ?4, 'elsewhere', ?5, ?6, ?7, ?8, ?9, ?5)")?
-            .execute(params![id, number, violation, person, secs(decided), secs(deadline), state, fine, points])?;
-        self.tx
-            .prepare_cached("UPDATE violations SET state = ?1, decision_id = ?2 WHERE id = ?3")?
-            .execute(params![
-                if paid { "paid" } else { "handled" },
-                id,
-                violation
-            ])?;
+            .exec("INSERT INTO decisions (id, number, violation_id, person_id, channel, decided_at, payment_deadline, state, fine_fen, points, confirmed_at)
+                             VALUES (?1, ?2, ?3, ?4, 'elsewhere', ?5, ?6, ?7, ?8, ?9, ?5)", &sql_params![id, number, violation, person, secs(decided), secs(deadline), state, fine, points])?;
+        self.tx.exec(
+            "UPDATE violations SET state = ?1, decision_id = ?2 WHERE id = ?3",
+            &sql_params![if paid { "paid" } else { "handled" }, id, violation],
+        )?;
         if paid {
             let at = decided + SignedDuration::from_hours(24 * 3);
             self.tx
-                .prepare_cached("INSERT INTO payments (decision_id, idempotency_key, method, transaction_no, fine_fen, surcharge_fen, fee_fen, total_fen, paid_at)
-                                 VALUES (?1, ?2, 'bank_counter', ?3, ?4, 0, 0, ?4, ?5)")?
-                .execute(params![id, format!("elsewhere-{id}"), format!("BANK{id:012}"), fine, secs(at)])?;
+                .exec("INSERT INTO payments (decision_id, idempotency_key, method, transaction_no, fine_fen, surcharge_fen, fee_fen, total_fen, paid_at)
+                                 VALUES (?1, ?2, 'bank_counter', ?3, ?4, 0, 0, ?4, ?5)", &sql_params![id, format!("elsewhere-{id}"), format!("BANK{id:012}"), fine, secs(at)])?;
         }
         self.sum.decisions_elsewhere += 1;
         Ok(())
@@ -698,10 +697,9 @@ impl<'a> Builder<'a> {
             let r = &mut self.rng;
             if has_licence && r.chance(4) && !last_vehicles.is_empty() {
                 let pick = last_vehicles[r.below(last_vehicles.len() as u64) as usize];
-                let owner: Option<i64> = self.tx.query_row(
+                let owner: Option<i64> = self.tx.one(
                     "SELECT owner_person_id FROM vehicles WHERE id = ?1",
-                    [pick],
-                    |row| row.get(0),
+                    &sql_params![pick],
                 )?;
                 if owner != Some(pid)
                     && self.filings_per_vehicle.get(&pick).copied().unwrap_or(0) < 3
@@ -735,10 +733,9 @@ impl<'a> Builder<'a> {
                     let vid = self.vehicle(&plate, "02", "A", "A", None, Some(unit))?;
                     self.generated_violations(vid, pid, district, today)?;
                 }
-                let first: i64 = self.tx.query_row(
+                let first: i64 = self.tx.one(
                     "SELECT min(id) FROM vehicles WHERE owner_unit_id = ?1",
-                    [unit],
-                    |r| r.get(0),
+                    &sql_params![unit],
                 )?;
                 let t = self.days_ago(100);
                 self.filing(pid, first, "unit_manager_sms", "approved", t)?;
@@ -805,17 +802,26 @@ impl<'a> Builder<'a> {
     }
 }
 
-/// Build a demo city into an empty database (one transaction; nothing is written on failure).
+/// Build a demo city into an empty SQLite database (one transaction; nothing is written on
+/// failure). On any backend: [`StorePlatform::build_demo_city`](super::StorePlatform::build_demo_city).
 pub fn build_city(conn: &mut Connection, opts: &DemoOptions) -> Result<CitySummary, DemoError> {
     opts.check()?;
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let n: i64 = tx.query_row("SELECT count(*) FROM persons", [], |r| r.get(0))?;
+    let summary = build_city_in(&tx, opts)?;
+    tx.commit()?;
+    Ok(summary)
+}
+
+/// Build a demo city inside the caller's transaction (the database must hold no person).
+pub fn build_city_in(tx: &dyn Sql, opts: &DemoOptions) -> Result<CitySummary, DemoError> {
+    opts.check()?;
+    let n: i64 = tx.one("SELECT count(*) FROM persons", &[])?;
     if n > 0 {
         return Err(DemoError::NotEmpty);
     }
     let summary = {
         let mut b = Builder {
-            tx: &tx,
+            tx,
             rng: Rng::new(opts.seed),
             anchor: opts.anchor,
             sum: CitySummary::default(),
@@ -830,17 +836,16 @@ pub fn build_city(conn: &mut Connection, opts: &DemoOptions) -> Result<CitySumma
         b.sum
     };
     audit::append(
-        &tx,
+        tx,
         secs(opts.anchor),
         "demo_city_built",
         "database",
         &serde_json::json!({"seed": opts.seed, "summary": summary}),
     )?;
-    tx.execute(
-        "INSERT OR REPLACE INTO meta (key, value) VALUES ('demo', ?1)",
-        [serde_json::json!({"seed": opts.seed, "persons": opts.persons, "anchor": opts.anchor.to_string()}).to_string()],
+    tx.exec(
+        "INSERT INTO meta (key, value) VALUES ('demo', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        &sql_params![serde_json::json!({"seed": opts.seed, "persons": opts.persons, "anchor": opts.anchor.to_string()}).to_string()],
     )?;
-    tx.commit()?;
     Ok(summary)
 }
 
@@ -861,7 +866,7 @@ pub fn add_demo_violations(
         |r| r.get(0),
     )?;
     let last: i64 = tx.query_row(
-        "SELECT coalesce(max(CAST(substr(id, 5) AS INTEGER)), 0) FROM violations WHERE id LIKE '5001%'",
+        "SELECT coalesce(max(CAST(substr(id, 5) AS BIGINT)), 0) FROM violations WHERE id LIKE '5001%'",
         [],
         |r| r.get(0),
     )?;
@@ -871,9 +876,8 @@ pub fn add_demo_violations(
         let id = format!("5001{:012}", last + 1 + i as i64);
         let at = anchor - SignedDuration::from_hours(24 * (1 + (i as i64 % 300)));
         let road = ROADS[i % ROADS.len()];
-        tx.prepare_cached("INSERT INTO violations (id, vehicle_id, occurred_at, place, description, province, province_online, recorded_by, penalty, fine_fen, points, authority, authority_address, state)
-                           VALUES (?1, ?2, ?3, ?4, ?5, '渝', 1, 'camera', ?6, ?7, ?8, '重庆市公安局交通管理局渝中区支队', '重庆市渝中区交巡警支队违法处理窗口', 'pending')")?
-            .execute(params![id, vehicle, secs(at), format!("重庆市渝中区{road}"), desc, penalty, fine * 100, points])?;
+        tx.exec("INSERT INTO violations (id, vehicle_id, occurred_at, place, description, province, province_online, recorded_by, penalty, fine_fen, points, authority, authority_address, state)
+                           VALUES (?1, ?2, ?3, ?4, ?5, '渝', 1, 'camera', ?6, ?7, ?8, '重庆市公安局交通管理局渝中区支队', '重庆市渝中区交巡警支队违法处理窗口', 'pending')", &sql_params![id, vehicle, secs(at), format!("重庆市渝中区{road}"), desc, penalty, fine * 100, points])?;
         ids.push(id);
     }
     audit::append(
@@ -934,55 +938,60 @@ pub fn ensure_practice_fixture(
     anchor: Timestamp,
 ) -> Result<(), DemoError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let pid: i64 = match tx.query_row(
+    ensure_practice_fixture_in(&tx, violations, anchor)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// [`ensure_practice_fixture`] inside the caller's transaction, on either backend.
+pub fn ensure_practice_fixture_in(
+    tx: &dyn Sql,
+    violations: u32,
+    anchor: Timestamp,
+) -> Result<(), DemoError> {
+    let pid: i64 = match tx.opt(
         "SELECT id FROM persons WHERE id_number = ?1",
-        [PRACTICE_PERSON],
-        |r| r.get(0),
-    ) {
-        Ok(id) => id,
-        Err(rusqlite::Error::QueryReturnedNoRows) => {
-            tx.execute(
-                "INSERT INTO persons (id_number, name, phone, address) VALUES (?1, '练习用户', '13900009999', '重庆市万州区')",
-                [PRACTICE_PERSON],
+        &sql_params![PRACTICE_PERSON],
+    )? {
+        Some(id) => id,
+        None => {
+            let id: i64 = tx.one(
+                "INSERT INTO persons (id_number, name, phone, address) VALUES (?1, '练习用户', '13900009999', '重庆市万州区') RETURNING id",
+                &sql_params![PRACTICE_PERSON],
             )?;
-            let id = tx.last_insert_rowid();
-            tx.execute(
+            tx.exec(
                 "INSERT INTO licences (person_id, licence_class, first_issued, cycle_start, cycle_points, status) VALUES (?1, 'C1', '2020-01-01', '2020-01-01', 0, 'A')",
-                [id],
+                &sql_params![id],
             )?;
-            tx.execute(
+            tx.exec(
                 "INSERT INTO vehicles (plate, plate_type, use_code, status, owner_person_id) VALUES (?1, '02', 'A', 'A', ?2)",
-                params![PRACTICE_PLATE, id],
+                &sql_params![PRACTICE_PLATE, id],
             )?;
             id
         }
-        Err(e) => return Err(e.into()),
     };
-    let vid: i64 = tx.query_row(
+    let vid: i64 = tx.one(
         "SELECT id FROM vehicles WHERE owner_person_id = ?1",
-        [pid],
-        |r| r.get(0),
+        &sql_params![pid],
     )?;
-    let have: i64 = tx.query_row(
+    let have: i64 = tx.one(
         "SELECT count(*) FROM violations WHERE vehicle_id = ?1",
-        [vid],
-        |r| r.get(0),
+        &sql_params![vid],
     )?;
     for k in have..i64::from(violations) {
-        tx.execute(
+        tx.exec(
             "INSERT INTO violations (id, vehicle_id, occurred_at, place, description, province, province_online, recorded_by, penalty, fine_fen, points, authority, authority_address, state)
              VALUES (?1, ?2, ?3, '重庆市万州区练习路', '机动车违反规定停放、临时停车', '渝', 1, 'camera', 'fine', 15000, 0, '重庆市公安局交通管理局万州区支队', '重庆市万州区交巡警支队', 'pending')",
-            params![format!("P{k:011}"), vid, secs(anchor - SignedDuration::from_hours(24))],
+            &sql_params![format!("P{k:011}"), vid, secs(anchor - SignedDuration::from_hours(24))],
         )?;
     }
     audit::append(
-        &tx,
+        tx,
         secs(anchor),
         "practice_fixture",
         "database",
         &serde_json::json!({"violations": violations}),
     )?;
-    tx.commit()?;
     Ok(())
 }
 

@@ -6,16 +6,19 @@
 //! next instance, which runs the operation again — the operations are idempotent in the store
 //! (a payment by its key, a handling by its violation), so nothing is done twice.
 //!
-//! [`Ledger`] is the port; [`SqliteLedger`] keeps the ledger in the store's SQLite file (table
-//! `idempotency`, migration 3), each step one `IMMEDIATE` transaction, so it survives a kill.
+//! [`Ledger`] is the port; [`StoreLedger`] keeps the ledger in the store's own database (table
+//! `idempotency`, migration 3 on SQLite and on PostgreSQL), each step one write transaction, so
+//! it survives a kill.
 
 use std::path::Path;
-use std::sync::Mutex;
 
 use jiff::Timestamp;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::Connection;
 
+use super::backend::{Backend, Pg, Sqlite};
+use super::sql::Sql;
 use super::{StoreError, schema};
+use crate::sql_params;
 
 /// What the ledger says about a request about to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,17 +62,23 @@ pub trait Ledger: Send + Sync {
     fn purge(&self, before: Timestamp) -> Result<usize, StoreError>;
 }
 
-/// A stored record: fingerprint, instance, state, status, response.
-type Record = (String, String, String, Option<i64>, Option<Vec<u8>>);
-
-/// The ledger in the store's SQLite file.
-pub struct SqliteLedger {
-    conn: Mutex<Connection>,
+/// The ledger in the store's own database, on either backend: each step is one write
+/// transaction (`IMMEDIATE` on SQLite; `SERIALIZABLE`, retried on conflict, on PostgreSQL, so two
+/// instances beginning one key at once see one `Run` and one `InFlight`).
+pub struct StoreLedger<B: Backend> {
+    backend: B,
 }
 
-impl std::fmt::Debug for SqliteLedger {
+/// The ledger in a SQLite file.
+pub type SqliteLedger = StoreLedger<Sqlite>;
+/// The ledger in the city's PostgreSQL database.
+pub type PgLedger = StoreLedger<Pg>;
+
+impl<B: Backend> std::fmt::Debug for StoreLedger<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteLedger").finish_non_exhaustive()
+        f.debug_struct("StoreLedger")
+            .field("backend", &self.backend.describe())
+            .finish()
     }
 }
 
@@ -80,24 +89,31 @@ impl SqliteLedger {
     }
 
     pub fn with_connection(conn: Connection) -> Self {
-        SqliteLedger {
-            conn: Mutex::new(conn),
+        StoreLedger {
+            backend: Sqlite::new(conn),
         }
-    }
-
-    fn write<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
     }
 }
 
-impl Ledger for SqliteLedger {
+impl PgLedger {
+    /// The ledger in the PostgreSQL database at `url` (migrated), over its own small pool.
+    pub fn connect(url: &str, pool_size: u32) -> Result<Self, StoreError> {
+        Ok(StoreLedger {
+            backend: Pg::connect(url, pool_size)?,
+        })
+    }
+}
+
+impl<B: Backend> StoreLedger<B> {
+    fn write<T>(
+        &self,
+        mut f: impl FnMut(&dyn Sql) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.backend.write(&mut f)
+    }
+}
+
+impl<B: Backend> Ledger for StoreLedger<B> {
     fn begin(
         &self,
         kiosk: &str,
@@ -107,23 +123,25 @@ impl Ledger for SqliteLedger {
         now: Timestamp,
     ) -> Result<Begin, StoreError> {
         self.write(|tx| {
-            let row: Option<Record> = tx
-                .query_row(
-                    "SELECT fingerprint, instance, state, status, response FROM idempotency
-                     WHERE kiosk_id = ?1 AND key = ?2",
-                    params![kiosk, key],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-                )
-                .optional()?;
-            let Some((fp, owner, state, status, response)) = row else {
-                tx.execute(
+            let row = tx.query_opt(
+                "SELECT fingerprint, instance, state, status, response FROM idempotency
+                 WHERE kiosk_id = ?1 AND key = ?2",
+                &sql_params![kiosk, key],
+            )?;
+            let Some(row) = row else {
+                tx.exec(
                     "INSERT INTO idempotency (kiosk_id, key, fingerprint, instance, state,
                          created_at, updated_at)
                      VALUES (?1, ?2, ?3, ?4, 'in_flight', ?5, ?5)",
-                    params![kiosk, key, fingerprint, instance, now.as_second()],
+                    &sql_params![kiosk, key, fingerprint, instance, now.as_second()],
                 )?;
                 return Ok(Begin::Run);
             };
+            let fp: String = row.get(0)?;
+            let owner: String = row.get(1)?;
+            let state: String = row.get(2)?;
+            let status: Option<i64> = row.get(3)?;
+            let response: Option<Vec<u8>> = row.get(4)?;
             if fp != fingerprint {
                 return Ok(Begin::Mismatch);
             }
@@ -141,10 +159,10 @@ impl Ledger for SqliteLedger {
             }
             // In flight on an instance that is gone (one server per database: a record of
             // another instance was left by a killed predecessor): take it over and run again.
-            tx.execute(
+            tx.exec(
                 "UPDATE idempotency SET instance = ?3, updated_at = ?4
                  WHERE kiosk_id = ?1 AND key = ?2",
-                params![kiosk, key, instance, now.as_second()],
+                &sql_params![kiosk, key, instance, now.as_second()],
             )?;
             Ok(Begin::Run)
         })
@@ -160,10 +178,10 @@ impl Ledger for SqliteLedger {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         self.write(|tx| {
-            tx.execute(
+            tx.exec(
                 "UPDATE idempotency SET state = 'done', status = ?4, response = ?5, updated_at = ?6
                  WHERE kiosk_id = ?1 AND key = ?2 AND instance = ?3 AND state = 'in_flight'",
-                params![
+                &sql_params![
                     kiosk,
                     key,
                     instance,
@@ -178,10 +196,10 @@ impl Ledger for SqliteLedger {
 
     fn abandon(&self, kiosk: &str, key: &str, instance: &str) -> Result<(), StoreError> {
         self.write(|tx| {
-            tx.execute(
+            tx.exec(
                 "DELETE FROM idempotency
                  WHERE kiosk_id = ?1 AND key = ?2 AND instance = ?3 AND state = 'in_flight'",
-                params![kiosk, key, instance],
+                &sql_params![kiosk, key, instance],
             )?;
             Ok(())
         })
@@ -189,10 +207,11 @@ impl Ledger for SqliteLedger {
 
     fn purge(&self, before: Timestamp) -> Result<usize, StoreError> {
         self.write(|tx| {
-            Ok(tx.execute(
+            let n = tx.exec(
                 "DELETE FROM idempotency WHERE state = 'done' AND updated_at < ?1",
-                params![before.as_second()],
-            )?)
+                &sql_params![before.as_second()],
+            )?;
+            Ok(usize::try_from(n).unwrap_or(usize::MAX))
         })
     }
 }

@@ -1,4 +1,5 @@
-//! The platform store: the SQLite system of record behind the [`Platform`] trait.
+//! The platform store: the system of record behind the [`Platform`] trait, on SQLite (a kiosk's
+//! own file) or PostgreSQL (the city server), with one body of operation code over [`sql::Sql`].
 //!
 //! - [`schema`] owns the tables and migrations; [`audit`] the hash-chained audit log.
 //! - [`platform`] holds the [`Platform`] trait, its plain data types and [`SqlitePlatform`]:
@@ -24,6 +25,7 @@
 //! ```
 
 pub mod audit;
+pub mod backend;
 pub mod bench;
 pub mod check;
 pub mod demo;
@@ -32,13 +34,15 @@ pub mod payment;
 pub mod platform;
 pub mod schema;
 pub mod sms;
+pub mod sql;
 pub mod token;
 
 pub use platform::{
     DecisionNumber, FeedbackRequest, FilingId, FilingList, FilingProof, FilingRequest, FilingState,
     FilingView, HandleOutcome, HandleRequest, HandledItem, HandlingView, LicenceView, PayRequest,
-    PaymentView, PersonView, Platform, ReceiptBody, ReceiptView, RegisterRequest, RevertReport,
-    RevertedItem, SmsSent, SqlitePlatform, VehicleKey, VehicleView, ViolationList, ViolationView,
+    PaymentView, PersonView, PgPlatform, Platform, ReceiptBody, ReceiptView, RegisterRequest,
+    RevertReport, RevertedItem, SmsSent, SqlitePlatform, StorePlatform, VehicleKey, VehicleView,
+    ViolationList, ViolationView,
 };
 
 use crate::rules::filing::FilingRefusal;
@@ -123,11 +127,18 @@ pub enum StoreError {
     Sms(#[from] sms::SmsError),
     #[error(transparent)]
     PaymentProvider(#[from] payment::ProviderError),
+    #[error(transparent)]
+    PointsNetwork(#[from] platform::ConfirmError),
     #[error("数据库中的数据无效：{0} / Invalid data in the database: {0}")]
     Corrupt(String),
     /// SQLite's own words appear once, in the sentence (not again as a source).
     #[error("{}", schema::storage_message(.0))]
     Sqlite(rusqlite::Error),
+    /// PostgreSQL's own words appear once, in the sentence.
+    #[error("{}", schema::pg_storage_message(.0))]
+    Postgres(postgres::Error),
+    #[error("{}", schema::pool_message(.0))]
+    Pool(r2d2::Error),
     #[error(transparent)]
     Schema(#[from] schema::SchemaError),
     /// The platform server could not be reached or did not answer in time (a remote platform);
@@ -174,6 +185,24 @@ fn en_half(s: &str) -> &str {
     s.split_once(" / ").map_or(s, |(_, en)| en)
 }
 
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        StoreError::Postgres(e)
+    }
+}
+
+impl From<sql::SqlError> for StoreError {
+    fn from(e: sql::SqlError) -> Self {
+        match e {
+            sql::SqlError::Sqlite(e) => StoreError::Sqlite(e),
+            sql::SqlError::Postgres(e) => StoreError::Postgres(e),
+            e @ (sql::SqlError::Type { .. } | sql::SqlError::NoRow) => {
+                StoreError::Corrupt(e.to_string())
+            }
+        }
+    }
+}
+
 fn payment_refusal_en(r: PaymentRefusal) -> &'static str {
     match r {
         PaymentRefusal::AlreadyPaid => "This decision is already paid; do not pay again (六.3)",
@@ -187,6 +216,27 @@ fn payment_refusal_en(r: PaymentRefusal) -> &'static str {
 }
 
 impl StoreError {
+    /// The one refusal whose writes are committed: a wrong SMS code counts an attempt (nothing
+    /// else has been written by then), so codes cannot be guessed.
+    pub fn keeps_writes(&self) -> bool {
+        matches!(self, StoreError::SmsCodeWrong)
+    }
+
+    /// A PostgreSQL conflict that a fresh attempt of the whole transaction resolves: a
+    /// serialization failure (40001), a deadlock (40P01), or a unique key taken by a concurrent
+    /// transaction (23505: the retry re-reads and answers as for a repeated request).
+    pub fn is_retryable_conflict(&self) -> bool {
+        use postgres::error::SqlState;
+        match self {
+            StoreError::Postgres(e) => e.code().is_some_and(|c| {
+                *c == SqlState::T_R_SERIALIZATION_FAILURE
+                    || *c == SqlState::T_R_DEADLOCK_DETECTED
+                    || *c == SqlState::UNIQUE_VIOLATION
+            }),
+            _ => false,
+        }
+    }
+
     pub fn kind(&self) -> ErrorKind {
         use StoreError::*;
         match self {
@@ -203,7 +253,8 @@ impl StoreError {
             | SmsCodeExpired
             | RegisteredWithOtherPhone => ErrorKind::Refused,
             BadPhone | Invalid(_) => ErrorKind::Invalid,
-            Sms(_) | PaymentProvider(_) | Corrupt(_) | Sqlite(_) | Schema(_) => ErrorKind::Storage,
+            Sms(_) | PaymentProvider(_) | PointsNetwork(_) | Corrupt(_) | Sqlite(_)
+            | Postgres(_) | Pool(_) | Schema(_) => ErrorKind::Storage,
             Unavailable(_) | Unauthorized(_) | InFlight => ErrorKind::Unavailable,
             Remote { kind, .. } => *kind,
         }
@@ -248,9 +299,10 @@ impl StoreError {
             BadPhone => "bad_phone",
             Invalid(_) => "invalid_request",
             Sms(_) => "sms_gateway_failed",
+            PointsNetwork(_) => "points_network_unavailable",
             PaymentProvider(_) => "payment_provider_failed",
             Corrupt(_) => "corrupt_data",
-            Sqlite(_) => "database_unavailable",
+            Sqlite(_) | Postgres(_) | Pool(_) => "database_unavailable",
             Schema(_) => "database_unusable",
             Unavailable(_) => "platform_unavailable",
             Unauthorized(_) => "kiosk_unauthorized",

@@ -6,8 +6,10 @@
 //! catcher (`kiosk platform sms-outbox`). A production gateway sends through the carrier's API.
 
 use jiff::{SignedDuration, Timestamp};
-use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
+
+use super::sql::{Sql, SqlError};
+use crate::sql_params;
 
 /// Wrong tries after which a code is burned (a new one must be requested).
 pub const MAX_FAILED_ATTEMPTS: i64 = 5;
@@ -62,7 +64,7 @@ pub fn fresh_code(now: Timestamp) -> String {
 
 /// Record a code in the outbox and deliver it (inside the caller's transaction).
 pub fn issue_code(
-    conn: &Connection,
+    conn: &dyn Sql,
     gateway: &dyn SmsGateway,
     phone: &str,
     purpose: &str,
@@ -72,11 +74,10 @@ pub fn issue_code(
     let code = fresh_code(now);
     let body = body_template.replace("{code}", &code);
     let expires = now + CODE_VALIDITY;
-    conn.execute(
-        "INSERT INTO sms_outbox (phone, purpose, code, body, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![phone, purpose, code, body, now.as_second(), expires.as_second()],
+    let id: i64 = conn.one(
+        "INSERT INTO sms_outbox (phone, purpose, code, body, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+        &sql_params![phone, purpose, code, &body, now.as_second(), expires.as_second()],
     )?;
-    let id = conn.last_insert_rowid();
     gateway.deliver(&SmsMessage {
         phone: phone.to_string(),
         body,
@@ -88,34 +89,34 @@ pub fn issue_code(
 /// A wrong code counts an attempt (the caller commits it, see `SqlitePlatform::with_tx`); after
 /// [`MAX_FAILED_ATTEMPTS`] the code expires.
 pub fn consume_code(
-    conn: &Connection,
+    conn: &dyn Sql,
     phone: &str,
     purpose: &str,
     code: &str,
     now: Timestamp,
 ) -> Result<(), crate::store::StoreError> {
-    let row: Option<(i64, String)> = conn
-        .query_row(
-            "SELECT id, code FROM sms_outbox WHERE phone = ?1 AND purpose = ?2 AND used_at IS NULL AND expires_at > ?3 ORDER BY id DESC LIMIT 1",
-            params![phone, purpose, now.as_second()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
+    let row: Option<(i64, String)> = match conn.query_opt(
+        "SELECT id, code FROM sms_outbox WHERE phone = ?1 AND purpose = ?2 AND used_at IS NULL AND expires_at > ?3 ORDER BY id DESC LIMIT 1",
+        &sql_params![phone, purpose, now.as_second()],
+    )? {
+        Some(r) => Some((r.get(0)?, r.get(1)?)),
+        None => None,
+    };
     let Some((id, want)) = row else {
         return Err(crate::store::StoreError::SmsCodeExpired);
     };
     if want != code.trim() {
-        conn.execute(
+        conn.exec(
             "UPDATE sms_outbox SET failed_attempts = failed_attempts + 1,
                  expires_at = CASE WHEN failed_attempts + 1 >= ?2 THEN ?3 ELSE expires_at END
              WHERE id = ?1",
-            params![id, MAX_FAILED_ATTEMPTS, now.as_second()],
+            &sql_params![id, MAX_FAILED_ATTEMPTS, now.as_second()],
         )?;
         return Err(crate::store::StoreError::SmsCodeWrong);
     }
-    conn.execute(
+    conn.exec(
         "UPDATE sms_outbox SET used_at = ?1 WHERE id = ?2",
-        params![now.as_second(), id],
+        &sql_params![now.as_second(), id],
     )?;
     Ok(())
 }
@@ -134,11 +135,13 @@ pub struct OutboxEntry {
 }
 
 /// The latest `limit` outbox rows, newest first.
-pub fn outbox(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<OutboxEntry>> {
-    let mut stmt = conn.prepare(
+pub fn outbox(conn: &dyn Sql, limit: u32) -> Result<Vec<OutboxEntry>, SqlError> {
+    conn.query(
         "SELECT id, phone, purpose, code, body, created_at, expires_at, used_at FROM sms_outbox ORDER BY id DESC LIMIT ?1",
-    )?;
-    let rows = stmt.query_map([limit], |r| {
+        &sql_params![limit],
+    )?
+    .iter()
+    .map(|r| {
         Ok(OutboxEntry {
             id: r.get(0)?,
             phone: r.get(1)?,
@@ -147,10 +150,10 @@ pub fn outbox(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<OutboxEntry
             body: r.get(4)?,
             created_at: ts(r.get(5)?),
             expires_at: ts(r.get(6)?),
-            used: r.get::<_, Option<i64>>(7)?.is_some(),
+            used: r.get::<Option<i64>>(7)?.is_some(),
         })
-    })?;
-    rows.collect()
+    })
+    .collect()
 }
 
 fn ts(s: i64) -> Timestamp {

@@ -43,11 +43,11 @@ impl Drop for Server {
 }
 
 /// Start `kiosk serve --database DB --listen 127.0.0.1:0 ARGS…` and wait until it listens.
-pub fn start_server(db: &Path, args: &[&str]) -> Server {
+pub fn start_server(db: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kiosk"))
         .arg("serve")
         .arg("--database")
-        .arg(db)
+        .arg(db.as_ref())
         .args(["--listen", "127.0.0.1:0"])
         .args(args)
         .env("KIOSK_LOG", "warn")

@@ -1,33 +1,29 @@
 //! The small look-ups a kiosk needs besides the operations (a plate's vehicle, its owner as a
 //! screen shows it, the filing pre-check, a vehicle-QR token's claims, the demo SMS outbox), as
-//! SQLite reads. Each is one snapshot read transaction; the SQL is kept here, small and isolated,
-//! so another backend ports it in one place.
+//! reads on whichever backend holds the store. Each is one snapshot read transaction.
 
-use rusqlite::{OptionalExtension, params};
-
+use super::rows::{filing_counts_in, parse_plate_type, person_row, vehicle_row};
 use super::*;
 use crate::domain::Plate;
 use crate::privacy::mask_text;
 use crate::rules::filing::OwnerKind;
+use crate::sql_params;
 use crate::store::sms;
 use crate::store::token::VehicleQrClaims;
 
-impl SqlitePlatform {
+impl<B: Backend> StorePlatform<B> {
     /// The vehicle a plate names (its first plate type when several share the plate).
     pub(super) fn lookup_vehicle_by_plate(&self, plate: &Plate) -> Result<VehicleKey, StoreError> {
         let plate_type: Option<String> = self.read(|tx| {
-            Ok(tx
-                .query_row(
-                    "SELECT plate_type FROM vehicles WHERE plate = ?1 ORDER BY plate_type LIMIT 1",
-                    [plate.as_str()],
-                    |r| r.get(0),
-                )
-                .optional()?)
+            Ok(tx.opt(
+                "SELECT plate_type FROM vehicles WHERE plate = ?1 ORDER BY plate_type LIMIT 1",
+                &sql_params![plate.as_str()],
+            )?)
         })?;
         let plate_type = plate_type.ok_or(StoreError::VehicleNotFound)?;
         Ok(VehicleKey::new(
             plate.clone(),
-            rows::parse_plate_type(&plate_type)?,
+            parse_plate_type(&plate_type)?,
         ))
     }
 
@@ -37,16 +33,17 @@ impl SqlitePlatform {
         vehicle: &VehicleKey,
     ) -> Result<VehicleOwner, StoreError> {
         let row: Option<(Option<String>, Option<String>)> = self.read(|tx| {
-            Ok(tx
-                .query_row(
-                    "SELECT p.name, u.name FROM vehicles v
-                     LEFT JOIN persons p ON p.id = v.owner_person_id
-                     LEFT JOIN units u ON u.id = v.owner_unit_id
-                     WHERE v.plate = ?1 AND v.plate_type = ?2",
-                    params![vehicle.plate.as_str(), vehicle.plate_type.code()],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?)
+            let row = tx.query_opt(
+                "SELECT p.name, u.name FROM vehicles v
+                 LEFT JOIN persons p ON p.id = v.owner_person_id
+                 LEFT JOIN units u ON u.id = v.owner_unit_id
+                 WHERE v.plate = ?1 AND v.plate_type = ?2",
+                &sql_params![vehicle.plate.as_str(), vehicle.plate_type.code()],
+            )?;
+            Ok(match row {
+                Some(r) => Some((r.get(0)?, r.get(1)?)),
+                None => None,
+            })
         })?;
         match row {
             Some((Some(person), _)) => Ok(VehicleOwner {
@@ -70,10 +67,10 @@ impl SqlitePlatform {
         vehicle: &VehicleKey,
     ) -> Result<FilingPrecheck, StoreError> {
         self.read(|tx| {
-            let p = Self::person_row(tx, applicant)?;
-            let v = Self::vehicle_row(tx, vehicle)?;
+            let p = person_row(tx, applicant)?;
+            let v = vehicle_row(tx, vehicle)?;
             Ok(FilingPrecheck {
-                counts: Self::filing_counts_in(tx, p.id, &v)?,
+                counts: filing_counts_in(tx, p.id, &v)?,
                 owner_kind: v.owner_kind(),
             })
         })
@@ -93,6 +90,6 @@ impl SqlitePlatform {
         &self,
         limit: u32,
     ) -> Result<Vec<sms::OutboxEntry>, StoreError> {
-        self.read(|tx| Ok(sms::outbox(tx, limit)?))
+        self.sms_outbox(limit)
     }
 }

@@ -1,21 +1,25 @@
-//! The [`Platform`] trait — what the kiosk flow asks of the platform — and [`SqlitePlatform`], its
-//! local implementation on one SQLite file.
+//! The [`Platform`] trait — what the kiosk flow asks of the platform — and [`StorePlatform`], its
+//! implementation on the store: [`SqlitePlatform`] on one SQLite file, [`PgPlatform`] on the
+//! city's PostgreSQL database, one body of operations for both.
 //!
-//! Every operation is one SQLite transaction: `IMMEDIATE` (the write lock taken at the start, so
-//! counts read inside it cannot change before the write) for every operation that writes, and a
-//! snapshot read transaction for the three look-ups (person, vehicles, violations), which write
+//! Every operation is one transaction of the backend (see [`crate::store::backend`]): a write
+//! transaction (SQLite `IMMEDIATE`; PostgreSQL `SERIALIZABLE`, retried on a conflict) for every
+//! operation that writes, and a snapshot read transaction for the look-ups, which write
 //! nothing. Every operation takes `now` from the caller (the clock is injected), is idempotent
 //! where a person may tap twice, and appends to the audit log whenever it changes state. Rules are
 //! decided only by [`crate::rules`].
 
 use std::path::Path;
-use std::sync::Mutex;
 
 use jiff::Timestamp;
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::Connection;
 
+pub use super::backend::{Backend, Pg, Sqlite};
+use super::check::{self, CheckReport};
+use super::demo::{self, CitySummary, DemoError, DemoOptions};
 use super::payment::{DemoPaymentProvider, PaymentProvider};
-use super::sms::{DemoSmsGateway, SmsGateway};
+use super::sms::{self, DemoSmsGateway, SmsGateway};
+use super::sql::Sql;
 use super::token::QrKeys;
 use super::{StoreError, schema};
 use crate::domain::{IdNumber, Plate};
@@ -26,12 +30,17 @@ mod jobs;
 mod lookups;
 mod notify;
 mod ops;
+mod points;
 mod rows;
 mod types;
 
 pub use jobs::spawn_periodic_revert;
 pub use notify::ReceiveError;
 use ops::PaymentSource;
+pub use points::{
+    ConfirmError, ConfirmReport, ConfirmedItem, ConfirmsPoints, PendingPoints, PointsConfirmer,
+    SimulatedConfirmer, spawn_periodic_confirm,
+};
 pub use types::*;
 
 pub use crate::store::sms::OutboxEntry;
@@ -139,12 +148,13 @@ pub trait Platform: Send + Sync {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The SQLite implementation.
+// The store's implementation, on SQLite or PostgreSQL.
 // ---------------------------------------------------------------------------------------------
 
-/// The local platform: one SQLite file, shared safely by several processes.
-pub struct SqlitePlatform {
-    conn: Mutex<Connection>,
+/// The platform on the store: the operations (`ops.rs`, `rows.rs`, `notify.rs`, `jobs.rs`) are
+/// written once against [`Sql`](crate::store::sql::Sql); the backend `B` only runs transactions.
+pub struct StorePlatform<B: Backend> {
+    backend: B,
     policy: PolicyBook,
     /// How long a kiosk handling stays payable (`timeouts.payment_window_minutes`, at most 2 h).
     payment_window: jiff::SignedDuration,
@@ -153,11 +163,146 @@ pub struct SqlitePlatform {
     payments: Box<dyn PaymentProvider>,
 }
 
-impl std::fmt::Debug for SqlitePlatform {
+/// The local platform: one SQLite file, shared safely by several processes.
+pub type SqlitePlatform = StorePlatform<Sqlite>;
+
+/// The city's platform: one PostgreSQL database behind a connection pool.
+pub type PgPlatform = StorePlatform<Pg>;
+
+impl<B: Backend> std::fmt::Debug for StorePlatform<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqlitePlatform")
+        f.debug_struct("StorePlatform")
+            .field("backend", &self.backend.describe())
             .field("qr", &self.qr)
             .finish_non_exhaustive()
+    }
+}
+
+fn embedded_policy() -> Result<PolicyBook, StoreError> {
+    PolicyBook::embedded().map_err(|e| StoreError::Corrupt(format!("embedded policy: {e}")))
+}
+
+impl<B: Backend> StorePlatform<B> {
+    /// A platform with explicit parts.
+    pub fn with_backend(
+        backend: B,
+        policy: PolicyBook,
+        qr: QrKeys,
+        sms: Box<dyn SmsGateway>,
+        payments: Box<dyn PaymentProvider>,
+    ) -> Self {
+        StorePlatform {
+            backend,
+            policy,
+            payment_window: pay_rules::PAYMENT_WINDOW,
+            qr,
+            sms,
+            payments,
+        }
+    }
+
+    /// A demo platform (demo SMS gateway, payment provider and QR keys, embedded policy).
+    pub fn demo_on(backend: B) -> Result<Self, StoreError> {
+        Ok(Self::with_backend(
+            backend,
+            embedded_policy()?,
+            QrKeys::demo(),
+            Box::new(DemoSmsGateway),
+            Box::new(DemoPaymentProvider),
+        ))
+    }
+
+    /// Decide with these dated policies (kiosk.toml `[policy] file`) instead of the embedded ones.
+    pub fn with_policy(mut self, policy: PolicyBook) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Use a shorter payment window (`timeouts.payment_window_minutes` of `kiosk.toml`); the rule
+    /// core never lets it exceed 2 hours (六.2).
+    pub fn with_payment_window(mut self, length: jiff::SignedDuration) -> Self {
+        self.payment_window = length;
+        self
+    }
+
+    pub fn qr_keys(&self) -> &QrKeys {
+        &self.qr
+    }
+
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    /// Run `f` in one write transaction (see [`Backend::write`]).
+    fn write<T>(
+        &self,
+        mut f: impl FnMut(&dyn Sql) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.backend.write(&mut f)
+    }
+
+    /// Run `f` in one read-only snapshot transaction.
+    fn read<T>(
+        &self,
+        mut f: impl FnMut(&dyn Sql) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.backend.read(&mut f)
+    }
+
+    /// `kiosk db check`: the audit chain and the invariants, in one snapshot.
+    pub fn check(&self) -> Result<CheckReport, StoreError> {
+        self.read(|tx| Ok(check::run(tx)?))
+    }
+
+    /// The latest `limit` SMS outbox rows (the demo's mail catcher), newest first.
+    pub fn sms_outbox(&self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.read(|tx| Ok(sms::outbox(tx, limit)?))
+    }
+
+    /// The practice driver with at least `violations` payable zero-point fines (the crash,
+    /// race and kill tests and the benchmarks), in one transaction; idempotent.
+    pub fn ensure_practice_fixture(
+        &self,
+        violations: u32,
+        anchor: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.write(|tx| {
+            demo::ensure_practice_fixture_in(tx, violations, anchor).map_err(|e| match e {
+                DemoError::Store(e) => e,
+                DemoError::Sql(e) => e.into(),
+                DemoError::Sqlite(e) => e.into(),
+                e => StoreError::Invalid(e.to_string()),
+            })
+        })
+    }
+
+    /// Build the demo city into this (empty) database, in one transaction.
+    pub fn build_demo_city(&self, opts: &DemoOptions) -> Result<CitySummary, DemoError> {
+        opts.check()?;
+        let mut failed = None;
+        let out = self.write(|tx| match demo::build_city_in(tx, opts) {
+            Ok(s) => Ok(s),
+            Err(DemoError::Store(e)) => Err(e),
+            Err(DemoError::Sql(e)) => Err(e.into()),
+            Err(DemoError::Sqlite(e)) => Err(e.into()),
+            Err(e) => {
+                failed = Some(e);
+                Err(StoreError::Invalid("demo city".into()))
+            }
+        });
+        match (out, failed) {
+            (_, Some(e)) => Err(e),
+            (Ok(s), None) => Ok(s),
+            (Err(e), None) => Err(DemoError::Store(e)),
+        }
+    }
+
+    /// Run read-only SQL through the store's layer (tools, tests).
+    pub fn read_sql<T>(
+        &self,
+        mut f: impl FnMut(&dyn Sql) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.read(&mut f)
     }
 }
 
@@ -171,15 +316,7 @@ impl SqlitePlatform {
 
     /// A demo platform on an existing connection (already configured and migrated).
     pub fn with_connection(conn: Connection) -> Result<Self, StoreError> {
-        let policy = PolicyBook::embedded()
-            .map_err(|e| StoreError::Corrupt(format!("embedded policy: {e}")))?;
-        Ok(Self::new(
-            conn,
-            policy,
-            QrKeys::demo(),
-            Box::new(DemoSmsGateway),
-            Box::new(DemoPaymentProvider),
-        ))
+        Self::demo_on(Sqlite::new(conn))
     }
 
     /// A platform with explicit parts.
@@ -190,14 +327,7 @@ impl SqlitePlatform {
         sms: Box<dyn SmsGateway>,
         payments: Box<dyn PaymentProvider>,
     ) -> Self {
-        SqlitePlatform {
-            conn: Mutex::new(conn),
-            policy,
-            payment_window: pay_rules::PAYMENT_WINDOW,
-            qr,
-            sms,
-            payments,
-        }
+        Self::with_backend(Sqlite::new(conn), policy, qr, sms, payments)
     }
 
     /// Open and run the start-up revert (六.2 survives restarts: deadlines are stored).
@@ -210,74 +340,20 @@ impl SqlitePlatform {
         Ok((p, report))
     }
 
-    /// Use a shorter payment window (`timeouts.payment_window_minutes` of `kiosk.toml`); the rule
-    /// core never lets it exceed 2 hours (六.2).
-    /// Decide with these dated policies (kiosk.toml `[policy] file`) instead of the embedded ones.
-    pub fn with_policy(mut self, policy: PolicyBook) -> Self {
-        self.policy = policy;
-        self
-    }
-
-    pub fn with_payment_window(mut self, length: jiff::SignedDuration) -> Self {
-        self.payment_window = length;
-        self
-    }
-
-    pub fn qr_keys(&self) -> &QrKeys {
-        &self.qr
-    }
-
-    /// Run `f` in one transaction of the given behaviour; commit on `Ok`, roll back on `Err`
-    /// (except a wrong SMS code, whose counted attempt is committed).
-    fn with_tx<T>(
-        &self,
-        behavior: TransactionBehavior,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let mut conn = self
-            .conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let tx = conn.transaction_with_behavior(behavior)?;
-        match f(&tx) {
-            Ok(out) => {
-                tx.commit()?;
-                Ok(out)
-            }
-            // A wrong SMS code is the one refusal whose trace is kept: the attempt is counted
-            // (nothing else has been written by then), so codes cannot be guessed.
-            Err(StoreError::SmsCodeWrong) => {
-                tx.commit()?;
-                Err(StoreError::SmsCodeWrong)
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    fn write<T>(
-        &self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        self.with_tx(TransactionBehavior::Immediate, f)
-    }
-
-    fn read<T>(
-        &self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        self.with_tx(TransactionBehavior::Deferred, f)
-    }
-
-    /// Run read-only SQL for tools (`db check`, `sms-outbox`).
+    /// Run read-only SQL for SQLite-only tools and tests.
     pub fn with_connection_ref<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let conn = self
-            .conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        f(&conn)
+        self.backend.with_connection_ref(f)
+    }
+}
+
+impl PgPlatform {
+    /// Connect to the PostgreSQL database at `url` (a pool of `pool_size` connections), migrate
+    /// it, with the demo parts (as [`SqlitePlatform::open_demo`]).
+    pub fn connect_demo(url: &str, pool_size: u32) -> Result<Self, StoreError> {
+        Self::demo_on(Pg::connect(url, pool_size)?)
     }
 }
 

@@ -2,13 +2,12 @@
 //! [`NotificationReceiver`](crate::store::payment::NotificationReceiver), then recorded with the
 //! payment in one transaction.
 
-use jiff::Timestamp;
-use rusqlite::{TransactionBehavior, params};
-
-use super::{DecisionNumber, PayRequest, PaymentSource, PaymentView, SqlitePlatform};
+use super::{Backend, DecisionNumber, PayRequest, PaymentSource, PaymentView, StorePlatform};
 use crate::domain::Fen;
+use crate::sql_params;
 use crate::store::payment::{NotificationError, NotificationReceiver};
 use crate::store::{StoreError, audit};
+use jiff::Timestamp;
 
 /// Why a payment notification was not recorded. Nothing is written.
 #[derive(Debug, thiserror::Error)]
@@ -21,7 +20,7 @@ pub enum ReceiveError {
     Store(#[from] StoreError),
 }
 
-impl SqlitePlatform {
+impl<B: Backend> StorePlatform<B> {
     /// Verify, then in one transaction: record the nonce (a replay is refused) and the payment.
     pub fn receive_payment_notification(
         &self,
@@ -32,10 +31,10 @@ impl SqlitePlatform {
     ) -> Result<PaymentView, ReceiveError> {
         let n = receiver.verify(body, signature_hex, now)?;
         let mut replay = false;
-        let out = self.with_tx(TransactionBehavior::Immediate, |tx| {
-            let inserted = tx.execute(
-                "INSERT OR IGNORE INTO payment_nonces (nonce, received_at) VALUES (?1, ?2)",
-                params![n.nonce, now.as_second()],
+        let out = self.write(|tx| {
+            let inserted = tx.exec(
+                "INSERT INTO payment_nonces (nonce, received_at) VALUES (?1, ?2) ON CONFLICT (nonce) DO NOTHING",
+                &sql_params![&n.nonce, now.as_second()],
             )?;
             if inserted == 0 {
                 replay = true;

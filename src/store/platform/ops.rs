@@ -1,7 +1,6 @@
 //! The operations: the [`Platform`](super::Platform) trait over SQLite, one transaction each.
 
 use jiff::Timestamp;
-use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::json;
 
 use super::rows::*;
@@ -11,7 +10,9 @@ use crate::privacy::Masked;
 use crate::rules::filing::{self, FilingMethod, OwnerKind};
 use crate::rules::payment::{self as pay_rules, AmountDue, PaymentWindow};
 use crate::rules::{self, EligibilityRequest, ViolationFacts, maintenance};
+use crate::sql_params;
 use crate::store::sms;
+use crate::store::sql::Sql;
 use crate::store::token;
 use crate::store::{StoreError, audit};
 
@@ -38,44 +39,11 @@ enum Consent<'a> {
     Sms(&'a str),
 }
 
-impl SqlitePlatform {
-    /// Would this person's filing of this vehicle pass the limits now? (A look-up for the screen
-    /// before face verification; `file_vehicle` counts again inside its own transaction.)
-    pub(super) fn change_pending_points(
-        tx: &Connection,
-        person_id: i64,
-        delta: i64,
-    ) -> Result<(), StoreError> {
-        if delta == 0 {
-            return Ok(());
-        }
-        let n = tx.execute(
-            "UPDATE licences SET pending_points = pending_points + ?1 WHERE person_id = ?2",
-            params![delta, person_id],
-        )?;
-        if n != 1 {
-            return Err(StoreError::Corrupt(
-                "points on a decision of a person without a licence".into(),
-            ));
-        }
-        Ok(())
-    }
-
-    pub(super) fn next_decision_number(
-        tx: &Connection,
-        now: Timestamp,
-    ) -> Result<(i64, String), StoreError> {
-        let id: i64 = tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM decisions", [], |r| {
-            r.get(0)
-        })?;
-        let day = maintenance::local_time(now).date().strftime("%Y%m%d");
-        Ok((id, format!("5001{day}{id:08}")))
-    }
-
+impl<B: Backend> StorePlatform<B> {
     /// Record a payment for `d` (inside the caller's IMMEDIATE transaction).
     pub(super) fn pay_in_tx(
         &self,
-        tx: &Connection,
+        tx: &dyn Sql,
         req: &PayRequest,
         source: PaymentSource<'_>,
         now: Timestamp,
@@ -85,11 +53,12 @@ impl SqlitePlatform {
         }
         // The same key again: the same payment, nothing charged twice.
         let existing: Option<PaymentView> = tx
-            .query_row(
+            .query_opt(
                 "SELECT d.number, p.method, p.transaction_no, p.fine_fen, p.surcharge_fen, p.fee_fen, p.total_fen, p.paid_at
                  FROM payments p JOIN decisions d ON d.id = p.decision_id WHERE p.idempotency_key = ?1",
-                [&req.idempotency_key],
-                |r| {
+                &sql_params![&req.idempotency_key],
+            )?
+            .map(|r| -> Result<PaymentView, crate::store::sql::SqlError> {
                     Ok(PaymentView {
                         decision_number: DecisionNumber(r.get(0)?),
                         idempotency_key: req.idempotency_key.clone(),
@@ -103,16 +72,15 @@ impl SqlitePlatform {
                         paid_at: ts(r.get(7)?),
                         replayed: true,
                     })
-                },
-            )
-            .optional()?;
+            })
+            .transpose()?;
         if let Some(previous) = existing {
             if previous.decision_number != req.decision_number {
                 return Err(StoreError::IdempotencyKeyReused);
             }
             return Ok(previous);
         }
-        let d = Self::decision_by_number(tx, req.decision_number.as_str())?;
+        let d = decision_by_number(tx, req.decision_number.as_str())?;
         let state = handling_state(&d.state)?;
         pay_rules::check_payment(state, d.window(now), now).map_err(StoreError::Payment)?;
         let view = d.view(now)?;
@@ -135,19 +103,18 @@ impl SqlitePlatform {
                 transaction_no.to_string()
             }
         };
-        tx.execute(
+        let payment_id: i64 = tx.one(
             "INSERT INTO payments (decision_id, idempotency_key, method, transaction_no, fine_fen, surcharge_fen, fee_fen, total_fen, paid_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![d.id, req.idempotency_key, req.method, transaction_no, due.fine.as_fen(), due.surcharge.as_fen(), due.fee.as_fen(), total.as_fen(), now.as_second()],
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
+            &sql_params![d.id, req.idempotency_key, req.method, transaction_no, due.fine.as_fen(), due.surcharge.as_fen(), due.fee.as_fen(), total.as_fen(), now.as_second()],
         )?;
-        let payment_id = tx.last_insert_rowid();
-        tx.execute(
+        tx.exec(
             "UPDATE decisions SET state = 'paid' WHERE id = ?1 AND state = 'handled_unpaid'",
-            [d.id],
+            &sql_params![d.id],
         )?;
-        tx.execute(
+        tx.exec(
             "UPDATE violations SET state = 'paid' WHERE id = ?1",
-            [&d.violation_id],
+            &sql_params![&d.violation_id],
         )?;
         let out = PaymentView {
             decision_number: view.number.clone(),
@@ -159,9 +126,9 @@ impl SqlitePlatform {
             replayed: false,
         };
         let body = serde_json::to_string(&PaymentRecord::from(&out)).expect("serialize");
-        tx.execute(
+        tx.exec(
             "INSERT INTO receipts (kind, decision_id, payment_id, body, created_at) VALUES ('payment', ?1, ?2, ?3, ?4)",
-            params![d.id, payment_id, body, now.as_second()],
+            &sql_params![d.id, payment_id, body, now.as_second()],
         )?;
         tracing::info!(decision = %d.number, total = %total, "decision paid");
         audit::append(
@@ -175,16 +142,45 @@ impl SqlitePlatform {
     }
 }
 
-impl Platform for SqlitePlatform {
+pub(super) fn change_pending_points(
+    tx: &dyn Sql,
+    person_id: i64,
+    delta: i64,
+) -> Result<(), StoreError> {
+    if delta == 0 {
+        return Ok(());
+    }
+    let n = tx.exec(
+        "UPDATE licences SET pending_points = pending_points + ?1 WHERE person_id = ?2",
+        &sql_params![delta, person_id],
+    )?;
+    if n != 1 {
+        return Err(StoreError::Corrupt(
+            "points on a decision of a person without a licence".into(),
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn next_decision_number(
+    tx: &dyn Sql,
+    now: Timestamp,
+) -> Result<(i64, String), StoreError> {
+    let id: i64 = tx.one("SELECT coalesce(max(id), 0) + 1 FROM decisions", &[])?;
+    let day = maintenance::local_time(now).date().strftime("%Y%m%d");
+    Ok((id, format!("5001{day}{id:08}")))
+}
+
+impl<B: Backend> Platform for StorePlatform<B> {
     fn person(&self, id: &IdNumber, _now: Timestamp) -> Result<PersonView, StoreError> {
         self.read(|tx| {
-            let p = Self::person_row(tx, id)?;
+            let p = person_row(tx, id)?;
             Ok(PersonView {
                 id_number_masked: id.masked(),
                 name: Masked::new(p.name.clone()),
                 phone_masked: crate::privacy::mask_text(&p.phone),
                 registered: p.registered_phone.is_some(),
-                licence: Self::licence(tx, p.id)?,
+                licence: licence(tx, p.id)?,
             })
         })
     }
@@ -192,29 +188,32 @@ impl Platform for SqlitePlatform {
     fn vehicles(&self, id: &IdNumber, now: Timestamp) -> Result<Vec<VehicleView>, StoreError> {
         let _ = now;
         self.read(|tx| {
-            let p = Self::person_row(tx, id)?;
-            let mut ids: Vec<i64> = Vec::new();
-            {
-                let mut stmt = tx.prepare_cached(
-                    "SELECT id FROM vehicles WHERE owner_person_id = ?1
-                     UNION SELECT vehicle_id FROM filings WHERE person_id = ?1 AND state = 'approved'
-                     UNION SELECT vehicle_id FROM rentals WHERE person_id = ?1",
-                )?;
-                for r in stmt.query_map([p.id], |r| r.get(0))? {
-                    ids.push(r?);
-                }
-            }
+            let p = person_row(tx, id)?;
+            let ids: Vec<i64> = tx.column(
+                "SELECT id FROM vehicles WHERE owner_person_id = ?1
+                 UNION SELECT vehicle_id FROM filings WHERE person_id = ?1 AND state = 'approved'
+                 UNION SELECT vehicle_id FROM rentals WHERE person_id = ?1",
+                &sql_params![p.id],
+            )?;
             let mut out = Vec::new();
             for vid in ids {
-                let v = Self::vehicle_by_id(tx, vid)?;
-                let rel = Self::relation(tx, p.id, &v)?;
-                out.push(Self::vehicle_view(tx, &v, &rel)?);
+                let v = vehicle_by_id(tx, vid)?;
+                let rel = relation(tx, p.id, &v)?;
+                out.push(vehicle_view(tx, &v, &rel)?);
             }
             out.sort_by(|a, b| {
-                let rank = |r: &str| ["own", "filed", "unit_filed", "rental_renter", "rental_temp_driver"]
+                let rank = |r: &str| {
+                    [
+                        "own",
+                        "filed",
+                        "unit_filed",
+                        "rental_renter",
+                        "rental_temp_driver",
+                    ]
                     .iter()
                     .position(|x| *x == r)
-                    .unwrap_or(9);
+                    .unwrap_or(9)
+                };
                 rank(a.relation.code())
                     .cmp(&rank(b.relation.code()))
                     .then(a.plate.as_str().cmp(b.plate.as_str()))
@@ -230,14 +229,14 @@ impl Platform for SqlitePlatform {
         now: Timestamp,
     ) -> Result<ViolationList, StoreError> {
         self.read(|tx| {
-            let p = Self::person_row(tx, id)?;
-            let v = Self::vehicle_row(tx, vehicle)?;
-            let relation = Self::relation(tx, p.id, &v)?;
-            let driver = Self::driver_facts(tx, p.id)?;
-            let vfacts = Self::vehicle_facts(&v, relation.clone())?;
+            let p = person_row(tx, id)?;
+            let v = vehicle_row(tx, vehicle)?;
+            let relation = relation(tx, p.id, &v)?;
+            let driver = driver_facts(tx, p.id)?;
+            let vfacts = vehicle_facts(&v, relation.clone())?;
             let policy = self.policy.at(now);
             let mut violations = Vec::new();
-            for (facts, extra) in Self::pending_violation_facts(tx, v.id, None)? {
+            for (facts, extra) in pending_violation_facts(tx, v.id, None)? {
                 // Each decided as if selected alone; handling re-decides the selected batch.
                 let req = EligibilityRequest {
                     now,
@@ -266,16 +265,19 @@ impl Platform for SqlitePlatform {
                     .map(|c| format!("d.{c}"))
                     .collect::<Vec<_>>()
                     .join(", ");
-                let mut stmt = tx.prepare_cached(&format!(
-                    "SELECT {cols} FROM violations v JOIN decisions d ON d.id = v.decision_id
-                     WHERE v.vehicle_id = ?1 AND v.state = 'handled' AND d.state = 'handled_unpaid' ORDER BY d.id"
-                ))?;
-                for d in stmt.query_map([v.id], decision_from_row)? {
-                    unpaid.push(d?.view(now)?);
+                let rows = tx.query(
+                    &format!(
+                        "SELECT {cols} FROM violations v JOIN decisions d ON d.id = v.decision_id
+                         WHERE v.vehicle_id = ?1 AND v.state = 'handled' AND d.state = 'handled_unpaid' ORDER BY d.id"
+                    ),
+                    &sql_params![v.id],
+                )?;
+                for r in &rows {
+                    unpaid.push(decision_from_row(r)?.view(now)?);
                 }
             }
             Ok(ViolationList {
-                vehicle: Self::vehicle_view(tx, &v, &relation)?,
+                vehicle: vehicle_view(tx, &v, &relation)?,
                 violations,
                 unpaid_decisions: unpaid,
             })
@@ -315,15 +317,15 @@ impl Platform for SqlitePlatform {
             return Err(StoreError::BadPhone);
         }
         self.write(|tx| {
-            let p = Self::person_row(tx, &req.id_number)?;
+            let p = person_row(tx, &req.id_number)?;
             match &p.registered_phone {
                 Some(ph) if *ph == req.phone => {}
                 Some(_) => return Err(StoreError::RegisteredWithOtherPhone),
                 None => {
                     sms::consume_code(tx, &req.phone, "register", &req.sms_code, now)?;
-                    tx.execute(
+                    tx.exec(
                         "UPDATE persons SET registered_phone = ?1, registered_at = ?2 WHERE id = ?3",
-                        params![req.phone, now.as_second(), p.id],
+                        &sql_params![req.phone, now.as_second(), p.id],
                     )?;
                     audit::append(tx, now.as_second(), "register", &format!("person:{}", p.id), &json!({}))?;
                 }
@@ -333,7 +335,7 @@ impl Platform for SqlitePlatform {
                 name: Masked::new(p.name.clone()),
                 phone_masked: crate::privacy::mask_text(&req.phone),
                 registered: true,
-                licence: Self::licence(tx, p.id)?,
+                licence: licence(tx, p.id)?,
             })
         })
     }
@@ -345,13 +347,13 @@ impl Platform for SqlitePlatform {
         now: Timestamp,
     ) -> Result<SmsSent, StoreError> {
         self.write(|tx| {
-            let p = Self::person_row(tx, applicant)?;
-            let v = Self::vehicle_row(tx, vehicle)?;
+            let p = person_row(tx, applicant)?;
+            let v = vehicle_row(tx, vehicle)?;
             // 三.3: a unit's vehicle that may not be filed is refused before any SMS is sent.
             let relief = self.policy.at(now).epidemic_relief;
             filing::check_filable_vehicle(v.owner_kind(), &v.plate_type, &v.use_code, relief)
                 .map_err(StoreError::Filing)?;
-            let phone = Self::owner_phone(tx, &v)?;
+            let phone = owner_phone(tx, &v)?;
             let purpose = format!("filing:{}:{}", v.id, p.id);
             let (outbox_id, expires_at) = sms::issue_code(
                 tx,
@@ -388,8 +390,8 @@ impl Platform for SqlitePlatform {
             ),
         };
         self.write(|tx| {
-            let p = Self::person_row(tx, &req.id_number)?;
-            let v = Self::vehicle_row(tx, &key)?;
+            let p = person_row(tx, &req.id_number)?;
+            let v = vehicle_row(tx, &key)?;
             let owner_kind = if v.owner_unit_id.is_some() { OwnerKind::Unit } else { OwnerKind::Person };
             let method = match (method, owner_kind) {
                 (FilingMethod::OwnerSms, OwnerKind::Unit) => FilingMethod::UnitManagerSms,
@@ -398,16 +400,15 @@ impl Platform for SqlitePlatform {
             let relief = self.policy.at(now).epidemic_relief;
             filing::check_filable_vehicle(owner_kind, &v.plate_type, &v.use_code, relief)
                 .map_err(StoreError::Filing)?;
-            let counts = Self::filing_counts_in(tx, p.id, &v)?;
+            let counts = filing_counts_in(tx, p.id, &v)?;
             filing::check_new_filing(counts, owner_kind, method).map_err(StoreError::Filing)?;
             // The owner's consent.
-            match consent {
+            match &consent {
                 Consent::Qr(owner_tag) => {
                     let owner_id: Option<String> = match v.owner_person_id {
-                        Some(o) => Some(tx.query_row(
+                        Some(o) => Some(tx.one(
                             "SELECT id_number FROM persons WHERE id = ?1",
-                            [o],
-                            |r| r.get(0),
+                            &sql_params![o],
                         )?),
                         None => None,
                     };
@@ -417,25 +418,24 @@ impl Platform for SqlitePlatform {
                                 .map_err(|e| StoreError::Corrupt(format!("owner id: {e}")))
                         })
                         .transpose()?;
-                    if owner.map(|o| token::owner_tag(&o)).as_ref() != Some(&owner_tag) {
+                    if owner.map(|o| token::owner_tag(&o)).as_ref() != Some(owner_tag) {
                         return Err(StoreError::TokenOwnerMismatch);
                     }
                 }
                 Consent::Sms(code) => {
-                    let phone = Self::owner_phone(tx, &v)?;
+                    let phone = owner_phone(tx, &v)?;
                     let purpose = format!("filing:{}:{}", v.id, p.id);
                     sms::consume_code(tx, &phone, &purpose, code, now)?;
                 }
             }
             let method_code = codes::filing_method(method);
-            tx.execute(
-                "INSERT INTO filings (person_id, vehicle_id, method, state, requested_at) VALUES (?1, ?2, ?3, 'pending_review', ?4)",
-                params![p.id, v.id, method_code, now.as_second()],
+            let id: i64 = tx.one(
+                "INSERT INTO filings (person_id, vehicle_id, method, state, requested_at) VALUES (?1, ?2, ?3, 'pending_review', ?4) RETURNING id",
+                &sql_params![p.id, v.id, method_code, now.as_second()],
             )?;
-            let id = tx.last_insert_rowid();
             tracing::info!(person = %req.id_number, filing = id, method = method_code, "filing requested");
             audit::append(tx, now.as_second(), "file", &format!("filing:{id}"), &json!({"person": p.id, "vehicle": v.id, "method": method_code}))?;
-            Self::filing_view(tx, id)
+            filing_view(tx, id)
         })
     }
 
@@ -453,7 +453,7 @@ impl Platform for SqlitePlatform {
         };
         let filing_id = filing_id.0;
         self.write(|tx| {
-            let f = Self::filing_view(tx, filing_id)?;
+            let f = filing_view(tx, filing_id)?;
             if f.state == wanted {
                 return Ok(f);
             }
@@ -463,9 +463,9 @@ impl Platform for SqlitePlatform {
                     wanted: wanted.code().into(),
                 });
             }
-            tx.execute(
+            tx.exec(
                 "UPDATE filings SET state = ?1, reviewed_at = ?2, review_note = ?3 WHERE id = ?4",
-                params![wanted.code(), now.as_second(), note, filing_id],
+                &sql_params![wanted.code(), now.as_second(), note, filing_id],
             )?;
             audit::append(
                 tx,
@@ -474,7 +474,7 @@ impl Platform for SqlitePlatform {
                 &format!("filing:{filing_id}"),
                 &json!({"state": wanted.code()}),
             )?;
-            Self::filing_view(tx, filing_id)
+            filing_view(tx, filing_id)
         })
     }
 
@@ -485,35 +485,25 @@ impl Platform for SqlitePlatform {
         now: Timestamp,
     ) -> Result<FilingView, StoreError> {
         self.write(|tx| {
-            let p = Self::person_row(tx, id)?;
-            let v = Self::vehicle_row(tx, vehicle)?;
+            let p = person_row(tx, id)?;
+            let v = vehicle_row(tx, vehicle)?;
             let active: Option<i64> = tx
-                .query_row(
-                    "SELECT id FROM filings WHERE person_id = ?1 AND vehicle_id = ?2 AND state IN ('pending_review', 'approved')",
-                    params![p.id, v.id],
-                    |r| r.get(0),
-                )
-                .optional()?;
+                .opt("SELECT id FROM filings WHERE person_id = ?1 AND vehicle_id = ?2 AND state IN ('pending_review', 'approved')", &sql_params![p.id, v.id])?;
             match active {
                 Some(fid) => {
-                    tx.execute(
+                    tx.exec(
                         "UPDATE filings SET state = 'withdrawn', withdrawn_at = ?1 WHERE id = ?2",
-                        params![now.as_second(), fid],
+                        &sql_params![now.as_second(), fid],
                     )?;
                     audit::append(tx, now.as_second(), "unfile", &format!("filing:{fid}"), &json!({}))?;
-                    Self::filing_view(tx, fid)
+                    filing_view(tx, fid)
                 }
                 None => {
                     // Tapped twice: the filing withdrawn last time.
                     let last: Option<i64> = tx
-                        .query_row(
-                            "SELECT id FROM filings WHERE person_id = ?1 AND vehicle_id = ?2 AND state = 'withdrawn' ORDER BY id DESC LIMIT 1",
-                            params![p.id, v.id],
-                            |r| r.get(0),
-                        )
-                        .optional()?;
+                        .opt("SELECT id FROM filings WHERE person_id = ?1 AND vehicle_id = ?2 AND state = 'withdrawn' ORDER BY id DESC LIMIT 1", &sql_params![p.id, v.id])?;
                     match last {
-                        Some(fid) => Self::filing_view(tx, fid),
+                        Some(fid) => filing_view(tx, fid),
                         None => Err(StoreError::NotFiled),
                     }
                 }
@@ -523,11 +513,9 @@ impl Platform for SqlitePlatform {
 
     fn filings(&self, id: &IdNumber, _now: Timestamp) -> Result<FilingList, StoreError> {
         self.read(|tx| {
-            let p = Self::person_row(tx, id)?;
+            let p = person_row(tx, id)?;
             let ids = |sql: &str| -> Result<Vec<i64>, StoreError> {
-                let mut stmt = tx.prepare_cached(sql)?;
-                let rows = stmt.query_map([p.id], |r| r.get(0))?;
-                Ok(rows.collect::<Result<_, _>>()?)
+                Ok(tx.column(sql, &sql_params![p.id])?)
             };
             let mine = ids("SELECT id FROM filings WHERE person_id = ?1 ORDER BY id")?;
             let on_mine = ids(
@@ -537,11 +525,11 @@ impl Platform for SqlitePlatform {
             Ok(FilingList {
                 mine: mine
                     .into_iter()
-                    .map(|f| Self::filing_view(tx, f))
+                    .map(|f| filing_view(tx, f))
                     .collect::<Result<_, _>>()?,
                 on_my_vehicles: on_mine
                     .into_iter()
-                    .map(|f| Self::filing_view(tx, f))
+                    .map(|f| filing_view(tx, f))
                     .collect::<Result<_, _>>()?,
             })
         })
@@ -555,28 +543,28 @@ impl Platform for SqlitePlatform {
     ) -> Result<FilingView, StoreError> {
         let filing_id = filing_id.0;
         self.write(|tx| {
-            let p = Self::person_row(tx, owner)?;
-            let row: Option<(i64, String)> = tx
-                .query_row(
-                    "SELECT v.owner_person_id, f.state FROM filings f JOIN vehicles v ON v.id = f.vehicle_id WHERE f.id = ?1",
-                    [filing_id],
-                    |r| Ok((r.get::<_, Option<i64>>(0)?.unwrap_or(0), r.get(1)?)),
-                )
-                .optional()?;
+            let p = person_row(tx, owner)?;
+            let row: Option<(i64, String)> = match tx.query_opt(
+                "SELECT v.owner_person_id, f.state FROM filings f JOIN vehicles v ON v.id = f.vehicle_id WHERE f.id = ?1",
+                &sql_params![filing_id],
+            )? {
+                Some(r) => Some((r.get::<Option<i64>>(0)?.unwrap_or(0), r.get(1)?)),
+                None => None,
+            };
             match row {
                 // Only the owner may remove a driver from their vehicle; to anyone else it does
                 // not exist.
                 Some((o, _)) if o != p.id => Err(StoreError::FilingNotFound),
                 None => Err(StoreError::FilingNotFound),
-                Some((_, state)) if state == "withdrawn" => Self::filing_view(tx, filing_id),
+                Some((_, state)) if state == "withdrawn" => filing_view(tx, filing_id),
                 Some((_, state)) if state == "rejected" => Err(StoreError::FilingAlreadyReviewed {
                     state,
                     wanted: "withdrawn".into(),
                 }),
                 Some(_) => {
-                    tx.execute(
+                    tx.exec(
                         "UPDATE filings SET state = 'withdrawn', withdrawn_at = ?1 WHERE id = ?2",
-                        params![now.as_second(), filing_id],
+                        &sql_params![now.as_second(), filing_id],
                     )?;
                     audit::append(
                         tx,
@@ -585,7 +573,7 @@ impl Platform for SqlitePlatform {
                         &format!("filing:{filing_id}"),
                         &json!({"owner": p.id}),
                     )?;
-                    Self::filing_view(tx, filing_id)
+                    filing_view(tx, filing_id)
                 }
             }
         })
@@ -596,18 +584,18 @@ impl Platform for SqlitePlatform {
             return Err(StoreError::Invalid("no violation selected".into()));
         }
         self.write(|tx| {
-            let p = Self::person_row(tx, &req.id_number)?;
-            let v = Self::vehicle_row(tx, &req.vehicle)?;
+            let p = person_row(tx, &req.id_number)?;
+            let v = vehicle_row(tx, &req.vehicle)?;
             let mut items: Vec<Option<HandledItem>> = vec![None; req.violation_ids.len()];
             let mut fresh: Vec<String> = Vec::new();
             for (i, vid) in req.violation_ids.iter().enumerate() {
-                let state: Option<(i64, String)> = tx
-                    .query_row(
-                        "SELECT vehicle_id, state FROM violations WHERE id = ?1",
-                        [vid],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
-                    )
-                    .optional()?;
+                let state: Option<(i64, String)> = match tx.query_opt(
+                    "SELECT vehicle_id, state FROM violations WHERE id = ?1",
+                    &sql_params![vid],
+                )? {
+                    Some(r) => Some((r.get(0)?, r.get(1)?)),
+                    None => None,
+                };
                 match state {
                     Some((veh, _)) if veh != v.id => return Err(StoreError::ViolationNotFound(vid.clone())),
                     None => return Err(StoreError::ViolationNotFound(vid.clone())),
@@ -617,7 +605,7 @@ impl Platform for SqlitePlatform {
                         }
                     }
                     Some(_) => {
-                        let d = Self::live_decision_of(tx, vid)?
+                        let d = live_decision_of(tx, vid)?
                             .ok_or_else(|| StoreError::Corrupt(format!("violation {vid} handled without a decision")))?;
                         items[i] = Some(HandledItem {
                             violation_id: vid.clone(),
@@ -628,9 +616,9 @@ impl Platform for SqlitePlatform {
                 }
             }
             if !fresh.is_empty() {
-                let relation = Self::relation(tx, p.id, &v)?;
+                let relation = relation(tx, p.id, &v)?;
                 let facts: Vec<ViolationFacts> = {
-                    let mut all = Self::pending_violation_facts(tx, v.id, Some(&fresh))?;
+                    let mut all = pending_violation_facts(tx, v.id, Some(&fresh))?;
                     // Decide in the order the person selected them.
                     all.sort_by_key(|(f, _)| fresh.iter().position(|x| *x == f.id));
                     all.into_iter().map(|(f, _)| f).collect()
@@ -638,8 +626,8 @@ impl Platform for SqlitePlatform {
                 let erq = EligibilityRequest {
                     now,
                     policy: self.policy.at(now),
-                    driver: Self::driver_facts(tx, p.id)?,
-                    vehicle: Self::vehicle_facts(&v, relation)?,
+                    driver: driver_facts(tx, p.id)?,
+                    vehicle: vehicle_facts(&v, relation)?,
                     violations: facts.clone(),
                 };
                 let decided = rules::decide(&erq);
@@ -652,26 +640,26 @@ impl Platform for SqlitePlatform {
                 }
                 let window = PaymentWindow::with_length(now, self.payment_window);
                 for f in &facts {
-                    let (id, number) = Self::next_decision_number(tx, now)?;
-                    tx.execute(
+                    let (id, number) = next_decision_number(tx, now)?;
+                    tx.exec(
                         "INSERT INTO decisions (id, number, violation_id, person_id, channel, kiosk_id, decided_at, payment_deadline, state, fine_fen, points)
                          VALUES (?1, ?2, ?3, ?4, 'kiosk', ?5, ?6, ?7, 'handled_unpaid', ?8, ?9)",
-                        params![id, number, f.id, p.id, req.kiosk_id, now.as_second(), window.deadline.as_second(), f.fine.as_fen(), f.points],
+                        &sql_params![id, number, f.id, p.id, req.kiosk_id, now.as_second(), window.deadline.as_second(), f.fine.as_fen(), f.points],
                     )?;
-                    let n = tx.execute(
+                    let n = tx.exec(
                         "UPDATE violations SET state = 'handled', decision_id = ?1 WHERE id = ?2 AND state = 'pending'",
-                        params![id, f.id],
+                        &sql_params![id, f.id],
                     )?;
                     if n != 1 {
                         return Err(StoreError::Corrupt(format!("violation {} changed under the write lock", f.id)));
                     }
-                    Self::change_pending_points(tx, p.id, i64::from(f.points))?;
-                    let d = Self::decision_by_number(tx, &number)?;
+                    change_pending_points(tx, p.id, i64::from(f.points))?;
+                    let d = decision_by_number(tx, &number)?;
                     let view = d.view(now)?;
                     let body = serde_json::to_string(&HandlingRecord::from(&view)).expect("serialize");
-                    tx.execute(
+                    tx.exec(
                         "INSERT INTO receipts (kind, decision_id, body, created_at) VALUES ('handling', ?1, ?2, ?3)",
-                        params![id, body, now.as_second()],
+                        &sql_params![id, body, now.as_second()],
                     )?;
                     audit::append(tx, now.as_second(), "handle", &format!("decision:{number}"), &json!({"violation": f.id, "person": p.id, "points": f.points, "fine_fen": f.fine.as_fen(), "kiosk": req.kiosk_id}))?;
                     let i = req.violation_ids.iter().position(|x| *x == f.id).expect("selected");
@@ -717,15 +705,14 @@ impl Platform for SqlitePlatform {
         kind: ReceiptKind,
     ) -> Result<ReceiptView, StoreError> {
         self.read(|tx| {
-            let d = Self::decision_by_number(tx, decision_number.as_str())?;
-            let (body, at): (String, i64) = tx
-                .query_row(
+            let d = decision_by_number(tx, decision_number.as_str())?;
+            let r = tx
+                .query_opt(
                     "SELECT body, created_at FROM receipts WHERE decision_id = ?1 AND kind = ?2",
-                    params![d.id, kind.code()],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?
+                    &sql_params![d.id, kind.code()],
+                )?
                 .ok_or(StoreError::ReceiptNotFound)?;
+            let (body, at): (String, i64) = (r.get(0)?, r.get(1)?);
             let bad = |e: serde_json::Error| StoreError::Corrupt(format!("receipt body: {e}"));
             let body = match kind {
                 ReceiptKind::Handling => ReceiptBody::Handling(
@@ -756,14 +743,13 @@ impl Platform for SqlitePlatform {
         }
         self.write(|tx| {
             let person = match &req.id_number {
-                Some(id) => Some(Self::person_row(tx, id)?.id),
+                Some(id) => Some(person_row(tx, id)?.id),
                 None => None,
             };
-            tx.execute(
-                "INSERT INTO feedback (person_id, kiosk_id, category, text, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![person, req.kiosk_id, req.category, text, now.as_second()],
+            let id: i64 = tx.one(
+                "INSERT INTO feedback (person_id, kiosk_id, category, text, created_at) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+                &sql_params![person, &req.kiosk_id, &req.category, text, now.as_second()],
             )?;
-            let id = tx.last_insert_rowid();
             audit::append(tx, now.as_second(), "feedback", &format!("feedback:{id}"), &json!({"category": req.category}))?;
             Ok(id)
         })
@@ -776,8 +762,8 @@ impl Platform for SqlitePlatform {
         now: Timestamp,
     ) -> Result<IssuedToken, StoreError> {
         let v = self.read(|tx| {
-            let p = Self::person_row(tx, owner)?;
-            let v = Self::vehicle_row(tx, vehicle)?;
+            let p = person_row(tx, owner)?;
+            let v = vehicle_row(tx, vehicle)?;
             if v.owner_person_id != Some(p.id) {
                 return Err(StoreError::VehicleNotFound);
             }

@@ -3,7 +3,6 @@
 
 use jiff::Timestamp;
 use jiff::civil::Date;
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use super::*;
@@ -17,7 +16,9 @@ use crate::rules::{
     DriverFacts, Penalty, RecordedBy, Relation, RentalPeriod, VehicleFacts, ViolationFacts,
     maintenance, surcharge,
 };
+use crate::sql_params;
 use crate::store::StoreError;
+use crate::store::sql::{Row, Sql, SqlError, Value};
 
 pub(super) fn ts(s: i64) -> Timestamp {
     Timestamp::from_second(s).unwrap_or(Timestamp::UNIX_EPOCH)
@@ -66,7 +67,7 @@ pub(super) struct DecisionRow {
 
 pub(super) const DECISION_COLS: &str = "id, number, violation_id, person_id, channel, decided_at, payment_deadline, state, fine_fen, points, confirmed_at IS NOT NULL";
 
-pub(super) fn decision_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DecisionRow> {
+pub(super) fn decision_from_row(r: &Row) -> Result<DecisionRow, SqlError> {
     Ok(DecisionRow {
         id: r.get(0)?,
         number: r.get(1)?,
@@ -285,354 +286,306 @@ pub(super) fn parse_licence_status(s: &str) -> Result<StatusSet<LicenceStatus>, 
         .map_err(|e| StoreError::Corrupt(format!("licence status: {e}")))
 }
 
-impl SqlitePlatform {
-    /// The counts `check_new_filing` needs (三.2): pending filings count as well as approved ones.
-    pub(super) fn filing_counts_in(
-        tx: &Connection,
-        person_id: i64,
-        v: &VehicleRow,
-    ) -> Result<FilingCounts, StoreError> {
-        Ok(FilingCounts {
-            user_active_filings: tx.query_row(
-                "SELECT count(*) FROM filings WHERE person_id = ?1 AND state IN ('pending_review', 'approved')",
-                [person_id],
-                |r| r.get(0),
-            )?,
-            vehicle_active_drivers: tx.query_row(
-                "SELECT count(*) FROM filings WHERE vehicle_id = ?1 AND state IN ('pending_review', 'approved')",
-                [v.id],
-                |r| r.get(0),
-            )?,
-            already_filed_by_user: tx.query_row(
-                "SELECT count(*) FROM filings WHERE person_id = ?1 AND vehicle_id = ?2 AND state IN ('pending_review', 'approved')",
-                params![person_id, v.id],
-                |r| r.get::<_, i64>(0),
-            )? > 0,
-            user_is_owner: v.owner_person_id == Some(person_id),
-        })
-    }
+/// The counts `check_new_filing` needs (三.2): pending filings count as well as approved ones.
+pub(super) fn filing_counts_in(
+    tx: &dyn Sql,
+    person_id: i64,
+    v: &VehicleRow,
+) -> Result<FilingCounts, StoreError> {
+    Ok(FilingCounts {
+        user_active_filings: tx.one(
+            "SELECT count(*) FROM filings WHERE person_id = ?1 AND state IN ('pending_review', 'approved')",
+            &sql_params![person_id],
+        )?,
+        vehicle_active_drivers: tx.one(
+            "SELECT count(*) FROM filings WHERE vehicle_id = ?1 AND state IN ('pending_review', 'approved')",
+            &sql_params![v.id],
+        )?,
+        already_filed_by_user: tx.one::<i64>(
+            "SELECT count(*) FROM filings WHERE person_id = ?1 AND vehicle_id = ?2 AND state IN ('pending_review', 'approved')",
+            &sql_params![person_id, v.id],
+        )? > 0,
+        user_is_owner: v.owner_person_id == Some(person_id),
+    })
+}
 
-    pub(super) fn person_row(tx: &Connection, id: &IdNumber) -> Result<PersonRow, StoreError> {
-        tx.query_row(
+pub(super) fn person_row(tx: &dyn Sql, id: &IdNumber) -> Result<PersonRow, StoreError> {
+    let r = tx
+        .query_opt(
             "SELECT id, name, phone, registered_phone FROM persons WHERE id_number = ?1",
-            [id.expose()],
-            |r| {
-                Ok(PersonRow {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    phone: r.get(2)?,
-                    registered_phone: r.get(3)?,
-                })
-            },
-        )
-        .optional()?
-        .ok_or(StoreError::PersonNotFound)
-    }
+            &sql_params![id.expose()],
+        )?
+        .ok_or(StoreError::PersonNotFound)?;
+    Ok(PersonRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        phone: r.get(2)?,
+        registered_phone: r.get(3)?,
+    })
+}
 
-    pub(super) fn vehicle_row(tx: &Connection, key: &VehicleKey) -> Result<VehicleRow, StoreError> {
-        Self::vehicle_where(
-            tx,
-            "plate = ?1 AND plate_type = ?2",
-            params![key.plate.as_str(), key.plate_type.code()],
-        )
-    }
+pub(super) fn vehicle_row(tx: &dyn Sql, key: &VehicleKey) -> Result<VehicleRow, StoreError> {
+    vehicle_where(
+        tx,
+        "plate = ?1 AND plate_type = ?2",
+        &sql_params![key.plate.as_str(), key.plate_type.code()],
+    )
+}
 
-    pub(super) fn vehicle_by_id(tx: &Connection, id: i64) -> Result<VehicleRow, StoreError> {
-        Self::vehicle_where(tx, "id = ?1", params![id])
-    }
+pub(super) fn vehicle_by_id(tx: &dyn Sql, id: i64) -> Result<VehicleRow, StoreError> {
+    vehicle_where(tx, "id = ?1", &sql_params![id])
+}
 
-    pub(super) fn vehicle_where(
-        tx: &Connection,
-        cond: &str,
-        p: impl rusqlite::Params,
-    ) -> Result<VehicleRow, StoreError> {
-        tx.query_row(
+pub(super) fn vehicle_where(
+    tx: &dyn Sql,
+    cond: &str,
+    p: &[Value],
+) -> Result<VehicleRow, StoreError> {
+    let r = tx
+        .query_opt(
             &format!("SELECT id, plate, plate_type, use_code, status, owner_person_id, owner_unit_id FROM vehicles WHERE {cond}"),
             p,
-            |r| {
-                Ok(VehicleRow {
-                    id: r.get(0)?,
-                    plate: r.get(1)?,
-                    plate_type: r.get(2)?,
-                    use_code: r.get(3)?,
-                    status: r.get(4)?,
-                    owner_person_id: r.get(5)?,
-                    owner_unit_id: r.get(6)?,
-                })
-            },
-        )
-        .optional()?
-        .ok_or(StoreError::VehicleNotFound)
-    }
+        )?
+        .ok_or(StoreError::VehicleNotFound)?;
+    Ok(VehicleRow {
+        id: r.get(0)?,
+        plate: r.get(1)?,
+        plate_type: r.get(2)?,
+        use_code: r.get(3)?,
+        status: r.get(4)?,
+        owner_person_id: r.get(5)?,
+        owner_unit_id: r.get(6)?,
+    })
+}
 
-    /// Where a filing code goes: the owner's phone, or a unit's manager phone (三.2, 三.3).
-    pub(super) fn owner_phone(tx: &Connection, v: &VehicleRow) -> Result<String, StoreError> {
-        Ok(match (v.owner_person_id, v.owner_unit_id) {
-            (Some(owner), _) => {
-                tx.query_row("SELECT phone FROM persons WHERE id = ?1", [owner], |r| {
-                    r.get(0)
-                })?
-            }
-            (None, Some(unit)) => tx.query_row(
-                "SELECT manager_phone FROM units WHERE id = ?1",
-                [unit],
-                |r| r.get(0),
-            )?,
-            (None, None) => return Err(StoreError::Corrupt("vehicle without owner".into())),
-        })
-    }
+/// Where a filing code goes: the owner's phone, or a unit's manager phone (三.2, 三.3).
+pub(super) fn owner_phone(tx: &dyn Sql, v: &VehicleRow) -> Result<String, StoreError> {
+    Ok(match (v.owner_person_id, v.owner_unit_id) {
+        (Some(owner), _) => tx.one(
+            "SELECT phone FROM persons WHERE id = ?1",
+            &sql_params![owner],
+        )?,
+        (None, Some(unit)) => tx.one(
+            "SELECT manager_phone FROM units WHERE id = ?1",
+            &sql_params![unit],
+        )?,
+        (None, None) => return Err(StoreError::Corrupt("vehicle without owner".into())),
+    })
+}
 
-    pub(super) fn licence(
-        tx: &Connection,
-        person_id: i64,
-    ) -> Result<Option<LicenceView>, StoreError> {
-        type Row = (String, String, String, u32, u32, String, u32);
-        let row: Option<Row> = tx
-            .query_row(
-                "SELECT licence_class, first_issued, cycle_start, cycle_points, pending_points, status, full_12_count FROM licences WHERE person_id = ?1",
-                [person_id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
-            )
-            .optional()?;
-        let Some((
-            class,
-            first_issued,
-            cycle_start,
-            cycle_points,
-            pending_points,
-            status,
-            full_12_count,
-        )) = row
-        else {
-            return Ok(None);
-        };
-        Ok(Some(LicenceView {
-            class: LicenceClass::parse(&class).map_err(corrupt("licence class"))?,
-            first_issued: parse_date("first issued", &first_issued)?,
-            cycle_start: parse_date("cycle start", &cycle_start)?,
-            cycle_points,
-            pending_points,
-            status: parse_licence_status(&status)?,
-            full_12_count,
-        }))
-    }
+pub(super) fn licence(tx: &dyn Sql, person_id: i64) -> Result<Option<LicenceView>, StoreError> {
+    let Some(r) = tx.query_opt(
+        "SELECT licence_class, first_issued, cycle_start, cycle_points, pending_points, status, full_12_count FROM licences WHERE person_id = ?1",
+        &sql_params![person_id],
+    )?
+    else {
+        return Ok(None);
+    };
+    let class: String = r.get(0)?;
+    let first_issued: String = r.get(1)?;
+    let cycle_start: String = r.get(2)?;
+    let status: String = r.get(5)?;
+    Ok(Some(LicenceView {
+        class: LicenceClass::parse(&class).map_err(corrupt("licence class"))?,
+        first_issued: parse_date("first issued", &first_issued)?,
+        cycle_start: parse_date("cycle start", &cycle_start)?,
+        cycle_points: r.get(3)?,
+        pending_points: r.get(4)?,
+        status: parse_licence_status(&status)?,
+        full_12_count: r.get(6)?,
+    }))
+}
 
-    pub(super) fn driver_facts(tx: &Connection, person_id: i64) -> Result<DriverFacts, StoreError> {
-        Ok(match Self::licence(tx, person_id)? {
-            None => DriverFacts::without_licence(),
-            Some(l) => DriverFacts {
-                has_license: true,
-                license_status: l.status,
-                cycle_points: l.cycle_points,
-                pending_points: l.pending_points,
-                full_12_count_in_cycle: l.full_12_count,
-            },
-        })
-    }
+pub(super) fn driver_facts(tx: &dyn Sql, person_id: i64) -> Result<DriverFacts, StoreError> {
+    Ok(match licence(tx, person_id)? {
+        None => DriverFacts::without_licence(),
+        Some(l) => DriverFacts {
+            has_license: true,
+            license_status: l.status,
+            cycle_points: l.cycle_points,
+            pending_points: l.pending_points,
+            full_12_count_in_cycle: l.full_12_count,
+        },
+    })
+}
 
-    /// The person's relation to a vehicle, strongest first: own, filed, unit-filed, renter,
-    /// temporary driver (the latest contract).
-    pub(super) fn relation(
-        tx: &Connection,
-        person_id: i64,
-        v: &VehicleRow,
-    ) -> Result<Relation, StoreError> {
-        if v.owner_person_id == Some(person_id) {
-            return Ok(Relation::Own);
-        }
-        let filed: Option<i64> = tx
-            .query_row(
-                "SELECT reviewed_at FROM filings WHERE person_id = ?1 AND vehicle_id = ?2 AND state = 'approved'",
-                params![person_id, v.id],
-                |r| r.get(0),
-            )
-            .optional()?
-            .flatten();
-        if let Some(at) = filed {
-            let filed_at = ts(at);
-            return Ok(if v.owner_unit_id.is_some() {
-                Relation::UnitFiled { filed_at }
+/// The person's relation to a vehicle, strongest first: own, filed, unit-filed, renter,
+/// temporary driver (the latest contract).
+pub(super) fn relation(
+    tx: &dyn Sql,
+    person_id: i64,
+    v: &VehicleRow,
+) -> Result<Relation, StoreError> {
+    if v.owner_person_id == Some(person_id) {
+        return Ok(Relation::Own);
+    }
+    let filed: Option<i64> = tx
+        .opt::<Option<i64>>(
+            "SELECT reviewed_at FROM filings WHERE person_id = ?1 AND vehicle_id = ?2 AND state = 'approved'",
+            &sql_params![person_id, v.id],
+        )?
+        .flatten();
+    if let Some(at) = filed {
+        let filed_at = ts(at);
+        return Ok(if v.owner_unit_id.is_some() {
+            Relation::UnitFiled { filed_at }
+        } else {
+            Relation::Filed { filed_at }
+        });
+    }
+    let rental = tx.query_opt(
+        "SELECT role, start_at, end_at, filed_at FROM rentals WHERE person_id = ?1 AND vehicle_id = ?2 ORDER BY role = 'renter' DESC, start_at DESC LIMIT 1",
+        &sql_params![person_id, v.id],
+    )?;
+    Ok(match rental {
+        Some(r) => {
+            let role: String = r.get(0)?;
+            let rental = RentalPeriod {
+                start: ts(r.get(1)?),
+                end: ts(r.get(2)?),
+            };
+            if role == "renter" {
+                Relation::RentalRenter { rental }
             } else {
-                Relation::Filed { filed_at }
-            });
-        }
-        let rental: Option<(String, i64, i64, i64)> = tx
-            .query_row(
-                "SELECT role, start_at, end_at, filed_at FROM rentals WHERE person_id = ?1 AND vehicle_id = ?2 ORDER BY role = 'renter' DESC, start_at DESC LIMIT 1",
-                params![person_id, v.id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()?;
-        Ok(match rental {
-            Some((role, start, end, filed_at)) => {
-                let rental = RentalPeriod {
-                    start: ts(start),
-                    end: ts(end),
-                };
-                if role == "renter" {
-                    Relation::RentalRenter { rental }
-                } else {
-                    Relation::RentalTempDriver {
-                        filed_at: ts(filed_at),
-                        rental,
-                    }
+                Relation::RentalTempDriver {
+                    filed_at: ts(r.get(3)?),
+                    rental,
                 }
             }
-            None => Relation::None,
-        })
-    }
-
-    pub(super) fn vehicle_facts(
-        v: &VehicleRow,
-        relation: Relation,
-    ) -> Result<VehicleFacts, StoreError> {
-        Ok(VehicleFacts {
-            plate: parse_plate(&v.plate)?,
-            plate_type: parse_plate_type(&v.plate_type)?,
-            use_: VehicleUse::parse(&v.use_code).map_err(corrupt("vehicle use"))?,
-            status: StatusSet::<VehicleStatus>::parse_codes([v.status.as_str()])
-                .map_err(corrupt("vehicle status"))?,
-            relation,
-        })
-    }
-
-    pub(super) fn vehicle_view(
-        tx: &Connection,
-        v: &VehicleRow,
-        relation: &Relation,
-    ) -> Result<VehicleView, StoreError> {
-        let pending: u32 = tx.query_row(
-            "SELECT count(*) FROM violations WHERE vehicle_id = ?1 AND state = 'pending'",
-            [v.id],
-            |r| r.get(0),
-        )?;
-        let facts = Self::vehicle_facts(v, relation.clone())?;
-        Ok(VehicleView {
-            plate: facts.plate,
-            plate_type: facts.plate_type,
-            use_: facts.use_,
-            status: facts.status,
-            relation: facts.relation,
-            owner_kind: v.owner_kind(),
-            pending_violations: pending,
-        })
-    }
-
-    pub(super) fn pending_violation_facts(
-        tx: &Connection,
-        vehicle_id: i64,
-        only: Option<&[String]>,
-    ) -> Result<Vec<(ViolationFacts, ViolationExtra)>, StoreError> {
-        let mut stmt = tx.prepare_cached(
-            "SELECT id, occurred_at, place, description, province, province_online, recorded_by, penalty, fine_fen, points, authority, authority_address
-             FROM violations WHERE vehicle_id = ?1 AND state = 'pending' ORDER BY occurred_at, id",
-        )?;
-        let rows = stmt.query_map([vehicle_id], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, bool>(5)?,
-                r.get::<_, String>(6)?,
-                r.get::<_, String>(7)?,
-                r.get::<_, i64>(8)?,
-                r.get::<_, u32>(9)?,
-                r.get::<_, String>(10)?,
-                r.get::<_, String>(11)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, at, place, description, province, online, rec, pen, fine, points, auth, addr) =
-                row?;
-            if let Some(only) = only
-                && !only.contains(&id)
-            {
-                continue;
-            }
-            let recorded_by = RecordedBy::from_code(&rec)
-                .ok_or_else(|| StoreError::Corrupt(format!("recorded_by {rec}")))?;
-            let penalty = Penalty::from_code(&pen)
-                .ok_or_else(|| StoreError::Corrupt(format!("penalty {pen}")))?;
-            let prov = province
-                .chars()
-                .next()
-                .ok_or_else(|| StoreError::Corrupt("empty province".into()))?;
-            out.push((
-                ViolationFacts {
-                    id,
-                    occurred_at: ts(at),
-                    recorded_by,
-                    penalty,
-                    fine: Fen(fine),
-                    points,
-                    province: prov,
-                    province_online: online,
-                },
-                ViolationExtra {
-                    place,
-                    description,
-                    authority: auth,
-                    authority_address: addr,
-                },
-            ));
         }
-        Ok(out)
-    }
+        None => Relation::None,
+    })
+}
 
-    pub(super) fn decision_by_number(
-        tx: &Connection,
-        number: &str,
-    ) -> Result<DecisionRow, StoreError> {
-        tx.query_row(
-            &format!("SELECT {DECISION_COLS} FROM decisions WHERE number = ?1"),
-            [number],
-            decision_from_row,
-        )
-        .optional()?
-        .ok_or_else(|| StoreError::DecisionNotFound(number.to_string()))
-    }
+pub(super) fn vehicle_facts(
+    v: &VehicleRow,
+    relation: Relation,
+) -> Result<VehicleFacts, StoreError> {
+    Ok(VehicleFacts {
+        plate: parse_plate(&v.plate)?,
+        plate_type: parse_plate_type(&v.plate_type)?,
+        use_: VehicleUse::parse(&v.use_code).map_err(corrupt("vehicle use"))?,
+        status: StatusSet::<VehicleStatus>::parse_codes([v.status.as_str()])
+            .map_err(corrupt("vehicle status"))?,
+        relation,
+    })
+}
 
-    pub(super) fn live_decision_of(
-        tx: &Connection,
-        violation: &str,
-    ) -> Result<Option<DecisionRow>, StoreError> {
-        Ok(tx
-            .query_row(
-                &format!("SELECT {DECISION_COLS} FROM decisions WHERE violation_id = ?1 AND state <> 'reverted'"),
-                [violation],
-                decision_from_row,
-            )
-            .optional()?)
-    }
+pub(super) fn vehicle_view(
+    tx: &dyn Sql,
+    v: &VehicleRow,
+    relation: &Relation,
+) -> Result<VehicleView, StoreError> {
+    let pending: u32 = tx.one(
+        "SELECT count(*) FROM violations WHERE vehicle_id = ?1 AND state = 'pending'",
+        &sql_params![v.id],
+    )?;
+    let facts = vehicle_facts(v, relation.clone())?;
+    Ok(VehicleView {
+        plate: facts.plate,
+        plate_type: facts.plate_type,
+        use_: facts.use_,
+        status: facts.status,
+        relation: facts.relation,
+        owner_kind: v.owner_kind(),
+        pending_violations: pending,
+    })
+}
 
-    pub(super) fn filing_view(tx: &Connection, id: i64) -> Result<FilingView, StoreError> {
-        let row: (i64, String, String, String, String, i64, Option<i64>, Option<i64>, String) = tx
-            .query_row(
-                "SELECT f.id, v.plate, v.plate_type, f.method, f.state, f.requested_at, f.reviewed_at, f.withdrawn_at, p.name
-                 FROM filings f JOIN vehicles v ON v.id = f.vehicle_id JOIN persons p ON p.id = f.person_id WHERE f.id = ?1",
-                [id],
-                |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?))
-                },
-            )
-            .optional()?
-            .ok_or(StoreError::FilingNotFound)?;
-        let (id, plate, plate_type, method, state, requested_at, reviewed_at, withdrawn_at, name) =
-            row;
-        Ok(FilingView {
-            id: FilingId(id),
-            vehicle: VehicleKey::new(parse_plate(&plate)?, parse_plate_type(&plate_type)?),
-            method: codes::parse_filing_method(&method)
-                .ok_or_else(|| StoreError::Corrupt(format!("filing method {method}")))?,
-            state: FilingState::from_code(&state)
-                .ok_or_else(|| StoreError::Corrupt(format!("filing state {state}")))?,
-            requested_at: ts(requested_at),
-            reviewed_at: reviewed_at.map(ts),
-            withdrawn_at: withdrawn_at.map(ts),
-            driver_masked: crate::privacy::mask_text(&name),
-        })
+pub(super) fn pending_violation_facts(
+    tx: &dyn Sql,
+    vehicle_id: i64,
+    only: Option<&[String]>,
+) -> Result<Vec<(ViolationFacts, ViolationExtra)>, StoreError> {
+    let rows = tx.query(
+        "SELECT id, occurred_at, place, description, province, province_online, recorded_by, penalty, fine_fen, points, authority, authority_address
+         FROM violations WHERE vehicle_id = ?1 AND state = 'pending' ORDER BY occurred_at, id",
+        &sql_params![vehicle_id],
+    )?;
+    let mut out = Vec::new();
+    for r in rows {
+        let id: String = r.get(0)?;
+        if let Some(only) = only
+            && !only.contains(&id)
+        {
+            continue;
+        }
+        let rec: String = r.get(6)?;
+        let pen: String = r.get(7)?;
+        let province: String = r.get(4)?;
+        let recorded_by = RecordedBy::from_code(&rec)
+            .ok_or_else(|| StoreError::Corrupt(format!("recorded_by {rec}")))?;
+        let penalty = Penalty::from_code(&pen)
+            .ok_or_else(|| StoreError::Corrupt(format!("penalty {pen}")))?;
+        let prov = province
+            .chars()
+            .next()
+            .ok_or_else(|| StoreError::Corrupt("empty province".into()))?;
+        out.push((
+            ViolationFacts {
+                id,
+                occurred_at: ts(r.get(1)?),
+                recorded_by,
+                penalty,
+                fine: Fen(r.get(8)?),
+                points: r.get(9)?,
+                province: prov,
+                province_online: r.get(5)?,
+            },
+            ViolationExtra {
+                place: r.get(2)?,
+                description: r.get(3)?,
+                authority: r.get(10)?,
+                authority_address: r.get(11)?,
+            },
+        ));
     }
+    Ok(out)
+}
+
+pub(super) fn decision_by_number(tx: &dyn Sql, number: &str) -> Result<DecisionRow, StoreError> {
+    tx.query_opt(
+        &format!("SELECT {DECISION_COLS} FROM decisions WHERE number = ?1"),
+        &sql_params![number],
+    )?
+    .map(|r| decision_from_row(&r))
+    .transpose()?
+    .ok_or_else(|| StoreError::DecisionNotFound(number.to_string()))
+}
+
+pub(super) fn live_decision_of(
+    tx: &dyn Sql,
+    violation: &str,
+) -> Result<Option<DecisionRow>, StoreError> {
+    Ok(tx
+        .query_opt(
+            &format!("SELECT {DECISION_COLS} FROM decisions WHERE violation_id = ?1 AND state <> 'reverted'"),
+            &sql_params![violation],
+        )?
+        .map(|r| decision_from_row(&r))
+        .transpose()?)
+}
+
+pub(super) fn filing_view(tx: &dyn Sql, id: i64) -> Result<FilingView, StoreError> {
+    let r = tx
+        .query_opt(
+            "SELECT f.id, v.plate, v.plate_type, f.method, f.state, f.requested_at, f.reviewed_at, f.withdrawn_at, p.name
+             FROM filings f JOIN vehicles v ON v.id = f.vehicle_id JOIN persons p ON p.id = f.person_id WHERE f.id = ?1",
+            &sql_params![id],
+        )?
+        .ok_or(StoreError::FilingNotFound)?;
+    let (plate, plate_type, method, state, name): (String, String, String, String, String) =
+        (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(8)?);
+    Ok(FilingView {
+        id: FilingId(r.get(0)?),
+        vehicle: VehicleKey::new(parse_plate(&plate)?, parse_plate_type(&plate_type)?),
+        method: codes::parse_filing_method(&method)
+            .ok_or_else(|| StoreError::Corrupt(format!("filing method {method}")))?,
+        state: FilingState::from_code(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("filing state {state}")))?,
+        requested_at: ts(r.get(5)?),
+        reviewed_at: r.get::<Option<i64>>(6)?.map(ts),
+        withdrawn_at: r.get::<Option<i64>>(7)?.map(ts),
+        driver_masked: crate::privacy::mask_text(&name),
+    })
 }

@@ -1,0 +1,1010 @@
+//! The `Platform` contract: every scenario is written once, against `&dyn Platform` only, and
+//! instantiated per implementation with `contract_suite!(name, factory)`: SQLite and PostgreSQL
+//! here; a remote client is one more line (`contract_suite!(remote, make_remote)`).
+//!
+//! Plus the race on PostgreSQL: two threads on two pool connections hammering the same last
+//! filing slot and the same payment, 200 rounds, rows counted afterwards.
+
+mod support;
+
+use std::sync::{Arc, Barrier};
+
+use jiff::{SignedDuration, Timestamp};
+use kiosk::domain::IdNumber;
+use kiosk::store::demo::{DEMO_PERSONS, DemoOptions};
+use kiosk::store::platform::*;
+use kiosk::store::{PgPlatform, SqlitePlatform, schema};
+
+/// 2022-10-24 11:06 in Chongqing: inside opening hours, relief not in force.
+fn now() -> Timestamp {
+    "2022-10-24T11:06:10+08:00".parse().unwrap()
+}
+
+fn city_options() -> DemoOptions {
+    DemoOptions {
+        persons: 200,
+        seed: 5,
+        anchor: "2022-10-24T09:00:00+08:00".parse().unwrap(),
+    }
+}
+
+fn id(name: &str) -> IdNumber {
+    let p = DEMO_PERSONS.iter().find(|p| p.name == name).expect(name);
+    IdNumber::parse(p.id_number).unwrap()
+}
+
+fn car(plate: &str) -> VehicleKey {
+    VehicleKey::parse(plate, "02").unwrap()
+}
+
+/// What a scenario gets: the platform, and the one look behind it a test needs (the code of an
+/// SMS the demo gateway kept in its outbox, as a phone would show it).
+pub struct Subject {
+    pub platform: Arc<dyn Platform>,
+    pub sms_code: Box<dyn Fn(i64) -> String>,
+}
+
+impl Subject {
+    fn p(&self) -> &dyn Platform {
+        self.platform.as_ref()
+    }
+}
+
+fn subject<B: Backend>(p: StorePlatform<B>) -> Subject {
+    p.build_demo_city(&city_options()).expect("demo city");
+    let p = Arc::new(p);
+    let q = p.clone();
+    Subject {
+        platform: p,
+        sms_code: Box::new(move |outbox_id| {
+            q.sms_outbox(1000)
+                .unwrap()
+                .into_iter()
+                .find(|e| e.id == outbox_id)
+                .expect("the SMS in the outbox")
+                .code
+        }),
+    }
+}
+
+fn make_sqlite() -> Subject {
+    subject(SqlitePlatform::with_connection(schema::open_in_memory().unwrap()).unwrap())
+}
+
+fn make_pg() -> Subject {
+    let url = support::pg::fresh_database("contract");
+    subject(PgPlatform::connect_demo(&url, 4).unwrap())
+}
+
+/// Every scenario of [`scenarios`], as one `#[test]` each of the implementation `$make` builds.
+macro_rules! contract_suite {
+    ($name:ident, $make:ident) => {
+        mod $name {
+            use super::*;
+            scenario_tests!(
+                $make: person_and_vehicles,
+                violations_come_with_decisions,
+                handle_then_pay_exactly_once_with_replay,
+                refusals_write_nothing,
+                filing_limits_and_unfile,
+                feedback_is_numbered,
+                receipts_are_kept_for_reprint,
+                revert_after_the_window,
+                register_with_the_sms_code,
+                filing_by_sms_code,
+            );
+        }
+    };
+}
+
+macro_rules! scenario_tests {
+    ($make:ident: $($scenario:ident),+ $(,)?) => {
+        $(
+            #[test]
+            fn $scenario() {
+                scenarios::$scenario(&$make());
+            }
+        )+
+    };
+}
+
+contract_suite!(sqlite, make_sqlite);
+contract_suite!(postgres, make_pg);
+
+mod scenarios {
+    use super::*;
+
+    pub fn person_and_vehicles(s: &Subject) {
+        let p = s.p();
+        let person = p.person(&id("王建国"), now()).unwrap();
+        assert_eq!(person.licence.unwrap().cycle_points, 10);
+        assert_eq!(person.id_number_masked, "5001**********0017");
+        assert_eq!(person.name.expose(), "王建国");
+        let table: &[(&str, &[(&str, &str)])] = &[
+            ("李小红", &[("渝A8K2L6", "own")]),
+            (
+                "赵敏",
+                &[
+                    ("渝A3M7P9", "filed"),
+                    ("渝A6R2T8", "filed"),
+                    ("渝A8K2L6", "filed"),
+                ],
+            ),
+            ("陈静", &[("渝A7U5W3", "unit_filed")]),
+            (
+                "孙婷",
+                &[("渝A3M7P9", "filed"), ("渝A2Z8X4", "rental_temp_driver")],
+            ),
+        ];
+        for (name, want) in table {
+            let got: Vec<(String, String)> = p
+                .vehicles(&id(name), now())
+                .unwrap()
+                .into_iter()
+                .map(|v| (v.plate.to_string(), v.relation.code().to_string()))
+                .collect();
+            let want: Vec<(String, String)> = want
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect();
+            assert_eq!(got, want, "{name}");
+        }
+        let nobody = IdNumber::synthesize("500101", jiff::civil::date(1901, 1, 1), 999).unwrap();
+        assert_eq!(
+            p.person(&nobody, now()).unwrap_err().code(),
+            "person_not_found"
+        );
+        assert_eq!(
+            p.violations(&id("李小红"), &car("渝Z99999"), now())
+                .unwrap_err()
+                .code(),
+            "vehicle_not_found"
+        );
+    }
+
+    pub fn violations_come_with_decisions(s: &Subject) {
+        let p = s.p();
+        let l = p
+            .violations(&id("李小红"), &car("渝A8K2L6"), now())
+            .unwrap();
+        assert_eq!(l.violations.len(), 2);
+        assert!(l.violations.iter().all(|v| v.decision.eligible()));
+        let l = p.violations(&id("张伟"), &car("渝A5N4Q1"), now()).unwrap();
+        let reasons: Vec<&str> = l.violations[0]
+            .decision
+            .reasons
+            .iter()
+            .map(|r| r.code())
+            .collect();
+        assert_eq!(reasons, vec!["license_status_blocked"]);
+        // 黄勇's decision made elsewhere 30 days ago is overdue: the surcharge shows.
+        let l = p.violations(&id("黄勇"), &car("渝A4C6E2"), now()).unwrap();
+        assert_eq!(l.unpaid_decisions.len(), 1);
+        let d = &l.unpaid_decisions[0];
+        assert_eq!(d.channel, DecisionChannel::Elsewhere);
+        assert_eq!(d.surcharge_days, 15);
+        assert_eq!(d.due().total().to_string(), "290.00元");
+        let paid = p
+            .pay(
+                &PayRequest {
+                    decision_number: d.number.clone(),
+                    idempotency_key: "hy".into(),
+                    method: "demo".into(),
+                },
+                now(),
+            )
+            .unwrap();
+        assert_eq!(paid.amount.total().to_string(), "290.00元");
+    }
+
+    pub fn handle_then_pay_exactly_once_with_replay(s: &Subject) {
+        let p = s.p();
+        let who = id("李小红");
+        let list = p.violations(&who, &car("渝A8K2L6"), now()).unwrap();
+        let ids: Vec<String> = list.violations.iter().map(|v| v.facts.id.clone()).collect();
+        let req = HandleRequest {
+            id_number: who.clone(),
+            vehicle: car("渝A8K2L6"),
+            violation_ids: ids,
+            kiosk_id: "K1".into(),
+        };
+        let first = p.handle(&req, now()).unwrap();
+        assert_eq!(first.items.len(), 2);
+        assert!(first.items.iter().all(|i| !i.already_handled));
+        assert_eq!(first.amount_due.total().to_string(), "350.00元");
+        let pending = || {
+            p.person(&who, now())
+                .unwrap()
+                .licence
+                .unwrap()
+                .pending_points
+        };
+        assert_eq!(pending(), 3);
+        let again = p
+            .handle(&req, now() + SignedDuration::from_secs(5))
+            .unwrap();
+        assert!(again.items.iter().all(|i| i.already_handled));
+        assert_eq!(
+            again
+                .items
+                .iter()
+                .map(|i| &i.decision.number)
+                .collect::<Vec<_>>(),
+            first
+                .items
+                .iter()
+                .map(|i| &i.decision.number)
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(pending(), 3, "nothing counted twice");
+        // The violations now travel as unpaid decisions.
+        let l = p.violations(&who, &car("渝A8K2L6"), now()).unwrap();
+        assert!(l.violations.is_empty());
+        assert_eq!(l.unpaid_decisions.len(), 2);
+        let number = first.items[0].decision.number.clone();
+        let pay = PayRequest {
+            decision_number: number.clone(),
+            idempotency_key: "k-1".into(),
+            method: "demo".into(),
+        };
+        let paid = p.pay(&pay, now()).unwrap();
+        assert!(!paid.replayed);
+        assert_eq!(paid.amount.fee.as_fen(), 0);
+        let replay = p.pay(&pay, now() + SignedDuration::from_secs(3)).unwrap();
+        assert!(replay.replayed);
+        assert_eq!(replay.transaction_no, paid.transaction_no);
+        assert_eq!(replay.paid_at, paid.paid_at);
+        let e = p
+            .pay(
+                &PayRequest {
+                    idempotency_key: "k-2".into(),
+                    ..pay.clone()
+                },
+                now(),
+            )
+            .unwrap_err();
+        assert_eq!(e.code(), "already_paid");
+        let e = p
+            .pay(
+                &PayRequest {
+                    decision_number: first.items[1].decision.number.clone(),
+                    ..pay.clone()
+                },
+                now(),
+            )
+            .unwrap_err();
+        assert_eq!(e.code(), "idempotency_key_reused");
+        let l = p.violations(&who, &car("渝A8K2L6"), now()).unwrap();
+        assert_eq!(l.unpaid_decisions.len(), 1);
+    }
+
+    pub fn refusals_write_nothing(s: &Subject) {
+        let p = s.p();
+        let who = id("王建国");
+        let list = p.violations(&who, &car("渝A3M7P9"), now()).unwrap();
+        // The 3-point violation would bring him to 12 (not eligible).
+        let three = list
+            .violations
+            .iter()
+            .find(|v| v.facts.points == 3)
+            .unwrap()
+            .facts
+            .id
+            .clone();
+        let all: Vec<String> = list.violations.iter().map(|v| v.facts.id.clone()).collect();
+        let e = p
+            .handle(
+                &HandleRequest {
+                    id_number: who.clone(),
+                    vehicle: car("渝A3M7P9"),
+                    violation_ids: all,
+                    kiosk_id: "K1".into(),
+                },
+                now(),
+            )
+            .unwrap_err();
+        assert_eq!(e.code(), "not_eligible", "{e}");
+        assert!(
+            e.to_string().contains(&three) || e.to_string().contains("12"),
+            "{e}"
+        );
+        let after = p.violations(&who, &car("渝A3M7P9"), now()).unwrap();
+        assert_eq!(
+            after.violations.len(),
+            list.violations.len(),
+            "nothing handled"
+        );
+        assert!(after.unpaid_decisions.is_empty());
+        assert_eq!(
+            p.person(&who, now())
+                .unwrap()
+                .licence
+                .unwrap()
+                .pending_points,
+            0
+        );
+        // Unknown violation, unknown decision, nothing selected, bad phone.
+        let e = p
+            .handle(
+                &HandleRequest {
+                    id_number: who.clone(),
+                    vehicle: car("渝A3M7P9"),
+                    violation_ids: vec!["nope".into()],
+                    kiosk_id: "K1".into(),
+                },
+                now(),
+            )
+            .unwrap_err();
+        assert_eq!(e.code(), "violation_not_found");
+        let e = p
+            .pay(
+                &PayRequest {
+                    decision_number: DecisionNumber("5001x".into()),
+                    idempotency_key: "k".into(),
+                    method: "demo".into(),
+                },
+                now(),
+            )
+            .unwrap_err();
+        assert_eq!(e.code(), "decision_not_found");
+        let e = p
+            .handle(
+                &HandleRequest {
+                    id_number: who,
+                    vehicle: car("渝A3M7P9"),
+                    violation_ids: vec![],
+                    kiosk_id: "K1".into(),
+                },
+                now(),
+            )
+            .unwrap_err();
+        assert_eq!(e.code(), "invalid_request");
+        assert_eq!(
+            p.send_register_code("12345", now()).unwrap_err().code(),
+            "bad_phone"
+        );
+    }
+
+    fn file_by_qr(p: &dyn Platform, who: &str, token: &str) -> Result<FilingView, String> {
+        p.file_vehicle(
+            &FilingRequest {
+                id_number: id(who),
+                proof: FilingProof::QrToken(token.to_string()),
+            },
+            now(),
+        )
+        .map_err(|e| e.code().to_string())
+    }
+
+    pub fn filing_limits_and_unfile(s: &Subject) {
+        let p = s.p();
+        let tok = |owner: &str, plate: &str| {
+            p.issue_vehicle_qr(&id(owner), &car(plate), now())
+                .unwrap()
+                .token
+        };
+        // 王建国's car has 3 filed drivers: the vehicle limit.
+        let wjg = tok("王建国", "渝A3M7P9");
+        assert_eq!(
+            file_by_qr(p, "李小红", &wjg).unwrap_err(),
+            "filing_vehicle_limit_reached"
+        );
+        // 赵敏 files 3 cars: the user limit.
+        assert_eq!(
+            file_by_qr(p, "赵敏", &tok("黄勇", "渝A4C6E2")).unwrap_err(),
+            "filing_user_limit_reached"
+        );
+        assert_eq!(file_by_qr(p, "赵敏", &wjg).unwrap_err(), "already_filed");
+        let own = tok("李小红", "渝A8K2L6");
+        assert_eq!(file_by_qr(p, "李小红", &own).unwrap_err(), "own_vehicle");
+        assert_eq!(
+            file_by_qr(p, "李小红", "not a token").unwrap_err(),
+            "token_malformed"
+        );
+        // Someone else cannot issue a code for her car.
+        assert_eq!(
+            p.issue_vehicle_qr(&id("李小红"), &car("渝A6R2T8"), now())
+                .unwrap_err()
+                .code(),
+            "vehicle_not_found"
+        );
+        // 赵敏 un-files one: the slot is free at once, for her and on the car.
+        let u = p.unfile(&id("赵敏"), &car("渝A3M7P9"), now()).unwrap();
+        assert_eq!(u.state.code(), "withdrawn");
+        assert_eq!(
+            p.unfile(&id("赵敏"), &car("渝A3M7P9"), now()).unwrap().id,
+            u.id,
+            "tapped twice"
+        );
+        let f = file_by_qr(p, "李小红", &wjg).unwrap();
+        assert_eq!(f.state.code(), "pending_review");
+        let f = p.review_filing(f.id, true, "ok", now()).unwrap();
+        assert_eq!(f.state.code(), "approved");
+        assert_eq!(
+            p.review_filing(f.id, false, "", now()).unwrap_err().code(),
+            "filing_already_reviewed"
+        );
+        assert!(
+            p.vehicles(&id("李小红"), now())
+                .unwrap()
+                .iter()
+                .any(|v| v.plate.as_str() == "渝A3M7P9" && v.relation.code() == "filed")
+        );
+        // The owner sees the drivers on the car and removes one.
+        let list = p.filings(&id("王建国"), now()).unwrap();
+        assert_eq!(list.on_my_vehicles.len(), 3);
+        let removed = p.remove_driver(&id("王建国"), f.id, now()).unwrap();
+        assert_eq!(removed.state.code(), "withdrawn");
+        assert_eq!(
+            p.filings(&id("王建国"), now())
+                .unwrap()
+                .on_my_vehicles
+                .len(),
+            2
+        );
+        assert_eq!(
+            p.remove_driver(&id("李小红"), f.id, now())
+                .unwrap_err()
+                .code(),
+            "filing_not_found",
+            "not the owner"
+        );
+        assert_eq!(
+            p.unfile(&id("李小红"), &car("渝A6R2T8"), now())
+                .unwrap_err()
+                .code(),
+            "not_filed"
+        );
+    }
+
+    pub fn feedback_is_numbered(s: &Subject) {
+        let p = s.p();
+        let a = p
+            .feedback(
+                &FeedbackRequest {
+                    id_number: Some(id("李小红")),
+                    kiosk_id: "K1".into(),
+                    category: "printer".into(),
+                    text: "回执打印不清晰".into(),
+                },
+                now(),
+            )
+            .unwrap();
+        let b = p
+            .feedback(
+                &FeedbackRequest {
+                    id_number: None,
+                    kiosk_id: "K2".into(),
+                    category: "other".into(),
+                    text: "很好".into(),
+                },
+                now(),
+            )
+            .unwrap();
+        assert!(a > 0 && b > a, "{a} {b}");
+        let e = p
+            .feedback(
+                &FeedbackRequest {
+                    id_number: None,
+                    kiosk_id: "K1".into(),
+                    category: "x".into(),
+                    text: "  ".into(),
+                },
+                now(),
+            )
+            .unwrap_err();
+        assert_eq!(e.code(), "invalid_request");
+    }
+
+    pub fn receipts_are_kept_for_reprint(s: &Subject) {
+        let p = s.p();
+        let who = id("李小红");
+        let v = p
+            .violations(&who, &car("渝A8K2L6"), now())
+            .unwrap()
+            .violations[0]
+            .facts
+            .id
+            .clone();
+        let d = p
+            .handle(
+                &HandleRequest {
+                    id_number: who,
+                    vehicle: car("渝A8K2L6"),
+                    violation_ids: vec![v],
+                    kiosk_id: "K1".into(),
+                },
+                now(),
+            )
+            .unwrap()
+            .items
+            .remove(0)
+            .decision;
+        let h = p.receipt(&d.number, ReceiptKind::Handling).unwrap();
+        assert!(matches!(&h.body, ReceiptBody::Handling(x) if x.number == d.number));
+        assert_eq!(
+            p.receipt(&d.number, ReceiptKind::Payment)
+                .unwrap_err()
+                .code(),
+            "receipt_not_found"
+        );
+        let paid = p
+            .pay(
+                &PayRequest {
+                    decision_number: d.number.clone(),
+                    idempotency_key: "r-1".into(),
+                    method: "demo".into(),
+                },
+                now(),
+            )
+            .unwrap();
+        let r = p.receipt(&d.number, ReceiptKind::Payment).unwrap();
+        assert!(
+            matches!(&r.body, ReceiptBody::Payment(b) if b.transaction_no == paid.transaction_no && b.amount.total() == paid.amount.total())
+        );
+        assert_eq!(r.created_at, now());
+    }
+
+    pub fn revert_after_the_window(s: &Subject) {
+        let p = s.p();
+        let who = id("李小红");
+        let list = p.violations(&who, &car("渝A8K2L6"), now()).unwrap();
+        let out = p
+            .handle(
+                &HandleRequest {
+                    id_number: who.clone(),
+                    vehicle: car("渝A8K2L6"),
+                    violation_ids: vec![list.violations[0].facts.id.clone()],
+                    kiosk_id: "K1".into(),
+                },
+                now(),
+            )
+            .unwrap();
+        let number = out.items[0].decision.number.clone();
+        assert!(
+            p.revert_due(now() + SignedDuration::from_mins(119))
+                .unwrap()
+                .reverted
+                .is_empty()
+        );
+        let later = now() + SignedDuration::from_hours(2);
+        let report = p.revert_due(later).unwrap();
+        assert_eq!(report.reverted.len(), 1);
+        assert_eq!(report.reverted[0].decision_number, number);
+        assert_eq!(report.reverted[0].released_points, 3);
+        assert_eq!(
+            p.person(&who, later)
+                .unwrap()
+                .licence
+                .unwrap()
+                .pending_points,
+            0
+        );
+        assert_eq!(
+            p.violations(&who, &car("渝A8K2L6"), later)
+                .unwrap()
+                .violations
+                .len(),
+            2
+        );
+        let e = p
+            .pay(
+                &PayRequest {
+                    decision_number: number,
+                    idempotency_key: "late".into(),
+                    method: "demo".into(),
+                },
+                later,
+            )
+            .unwrap_err();
+        assert_eq!(e.code(), "payment_window_closed");
+        assert!(
+            p.revert_due(later).unwrap().reverted.is_empty(),
+            "idempotent"
+        );
+        // Handled again after the revert: a new decision, payable.
+        let again = p
+            .handle(
+                &HandleRequest {
+                    id_number: who,
+                    vehicle: car("渝A8K2L6"),
+                    violation_ids: vec![list.violations[0].facts.id.clone()],
+                    kiosk_id: "K1".into(),
+                },
+                later,
+            )
+            .unwrap();
+        assert!(!again.items[0].already_handled);
+        assert_ne!(
+            again.items[0].decision.number,
+            report.reverted[0].decision_number
+        );
+    }
+
+    pub fn register_with_the_sms_code(s: &Subject) {
+        let p = s.p();
+        let who = id("吴丽");
+        let sent = p.send_register_code("13912345678", now()).unwrap();
+        assert_eq!(sent.phone_masked, "139****5678");
+        let code = (s.sms_code)(sent.outbox_id);
+        let req = RegisterRequest {
+            id_number: who.clone(),
+            phone: "13912345678".into(),
+            sms_code: code,
+        };
+        let wrong = if req.sms_code == "000000" {
+            "111111"
+        } else {
+            "000000"
+        };
+        let bad = RegisterRequest {
+            sms_code: wrong.into(),
+            ..req.clone()
+        };
+        assert_eq!(
+            p.register(&bad, now()).unwrap_err().code(),
+            "sms_code_wrong"
+        );
+        assert!(p.register(&req, now()).unwrap().registered);
+        assert!(p.register(&req, now()).unwrap().registered, "idempotent");
+        assert!(p.person(&who, now()).unwrap().registered);
+        let other = RegisterRequest {
+            phone: "13912345679".into(),
+            ..req
+        };
+        assert_eq!(
+            p.register(&other, now()).unwrap_err().code(),
+            "registered_with_other_phone"
+        );
+    }
+
+    pub fn filing_by_sms_code(s: &Subject) {
+        let p = s.p();
+        let who = id("李小红");
+        let sent = p.send_filing_code(&who, &car("渝A6R2T8"), now()).unwrap();
+        assert_eq!(sent.phone_masked, "139****0004");
+        let req = |code: String| FilingRequest {
+            id_number: who.clone(),
+            proof: FilingProof::SmsCode {
+                vehicle: car("渝A6R2T8"),
+                code,
+            },
+        };
+        // A wrong code is refused, and the attempt counts (it is committed, not rolled back):
+        // five wrong tries burn the code.
+        for _ in 0..5 {
+            assert_eq!(
+                p.file_vehicle(&req("abc".into()), now())
+                    .unwrap_err()
+                    .code(),
+                "sms_code_wrong"
+            );
+        }
+        let code = (s.sms_code)(sent.outbox_id);
+        assert_eq!(
+            p.file_vehicle(&req(code), now()).unwrap_err().code(),
+            "sms_code_expired"
+        );
+        let sent = p.send_filing_code(&who, &car("渝A6R2T8"), now()).unwrap();
+        let f = p
+            .file_vehicle(&req((s.sms_code)(sent.outbox_id)), now())
+            .unwrap();
+        assert_eq!(f.state.code(), "pending_review");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The race on PostgreSQL.
+// ---------------------------------------------------------------------------------------------
+
+/// Two threads on two pool connections, released together each round: both take the same last
+/// filing slot, both handle the same violation, both pay its decision (each with its own key, then
+/// again with that key as if the response had been lost). Afterwards the rows are counted.
+#[test]
+fn postgres_two_clients_race_for_the_last_slot_and_the_same_payment() {
+    const ROUNDS: usize = 200;
+    let url = support::pg::fresh_database("race");
+    let p = PgPlatform::connect_demo(&url, 4).unwrap();
+    p.build_demo_city(&city_options()).unwrap();
+    // ROUNDS more payable camera violations (parking, 150元, 0 points) on 李小红's car.
+    let mut c = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+    c.batch_execute(&format!(
+        "INSERT INTO violations (id, vehicle_id, occurred_at, place, description, province, province_online, recorded_by, penalty, fine_fen, points, authority, authority_address, state)
+         SELECT 'R' || lpad(g::text, 11, '0'), v.id, {at}, '重庆市渝中区解放碑路口', '机动车违反规定停放、临时停车', '渝', 1, 'camera', 'fine', 15000, 0, '重庆市公安局交通管理局渝中区支队', '重庆市渝中区交巡警支队违法处理窗口', 'pending'
+         FROM generate_series(1, {ROUNDS}) g, vehicles v WHERE v.plate = '渝A8K2L6'",
+        at = (now() - SignedDuration::from_hours(24 * 5)).as_second()
+    ))
+    .unwrap();
+    let p: Arc<dyn Platform> = Arc::new(p);
+    // 刘芳's car: 赵敏 is filed; 吴丽 takes the 2nd slot; the 3rd is raced for every round.
+    let tok = p
+        .issue_vehicle_qr(&id("刘芳"), &car("渝A6R2T8"), now())
+        .unwrap()
+        .token;
+    scenarios_support::file(&*p, "吴丽", &tok).unwrap();
+    let racers = ["李小红", "黄勇"];
+    let barrier = Arc::new(Barrier::new(2));
+    let threads: Vec<_> = (0..2)
+        .map(|t| {
+            let (p, barrier, tok) = (p.clone(), barrier.clone(), tok.clone());
+            std::thread::spawn(move || {
+                let mut outcomes = Vec::new();
+                // Nothing in the loop panics (a panicking thread would leave the other one
+                // waiting at the barrier): every outcome is kept and judged afterwards.
+                for round in 0..ROUNDS {
+                    // The last filing slot.
+                    barrier.wait();
+                    let filed = scenarios_support::file(&*p, racers[t], &tok);
+                    barrier.wait();
+                    let unfiled = match &filed {
+                        Ok(_) => p
+                            .unfile(&id(racers[t]), &car("渝A6R2T8"), now())
+                            .map(|_| ())
+                            .map_err(|e| e.code()),
+                        Err(_) => Ok(()),
+                    };
+                    // One violation, one decision; one decision, one payment.
+                    let violation = format!("R{:011}", round + 1);
+                    barrier.wait();
+                    let handled = p
+                        .handle(
+                            &HandleRequest {
+                                id_number: id("李小红"),
+                                vehicle: car("渝A8K2L6"),
+                                violation_ids: vec![violation],
+                                kiosk_id: format!("K{t}"),
+                            },
+                            now(),
+                        )
+                        .map_err(|e| e.code())
+                        .and_then(|o| o.items.into_iter().next().ok_or("handled_nothing"));
+                    let pay = PayRequest {
+                        decision_number: handled
+                            .as_ref()
+                            .map(|h| h.decision.number.clone())
+                            .unwrap_or_else(|_| DecisionNumber("none".into())),
+                        idempotency_key: format!("race-{round}-{t}"),
+                        method: "demo".into(),
+                    };
+                    barrier.wait();
+                    let paid = p.pay(&pay, now()).map_err(|e| e.code());
+                    // The response was lost: the kiosk retries with the same key.
+                    let retried = p.pay(&pay, now()).map_err(|e| e.code());
+                    outcomes.push((filed, unfiled, handled, paid, retried));
+                }
+                outcomes
+            })
+        })
+        .collect();
+    let outcomes: Vec<Vec<_>> = threads.into_iter().map(|h| h.join().unwrap()).collect();
+    let (mut filing_wins, mut payments_won) = (0, 0);
+    for round in 0..ROUNDS {
+        let (a, b) = (&outcomes[0][round], &outcomes[1][round]);
+        let wins = [&a.0, &b.0].iter().filter(|r| r.is_ok()).count();
+        assert_eq!(wins, 1, "round {round}: {:?} / {:?}", a.0, b.0);
+        for r in [&a.0, &b.0] {
+            if let Err(code) = r {
+                assert_eq!(code, "filing_vehicle_limit_reached", "round {round}");
+            }
+        }
+        assert_eq!((&a.1, &b.1), (&Ok(()), &Ok(())), "round {round}: unfile");
+        filing_wins += wins;
+        let (ha, hb) = match (&a.2, &b.2) {
+            (Ok(ha), Ok(hb)) => (ha, hb),
+            other => panic!("round {round}: handle failed: {other:?}"),
+        };
+        assert_eq!(
+            ha.decision.number, hb.decision.number,
+            "round {round}: one live decision"
+        );
+        assert_eq!(
+            [ha, hb].iter().filter(|h| !h.already_handled).count(),
+            1,
+            "round {round}"
+        );
+        let won: Vec<_> = [a, b].into_iter().filter(|o| o.3.is_ok()).collect();
+        assert_eq!(won.len(), 1, "round {round}: {:?} / {:?}", a.3, b.3);
+        let winner = won[0];
+        let retried = winner.4.as_ref().expect("the winner's retry replays");
+        assert!(retried.replayed);
+        assert_eq!(
+            &retried.transaction_no,
+            &winner.3.as_ref().unwrap().transaction_no
+        );
+        for o in [a, b] {
+            if o.3.is_err() {
+                assert_eq!(o.3.as_ref().unwrap_err(), &"already_paid", "round {round}");
+                assert_eq!(o.4.as_ref().unwrap_err(), &"already_paid", "round {round}");
+            }
+        }
+        payments_won += 1;
+    }
+    // Count the rows.
+    let one = |sql: &str| support::pg::query_i64(&url, sql)[0];
+    let payments = one(
+        "SELECT count(*) FROM payments p JOIN decisions d ON d.id = p.decision_id WHERE d.violation_id LIKE 'R%'",
+    );
+    let doubled = one(
+        "SELECT count(*) FROM (SELECT decision_id FROM payments GROUP BY decision_id HAVING count(*) > 1) x",
+    );
+    let decisions = one("SELECT count(*) FROM decisions WHERE violation_id LIKE 'R%'");
+    let over_vehicle = one(
+        "SELECT count(*) FROM (SELECT vehicle_id FROM filings WHERE state IN ('pending_review', 'approved') GROUP BY vehicle_id HAVING count(*) > 3) x",
+    );
+    let over_person = one(
+        "SELECT count(*) FROM (SELECT person_id FROM filings WHERE state IN ('pending_review', 'approved') GROUP BY person_id HAVING count(*) > 3) x",
+    );
+    let retried = kiosk::store::backend::pg_conflicts_retried();
+    let race_filings = one(
+        "SELECT count(*) FROM filings f JOIN vehicles v ON v.id = f.vehicle_id WHERE v.plate = '渝A6R2T8' AND f.state = 'withdrawn'",
+    );
+    println!(
+        "race on PostgreSQL, {ROUNDS} rounds × 2 clients: conflicts retried {retried} (process-wide), filing wins {filing_wins}, withdrawn filings {race_filings}, decisions {decisions}, payments {payments} (won {payments_won}), decisions paid twice {doubled}, vehicles over 3 drivers {over_vehicle}, filers over 3 vehicles {over_person}"
+    );
+    assert_eq!(filing_wins, ROUNDS);
+    assert_eq!(race_filings, ROUNDS as i64);
+    assert_eq!(decisions, ROUNDS as i64);
+    assert_eq!(payments, ROUNDS as i64);
+    assert_eq!((doubled, over_vehicle, over_person), (0, 0, 0));
+    let pg = PgPlatform::connect_demo(&url, 1).unwrap();
+    let report = pg.check().unwrap();
+    assert!(report.ok(), "{:#?}", report.breaches);
+}
+
+/// The same filer racing for their own last slot on two different cars (3 vehicles per filer).
+#[test]
+fn postgres_one_filer_on_two_clients_never_exceeds_three_vehicles() {
+    const ROUNDS: usize = 50;
+    let url = support::pg::fresh_database("race_filer");
+    let p = PgPlatform::connect_demo(&url, 4).unwrap();
+    p.build_demo_city(&city_options()).unwrap();
+    let p: Arc<dyn Platform> = Arc::new(p);
+    // 李小红 files 2 cars; the 3rd slot is raced for on 刘芳's and 黄勇's cars.
+    let tok = |owner: &str, plate: &str| {
+        p.issue_vehicle_qr(&id(owner), &car(plate), now())
+            .unwrap()
+            .token
+    };
+    scenarios_support::file(&*p, "李小红", &tok("吴丽", "渝A1B2C3")).unwrap();
+    scenarios_support::file(&*p, "李小红", &tok("周强", "渝A9H3J5")).unwrap();
+    let cars = [("刘芳", "渝A6R2T8"), ("黄勇", "渝A4C6E2")];
+    let tokens: Vec<String> = cars.iter().map(|(o, c)| tok(o, c)).collect();
+    let barrier = Arc::new(Barrier::new(2));
+    let threads: Vec<_> = (0..2)
+        .map(|t| {
+            let (p, barrier, token) = (p.clone(), barrier.clone(), tokens[t].clone());
+            std::thread::spawn(move || {
+                let mut wins = Vec::new();
+                for _ in 0..ROUNDS {
+                    barrier.wait();
+                    let r = scenarios_support::file(&*p, "李小红", &token);
+                    barrier.wait();
+                    let unfiled = match &r {
+                        Ok(_) => p
+                            .unfile(&id("李小红"), &car(cars[t].1), now())
+                            .map(|_| ())
+                            .map_err(|e| e.code().to_string()),
+                        Err(_) => Ok(()),
+                    };
+                    wins.push(r.and_then(|f| unfiled.map(|()| f)));
+                }
+                wins
+            })
+        })
+        .collect();
+    let results: Vec<Vec<_>> = threads.into_iter().map(|h| h.join().unwrap()).collect();
+    for round in 0..ROUNDS {
+        let (a, b) = (&results[0][round], &results[1][round]);
+        assert_eq!(
+            [a, b].iter().filter(|r| r.is_ok()).count(),
+            1,
+            "round {round}: {a:?} / {b:?}"
+        );
+        for r in [a, b] {
+            if let Err(code) = r {
+                assert_eq!(code, "filing_user_limit_reached");
+            }
+        }
+    }
+    let pg = PgPlatform::connect_demo(&url, 1).unwrap();
+    assert!(pg.check().unwrap().ok());
+}
+
+mod scenarios_support {
+    use super::*;
+
+    pub fn file(p: &dyn Platform, who: &str, token: &str) -> Result<FilingView, String> {
+        p.file_vehicle(
+            &FilingRequest {
+                id_number: id(who),
+                proof: FilingProof::QrToken(token.to_string()),
+            },
+            now(),
+        )
+        .map_err(|e| e.code().to_string())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The points-confirmation job (a server job, not part of `Platform`), on both backends.
+// ---------------------------------------------------------------------------------------------
+
+fn points_are_confirmed_once_and_leave_the_pending_count<B: Backend>(p: StorePlatform<B>) {
+    p.build_demo_city(&city_options()).unwrap();
+    let who = id("李小红");
+    let licence = |p: &StorePlatform<B>| p.person(&who, now()).unwrap().licence.unwrap();
+    let list = p.violations(&who, &car("渝A8K2L6"), now()).unwrap();
+    let handled = p
+        .handle(
+            &HandleRequest {
+                id_number: who.clone(),
+                vehicle: car("渝A8K2L6"),
+                violation_ids: list.violations.iter().map(|v| v.facts.id.clone()).collect(),
+                kiosk_id: "K1".into(),
+            },
+            now(),
+        )
+        .unwrap();
+    // Only paid decisions are confirmed: pay the first (3 points), leave the second unpaid.
+    let paid = &handled.items[0].decision;
+    assert_eq!(paid.points, 3);
+    p.pay(
+        &PayRequest {
+            decision_number: paid.number.clone(),
+            idempotency_key: "pts".into(),
+            method: "demo".into(),
+        },
+        now(),
+    )
+    .unwrap();
+    assert_eq!(
+        (licence(&p).cycle_points, licence(&p).pending_points),
+        (0, 3)
+    );
+    assert_eq!(p.pending_points().unwrap().len(), 1);
+    let network = SimulatedConfirmer {
+        delay: SignedDuration::from_hours(24),
+    };
+    let early = p
+        .confirm_points(&network, now() + SignedDuration::from_hours(23))
+        .unwrap();
+    assert!(early.confirmed.is_empty(), "not yet: {early:?}");
+    let later = now() + SignedDuration::from_hours(24);
+    let report = p.confirm_points(&network, later).unwrap();
+    assert_eq!(
+        report.confirmed,
+        vec![ConfirmedItem {
+            decision_number: paid.number.clone(),
+            points: 3
+        }]
+    );
+    // The points left the pending count for the cycle's recorded points, once.
+    assert_eq!(
+        (licence(&p).cycle_points, licence(&p).pending_points),
+        (3, 0)
+    );
+    assert!(
+        p.confirm_points(&network, later)
+            .unwrap()
+            .confirmed
+            .is_empty()
+    );
+    assert!(p.pending_points().unwrap().is_empty());
+    let report = p.check().unwrap();
+    assert!(report.ok(), "{:#?}", report.breaches);
+}
+
+#[test]
+fn sqlite_points_confirmation() {
+    points_are_confirmed_once_and_leave_the_pending_count(
+        SqlitePlatform::with_connection(schema::open_in_memory().unwrap()).unwrap(),
+    );
+}
+
+#[test]
+fn postgres_points_confirmation() {
+    let url = support::pg::fresh_database("points");
+    points_are_confirmed_once_and_leave_the_pending_count(
+        PgPlatform::connect_demo(&url, 2).unwrap(),
+    );
+}

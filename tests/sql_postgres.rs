@@ -1,0 +1,118 @@
+//! The thin SQL layer on PostgreSQL: `?N` placeholders, `Value` adapting to the parameter types
+//! the server inferred, columns read back by type, and what it refuses.
+
+mod support;
+
+use kiosk::sql_params;
+use kiosk::store::sql::{PgTx, PreparedCache, Sql, SqlError, Value};
+
+#[test]
+fn values_adapt_to_the_inferred_types_and_read_back() {
+    let url = support::pg::fresh_database("sql_layer");
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let mut cache = PreparedCache::new();
+    let tx = PgTx::new(client.transaction().unwrap(), &mut cache);
+    let s: &dyn Sql = &tx;
+    s.exec_batch(
+        "CREATE TABLE t (i8 BIGINT, i4 INTEGER, i2 SMALLINT, b BOOLEAN, t TEXT, v VARCHAR(20), y BYTEA, f DOUBLE PRECISION)",
+    )
+    .unwrap();
+    let n = s
+        .exec(
+            "INSERT INTO t (i8, i4, i2, b, t, v, y, f) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            &sql_params![
+                i64::MAX,
+                7i64,
+                3i64,
+                1i64,
+                "it's ?1",
+                "v",
+                vec![0u8, 255],
+                1.5f64
+            ],
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    // NULL for any type; a bool into BOOLEAN; an int into DOUBLE PRECISION.
+    s.exec(
+        "INSERT INTO t (i8, i4, i2, b, t, v, y, f) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        &sql_params![
+            None::<i64>,
+            None::<i64>,
+            None::<i64>,
+            false,
+            None::<String>,
+            None::<String>,
+            None::<Vec<u8>>,
+            2i64
+        ],
+    )
+    .unwrap();
+    let rows = s
+        .query(
+            "SELECT i8, i4, i2, b, t, v, y, f, '?1' FROM t WHERE i8 = ?1 OR i8 IS NULL ORDER BY i8 NULLS LAST",
+            &sql_params![i64::MAX],
+        )
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    let r = &rows[0];
+    assert_eq!(r.get::<i64>(0).unwrap(), i64::MAX);
+    assert_eq!(r.get::<i64>(1).unwrap(), 7);
+    assert_eq!(r.get::<u32>(2).unwrap(), 3);
+    assert!(r.get::<bool>(3).unwrap());
+    assert_eq!(r.get::<String>(4).unwrap(), "it's ?1");
+    assert_eq!(r.get::<String>(5).unwrap(), "v");
+    assert_eq!(r.get::<Vec<u8>>(6).unwrap(), vec![0, 255]);
+    assert_eq!(r.get::<f64>(7).unwrap(), 1.5);
+    assert_eq!(
+        r.get::<String>(8).unwrap(),
+        "?1",
+        "a literal is no placeholder"
+    );
+    let r = &rows[1];
+    assert_eq!(r.0[0], Value::Null);
+    assert_eq!(r.get::<Option<i64>>(1).unwrap(), None);
+    assert!(!r.get::<bool>(3).unwrap());
+    assert_eq!(r.get::<f64>(7).unwrap(), 2.0);
+    // RETURNING, counts, and a sum cast back to BIGINT.
+    let id: i64 = s
+        .one(
+            "INSERT INTO t (i8) VALUES (?1) RETURNING i8",
+            &sql_params![5],
+        )
+        .unwrap();
+    assert_eq!(id, 5);
+    assert_eq!(s.one::<i64>("SELECT count(*) FROM t", &[]).unwrap(), 3);
+    assert_eq!(
+        s.one::<i64>("SELECT CAST(sum(i4) AS BIGINT) FROM t", &[])
+            .unwrap(),
+        7
+    );
+    // What the layer refuses, by name: a NUMERIC column, an out-of-range INTEGER, text for a number.
+    let e = s.one::<i64>("SELECT sum(i8) FROM t", &[]).unwrap_err();
+    assert!(
+        matches!(&e, SqlError::Type { what, .. } if what.contains("CAST")),
+        "{e}"
+    );
+    let e = s
+        .exec("INSERT INTO t (i4) VALUES (?1)", &sql_params![i64::MAX])
+        .unwrap_err();
+    assert!(matches!(e, SqlError::Postgres(_)), "{e}");
+}
+
+#[test]
+fn a_text_given_for_a_number_is_refused_not_coerced() {
+    let url = support::pg::fresh_database("sql_refused");
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let mut cache = PreparedCache::new();
+    let tx = PgTx::new(client.transaction().unwrap(), &mut cache);
+    let s: &dyn Sql = &tx;
+    s.exec_batch("CREATE TABLE n (x BIGINT)").unwrap();
+    let e = s
+        .exec("INSERT INTO n (x) VALUES (?1)", &sql_params!["12"])
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("BIGINT") || e.to_string().contains("int8"),
+        "{e}"
+    );
+}
