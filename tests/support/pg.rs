@@ -180,7 +180,8 @@ fn spawn_reaper(bin: &Path, data: &Path, dir: &Path, root: bool) {
         pid = std::process::id(),
         dir = dir.display()
     );
-    Command::new("sh")
+    // Never waited for: it must outlive this process (init adopts it).
+    let reaper = Command::new("sh")
         .arg("-c")
         .arg(script)
         .stdin(Stdio::null())
@@ -188,6 +189,7 @@ fn spawn_reaper(bin: &Path, data: &Path, dir: &Path, root: bool) {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn the cluster's reaper");
+    std::mem::forget(reaper);
 }
 
 /// The process's cluster, started on first use.
