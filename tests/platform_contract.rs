@@ -778,8 +778,11 @@ fn postgres_two_clients_race_for_the_last_slot_and_the_same_payment() {
         .collect();
     let outcomes: Vec<Vec<_>> = threads.into_iter().map(|h| h.join().unwrap()).collect();
     let (mut filing_wins, mut payments_won) = (0, 0);
-    for round in 0..ROUNDS {
-        let (a, b) = (&outcomes[0][round], &outcomes[1][round]);
+    assert!(
+        outcomes.iter().all(|o| o.len() == ROUNDS),
+        "every round ran"
+    );
+    for (round, (a, b)) in outcomes[0].iter().zip(&outcomes[1]).enumerate() {
         let wins = [&a.0, &b.0].iter().filter(|r| r.is_ok()).count();
         assert_eq!(wins, 1, "round {round}: {:?} / {:?}", a.0, b.0);
         for r in [&a.0, &b.0] {
@@ -812,9 +815,9 @@ fn postgres_two_clients_race_for_the_last_slot_and_the_same_payment() {
             &winner.3.as_ref().unwrap().transaction_no
         );
         for o in [a, b] {
-            if o.3.is_err() {
-                assert_eq!(o.3.as_ref().unwrap_err(), &"already_paid", "round {round}");
-                assert_eq!(o.4.as_ref().unwrap_err(), &"already_paid", "round {round}");
+            if let Err(code) = &o.3 {
+                assert_eq!(code, &"already_paid", "round {round}");
+                assert_eq!(o.4.as_ref().err(), Some(&"already_paid"), "round {round}");
             }
         }
         payments_won += 1;
@@ -893,8 +896,8 @@ fn postgres_one_filer_on_two_clients_never_exceeds_three_vehicles() {
         })
         .collect();
     let results: Vec<Vec<_>> = threads.into_iter().map(|h| h.join().unwrap()).collect();
-    for round in 0..ROUNDS {
-        let (a, b) = (&results[0][round], &results[1][round]);
+    assert!(results.iter().all(|r| r.len() == ROUNDS), "every round ran");
+    for (round, (a, b)) in results[0].iter().zip(&results[1]).enumerate() {
         assert_eq!(
             [a, b].iter().filter(|r| r.is_ok()).count(),
             1,

@@ -116,3 +116,33 @@ fn a_text_given_for_a_number_is_refused_not_coerced() {
         "{e}"
     );
 }
+
+#[test]
+fn migrations_run_once_even_when_two_servers_start_together_and_a_newer_database_is_refused() {
+    use kiosk::store::PgPlatform;
+    let url = support::pg::fresh_database("migrations");
+    let starts: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || PgPlatform::connect_demo(&url, 1).map(|_| ()))
+        })
+        .collect();
+    for s in starts {
+        s.join()
+            .unwrap()
+            .expect("every start migrates or finds the schema current");
+    }
+    assert_eq!(
+        support::pg::query_i64(
+            &url,
+            "SELECT version FROM schema_migrations ORDER BY version"
+        ),
+        vec![1, 2]
+    );
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    c.batch_execute("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)")
+        .unwrap();
+    let e = PgPlatform::connect_demo(&url, 1).unwrap_err();
+    assert_eq!(e.code(), "database_unusable", "{e}");
+    assert!(e.to_string().contains("upgrade"), "{e}");
+}

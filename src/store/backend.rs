@@ -259,7 +259,7 @@ fn backoff(attempt: u32) -> Duration {
 
 /// A database URL without its password, for logs and output.
 pub fn without_password(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
+    match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
             let userinfo = &url[s + 3..at];
             let user = userinfo.split(':').next().unwrap_or("");
@@ -297,6 +297,12 @@ mod tests {
             without_password("postgres://kiosk@db:5432/city"),
             "postgres://kiosk@db:5432/city"
         );
+        assert_eq!(
+            without_password("postgres://kiosk:p@ss@db/city"),
+            "postgres://kiosk@db/city",
+            "an @ in the password"
+        );
+        assert_eq!(without_password("postgres://db/city"), "postgres://db/city");
     }
 
     #[test]

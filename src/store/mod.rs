@@ -1,10 +1,14 @@
 //! The platform store: the system of record behind the [`Platform`] trait, on SQLite (a kiosk's
 //! own file) or PostgreSQL (the city server), with one body of operation code over [`sql::Sql`].
 //!
-//! - [`schema`] owns the tables and migrations; [`audit`] the hash-chained audit log.
-//! - [`platform`] holds the [`Platform`] trait, its plain data types and [`SqlitePlatform`]:
-//!   every operation is one SQLite transaction (`IMMEDIATE` for anything that writes), idempotent,
-//!   and takes `now` from the caller.
+//! - [`schema`] owns the tables and migrations of both databases; [`audit`] the hash-chained
+//!   audit log.
+//! - [`sql`] is the thin SQL layer every operation is written against (owned values and rows,
+//!   `?N` placeholders); [`backend`] runs transactions on it: [`backend::Sqlite`] (`IMMEDIATE`
+//!   writes) or [`backend::Pg`] (a pool; `SERIALIZABLE` writes retried on a conflict).
+//! - [`platform`] holds the [`Platform`] trait, its plain data types and [`StorePlatform`]
+//!   ([`SqlitePlatform`], [`PgPlatform`]): every operation is one transaction, idempotent, and
+//!   takes `now` from the caller.
 //! - [`token`] the signed vehicle-QR token, [`sms`] and [`payment`] the gateways behind traits
 //!   (demo and production shapes), [`demo`] the deterministic demo city, [`check`] the invariants
 //!   `kiosk db check` verifies, [`bench`] the benchmark. The `kiosk db` / `kiosk platform`
@@ -22,6 +26,9 @@
 //! kiosk db init --demo --persons 1000000 --path big.sqlite3 && kiosk db bench --path big.sqlite3
 //! kiosk serve --database city.sqlite3 --listen 127.0.0.1:8080 --demo &   # the platform server
 //! kiosk platform --server http://127.0.0.1:8080 person --id 50010619851120002X
+//! kiosk db init --demo --path postgres://postgres@127.0.0.1:5432/city   # the same, in PostgreSQL
+//! kiosk platform --db postgres://postgres@127.0.0.1:5432/city demo-persons
+//! kiosk db check --path postgres://postgres@127.0.0.1:5432/city
 //! ```
 
 pub mod audit;

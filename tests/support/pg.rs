@@ -6,8 +6,9 @@
 //! - `initdb -A trust -U postgres` into a temporary directory (as the `postgres` user when the
 //!   tests run as root: PostgreSQL refuses to run as root), then `pg_ctl start` listening on
 //!   127.0.0.1 at a free port with its socket in that directory and `fsync=off`.
-//! - The cluster stops when the test process exits: a small reaper (`sh`) polls the test's pid
-//!   and then runs `pg_ctl stop -m immediate` and removes the directory.
+//! - The cluster stops when the test process exits, however it ends (even killed with its whole
+//!   process group): a small reaper (`sh`, in its own process group) polls the test's pid and
+//!   then runs `pg_ctl stop -m immediate` and removes the directory.
 //!
 //! - With `KIOSK_TEST_PG=postgres://USER@HOST:PORT/DB` set (`.ci/run` does), no cluster is
 //!   started: the databases are made on that server instead (names carry the test process's pid).
@@ -183,14 +184,19 @@ fn spawn_reaper(bin: &Path, data: &Path, dir: &Path, root: bool) {
         pid = std::process::id(),
         dir = dir.display()
     );
-    Command::new("sh")
+    // Never waited for: it must outlive this process (init adopts it), in its own process group
+    // so that killing the test's group (a timeout, ^C) does not take the reaper with it.
+    use std::os::unix::process::CommandExt as _;
+    let reaper = Command::new("sh")
         .arg("-c")
         .arg(script)
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn the cluster's reaper");
+    std::mem::forget(reaper);
 }
 
 /// The process's cluster, started on first use.
