@@ -137,7 +137,7 @@ fn migrations_run_once_even_when_two_servers_start_together_and_a_newer_database
             &url,
             "SELECT version FROM schema_migrations ORDER BY version"
         ),
-        vec![1, 2]
+        (1..=kiosk::store::schema::PG_MIGRATIONS.len() as i64).collect::<Vec<_>>()
     );
     let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     c.batch_execute("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)")

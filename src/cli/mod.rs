@@ -1,5 +1,6 @@
 //! The binary's edge: command-line parsing and dispatch. `anyhow` lives here and nowhere deeper.
 
+mod bench_platform;
 pub mod config_check;
 pub mod db;
 pub mod device;
@@ -96,10 +97,18 @@ enum Command {
     /// first bad key.
     Config,
     /// Benchmarks that print figures: `ui` (start-up, memory, idle CPU, frame times; needs a
-    /// display, e.g. under xvfb-run). The store's is `kiosk db bench`.
+    /// display, e.g. under xvfb-run); `platform --database postgres://…` (the server over
+    /// loopback HTTP with 1, 10 and 100 simulated kiosks, beside the embedded SQLite figures).
+    /// The store's alone is `kiosk db bench`.
     Bench {
-        #[arg(value_parser = ["ui"])]
+        #[arg(value_parser = ["ui", "platform"])]
         what: String,
+        /// `platform`: the PostgreSQL database the server runs on (empty, or a demo city).
+        #[arg(long)]
+        database: Option<String>,
+        /// `platform`: handle+pay rounds per simulated kiosk in each step.
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
     },
 }
 
@@ -181,7 +190,19 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             confirm_points_after,
         ),
         Some(Command::Keygen { out }) => serve::keygen(&out),
-        Some(Command::Bench { what: _ }) => {
+        Some(Command::Bench {
+            what,
+            database,
+            rounds,
+        }) => {
+            if what == "platform" {
+                let Some(database) = database else {
+                    anyhow::bail!(
+                        "`kiosk bench platform` needs --database postgres://USER@HOST:PORT/DB"
+                    );
+                };
+                return bench_platform::run(&database, rounds);
+            }
             let config = crate::config::KioskConfig::load(cli.config.as_deref())?;
             Ok(crate::app::bench::run(config)?)
         }
