@@ -25,6 +25,8 @@ pub struct KioskSection {
     pub id: String,
     pub language: Language,
     pub hall_name: String,
+    /// The hall's name on an English screen.
+    pub hall_name_en: String,
     pub hall_phones: Vec<String>,
     /// The online service's consultation phone (六.6: 互联网办理咨询电话), shown on the help and
     /// feedback screens.

@@ -947,6 +947,36 @@ fn flat_shapes(out: &egui::FullOutput) -> Vec<(egui::Rect, egui::Shape)> {
     acc
 }
 
+/// Issue 13 item 8: the Chinese left on an English frame, text by text, beyond the deliberately
+/// bilingual items (`kiosk::ui::i18n::chinese_left_in_english`: the 中文 toggle, a plate's
+/// province character, a masked personal name). Empty on a Chinese screen.
+fn chinese_on_english_frame(h: &Harness<'_, KioskApp>, screen: &str) -> Vec<String> {
+    if h.state().state().ctx().lang != kiosk::config::Language::En {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut texts = 0;
+    for (clip, shape) in flat_shapes(h.output()) {
+        let egui::Shape::Text(t) = shape else {
+            continue;
+        };
+        let vis = t.visual_bounding_rect().intersect(clip);
+        if !vis.is_positive() || vis.min.x >= KIOSK_W || t.opacity_factor <= 0.0 {
+            continue;
+        }
+        texts += 1;
+        let left = kiosk::ui::i18n::chinese_left_in_english(&t.galley.job.text);
+        if !left.is_empty() {
+            out.push(format!(
+                "{screen}: Chinese {left:?} on the English screen in {:?}",
+                t.galley.job.text
+            ));
+        }
+    }
+    assert!(texts > 0, "{screen}: no text on the frame");
+    out
+}
+
 /// Check the rendered frame: every text on the kiosk screen (its colour over the fill painted
 /// behind it), its size in mm and its line spacing; every touch target's size and the gaps
 /// between targets, in mm on the configured panel. The simulator panel is not the kiosk screen.
@@ -965,6 +995,7 @@ fn audit(h: &Harness<'_, KioskApp>, screen: &str) -> Audit {
         min_gap_mm: f32::MAX,
         ..Audit::default()
     };
+    a.failures.extend(chinese_on_english_frame(h, screen));
     let shapes = flat_shapes(h.output());
     // Opaque fills painted so far (rect within its clip, colour), newest last.
     let mut fills: Vec<(egui::Rect, egui::Color32)> = Vec::new();
@@ -1539,6 +1570,11 @@ fn every_screen_snapshot_in_both_modes_and_languages() {
         (true, true, "elder_en"),
     ] {
         tour(elder, english, &mut |h, name| {
+            if english {
+                assert_eq!(h.state().state().ctx().lang, kiosk::config::Language::En);
+            }
+            let left = chinese_on_english_frame(h, name);
+            assert!(left.is_empty(), "{mode}:\n{}", left.join("\n"));
             let full = h.render().expect("render");
             let kiosk = image::imageops::crop_imm(&full, 0, 0, KIOSK_W as u32, 900).to_image();
             let small = image::imageops::resize(
