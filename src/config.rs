@@ -18,6 +18,7 @@ pub struct KioskConfig {
     pub policy: PolicySection,
     pub operator: OperatorSection,
     pub platform: PlatformSection,
+    pub voice: VoiceSection,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -26,6 +27,8 @@ pub struct KioskSection {
     pub id: String,
     pub language: Language,
     pub hall_name: String,
+    /// The hall's name on an English screen.
+    pub hall_name_en: String,
     pub hall_phones: Vec<String>,
     /// The online service's consultation phone (六.6: 互联网办理咨询电话), shown on the help and
     /// feedback screens.
@@ -105,6 +108,18 @@ impl PlatformSection {
         let u = self.url.trim();
         (!u.is_empty()).then_some(u)
     }
+}
+
+/// Voice guidance: spoken prompts for each step.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct VoiceSection {
+    /// Off: the kiosk is silent.
+    pub enabled: bool,
+    /// 0 to 100 (percent of the recording's or the synthesizer's level).
+    pub volume: u32,
+    /// Recorded prompts (`<prompt>.wav`, `<prompt>.en.wav`) replacing the synthesized ones.
+    pub recordings: String,
 }
 
 /// A configuration that cannot be used, with the key and the reason.
@@ -220,6 +235,12 @@ impl KioskConfig {
         }
         if !c.kiosk.hall_phones.iter().all(|p| is_phone(p)) {
             return bad("kiosk.hall_phones", PHONE_FORM);
+        }
+        if c.voice.volume > 100 {
+            return bad(
+                "voice.volume",
+                format!("must be from 0 to 100, not {}", c.voice.volume),
+            );
         }
         in_range("screen.width_mm", c.screen.width_mm, 100.0, 3000.0)?;
         in_range("screen.height_mm", c.screen.height_mm, 100.0, 3000.0)?;
@@ -354,6 +375,19 @@ mod tests {
         let c = KioskConfig::from_toml_over_default("[devices]\npaper_mm = 58\n", "t").unwrap();
         assert_eq!(c.devices.paper_mm, 58);
         assert_eq!(c.devices.reader, "sim");
+    }
+
+    #[test]
+    fn voice_volume_is_0_to_100() {
+        let c = KioskConfig::embedded();
+        assert!(c.voice.enabled && c.voice.volume <= 100);
+        let e = KioskConfig::from_toml_over_default("[voice]\nvolume = 101\n", "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("voice.volume"), "{e}");
+        let off =
+            KioskConfig::from_toml_over_default("[voice]\nenabled = false\n", "t.toml").unwrap();
+        assert!(!off.voice.enabled);
     }
 
     #[test]

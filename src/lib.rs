@@ -15,4 +15,5 @@ pub mod server;
 pub mod store;
 pub mod term;
 pub mod ui;
+pub mod voice;
 pub mod wire;

@@ -304,7 +304,20 @@ pub fn run(config: KioskConfig) -> Result<i32, AppError> {
                 source,
             })?;
     }
+    let voice = config.voice.clone();
     let Assembled { app, stop, .. } = assemble(config, Clock::system())?;
+    // Voice guidance on its own thread; without an audio device or espeak-ng it logs once and
+    // stays silent.
+    let app = if voice.enabled {
+        let volume = u8::try_from(voice.volume.min(100)).unwrap_or(100);
+        app.with_voice(Box::new(crate::voice::SpeakingVoice::start(
+            crate::voice::Engine::new(&voice.recordings),
+            volume,
+        )))
+    } else {
+        tracing::info!("voice guidance off (voice.enabled = false)");
+        app
+    };
     let events = app.event_sender();
     let thread_stop = stop.clone();
     let result = crate::ui::open_window_with(app, windowed, move |ctx| {

@@ -3,6 +3,7 @@
 
 pub mod card;
 pub mod codes;
+pub mod english;
 pub mod id_number;
 pub mod plate;
 pub mod receipt;

@@ -43,6 +43,8 @@ pub struct Ctx {
     pub payment_window_minutes: u32,
     pub kiosk_id: String,
     pub hall_name: String,
+    /// `kiosk.hall_name_en`, for English screens.
+    pub hall_name_en: String,
     pub hall_phones: Vec<String>,
     /// 六.6: the online service's consultation phone.
     pub consultation_phone: String,
@@ -77,6 +79,7 @@ impl Ctx {
             payment_window_minutes: config.timeouts.payment_window_minutes,
             kiosk_id: config.kiosk.id.clone(),
             hall_name: config.kiosk.hall_name.clone(),
+            hall_name_en: config.kiosk.hall_name_en.clone(),
             hall_phones: config.kiosk.hall_phones.clone(),
             consultation_phone: config.kiosk.consultation_phone.clone(),
             demo: config.kiosk.demo,

@@ -20,7 +20,8 @@ pub fn out_of_province(province: char) -> Option<Notice> {
             "该违法发生在“{province}”，罚款金额以违法发生地的裁量标准为准，可能与在重庆本地处理的金额不一致。"
         ),
         en: format!(
-            "This violation happened in “{province}”: the fine follows that province's standard and may differ from Chongqing's."
+            "This violation happened in {}: the fine follows that province's standard and may differ from Chongqing's.",
+            crate::domain::english::province(province).unwrap_or("another province")
         ),
     })
 }

@@ -164,6 +164,8 @@ pub enum T {
     ChangeVehicle,
     AgreeAndHandle,
     PayingAuto,
+    /// The hall's English name when `kiosk.hall_name_en` is empty.
+    HallFallback,
 }
 
 /// The text of `key` in `lang`.
@@ -314,7 +316,7 @@ pub fn pair(key: T) -> (&'static str, &'static str) {
         ),
         FilingPlateHint => (
             "输入号牌号码（渝），验证码将发送给车主；单位车辆发送给管理人。",
-            "Enter the plate (渝); the code goes to the owner, or a unit's manager.",
+            "Enter the plate after its province character; the code goes to the owner, or a unit's manager.",
         ),
         SendCode => ("发送验证码", "Send code"),
         SubmitCode => ("确定", "OK"),
@@ -400,6 +402,15 @@ pub fn pair(key: T) -> (&'static str, &'static str) {
             "付款后本机会自动确认，无需再点按钮；凭条自动打印。",
             "Once you have paid, the kiosk notices by itself and prints your receipt.",
         ),
+        HallFallback => ("交通违法自助服务区", "Traffic police self-service area"),
+    }
+}
+
+/// The label separator: `：` in Chinese, `: ` in English.
+pub fn colon(lang: Language) -> &'static str {
+    match lang {
+        Language::ZhCn => "：",
+        Language::En => ": ",
     }
 }
 
@@ -499,9 +510,152 @@ fn backend(lang: Language, e: &BackendError) -> String {
     }
 }
 
-/// The hall's name as configured (kiosk.hall_name).
-pub fn hall_name(_lang: Language, name: &str) -> String {
-    name.to_string()
+/// The hall's name as configured: `kiosk.hall_name`, or `kiosk.hall_name_en` on an English
+/// screen (a generic English name when that is empty).
+pub fn hall_name(lang: Language, zh: &str, en: &str) -> String {
+    match lang {
+        Language::ZhCn => zh.to_string(),
+        Language::En if en.trim().is_empty() => tr(lang, T::HallFallback).to_string(),
+        Language::En => en.to_string(),
+    }
+}
+
+/// An amount: `200.00元`, or `200.00 yuan` on an English screen.
+pub fn money(lang: Language, f: crate::domain::Fen) -> String {
+    let zh = f.to_string();
+    match lang {
+        Language::ZhCn => zh,
+        Language::En => format!("{} yuan", zh.trim_end_matches('元')),
+    }
+}
+
+/// A violation's description (违法行为) as the platform sends it, in English when the code
+/// table (`domain::english`) knows it; else as received.
+pub fn violation_kind(lang: Language, zh: &str) -> String {
+    match lang {
+        Language::En => {
+            crate::domain::english::violation_kind(zh).map_or_else(|| zh.into(), Into::into)
+        }
+        Language::ZhCn => zh.to_string(),
+    }
+}
+
+/// A place, an authority or an address from the platform, in English when its parts are known
+/// (`domain::english::place`); else as received.
+pub fn place(lang: Language, zh: &str) -> String {
+    match lang {
+        Language::En => crate::domain::english::place(zh).unwrap_or_else(|| zh.to_string()),
+        Language::ZhCn => zh.to_string(),
+    }
+}
+
+/// A seed clause code in English: 六.2 → §6.2 (the seed's articles are numbered 一 … 七).
+pub fn clause_en(code: &str) -> String {
+    english_clauses(code).into_owned()
+}
+
+fn chinese_numeral(c: char) -> Option<u32> {
+    "一二三四五六七八九"
+        .chars()
+        .position(|d| d == c)
+        .map(|i| i as u32 + 1)
+}
+
+/// Every seed clause code in an English text (`(六.2)`, `Under 四.1`) written `§6.2`; the rest
+/// of the text unchanged.
+pub fn english_clauses(text: &str) -> std::borrow::Cow<'_, str> {
+    let chars: Vec<char> = text.chars().collect();
+    let is_code = |i: usize| {
+        chinese_numeral(chars[i]).is_some()
+            && chars.get(i + 1) == Some(&'.')
+            && chars.get(i + 2).is_some_and(char::is_ascii_digit)
+    };
+    if !(0..chars.len()).any(is_code) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len());
+    for (i, c) in chars.iter().enumerate() {
+        match chinese_numeral(*c) {
+            Some(n) if is_code(i) => {
+                out.push('§');
+                out.push_str(&n.to_string());
+            }
+            _ => out.push(*c),
+        }
+    }
+    out.into()
+}
+
+/// The source of a beyond-seed rule in English.
+fn beyond_seed_en(source: &'static str) -> &'static str {
+    match source {
+        s if s.starts_with("记分管理办法(公安部令第163号)") => {
+            "Measures on Scoring Traffic Violations (MPS Order 163), arts. 3 and 13"
+        }
+        s if s.starts_with("行政处罚法(2021)") => {
+            "Administrative Penalty Law (2021) art. 72(1); Provisions on Handling Road Traffic Violations art. 60"
+        }
+        s if s.starts_with("道路交通安全法") => {
+            "Road Traffic Safety Law art. 19; Measures on Scoring Traffic Violations art. 3"
+        }
+        _ => "national regulations",
+    }
+}
+
+/// Chinese on a screen: CJK ideographs, CJK punctuation and full-width forms.
+pub fn is_cjk(c: char) -> bool {
+    matches!(c, '\u{3000}'..='\u{303F}' | '\u{FF00}'..='\u{FFEF}') || is_ideograph(c)
+}
+
+fn is_ideograph(c: char) -> bool {
+    matches!(c,
+        '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}'
+        | '\u{20000}'..='\u{2FFFF}')
+}
+
+/// The Chinese left in a text drawn on an English screen, besides the deliberately bilingual
+/// items, which are exactly: the language toggle (中文, the way back); a plate's province
+/// character (a GA 36 abbreviation followed by the plate's authority letter, 渝A8K2L6, or alone
+/// with the letters typed so far in the plate entry, 渝A7U); and a masked personal name (a run
+/// of ideographs holding a `*`: 李*红, 刘*). Empty when none is left.
+pub fn chinese_left_in_english(text: &str) -> String {
+    let text = text.trim();
+    if text == tr(Language::En, T::LanguageToggle) {
+        return String::new();
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let is_province = |c: char| crate::domain::plate::PROVINCES.contains(c);
+    // The plate being typed: a province character and letters or digits.
+    if chars.first().copied().is_some_and(is_province)
+        && chars[1..].iter().all(char::is_ascii_alphanumeric)
+    {
+        return String::new();
+    }
+    let mut left = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if !is_cjk(c) {
+            i += 1;
+            continue;
+        }
+        if is_province(c) && chars.get(i + 1).is_some_and(char::is_ascii_uppercase) {
+            i += 1;
+            continue;
+        }
+        // A run of ideographs and `*`: a masked name when it holds a `*`.
+        let mut j = i;
+        while j < chars.len() && (chars[j] == '*' || is_ideograph(chars[j])) {
+            j += 1;
+        }
+        let j = j.max(i + 1);
+        let run = &chars[i..j];
+        if !run.contains(&'*') {
+            left.extend(run.iter().filter(|c| is_cjk(**c)));
+        }
+        i = j;
+    }
+    left
 }
 
 /// A clause in small print: 依据：四.1 / Under 四.1. Beyond-seed rules name their source, never
@@ -509,14 +663,15 @@ pub fn hall_name(_lang: Language, name: &str) -> String {
 pub fn clause_note(lang: Language, code: &str) -> String {
     match lang {
         Language::ZhCn => format!("{}：{code}", tr(lang, T::ClauseNote)),
-        Language::En => format!("{} {code}", tr(lang, T::ClauseNote)),
+        Language::En => format!("{} {}", tr(lang, T::ClauseNote), clause_en(code)),
     }
 }
 
-fn clause_text(c: crate::rules::Clause) -> &'static str {
-    match c {
-        crate::rules::Clause::Seed(s) => s,
-        crate::rules::Clause::BeyondSeed(source) => source,
+fn clause_text(lang: Language, c: crate::rules::Clause) -> &'static str {
+    match (lang, c) {
+        (_, crate::rules::Clause::Seed(s)) => s,
+        (Language::ZhCn, crate::rules::Clause::BeyondSeed(source)) => source,
+        (Language::En, crate::rules::Clause::BeyondSeed(source)) => beyond_seed_en(source),
     }
 }
 
@@ -547,8 +702,12 @@ pub fn decision_plain(lang: Language, d: &Eligibility) -> String {
 
 /// The clauses of a decision, in small print.
 pub fn decision_clause(lang: Language, d: &Eligibility) -> String {
-    let list: Vec<&str> = d.clauses().into_iter().map(clause_text).collect();
-    let sep = if lang == Language::ZhCn { "、" } else { ", " };
+    let list: Vec<&str> = d
+        .clauses()
+        .into_iter()
+        .map(|c| clause_text(lang, c))
+        .collect();
+    let sep = if lang == Language::ZhCn { "、" } else { "; " };
     clause_note(lang, &list.join(sep))
 }
 
@@ -628,7 +787,7 @@ pub fn message(lang: Language, m: &Message) -> String {
         Message::Pay(PayError::Backend(e)) => backend(lang, e),
         Message::Refused(decisions) => decisions
             .iter()
-            .map(|d| format!("{}：{}", d.violation, decision_plain(lang, d)))
+            .map(|d| format!("{}{}{}", d.violation, colon(lang), decision_plain(lang, d)))
             .collect::<Vec<_>>()
             .join("\n"),
         Message::Face(FaceOutcome::NoMatch) if zh => {
@@ -817,6 +976,7 @@ mod tests {
             ChangeVehicle,
             AgreeAndHandle,
             PayingAuto,
+            HallFallback,
         ]
     };
 
@@ -831,6 +991,56 @@ mod tests {
             "处理中遇到问题，可在工作时间拨打互联网办理咨询电话：023-68620626（六.6）"
         );
         assert!(en.contains("023-68620626") && en.contains("六.6"), "{en}");
+    }
+
+    #[test]
+    fn english_screens_keep_only_the_listed_chinese() {
+        for ok in [
+            "中文",
+            "Pending violations  渝A8K2L6",
+            "渝",
+            "渝A7U",
+            "李*红  5001**********0017",
+            "Owner: 刘*",
+            "Fine 200.00 yuan",
+        ] {
+            assert_eq!(chinese_left_in_english(ok), "", "{ok}");
+        }
+        assert_eq!(
+            chinese_left_in_english("Place 重庆市沙坪坝区"),
+            "重庆市沙坪坝区"
+        );
+        assert_eq!(chinese_left_in_english("Fine 200.00元"), "元");
+        assert_eq!(chinese_left_in_english("Under 六.1"), "六");
+        assert_eq!(chinese_left_in_english("a：b"), "：");
+        assert_eq!(chinese_left_in_english("渝 road"), "渝");
+        assert_eq!(chinese_left_in_english("中文 mode"), "中文");
+    }
+
+    #[test]
+    fn english_units_clauses_and_hall() {
+        use crate::domain::Fen;
+        assert_eq!(money(Language::En, Fen(200_50)), "200.50 yuan");
+        assert_eq!(money(Language::ZhCn, Fen(200_50)), "200.50元");
+        assert_eq!(
+            english_clauses("Pay by (六.2), under 四.1 and 七.1"),
+            "Pay by (§6.2), under §4.1 and §7.1"
+        );
+        assert_eq!(clause_note(Language::En, "六.1"), "Under §6.1");
+        assert_eq!(
+            hall_name(Language::En, "大厅", ""),
+            "Traffic police self-service area"
+        );
+        assert_eq!(hall_name(Language::En, "大厅", "Hall"), "Hall");
+        assert_eq!(hall_name(Language::ZhCn, "大厅", "Hall"), "大厅");
+        for key in ALL_KEYS {
+            let en = english_clauses(pair(*key).1);
+            assert_eq!(chinese_left_in_english(&en), "", "{key:?}: {en}");
+        }
+        for r in crate::rules::Reason::ALL {
+            let en = english_clauses(next_step(Language::En, r));
+            assert_eq!(chinese_left_in_english(&en), "", "{r:?}");
+        }
     }
 
     /// Every key has text in both languages, and the Chinese differs from the English.

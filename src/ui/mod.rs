@@ -17,6 +17,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::config::KioskConfig;
 use crate::flow::{Driver, Event, State};
+use crate::voice::{Prompter, Voice};
 
 pub use screens::Regions;
 pub use simulator::{
@@ -85,6 +86,9 @@ pub struct KioskApp {
     frames: u64,
     /// Set by the benchmark: close requests are honoured and the violation list scrolls.
     pub(crate) bench: Option<bench::BenchProbe>,
+    /// Voice guidance, when on: told the prompt of each new step (never waits).
+    voice: Option<Box<dyn Voice>>,
+    prompter: Prompter,
 }
 
 impl KioskApp {
@@ -102,7 +106,15 @@ impl KioskApp {
             wake_set: false,
             frames: 0,
             bench: None,
+            voice: None,
+            prompter: Prompter::default(),
         }
+    }
+
+    /// Speak each new step's prompt through `voice` (`voice::SpeakingVoice` on a kiosk).
+    pub fn with_voice(mut self, voice: Box<dyn Voice>) -> Self {
+        self.voice = Some(voice);
+        self
     }
 
     /// Device threads send `CardPlaced`, `CardRemoved`, `Scanned` here (then request a repaint).
@@ -194,6 +206,12 @@ impl KioskApp {
         if self.driver.take_wiped() {
             // Drop anything egui keeps between frames (scroll positions, widget state).
             ctx.memory_mut(|m| m.data.clear());
+        }
+        // A new step's prompt, once (`say` only hands it to the voice thread).
+        if let Some(voice) = &mut self.voice
+            && let Some((prompt, lang)) = self.prompter.on_frame(self.driver.state())
+        {
+            voice.say(prompt, lang);
         }
         if self.bench.is_none() && ctx.input(|i| i.viewport().close_requested()) {
             tracing::info!("close request ignored");

@@ -91,6 +91,13 @@ impl View {
     }
 
     fn rich(&self, text: impl Into<String>, size: f32, colour: Color32) -> RichText {
+        let mut text: String = text.into();
+        // Clause codes in English texts: 六.2 → §6.2.
+        if self.lang == Language::En
+            && let std::borrow::Cow::Owned(en) = i18n::english_clauses(&text)
+        {
+            text = en;
+        }
         RichText::new(text)
             .size(size)
             .color(colour)
@@ -226,7 +233,7 @@ impl View {
     }
 
     fn money(&self, f: Fen) -> String {
-        f.to_string()
+        i18n::money(self.lang, f)
     }
 
     /// A framed area (a card) spanning the width, with `fill`.
@@ -389,7 +396,7 @@ fn header(ui: &mut Ui, rect: Rect, state: &State, v: &View, out: &mut Vec<Event>
         ui.with_layout(Layout::top_down(Align::Min), |ui| {
             ui.spacing_mut().item_spacing.y = 0.0;
             let hall = v.rich(
-                i18n::hall_name(v.lang, &ctx.hall_name),
+                i18n::hall_name(v.lang, &ctx.hall_name, &ctx.hall_name_en),
                 m.body(),
                 theme::ON_ACCENT,
             );
@@ -1026,7 +1033,14 @@ fn download(ui: &mut Ui, v: &View) {
 
 fn operator(ui: &mut Ui, ctx: &Ctx, v: &View, out: &mut Vec<Event>) -> Bar {
     v.heading(ui, v.t(T::OperatorTitle));
-    v.body(ui, format!("{}  {}", ctx.kiosk_id, ctx.hall_name));
+    v.body(
+        ui,
+        format!(
+            "{}  {}",
+            ctx.kiosk_id,
+            i18n::hall_name(v.lang, &ctx.hall_name, &ctx.hall_name_en)
+        ),
+    );
     if let Some(h) = &ctx.health {
         for (key, r) in [
             (T::DeviceReader, &h.reader),
@@ -1034,20 +1048,36 @@ fn operator(ui: &mut Ui, ctx: &Ctx, v: &View, out: &mut Vec<Event>) -> Bar {
             (T::DevicePrinter, &h.printer),
         ] {
             let text = match r {
-                Ok(()) => format!("{}：{}", v.t(key), v.t(T::DeviceOk)),
-                Err(e) => format!("{}：{} ({:?})", v.t(key), e.message, e.kind),
+                Ok(()) => format!("{}{}{}", v.t(key), i18n::colon(v.lang), v.t(T::DeviceOk)),
+                Err(e) => format!(
+                    "{}{}{} ({:?})",
+                    v.t(key),
+                    i18n::colon(v.lang),
+                    e.message,
+                    e.kind
+                ),
             };
             v.body(ui, text);
         }
         v.body(
             ui,
-            format!("{}：{}", v.t(T::DevicePaper), i18n::paper(v.lang, h.paper)),
+            format!(
+                "{}{}{}",
+                v.t(T::DevicePaper),
+                i18n::colon(v.lang),
+                i18n::paper(v.lang, h.paper)
+            ),
         );
     }
     if let Some(p) = &ctx.last_print {
         v.body(
             ui,
-            format!("{}：{}", v.t(T::LastPrint), i18n::print_outcome(v.lang, p)),
+            format!(
+                "{}{}{}",
+                v.t(T::LastPrint),
+                i18n::colon(v.lang),
+                i18n::print_outcome(v.lang, p)
+            ),
         );
     }
     v.row(ui, |ui| {
@@ -1427,7 +1457,10 @@ fn session_screen(ui: &mut Ui, ctx: &Ctx, s: &Session, v: &View, out: &mut Vec<E
         Screen::FilingConfirm(c) => {
             v.heading(ui, v.t(T::FilingConfirmTitle));
             v.big(ui, c.plate.to_string());
-            v.body(ui, format!("{}：{}", v.t(T::Owner), c.owner));
+            v.body(
+                ui,
+                format!("{}{}{}", v.t(T::Owner), i18n::colon(lang), c.owner),
+            );
             v.body(ui, i18n::filing_method(lang, c.method));
             Bar::back(v).with_home(verified).primary(
                 v.t(T::ConfirmFiling),
@@ -1550,7 +1583,11 @@ fn violation_row(ui: &mut Ui, x: &ViolationView, sel: &Selection, v: &View, out:
     v.card(ui, fill, |ui| {
         ui.horizontal(|ui| {
             ui.spacing_mut().item_spacing.x = m.gap();
-            let label = format!("{}  {}", x.facts.id, x.behaviour);
+            let label = format!(
+                "{}  {}",
+                x.facts.id,
+                i18n::violation_kind(v.lang, &x.behaviour)
+            );
             let w = (ui.available_width() - m.smm(36.0) - m.gap()).max(m.target());
             let (rect, r) = ui.allocate_exact_size(vec2(w, m.target()), Sense::click());
             r.widget_info(|| {
@@ -1603,7 +1640,7 @@ fn violation_row(ui: &mut Ui, x: &ViolationView, sel: &Selection, v: &View, out:
         let facts = format!(
             "{} {}  {} {}{}  {}",
             v.t(T::Fine),
-            x.facts.fine,
+            v.money(x.facts.fine),
             v.t(T::Points),
             x.facts.points,
             v.t(T::PointsUnit),
@@ -1611,7 +1648,10 @@ fn violation_row(ui: &mut Ui, x: &ViolationView, sel: &Selection, v: &View, out:
         );
         v.body(ui, facts);
         if !is_elder(v) {
-            v.body(ui, format!("{} {}", v.t(T::Place), x.place));
+            v.body(
+                ui,
+                format!("{} {}", v.t(T::Place), i18n::place(v.lang, &x.place)),
+            );
         }
         let (mark, colour) = if decision.eligible() {
             ("", theme::OK)
@@ -1674,8 +1714,13 @@ fn violations(
                 &format!("{}  {}", v.t(T::ViolationsTitle), sel.list.plate),
             );
             if let Some(id) = &sel.dispute
-                && let Some(n) = sel.dispute_notice(id)
+                && let Some(x) = sel.list.violations.iter().find(|x| &x.facts.id == id)
             {
+                // 六.1 with the authority and its address in the screen's language.
+                let n = crate::rules::notices::dispute(
+                    &i18n::place(v.lang, &x.authority),
+                    &i18n::place(v.lang, &x.authority_address),
+                );
                 v.card(ui, theme::WARN_BG, |ui| {
                     v.strong(ui, format!("{}  {id}", v.t(T::DisputeTitle)));
                     v.body(
