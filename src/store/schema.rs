@@ -16,7 +16,7 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The migrations, in order; migration `i` brings `user_version` from `i` to `i + 1`.
 /// Never edit a published migration: append a new one.
-pub const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3];
+pub const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4];
 
 /// The schema version this build writes.
 pub fn current_version() -> i64 {
@@ -245,6 +245,12 @@ CREATE TABLE idempotency (
 );
 "#;
 
+/// Decision ids from a sequence on PostgreSQL ([`PG_MIGRATION_4`]); on SQLite the write lock
+/// already serialises `max(id) + 1`, so the version only keeps both numberings in step.
+const MIGRATION_4: &str = r#"
+-- (nothing to change on SQLite)
+"#;
+
 /// Errors opening or migrating a database file.
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
@@ -350,7 +356,12 @@ pub fn storage_message(e: &rusqlite::Error) -> String {
 
 /// The PostgreSQL migrations, in order; migration `i` is recorded as version `i + 1` in
 /// `schema_migrations`. The same versions as [`MIGRATIONS`]: never edit a published one.
-pub const PG_MIGRATIONS: &[&str] = &[PG_MIGRATION_1, PG_MIGRATION_2, PG_MIGRATION_3];
+pub const PG_MIGRATIONS: &[&str] = &[
+    PG_MIGRATION_1,
+    PG_MIGRATION_2,
+    PG_MIGRATION_3,
+    PG_MIGRATION_4,
+];
 
 const PG_MIGRATION_1: &str = r#"
 CREATE TABLE persons (
@@ -559,6 +570,14 @@ CREATE TABLE idempotency (
     updated_at   BIGINT  NOT NULL,
     PRIMARY KEY (kiosk_id, key)
 );
+"#;
+
+/// Decision ids from a sequence: `nextval` never waits for or conflicts with another transaction,
+/// so concurrent handlings on the server no longer all read `max(id)` (a serialization conflict
+/// for every pair of them under SERIALIZABLE).
+const PG_MIGRATION_4: &str = r#"
+CREATE SEQUENCE decision_ids;
+SELECT setval('decision_ids', COALESCE((SELECT max(id) FROM decisions), 0) + 1, false);
 "#;
 
 /// Bring a PostgreSQL database up to date: each migration in its own transaction with its row in
