@@ -9,8 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{IdNumber, Plate};
 use crate::store::platform::{
     DecisionNumber, FeedbackRequest, FilingRequest, HandleRequest, KioskEventRequest, PayRequest,
-    ReceiptKind,
-    RegisterRequest, VehicleKey,
+    ReceiptKind, RegisterRequest, VehicleKey,
 };
 
 /// Every operation the server exposes.
