@@ -11,6 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
 use jiff::{SignedDuration, Timestamp};
 use kiosk::app::outbox::{Courier, Item, Outbox};
 use kiosk::app::{Assembled, assemble};
@@ -157,19 +159,24 @@ impl Drop for Kiosk {
     }
 }
 
+/// A demo kiosk assembled from a `kiosk.toml` whose `[platform] url` is `server`'s.
+fn assembled(server: &Server, dir: &Path) -> Assembled {
+    let mut config = KioskConfig::embedded();
+    config.database.path = dir.join("kiosk.sqlite3").display().to_string();
+    config.platform.url = server.url();
+    config.kiosk.language = Language::ZhCn;
+    assemble(config, Clock::manual(DAY.parse().unwrap())).unwrap()
+}
+
 impl Kiosk {
     fn new(server: &Server, dir: &Path, city: &Path) -> Kiosk {
-        let mut config = KioskConfig::embedded();
-        config.database.path = dir.join("kiosk.sqlite3").display().to_string();
-        config.platform.url = server.url();
-        config.kiosk.language = Language::ZhCn;
         let Assembled {
             app,
             stop,
             demo,
             outbox,
             ..
-        } = assemble(config, Clock::manual(DAY.parse().unwrap())).unwrap();
+        } = assembled(server, dir);
         let demo = demo.expect("demo mode");
         let cards = kiosk::app::sim_source::demo_cards(&SqlitePlatform::open_demo(city).unwrap());
         Kiosk {
@@ -548,4 +555,51 @@ fn feedback_whose_answer_was_lost_when_the_server_died_is_recorded_once() {
     assert_eq!(again.delivered, 1, "{again:?}");
     assert!(outbox.is_empty().unwrap());
     assert_eq!(feedback_rows(&db), before + 1);
+}
+
+fn settle(h: &mut Harness<'_, KioskApp>) {
+    h.step();
+    assert!(
+        h.state_mut().settle(SETTLE),
+        "the flow worker did not answer"
+    );
+    h.run();
+}
+
+fn shows(h: &Harness<'_, KioskApp>, text: &str) -> bool {
+    h.query_all_by_label_contains(text).next().is_some()
+}
+
+fn advance(h: &mut Harness<'_, KioskApp>, secs: i64) {
+    h.state().clock().advance(SignedDuration::from_secs(secs));
+    settle(h);
+}
+
+#[test]
+fn the_attract_screen_shows_the_offline_notice_in_words_in_its_strip_and_nothing_moves() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = city(dir.path());
+    let mut server = Server::start(&db);
+    let Assembled { app, stop, .. } = assembled(&server, dir.path());
+    let mut h = Harness::builder()
+        .with_size([1600.0, 900.0])
+        .with_pixels_per_point(1.0)
+        .with_theme(egui::Theme::Light)
+        .with_context_setup(KioskApp::setup)
+        .build_ui_state(|ui, app: &mut KioskApp| app.ui(ui), app);
+    h.run();
+    advance(&mut h, 1);
+    let start = h.get_by_label("开始办理").rect();
+    assert!(!shows(&h, "网络连接中断"));
+    server.kill();
+    advance(&mut h, 15);
+    assert!(shows(&h, OFFLINE_ZH));
+    assert_eq!(h.get_by_label("开始办理").rect(), start, "nothing moves");
+    h.get_by_label("English").click();
+    settle(&mut h);
+    assert!(shows(&h, "The network is down"));
+    server.restart();
+    advance(&mut h, 15);
+    assert!(!shows(&h, "The network is down"));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
 }

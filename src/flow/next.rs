@@ -46,39 +46,50 @@ fn wipe(mut ctx: Ctx, message: Message, card_left: bool, effects: &mut Vec<Effec
     }
 }
 
-/// The result `event` carries says the platform server cannot be reached.
-fn reports_offline(event: &Event) -> bool {
-    fn b(e: &BackendError) -> bool {
-        matches!(e, BackendError::Offline(_))
+/// What the result `event` carries says about the link: `Some(false)` the platform server could
+/// not be reached, `Some(true)` it answered (a result or a refusal), `None` not a platform call.
+fn link_state(event: &Event) -> Option<bool> {
+    fn b<T>(r: &Result<T, BackendError>) -> bool {
+        !matches!(r, Err(BackendError::Offline(_)))
     }
-    match event {
-        Event::PersonLoaded(Err(e))
-        | Event::ViolationsLoaded(Err(e))
-        | Event::FilingsLoaded(Err(e))
-        | Event::Unfiled(Err(e))
-        | Event::RegisterCodeSent(Err(e))
-        | Event::Registered(Err(e))
-        | Event::FeedbackSent(Err(e)) => b(e),
-        Event::Handled(Err(HandleError::Backend(e))) | Event::Paid(Err(PayError::Backend(e))) => {
-            b(e)
-        }
-        Event::FilingChecked(Err(FilingError::Backend(e)))
-        | Event::OwnerCodeSent(Err(FilingError::Backend(e)))
-        | Event::FilingSubmitted(Err(FilingError::Backend(e))) => b(e),
-        _ => false,
+    fn f<T>(r: &Result<T, FilingError>) -> bool {
+        !matches!(r, Err(FilingError::Backend(BackendError::Offline(_))))
     }
+    Some(match event {
+        Event::PersonLoaded(r) => b(r),
+        Event::ViolationsLoaded(r) => b(r),
+        Event::FilingsLoaded(r) => b(r),
+        Event::Unfiled(r) => b(r),
+        Event::RegisterCodeSent(r) => b(r),
+        Event::Registered(r) => b(r),
+        Event::FeedbackSent(r) => !matches!(
+            r,
+            Err(BackendError::Offline(_)) | Ok(FeedbackReceipt::Queued)
+        ),
+        Event::Handled(r) => !matches!(r, Err(HandleError::Backend(BackendError::Offline(_)))),
+        Event::Paid(r) => !matches!(r, Err(PayError::Backend(BackendError::Offline(_)))),
+        Event::FilingChecked(r) => f(r),
+        Event::FilingSubmitted(r) => f(r),
+        Event::OwnerCodeSent(r) => f(r),
+        _ => return None,
+    })
 }
 
 fn step(state: State, event: Event, fx: &mut Vec<Effect>) -> State {
-    // A call that found the server out of reach: the kiosk is offline until a probe finds the
-    // link back (the attract screen probes at its next tick).
+    // A call that found the server out of reach: the kiosk is offline until a probe or another
+    // call finds the link back (the attract screen probes at its next tick).
+    // A platform call's answer (or its absence) is the freshest word on the link.
     let mut state = state;
-    if reports_offline(&event) {
-        let ctx = state.ctx_mut();
-        if ctx.online {
-            ctx.online = false;
-            ctx.last_probe = None;
+    match link_state(&event) {
+        Some(false) => {
+            let ctx = state.ctx_mut();
+            if ctx.online {
+                ctx.online = false;
+                ctx.last_probe = None;
+            }
         }
+        Some(true) => state.ctx_mut().online = true,
+        None => {}
     }
     step_event(state, event, fx)
 }

@@ -322,3 +322,13 @@ fn calls_that_fail_for_other_reasons_do_not_say_offline() {
         assert_eq!(!k.state().ctx().online, offline, "{e:?}");
     }
 }
+
+#[test]
+fn an_answered_call_in_a_session_clears_the_offline_notice() {
+    let mut k = Pure::at(DAY);
+    k.send(Event::LinkChecked(false));
+    assert_eq!(k.state().ctx().offline_notice(), Some(Message::Offline));
+    k.send(Event::CardPlaced(card()))
+        .send(Event::PersonLoaded(Err(ports::BackendError::NotRegistered)));
+    assert_eq!(k.state().ctx().offline_notice(), None);
+}
