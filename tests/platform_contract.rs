@@ -88,6 +88,7 @@ macro_rules! contract_suite {
                 refusals_write_nothing,
                 filing_limits_and_unfile,
                 feedback_is_numbered,
+                kiosk_events_are_numbered_and_checked,
                 receipts_are_kept_for_reprint,
                 revert_after_the_window,
                 register_with_the_sms_code,
@@ -494,6 +495,28 @@ mod scenarios {
             )
             .unwrap_err();
         assert_eq!(e.code(), "invalid_request");
+    }
+
+    pub fn kiosk_events_are_numbered_and_checked(s: &Subject) {
+        let p = s.p();
+        let event = |kind: &str, detail: &str| KioskEventRequest {
+            kiosk_id: "K1".into(),
+            kind: kind.into(),
+            detail: detail.into(),
+        };
+        let a = p
+            .record_kiosk_event(&event("printer_out_of_paper", "打印机缺纸"), now())
+            .unwrap();
+        let b = p.record_kiosk_event(&event("online", ""), now()).unwrap();
+        assert!(a > 0 && b > a, "{a} {b}");
+        for bad in [
+            event(" ", "x"),
+            event(&"k".repeat(65), ""),
+            event("x", &"d".repeat(501)),
+        ] {
+            let e = p.record_kiosk_event(&bad, now()).unwrap_err();
+            assert_eq!(e.code(), "invalid_request", "{bad:?}");
+        }
     }
 
     pub fn receipts_are_kept_for_reprint(s: &Subject) {

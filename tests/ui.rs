@@ -822,7 +822,7 @@ mod hanging {
             _: Option<&IdNumber>,
             _: FeedbackTopic,
             _: Timestamp,
-        ) -> Result<(), BackendError> {
+        ) -> Result<FeedbackReceipt, BackendError> {
             Err(down())
         }
     }

@@ -5,6 +5,7 @@
 pub mod bench;
 mod demo_face;
 pub mod device_threads;
+pub mod outbox;
 pub mod peripherals;
 pub mod sim_source;
 pub mod store_backend;
@@ -117,6 +118,8 @@ pub struct Assembled {
     pub stop: Arc<AtomicBool>,
     /// Demo mode: what the simulator panel shows, for tests.
     pub demo: Option<DemoHandles>,
+    /// A server's terminal: the local outbox of feedback and kiosk events (None: local store).
+    pub outbox: Option<Arc<outbox::Outbox>>,
 }
 
 /// The demo devices' handles (the simulator panel plays them; tests read and set them).
@@ -131,6 +134,9 @@ pub struct DemoHandles {
     /// Make the next face verification fail.
     pub face_fail: Arc<Mutex<bool>>,
 }
+
+/// How often the outbox delivery thread tries the queue.
+pub const OUTBOX_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Where files that belong next to the database go (the print spool, the simulator's PNGs).
 fn beside(db: &Path, name: &str) -> PathBuf {
@@ -177,6 +183,32 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
         config.kiosk.id.clone(),
         demo.then(|| handles.outbox.clone()),
     );
+    // A server's terminal keeps feedback and its own events in a local outbox until the link
+    // takes them (delivered exactly once); a local store records its events directly.
+    let (backend, mailbox, events) = match config.platform.remote_url() {
+        Some(url) => {
+            let courier = remote_platform(&config, url)?
+                .with_retries(0, std::time::Duration::from_millis(100))
+                .with_deadline(std::time::Duration::from_secs(5));
+            let path = beside(&db, "outbox.sqlite3");
+            let mailbox = Arc::new(
+                outbox::Outbox::open(&path, Arc::new(courier))
+                    .map_err(|e| AppError::Platform(e.to_string()))?,
+            );
+            outbox::spawn_delivery(mailbox.clone(), OUTBOX_EVERY, stop.clone());
+            let events = outbox::KioskEvents::outbox(config.kiosk.id.clone(), mailbox.clone());
+            (
+                backend.with_outbox(mailbox.clone(), events.clone()),
+                Some(mailbox),
+                events,
+            )
+        }
+        None => (
+            backend,
+            None,
+            outbox::KioskEvents::local(config.kiosk.id.clone(), platform.clone()),
+        ),
+    };
     let peripherals = DevicePeripherals::open(
         &config,
         Some(beside(&db, "print-spool")),
@@ -207,7 +239,11 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
         State::new(&config, clock.now()),
         Ports {
             backend: Box::new(backend),
-            peripherals: Box::new(peripherals::PrinterWorker::spawn(peripherals)),
+            peripherals: Box::new(peripherals::Recording::new(
+                peripherals::PrinterWorker::spawn(peripherals),
+                events,
+                clock.clone(),
+            )),
             face: Box::new(face),
         },
     );
@@ -217,6 +253,7 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
         store,
         stop,
         demo: demo.then_some(handles),
+        outbox: mailbox,
     })
 }
 

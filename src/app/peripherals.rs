@@ -289,6 +289,88 @@ impl Peripherals for PrinterWorker {
     }
 }
 
+/// The peripherals, with what happens to them recorded as kiosk events (printer out of paper /
+/// back, a device failing), each once when it changes. Never personal data.
+pub struct Recording<P> {
+    inner: P,
+    events: super::outbox::KioskEvents,
+    clock: crate::ui::Clock,
+    paper_out: bool,
+    failed: [bool; 3],
+}
+
+impl<P: Peripherals> Recording<P> {
+    pub fn new(inner: P, events: super::outbox::KioskEvents, clock: crate::ui::Clock) -> Self {
+        Recording {
+            inner,
+            events,
+            clock,
+            paper_out: false,
+            failed: [false; 3],
+        }
+    }
+
+    fn paper(&mut self, out: bool) {
+        if out != self.paper_out {
+            self.paper_out = out;
+            let (kind, detail) = if out {
+                (
+                    "printer_out_of_paper",
+                    "打印机缺纸 / the printer is out of paper",
+                )
+            } else {
+                (
+                    "printer_paper_back",
+                    "打印机纸张已装好 / the printer has paper again",
+                )
+            };
+            self.events.record(kind, detail, self.clock.now());
+        }
+    }
+
+    fn device(&mut self, which: usize, name: &str, status: &DeviceStatus) {
+        let failed = status.is_err();
+        if failed != self.failed[which] {
+            self.failed[which] = failed;
+            match status {
+                Err(f) => self.events.record(
+                    "device_failure",
+                    &format!("{name}: {:?}: {}", f.kind, f.message),
+                    self.clock.now(),
+                ),
+                Ok(()) => {
+                    self.events
+                        .record("device_back", &format!("{name}: ok"), self.clock.now())
+                }
+            }
+        }
+    }
+}
+
+impl<P: Peripherals> Peripherals for Recording<P> {
+    fn print(&mut self, job: &PrintJob) -> PrintOutcome {
+        let outcome = self.inner.print(job);
+        match &outcome {
+            PrintOutcome::Printed => {
+                self.paper(false);
+                self.device(2, "printer", &Ok(()));
+            }
+            PrintOutcome::OutOfPaper => self.paper(true),
+            PrintOutcome::Failed(f) => self.device(2, "printer", &Err(f.clone())),
+        }
+        outcome
+    }
+
+    fn health(&mut self) -> DeviceHealth {
+        let h = self.inner.health();
+        self.paper(h.paper == PaperStatus::Out);
+        self.device(0, "reader", &h.reader);
+        self.device(1, "scanner", &h.scanner);
+        self.device(2, "printer", &h.printer);
+        h
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

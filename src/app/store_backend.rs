@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use crate::domain::{Fen, IdNumber, Plate};
 use crate::flow::ports::{
-    BackendError, FeedbackTopic, FilingCandidate, FilingError, FilingStatus, FilingView,
-    HandleError, HandlingView, KioskBackend, PayError, PaymentView, PersonView, SmsSent,
-    VehicleView, ViolationList, ViolationView,
+    BackendError, FeedbackReceipt, FeedbackTopic, FilingCandidate, FilingError, FilingStatus,
+    FilingView, HandleError, HandlingView, KioskBackend, PayError, PaymentView, PersonView,
+    SmsSent, VehicleView, ViolationList, ViolationView,
 };
 use crate::privacy::{Masked, mask_text};
 use crate::rules::filing::{self, FilingCounts, FilingMethod, OwnerKind};
@@ -22,7 +22,9 @@ use crate::store::platform::{
     HandleRequest, PayRequest, Platform, RegisterRequest, VehicleKey,
 };
 use crate::store::{ErrorKind, StoreError, token::TokenError};
-use crate::ui::{Outbox, SmsMessage};
+use crate::ui::{Outbox as SmsPanel, SmsMessage};
+
+use super::outbox::{Item, KioskEvents, Outbox};
 use jiff::Timestamp;
 
 /// The kiosk's view of the local platform store.
@@ -31,9 +33,15 @@ pub struct StoreBackend {
     policy: PolicyBook,
     kiosk_id: String,
     /// Codes sent are copied here for the simulator panel's SMS outbox (demo mode only).
-    outbox: Option<Outbox>,
+    outbox: Option<SmsPanel>,
     /// The owner's consent checked before face verification, submitted after it.
     pending_proof: Option<(Plate, FilingProof)>,
+    /// A server's terminal: feedback and the kiosk's events wait here for the link; the link
+    /// probe asks its courier.
+    mailbox: Option<Arc<Outbox>>,
+    events: Option<KioskEvents>,
+    /// The link as the last probe found it (went offline / online are kiosk events).
+    link_was_up: bool,
 }
 
 impl StoreBackend {
@@ -41,7 +49,7 @@ impl StoreBackend {
         platform: Arc<dyn Platform>,
         policy: PolicyBook,
         kiosk_id: String,
-        outbox: Option<Outbox>,
+        outbox: Option<SmsPanel>,
     ) -> Self {
         StoreBackend {
             platform,
@@ -49,7 +57,18 @@ impl StoreBackend {
             kiosk_id,
             outbox,
             pending_proof: None,
+            mailbox: None,
+            events: None,
+            link_was_up: true,
         }
+    }
+
+    /// Feedback goes through `mailbox` (delivered exactly once when the link returns); the link
+    /// probe asks its courier; its changes are recorded in `events`.
+    pub fn with_outbox(mut self, mailbox: Arc<Outbox>, events: KioskEvents) -> Self {
+        self.mailbox = Some(mailbox);
+        self.events = Some(events);
+        self
     }
 
     /// The vehicle a plate names (a kiosk screen names vehicles by plate alone).
@@ -146,6 +165,8 @@ fn sms_method(owner: OwnerKind) -> FilingMethod {
 /// A store failure in the words of the flow's port.
 fn backend_error(e: StoreError) -> BackendError {
     match e {
+        // No answer from the platform server: the network is gone (said in its own words).
+        StoreError::Unavailable(m) => BackendError::Offline(m),
         StoreError::PersonNotFound => BackendError::NotRegistered,
         StoreError::SmsCodeWrong | StoreError::SmsCodeExpired => BackendError::WrongCode,
         e => match e.kind() {
@@ -546,7 +567,7 @@ impl KioskBackend for StoreBackend {
         id: Option<&IdNumber>,
         topic: FeedbackTopic,
         now: Timestamp,
-    ) -> Result<(), BackendError> {
+    ) -> Result<FeedbackReceipt, BackendError> {
         // The store wants a text (1 to 2000 characters): the topic the person touched.
         let (category, text) = match topic {
             FeedbackTopic::Satisfied => ("satisfied", "满意 / satisfied"),
@@ -560,10 +581,46 @@ impl KioskBackend for StoreBackend {
             category: category.to_string(),
             text: text.to_string(),
         };
-        self.platform
-            .feedback(&req, now)
-            .map(|_| ())
-            .map_err(backend_error)
+        let Some(mailbox) = &self.mailbox else {
+            return self
+                .platform
+                .feedback(&req, now)
+                .map(|_| FeedbackReceipt::Recorded)
+                .map_err(backend_error);
+        };
+        // A server's terminal: queued first under its key, then the queue is sent in order; if
+        // the server cannot take it now, it waits and the person is told it will be delivered.
+        let fail = |e: super::outbox::OutboxError| {
+            tracing::error!(error = %e, "feedback not saved in the outbox");
+            BackendError::Offline(e.to_string())
+        };
+        let seq = mailbox
+            .push(Item::Feedback { request: req, now })
+            .map_err(fail)?;
+        mailbox.flush().map_err(fail)?;
+        match seq {
+            Some(seq) if mailbox.waiting(seq).map_err(fail)? => Ok(FeedbackReceipt::Queued),
+            _ => Ok(FeedbackReceipt::Recorded),
+        }
+    }
+
+    fn link_up(&mut self, now: Timestamp) -> bool {
+        let Some(mailbox) = &self.mailbox else {
+            return true;
+        };
+        let up = mailbox.reachable();
+        if up != self.link_was_up {
+            self.link_was_up = up;
+            if let Some(events) = &self.events {
+                let (kind, detail) = if up {
+                    ("online", "平台连接恢复 / the platform link is back")
+                } else {
+                    ("offline", "平台连接中断 / the platform cannot be reached")
+                };
+                events.record(kind, detail, now);
+            }
+        }
+        up
     }
 }
 
@@ -597,7 +654,7 @@ mod tests {
         .unwrap();
         drop(conn);
         let platform = Arc::new(SqlitePlatform::open_demo(&path).unwrap());
-        let outbox: Outbox = Outbox::default();
+        let outbox: SmsPanel = SmsPanel::default();
         let b = StoreBackend::new(
             platform.clone(),
             PolicyBook::embedded().unwrap(),

@@ -58,6 +58,8 @@ pub struct Driver {
     generation: u64,
     /// Effects handed to the worker whose results have not come back yet.
     outstanding: usize,
+    /// Of those, the background ones (the link probe): they never make the screen busy.
+    background: usize,
     /// When (flow time) the oldest outstanding call started, for the busy state.
     busy_since: Option<Timestamp>,
     /// Set when a batch of effects wiped a session (the UI drops its copies).
@@ -100,6 +102,7 @@ impl Driver {
             wake,
             generation: 0,
             outstanding: 0,
+            background: 0,
             busy_since: None,
             wiped: false,
         }
@@ -160,6 +163,7 @@ impl Driver {
             return;
         }
         let now = self.state().ctx().now;
+        let background = effect == Effect::ProbeLink;
         let job = Job {
             generation: self.generation,
             now,
@@ -169,7 +173,9 @@ impl Driver {
             tracing::error!("the flow worker stopped; effect dropped");
             return;
         }
-        if self.outstanding == 0 {
+        if background {
+            self.background += 1;
+        } else if self.outstanding == self.background {
             self.busy_since = Some(now);
         }
         self.outstanding += 1;
@@ -213,17 +219,28 @@ impl Driver {
             tracing::error!("the flow worker stopped with calls outstanding");
         }
         self.outstanding = 0;
+        self.background = 0;
         self.busy_since = None;
     }
 
     fn receive(&mut self, done: Done) {
         self.outstanding = self.outstanding.saturating_sub(1);
+        if matches!(done.event, Some(Event::LinkChecked(_))) {
+            self.background = self.background.saturating_sub(1);
+        }
         let now = self.state().ctx().now;
-        self.busy_since = (self.outstanding > 0).then_some(now);
-        // A print's outcome and the devices' health hold no personal data and belong to the
+        if self.outstanding == self.background {
+            self.busy_since = None;
+        } else if !matches!(done.event, Some(Event::LinkChecked(_))) {
+            self.busy_since = Some(now);
+        }
+        // A print's outcome, the devices' health and the link's state hold no personal data and belong to the
         // operator's record: they are kept. Anything else from a wiped session is dropped.
         let Some(event) = done.event else { return };
-        let keep = matches!(event, Event::PrintFinished(_) | Event::Health(_));
+        let keep = matches!(
+            event,
+            Event::PrintFinished(_) | Event::Health(_) | Event::LinkChecked(_)
+        );
         if done.generation != self.generation && !keep {
             tracing::debug!("result of a wiped session dropped");
             return;
@@ -272,6 +289,7 @@ fn execute(p: &mut Ports, effect: Effect, now: Timestamp) -> Option<Event> {
         }
         Effect::Feedback { id, topic } => Event::FeedbackSent(b.feedback(Some(&id), topic, now)),
         Effect::QueryHealth => Event::Health(p.peripherals.health()),
+        Effect::ProbeLink => Event::LinkChecked(b.link_up(now)),
         // Handled by the driver itself; never reaches the worker.
         Effect::SessionWiped => return None,
     })

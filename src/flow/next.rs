@@ -1,7 +1,10 @@
 //! The pure transition function. No clock, no I/O: time arrives in `Event::Tick`, results of the
 //! platform and the devices arrive as events, and everything to be done leaves as `Effect`s.
 
-use super::ports::{FilingError, HandleError, HandlingView, PaymentView, PersonView, PrintOutcome};
+use super::ports::{
+    BackendError, FeedbackReceipt, FilingError, HandleError, HandlingView, PayError, PaymentView,
+    PersonView, PrintOutcome,
+};
 use super::state::*;
 use crate::config::Language;
 use crate::domain::receipt::{PaymentReceipt, TestPage};
@@ -43,9 +46,66 @@ fn wipe(mut ctx: Ctx, message: Message, card_left: bool, effects: &mut Vec<Effec
     }
 }
 
+/// What the result `event` carries says about the link: `Some(false)` the platform server could
+/// not be reached, `Some(true)` it answered (a result or a refusal), `None` not a platform call.
+fn link_state(event: &Event) -> Option<bool> {
+    fn b<T>(r: &Result<T, BackendError>) -> bool {
+        !matches!(r, Err(BackendError::Offline(_)))
+    }
+    fn f<T>(r: &Result<T, FilingError>) -> bool {
+        !matches!(r, Err(FilingError::Backend(BackendError::Offline(_))))
+    }
+    Some(match event {
+        Event::PersonLoaded(r) => b(r),
+        Event::ViolationsLoaded(r) => b(r),
+        Event::FilingsLoaded(r) => b(r),
+        Event::Unfiled(r) => b(r),
+        Event::RegisterCodeSent(r) => b(r),
+        Event::Registered(r) => b(r),
+        Event::FeedbackSent(r) => !matches!(
+            r,
+            Err(BackendError::Offline(_)) | Ok(FeedbackReceipt::Queued)
+        ),
+        Event::Handled(r) => !matches!(r, Err(HandleError::Backend(BackendError::Offline(_)))),
+        Event::Paid(r) => !matches!(r, Err(PayError::Backend(BackendError::Offline(_)))),
+        Event::FilingChecked(r) => f(r),
+        Event::FilingSubmitted(r) => f(r),
+        Event::OwnerCodeSent(r) => f(r),
+        _ => return None,
+    })
+}
+
 fn step(state: State, event: Event, fx: &mut Vec<Effect>) -> State {
+    // A call that found the server out of reach: the kiosk is offline until a probe or another
+    // call finds the link back (the attract screen probes at its next tick).
+    // A platform call's answer (or its absence) is the freshest word on the link.
+    let mut state = state;
+    match link_state(&event) {
+        Some(false) => {
+            let ctx = state.ctx_mut();
+            if ctx.online {
+                ctx.online = false;
+                ctx.last_probe = None;
+            }
+        }
+        Some(true) => state.ctx_mut().online = true,
+        None => {}
+    }
+    step_event(state, event, fx)
+}
+
+fn step_event(state: State, event: Event, fx: &mut Vec<Effect>) -> State {
     // Events that mean the same in every state.
     match event {
+        Event::LinkChecked(up) => {
+            let mut state = state;
+            let ctx = state.ctx_mut();
+            if ctx.online != up {
+                tracing::info!(online = up, "platform link changed");
+            }
+            ctx.online = up;
+            return state;
+        }
         Event::Tick(now) => return tick(state, now, fx),
         Event::Ui(Action::ToggleLanguage) => {
             let mut state = state;
@@ -97,6 +157,16 @@ fn step(state: State, event: Event, fx: &mut Vec<Effect>) -> State {
 
 fn tick(mut state: State, now: jiff::Timestamp, fx: &mut Vec<Effect>) -> State {
     state.ctx_mut().now = now;
+    // The attract screen probes the link every LINK_PROBE (and at once after a call found the
+    // server out of reach), so its offline notice comes and goes by itself.
+    if let State::Attract { ctx, .. } = &mut state
+        && ctx
+            .last_probe
+            .is_none_or(|at| now.duration_since(at) >= LINK_PROBE)
+    {
+        ctx.last_probe = Some(now);
+        fx.push(Effect::ProbeLink);
+    }
     // The payment screen asks by itself whether the payment arrived (no 已完成支付 touch).
     if let State::Session { ctx, session } = &mut state
         && let Screen::Payment {
@@ -550,16 +620,20 @@ fn in_session(mut ctx: Ctx, mut s: Box<Session>, event: Event, fx: &mut Vec<Effe
         Event::FeedbackSent(result) => {
             if let Screen::Feedback { sent } = &mut s.screen {
                 match result {
-                    Ok(()) => {
+                    Ok(FeedbackReceipt::Recorded) => {
                         *sent = true;
                         ctx.message = Some(Message::FeedbackThanks);
+                    }
+                    Ok(FeedbackReceipt::Queued) => {
+                        *sent = true;
+                        ctx.message = Some(Message::FeedbackQueued);
                     }
                     Err(e) => ctx.message = Some(Message::Backend(e)),
                 }
             }
             with(ctx, s)
         }
-        Event::Tick(_) | Event::Health(_) => with(ctx, s),
+        Event::Tick(_) | Event::Health(_) | Event::LinkChecked(_) => with(ctx, s),
     }
 }
 

@@ -88,13 +88,27 @@ pub trait KioskBackend {
         code: &str,
         now: Timestamp,
     ) -> Result<(), BackendError>;
-    /// 意见反馈.
+    /// 意见反馈: recorded on the platform, or (the platform out of reach) kept in the kiosk's
+    /// outbox and delivered when the link returns.
     fn feedback(
         &mut self,
         id: Option<&IdNumber>,
         topic: FeedbackTopic,
         now: Timestamp,
-    ) -> Result<(), BackendError>;
+    ) -> Result<FeedbackReceipt, BackendError>;
+    /// Whether the platform can be reached now: a cheap probe (a local store always can).
+    fn link_up(&mut self, _now: Timestamp) -> bool {
+        true
+    }
+}
+
+/// What became of a feedback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedbackReceipt {
+    /// The platform recorded it.
+    Recorded,
+    /// The platform is out of reach: kept in the kiosk's outbox, delivered when the link returns.
+    Queued,
 }
 
 /// The devices the flow commands: the receipt printer, and health for the operator.
@@ -124,9 +138,12 @@ pub enum BackendError {
     WrongCode,
     #[error("invalid input: {0}")]
     Invalid(String),
-    /// The platform could not be reached or failed; nothing was changed.
+    /// The platform failed; nothing was changed.
     #[error("platform unavailable: {0}")]
     Unavailable(String),
+    /// The platform server cannot be reached (the network is gone); nothing was changed.
+    #[error("the platform server cannot be reached: {0}")]
+    Offline(String),
 }
 
 /// Why a handling was refused.

@@ -5,9 +5,9 @@ use std::collections::VecDeque;
 use jiff::Timestamp;
 
 use super::ports::{
-    BackendError, DeviceHealth, FaceOutcome, FeedbackTopic, FilingCandidate, FilingError,
-    FilingView, HandleError, HandlingView, PayError, PaymentView, PersonView, PrintOutcome,
-    SmsSent, ViolationList,
+    BackendError, DeviceHealth, FaceOutcome, FeedbackReceipt, FeedbackTopic, FilingCandidate,
+    FilingError, FilingView, HandleError, HandlingView, PayError, PaymentView, PersonView,
+    PrintOutcome, SmsSent, ViolationList,
 };
 use crate::config::{KioskConfig, Language};
 use crate::domain::{Fen, IdCard, IdNumber, Plate, PrintJob, Receipt};
@@ -18,6 +18,9 @@ use crate::rules::payment::PaymentRefusal;
 
 /// How often the payment screen asks the platform whether the payment arrived.
 pub const PAYMENT_POLL: jiff::SignedDuration = jiff::SignedDuration::from_secs(5);
+
+/// How often the attract screen probes whether the platform can be reached.
+pub const LINK_PROBE: jiff::SignedDuration = jiff::SignedDuration::from_secs(15);
 
 /// How many recent errors the operator screen keeps (never personal data).
 pub const RECENT_ERRORS: usize = 20;
@@ -64,6 +67,11 @@ pub struct Ctx {
     pub last_print: Option<PrintOutcome>,
     /// Operations started, for idempotency keys.
     pub seq: u64,
+    /// The platform answered the last probe or call (false: the network is gone; the attract
+    /// screen and the services say so).
+    pub online: bool,
+    /// When the attract screen last probed the link (None: probe at the next tick).
+    pub last_probe: Option<Timestamp>,
 }
 
 impl Ctx {
@@ -91,6 +99,8 @@ impl Ctx {
             card_left: false,
             last_print: None,
             seq: 0,
+            online: true,
+            last_probe: None,
         }
     }
 
@@ -119,6 +129,12 @@ impl Ctx {
         } else {
             self.idle_warning_seconds
         }
+    }
+
+    /// The platform server cannot be reached: the notice every screen, the attract screen
+    /// included, shows until a probe finds the link back.
+    pub fn offline_notice(&self) -> Option<Message> {
+        (!self.online).then_some(Message::Offline)
     }
 
     /// The printer last reported no paper: the notices and payment screens say so before paying.
@@ -398,6 +414,10 @@ pub enum Message {
     ScanNotExpected,
     Unfiled,
     FeedbackThanks,
+    /// The platform is out of reach: the feedback was saved and is delivered when it returns.
+    FeedbackQueued,
+    /// The network is gone: handling and payment are not possible here now.
+    Offline,
     /// 呼叫工作人员 was touched: hall staff are called (the operator's record shows it).
     StaffCalled,
 }
@@ -488,7 +508,9 @@ pub enum Event {
     Unfiled(Result<(), BackendError>),
     RegisterCodeSent(Result<SmsSent, BackendError>),
     Registered(Result<(), BackendError>),
-    FeedbackSent(Result<(), BackendError>),
+    FeedbackSent(Result<FeedbackReceipt, BackendError>),
+    /// The link probe's answer: the platform can (true) or cannot be reached.
+    LinkChecked(bool),
     Health(DeviceHealth),
 }
 
@@ -547,6 +569,8 @@ pub enum Effect {
         topic: FeedbackTopic,
     },
     QueryHealth,
+    /// Probe whether the platform can be reached (cheap; [`LINK_PROBE`] on the attract screen).
+    ProbeLink,
     /// The session's personal data was dropped; the UI drops its copies (text buffers, textures).
     SessionWiped,
 }

@@ -267,3 +267,68 @@ fn clause_6_7_the_attract_screen_carries_the_maintenance_notice_before_any_card(
     k.wait(3 * 3600);
     assert_eq!(k.state().ctx().maintenance_notice(), None);
 }
+
+fn probes(k: &mut Pure) -> usize {
+    let n = k
+        .effects
+        .iter()
+        .filter(|e| **e == Effect::ProbeLink)
+        .count();
+    k.effects.clear();
+    n
+}
+
+#[test]
+fn the_attract_screen_probes_the_link_every_15_s_and_at_once_after_an_offline_call() {
+    let mut k = Pure::at(DAY);
+    // (seconds waited, probes asked for)
+    let steps: [(i64, usize); 4] = [(1, 1), (10, 0), (5, 1), (14, 0)];
+    for (secs, want) in steps {
+        k.wait(secs);
+        assert_eq!(probes(&mut k), want, "after {secs} s");
+    }
+    assert!(k.state().ctx().offline_notice().is_none());
+    k.send(Event::LinkChecked(false));
+    assert_eq!(k.state().ctx().offline_notice(), Some(Message::Offline));
+    k.send(Event::LinkChecked(true));
+    assert_eq!(k.state().ctx().offline_notice(), None);
+    // A session's call finds the server gone: offline at once; no probe inside the session,
+    // and the attract screen probes at its first tick.
+    k.send(Event::CardPlaced(card()))
+        .send(Event::PersonLoaded(Err(ports::BackendError::Offline(
+            "connection refused".into(),
+        ))));
+    assert_eq!(k.state().ctx().offline_notice(), Some(Message::Offline));
+    k.effects.clear();
+    k.wait(1);
+    assert_eq!(probes(&mut k), 0, "no probe in a session");
+    k.ui(Action::Exit);
+    k.effects.clear();
+    k.wait(1);
+    assert_eq!(probes(&mut k), 1, "the attract screen probes at once");
+}
+
+#[test]
+fn calls_that_fail_for_other_reasons_do_not_say_offline() {
+    let cases: [(ports::BackendError, bool); 3] = [
+        (ports::BackendError::Offline("refused".into()), true),
+        (ports::BackendError::Unavailable("disk".into()), false),
+        (ports::BackendError::NotRegistered, false),
+    ];
+    for (e, offline) in cases {
+        let mut k = Pure::at(DAY);
+        k.send(Event::CardPlaced(card()))
+            .send(Event::PersonLoaded(Err(e.clone())));
+        assert_eq!(!k.state().ctx().online, offline, "{e:?}");
+    }
+}
+
+#[test]
+fn an_answered_call_in_a_session_clears_the_offline_notice() {
+    let mut k = Pure::at(DAY);
+    k.send(Event::LinkChecked(false));
+    assert_eq!(k.state().ctx().offline_notice(), Some(Message::Offline));
+    k.send(Event::CardPlaced(card()))
+        .send(Event::PersonLoaded(Err(ports::BackendError::NotRegistered)));
+    assert_eq!(k.state().ctx().offline_notice(), None);
+}

@@ -209,6 +209,57 @@ impl RemotePlatform {
     }
 }
 
+impl RemotePlatform {
+    /// `GET /healthz` answered 200 within `timeout`: the server is reachable. Cheap, unsigned,
+    /// no retries (the attract screen's probe).
+    pub fn reachable(&self, timeout: Duration) -> bool {
+        let req = self
+            .agent
+            .get(format!("{}/healthz", self.base))
+            .config()
+            .timeout_global(Some(timeout))
+            .build();
+        matches!(req.call(), Ok(resp) if resp.status().as_u16() == 200)
+    }
+
+    /// Record feedback under `key`, made when it was queued (the outbox sends it again with the
+    /// same key until the server answered: the server's ledger records it once).
+    pub fn feedback_with_key(
+        &self,
+        req: &FeedbackRequest,
+        now: Timestamp,
+        key: &str,
+    ) -> Result<i64, StoreError> {
+        self.call_with_key::<_, FeedbackNumber>(
+            Op::Feedback,
+            &WithNow {
+                request: req.clone(),
+                now,
+            },
+            Some(key),
+        )
+        .map(|n| n.feedback)
+    }
+
+    /// Record a kiosk event under `key` (as [`RemotePlatform::feedback_with_key`]).
+    pub fn kiosk_event_with_key(
+        &self,
+        req: &KioskEventRequest,
+        at: Timestamp,
+        key: &str,
+    ) -> Result<i64, StoreError> {
+        self.call_with_key::<_, KioskEventNumber>(
+            Op::KioskEvent,
+            &KioskEventBody {
+                request: req.clone(),
+                at,
+            },
+            Some(key),
+        )
+        .map(|n| n.event)
+    }
+}
+
 /// The error an error answer stands for.
 pub fn error_of(status: u16, bytes: &[u8]) -> StoreError {
     match serde_json::from_slice::<ErrorBody>(bytes) {
@@ -407,6 +458,21 @@ impl Platform for RemotePlatform {
             },
         )
         .map(|n| n.feedback)
+    }
+
+    fn record_kiosk_event(
+        &self,
+        req: &KioskEventRequest,
+        at: Timestamp,
+    ) -> Result<i64, StoreError> {
+        self.call::<_, KioskEventNumber>(
+            Op::KioskEvent,
+            &KioskEventBody {
+                request: req.clone(),
+                at,
+            },
+        )
+        .map(|n| n.event)
     }
 
     fn issue_vehicle_qr(

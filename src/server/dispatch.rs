@@ -96,6 +96,12 @@ pub fn execute(
             p.feedback(&b.request, at(b.now))
                 .map(|feedback| FeedbackNumber { feedback })
         }),
+        // The time the event happened on the kiosk is kept as the kiosk said it.
+        Op::KioskEvent => run(body, |mut b: KioskEventBody| {
+            b.request.kiosk_id = kiosk_id.to_string();
+            p.record_kiosk_event(&b.request, b.at)
+                .map(|event| KioskEventNumber { event })
+        }),
         Op::IssueVehicleQr => run(body, |b: ByIdVehicle| {
             p.issue_vehicle_qr(&b.id_number, &b.vehicle, at(b.now))
         }),

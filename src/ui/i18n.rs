@@ -30,6 +30,7 @@ pub enum T {
     /// A call has been outstanding for a while.
     PleaseWait,
     Unavailable,
+    Offline,
     IdentityTitle,
     Name,
     IdNumber,
@@ -204,6 +205,10 @@ pub fn pair(key: T) -> (&'static str, &'static str) {
         ),
         Loading => ("正在查询，请稍候…", "Looking up, please wait…"),
         PleaseWait => ("请稍候…", "Please wait…"),
+        Offline => (
+            "网络连接中断：暂时不能处理违法和缴款，请到交巡警窗口办理或稍后再试。",
+            "The network is down: violations cannot be handled or paid here now. Please go to a traffic police counter or try again later.",
+        ),
         Unavailable => (
             "暂时无法连接平台，您的信息未被改动。请稍后再试或到窗口办理。",
             "The platform cannot be reached; nothing was changed. Try later or go to a counter.",
@@ -507,6 +512,7 @@ fn backend(lang: Language, e: &BackendError) -> String {
         BackendError::Invalid(_) if zh => "输入有误，请检查后重试。".into(),
         BackendError::Invalid(_) => "The input is not valid; check and retry.".into(),
         BackendError::Unavailable(_) => tr(lang, T::Unavailable).into(),
+        BackendError::Offline(_) => tr(lang, T::Offline).into(),
     }
 }
 
@@ -821,6 +827,11 @@ pub fn message(lang: Language, m: &Message) -> String {
         Message::Unfiled => "Un-filed.".into(),
         Message::FeedbackThanks if zh => "感谢您的反馈。".into(),
         Message::FeedbackThanks => "Thank you for your feedback.".into(),
+        Message::FeedbackQueued if zh => "已保存，网络恢复后自动提交。".into(),
+        Message::FeedbackQueued => {
+            "Saved: it will be sent automatically when the network is back.".into()
+        }
+        Message::Offline => tr(lang, T::Offline).into(),
         Message::StaffCalled => tr(lang, T::StaffCalled).into(),
     }
 }
@@ -848,6 +859,7 @@ mod tests {
             Loading,
             PleaseWait,
             Unavailable,
+            Offline,
             IdentityTitle,
             Name,
             IdNumber,

@@ -582,6 +582,22 @@ fn strip(ui: &mut Ui, rect: Rect, state: &State, v: &View, out: &mut Vec<Event>)
     {
         lines.push(i18n::message(v.lang, &mn));
     }
+    // The network is gone: said in words on every screen, the attract screen included, until a
+    // probe finds the link back (the message of a failed call may say it already).
+    if let Some(off) = ctx.offline_notice()
+        && ctx.message
+            != Some(Message::Backend(crate::flow::ports::BackendError::Offline(
+                String::new(),
+            )))
+        && !matches!(
+            &ctx.message,
+            Some(Message::Backend(crate::flow::ports::BackendError::Offline(
+                _
+            )))
+        )
+    {
+        lines.push(i18n::message(v.lang, &off));
+    }
     if ctx.paper_out()
         && let State::Session { session, .. } = state
         && matches!(

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{IdNumber, Plate};
 use crate::store::platform::{
-    DecisionNumber, FeedbackRequest, FilingRequest, HandleRequest, PayRequest, ReceiptKind,
-    RegisterRequest, VehicleKey,
+    DecisionNumber, FeedbackRequest, FilingRequest, HandleRequest, KioskEventRequest, PayRequest,
+    ReceiptKind, RegisterRequest, VehicleKey,
 };
 
 /// Every operation the server exposes.
@@ -37,10 +37,11 @@ pub enum Op {
     FilingPrecheck,
     VerifyVehicleQr,
     SmsOutbox,
+    KioskEvent,
 }
 
 impl Op {
-    pub const ALL: [Op; 22] = [
+    pub const ALL: [Op; 23] = [
         Op::Person,
         Op::Vehicles,
         Op::Violations,
@@ -63,6 +64,7 @@ impl Op {
         Op::FilingPrecheck,
         Op::VerifyVehicleQr,
         Op::SmsOutbox,
+        Op::KioskEvent,
     ];
 
     /// The name in the path, `snake_case` like the trait's method.
@@ -90,6 +92,7 @@ impl Op {
             Op::FilingPrecheck => "filing_precheck",
             Op::VerifyVehicleQr => "verify_vehicle_qr",
             Op::SmsOutbox => "sms_outbox",
+            Op::KioskEvent => "kiosk_event",
         }
     }
 
@@ -118,6 +121,7 @@ impl Op {
                 | Op::Pay
                 | Op::RevertDue
                 | Op::Feedback
+                | Op::KioskEvent
                 | Op::IssueVehicleQr
         )
     }
@@ -231,6 +235,19 @@ pub struct ByToken {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Limit {
     pub limit: u32,
+}
+
+/// `kiosk_event`: what the kiosk reports about itself, and when it happened.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KioskEventBody {
+    pub request: KioskEventRequest,
+    pub at: Timestamp,
+}
+
+/// `kiosk_event`'s answer (its number).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KioskEventNumber {
+    pub event: i64,
 }
 
 /// `feedback`'s answer (its number).

@@ -114,6 +114,10 @@ pub trait Platform: Send + Sync {
     ) -> Result<ReceiptView, StoreError>;
     /// Record feedback (意见反馈); returns its number.
     fn feedback(&self, req: &FeedbackRequest, now: Timestamp) -> Result<i64, StoreError>;
+    /// Record an event a kiosk reports about itself (table `kiosk_events`), which happened `at`;
+    /// returns its number.
+    fn record_kiosk_event(&self, req: &KioskEventRequest, at: Timestamp)
+    -> Result<i64, StoreError>;
     /// Issue a vehicle QR token for one of the owner's vehicles.
     fn issue_vehicle_qr(
         &self,

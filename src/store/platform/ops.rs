@@ -760,6 +760,29 @@ impl<B: Backend> Platform for StorePlatform<B> {
         })
     }
 
+    fn record_kiosk_event(
+        &self,
+        req: &KioskEventRequest,
+        at: Timestamp,
+    ) -> Result<i64, StoreError> {
+        let bad = |what: &str, v: &str, max: usize| {
+            (v.trim().is_empty() && what == "kind") || v.chars().count() > max
+        };
+        if bad("kind", &req.kind, 64) || bad("detail", &req.detail, 500) || req.kiosk_id.is_empty()
+        {
+            return Err(StoreError::Invalid(
+                "kiosk event: kind 1 to 64 characters, detail at most 500, a kiosk id".into(),
+            ));
+        }
+        self.write(|tx| {
+            let id: i64 = tx.one(
+                "INSERT INTO kiosk_events (kiosk_id, kind, detail, at) VALUES (?1, ?2, ?3, ?4) RETURNING id",
+                &sql_params![&req.kiosk_id, &req.kind, &req.detail, at.as_second()],
+            )?;
+            Ok(id)
+        })
+    }
+
     fn issue_vehicle_qr(
         &self,
         owner: &IdNumber,

@@ -493,6 +493,16 @@ pub struct FeedbackRequest {
     pub text: String,
 }
 
+/// An event a kiosk reports about itself (printer out of paper / back, a device failure, went
+/// offline / online). `kind` is a short code, `detail` words for the operator: never personal
+/// data. The server writes the authenticated kiosk's id over `kiosk_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KioskEventRequest {
+    pub kiosk_id: String,
+    pub kind: String,
+    pub detail: String,
+}
+
 /// A vehicle QR token issued to the owner.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IssuedToken {
