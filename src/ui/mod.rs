@@ -89,6 +89,8 @@ pub struct KioskApp {
     /// Voice guidance, when on: told the prompt of each new step (never waits).
     voice: Option<Box<dyn Voice>>,
     prompter: Prompter,
+    /// The UI loop's sign of life for the systemd watchdog (`crate::ops::watchdog`).
+    heartbeat: Arc<crate::ops::watchdog::Heartbeat>,
 }
 
 impl KioskApp {
@@ -108,6 +110,10 @@ impl KioskApp {
             bench: None,
             voice: None,
             prompter: Prompter::default(),
+            heartbeat: crate::ops::watchdog::Heartbeat::register(
+                "ui",
+                crate::ops::watchdog::Mode::Periodic,
+            ),
         }
     }
 
@@ -190,13 +196,24 @@ impl KioskApp {
 
     /// Draw one frame. eframe's `App::ui` and the tests call this.
     pub fn ui(&mut self, ui: &mut egui::Ui) {
+        let frame_started = std::time::Instant::now();
+        crate::ops::watchdog::hang_ui_if_asked();
+        self.heartbeat.beat();
         self.frames += 1;
         let ctx = ui.ctx().clone();
         if !self.wake_set {
             let wake = ctx.clone();
             self.driver
                 .set_wake(Arc::new(move || wake.request_repaint()));
+            // The watchdog asks for a frame at each check, so an idle screen still shows life.
+            let poke = ctx.clone();
+            self.heartbeat
+                .set_poke(Box::new(move || poke.request_repaint()));
             self.wake_set = true;
+            // A second frame right away: READY=1 goes once the first one was painted.
+            ctx.request_repaint();
+        } else {
+            crate::ops::watchdog::ready();
         }
         self.driver.poll();
         while let Ok(e) = self.events_rx.try_recv() {
@@ -247,6 +264,9 @@ impl KioskApp {
         } else {
             self.schedule_repaint(&ctx);
         }
+        crate::ops::metrics::kiosk()
+            .frame_build_seconds
+            .observe(frame_started.elapsed().as_secs_f64());
     }
 
     /// Repaint only when something on screen will change: the idle countdown, the clock's minute.
