@@ -239,13 +239,26 @@ pub fn authenticate(
     Ok(kiosk.to_string())
 }
 
+/// Every request is counted by operation and status (`crate::ops::metrics::server`).
 async fn op_handler(
-    State(st): State<Arc<Shared>>,
+    st: State<Arc<Shared>>,
     UrlPath(name): UrlPath<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let started = std::time::Instant::now();
+    let op = Op::from_name(&name).map_or("unknown", Op::name);
+    let response = op_answer(st, name, headers, body).await;
+    crate::ops::metrics::server().request(op, response.status().as_u16(), started.elapsed());
+    response
+}
+
+async fn op_answer(
+    State(st): State<Arc<Shared>>,
+    name: String,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(op) = Op::from_name(&name) else {
         let (s, b) = error_answer(&StoreError::Remote {
             code: "unknown_operation",
@@ -319,7 +332,6 @@ async fn op_handler(
         }
     };
     tracing::info!(kiosk = %kiosk_for_log, op = op.name(), status, replayed, "request");
-    crate::ops::metrics::server().request(op.name(), status, started.elapsed());
     json_response(status, out, replayed)
 }
 
