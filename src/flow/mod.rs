@@ -158,9 +158,15 @@ impl Driver {
     pub fn send(&mut self, event: Event) {
         let state = self.state.take().expect("the state is always put back");
         let tick = matches!(event, Event::Tick(_));
+        let before = state.ctx().message.clone();
         let (state, effects) = next(state, event);
+        observe::stepped(
+            tick,
+            &effects,
+            before.as_ref(),
+            state.ctx().message.as_ref(),
+        );
         self.state = Some(state);
-        observe::stepped(tick, &effects);
         for effect in effects {
             self.dispatch(effect);
         }

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use super::ports::{BackendError, FilingError, HandleError, PaperStatus, PayError, PrintOutcome};
-use super::{Effect, Event};
+use super::ports::{BackendError, FilingError, PaperStatus, PayError, PrintOutcome};
+use super::{Effect, Event, Message};
 use crate::ops::metrics::kiosk;
 
 /// How long the worker may be busy on one effect before the watchdog counts it as stuck: the
@@ -68,20 +68,10 @@ pub fn effect_done(kind: &'static str, event: Option<&Event>, took: Duration) {
     let Some(event) = event else { return };
     match event {
         Event::Handled(Ok(_)) => m.task_completed("handle"),
-        Event::Handled(Err(HandleError::Refused(decisions))) => {
-            for d in decisions {
-                for r in &d.reasons {
-                    m.refused(r.code());
-                }
-            }
-        }
-        Event::Handled(Err(HandleError::Backend(e))) => m.refused(&backend(e)),
         Event::Paid(Ok(view)) => {
             m.task_completed("pay");
             m.paid(view.amount.as_fen());
         }
-        Event::Paid(Err(PayError::Refused(r))) => m.refused(&code_of(&format!("{r:?}"))),
-        Event::Paid(Err(PayError::Backend(e))) => m.refused(&backend(e)),
         Event::PrintFinished(outcome) => match outcome {
             PrintOutcome::Printed => m.task_completed("print"),
             PrintOutcome::OutOfPaper => {
@@ -91,18 +81,9 @@ pub fn effect_done(kind: &'static str, event: Option<&Event>, took: Duration) {
             PrintOutcome::Failed(f) => m.print_failed(&code_of(&format!("{:?}", f.kind))),
         },
         Event::FilingSubmitted(Ok(_)) => m.task_completed("file"),
-        Event::FilingSubmitted(Err(e)) | Event::FilingChecked(Err(e)) => {
-            let code = match e {
-                FilingError::Refused(r) => code_of(&format!("{r:?}")),
-                FilingError::Backend(b) => backend(b),
-                other => code_of(&format!("{other:?}")),
-            };
-            m.refused(&code);
-        }
         Event::Unfiled(Ok(())) => m.task_completed("unfile"),
         Event::Registered(Ok(())) => m.task_completed("register"),
         Event::FeedbackSent(Ok(())) => m.task_completed("feedback"),
-        Event::PersonLoaded(Err(e)) | Event::ViolationsLoaded(Err(e)) => m.refused(&backend(e)),
         Event::Health(h) => {
             m.device("reader", h.reader.is_ok());
             m.device("scanner", h.scanner.is_ok());
@@ -117,9 +98,47 @@ pub fn effect_done(kind: &'static str, event: Option<&Event>, took: Duration) {
     }
 }
 
-/// The driver fed `event` to the flow and got `effects`: sessions started and ended.
-pub fn stepped(event_was_tick: bool, effects: &[Effect]) {
+/// The reason codes of a refusal the person is shown (the rule core's, the payment's, the
+/// filing's, the platform's), empty for any other message.
+fn refusal_codes(message: &Message) -> Vec<String> {
+    match message {
+        Message::Refused(decisions) => decisions
+            .iter()
+            .flat_map(|d| d.reasons.iter().map(|r| r.code().to_string()))
+            .collect(),
+        Message::PayRefused(r) | Message::Pay(PayError::Refused(r)) => {
+            vec![code_of(&format!("{r:?}"))]
+        }
+        Message::Pay(PayError::Backend(e)) | Message::Backend(e) => match e {
+            BackendError::NotRegistered | BackendError::WrongCode | BackendError::NotFound => {
+                vec![backend(e)]
+            }
+            _ => Vec::new(),
+        },
+        Message::Filing(FilingError::Refused(r)) => vec![code_of(&format!("{r:?}"))],
+        Message::Filing(FilingError::Backend(e)) => vec![backend(e)],
+        Message::Filing(other) => vec![code_of(&format!("{other:?}"))],
+        Message::Maintenance { .. } => vec!["maintenance_window".into()],
+        _ => Vec::new(),
+    }
+}
+
+/// The driver fed `event` to the flow and got `effects`, the message going from `before` to
+/// `after`: sessions started and ended, refusals shown (each once, when it appears).
+pub fn stepped(
+    event_was_tick: bool,
+    effects: &[Effect],
+    before: Option<&Message>,
+    after: Option<&Message>,
+) {
     let m = kiosk();
+    if let Some(after) = after
+        && before != Some(after)
+    {
+        for code in refusal_codes(after) {
+            m.refused(&code);
+        }
+    }
     for e in effects {
         match e {
             Effect::LoadPerson(_) => {

@@ -43,6 +43,7 @@ fn after_a_scripted_session_the_endpoint_shows_its_figures_and_no_personal_data(
         "kiosk_payment_amount_fen_total",
         "kiosk_platform_call_seconds_count{op=\"person\"}",
         "kiosk_platform_call_seconds_count{op=\"pay\"}",
+        "kiosk_refusals_total{reason=\"not_camera_recorded\"}",
     ];
 
     // Card, violations, handle both, pay 350.00元, receipt, card out.
@@ -60,6 +61,15 @@ fn after_a_scripted_session_the_endpoint_shows_its_figures_and_no_personal_data(
     );
     k.send(Event::CardRemoved);
     assert!(k.is_attract());
+    // A refusal: a violation recorded by an officer cannot be handled here (四.1).
+    let mut k = Kiosk::signed_in(DAY, "周强");
+    k.violations_unticked("渝A9H3J5");
+    k.ui(Action::ToggleViolation(v(14)));
+    assert!(
+        matches!(k.message(), Some(Message::Refused(_))),
+        "{:?}",
+        k.message()
+    );
 
     let after = fetch(addr);
     for s in series {
