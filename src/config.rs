@@ -19,6 +19,24 @@ pub struct KioskConfig {
     pub operator: OperatorSection,
     pub platform: PlatformSection,
     pub voice: VoiceSection,
+    #[serde(default)]
+    pub metrics: MetricsSection,
+}
+
+/// The Prometheus endpoint (`crate::ops::metrics`): `listen` empty, off; else a local address
+/// such as `127.0.0.1:9464` (`GET /metrics`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    pub listen: String,
+}
+
+impl MetricsSection {
+    /// The address to serve on, when on (checked by `validate_values`).
+    pub fn listen_addr(&self) -> Option<Result<std::net::SocketAddr, std::net::AddrParseError>> {
+        let l = self.listen.trim();
+        (!l.is_empty()).then(|| l.parse())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -240,6 +258,12 @@ impl KioskConfig {
             return bad(
                 "voice.volume",
                 format!("must be from 0 to 100, not {}", c.voice.volume),
+            );
+        }
+        if let Some(Err(e)) = c.metrics.listen_addr() {
+            return bad(
+                "metrics.listen",
+                format!("empty (off) or an address such as 127.0.0.1:9464: {e}"),
             );
         }
         in_range("screen.width_mm", c.screen.width_mm, 100.0, 3000.0)?;

@@ -8,6 +8,7 @@ pub mod config;
 pub mod devices;
 pub mod domain;
 pub mod flow;
+pub mod ops;
 pub mod privacy;
 pub mod remote;
 pub mod rules;

@@ -12,6 +12,7 @@ use crate::devices::reader::serial::serial_reader;
 use crate::devices::scanner::{Scan, Scanner, SerialScanner};
 use crate::devices::{DeviceError, DeviceUri, ErrorKind};
 use crate::flow::Event;
+use crate::ops::watchdog::{Heartbeat, Mode};
 
 /// Called after an event was sent, so the window wakes up to draw it.
 pub type Notify = Arc<dyn Fn() + Send + Sync>;
@@ -43,10 +44,16 @@ pub fn spawn_reader(
         .spawn(move || {
             let mut reader = serial_reader(path, baud);
             let mut backoff = BACKOFF_START;
+            let heartbeat = Heartbeat::register("id-card-reader", Mode::Periodic);
             while !stop.load(Ordering::Relaxed) {
+                heartbeat.beat();
+                let started = Instant::now();
                 match reader.read_card(Instant::now() + Duration::from_secs(2)) {
                     Ok(card) => {
                         backoff = BACKOFF_START;
+                        crate::ops::metrics::kiosk()
+                            .card_read_seconds
+                            .observe(started.elapsed().as_secs_f64());
                         tracing::info!(card = %card.id_number, "card read");
                         if events.send(Event::CardPlaced(card)).is_err() {
                             return;
@@ -56,6 +63,7 @@ pub fn spawn_reader(
                     Err(e) if e.kind() == ErrorKind::Timeout => {}
                     Err(e) => {
                         tracing::warn!(error = %e, kind = ?e.kind(), "card reader; retrying");
+                        let _backing_off = heartbeat.busy(BACKOFF_MAX + BACKOFF_START);
                         backoff_sleep(&mut backoff, &stop);
                     }
                 }
@@ -84,7 +92,9 @@ pub fn spawn_scanner(
             let mut scanner =
                 SerialScanner::new(crate::devices::link::SerialOpener::new(path, baud), suffix);
             let mut backoff = BACKOFF_START;
+            let heartbeat = Heartbeat::register("qr-scanner", Mode::Periodic);
             while !stop.load(Ordering::Relaxed) {
+                heartbeat.beat();
                 match scanner.next_scan(Instant::now() + Duration::from_secs(2)) {
                     Ok(Scan::Text(text)) => {
                         backoff = BACKOFF_START;
@@ -102,6 +112,7 @@ pub fn spawn_scanner(
                     Err(e) if e.kind() == ErrorKind::Timeout => {}
                     Err(e) => {
                         tracing::warn!(error = %e, kind = ?e.kind(), "scanner; retrying");
+                        let _backing_off = heartbeat.busy(BACKOFF_MAX + BACKOFF_START);
                         backoff_sleep(&mut backoff, &stop);
                     }
                 }

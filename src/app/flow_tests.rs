@@ -1157,3 +1157,6 @@ fn elder_mode_doubles_the_idle_timeout_and_ends_with_the_session() {
     k.ui(Action::ToggleElder).ui(Action::Exit);
     assert!(!k.state().ctx().elder);
 }
+
+/// The metrics endpoint after a scripted session (`crate::ops::metrics`).
+mod metrics_endpoint;

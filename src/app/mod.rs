@@ -342,7 +342,15 @@ pub fn run(config: KioskConfig) -> Result<i32, AppError> {
             })?;
     }
     let voice = config.voice.clone();
+    let metrics = config.metrics.listen_addr();
     let Assembled { app, stop, .. } = assemble(config, Clock::system())?;
+    // Operations: the Prometheus endpoint and the systemd watchdog, each on a thread of its own.
+    if let Some(Ok(addr)) = metrics
+        && let Err(e) = crate::ops::metrics::serve(addr)
+    {
+        tracing::error!(%addr, error = %e, "metrics endpoint not started");
+    }
+    crate::ops::watchdog::spawn_if_enabled(stop.clone());
     // Voice guidance on its own thread; without an audio device or espeak-ng it logs once and
     // stays silent.
     let app = if voice.enabled {

@@ -131,7 +131,6 @@ enum RulesCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
     match dispatch(cli) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         // Standard output closed early (`kiosk config | head -c1`): nothing left to say.
@@ -143,15 +142,6 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("KIOSK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<i32> {

@@ -28,6 +28,8 @@ pub fn serve(
     };
     run(opts, |addr| {
         let _ = crate::outln!("listening on http://{addr}");
+        // systemd (Type=notify): up once listening.
+        crate::ops::watchdog::ready();
         if demo {
             crate::errln!(
                 "kiosk serve: --demo: the built-in demo identity is accepted and the demo SMS outbox is served; never in production"

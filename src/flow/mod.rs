@@ -4,6 +4,7 @@
 //! [`Event::Ui`]; devices send card, scan and print events. The UI thread only ever runs `next`.
 
 mod next;
+pub mod observe;
 pub mod ports;
 mod state;
 
@@ -78,8 +79,18 @@ impl Driver {
             .name("flow-worker".into())
             .spawn(move || {
                 let mut ports = ports;
+                // The watchdog: idle is alive, a call only up to its deadline.
+                let heartbeat = crate::ops::watchdog::Heartbeat::register(
+                    "flow-worker",
+                    crate::ops::watchdog::Mode::OnDemand,
+                );
                 while let Ok(job) = job_rx.recv() {
+                    let kind = observe::kind(&job.effect);
+                    let started = Instant::now();
+                    let busy = heartbeat.busy(observe::EFFECT_DEADLINE);
                     let event = execute(&mut ports, job.effect, job.now);
+                    drop(busy);
+                    observe::effect_done(kind, event.as_ref(), started.elapsed());
                     let sent = done_tx.send(Done {
                         generation: job.generation,
                         event,
@@ -149,7 +160,15 @@ impl Driver {
     /// Feed one event through the flow; its effects go to the worker. Never blocks.
     pub fn send(&mut self, event: Event) {
         let state = self.state.take().expect("the state is always put back");
+        let tick = matches!(event, Event::Tick(_));
+        let before = state.ctx().message.clone();
         let (state, effects) = next(state, event);
+        observe::stepped(
+            tick,
+            &effects,
+            before.as_ref(),
+            state.ctx().message.as_ref(),
+        );
         self.state = Some(state);
         for effect in effects {
             self.dispatch(effect);

@@ -158,9 +158,22 @@ pub struct Shared {
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .route("/v1/{op}", post(op_handler))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(shared)
+}
+
+/// `GET /metrics`: the server's Prometheus figures (`crate::ops::metrics::server`).
+async fn metrics() -> Response {
+    let m = crate::ops::metrics::server();
+    m.sync_store_conflicts(crate::store::backend::pg_conflicts_retried());
+    let mut r = (StatusCode::OK, m.encode()).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(crate::ops::metrics::CONTENT_TYPE),
+    );
+    r
 }
 
 async fn healthz(State(st): State<Arc<Shared>>) -> Response {
@@ -226,9 +239,23 @@ pub fn authenticate(
     Ok(kiosk.to_string())
 }
 
+/// Every request is counted by operation and status (`crate::ops::metrics::server`).
 async fn op_handler(
-    State(st): State<Arc<Shared>>,
+    st: State<Arc<Shared>>,
     UrlPath(name): UrlPath<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let started = std::time::Instant::now();
+    let op = Op::from_name(&name).map_or("unknown", Op::name);
+    let response = op_answer(st, name, headers, body).await;
+    crate::ops::metrics::server().request(op, response.status().as_u16(), started.elapsed());
+    response
+}
+
+async fn op_answer(
+    State(st): State<Arc<Shared>>,
+    name: String,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -345,12 +372,17 @@ pub fn serve_blocking(
             let (s, b) = error_answer(&e);
             (s, b, false)
         }
-        Ok(Begin::Replay { status, body }) => (status, body, true),
+        Ok(Begin::Replay { status, body }) => {
+            crate::ops::metrics::server().ledger_replays.inc();
+            (status, body, true)
+        }
         Ok(Begin::Mismatch) => {
+            crate::ops::metrics::server().ledger_key_reused.inc();
             let (s, b) = error_answer(&StoreError::IdempotencyKeyReused);
             (s, b, false)
         }
         Ok(Begin::InFlight) => {
+            crate::ops::metrics::server().ledger_in_flight.inc();
             let (s, b) = error_answer(&StoreError::InFlight);
             (s, b, false)
         }

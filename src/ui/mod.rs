@@ -91,6 +91,8 @@ pub struct KioskApp {
     prompter: Prompter,
     /// The attract screen's card-placement animation runs (never on a CPU renderer), from when.
     animation: Option<std::time::Instant>,
+    /// The UI loop's sign of life for the systemd watchdog (`crate::ops::watchdog`).
+    heartbeat: Arc<crate::ops::watchdog::Heartbeat>,
 }
 
 /// One cycle of the card-placement animation.
@@ -116,6 +118,10 @@ impl KioskApp {
             voice: None,
             prompter: Prompter::default(),
             animation: None,
+            heartbeat: crate::ops::watchdog::Heartbeat::register(
+                "ui",
+                crate::ops::watchdog::Mode::Periodic,
+            ),
         }
     }
 
@@ -217,13 +223,24 @@ impl KioskApp {
 
     /// Draw one frame. eframe's `App::ui` and the tests call this.
     pub fn ui(&mut self, ui: &mut egui::Ui) {
+        let frame_started = std::time::Instant::now();
+        crate::ops::watchdog::hang_ui_if_asked();
+        self.heartbeat.beat();
         self.frames += 1;
         let ctx = ui.ctx().clone();
         if !self.wake_set {
             let wake = ctx.clone();
             self.driver
                 .set_wake(Arc::new(move || wake.request_repaint()));
+            // The watchdog asks for a frame at each check, so an idle screen still shows life.
+            let poke = ctx.clone();
+            self.heartbeat
+                .set_poke(Box::new(move || poke.request_repaint()));
             self.wake_set = true;
+            // A second frame right away: READY=1 goes once the first one was painted.
+            ctx.request_repaint();
+        } else {
+            crate::ops::watchdog::ready();
         }
         self.driver.poll();
         while let Ok(e) = self.events_rx.try_recv() {
@@ -275,6 +292,9 @@ impl KioskApp {
         } else {
             self.schedule_repaint(&ctx);
         }
+        crate::ops::metrics::kiosk()
+            .frame_build_seconds
+            .observe(frame_started.elapsed().as_secs_f64());
     }
 
     /// Repaint only when something on screen will change: the idle countdown, the clock's minute.
