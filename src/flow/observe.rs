@@ -30,6 +30,7 @@ pub fn kind(effect: &Effect) -> &'static str {
         Effect::Register { .. } => "register",
         Effect::Feedback { .. } => "feedback",
         Effect::QueryHealth => "health",
+        Effect::ProbeLink => "probe_link",
         Effect::SessionWiped => "session_wiped",
     }
 }
@@ -83,7 +84,7 @@ pub fn effect_done(kind: &'static str, event: Option<&Event>, took: Duration) {
         Event::FilingSubmitted(Ok(_)) => m.task_completed("file"),
         Event::Unfiled(Ok(())) => m.task_completed("unfile"),
         Event::Registered(Ok(())) => m.task_completed("register"),
-        Event::FeedbackSent(Ok(())) => m.task_completed("feedback"),
+        Event::FeedbackSent(Ok(_)) => m.task_completed("feedback"),
         Event::Health(h) => {
             m.device("reader", h.reader.is_ok());
             m.device("scanner", h.scanner.is_ok());
