@@ -291,9 +291,9 @@ mod tests {
     #[test]
     fn a_periodic_heartbeat_goes_stale_without_beats() {
         let ui = Arc::new(Heartbeat::unregistered("ui", Mode::Periodic));
-        assert!(stuck(&[ui.clone()], STALE).is_empty());
+        assert!(stuck(std::slice::from_ref(&ui), STALE).is_empty());
         std::thread::sleep(Duration::from_millis(150));
-        assert_eq!(stuck(&[ui.clone()], STALE), vec!["ui"]);
+        assert_eq!(stuck(std::slice::from_ref(&ui), STALE), vec!["ui"]);
         ui.beat();
         assert!(stuck(&[ui], STALE).is_empty());
     }
@@ -302,13 +302,19 @@ mod tests {
     fn an_idle_worker_is_alive_and_a_busy_one_only_up_to_its_deadline() {
         let w = Arc::new(Heartbeat::unregistered("flow-worker", Mode::OnDemand));
         std::thread::sleep(Duration::from_millis(150));
-        assert!(stuck(&[w.clone()], STALE).is_empty(), "idle is alive");
+        assert!(
+            stuck(std::slice::from_ref(&w), STALE).is_empty(),
+            "idle is alive"
+        );
         {
             let _call = w.busy(Duration::from_millis(300));
             std::thread::sleep(Duration::from_millis(150));
-            assert!(stuck(&[w.clone()], STALE).is_empty(), "within its deadline");
+            assert!(
+                stuck(std::slice::from_ref(&w), STALE).is_empty(),
+                "within its deadline"
+            );
             std::thread::sleep(Duration::from_millis(250));
-            assert_eq!(stuck(&[w.clone()], STALE), vec!["flow-worker"]);
+            assert_eq!(stuck(std::slice::from_ref(&w), STALE), vec!["flow-worker"]);
         }
         assert!(stuck(&[w], STALE).is_empty(), "answered: alive again");
     }
