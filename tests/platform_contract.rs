@@ -1,6 +1,6 @@
 //! The `Platform` contract: every scenario is written once, against `&dyn Platform` only, and
-//! instantiated per implementation with `contract_suite!(name, factory)`: SQLite and PostgreSQL
-//! here; a remote client is one more line (`contract_suite!(remote, make_remote)`).
+//! instantiated per implementation with `contract_suite!(name, factory)`: SQLite, PostgreSQL, and
+//! a kiosk's `RemotePlatform` calling `kiosk serve` on PostgreSQL.
 //!
 //! Plus the race on PostgreSQL: two threads on two pool connections hammering the same last
 //! filing slot and the same payment, 200 rounds, rows counted afterwards.
@@ -76,6 +76,43 @@ fn make_pg() -> Subject {
     subject(PgPlatform::connect_demo(&url, 4).unwrap())
 }
 
+/// A kiosk's `RemotePlatform` calling `kiosk serve` (in this process, the demo identity) on a
+/// fresh PostgreSQL demo city: every scenario through the wire, the signed requests and the
+/// server's idempotency ledger. The SMS outbox is read beside the server, as a phone would.
+fn make_remote_pg() -> Subject {
+    let url = support::pg::fresh_database("remote");
+    let store = PgPlatform::connect_demo(&url, 2).unwrap();
+    store.build_demo_city(&city_options()).expect("demo city");
+    let store = Arc::new(store);
+    let addr = kiosk::server::spawn(kiosk::server::ServeOptions {
+        database: url,
+        listen: "127.0.0.1:0".parse().unwrap(),
+        demo: true,
+        kiosks: None,
+        revert_every: None,
+        kiosk_clock: true,
+        confirm_points_after: std::time::Duration::from_secs(3600),
+    })
+    .expect("kiosk serve starts");
+    let remote = kiosk::remote::RemotePlatform::new(
+        &format!("http://{addr}"),
+        kiosk::wire::auth::KioskIdentity::demo(),
+    )
+    .unwrap();
+    Subject {
+        platform: Arc::new(remote),
+        sms_code: Box::new(move |outbox_id| {
+            store
+                .sms_outbox(1000)
+                .unwrap()
+                .into_iter()
+                .find(|e| e.id == outbox_id)
+                .expect("the SMS in the outbox")
+                .code
+        }),
+    }
+}
+
 /// Every scenario of [`scenarios`], as one `#[test]` each of the implementation `$make` builds.
 macro_rules! contract_suite {
     ($name:ident, $make:ident) => {
@@ -111,6 +148,7 @@ macro_rules! scenario_tests {
 
 contract_suite!(sqlite, make_sqlite);
 contract_suite!(postgres, make_pg);
+contract_suite!(remote_on_postgres, make_remote_pg);
 
 mod scenarios {
     use super::*;
