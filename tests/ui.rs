@@ -1649,3 +1649,35 @@ fn each_new_step_speaks_its_prompt_once() {
             <= 1
     );
 }
+
+/// Issue 13 item 1: the card-placement animation (on only when the adapter is not a CPU
+/// renderer) repaints the attract screen at most 10 times a second, and nothing else repaints
+/// for it.
+#[test]
+fn the_attract_animation_repaints_at_most_10_times_a_second() {
+    let (_k, mut h) = harness(DAY);
+    let delay = |h: &Harness<'_, KioskApp>| {
+        h.output().viewport_output[&egui::ViewportId::ROOT].repaint_delay
+    };
+    h.step();
+    assert!(delay(&h) > Duration::from_secs(1), "off: {:?}", delay(&h));
+    h.state_mut().set_animation(true);
+    for _ in 0..3 {
+        h.step();
+        let d = delay(&h);
+        assert!(
+            d >= Duration::from_millis(99) && d <= Duration::from_millis(101),
+            "on: {d:?}"
+        );
+    }
+    // Another screen: no animation, no 10 Hz repaint.
+    h.state_mut()
+        .send(kiosk::flow::Event::Ui(kiosk::flow::Action::Start));
+    h.step();
+    h.step();
+    assert!(
+        delay(&h) > Duration::from_secs(1),
+        "place card: {:?}",
+        delay(&h)
+    );
+}

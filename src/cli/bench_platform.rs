@@ -3,11 +3,10 @@
 //! `kiosk db bench`, in one run.
 //!
 //! Each simulated kiosk is a thread with its own `RemotePlatform` (the demo identity, signed
-//! requests, idempotency keys) against an in-process `kiosk serve` on the given database. One
-//! round is a look-up as a card read makes it (a demo person, their vehicles, the first one's
-//! violations) and a handle+pay of one violation of its own. All kiosks act for the practice driver: every handle of the round runs against the
-//! same licence and the same decision numbering, the worst case for PostgreSQL's serialization
-//! conflicts (retried by the store).
+//! requests, idempotency keys) against an in-process `kiosk serve` on the given database, acting
+//! for a driver of its own from the demo city (given zero-point camera fines for the run). One
+//! round is the look-up a card read makes (person, vehicles, the car's violations) and a
+//! handle+pay of one of the driver's fines.
 
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -45,10 +44,9 @@ pub fn run(database: &str, rounds: usize) -> anyhow::Result<i32> {
         );
     }
     let rounds = rounds.max(1);
-    let needed = KIOSKS.iter().sum::<usize>() * rounds;
     let anchor = demo::today_anchor();
     let now = anchor + SignedDuration::from_hours(2);
-    // The city: the demo city when the database is empty, and the practice driver's violations.
+    // The city: the demo city when the database is empty.
     let store = PgPlatform::connect_demo(database, 2).context("open the database")?;
     let persons: i64 = store.read_sql(|tx| Ok(tx.one("SELECT count(*) FROM persons", &[])?))?;
     if persons == 0 {
@@ -58,38 +56,56 @@ pub fn run(database: &str, rounds: usize) -> anyhow::Result<i32> {
             anchor,
         })?;
     }
-    let have: i64 = store.read_sql(|tx| {
-        Ok(tx.one(
-            "SELECT count(*) FROM violations WHERE id LIKE 'P%' AND state = 'pending'",
-            &[],
-        )?)
+    // One driver per simulated kiosk: the demo city's owners of a non-operating small car with a
+    // valid licence, each given `rounds` zero-point camera fines per step of their own (ids `B<kiosk><n>`,
+    // made again on every run), so kiosks conflict only where a city's would: on shared tables.
+    let most = *KIOSKS.iter().max().unwrap_or(&1);
+    let drivers: Vec<(String, String, i64)> = store.read_sql(|tx| {
+        let rows = tx.query(
+            "SELECT p.id_number, v.plate, v.id FROM persons p
+             JOIN licences l ON l.person_id = p.id
+             JOIN vehicles v ON v.owner_person_id = p.id
+             WHERE l.status = 'A' AND l.cycle_points + l.pending_points < 6 AND l.full_12_count = 0
+               AND v.status = 'A'
+               AND v.plate_type = '02' AND v.use_code = 'A' AND p.id_number <> ?1
+             ORDER BY p.id LIMIT ?2",
+            &crate::sql_params![demo::PRACTICE_PERSON, most as i64 * 3],
+        )?;
+        let mut out: Vec<(String, String, i64)> = Vec::new();
+        for r in rows {
+            let id: String = r.get(0)?;
+            if out.iter().all(|(seen, _, _)| *seen != id) {
+                out.push((id, r.get(1)?, r.get(2)?));
+            }
+        }
+        Ok(out)
     })?;
-    let total: i64 = store
-        .read_sql(|tx| Ok(tx.one("SELECT count(*) FROM violations WHERE id LIKE 'P%'", &[])?))?;
-    let want = u32::try_from(total - have + needed as i64).unwrap_or(u32::MAX);
-    store.ensure_practice_fixture(want, anchor)?;
-    let mut pending: Vec<String> = store.read_sql(|tx| {
-        Ok(tx.column(
-            "SELECT id FROM violations WHERE id LIKE 'P%' AND state = 'pending' ORDER BY id",
-            &[],
-        )?)
-    })?;
-    // Look-ups as a card read makes them (person, vehicles, the first vehicle's violations), of
-    // the demo city's people.
-    let people: Vec<String> = store.read_sql(|tx| {
-        Ok(tx.column(
-            "SELECT p.id_number FROM persons p JOIN vehicles v ON v.owner_person_id = p.id \
-             WHERE p.id_number <> ?1 GROUP BY p.id_number ORDER BY p.id_number LIMIT 500",
-            &crate::sql_params![demo::PRACTICE_PERSON],
-        )?)
-    })?;
-    let people: Arc<Vec<IdNumber>> = Arc::new(
-        people
-            .iter()
-            .filter_map(|s| IdNumber::parse(s).ok())
-            .collect(),
+    anyhow::ensure!(
+        drivers.len() >= most,
+        "the demo city has {} drivers with a car of their own; the benchmark needs {most}",
+        drivers.len()
     );
-    anyhow::ensure!(!people.is_empty(), "the demo city has no vehicle owners");
+    let run_tag = Timestamp::now().as_second() % 100_000;
+    let fined = anchor - SignedDuration::from_hours(24);
+    let work: Vec<(IdNumber, VehicleKey, Vec<String>)> = store.write_sql(|tx| {
+        let mut work = Vec::new();
+        for (k, (id, plate, vehicle_id)) in drivers.iter().take(most).enumerate() {
+            let mut ids = Vec::new();
+            for i in 0..rounds * KIOSKS.len() {
+                let vid = format!("B{run_tag:05}{k:03}{i:04}");
+                tx.exec(
+                    "INSERT INTO violations (id, vehicle_id, occurred_at, place, description, province, province_online, recorded_by, penalty, fine_fen, points, authority, authority_address, state)
+                     VALUES (?1, ?2, ?3, '重庆市渝中区测试路', '机动车违反规定停放、临时停车', '渝', 1, 'camera', 'fine', 15000, 0, '重庆市公安局交通管理局渝中区支队', '重庆市渝中区交巡警支队', 'pending')",
+                    &crate::sql_params![vid, vehicle_id, fined.as_second()],
+                )?;
+                ids.push(vid);
+            }
+            let who = IdNumber::parse(id).map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
+            let key = VehicleKey::parse(plate, "02")?;
+            work.push((who, key, ids));
+        }
+        Ok(work)
+    })?;
     drop(store);
 
     let addr = spawn(ServeOptions {
@@ -102,8 +118,6 @@ pub fn run(database: &str, rounds: usize) -> anyhow::Result<i32> {
         confirm_points_after: Duration::from_secs(3600),
     })?;
     let url = format!("http://{addr}");
-    let who = IdNumber::parse(demo::PRACTICE_PERSON)?;
-    let vehicle = VehicleKey::parse(demo::PRACTICE_PLATE, "02")?;
 
     let mut steps = Vec::new();
     for kiosks in KIOSKS {
@@ -111,25 +125,24 @@ pub fn run(database: &str, rounds: usize) -> anyhow::Result<i32> {
         let started = Instant::now();
         let threads: Vec<_> = (0..kiosks)
             .map(|k| {
-                let mine: Vec<String> = pending.drain(..rounds).collect();
-                let (url, who, vehicle, barrier, people) = (
-                    url.clone(),
-                    who.clone(),
-                    vehicle.clone(),
-                    barrier.clone(),
-                    people.clone(),
-                );
+                // Each step uses its own slice of every driver's fines.
+                let (who, vehicle, all) = &work[k];
+                let step = KIOSKS.iter().position(|&n| n == kiosks).unwrap_or(0);
+                let mine: Vec<String> = all[step * rounds..(step + 1) * rounds].to_vec();
+                let (url, who, vehicle, barrier) =
+                    (url.clone(), who.clone(), vehicle.clone(), barrier.clone());
                 std::thread::spawn(move || {
                     let p = RemotePlatform::new(&url, KioskIdentity::demo())?;
+                    // Warm up (connection, the server's prepared statements), untimed.
+                    p.person(&who, now)?;
                     barrier.wait();
                     let (mut lookups, mut paid, mut failed) = (Vec::new(), Vec::new(), 0usize);
                     for (i, violation) in mine.into_iter().enumerate() {
+                        // The look-up a card read makes: person, vehicles, the car's violations.
                         let t = Instant::now();
-                        let person = &people[(k * 7919 + i) % people.len()];
-                        p.person(person, now)?;
-                        if let Some(v) = p.vehicles(person, now)?.first() {
-                            p.violations(person, &v.key(), now)?;
-                        }
+                        p.person(&who, now)?;
+                        p.vehicles(&who, now)?;
+                        p.violations(&who, &vehicle, now)?;
                         lookups.push(t.elapsed());
                         let t = Instant::now();
                         let done = p
@@ -146,7 +159,9 @@ pub fn run(database: &str, rounds: usize) -> anyhow::Result<i32> {
                                 p.pay(
                                     &PayRequest {
                                         decision_number: out.items[0].decision.number.clone(),
-                                        idempotency_key: format!("bench-{kiosks}-{k}-{i}"),
+                                        idempotency_key: format!(
+                                            "bench-{run_tag}-{kiosks}-{k}-{i}"
+                                        ),
                                         method: "demo".into(),
                                     },
                                     now,

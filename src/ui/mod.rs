@@ -89,7 +89,14 @@ pub struct KioskApp {
     /// Voice guidance, when on: told the prompt of each new step (never waits).
     voice: Option<Box<dyn Voice>>,
     prompter: Prompter,
+    /// The attract screen's card-placement animation runs (never on a CPU renderer), from when.
+    animation: Option<std::time::Instant>,
 }
+
+/// One cycle of the card-placement animation.
+const ANIMATION_CYCLE_SECS: f32 = 2.4;
+/// The animation repaints at most this often: 10 frames a second.
+pub const ANIMATION_FRAME_SECS: f32 = 0.1;
 
 impl KioskApp {
     /// A kiosk over a driver the composition root (`crate::app::assemble`) put together.
@@ -108,7 +115,27 @@ impl KioskApp {
             bench: None,
             voice: None,
             prompter: Prompter::default(),
+            animation: None,
         }
+    }
+
+    /// Animate the card placement on the attract screen (at most 10 frames a second). The
+    /// window turns it on only when the graphics adapter is not a CPU renderer.
+    pub fn set_animation(&mut self, on: bool) {
+        self.animation = on.then(std::time::Instant::now);
+    }
+
+    /// The animation's phase (0 to 1) when it runs on the current screen.
+    fn animation_phase(&self) -> Option<f32> {
+        let start = self.animation?;
+        let welcome = matches!(
+            self.driver.state(),
+            State::Attract {
+                page: crate::flow::AttractPage::Welcome,
+                ..
+            }
+        );
+        welcome.then(|| (start.elapsed().as_secs_f32() / ANIMATION_CYCLE_SECS).fract())
     }
 
     /// Speak each new step's prompt through `voice` (`voice::SpeakingVoice` on a kiosk).
@@ -230,6 +257,7 @@ impl KioskApp {
             demo: self.config.kiosk.demo,
             scroll_to: self.bench.as_mut().and_then(|b| b.scroll_step()),
             busy: self.driver.busy(self.clock.now()),
+            animation: self.animation_phase(),
         };
         egui::CentralPanel::no_frame().show(ui, |ui| {
             screens::draw(ui, self.driver.state(), &view, &mut events);
@@ -264,6 +292,9 @@ impl KioskApp {
         {
             next = next.min(busy_in.as_secs_f32());
         }
+        if self.animation_phase().is_some() {
+            next = next.min(ANIMATION_FRAME_SECS);
+        }
         ctx.request_repaint_after_secs(next.max(0.05));
     }
 }
@@ -282,10 +313,50 @@ pub fn metrics(ctx: &egui::Context, config: &KioskConfig, elder: bool) -> theme:
     )
 }
 
-struct EframeApp(KioskApp);
+struct EframeApp(KioskApp, bool);
+
+/// Whether the window is drawn by a CPU renderer (wgpu's adapter type, or the GL renderer's
+/// name: llvmpipe, softpipe, SwiftShader); unknown counts as one.
+fn cpu_renderer(frame: &eframe::Frame) -> (bool, String) {
+    if let Some(rs) = frame.wgpu_render_state() {
+        let info = rs.adapter.get_info();
+        return (
+            info.device_type == eframe::wgpu::DeviceType::Cpu,
+            format!("wgpu {:?} {}", info.device_type, info.name),
+        );
+    }
+    if let Some(gl) = frame.gl() {
+        use eframe::glow::HasContext;
+        // SAFETY: a plain string query on the context eframe made current for this frame.
+        let name = unsafe { gl.get_parameter_string(eframe::glow::RENDERER) };
+        let lower = name.to_lowercase();
+        let cpu = ["llvmpipe", "softpipe", "swiftshader", "software"]
+            .iter()
+            .any(|s| lower.contains(s));
+        return (cpu, format!("glow {name}"));
+    }
+    (true, "unknown".into())
+}
 
 impl eframe::App for EframeApp {
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
+        if !self.1 {
+            self.1 = true;
+            let (mut cpu, adapter) = cpu_renderer(frame);
+            // The benchmark measures the animation's cost where it is normally off.
+            match std::env::var("KIOSK_ANIMATION").as_deref() {
+                Ok("on") => cpu = false,
+                Ok("off") => cpu = true,
+                _ => {}
+            }
+            tracing::info!(
+                adapter,
+                cpu,
+                "graphics adapter; the attract animation is {}",
+                if cpu { "off (CPU renderer)" } else { "on" }
+            );
+            self.0.set_animation(!cpu);
+        }
         self.0.ui(ui);
     }
 
@@ -308,6 +379,19 @@ impl eframe::App for EframeApp {
     }
 }
 
+/// The eframe renderer: `KIOSK_RENDERER=wgpu` or `glow` (the benchmark compares them), else the
+/// default chosen by measuring `kiosk bench ui` without a GPU (ARCHITECTURE.md).
+pub fn renderer() -> eframe::Renderer {
+    match std::env::var("KIOSK_RENDERER").as_deref() {
+        Ok("glow") => eframe::Renderer::Glow,
+        Ok("wgpu") => eframe::Renderer::Wgpu,
+        _ => DEFAULT_RENDERER,
+    }
+}
+
+/// The renderer that drew this UI cheaper on a CPU-only machine (see `renderer`).
+pub const DEFAULT_RENDERER: eframe::Renderer = eframe::Renderer::Glow;
+
 pub fn open_window(app: KioskApp, windowed: bool) -> Result<(), UiError> {
     open_window_with(app, windowed, |_| {})
 }
@@ -324,8 +408,11 @@ pub fn open_window_with(
         .with_inner_size([1600.0, 900.0])
         .with_fullscreen(!windowed)
         .with_decorations(windowed);
+    let renderer = renderer();
+    tracing::info!(?renderer, "renderer");
     let options = eframe::NativeOptions {
         viewport,
+        renderer,
         ..Default::default()
     };
     eframe::run_native(
@@ -334,7 +421,7 @@ pub fn open_window_with(
         Box::new(move |cc| {
             KioskApp::setup(&cc.egui_ctx);
             on_start(&cc.egui_ctx);
-            Ok(Box::new(EframeApp(app)))
+            Ok(Box::new(EframeApp(app, false)))
         }),
     )
     .map_err(|e| UiError::Window(e.to_string()))

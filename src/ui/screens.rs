@@ -34,6 +34,8 @@ pub(super) struct View {
     pub scroll_to: Option<f32>,
     /// A call has been outstanding for a while: say so (请稍候).
     pub busy: bool,
+    /// The attract screen's card-placement animation: its phase (0 to 1), when it runs.
+    pub animation: Option<f32>,
 }
 
 /// The bottom action bar of a screen: back (and menu) on the left, the one primary action on
@@ -943,6 +945,32 @@ fn tile(
     response
 }
 
+/// The card-placement animation in `r`: the card comes down onto the reader (the first 60% of
+/// the cycle), rests there, and the reader lights up. A few shapes; at most 10 frames a second.
+fn card_placement(p: &egui::Painter, r: Rect, phase: f32, w: f32) {
+    let reader = Rect::from_min_max(
+        Pos2::new(r.left(), r.bottom() - r.height() * 0.18),
+        r.right_bottom(),
+    );
+    let placed = phase >= 0.6;
+    p.rect_stroke(
+        reader,
+        w,
+        Stroke::new(w, if placed { theme::OK } else { theme::MUTED }),
+        egui::StrokeKind::Inside,
+    );
+    let t = (phase / 0.6).min(1.0);
+    let ease = 1.0 - (1.0 - t) * (1.0 - t);
+    let card_h = r.height() * 0.7;
+    let rest = reader.top() - card_h * 0.85;
+    let top = r.top() - card_h * 0.15 + (rest - (r.top() - card_h * 0.15)) * ease;
+    let card = Rect::from_min_size(
+        Pos2::new(r.left() + r.width() * 0.1, top.max(r.top())),
+        vec2(r.width() * 0.8, card_h),
+    );
+    icon(p, card, Icon::Card, theme::ACCENT, w);
+}
+
 fn attract(ui: &mut Ui, ctx: &Ctx, page: &AttractPage, v: &View, out: &mut Vec<Event>) -> Bar {
     let m = v.m;
     match page {
@@ -955,7 +983,10 @@ fn attract(ui: &mut Ui, ctx: &Ctx, page: &AttractPage, v: &View, out: &mut Vec<E
                 v.body(ui, v.t(T::Subtitle));
                 ui.add_space(m.smm(4.0));
                 let (r, _) = ui.allocate_exact_size(vec2(m.smm(40.0), m.smm(28.0)), Sense::hover());
-                icon(ui.painter(), r, Icon::Card, theme::ACCENT, m.mm(1.2));
+                match v.animation {
+                    Some(phase) => card_placement(ui.painter(), r, phase, m.mm(1.2)),
+                    None => icon(ui.painter(), r, Icon::Card, theme::ACCENT, m.mm(1.2)),
+                }
                 v.body(ui, v.t(T::PlaceCardHint));
                 ui.add_space(m.smm(4.0));
                 let w = m.smm(90.0);

@@ -101,7 +101,15 @@ impl Simulator {
         {
             return Some(tex.clone());
         }
-        let img = image::open(&newest).ok()?.to_rgba8();
+        let mut img = image::open(&newest).ok()?.to_rgba8();
+        // A very long receipt (hundreds of violations) is taller than the GPU's largest texture:
+        // the panel shows its top, as much as fits, instead of failing.
+        let max = ctx.input(|i| i.max_texture_side) as u32;
+        if img.height() > max || img.width() > max {
+            img =
+                image::imageops::crop_imm(&img, 0, 0, img.width().min(max), img.height().min(max))
+                    .to_image();
+        }
         let size = [img.width() as usize, img.height() as usize];
         let color = egui::ColorImage::from_rgba_unmultiplied(size, img.as_raw());
         let tex = ctx.load_texture("printed-receipt", color, egui::TextureOptions::LINEAR);

@@ -301,6 +301,15 @@ impl<B: Backend> StorePlatform<B> {
         }
     }
 
+    /// Run SQL that writes through the store's layer, in one write transaction (benchmark and
+    /// test fixtures; never an operation of the platform).
+    pub fn write_sql<T>(
+        &self,
+        mut f: impl FnMut(&dyn Sql) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.write(&mut f)
+    }
+
     /// Run read-only SQL through the store's layer (tools, tests).
     pub fn read_sql<T>(
         &self,

@@ -12,7 +12,7 @@ use crate::rules::payment::{self as pay_rules, AmountDue, PaymentWindow};
 use crate::rules::{self, EligibilityRequest, ViolationFacts, maintenance};
 use crate::sql_params;
 use crate::store::sms;
-use crate::store::sql::Sql;
+use crate::store::sql::{Dialect, Sql};
 use crate::store::token;
 use crate::store::{StoreError, audit};
 
@@ -166,7 +166,12 @@ pub(super) fn next_decision_number(
     tx: &dyn Sql,
     now: Timestamp,
 ) -> Result<(i64, String), StoreError> {
-    let id: i64 = tx.one("SELECT coalesce(max(id), 0) + 1 FROM decisions", &[])?;
+    let id: i64 = match tx.dialect() {
+        // Under the write lock: nobody else can take the same id.
+        Dialect::Sqlite => tx.one("SELECT coalesce(max(id), 0) + 1 FROM decisions", &[])?,
+        // A sequence: no read of the table, so no serialization conflict between handlings.
+        Dialect::Postgres => tx.one("SELECT nextval('decision_ids')", &[])?,
+    };
     let day = maintenance::local_time(now).date().strftime("%Y%m%d");
     Ok((id, format!("5001{day}{id:08}")))
 }
