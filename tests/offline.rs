@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
-use egui_kittest::kittest::{NodeT, Queryable};
+use egui_kittest::kittest::Queryable;
 use jiff::{SignedDuration, Timestamp};
 use kiosk::app::outbox::{Courier, Item, Outbox};
 use kiosk::app::{Assembled, assemble};
