@@ -160,6 +160,7 @@ fn tick(mut state: State, now: jiff::Timestamp, fx: &mut Vec<Effect>) -> State {
     // The attract screen probes the link every LINK_PROBE (and at once after a call found the
     // server out of reach), so its offline notice comes and goes by itself.
     if let State::Attract { ctx, .. } = &mut state
+        && ctx.probe_link
         && ctx
             .last_probe
             .is_none_or(|at| now.duration_since(at) >= LINK_PROBE)

@@ -72,6 +72,9 @@ pub struct Ctx {
     pub online: bool,
     /// When the attract screen last probed the link (None: probe at the next tick).
     pub last_probe: Option<Timestamp>,
+    /// The platform is a server (`[platform] url`): the attract screen probes the link. A local
+    /// store is always reachable and never probed.
+    pub probe_link: bool,
 }
 
 impl Ctx {
@@ -101,6 +104,7 @@ impl Ctx {
             seq: 0,
             online: true,
             last_probe: None,
+            probe_link: config.platform.remote_url().is_some(),
         }
     }
 

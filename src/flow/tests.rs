@@ -280,7 +280,18 @@ fn probes(k: &mut Pure) -> usize {
 
 #[test]
 fn the_attract_screen_probes_the_link_every_15_s_and_at_once_after_an_offline_call() {
-    let mut k = Pure::at(DAY);
+    // A local store is never probed.
+    let mut local = Pure::at(DAY);
+    local.wait(1).wait(15).wait(15);
+    assert_eq!(probes(&mut local), 0);
+    let mut config = KioskConfig::embedded();
+    config.platform.url = "http://127.0.0.1:9".into();
+    let now: Timestamp = DAY.parse().unwrap();
+    let mut k = Pure {
+        state: Some(State::new(&config, now)),
+        effects: Vec::new(),
+        now,
+    };
     // (seconds waited, probes asked for)
     let steps: [(i64, usize); 4] = [(1, 1), (10, 0), (5, 1), (14, 0)];
     for (secs, want) in steps {
