@@ -101,18 +101,7 @@ impl Kiosks {
         let names = ["CQ-HALL1-0001", "CQ-HALL2-0002"];
         let mut list = String::new();
         for name in names {
-            let key = dir.path().join(format!("{name}.key"));
-            let out = kiosk_cmd()
-                .args(["keygen", "--out"])
-                .arg(&key)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let public = String::from_utf8(out.stdout).unwrap().trim().to_string();
+            let (_, public) = remote::keygen(dir.path(), &format!("{name}.key"));
             list.push_str(&format!("[kiosks.{name}]\npublic_key = \"{public}\"\n\n"));
         }
         std::fs::write(dir.path().join("kiosks.toml"), list).unwrap();

@@ -403,23 +403,7 @@ fn a_write_without_an_idempotency_key_is_refused() {
     assert_eq!(resp.status().as_u16(), 404);
 }
 
-fn keygen(dir: &Path, name: &str) -> (PathBuf, String) {
-    let path = dir.join(name);
-    let out = Command::new(env!("CARGO_BIN_EXE_kiosk"))
-        .args(["keygen", "--out"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (
-        path,
-        String::from_utf8(out.stdout).unwrap().trim().to_string(),
-    )
-}
+use remote::keygen;
 
 /// One signed call with explicit headers: the status and the error code.
 fn raw_call(url: &str, kiosk: &str, time: i64, signature: &str) -> (u16, String) {

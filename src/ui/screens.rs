@@ -1588,11 +1588,17 @@ fn session_screen(ui: &mut Ui, ctx: &Ctx, s: &Session, v: &View, out: &mut Vec<E
 }
 
 fn amounts(ui: &mut Ui, ctx: &Ctx, sel: &Selection, v: &View) {
+    amount_lines(ui, ctx, sel, v, String::new());
+}
+
+/// What is due on the selection: fine, surcharge and fee on one line (after `lead`, e.g. how many
+/// are selected), the total (the rule core's `AmountDue`) on the next.
+fn amount_lines(ui: &mut Ui, ctx: &Ctx, sel: &Selection, v: &View, lead: String) {
     let (fines, surcharge) = sel.amounts(ctx.now);
     v.body(
         ui,
         format!(
-            "{} {}   {} {}   {} {}",
+            "{lead}{} {}   {} {}   {} {}",
             v.t(T::Amount),
             v.money(fines),
             v.t(T::Surcharge),
@@ -1834,29 +1840,8 @@ fn violations(
         Layout::top_down(Align::Min),
         |ui| {
             ui.spacing_mut().item_spacing.y = 0.0;
-            let (fines, surcharge) = sel.amounts(ctx.now);
-            v.body(
-                ui,
-                format!(
-                    "{} {}   {} {}   {} {}   {} {}",
-                    v.t(T::Selected),
-                    sel.selected.len(),
-                    v.t(T::Amount),
-                    v.money(fines),
-                    v.t(T::Surcharge),
-                    v.money(surcharge),
-                    v.t(T::Fee),
-                    v.money(crate::rules::SERVICE_FEE),
-                ),
-            );
-            v.strong(
-                ui,
-                format!(
-                    "{} {}",
-                    v.t(T::Total),
-                    v.money(crate::rules::payment::AmountDue::new(fines, surcharge).total())
-                ),
-            );
+            let lead = format!("{} {}   ", v.t(T::Selected), sel.selected.len());
+            amount_lines(ui, ctx, sel, v, lead);
             if let Some(c) = &sel.cycle {
                 let text = match v.lang {
                     Language::ZhCn => c.message_zh(),

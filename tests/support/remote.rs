@@ -99,3 +99,22 @@ pub fn start_remote(db: &Path) -> (Server, RemotePlatform) {
     let platform = demo_client(&server);
     (server, platform)
 }
+
+/// `kiosk keygen --out DIR/NAME`: the key file and the public key it printed.
+pub fn keygen(dir: &Path, name: &str) -> (std::path::PathBuf, String) {
+    let path = dir.join(name);
+    let out = Command::new(env!("CARGO_BIN_EXE_kiosk"))
+        .args(["keygen", "--out"])
+        .arg(&path)
+        .output()
+        .expect("kiosk keygen runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        path,
+        String::from_utf8(out.stdout).unwrap().trim().to_string(),
+    )
+}
