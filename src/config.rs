@@ -4,6 +4,16 @@
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+mod face;
+mod payment;
+mod qr;
+mod sms;
+
+pub use face::FaceSection;
+pub use payment::PaymentSection;
+pub use qr::QrSection;
+pub use sms::SmsSection;
+
 /// The embedded default configuration (the repository's `kiosk.toml`).
 pub const EMBEDDED_DEFAULT: &str = include_str!("../kiosk.toml");
 
@@ -21,6 +31,14 @@ pub struct KioskConfig {
     pub voice: VoiceSection,
     #[serde(default)]
     pub metrics: MetricsSection,
+    #[serde(default)]
+    pub payment: PaymentSection,
+    #[serde(default)]
+    pub sms: SmsSection,
+    #[serde(default)]
+    pub qr: QrSection,
+    #[serde(default)]
+    pub face: FaceSection,
 }
 
 /// The Prometheus endpoint (`crate::ops::metrics`): `listen` empty, off; else a local address

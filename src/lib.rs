@@ -10,6 +10,7 @@ pub mod domain;
 pub mod flow;
 pub mod ops;
 pub mod privacy;
+pub mod providers;
 pub mod remote;
 pub mod rules;
 pub mod server;

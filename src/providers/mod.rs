@@ -1,0 +1,50 @@
+//! The platform's outside providers, chosen by `[payment]`, `[sms]` and `[qr]` (kiosk.toml for a
+//! kiosk on its own store, the server's configuration for `kiosk serve`): the demo parts (demo mode
+//! only) and the real adapters with their simulators, which speak the same bytes.
+
+use crate::config::{PaymentSection, QrSection, SmsSection};
+use crate::store::token::QrKeys;
+use crate::store::payment::{DemoPaymentProvider, PaymentProvider};
+use crate::store::sms::{DemoSmsGateway, SmsGateway};
+
+/// What a platform store needs from outside.
+pub struct PlatformParts {
+    pub qr: QrKeys,
+    pub sms: Box<dyn SmsGateway>,
+    pub payments: Box<dyn PaymentProvider>,
+}
+
+/// A provider that cannot be built, with the configuration key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvidersError {
+    #[error("{key}: {message}")]
+    Config { key: &'static str, message: String },
+}
+
+fn unknown(key: &'static str, name: &str) -> ProvidersError {
+    ProvidersError::Config {
+        key,
+        message: format!("unknown provider {name:?}"),
+    }
+}
+
+/// Build the providers the sections name.
+pub fn platform_parts(
+    payment: &PaymentSection,
+    sms: &SmsSection,
+    qr: &QrSection,
+) -> Result<PlatformParts, ProvidersError> {
+    let payments: Box<dyn PaymentProvider> = match payment.provider.as_str() {
+        "demo" => Box::new(DemoPaymentProvider),
+        other => return Err(unknown("payment.provider", other)),
+    };
+    let sms: Box<dyn SmsGateway> = match sms.provider.as_str() {
+        "demo" => Box::new(DemoSmsGateway),
+        other => return Err(unknown("sms.provider", other)),
+    };
+    let qr = match qr.provider.as_str() {
+        "demo" => QrKeys::demo(),
+        other => return Err(unknown("qr.provider", other)),
+    };
+    Ok(PlatformParts { qr, sms, payments })
+}
