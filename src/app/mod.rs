@@ -8,6 +8,7 @@ pub mod device_threads;
 pub mod outbox;
 pub mod peripherals;
 pub mod sim_source;
+pub mod soak;
 pub mod store_backend;
 
 use std::path::{Path, PathBuf};

@@ -97,11 +97,12 @@ enum Command {
     /// first bad key.
     Config,
     /// Benchmarks that print figures: `ui` (start-up, memory, idle CPU, frame times; needs a
-    /// display, e.g. under xvfb-run); `platform --database postgres://…` (the server over
+    /// display, e.g. under xvfb-run); `soak` (10,000 scripted sessions through the kiosk in
+    /// accelerated time: memory, open files and database size at the start and the end); `platform --database postgres://…` (the server over
     /// loopback HTTP with 1, 10 and 100 simulated kiosks, beside the embedded SQLite figures).
     /// The store's alone is `kiosk db bench`.
     Bench {
-        #[arg(value_parser = ["ui", "platform"])]
+        #[arg(value_parser = ["ui", "platform", "soak"])]
         what: String,
         /// `platform`: the PostgreSQL database the server runs on (empty, or a demo city).
         #[arg(long)]
@@ -109,6 +110,12 @@ enum Command {
         /// `platform`: handle+pay rounds per simulated kiosk in each step.
         #[arg(long, default_value_t = 20)]
         rounds: usize,
+        /// `soak`: scripted sessions through the whole kiosk in accelerated time.
+        #[arg(long, default_value_t = 10_000)]
+        sessions: u32,
+        /// `soak`: persons in its demo city.
+        #[arg(long, default_value_t = 2_000)]
+        persons: u32,
     },
 }
 
@@ -184,7 +191,18 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             what,
             database,
             rounds,
+            sessions,
+            persons,
         }) => {
+            if what == "soak" {
+                let report = crate::app::soak::run(&crate::app::soak::SoakOptions {
+                    sessions,
+                    persons,
+                    ..Default::default()
+                })?;
+                crate::term::out(serde_json::to_string_pretty(&report)?)?;
+                return Ok(if report.stuck == 0 { 0 } else { 1 });
+            }
             if what == "platform" {
                 let Some(database) = database else {
                     anyhow::bail!(
