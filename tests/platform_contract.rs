@@ -92,6 +92,7 @@ fn make_remote_pg() -> Subject {
         revert_every: None,
         kiosk_clock: true,
         confirm_points_after: std::time::Duration::from_secs(3600),
+        operators: None,
     })
     .expect("kiosk serve starts");
     let remote = kiosk::remote::RemotePlatform::new(

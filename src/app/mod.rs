@@ -5,6 +5,7 @@
 pub mod bench;
 mod demo_face;
 pub mod device_threads;
+pub mod heartbeat;
 pub mod outbox;
 pub mod peripherals;
 pub mod sim_source;
@@ -210,6 +211,12 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
             outbox::KioskEvents::local(config.kiosk.id.clone(), platform.clone()),
         ),
     };
+    heartbeat::spawn(
+        events.clone(),
+        clock.clone(),
+        heartbeat::config_hash(&config),
+        stop.clone(),
+    );
     let peripherals = DevicePeripherals::open(
         &config,
         Some(beside(&db, "print-spool")),

@@ -85,7 +85,14 @@ enum Command {
         /// after it was decided; the confirmation job runs as often as the revert.
         #[arg(long, default_value_t = 3600)]
         confirm_points_after: u64,
+        /// The fleet page's operators (`GET /fleet` behind a login): TOML,
+        /// `[operators.NAME] password_hash = "…"` (from `kiosk password-hash`). None: no page.
+        #[arg(long)]
+        operators: Option<PathBuf>,
     },
+    /// Read an operator's password from standard input (at least 10 characters) and print its
+    /// argon2id hash for `kiosk serve --operators FILE`.
+    PasswordHash,
     /// Make a kiosk's identity: a new ed25519 private key written to FILE (mode 0600, never over
     /// an existing file); prints the public key for the server's --kiosks file.
     Keygen {
@@ -177,6 +184,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             revert_every,
             kiosk_clock,
             confirm_points_after,
+            operators,
         }) => serve::serve(
             database,
             listen,
@@ -185,8 +193,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             revert_every,
             kiosk_clock,
             confirm_points_after,
+            operators,
         ),
         Some(Command::Keygen { out }) => serve::keygen(&out),
+        Some(Command::PasswordHash) => serve::password_hash(),
         Some(Command::Bench {
             what,
             database,

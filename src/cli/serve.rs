@@ -16,6 +16,7 @@ pub fn serve(
     revert_every_secs: u64,
     kiosk_clock: bool,
     confirm_points_after_secs: u64,
+    operators: Option<PathBuf>,
 ) -> anyhow::Result<i32> {
     let opts = ServeOptions {
         database,
@@ -25,6 +26,7 @@ pub fn serve(
         revert_every: (revert_every_secs > 0).then(|| Duration::from_secs(revert_every_secs)),
         kiosk_clock,
         confirm_points_after: Duration::from_secs(confirm_points_after_secs),
+        operators,
     };
     run(opts, |addr| {
         let _ = crate::outln!("listening on http://{addr}");
@@ -45,4 +47,22 @@ pub fn keygen(out: &Path) -> anyhow::Result<i32> {
     let public = crate::wire::auth::generate_key_file(out)?;
     crate::outln!("{public}")?;
     Ok(0)
+}
+
+/// `kiosk password-hash`: an operator's password (standard input, one line) as the argon2id PHC
+/// string the `--operators` file holds.
+pub fn password_hash() -> anyhow::Result<i32> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    match crate::server::fleet::password_hash(password) {
+        Ok(hash) => {
+            crate::term::out_line(hash)?;
+            Ok(0)
+        }
+        Err(e) => {
+            crate::errln!("kiosk password-hash: {e}");
+            Ok(2)
+        }
+    }
 }

@@ -13,6 +13,7 @@
 //!
 //! | request | answer |
 //! | --- | --- |
+//! | `GET /fleet`, `GET`/`POST /login` | the fleet page behind an operator login (`fleet`; only with `--operators`) |
 //! | `GET /healthz` | 200 `{"status":"ok","instance":…,"demo":…,"kiosk_clock":…}` (no identity needed) |
 //! | `POST /v1/<op>`, `<op>` one of `wire::ops::Op` (`person`, `vehicles`, `violations`, `send_register_code`, `register`, `send_filing_code`, `file_vehicle`, `review_filing`, `unfile`, `filings`, `remove_driver`, `handle`, `pay`, `revert_due`, `receipt`, `feedback`, `issue_vehicle_qr`, `vehicle_by_plate`, `vehicle_owner`, `filing_precheck`, `verify_vehicle_qr`, `sms_outbox`) | 200 with the view as JSON; an error: its status and `wire::error::ErrorBody` `{error, kind, message, zh, en, detail}` |
 //!
@@ -26,6 +27,7 @@
 //! with the same key). A replayed answer carries `Idempotent-Replayed: true`.
 
 pub mod dispatch;
+pub mod fleet;
 pub mod kiosks;
 
 use std::net::SocketAddr;
@@ -45,6 +47,7 @@ use jiff::Timestamp;
 use crate::store::StoreError;
 use crate::store::backend::without_password;
 use crate::store::idempotency::{Begin, Ledger, PgLedger, SqliteLedger};
+use crate::store::platform::fleet::FleetSource;
 use crate::store::platform::{
     ConfirmsPoints, PgPlatform, Platform, SimulatedConfirmer, SqlitePlatform,
 };
@@ -85,6 +88,8 @@ pub struct ServeOptions {
     /// The police network's simulator confirms a paid decision's points this long after it was
     /// decided (the points-confirmation job runs as often as the revert).
     pub confirm_points_after: Duration,
+    /// The fleet page's operators (TOML, argon2 hashes); None: no fleet page.
+    pub operators: Option<PathBuf>,
 }
 
 /// Why the server could not start.
@@ -99,6 +104,8 @@ pub enum ServerError {
     NoDatabase(String),
     #[error(transparent)]
     Kiosks(#[from] KiosksFileError),
+    #[error(transparent)]
+    Operators(#[from] fleet::OperatorsFileError),
     #[error(
         "no kiosk may call: give --kiosks FILE (kiosk id → public key), or --demo for the demo identity"
     )]
@@ -114,7 +121,12 @@ pub enum ServerError {
 
 /// A platform, the idempotency ledger kept in the same database, and the city's
 /// points-confirmation job on it.
-pub type Backend = (Arc<dyn Platform>, Arc<dyn Ledger>, Arc<dyn ConfirmsPoints>);
+pub type Backend = (Arc<dyn Platform>, Arc<dyn Ledger>, Arc<dyn ServerJobs>);
+
+/// What the server's jobs and pages read and write besides the operations: the points
+/// confirmation and the fleet page's look-ups, both on the platform's store.
+pub trait ServerJobs: ConfirmsPoints + FleetSource {}
+impl<T: ConfirmsPoints + FleetSource + ?Sized> ServerJobs for T {}
 
 /// How many PostgreSQL connections the server's platform pool holds (its ledger has its own 4).
 pub const PG_POOL_SIZE: u32 = 16;
@@ -144,8 +156,10 @@ pub fn open_platform(db: &str) -> Result<Backend, ServerError> {
 pub struct Shared {
     pub platform: Arc<dyn Platform>,
     pub ledger: Arc<dyn Ledger>,
-    /// The points-confirmation job on the same database.
-    pub points: Arc<dyn ConfirmsPoints>,
+    /// The points-confirmation job and the fleet page's look-ups on the same database.
+    pub points: Arc<dyn ServerJobs>,
+    /// The fleet page and its operators (`--operators`); None: the page is off.
+    pub fleet: Option<Arc<fleet::FleetConsole>>,
     pub kiosks: KioskRegistry,
     /// Whether the time a request carries is used (else the server's clock).
     pub kiosk_clock: bool,
@@ -160,6 +174,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/v1/{op}", post(op_handler))
+        .route("/fleet", get(fleet::fleet_page))
+        .route("/login", get(fleet::login_page).post(fleet::login))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(shared)
 }
@@ -412,6 +428,10 @@ pub fn prepare(opts: &ServeOptions) -> Result<Arc<Shared>, ServerError> {
     if kiosks.is_empty() && !kiosks.demo() {
         return Err(ServerError::NoKiosks);
     }
+    let fleet = match &opts.operators {
+        Some(path) => Some(Arc::new(fleet::FleetConsole::load(path)?)),
+        None => None,
+    };
     let (platform, ledger, points) = open_platform(&opts.database)?;
     let now = Timestamp::now();
     match opts.revert_every.map(|_| platform.revert_due(now)) {
@@ -435,6 +455,7 @@ pub fn prepare(opts: &ServeOptions) -> Result<Arc<Shared>, ServerError> {
         kiosks,
         kiosk_clock: opts.kiosk_clock || opts.demo,
         instance: crate::wire::random_hex(16),
+        fleet,
     }))
 }
 
@@ -555,6 +576,7 @@ mod tests {
             kiosks: KioskRegistry::new(true),
             kiosk_clock: true,
             instance: "i1".into(),
+            fleet: None,
         });
         let body: PayBody = WithNow {
             request: crate::store::platform::PayRequest {

@@ -26,6 +26,7 @@ use crate::domain::{IdNumber, Plate};
 use crate::rules::PolicyBook;
 use crate::rules::payment as pay_rules;
 
+pub mod fleet;
 mod jobs;
 mod lookups;
 mod notify;
