@@ -16,8 +16,14 @@ pub fn serve(
     revert_every_secs: u64,
     kiosk_clock: bool,
     confirm_points_after_secs: u64,
+    config: Option<&Path>,
 ) -> anyhow::Result<i32> {
+    let config = match config {
+        Some(path) => crate::config::ServerConfig::load(path)?,
+        None => crate::config::ServerConfig::default(),
+    };
     let opts = ServeOptions {
+        config,
         database,
         listen,
         demo,
@@ -26,10 +32,16 @@ pub fn serve(
         kiosk_clock,
         confirm_points_after: Duration::from_secs(confirm_points_after_secs),
     };
+    let demo_mode = opts.demo_mode();
     run(opts, |addr| {
         let _ = crate::outln!("listening on http://{addr}");
         // systemd (Type=notify): up once listening.
         crate::ops::watchdog::ready();
+        if demo_mode {
+            crate::errln!(
+                "kiosk serve: demo mode: demo providers may run (payment, SMS, QR keys, audit key); never in production"
+            );
+        }
         if demo {
             crate::errln!(
                 "kiosk serve: --demo: the built-in demo identity is accepted and the demo SMS outbox is served; never in production"
