@@ -1135,6 +1135,14 @@ fn the_audit_names_an_inserted_payment_and_a_recomputed_chain<B: Backend>(p: Sto
     p.build_demo_city(&city_options()).unwrap();
     let clean = p.check().unwrap();
     assert!(clean.ok(), "the clean demo city: {:#?}", clean.breaches);
+    // The anchors are append-only, as the log.
+    for sql in [
+        "UPDATE audit_anchors SET mac = 'x'",
+        "DELETE FROM audit_anchors",
+    ] {
+        let e = p.write_sql(|tx| Ok(tx.exec(sql, &[])?));
+        assert!(e.is_err(), "{sql} was allowed");
+    }
     // Under another key (the demo's) the first entry's anchor is named.
     let other = p
         .read_sql(|tx| Ok(kiosk::store::check::run_with(tx, &AuditKey::demo())?))
