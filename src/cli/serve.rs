@@ -8,6 +8,7 @@ use crate::server::{ServeOptions, run};
 
 /// `kiosk serve …`: serve until killed. The first line on standard output says where it listens
 /// (`listening on http://127.0.0.1:PORT`; `--listen 127.0.0.1:0` picks a free port).
+#[allow(clippy::too_many_arguments)] // one argument per flag of `kiosk serve`
 pub fn serve(
     database: String,
     listen: SocketAddr,

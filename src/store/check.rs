@@ -147,7 +147,7 @@ const COVER_PAGE: i64 = 5000;
 
 /// Every decision and payment whose audit entry is missing.
 fn coverage(conn: &dyn Sql, audited: &Audited, breaches: &mut Vec<Breach>) -> Result<(), SqlError> {
-    let mut found = [0usize; 2];
+    let mut found = [0usize; 4];
     let mut push = |which: usize, invariant: &'static str, detail: String| {
         found[which] += 1;
         if found[which] <= MAX_ROWS {
@@ -159,6 +159,10 @@ fn coverage(conn: &dyn Sql, audited: &Audited, breaches: &mut Vec<Breach>) -> Re
             });
         }
     };
+    // What the audit records must still be there: a decision or payment deleted with SQL is
+    // named by its entry.
+    let mut seen_decisions: HashSet<String> = HashSet::new();
+    let mut seen_payments: HashSet<i64> = HashSet::new();
     let mut after = i64::MIN;
     loop {
         let page = conn.query(
@@ -169,6 +173,9 @@ fn coverage(conn: &dyn Sql, audited: &Audited, breaches: &mut Vec<Breach>) -> Re
         after = last.get(0)?;
         for r in &page {
             let (id, number): (i64, String) = (r.get(0)?, r.get(1)?);
+            if audited.decisions.contains(&number) {
+                seen_decisions.insert(number.clone());
+            }
             if !audited.decisions.contains(&number)
                 && !Audited::imported(&audited.imported_decisions, id)
             {
@@ -193,6 +200,9 @@ fn coverage(conn: &dyn Sql, audited: &Audited, breaches: &mut Vec<Breach>) -> Re
         after = last.get(0)?;
         for r in &page {
             let (id, number): (i64, String) = (r.get(0)?, r.get(1)?);
+            if audited.payments.contains(&id) {
+                seen_payments.insert(id);
+            }
             if !audited.payments.contains(&id) && !Audited::imported(&audited.imported_payments, id)
             {
                 push(
@@ -204,6 +214,28 @@ fn coverage(conn: &dyn Sql, audited: &Audited, breaches: &mut Vec<Breach>) -> Re
                 );
             }
         }
+    }
+    let mut gone: Vec<&String> = audited.decisions.difference(&seen_decisions).collect();
+    gone.sort();
+    for number in gone {
+        push(
+            2,
+            "audited_decision_missing",
+            format!("the audit records decision {number}, which is not in the database (deleted?)"),
+        );
+    }
+    let mut gone: Vec<i64> = audited
+        .payments
+        .difference(&seen_payments)
+        .copied()
+        .collect();
+    gone.sort();
+    for id in gone {
+        push(
+            3,
+            "audited_payment_missing",
+            format!("the audit records payment {id}, which is not in the database (deleted?)"),
+        );
     }
     Ok(())
 }
@@ -358,5 +390,59 @@ mod tests {
                 r.breaches
             );
         }
+    }
+
+    /// A payment made by the platform, then deleted with SQL: its audit entry names it.
+    #[test]
+    fn a_deleted_payment_is_named_by_its_audit_entry() {
+        use crate::store::platform::{HandleRequest, PayRequest, Platform, SqlitePlatform};
+        let p = SqlitePlatform::with_connection(city()).unwrap();
+        let now: jiff::Timestamp = "2022-10-24T11:06:10+08:00".parse().unwrap();
+        let who = crate::domain::IdNumber::parse(
+            demo::DEMO_PERSONS
+                .iter()
+                .find(|x| x.name == "李小红")
+                .unwrap()
+                .id_number,
+        )
+        .unwrap();
+        let car = crate::store::platform::VehicleKey::parse("渝A8K2L6", "02").unwrap();
+        let list = p.violations(&who, &car, now).unwrap();
+        let handled = p
+            .handle(
+                &HandleRequest {
+                    id_number: who.clone(),
+                    vehicle: car,
+                    violation_ids: vec![list.violations[0].facts.id.clone()],
+                    kiosk_id: "K".into(),
+                },
+                now,
+            )
+            .unwrap();
+        let paid = p
+            .pay(
+                &PayRequest {
+                    decision_number: handled.items[0].decision.number.clone(),
+                    idempotency_key: "k".into(),
+                    method: "demo".into(),
+                },
+                now,
+            )
+            .unwrap();
+        assert!(p.check().unwrap().ok());
+        p.write_sql(|tx| {
+            tx.exec("DELETE FROM receipts WHERE payment_id IS NOT NULL", &[])?;
+            tx.exec("DELETE FROM payments", &[])?;
+            Ok(())
+        })
+        .unwrap();
+        let r = p.check().unwrap();
+        assert!(
+            r.breaches
+                .iter()
+                .any(|b| b.invariant == "audited_payment_missing"),
+            "{:#?} ({paid:?})",
+            r.breaches
+        );
     }
 }

@@ -848,6 +848,13 @@ pub fn message(lang: Language, m: &Message) -> String {
     }
 }
 
+/// `HH:MM:SS` in UTC+8 (the PIN delay is seconds long).
+fn local_hm_s(t: jiff::Timestamp) -> String {
+    crate::rules::maintenance::local_time(t)
+        .strftime("%H:%M:%S")
+        .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1092,11 +1099,4 @@ mod tests {
         let missing = crate::ui::fonts::missing_glyphs(texts.iter().map(String::as_str));
         assert!(missing.is_empty(), "missing glyphs: {missing:?}");
     }
-}
-
-/// `HH:MM:SS` in UTC+8 (the PIN delay is seconds long).
-fn local_hm_s(t: jiff::Timestamp) -> String {
-    crate::rules::maintenance::local_time(t)
-        .strftime("%H:%M:%S")
-        .to_string()
 }
