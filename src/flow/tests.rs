@@ -317,6 +317,35 @@ fn every_pin_try_is_recorded_for_the_audit_and_never_its_digits() {
 }
 
 #[test]
+fn with_a_pin_hash_the_worker_checks_the_hash_and_the_plain_pin_is_ignored() {
+    let now: Timestamp = DAY.parse().unwrap();
+    let mut config = KioskConfig::embedded();
+    config.operator.pin_hash = crate::config::operator::hash_pin("802413", &[1u8; 16]).unwrap();
+    let mut k = Pure {
+        state: Some(State::new(&config, now)),
+        effects: Vec::new(),
+        now,
+    };
+    k.pin(&config.operator.pin).run_pin_check();
+    assert_eq!(k.message(), Some(Message::WrongPin));
+    k.wait(1);
+    k.pin("802413");
+    assert!(
+        k.effects.iter().any(|e| matches!(
+            e,
+            Effect::VerifyOperatorPin {
+                secret: PinSecret::Hash(_),
+                ..
+            }
+        )),
+        "{:?}",
+        k.effects
+    );
+    k.run_pin_check();
+    assert!(matches!(k.state(), State::Operator { .. }));
+}
+
+#[test]
 fn a_pin_answer_after_the_page_was_left_opens_nothing() {
     let mut k = Pure::at(DAY);
     k.ui(Action::OperatorEntry);
