@@ -3,9 +3,9 @@
 //! only) and the real adapters with their simulators, which speak the same bytes.
 
 use crate::config::{PaymentSection, QrSection, SmsSection};
+use crate::store::token::QrKeys;
 use crate::store::payment::{DemoPaymentProvider, PaymentProvider};
 use crate::store::sms::{DemoSmsGateway, SmsGateway};
-use crate::store::token::QrKeys;
 
 /// What a platform store needs from outside.
 pub struct PlatformParts {
