@@ -229,9 +229,13 @@ fn the_fleet_page_shows_two_kiosks_in_a_browser_after_a_login() {
         format!("[operators.ops]\npassword_hash = \"{hash}\"\n"),
     )
     .unwrap();
+    // The demo parts without the demo identity: only the listed kiosks may call.
+    let config = remote::demo_parts_config(dir.path());
     let server = remote::start_server(
         &db,
         &[
+            "--config",
+            &config,
             "--kiosks",
             kiosks.to_str().unwrap(),
             "--operators",

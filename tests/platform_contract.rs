@@ -93,6 +93,7 @@ fn make_remote_pg() -> Subject {
         kiosk_clock: true,
         confirm_points_after: std::time::Duration::from_secs(3600),
         operators: None,
+        config: Default::default(),
     })
     .expect("kiosk serve starts");
     let remote = kiosk::remote::RemotePlatform::new(
@@ -1070,6 +1071,202 @@ fn sqlite_points_confirmation() {
 fn postgres_points_confirmation() {
     let url = support::pg::fresh_database("points");
     points_are_confirmed_once_and_leave_the_pending_count(
+        PgPlatform::connect_demo(&url, 2).unwrap(),
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tamper evidence (issue 12, item 7): the audit chain anchored with a key the database does not
+// hold, and every payment and decision audited, on both backends.
+// ---------------------------------------------------------------------------------------------
+
+/// Disable the append-only triggers and rewrite entry `from` (its detail) and every hash after
+/// it, as an attacker with SQL access and the (public) hash function would.
+fn recompute_chain_from(tx: &dyn kiosk::store::sql::Sql, from: i64) {
+    use kiosk::store::sql::{Dialect, Value};
+    match tx.dialect() {
+        Dialect::Sqlite => tx.exec("DROP TRIGGER audit_log_no_update", &[]).unwrap(),
+        Dialect::Postgres => tx
+            .exec(
+                "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update",
+                &[],
+            )
+            .unwrap(),
+    };
+    let mut prev: String = tx
+        .one(
+            "SELECT prev_hash FROM audit_log WHERE seq = ?1",
+            &[Value::Int(from)],
+        )
+        .unwrap();
+    let rows = tx
+        .query(
+            "SELECT seq, at, action, subject, detail FROM audit_log WHERE seq >= ?1 ORDER BY seq",
+            &[Value::Int(from)],
+        )
+        .unwrap();
+    for r in &rows {
+        let seq: i64 = r.get(0).unwrap();
+        let at: i64 = r.get(1).unwrap();
+        let action: String = r.get(2).unwrap();
+        let subject: String = r.get(3).unwrap();
+        let mut detail: String = r.get(4).unwrap();
+        if seq == from {
+            detail = r#"{"edited":true}"#.into();
+        }
+        let hash = kiosk::store::audit::entry_hash(&prev, seq, at, &action, &subject, &detail);
+        tx.exec(
+            "UPDATE audit_log SET detail = ?1, prev_hash = ?2, hash = ?3 WHERE seq = ?4",
+            &[
+                Value::Text(detail),
+                Value::Text(prev.clone()),
+                Value::Text(hash.clone()),
+                Value::Int(seq),
+            ],
+        )
+        .unwrap();
+        prev = hash;
+    }
+}
+
+fn the_audit_names_an_inserted_payment_and_a_recomputed_chain<B: Backend>(p: StorePlatform<B>) {
+    use kiosk::store::audit::AuditKey;
+    let key = AuditKey::from_bytes([42u8; 32]);
+    let p = p.with_audit_key(key.clone());
+    p.build_demo_city(&city_options()).unwrap();
+    let clean = p.check().unwrap();
+    assert!(clean.ok(), "the clean demo city: {:#?}", clean.breaches);
+    // The anchors are append-only, as the log.
+    for sql in [
+        "UPDATE audit_anchors SET mac = 'x'",
+        "DELETE FROM audit_anchors",
+    ] {
+        let e = p.write_sql(|tx| Ok(tx.exec(sql, &[])?));
+        assert!(e.is_err(), "{sql} was allowed");
+    }
+    // Under another key (the demo's) the first entry's anchor is named.
+    let other = p
+        .read_sql(|tx| Ok(kiosk::store::check::run_with(tx, &AuditKey::demo())?))
+        .unwrap();
+    assert!(
+        other
+            .breaches
+            .iter()
+            .any(|b| b.invariant == "audit_chain_broken" && b.detail.starts_with("entry 1:")),
+        "{:#?}",
+        other.breaches
+    );
+    // Handle two decisions and pay the first through the platform: still clean.
+    let who = id("李小红");
+    let list = p.violations(&who, &car("渝A8K2L6"), now()).unwrap();
+    let handled = p
+        .handle(
+            &HandleRequest {
+                id_number: who.clone(),
+                vehicle: car("渝A8K2L6"),
+                violation_ids: list.violations.iter().map(|v| v.facts.id.clone()).collect(),
+                kiosk_id: "K1".into(),
+            },
+            now(),
+        )
+        .unwrap();
+    assert!(handled.items.len() >= 2, "{handled:?}");
+    p.pay(
+        &PayRequest {
+            decision_number: handled.items[0].decision.number.clone(),
+            idempotency_key: "audited".into(),
+            method: "demo".into(),
+        },
+        now(),
+    )
+    .unwrap();
+    let r = p.check().unwrap();
+    assert!(r.ok(), "{:#?}", r.breaches);
+    // A payment inserted with SQL (the decision and violation set paid with it) is named.
+    let forged = &handled.items[1].decision.number.0;
+    let payment: i64 = p
+        .write_sql(|tx| {
+            use kiosk::store::sql::Value;
+            let pid: i64 = tx.one(
+                "INSERT INTO payments (decision_id, idempotency_key, method, transaction_no, fine_fen, surcharge_fen, fee_fen, total_fen, paid_at)
+                 SELECT id, 'forged', 'cash', 'T-FORGED', fine_fen, 0, 0, fine_fen, 0 FROM decisions WHERE number = ?1 RETURNING id",
+                &[Value::Text(forged.clone())],
+            )?;
+            tx.exec("UPDATE decisions SET state = 'paid' WHERE number = ?1", &[Value::Text(forged.clone())])?;
+            tx.exec(
+                "UPDATE violations SET state = 'paid' WHERE decision_id = (SELECT id FROM decisions WHERE number = ?1)",
+                &[Value::Text(forged.clone())],
+            )?;
+            Ok(pid)
+        })
+        .unwrap();
+    let r = p.check().unwrap();
+    let named: Vec<_> = r
+        .breaches
+        .iter()
+        .filter(|b| b.invariant == "payment_not_audited")
+        .collect();
+    assert_eq!(named.len(), 1, "{:#?}", r.breaches);
+    assert!(
+        named[0]
+            .detail
+            .starts_with(&format!("payment {payment} on decision {forged}")),
+        "{named:?}"
+    );
+    // A decision inserted with SQL is named too.
+    p.write_sql(|tx| {
+        tx.exec(
+            "INSERT INTO decisions (id, number, violation_id, person_id, channel, decided_at, payment_deadline, state, fine_fen, points)
+             SELECT 900000, 'FORGED-1', violation_id, person_id, 'elsewhere', decided_at, payment_deadline, 'reverted', fine_fen, 0 FROM decisions WHERE number = ?1",
+            &[kiosk::store::sql::Value::Text(forged.clone())],
+        )?;
+        Ok(())
+    })
+    .unwrap();
+    let r = p.check().unwrap();
+    assert!(
+        r.breaches
+            .iter()
+            .any(|b| b.invariant == "decision_not_audited" && b.detail.contains("FORGED-1")),
+        "{:#?}",
+        r.breaches
+    );
+    // An entry edited and the whole chain recomputed with SQL: its anchor fails, and it is the
+    // first entry named.
+    let last: i64 = p
+        .read_sql(|tx| Ok(tx.one("SELECT max(seq) FROM audit_log", &[])?))
+        .unwrap();
+    let edited = last - 1;
+    p.write_sql(|tx| {
+        recompute_chain_from(tx, edited);
+        Ok(())
+    })
+    .unwrap();
+    let r = p.check().unwrap();
+    let broken: Vec<_> = r
+        .breaches
+        .iter()
+        .filter(|b| b.invariant == "audit_chain_broken")
+        .collect();
+    assert_eq!(broken.len(), 1, "{:#?}", r.breaches);
+    assert!(
+        broken[0].detail.starts_with(&format!("entry {edited}:"))
+            && broken[0].detail.contains("anchor"),
+        "{broken:?}"
+    );
+}
+
+#[test]
+fn sqlite_the_audit_names_an_inserted_payment_and_a_recomputed_chain() {
+    the_audit_names_an_inserted_payment_and_a_recomputed_chain(
+        SqlitePlatform::with_connection(schema::open_in_memory().unwrap()).unwrap(),
+    );
+}
+
+#[test]
+fn postgres_the_audit_names_an_inserted_payment_and_a_recomputed_chain() {
+    let url = support::pg::fresh_database("audit_anchor");
+    the_audit_names_an_inserted_payment_and_a_recomputed_chain(
         PgPlatform::connect_demo(&url, 2).unwrap(),
     );
 }

@@ -435,9 +435,16 @@ fn only_listed_kiosks_with_a_good_signature_and_clock_are_served_and_never_the_d
         format!("[kiosks.CQ-T-1]\npublic_key = \"{public}\"\nhall = \"测试大厅\"\n"),
     )
     .unwrap();
+    let config = remote::demo_parts_config(dir.path());
     let server = remote::start_server(
         &db,
-        &["--kiosks", kiosks.to_str().unwrap(), "--kiosk-clock"],
+        &[
+            "--kiosks",
+            kiosks.to_str().unwrap(),
+            "--kiosk-clock",
+            "--config",
+            &config,
+        ],
     );
     let me = KioskIdentity::from_key_file("CQ-T-1", &key_file).unwrap();
     let p = RemotePlatform::new(&server.url, me.clone()).unwrap();
@@ -499,7 +506,11 @@ fn without_kiosk_clock_the_servers_clock_decides() {
         format!("[kiosks.CQ-T-9]\npublic_key = \"{public}\"\n"),
     )
     .unwrap();
-    let server = remote::start_server(&db, &["--kiosks", kiosks.to_str().unwrap()]);
+    let config = remote::demo_parts_config(dir.path());
+    let server = remote::start_server(
+        &db,
+        &["--kiosks", kiosks.to_str().unwrap(), "--config", &config],
+    );
     let me = KioskIdentity::from_key_file("CQ-T-9", &key_file).unwrap();
     let p = RemotePlatform::new(&server.url, me).unwrap();
     // The kiosk says it is 2022; the server records its own time.

@@ -120,6 +120,7 @@ impl Kiosk {
             kiosk_clock: true,
             confirm_points_after: std::time::Duration::from_secs(3600),
             operators: None,
+            config: Default::default(),
         })
         .unwrap();
         config.platform.url = format!("http://{addr}");
@@ -293,15 +294,18 @@ fn a_kiosk_with_demo_false_refuses_to_start_on_demo_parts() {
     let Err(e) = assemble(config, Clock::manual(DAY.parse().unwrap())) else {
         panic!("a kiosk with demo = false started on demo parts");
     };
-    assert!(matches!(e, super::AppError::OnlyDemoParts));
+    assert!(matches!(e, super::AppError::DemoParts(_)));
     let said = e.to_string();
     for key in [
-        "kiosk.demo",
-        "[face]",
-        "[payment]",
-        "[sms]",
-        "[qr]",
-        "自助机不启动",
+        "demo = false",
+        "face.provider",
+        "payment.provider",
+        "sms.provider",
+        "qr.provider",
+        "audit.key_file",
+        "operator.pin",
+        "operator.pin_hash",
+        "不启动",
     ] {
         assert!(said.contains(key), "{said}");
     }
@@ -916,9 +920,40 @@ fn operator_pin_opens_the_operator_screen() {
         .ui(Action::SubmitCode);
     assert_eq!(k.message(), Some(Message::WrongPin));
     assert_eq!(k.state().ctx().recent_errors.len(), 1);
-    k.keys(&KioskConfig::embedded().operator.pin)
+    // The next try waits a second after a wrong one.
+    k.wait(1)
+        .keys(&KioskConfig::embedded().operator.pin)
         .ui(Action::SubmitCode);
     assert!(matches!(k.state(), State::Operator { .. }));
+    // Both tries are in the record (kiosk events and the audit chain), never the digits.
+    let kinds: Vec<String> = k
+        .platform
+        .read_sql(|tx| {
+            Ok(tx.column(
+                "SELECT kind || ' ' || detail FROM kiosk_events ORDER BY id",
+                &[],
+            )?)
+        })
+        .unwrap();
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+    assert!(kinds[0].starts_with("operator_pin_wrong"), "{kinds:?}");
+    assert!(kinds[1].starts_with("operator_pin_ok"), "{kinds:?}");
+    assert!(
+        kinds
+            .iter()
+            .all(|k| !k.contains("1111") && !k.contains("246810"))
+    );
+    let audited: i64 = k
+        .platform
+        .read_sql(|tx| {
+            Ok(tx.one(
+                "SELECT count(*) FROM audit_log WHERE action LIKE 'operator_pin_%'",
+                &[],
+            )?)
+        })
+        .unwrap();
+    assert_eq!(audited, 2);
+    assert!(k.platform.check().unwrap().ok());
     assert!(k.state().ctx().health.is_some());
     k.ui(Action::OperatorTestPrint);
     assert_eq!(k.state().ctx().last_print, Some(PrintOutcome::Printed));

@@ -57,19 +57,17 @@ pub enum AppError {
     /// `[platform]` names a server that cannot be used (the URL, the key file).
     #[error("kiosk.toml [platform]: {0}")]
     Platform(String),
-    /// `kiosk.demo = false` while this build has only demo providers: the kiosk refuses to start
-    /// rather than take identities or money on demo parts.
-    #[error(
-        "kiosk.toml kiosk.demo = false, but only demo providers exist for {ONLY_DEMO_PARTS}: \
-         the kiosk does not start on demo parts. 非演示模式需要真实的人脸核验、缴款、短信和二维码密钥服务，\
-         本机只有演示部件，自助机不启动。Set kiosk.demo = true for a demo kiosk."
-    )]
-    OnlyDemoParts,
+    /// `kiosk.demo = false` with demo parts or a guessable operator PIN: the kiosk refuses to
+    /// start, naming each key at fault (`KioskConfig::production_refusals`).
+    #[error("{}", crate::config::refusal_message("kiosk.toml", .0))]
+    DemoParts(Vec<crate::config::Refusal>),
+    /// A provider section names no provider this build has.
+    #[error("kiosk.toml {0}")]
+    Providers(String),
+    /// `[audit] key_file` cannot be used.
+    #[error("kiosk.toml audit.key_file: {0}")]
+    AuditKey(String),
 }
-
-/// What a kiosk with `demo = false` would still run on demo parts (issue: real providers).
-pub const ONLY_DEMO_PARTS: &str = "face verification ([face]), payment ([payment]), SMS ([sms]) \
-                                   and vehicle-QR signing keys ([qr])";
 
 /// Why the dated policies could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -152,11 +150,20 @@ fn beside(db: &Path, name: &str) -> PathBuf {
 /// Build the kiosk: open (in demo mode: create) the database, recover what a restart owes
 /// (六.2 reverts), open the printer, and put the flow's driver together.
 pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError> {
-    // With demo = false nothing demo may run, and no real provider exists yet: say so and stop,
-    // before any file is created or any device opened.
-    if !config.kiosk.demo {
-        return Err(AppError::OnlyDemoParts);
+    // With demo = false nothing demo may run: each key that would is named, before any file is
+    // created or any device opened.
+    let refusals = config.production_refusals();
+    if !refusals.is_empty() {
+        return Err(AppError::DemoParts(refusals));
     }
+    let face = match config.face.provider.as_str() {
+        "demo" => DemoFaceVerifier::default(),
+        other => {
+            return Err(AppError::Providers(format!(
+                "face.provider: unknown provider {other:?}"
+            )));
+        }
+    };
     let db = PathBuf::from(&config.database.path);
     let policy = load_policy(None, &config)?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -171,7 +178,6 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
             }
         };
 
-    let face = DemoFaceVerifier::default();
     let handles = DemoHandles {
         outbox: Outbox::default(),
         printed: PrintedReceipts::default(),
@@ -304,7 +310,22 @@ fn open_local_store(
             tracing::info!(path = %db.display(), "demo database created");
         }
     }
-    let (platform, reverted) = SqlitePlatform::open_and_recover(db, clock.now())
+    // The providers `[payment]`, `[sms]`, `[qr]` name, and the audit key of `[audit]`.
+    let parts = crate::providers::platform_parts(&config.payment, &config.sms, &config.qr)
+        .map_err(|e| AppError::Providers(e.to_string()))?;
+    let audit = match config.audit.key_path() {
+        Some(file) => crate::store::audit::AuditKey::from_file(file)
+            .map_err(|e| AppError::AuditKey(e.to_string()))?,
+        None => crate::store::audit::AuditKey::demo(),
+    };
+    let conn = crate::store::schema::open(db).map_err(|e| AppError::Database {
+        path: path.clone(),
+        source: e.into(),
+    })?;
+    let platform = SqlitePlatform::new(conn, policy.clone(), parts.qr, parts.sms, parts.payments)
+        .with_audit_key(audit);
+    let reverted = platform
+        .revert_due(clock.now())
         .map_err(|source| AppError::Database { path, source })?;
     // The store and the screens decide with the same dated policies and payment window.
     let platform =

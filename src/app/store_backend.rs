@@ -604,6 +604,15 @@ impl KioskBackend for StoreBackend {
         }
     }
 
+    fn record_event(&mut self, kind: &str, detail: &str, now: Timestamp) {
+        match &self.events {
+            // A server's terminal: through the outbox, delivered exactly once.
+            Some(events) => events.record(kind, detail, now),
+            None => KioskEvents::local(self.kiosk_id.clone(), self.platform.clone())
+                .record(kind, detail, now),
+        }
+    }
+
     fn link_up(&mut self, now: Timestamp) -> bool {
         let Some(mailbox) = &self.mailbox else {
             return true;

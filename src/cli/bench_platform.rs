@@ -117,6 +117,7 @@ pub fn run(database: &str, rounds: usize) -> anyhow::Result<i32> {
         kiosk_clock: true,
         confirm_points_after: Duration::from_secs(3600),
         operators: None,
+        config: Default::default(),
     })?;
     let url = format!("http://{addr}");
 

@@ -58,6 +58,11 @@ enum Command {
     },
     /// The platform server: every platform operation as HTTP/JSON (`POST /v1/<op>`, `GET
     /// /healthz`) for kiosks that sign their requests. Prints `listening on http://ADDR` first.
+    ///
+    /// `--config FILE` (TOML): `demo = true|false` and the sections `[payment]`, `[sms]`, `[qr]`
+    /// (`provider = …`, as in kiosk.toml) and `[audit]` (`key_file`). Outside demo mode
+    /// (`--demo` or `demo = true`), a demo provider or an empty audit key file is refused,
+    /// each key named, exit 2. Without --config every provider is the demo's.
     Serve {
         /// The platform's database: postgres://USER@HOST:PORT/DB (the city's), or a SQLite file;
         /// made with `kiosk db init --path …`.
@@ -66,8 +71,8 @@ enum Command {
         /// Address to listen on (port 0: any free port).
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
-        /// Accept the built-in demo identity (its key is public) and serve the demo SMS outbox.
-        /// Never in production.
+        /// Demo mode: the demo providers may run, the built-in demo identity (its key is public)
+        /// is accepted and the demo SMS outbox served. Never in production.
         #[arg(long)]
         demo: bool,
         /// The kiosks allowed to call: TOML, `[kiosks.ID] public_key = "HEX"`, optional `hall`.
@@ -99,6 +104,10 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Read the operator PIN (4 to 12 digits) from standard input and print its argon2 hash (PHC
+    /// string) for `[operator] pin_hash`; a trivial PIN (246810, one digit repeated, an ascending
+    /// or descending run) is refused (exit 2). At most 64 bytes are read.
+    PinHash,
     /// Check the configuration as `run` would (values, device URIs, policy file, PIN of 4 to 12
     /// digits, demo city of at most 2000000 persons) and print it as TOML; exit 2 naming the
     /// first bad key.
@@ -194,9 +203,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             kiosk_clock,
             confirm_points_after,
             operators,
+            cli.config.as_deref(),
         ),
         Some(Command::Keygen { out }) => serve::keygen(&out),
         Some(Command::PasswordHash) => serve::password_hash(),
+        Some(Command::PinHash) => pin_hash(),
         Some(Command::Bench {
             what,
             database,
@@ -233,6 +244,32 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     }
 }
 
+/// `kiosk pin-hash`: the PIN on standard input (one line), its PHC string on standard output.
+fn pin_hash() -> anyhow::Result<i32> {
+    use std::io::Read as _;
+    let mut buf = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(64)
+        .read_to_end(&mut buf)
+        .context("reading the PIN from standard input")?;
+    let text = String::from_utf8_lossy(&buf);
+    let pin = zeroize::Zeroizing::new(text.lines().next().unwrap_or("").trim().to_string());
+    buf.iter_mut().for_each(|b| *b = 0);
+    let mut salt = [0u8; 16];
+    os_random(&mut salt)?;
+    match crate::config::operator::hash_pin(&pin, &salt) {
+        Ok(phc) => {
+            crate::outln!("{phc}")?;
+            Ok(0)
+        }
+        Err(e) => {
+            crate::errln!("kiosk pin-hash: {e}");
+            Ok(2)
+        }
+    }
+}
+
 /// How a configuration file is named in messages.
 pub fn config_name(path: Option<&std::path::Path>) -> String {
     path.map_or_else(|| "kiosk.toml".to_string(), |p| p.display().to_string())
@@ -246,6 +283,14 @@ pub(crate) fn parse<T: Parser>(name: &str, args: Vec<String>) -> Result<T, i32> 
         let _ = e.print();
         code
     })
+}
+
+/// Fill `buf` from the operating system's random source (keys and salts: no fallback).
+pub(crate) fn os_random(buf: &mut [u8]) -> anyhow::Result<()> {
+    use std::io::Read as _;
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(buf))
+        .context("reading random bytes from /dev/urandom")
 }
 
 pub(crate) fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {

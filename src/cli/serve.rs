@@ -8,6 +8,7 @@ use crate::server::{ServeOptions, run};
 
 /// `kiosk serve …`: serve until killed. The first line on standard output says where it listens
 /// (`listening on http://127.0.0.1:PORT`; `--listen 127.0.0.1:0` picks a free port).
+#[allow(clippy::too_many_arguments)] // one argument per flag of `kiosk serve`
 pub fn serve(
     database: String,
     listen: SocketAddr,
@@ -17,8 +18,14 @@ pub fn serve(
     kiosk_clock: bool,
     confirm_points_after_secs: u64,
     operators: Option<PathBuf>,
+    config: Option<&Path>,
 ) -> anyhow::Result<i32> {
+    let config = match config {
+        Some(path) => crate::config::ServerConfig::load(path)?,
+        None => crate::config::ServerConfig::default(),
+    };
     let opts = ServeOptions {
+        config,
         database,
         listen,
         demo,
@@ -28,10 +35,16 @@ pub fn serve(
         confirm_points_after: Duration::from_secs(confirm_points_after_secs),
         operators,
     };
+    let demo_mode = opts.demo_mode();
     run(opts, |addr| {
         let _ = crate::outln!("listening on http://{addr}");
         // systemd (Type=notify): up once listening.
         crate::ops::watchdog::ready();
+        if demo_mode {
+            crate::errln!(
+                "kiosk serve: demo mode: demo providers may run (payment, SMS, QR keys, audit key); never in production"
+            );
+        }
         if demo {
             crate::errln!(
                 "kiosk serve: --demo: the built-in demo identity is accepted and the demo SMS outbox is served; never in production"

@@ -100,6 +100,12 @@ pub trait KioskBackend {
     fn link_up(&mut self, _now: Timestamp) -> bool {
         true
     }
+    /// Record an event of this kiosk (the operator screen's PIN tries) in the platform's
+    /// record: `kind` a code, `detail` words, never personal data or a PIN. Never fails the
+    /// flow (a failure is logged; a server's terminal queues it in its outbox).
+    fn record_event(&mut self, kind: &str, detail: &str, now: Timestamp) {
+        tracing::info!(kind, detail, %now, "kiosk event (not recorded: no platform)");
+    }
 }
 
 /// What became of a feedback.

@@ -45,6 +45,7 @@ use axum::routing::{get, post};
 use jiff::Timestamp;
 
 use crate::store::StoreError;
+use crate::store::audit::AuditKey;
 use crate::store::backend::without_password;
 use crate::store::idempotency::{Begin, Ledger, PgLedger, SqliteLedger};
 use crate::store::platform::fleet::FleetSource;
@@ -90,6 +91,18 @@ pub struct ServeOptions {
     pub confirm_points_after: Duration,
     /// The fleet page's operators (TOML, argon2 hashes); None: no fleet page.
     pub operators: Option<PathBuf>,
+    /// `--config FILE`: demo mode and the providers (`[payment]`, `[sms]`, `[qr]`) and the audit
+    /// key (`[audit]`); the default is all demo, which only a demo server (`demo` here or in
+    /// the file) may run.
+    pub config: crate::config::ServerConfig,
+}
+
+impl ServeOptions {
+    /// Demo mode: `--demo` or `demo = true` in the configuration. The demo identity (and the
+    /// demo SMS outbox, the kiosks' clock) stay with `--demo` alone.
+    pub fn demo_mode(&self) -> bool {
+        self.demo || self.config.demo
+    }
 }
 
 /// Why the server could not start.
@@ -117,6 +130,13 @@ pub enum ServerError {
     },
     #[error("server runtime: {0}")]
     Runtime(std::io::Error),
+    /// Demo parts without demo mode: every key at fault.
+    #[error("{}", crate::config::refusal_message("kiosk serve", .0))]
+    DemoParts(Vec<crate::config::Refusal>),
+    #[error(transparent)]
+    Providers(#[from] crate::providers::ProvidersError),
+    #[error("audit.key_file: {0}")]
+    AuditKey(#[from] crate::store::audit::AuditKeyError),
 }
 
 /// A platform, the idempotency ledger kept in the same database, and the city's
@@ -132,14 +152,26 @@ impl<T: ConfirmsPoints + FleetSource + ?Sized> ServerJobs for T {}
 pub const PG_POOL_SIZE: u32 = 16;
 
 /// Open the platform the server serves: a `postgres://` (or `postgresql://`) URL is the city's
-/// PostgreSQL database, anything else a SQLite file made with `kiosk db init`.
-pub fn open_platform(db: &str) -> Result<Backend, ServerError> {
+/// PostgreSQL database, anything else a SQLite file made with `kiosk db init`; on it the
+/// providers `parts` and the audit key `audit` (see [`parts_of`]).
+pub fn open_platform(
+    db: &str,
+    parts: crate::providers::PlatformParts,
+    audit: AuditKey,
+) -> Result<Backend, ServerError> {
     let err = |source| ServerError::Database {
         database: without_password(db),
         source,
     };
+    let policy = crate::rules::PolicyBook::embedded()
+        .map_err(|e| err(StoreError::Corrupt(format!("embedded policy: {e}"))))?;
+    let crate::providers::PlatformParts { qr, sms, payments } = parts;
     if schema::is_postgres_url(db) {
-        let platform = Arc::new(PgPlatform::connect_demo(db, PG_POOL_SIZE).map_err(err)?);
+        let backend =
+            crate::store::backend::Pg::connect(db, PG_POOL_SIZE).map_err(|e| err(e.into()))?;
+        let platform = Arc::new(
+            PgPlatform::with_backend(backend, policy, qr, sms, payments).with_audit_key(audit),
+        );
         let ledger = PgLedger::connect(db, 4).map_err(err)?;
         return Ok((platform.clone(), Arc::new(ledger), platform));
     }
@@ -147,9 +179,31 @@ pub fn open_platform(db: &str) -> Result<Backend, ServerError> {
     if !path.exists() {
         return Err(ServerError::NoDatabase(db.to_string()));
     }
-    let platform = Arc::new(SqlitePlatform::open_demo(path).map_err(err)?);
+    let conn = schema::open(path).map_err(|e| err(e.into()))?;
+    let platform =
+        Arc::new(SqlitePlatform::new(conn, policy, qr, sms, payments).with_audit_key(audit));
     let ledger = SqliteLedger::open(path).map_err(err)?;
     Ok((platform.clone(), Arc::new(ledger), platform))
+}
+
+/// The providers and the audit key `opts` name, refused (each key named) when they are demo
+/// parts outside demo mode.
+pub fn parts_of(
+    opts: &ServeOptions,
+) -> Result<(crate::providers::PlatformParts, AuditKey), ServerError> {
+    let c = &opts.config;
+    if !opts.demo_mode() {
+        let refusals = c.production_refusals();
+        if !refusals.is_empty() {
+            return Err(ServerError::DemoParts(refusals));
+        }
+    }
+    let parts = crate::providers::platform_parts(&c.payment, &c.sms, &c.qr)?;
+    let audit = match c.audit.key_path() {
+        Some(path) => AuditKey::from_file(path)?,
+        None => AuditKey::demo(),
+    };
+    Ok((parts, audit))
 }
 
 /// What every request handler shares.
@@ -432,7 +486,9 @@ pub fn prepare(opts: &ServeOptions) -> Result<Arc<Shared>, ServerError> {
         Some(path) => Some(Arc::new(fleet::FleetConsole::load(path)?)),
         None => None,
     };
-    let (platform, ledger, points) = open_platform(&opts.database)?;
+    // Demo parts outside demo mode: refused, each key named, before the database is opened.
+    let (parts, audit) = parts_of(opts)?;
+    let (platform, ledger, points) = open_platform(&opts.database, parts, audit)?;
     let now = Timestamp::now();
     match opts.revert_every.map(|_| platform.revert_due(now)) {
         None => {}
@@ -614,7 +670,17 @@ mod tests {
 
     #[test]
     fn a_postgres_url_is_named_without_its_password() {
-        let Err(e) = open_platform("postgres://kiosk:secret@db:5432/city") else {
+        let parts = crate::providers::platform_parts(
+            &Default::default(),
+            &Default::default(),
+            &Default::default(),
+        )
+        .unwrap();
+        let Err(e) = open_platform(
+            "postgres://kiosk:secret@db:5432/city",
+            parts,
+            AuditKey::demo(),
+        ) else {
             panic!("a database nobody runs opened")
         };
         let text = e.to_string();

@@ -166,6 +166,8 @@ pub struct StorePlatform<B: Backend> {
     qr: QrKeys,
     sms: Box<dyn SmsGateway>,
     payments: Box<dyn PaymentProvider>,
+    /// Anchors every audit entry a write appends (`store::audit`); the demo key by default.
+    audit_key: super::audit::AuditKey,
 }
 
 /// The local platform: one SQLite file, shared safely by several processes.
@@ -203,6 +205,7 @@ impl<B: Backend> StorePlatform<B> {
             qr,
             sms,
             payments,
+            audit_key: super::audit::AuditKey::demo(),
         }
     }
 
@@ -230,6 +233,16 @@ impl<B: Backend> StorePlatform<B> {
         self
     }
 
+    /// Anchor the audit entries with this key (`[audit] key_file`) instead of the demo key.
+    pub fn with_audit_key(mut self, key: super::audit::AuditKey) -> Self {
+        self.audit_key = key;
+        self
+    }
+
+    pub fn audit_key(&self) -> &super::audit::AuditKey {
+        &self.audit_key
+    }
+
     pub fn qr_keys(&self) -> &QrKeys {
         &self.qr
     }
@@ -238,12 +251,21 @@ impl<B: Backend> StorePlatform<B> {
         &self.backend
     }
 
-    /// Run `f` in one write transaction (see [`Backend::write`]).
+    /// Run `f` in one write transaction (see [`Backend::write`]); the audit entries it appended
+    /// are anchored with the platform's audit key before it commits.
     fn write<T>(
         &self,
         mut f: impl FnMut(&dyn Sql) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.backend.write(&mut f)
+        self.backend.write(&mut |tx: &dyn Sql| {
+            let before = super::audit::last_seq(tx)?;
+            let out = f(tx);
+            // An error that keeps its writes commits them: their entries are anchored too.
+            if out.is_ok() || out.as_ref().is_err_and(|e| e.keeps_writes()) {
+                super::audit::anchor_after(tx, &self.audit_key, before)?;
+            }
+            out
+        })
     }
 
     /// Run `f` in one read-only snapshot transaction.
@@ -256,7 +278,7 @@ impl<B: Backend> StorePlatform<B> {
 
     /// `kiosk db check`: the audit chain and the invariants, in one snapshot.
     pub fn check(&self) -> Result<CheckReport, StoreError> {
-        self.read(|tx| Ok(check::run(tx)?))
+        self.read(|tx| Ok(check::run_with(tx, &self.audit_key)?))
     }
 
     /// The latest `limit` SMS outbox rows (the demo's mail catcher), newest first.

@@ -779,6 +779,16 @@ impl<B: Backend> Platform for StorePlatform<B> {
                 "INSERT INTO kiosk_events (kiosk_id, kind, detail, at) VALUES (?1, ?2, ?3, ?4) RETURNING id",
                 &sql_params![&req.kiosk_id, &req.kind, &req.detail, at.as_second()],
             )?;
+            // The operator screen's PIN tries belong to the audit chain too.
+            if req.kind.starts_with("operator_") {
+                audit::append(
+                    tx,
+                    at.as_second(),
+                    &req.kind,
+                    &format!("kiosk_event:{id}"),
+                    &json!({"kiosk": req.kiosk_id}),
+                )?;
+            }
             Ok(id)
         })
     }
