@@ -87,10 +87,22 @@ enum Command {
         confirm_points_after: u64,
     },
     /// Make a kiosk's identity: a new ed25519 private key written to FILE (mode 0600, never over
-    /// an existing file); prints the public key for the server's --kiosks file.
+    /// an existing file); prints the public key for the server's --kiosks file. With --qr or
+    /// --receipt and --kid ID: a platform signing key for vehicle QR tokens or receipt seals
+    /// (`[qr] signing_key_file` / `receipt_key_file`); prints its published form KID:HEX for
+    /// `[qr] public_keys` / `receipt_public_keys`.
     Keygen {
         #[arg(long)]
         out: PathBuf,
+        /// A vehicle-QR signing key (needs --kid).
+        #[arg(long, conflicts_with = "receipt", requires = "kid")]
+        qr: bool,
+        /// A receipt-seal signing key (needs --kid).
+        #[arg(long, requires = "kid")]
+        receipt: bool,
+        /// The key id printed in every token or receipt it signs: 1-32 letters, digits, - _ .
+        #[arg(long)]
+        kid: Option<String>,
     },
     /// Check the configuration as `run` would (values, device URIs, policy file, PIN of 4 to 12
     /// digits, demo city of at most 2000000 persons) and print it as TOML; exit 2 naming the
@@ -179,7 +191,16 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             kiosk_clock,
             confirm_points_after,
         ),
-        Some(Command::Keygen { out }) => serve::keygen(&out),
+        Some(Command::Keygen {
+            out,
+            qr,
+            receipt,
+            kid,
+        }) => match kid {
+            Some(kid) if qr || receipt => serve::keygen_platform(&kid, &out),
+            Some(_) => anyhow::bail!("--kid goes with --qr or --receipt"),
+            None => serve::keygen(&out),
+        },
         Some(Command::Bench {
             what,
             database,

@@ -32,6 +32,7 @@ mod notify;
 mod ops;
 mod points;
 mod rows;
+mod seal;
 mod types;
 
 pub use jobs::spawn_periodic_revert;
@@ -41,6 +42,7 @@ pub use points::{
     ConfirmError, ConfirmReport, ConfirmedItem, ConfirmsPoints, PendingPoints, PointsConfirmer,
     SimulatedConfirmer, spawn_periodic_confirm,
 };
+pub use seal::MAX_SEALED_DECISIONS;
 pub use types::*;
 
 pub use crate::store::sms::OutboxEntry;
@@ -112,6 +114,9 @@ pub trait Platform: Send + Sync {
         decision_number: &DecisionNumber,
         kind: ReceiptKind,
     ) -> Result<ReceiptView, StoreError>;
+    /// Seal the verification code of the payment receipt of `req`'s paid decisions with the
+    /// platform's receipt key (refused, `receipt_not_found`, while one is not paid).
+    fn seal_receipt(&self, req: &SealRequest, now: Timestamp) -> Result<SealedReceipt, StoreError>;
     /// Record feedback (意见反馈); returns its number.
     fn feedback(&self, req: &FeedbackRequest, now: Timestamp) -> Result<i64, StoreError>;
     /// Record an event a kiosk reports about itself (table `kiosk_events`), which happened `at`;
@@ -226,6 +231,12 @@ impl<B: Backend> StorePlatform<B> {
     /// core never lets it exceed 2 hours (六.2).
     pub fn with_payment_window(mut self, length: jiff::SignedDuration) -> Self {
         self.payment_window = length;
+        self
+    }
+
+    /// Issue, verify and seal with these keys (`[qr]`, `crate::providers::qr`).
+    pub fn with_qr_keys(mut self, qr: QrKeys) -> Self {
+        self.qr = qr;
         self
     }
 
