@@ -373,6 +373,12 @@ fn violations_flow_end_to_end_handles_pays_and_prints() {
     };
     assert_eq!(printed, PrintOutcome::Printed);
     assert_eq!(payment.amount, Fen(35000));
+    // The receipt's QR holds the code the platform sealed: genuine under its receipt keys.
+    let sealed = payment.sealed_code.clone().expect("a sealed receipt code");
+    let code = crate::store::token::QrKeys::demo()
+        .verify_receipt(&sealed.encode())
+        .unwrap();
+    assert_eq!((code.amount, code.numbers().count()), (Fen(35000), 2));
     let receipts = k.printed();
     assert_eq!(receipts.len(), 1);
     assert!(receipts[0].contains("手续费：0.00元"), "{}", receipts[0]);
@@ -412,6 +418,12 @@ fn a_kiosk_on_a_platform_server_handles_pays_and_prints() {
     assert_eq!(printed, PrintOutcome::Printed);
     assert_eq!(payment.amount, Fen(35000));
     assert_eq!(k.printed().len(), 1);
+    // The server sealed the receipt for the kiosk it authenticated.
+    let sealed = payment.sealed_code.clone().expect("a sealed receipt code");
+    let code = crate::store::token::QrKeys::demo()
+        .verify_receipt(&sealed.encode())
+        .unwrap();
+    assert_eq!(code.kiosk_id, "demo-kiosk");
     let kiosks: Vec<String> = k
         .platform
         .with_connection_ref(|c| {
