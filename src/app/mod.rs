@@ -160,6 +160,17 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
     }
     let db = PathBuf::from(&config.database.path);
     let policy = load_policy(None, &config)?;
+    // The kiosk checks a scanned vehicle QR token with the published keys of its own `[qr]`
+    // before any filing call (a server's terminal trusts no key the server hands it).
+    let qr_verifier = crate::providers::qr::keys(&config.qr, crate::providers::qr::Role::Verifier)
+        .map_err(AppError::QrKeys)?;
+    if qr_verifier.vehicle_keys().is_empty() {
+        return Err(AppError::QrKeys(crate::providers::ProvidersError::Config {
+            key: "qr.public_keys",
+            message: "no published vehicle-QR key: every scanned vehicle QR code would be refused"
+                .into(),
+        }));
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let (platform, store): (Arc<dyn Platform>, Option<Arc<SqlitePlatform>>) =
         match config.platform.remote_url() {
@@ -180,17 +191,6 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
         face_fail: face.fail_next.clone(),
     };
     let demo = config.kiosk.demo;
-    // The kiosk checks a scanned vehicle QR token with the published keys of its own `[qr]`
-    // before any filing call (a server's terminal trusts no key the server hands it).
-    let qr_verifier = crate::providers::qr::keys(&config.qr, crate::providers::qr::Role::Verifier)
-        .map_err(AppError::QrKeys)?;
-    if qr_verifier.vehicle_keys().is_empty() {
-        return Err(AppError::QrKeys(crate::providers::ProvidersError::Config {
-            key: "qr.public_keys",
-            message: "no published vehicle-QR key: every scanned vehicle QR code would be refused"
-                .into(),
-        }));
-    }
     let backend = StoreBackend::new(
         platform.clone(),
         policy,

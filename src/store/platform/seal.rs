@@ -8,8 +8,8 @@ use super::{Backend, SealRequest, SealedReceipt, StorePlatform};
 use crate::domain::Fen;
 use crate::domain::receipt_code::{ReceiptCode, ReceiptKind};
 use crate::rules::maintenance::local_time;
-use crate::store::StoreError;
 use crate::sql_params;
+use crate::store::StoreError;
 
 /// The most decisions one payment receipt names.
 pub const MAX_SEALED_DECISIONS: usize = 20;
