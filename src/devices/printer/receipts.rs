@@ -193,7 +193,7 @@ impl PaymentReceipt {
     /// The platform's sealed code when it gave one, else the unsealed code of this receipt.
     pub fn code(&self) -> ReceiptCode {
         if let Some(sealed) = &self.sealed_code {
-            return sealed.clone();
+            return sealed.as_ref().clone();
         }
         ReceiptCode {
             kind: ReceiptKind::Payment,
@@ -606,7 +606,7 @@ mod tests {
             number: "5001061100123456+5001061100123457".into(),
             ..r.code()
         };
-        r.sealed_code = Some(sealed.clone());
+        r.sealed_code = Some(Box::new(sealed.clone()));
         for paper in [Paper::Mm58, Paper::Mm80] {
             let canvas = render::render(&render::parse(&r.escpos(paper)), paper);
             let text = decode_qr(&canvas.to_image());
