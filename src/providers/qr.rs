@@ -127,6 +127,42 @@ mod tests {
     }
 
     #[test]
+    fn rotating_key_files_keeps_the_listed_previous_key_until_it_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = section(dir.path());
+        let owner = crate::domain::IdNumber::parse("50010619851120002X").unwrap();
+        let now: jiff::Timestamp = "2026-11-25T10:00:00+08:00".parse().unwrap();
+        let (old_token, _) = keys(&s, Role::Platform)
+            .unwrap()
+            .issue("渝A12345", "02", &owner, now)
+            .unwrap();
+        // The new key signs; the old one stays published.
+        let new_file = dir.path().join("qr-2.key");
+        let new_published = keyring::generate_key_file("qr-2", &new_file).unwrap();
+        let rotated = QrSection {
+            signing_key_file: new_file.display().to_string(),
+            public_keys: vec![new_published.clone(), s.public_keys[0].clone()],
+            ..s.clone()
+        };
+        let platform = keys(&rotated, Role::Platform).unwrap();
+        let (new_token, claims) = platform.issue("渝A12345", "02", &owner, now).unwrap();
+        assert_eq!(claims.key_id, "qr-2");
+        assert!(platform.verify(&old_token, now).is_ok());
+        assert!(platform.verify(&new_token, now).is_ok());
+        // The old key removed from the list: its tokens are refused.
+        let after = QrSection {
+            public_keys: vec![new_published],
+            ..rotated
+        };
+        let platform = keys(&after, Role::Platform).unwrap();
+        assert_eq!(
+            platform.verify(&old_token, now),
+            Err(crate::store::token::TokenError::UnknownKey)
+        );
+        assert!(platform.verify(&new_token, now).is_ok());
+    }
+
+    #[test]
     fn a_platform_without_key_files_or_with_bad_keys_names_the_key() {
         let dir = tempfile::tempdir().unwrap();
         let s = section(dir.path());

@@ -694,6 +694,39 @@ mod scanned_token_properties {
         }
     }
 
+    fn sealed_receipt() -> String {
+        let code = ReceiptCode::parse(
+            "CQKIOSK-RCPT/1|P|CQ-0001|5001061100123456+5001061100123457|35000|20261125093000",
+        )
+        .unwrap();
+        QrKeys::demo().seal_receipt(&code).unwrap().encode()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn any_single_character_change_to_a_sealed_receipt_is_not_genuine(i in 0usize..400, c in proptest::char::range('!', '~')) {
+            let text = sealed_receipt();
+            let mut chars: Vec<char> = text.chars().collect();
+            let i = i % chars.len();
+            prop_assume!(chars[i] != c);
+            chars[i] = c;
+            let altered: String = chars.into_iter().collect();
+            prop_assert!(QrKeys::demo().verify_receipt(&altered).is_err(), "accepted {altered}");
+        }
+
+        #[test]
+        fn arbitrary_text_is_no_genuine_receipt(s in ".{0,300}") {
+            prop_assert!(QrKeys::demo().verify_receipt(&s).is_err());
+        }
+    }
+
+    #[test]
+    fn the_sealed_receipt_itself_is_genuine() {
+        assert!(QrKeys::demo().verify_receipt(&sealed_receipt()).is_ok());
+    }
+
     #[test]
     fn the_valid_token_itself_verifies() {
         assert!(QrKeys::demo().verify(&valid(), now()).is_ok());
