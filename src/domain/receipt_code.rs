@@ -68,8 +68,8 @@ const RECEIPT_PREFIX: &str = "CQKIOSK-RCPT/1";
 const SEALED_PREFIX: &str = "CQKIOSK-RCPT/2";
 /// The length of a base64url ed25519 signature without padding.
 const SIG_LEN: usize = 86;
-/// The longest `NUMBER` field (several decision numbers joined by `+`).
-const MAX_NUMBER_LEN: usize = 400;
+/// The most decision numbers one code names (one payment receipt of several decisions).
+pub const MAX_NUMBERS: usize = 20;
 
 fn ident(s: &str) -> bool {
     !s.is_empty() && s.len() <= 40 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
@@ -154,7 +154,9 @@ impl ReceiptCode {
         if !ident(kiosk) {
             return Err(ReceiptCodeError::Field("kiosk"));
         }
-        if number.len() > MAX_NUMBER_LEN || !number.split('+').all(ident) {
+        if number.split('+').take(MAX_NUMBERS + 1).count() > MAX_NUMBERS
+            || !number.split('+').all(ident)
+        {
             return Err(ReceiptCodeError::Field("number"));
         }
         let amount = amount

@@ -124,11 +124,13 @@ impl Doc {
         self.rule();
         self.field("自助机编号：", kiosk_id);
         self.p.align(Align::Center);
-        let module = match self.p.paper() {
+        let preferred = match self.p.paper() {
             Paper::Mm58 => 5,
             Paper::Mm80 => 6,
         };
-        self.p.qr(&code.encode(), module, QrEc::M);
+        let data = code.encode();
+        let module = fit_module(&data, self.p.paper(), preferred);
+        self.p.qr(&data, module, QrEc::M);
         self.p.line("扫码核验本凭证");
         self.p.align(Align::Left);
         self.p.cut();
@@ -136,6 +138,18 @@ impl Doc {
     fn finish(self) -> Vec<u8> {
         self.p.finish()
     }
+}
+
+/// The largest module size up to `preferred` dots at which the QR code of `data` (level M) fits
+/// the paper's width with its 4-module quiet zone on each side (a sealed code naming many
+/// decisions needs a larger QR version); at least 2 dots.
+fn fit_module(data: &str, paper: Paper, preferred: u8) -> u8 {
+    let Ok(code) = qrcode::QrCode::with_error_correction_level(data, qrcode::EcLevel::M) else {
+        return preferred;
+    };
+    let modules = code.width() as u32 + 8;
+    let fits = (paper.dots() / modules).clamp(2, u32::from(preferred));
+    fits as u8
 }
 
 impl HandlingReceipt {
@@ -603,7 +617,10 @@ mod tests {
                 key_id: "receipt-2026a".into(),
                 signature: "A".repeat(86),
             }),
-            number: "5001061100123456+5001061100123457".into(),
+            number: (0..crate::domain::receipt_code::MAX_NUMBERS)
+                .map(|i| format!("500120261125{i:08}"))
+                .collect::<Vec<_>>()
+                .join("+"),
             ..r.code()
         };
         r.sealed_code = Some(Box::new(sealed.clone()));

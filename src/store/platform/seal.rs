@@ -11,8 +11,8 @@ use crate::rules::maintenance::local_time;
 use crate::sql_params;
 use crate::store::StoreError;
 
-/// The most decisions one payment receipt names.
-pub const MAX_SEALED_DECISIONS: usize = 20;
+/// The most decisions one payment receipt names (what its verification code can name).
+pub const MAX_SEALED_DECISIONS: usize = crate::domain::receipt_code::MAX_NUMBERS;
 
 impl<B: Backend> StorePlatform<B> {
     /// Seal the payment receipt of `req`'s decisions: every one paid, the total of their
