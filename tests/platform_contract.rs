@@ -11,8 +11,10 @@ use std::sync::{Arc, Barrier};
 
 use jiff::{SignedDuration, Timestamp};
 use kiosk::domain::IdNumber;
+use kiosk::domain::receipt_code::ReceiptKind as ReceiptCodeKind;
 use kiosk::store::demo::{DEMO_PERSONS, DemoOptions};
 use kiosk::store::platform::*;
+use kiosk::store::token::QrKeys;
 use kiosk::store::{PgPlatform, SqlitePlatform, schema};
 
 /// 2022-10-24 11:06 in Chongqing: inside opening hours, relief not in force.
@@ -132,6 +134,7 @@ macro_rules! contract_suite {
                 revert_after_the_window,
                 register_with_the_sms_code,
                 filing_by_sms_code,
+                payment_receipts_are_sealed_by_the_platform,
             );
         }
     };
@@ -606,6 +609,96 @@ mod scenarios {
             matches!(&r.body, ReceiptBody::Payment(b) if b.transaction_no == paid.transaction_no && b.amount.total() == paid.amount.total())
         );
         assert_eq!(r.created_at, now());
+    }
+
+    /// The platform seals a payment receipt's verification code from its own record (every
+    /// decision paid, their total, the latest payment time, the asking kiosk): genuine under the
+    /// platform's receipt keys, and any change to it is not; nothing unpaid is sealed.
+    pub fn payment_receipts_are_sealed_by_the_platform(s: &Subject) {
+        let p = s.p();
+        let who = id("李小红");
+        let list = p.violations(&who, &car("渝A8K2L6"), now()).unwrap();
+        let ids: Vec<String> = list.violations.iter().map(|v| v.facts.id.clone()).collect();
+        let handled = p
+            .handle(
+                &HandleRequest {
+                    id_number: who,
+                    vehicle: car("渝A8K2L6"),
+                    violation_ids: ids,
+                    kiosk_id: "K7".into(),
+                },
+                now(),
+            )
+            .unwrap();
+        let numbers: Vec<DecisionNumber> = handled
+            .items
+            .iter()
+            .map(|i| i.decision.number.clone())
+            .collect();
+        assert_eq!(numbers.len(), 2);
+        let seal = |numbers: &[DecisionNumber]| {
+            p.seal_receipt(
+                &SealRequest {
+                    kiosk_id: "K7".into(),
+                    decision_numbers: numbers.to_vec(),
+                },
+                now(),
+            )
+        };
+        // Nothing unpaid is sealed.
+        assert_eq!(seal(&numbers).unwrap_err().code(), "receipt_not_found");
+        let mut total = kiosk::domain::Fen(0);
+        for (i, n) in numbers.iter().enumerate() {
+            let paid = p
+                .pay(
+                    &PayRequest {
+                        decision_number: n.clone(),
+                        idempotency_key: format!("seal-{i}"),
+                        method: "demo".into(),
+                    },
+                    now(),
+                )
+                .unwrap();
+            total += paid.amount.total();
+        }
+        let sealed = seal(&numbers).unwrap();
+        let code = QrKeys::demo().verify_receipt(&sealed.code).unwrap();
+        assert_eq!(code.kind, ReceiptCodeKind::Payment);
+        assert_eq!(code.amount, total);
+        assert_eq!(
+            code.numbers().collect::<Vec<_>>(),
+            numbers.iter().map(|n| n.as_str()).collect::<Vec<_>>()
+        );
+        // Through a server the authenticated kiosk is certified, never the body's.
+        assert!(
+            ["K7", kiosk::wire::auth::DEMO_KIOSK_ID].contains(&code.kiosk_id.as_str()),
+            "{}",
+            code.kiosk_id
+        );
+        assert_eq!(
+            code.at,
+            kiosk::rules::maintenance::local_time(now()),
+            "the payment time, Beijing time"
+        );
+        // Altered amount: not genuine. Sealing again: the same text (deterministic).
+        let altered = sealed.code.replacen(
+            &format!("|{}|", total.as_fen()),
+            &format!("|{}|", total.as_fen() - 100),
+            1,
+        );
+        assert_ne!(altered, sealed.code);
+        assert!(QrKeys::demo().verify_receipt(&altered).is_err());
+        assert_eq!(seal(&numbers).unwrap(), sealed);
+        // Refused: no decision, too many, an unknown one.
+        assert_eq!(seal(&[]).unwrap_err().code(), "invalid_request");
+        let many = vec![numbers[0].clone(); MAX_SEALED_DECISIONS + 1];
+        assert_eq!(seal(&many).unwrap_err().code(), "invalid_request");
+        assert_eq!(
+            seal(&[DecisionNumber("no-such-decision".into())])
+                .unwrap_err()
+                .code(),
+            "receipt_not_found"
+        );
     }
 
     pub fn revert_after_the_window(s: &Subject) {

@@ -312,6 +312,43 @@ fn a_kiosk_with_demo_false_refuses_to_start_on_demo_parts() {
     assert!(!db.exists(), "nothing is created before the refusal");
 }
 
+/// `[qr] provider = "keyfile"` with nothing the kiosk could verify a vehicle QR code with, or a
+/// key file others may read: the kiosk does not start, names the key, and creates nothing.
+#[test]
+fn a_kiosk_without_usable_qr_keys_refuses_to_start_naming_the_key() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("qr.key");
+    let published = crate::store::keyring::generate_key_file("qr-1", &key).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let db = dir.path().join("city.sqlite3");
+    let cases = [
+        (crate::config::QrSection::default(), "qr.public_keys"),
+        (
+            crate::config::QrSection {
+                signing_key_file: key.display().to_string(),
+                public_keys: vec![published],
+                ..Default::default()
+            },
+            "qr.signing_key_file",
+        ),
+    ];
+    for (qr, name) in cases {
+        let mut config = KioskConfig::embedded();
+        config.database.path = db.display().to_string();
+        config.qr = crate::config::QrSection {
+            provider: "keyfile".into(),
+            ..qr
+        };
+        let Err(e) = assemble(config, Clock::manual(DAY.parse().unwrap())) else {
+            panic!("started without usable [qr] keys");
+        };
+        assert!(matches!(e, super::AppError::QrKeys(_)), "{e}");
+        assert!(e.to_string().contains(name), "{e}");
+    }
+    assert!(!db.exists(), "nothing is created before the refusal");
+}
+
 #[test]
 fn identity_is_shown_masked() {
     let mut k = Kiosk::at(DAY);
@@ -378,6 +415,12 @@ fn violations_flow_end_to_end_handles_pays_and_prints() {
     };
     assert_eq!(printed, PrintOutcome::Printed);
     assert_eq!(payment.amount, Fen(35000));
+    // The receipt's QR holds the code the platform sealed: genuine under its receipt keys.
+    let sealed = payment.sealed_code.clone().expect("a sealed receipt code");
+    let code = crate::store::token::QrKeys::demo()
+        .verify_receipt(&sealed.encode())
+        .unwrap();
+    assert_eq!((code.amount, code.numbers().count()), (Fen(35000), 2));
     let receipts = k.printed();
     assert_eq!(receipts.len(), 1);
     assert!(receipts[0].contains("手续费：0.00元"), "{}", receipts[0]);
@@ -417,6 +460,12 @@ fn a_kiosk_on_a_platform_server_handles_pays_and_prints() {
     assert_eq!(printed, PrintOutcome::Printed);
     assert_eq!(payment.amount, Fen(35000));
     assert_eq!(k.printed().len(), 1);
+    // The server sealed the receipt for the kiosk it authenticated.
+    let sealed = payment.sealed_code.clone().expect("a sealed receipt code");
+    let code = crate::store::token::QrKeys::demo()
+        .verify_receipt(&sealed.encode())
+        .unwrap();
+    assert_eq!(code.kiosk_id, "demo-kiosk");
     let kiosks: Vec<String> = k
         .platform
         .with_connection_ref(|c| {

@@ -54,6 +54,9 @@ pub enum AppError {
     Window(#[from] crate::ui::UiError),
     #[error("benchmark: {0}")]
     Bench(String),
+    /// `[qr]`: the published keys the kiosk verifies vehicle QR tokens with cannot be used.
+    #[error("kiosk.toml {0}")]
+    QrKeys(crate::providers::ProvidersError),
     /// `[platform]` names a server that cannot be used (the URL, the key file).
     #[error("kiosk.toml [platform]: {0}")]
     Platform(String),
@@ -166,6 +169,17 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
     };
     let db = PathBuf::from(&config.database.path);
     let policy = load_policy(None, &config)?;
+    // The kiosk checks a scanned vehicle QR token with the published keys of its own `[qr]`
+    // before any filing call (a server's terminal trusts no key the server hands it).
+    let qr_verifier = crate::providers::qr::keys(&config.qr, crate::providers::qr::Role::Verifier)
+        .map_err(AppError::QrKeys)?;
+    if qr_verifier.vehicle_keys().is_empty() {
+        return Err(AppError::QrKeys(crate::providers::ProvidersError::Config {
+            key: "qr.public_keys",
+            message: "no published vehicle-QR key: every scanned vehicle QR code would be refused"
+                .into(),
+        }));
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let (platform, store): (Arc<dyn Platform>, Option<Arc<SqlitePlatform>>) =
         match config.platform.remote_url() {
@@ -190,7 +204,8 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
         policy,
         config.kiosk.id.clone(),
         demo.then(|| handles.outbox.clone()),
-    );
+    )
+    .with_qr_verifier(qr_verifier);
     // A server's terminal keeps feedback and its own events in a local outbox until the link
     // takes them (delivered exactly once); a local store records its events directly.
     let (backend, mailbox, events) = match config.platform.remote_url() {

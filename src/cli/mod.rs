@@ -99,10 +99,22 @@ enum Command {
     /// argon2id hash for `kiosk serve --operators FILE`.
     PasswordHash,
     /// Make a kiosk's identity: a new ed25519 private key written to FILE (mode 0600, never over
-    /// an existing file); prints the public key for the server's --kiosks file.
+    /// an existing file); prints the public key for the server's --kiosks file. With --qr or
+    /// --receipt and --kid ID: a platform signing key for vehicle QR tokens or receipt seals
+    /// (`[qr] signing_key_file` / `receipt_key_file`); prints its published form KID:HEX for
+    /// `[qr] public_keys` / `receipt_public_keys`.
     Keygen {
         #[arg(long)]
         out: PathBuf,
+        /// A vehicle-QR signing key (needs --kid).
+        #[arg(long, conflicts_with = "receipt", requires = "kid")]
+        qr: bool,
+        /// A receipt-seal signing key (needs --kid).
+        #[arg(long, requires = "kid")]
+        receipt: bool,
+        /// The key id printed in every token or receipt it signs: 1-32 letters, digits, - _ .
+        #[arg(long)]
+        kid: Option<String>,
     },
     /// Read the operator PIN (4 to 12 digits) from standard input and print its argon2 hash (PHC
     /// string) for `[operator] pin_hash`; a trivial PIN (246810, one digit repeated, an ascending
@@ -205,7 +217,16 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             operators,
             cli.config.as_deref(),
         ),
-        Some(Command::Keygen { out }) => serve::keygen(&out),
+        Some(Command::Keygen {
+            out,
+            qr,
+            receipt,
+            kid,
+        }) => match kid {
+            Some(kid) if qr || receipt => serve::keygen_platform(&kid, &out),
+            Some(_) => anyhow::bail!("--kid goes with --qr or --receipt"),
+            None => serve::keygen(&out),
+        },
         Some(Command::PasswordHash) => serve::password_hash(),
         Some(Command::PinHash) => pin_hash(),
         Some(Command::Bench {

@@ -79,3 +79,12 @@ pub fn password_hash() -> anyhow::Result<i32> {
         }
     }
 }
+
+/// `kiosk keygen --qr|--receipt --kid ID --out FILE`: a platform signing key (vehicle QR tokens
+/// or receipt seals) in FILE (`KID HEX`, mode 0600); its published form `KID:HEX` printed for
+/// the verifiers' `[qr] public_keys` / `receipt_public_keys`.
+pub fn keygen_platform(kid: &str, out: &Path) -> anyhow::Result<i32> {
+    let published = crate::store::keyring::generate_key_file(kid, out)?;
+    crate::outln!("{published}")?;
+    Ok(0)
+}

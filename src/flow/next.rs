@@ -443,6 +443,7 @@ fn payment_receipt(ctx: &Ctx, s: &Session, h: &HandlingView, p: &PaymentView) ->
         method: "扫码支付".into(),
         transaction_number: p.reference.clone(),
         paid_at: p.paid_at,
+        sealed_code: p.sealed_code.clone().map(Box::new),
     })
 }
 

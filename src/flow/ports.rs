@@ -264,6 +264,9 @@ pub struct PaymentView {
     pub paid_at: Timestamp,
     /// 缴款流水号.
     pub reference: String,
+    /// The payment receipt's verification code as the platform sealed it (`None`: the platform
+    /// gave none; the receipt prints the unsealed code).
+    pub sealed_code: Option<crate::domain::receipt_code::ReceiptCode>,
 }
 
 /// A checked filing, ready to submit after face verification.

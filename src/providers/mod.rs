@@ -2,6 +2,8 @@
 //! kiosk on its own store, the server's configuration for `kiosk serve`): the demo parts (demo mode
 //! only) and the real adapters with their simulators, which speak the same bytes.
 
+pub mod qr;
+
 use crate::config::{PaymentSection, QrSection, SmsSection};
 use crate::store::payment::{DemoPaymentProvider, PaymentProvider};
 use crate::store::sms::{DemoSmsGateway, SmsGateway};
@@ -21,7 +23,7 @@ pub enum ProvidersError {
     Config { key: &'static str, message: String },
 }
 
-fn unknown(key: &'static str, name: &str) -> ProvidersError {
+pub(crate) fn unknown(key: &'static str, name: &str) -> ProvidersError {
     ProvidersError::Config {
         key,
         message: format!("unknown provider {name:?}"),
@@ -42,9 +44,7 @@ pub fn platform_parts(
         "demo" => Box::new(DemoSmsGateway),
         other => return Err(unknown("sms.provider", other)),
     };
-    let qr = match qr.provider.as_str() {
-        "demo" => QrKeys::demo(),
-        other => return Err(unknown("qr.provider", other)),
-    };
+    // `demo`: the public-seed keys (demo mode only); `keyfile`: key files and published keys.
+    let qr = qr::keys(qr, qr::Role::Platform)?;
     Ok(PlatformParts { qr, sms, payments })
 }

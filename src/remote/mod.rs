@@ -431,6 +431,16 @@ impl Platform for RemotePlatform {
         )
     }
 
+    fn seal_receipt(&self, req: &SealRequest, now: Timestamp) -> Result<SealedReceipt, StoreError> {
+        self.call(
+            Op::SealReceipt,
+            &WithNow {
+                request: req.clone(),
+                now,
+            },
+        )
+    }
+
     fn revert_due(&self, now: Timestamp) -> Result<RevertReport, StoreError> {
         self.call(Op::RevertDue, &AtTime { now })
     }

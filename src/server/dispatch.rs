@@ -102,6 +102,11 @@ pub fn execute(
             p.record_kiosk_event(&b.request, b.at)
                 .map(|event| KioskEventNumber { event })
         }),
+        // The receipt certifies the kiosk that asked, as it authenticated.
+        Op::SealReceipt => run(body, |mut b: SealBody| {
+            b.request.kiosk_id = kiosk_id.to_string();
+            p.seal_receipt(&b.request, at(b.now))
+        }),
         Op::IssueVehicleQr => run(body, |b: ByIdVehicle| {
             p.issue_vehicle_qr(&b.id_number, &b.vehicle, at(b.now))
         }),

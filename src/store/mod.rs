@@ -37,6 +37,7 @@ pub mod bench;
 pub mod check;
 pub mod demo;
 pub mod idempotency;
+pub mod keyring;
 pub mod payment;
 pub mod platform;
 pub mod schema;

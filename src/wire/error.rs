@@ -119,13 +119,14 @@ const PAYMENT_REFUSALS: [PaymentRefusal; 3] = [
     PaymentRefusal::MaintenanceWindow,
 ];
 
-const TOKEN_ERRORS: [TokenError; 6] = [
+const TOKEN_ERRORS: [TokenError; 7] = [
     TokenError::Malformed,
     TokenError::BadSignature,
     TokenError::UnknownKey,
     TokenError::Expired,
     TokenError::NotYetValid,
     TokenError::NoSigningKey,
+    TokenError::ValidityTooLong,
 ];
 
 /// The codes that name a failure with no local form (rebuilt as [`StoreError::Remote`]).

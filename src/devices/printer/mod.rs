@@ -5,7 +5,7 @@
 pub mod escpos;
 pub mod font;
 pub mod queue;
-pub mod receipt_code;
+pub use crate::domain::receipt_code;
 pub mod receipts;
 pub mod render;
 pub mod status;

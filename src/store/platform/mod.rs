@@ -33,6 +33,7 @@ mod notify;
 mod ops;
 mod points;
 mod rows;
+mod seal;
 mod types;
 
 pub use jobs::spawn_periodic_revert;
@@ -42,6 +43,7 @@ pub use points::{
     ConfirmError, ConfirmReport, ConfirmedItem, ConfirmsPoints, PendingPoints, PointsConfirmer,
     SimulatedConfirmer, spawn_periodic_confirm,
 };
+pub use seal::MAX_SEALED_DECISIONS;
 pub use types::*;
 
 pub use crate::store::sms::OutboxEntry;
@@ -113,6 +115,9 @@ pub trait Platform: Send + Sync {
         decision_number: &DecisionNumber,
         kind: ReceiptKind,
     ) -> Result<ReceiptView, StoreError>;
+    /// Seal the verification code of the payment receipt of `req`'s paid decisions with the
+    /// platform's receipt key (refused, `receipt_not_found`, while one is not paid).
+    fn seal_receipt(&self, req: &SealRequest, now: Timestamp) -> Result<SealedReceipt, StoreError>;
     /// Record feedback (意见反馈); returns its number.
     fn feedback(&self, req: &FeedbackRequest, now: Timestamp) -> Result<i64, StoreError>;
     /// Record an event a kiosk reports about itself (table `kiosk_events`), which happened `at`;
@@ -241,6 +246,12 @@ impl<B: Backend> StorePlatform<B> {
 
     pub fn audit_key(&self) -> &super::audit::AuditKey {
         &self.audit_key
+    }
+
+    /// Issue, verify and seal with these keys (`[qr]`, `crate::providers::qr`).
+    pub fn with_qr_keys(mut self, qr: QrKeys) -> Self {
+        self.qr = qr;
+        self
     }
 
     pub fn qr_keys(&self) -> &QrKeys {

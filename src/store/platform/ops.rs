@@ -793,6 +793,14 @@ impl<B: Backend> Platform for StorePlatform<B> {
         })
     }
 
+    fn seal_receipt(
+        &self,
+        req: &SealRequest,
+        _now: Timestamp,
+    ) -> Result<SealedReceipt, StoreError> {
+        self.seal_payment_receipt(req)
+    }
+
     fn issue_vehicle_qr(
         &self,
         owner: &IdNumber,
