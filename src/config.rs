@@ -12,7 +12,7 @@ mod sms;
 pub use face::FaceSection;
 pub use payment::PaymentSection;
 pub use qr::QrSection;
-pub use sms::SmsSection;
+pub use sms::{SmsConfigError, SmsSection};
 
 /// The embedded default configuration (the repository's `kiosk.toml`).
 pub const EMBEDDED_DEFAULT: &str = include_str!("../kiosk.toml");

@@ -120,17 +120,20 @@ impl StoreBackend {
         })
     }
 
-    /// Copy the newest outbox message to the simulator panel (demo mode).
+    /// Copy the message the demo phone just received to the simulator panel (demo mode: the
+    /// demo gateway's inbox, never the database, which keeps no code).
     fn mirror_outbox(&self) {
         let Some(outbox) = &self.outbox else { return };
         if let Ok(mut entries) = self.platform.sms_outbox(1)
-            && let (Some(e), Ok(mut out)) = (entries.pop(), outbox.lock())
+            && let Some(e) = entries.pop()
+            && let Some(m) = e.message
+            && let Ok(mut out) = outbox.lock()
         {
             out.push(SmsMessage {
-                to: mask_text(&e.phone),
-                text: e.body.clone(),
-                code: e.code.clone(),
-                at: e.created_at,
+                to: mask_text(&m.phone),
+                text: m.text,
+                code: m.code,
+                at: m.at,
             });
         }
     }
@@ -457,7 +460,7 @@ impl KioskBackend for StoreBackend {
         filing::check_new_filing(counts, owner_kind, sms_method(owner_kind))?;
         let sent = self
             .platform
-            .send_filing_code(id, &key, now)
+            .send_filing_code(&self.kiosk_id, id, &key, now)
             .map_err(filing_error)?;
         self.mirror_outbox();
         Ok(SmsSent {
@@ -535,7 +538,7 @@ impl KioskBackend for StoreBackend {
     ) -> Result<SmsSent, BackendError> {
         let sent = self
             .platform
-            .send_register_code(phone, now)
+            .send_register_code(&self.kiosk_id, phone, now)
             .map_err(backend_error)?;
         self.mirror_outbox();
         Ok(SmsSent {

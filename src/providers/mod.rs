@@ -2,10 +2,13 @@
 //! kiosk on its own store, the server's configuration for `kiosk serve`): the demo parts (demo mode
 //! only) and the real adapters with their simulators, which speak the same bytes.
 
+pub mod sms_aliyun;
+pub mod sms_aliyun_sim;
+
 use crate::config::{PaymentSection, QrSection, SmsSection};
-use crate::store::token::QrKeys;
 use crate::store::payment::{DemoPaymentProvider, PaymentProvider};
 use crate::store::sms::{DemoSmsGateway, SmsGateway};
+use crate::store::token::QrKeys;
 
 /// What a platform store needs from outside.
 pub struct PlatformParts {
@@ -39,7 +42,16 @@ pub fn platform_parts(
         other => return Err(unknown("payment.provider", other)),
     };
     let sms: Box<dyn SmsGateway> = match sms.provider.as_str() {
-        "demo" => Box::new(DemoSmsGateway),
+        "demo" => Box::new(DemoSmsGateway::default()),
+        "aliyun" => Box::new(sms_aliyun::AliyunSms::from_section(sms).map_err(|e| {
+            ProvidersError::Config {
+                key: match &e {
+                    sms_aliyun::AliyunConfigError::Section(s) => s.key,
+                    sms_aliyun::AliyunConfigError::Secret { .. } => "sms.secret_file",
+                },
+                message: e.to_string(),
+            }
+        })?),
         other => return Err(unknown("sms.provider", other)),
     };
     let qr = match qr.provider.as_str() {
