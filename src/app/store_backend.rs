@@ -850,8 +850,15 @@ mod tests {
             b.register(&me, "13800001234", wrong, now),
             Err(BackendError::WrongCode)
         );
-        b.request_register_code(&me, "13800001234", now).unwrap();
-        b.register(&me, "13800001234", &last_code(&b), now).unwrap();
-        assert!(b.person(&me, now).unwrap().registered);
+        // A new code: not within the minute (the phone's limit says when), a minute later.
+        assert!(matches!(
+            b.request_register_code(&me, "13800001234", now),
+            Err(BackendError::Invalid(m)) if m.contains("请1分钟后再试") && m.contains("try again in 1 min")
+        ));
+        let later = now + jiff::SignedDuration::from_mins(1);
+        b.request_register_code(&me, "13800001234", later).unwrap();
+        b.register(&me, "13800001234", &last_code(&b), later)
+            .unwrap();
+        assert!(b.person(&me, later).unwrap().registered);
     }
 }

@@ -193,7 +193,12 @@ impl Sim {
                 "Specified signature is not matched with our calculation.",
             );
         }
-        let Ok(stamp) = jiff::Timestamp::strptime("%Y-%m-%dT%H:%M:%SZ", get("Timestamp")) else {
+        let stamp_text = get("Timestamp");
+        let well_formed = stamp_text.len() == 20 && stamp_text.ends_with('Z');
+        let Some(stamp) = well_formed
+            .then(|| stamp_text.parse::<Timestamp>().ok())
+            .flatten()
+        else {
             return fail(
                 400,
                 "InvalidTimeStamp.Format",
