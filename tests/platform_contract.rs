@@ -1041,7 +1041,7 @@ fn postgres_two_kiosks_race_for_one_phones_sms_limit() {
         assert_eq!(ok, 1, "round {round}: {got:?}");
         let refused = got.iter().find_map(|r| r.as_ref().err()).unwrap();
         assert!(
-            refused.starts_with("sms_rate_limited") && refused.contains("60秒"),
+            refused.starts_with("sms_rate_limited") && refused.contains("请1分钟后再试"),
             "{refused}"
         );
     }
