@@ -1425,3 +1425,84 @@ fn postgres_points_confirmation() {
         PgPlatform::connect_demo(&url, 2).unwrap(),
     );
 }
+
+/// `kiosk sim sms --listen ADDR`: the simulator as a process, on the machine's clock; the adapter
+/// delivers to it, the phone's inbox shows the message, a wrong secret is refused.
+#[test]
+fn the_sms_simulator_command_accepts_the_adapter_and_refuses_a_bad_signature() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, format!("{SMS_SECRET}\n")).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kiosk"))
+        .args([
+            "sim",
+            "sms",
+            "--listen",
+            "127.0.0.1:0",
+            "--access-key-id",
+            SMS_KEY_ID,
+        ])
+        .arg("--secret-file")
+        .arg(&secret)
+        .env("KIOSK_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = child.stdout.take().unwrap();
+    let _guard = Kill(child);
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .unwrap();
+    let endpoint = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .to_string();
+    let section = kiosk::config::SmsSection {
+        provider: "aliyun".into(),
+        endpoint: endpoint.clone(),
+        access_key_id: SMS_KEY_ID.into(),
+        secret_file: secret.display().to_string(),
+        sign_name: "交管12123".into(),
+        template_code: "SMS_100000001".into(),
+        filing_template_code: "SMS_100000002".into(),
+        timeout_secs: 5,
+    };
+    let message = kiosk::store::sms::SmsMessage {
+        id: 41,
+        phone: "13912345678".into(),
+        template: kiosk::store::sms::SmsTemplate::Register,
+        code: "246813".into(),
+        at: Timestamp::now(),
+    };
+    let good = AliyunSms::from_section(&section).unwrap();
+    use kiosk::store::sms::SmsGateway as _;
+    assert!(good.deliver(&message).unwrap().provider_ref.is_some());
+    let bad = AliyunSms::new(&section, "guessed".into());
+    let e = bad.deliver(&message).unwrap_err();
+    assert!(e.to_string().contains("SignatureDoesNotMatch"), "{e}");
+    let inbox: Vec<kiosk::providers::sms_aliyun_sim::SimMessage> = serde_json::from_str(
+        &ureq::get(format!("{endpoint}sim/inbox?phone=13912345678"))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(inbox.len(), 1, "{inbox:?}");
+    assert_eq!(
+        inbox[0].text,
+        "【交管12123】您的注册验证码为246813，5分钟内有效。"
+    );
+    assert_eq!(inbox[0].out_id.as_deref(), Some("41"));
+}
