@@ -265,6 +265,30 @@ impl AliyunSms {
     }
 }
 
+/// Mask every run of 6 or more digits (a phone or a code the service might echo).
+pub fn scrub_numbers(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.chars().count() >= 6 {
+            out.push_str(&"*".repeat(run.chars().count()));
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
 /// A fresh nonce (32 hex digits from the operating system's randomness).
 fn nonce() -> Result<String, SmsError> {
     use std::io::Read as _;
@@ -296,12 +320,12 @@ impl SmsGateway for AliyunSms {
             SmsError::Delivery(format!("aliyun: HTTP {status}, not a SendSms answer: {e}"))
         })?;
         if answer.code != "OK" {
-            // The code and message name the cause; neither carries the phone or the code.
+            // The code and message name the cause; a number the service echoes is masked.
             return Err(SmsError::Delivery(format!(
                 "aliyun: {} ({}), request {}",
-                answer.code,
-                answer.message.chars().take(200).collect::<String>(),
-                answer.request_id
+                scrub_numbers(&answer.code),
+                scrub_numbers(&answer.message.chars().take(200).collect::<String>()),
+                scrub_numbers(&answer.request_id)
             )));
         }
         tracing::info!(sms = m.id, biz_id = ?answer.biz_id, "SMS sent through Alibaba Cloud");
@@ -347,6 +371,14 @@ mod tests {
         assert_eq!(
             signature("testsecret", "GET", &p),
             "OLeaidS1JvxuMvnyHOwuJ+uX5qY="
+        );
+    }
+
+    #[test]
+    fn numbers_a_service_echoes_are_masked() {
+        assert_eq!(
+            scrub_numbers("号码13912345678非法, code 12345"),
+            "号码***********非法, code 12345"
         );
     }
 

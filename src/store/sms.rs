@@ -663,6 +663,54 @@ mod tests {
     }
 
     #[test]
+    fn a_kiosk_sends_sixty_codes_an_hour() {
+        let conn = schema::open_in_memory().unwrap();
+        let t0: Timestamp = "2022-10-24T11:00:00+08:00".parse().unwrap();
+        for n in 0..60 {
+            issue_code(
+                &conn,
+                "K1",
+                &format!("1380000{n:04}"),
+                "register",
+                SmsTemplate::Register,
+                t0,
+            )
+            .unwrap();
+        }
+        let e = issue_code(
+            &conn,
+            "K1",
+            "13900000000",
+            "register",
+            SmsTemplate::Register,
+            t0 + SignedDuration::from_mins(1),
+        )
+        .err()
+        .unwrap();
+        assert!(matches!(
+            e,
+            StoreError::SmsRateLimited {
+                scope: LimitScope::Kiosk,
+                retry_after_secs: 3540
+            }
+        ));
+        assert!(
+            e.to_string()
+                .contains("本机发送短信过于频繁，请59分钟后再试"),
+            "{e}"
+        );
+        issue_code(
+            &conn,
+            "K2",
+            "13900000000",
+            "register",
+            SmsTemplate::Register,
+            t0,
+        )
+        .unwrap();
+    }
+
+    #[test]
     fn a_failed_delivery_leaves_no_usable_code() {
         let conn = schema::open_in_memory().unwrap();
         let now: Timestamp = "2022-10-24T11:00:00+08:00".parse().unwrap();
