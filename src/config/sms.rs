@@ -140,7 +140,8 @@ mod tests {
     #[test]
     fn aliyun_names_each_missing_or_bad_key() {
         aliyun().validate().unwrap();
-        let cases: [(&str, fn(&mut SmsSection)); 5] = [
+        type Spoil = fn(&mut SmsSection);
+        let cases: [(&str, Spoil); 5] = [
             ("sms.access_key_id", |s| s.access_key_id.clear()),
             ("sms.secret_file", |s| s.secret_file = " ".into()),
             ("sms.template_code", |s| s.template_code.clear()),
