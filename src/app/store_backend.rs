@@ -172,6 +172,13 @@ fn backend_error(e: StoreError) -> BackendError {
         StoreError::Unavailable(m) => BackendError::Offline(m),
         StoreError::PersonNotFound => BackendError::NotRegistered,
         StoreError::SmsCodeWrong | StoreError::SmsCodeExpired => BackendError::WrongCode,
+        StoreError::SmsRateLimited {
+            scope,
+            retry_after_secs,
+        } => BackendError::TryLater {
+            zh: crate::store::sms::limit_zh(scope, retry_after_secs),
+            en: crate::store::sms::limit_en(scope, retry_after_secs),
+        },
         e => match e.kind() {
             ErrorKind::NotFound => BackendError::NotFound,
             ErrorKind::Invalid | ErrorKind::Refused => BackendError::Invalid(e.to_string()),
@@ -853,7 +860,7 @@ mod tests {
         // A new code: not within the minute (the phone's limit says when), a minute later.
         assert!(matches!(
             b.request_register_code(&me, "13800001234", now),
-            Err(BackendError::Invalid(m)) if m.contains("请1分钟后再试") && m.contains("try again in 1 min")
+            Err(BackendError::TryLater { zh, en }) if zh.contains("请1分钟后再试") && en.contains("try again in 1 min")
         ));
         let later = now + jiff::SignedDuration::from_mins(1);
         b.request_register_code(&me, "13800001234", later).unwrap();
