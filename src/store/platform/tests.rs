@@ -1345,3 +1345,55 @@ fn requests_travel_as_json_and_refuse_a_bad_id_number() {
     let back: FeedbackRequest = serde_json::from_str(&serde_json::to_string(&fb).unwrap()).unwrap();
     assert!(back.id_number.is_none());
 }
+
+/// Sending, a wrong try and registering log what happened, never the code or the phone in clear.
+#[test]
+fn sms_codes_and_phones_never_reach_the_logs() {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let p = city();
+    let phone = "13912345678";
+    let buf = Buf::default();
+    let w = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || w.clone())
+        .finish();
+    let code = tracing::subscriber::with_default(subscriber, || {
+        let sent = p.send_register_code("K1", phone, now()).unwrap();
+        let code = demo_phone_code(&p, sent.outbox_id);
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        let req = RegisterRequest {
+            id_number: id("吴丽"),
+            phone: phone.into(),
+            sms_code: wrong.into(),
+        };
+        assert_eq!(
+            p.register(&req, now()).unwrap_err().code(),
+            "sms_code_wrong"
+        );
+        let req = RegisterRequest {
+            sms_code: code.clone(),
+            ..req
+        };
+        p.register(&req, now()).unwrap();
+        code
+    });
+    let logs = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("demo SMS delivered") && logs.contains("139****5678"),
+        "{logs}"
+    );
+    assert!(!logs.contains(&code) && !logs.contains(phone), "{logs}");
+}
