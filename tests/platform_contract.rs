@@ -1018,15 +1018,17 @@ fn postgres_two_kiosks_race_for_one_phones_sms_limit() {
     let url = support::pg::fresh_database("sms_race");
     let p = Arc::new(PgPlatform::connect_demo(&url, 4).unwrap());
     p.build_demo_city(&city_options()).expect("demo city");
+    // Two fresh kiosk ids a round: the race is for the phone's limit, not a kiosk's hourly cap.
     let race = |phone: String, at: Timestamp| -> Vec<Result<SmsSent, String>> {
         let barrier = Arc::new(Barrier::new(2));
-        let threads: Vec<_> = ["K1", "K2"]
+        let threads: Vec<_> = ["a", "b"]
             .into_iter()
-            .map(|kiosk| {
+            .map(|k| {
+                let kiosk = format!("K-{phone}-{k}");
                 let (p, b, phone) = (p.clone(), barrier.clone(), phone.clone());
                 std::thread::spawn(move || {
                     b.wait();
-                    p.send_register_code(kiosk, &phone, at)
+                    p.send_register_code(&kiosk, &phone, at)
                         .map_err(|e| format!("{} {e}", e.code()))
                 })
             })
