@@ -18,7 +18,8 @@ pub use operator::{OperatorSection, PIN_DIGITS};
 pub use payment::PaymentSection;
 pub use qr::QrSection;
 pub use server::ServerConfig;
-pub use sms::SmsSection;
+
+pub use sms::{SmsConfigError, SmsSection};
 
 /// The embedded default configuration (the repository's `kiosk.toml`).
 pub const EMBEDDED_DEFAULT: &str = include_str!("../kiosk.toml");

@@ -934,6 +934,35 @@ fn register_with_phone_and_sms_code() {
     );
 }
 
+/// A second code within the minute is refused, and the screen says when to try again (in the
+/// screen's language); the code already sent still registers. The screen never shows a code.
+#[test]
+fn a_second_code_within_the_minute_is_refused_with_the_wait_on_screen() {
+    let mut k = Kiosk::signed_in(DAY, "张伟");
+    k.ui(Action::Open(Service::Register));
+    k.keys("13912345678").ui(Action::SendCode);
+    let code = k.last_code();
+    k.ui(Action::SendCode);
+    let Some(Message::Backend(BackendError::TryLater { zh, en })) = k.message() else {
+        panic!("{:?}", k.message());
+    };
+    assert!(
+        zh.contains("后再试") && en.contains("try again in"),
+        "{zh} / {en}"
+    );
+    assert!(
+        !format!("{:?}", k.state()).contains(&code),
+        "no code in the kiosk's state"
+    );
+    assert_eq!(
+        k.demo.outbox.lock().unwrap().len(),
+        1,
+        "one message on the phone"
+    );
+    k.keys(&code).ui(Action::SubmitCode);
+    assert!(matches!(k.screen(), Screen::Register { done: true, .. }));
+}
+
 #[test]
 fn feedback_help_and_app_download() {
     let mut k = Kiosk::signed_in(DAY, "李小红");

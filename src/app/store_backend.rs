@@ -156,17 +156,20 @@ impl StoreBackend {
         })
     }
 
-    /// Copy the newest outbox message to the simulator panel (demo mode).
+    /// Copy the message the demo phone just received to the simulator panel (demo mode: the
+    /// demo gateway's inbox, never the database, which keeps no code).
     fn mirror_outbox(&self) {
         let Some(outbox) = &self.outbox else { return };
         if let Ok(mut entries) = self.platform.sms_outbox(1)
-            && let (Some(e), Ok(mut out)) = (entries.pop(), outbox.lock())
+            && let Some(e) = entries.pop()
+            && let Some(m) = e.message
+            && let Ok(mut out) = outbox.lock()
         {
             out.push(SmsMessage {
-                to: mask_text(&e.phone),
-                text: e.body.clone(),
-                code: e.code.clone(),
-                at: e.created_at,
+                to: mask_text(&m.phone),
+                text: m.text,
+                code: m.code,
+                at: m.at,
             });
         }
     }
@@ -205,6 +208,13 @@ fn backend_error(e: StoreError) -> BackendError {
         StoreError::Unavailable(m) => BackendError::Offline(m),
         StoreError::PersonNotFound => BackendError::NotRegistered,
         StoreError::SmsCodeWrong | StoreError::SmsCodeExpired => BackendError::WrongCode,
+        StoreError::SmsRateLimited {
+            scope,
+            retry_after_secs,
+        } => BackendError::TryLater {
+            zh: crate::store::sms::limit_zh(scope, retry_after_secs),
+            en: crate::store::sms::limit_en(scope, retry_after_secs),
+        },
         e => match e.kind() {
             ErrorKind::NotFound => BackendError::NotFound,
             ErrorKind::Invalid | ErrorKind::Refused => BackendError::Invalid(e.to_string()),
@@ -507,7 +517,7 @@ impl KioskBackend for StoreBackend {
         filing::check_new_filing(counts, owner_kind, sms_method(owner_kind))?;
         let sent = self
             .platform
-            .send_filing_code(id, &key, now)
+            .send_filing_code(&self.kiosk_id, id, &key, now)
             .map_err(filing_error)?;
         self.mirror_outbox();
         Ok(SmsSent {
@@ -585,7 +595,7 @@ impl KioskBackend for StoreBackend {
     ) -> Result<SmsSent, BackendError> {
         let sent = self
             .platform
-            .send_register_code(phone, now)
+            .send_register_code(&self.kiosk_id, phone, now)
             .map_err(backend_error)?;
         self.mirror_outbox();
         Ok(SmsSent {
@@ -937,8 +947,15 @@ mod tests {
             b.register(&me, "13800001234", wrong, now),
             Err(BackendError::WrongCode)
         );
-        b.request_register_code(&me, "13800001234", now).unwrap();
-        b.register(&me, "13800001234", &last_code(&b), now).unwrap();
-        assert!(b.person(&me, now).unwrap().registered);
+        // A new code: not within the minute (the phone's limit says when), a minute later.
+        assert!(matches!(
+            b.request_register_code(&me, "13800001234", now),
+            Err(BackendError::TryLater { zh, en }) if zh.contains("请1分钟后再试") && en.contains("try again in 1 min")
+        ));
+        let later = now + jiff::SignedDuration::from_mins(1);
+        b.request_register_code(&me, "13800001234", later).unwrap();
+        b.register(&me, "13800001234", &last_code(&b), later)
+            .unwrap();
+        assert!(b.person(&me, later).unwrap().registered);
     }
 }

@@ -8,6 +8,7 @@ pub mod platform;
 pub mod platform_json;
 pub mod rules_eval;
 pub mod serve;
+pub mod sim;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -98,6 +99,12 @@ enum Command {
     /// Read an operator's password from standard input (at least 10 characters) and print its
     /// argon2id hash for `kiosk serve --operators FILE`.
     PasswordHash,
+    /// Simulators of the outside services, speaking their bytes: `sms` (Alibaba Cloud SMS).
+    #[command(disable_help_flag = true)]
+    Sim {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Make a kiosk's identity: a new ed25519 private key written to FILE (mode 0600, never over
     /// an existing file); prints the public key for the server's --kiosks file. With --qr or
     /// --receipt and --kid ID: a platform signing key for vehicle QR tokens or receipt seals
@@ -229,6 +236,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         },
         Some(Command::PasswordHash) => serve::password_hash(),
         Some(Command::PinHash) => pin_hash(),
+        Some(Command::Sim { args }) => sim::run(args),
         Some(Command::Bench {
             what,
             database,

@@ -76,10 +76,14 @@ enum PlatformCommand {
         #[command(flatten)]
         vehicle: VehicleArgs,
     },
-    /// Send a registration SMS code to a phone.
+    /// Send a registration SMS code to a phone (demo: the output shows what the demo phone
+    /// received; the database keeps only a salted hash of the code).
     SendRegisterCode {
         #[arg(long)]
         phone: String,
+        /// The kiosk counted against the hourly limit (a server counts the authenticated one).
+        #[arg(long, default_value = "operator")]
+        kiosk: String,
     },
     /// Register as a user with phone + SMS code.
     Register {
@@ -96,6 +100,9 @@ enum PlatformCommand {
         id: String,
         #[command(flatten)]
         vehicle: VehicleArgs,
+        /// The kiosk counted against the hourly limit (a server counts the authenticated one).
+        #[arg(long, default_value = "operator")]
+        kiosk: String,
     },
     /// File another person's vehicle by a vehicle-QR token, or by the SMS code sent to the owner.
     File {
@@ -174,7 +181,8 @@ enum PlatformCommand {
         #[arg(long)]
         text: String,
     },
-    /// The demo SMS outbox, newest first (like a development mail catcher).
+    /// The SMS codes sent, newest first: phone masked, purpose, delivery, used — never a code
+    /// (the database keeps a salted hash); a server answers it in demo mode only.
     SmsOutbox {
         #[arg(long, default_value_t = 20)]
         limit: u32,
@@ -231,6 +239,11 @@ struct ErrorOut {
     error: &'static str,
     kind: ErrorKind,
     message: String,
+}
+
+/// The demo phone's messages (empty unless the gateway is the demo's).
+fn demo_outbox(p: &dyn Platform) -> Vec<crate::store::sms::OutboxEntry> {
+    p.sms_outbox(20).unwrap_or_default()
 }
 
 fn emit<T: Serialize>(result: Result<T, StoreError>) -> anyhow::Result<i32> {
@@ -324,9 +337,9 @@ pub fn run(args: Vec<String>, config: Option<&Path>) -> anyhow::Result<i32> {
                     .map(|l| ViolationListOut::from(&l)),
             )
         }
-        PlatformCommand::SendRegisterCode { phone } => emit(
-            p.send_register_code(&phone, now)
-                .map(|s| SmsSentOut::from(&s)),
+        PlatformCommand::SendRegisterCode { phone, kiosk } => emit(
+            p.send_register_code(&kiosk, &phone, now)
+                .map(|s| SmsSentOut::from(&s).with_demo_phone(&demo_outbox(p.as_ref()))),
         ),
         PlatformCommand::Register { id, phone, code } => emit(
             p.register(
@@ -339,13 +352,13 @@ pub fn run(args: Vec<String>, config: Option<&Path>) -> anyhow::Result<i32> {
             )
             .map(|v| PersonOut::from(&v)),
         ),
-        PlatformCommand::SendFilingCode { id, vehicle } => {
+        PlatformCommand::SendFilingCode { id, vehicle, kiosk } => {
             let id = id_number(&id)?;
             emit(
                 vehicle
                     .key()
-                    .and_then(|k| p.send_filing_code(&id, &k, now))
-                    .map(|s| SmsSentOut::from(&s)),
+                    .and_then(|k| p.send_filing_code(&kiosk, &id, &k, now))
+                    .map(|s| SmsSentOut::from(&s).with_demo_phone(&demo_outbox(p.as_ref()))),
             )
         }
         PlatformCommand::File {

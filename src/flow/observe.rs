@@ -116,9 +116,10 @@ fn refusal_codes(message: &Message) -> Vec<String> {
             vec![code_of(&format!("{r:?}"))]
         }
         Message::Pay(PayError::Backend(e)) | Message::Backend(e) => match e {
-            BackendError::NotRegistered | BackendError::WrongCode | BackendError::NotFound => {
-                vec![backend(e)]
-            }
+            BackendError::NotRegistered
+            | BackendError::WrongCode
+            | BackendError::NotFound
+            | BackendError::TryLater { .. } => vec![backend(e)],
             _ => Vec::new(),
         },
         Message::Filing(FilingError::Refused(r)) => vec![code_of(&format!("{r:?}"))],

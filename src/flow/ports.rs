@@ -142,6 +142,10 @@ pub enum BackendError {
     NotFound,
     #[error("the SMS code is wrong or expired")]
     WrongCode,
+    /// A limit was reached (e.g. SMS codes to one phone): the platform's words, which say when
+    /// to try again, in Chinese and in English.
+    #[error("{en}")]
+    TryLater { zh: String, en: String },
     #[error("invalid input: {0}")]
     Invalid(String),
     /// The platform failed; nothing was changed.

@@ -3,6 +3,8 @@
 //! only) and the real adapters with their simulators, which speak the same bytes.
 
 pub mod qr;
+pub mod sms_aliyun;
+pub mod sms_aliyun_sim;
 
 use crate::config::{PaymentSection, QrSection, SmsSection};
 use crate::store::payment::{DemoPaymentProvider, PaymentProvider};
@@ -41,7 +43,16 @@ pub fn platform_parts(
         other => return Err(unknown("payment.provider", other)),
     };
     let sms: Box<dyn SmsGateway> = match sms.provider.as_str() {
-        "demo" => Box::new(DemoSmsGateway),
+        "demo" => Box::new(DemoSmsGateway::default()),
+        "aliyun" => Box::new(sms_aliyun::AliyunSms::from_section(sms).map_err(|e| {
+            ProvidersError::Config {
+                key: match &e {
+                    sms_aliyun::AliyunConfigError::Section(s) => s.key,
+                    sms_aliyun::AliyunConfigError::Secret { .. } => "sms.secret_file",
+                },
+                message: e.to_string(),
+            }
+        })?),
         other => return Err(unknown("sms.provider", other)),
     };
     // `demo`: the public-seed keys (demo mode only); `keyfile`: key files and published keys.

@@ -66,10 +66,12 @@ pub fn execute(
         Op::Violations => run(body, |b: ByIdVehicle| {
             p.violations(&b.id_number, &b.vehicle, at(b.now))
         }),
-        Op::SendRegisterCode => run(body, |b: ByPhone| p.send_register_code(&b.phone, at(b.now))),
+        Op::SendRegisterCode => run(body, |b: ByPhone| {
+            p.send_register_code(kiosk_id, &b.phone, at(b.now))
+        }),
         Op::Register => run(body, |b: RegisterBody| p.register(&b.request, at(b.now))),
         Op::SendFilingCode => run(body, |b: ByIdVehicle| {
-            p.send_filing_code(&b.id_number, &b.vehicle, at(b.now))
+            p.send_filing_code(kiosk_id, &b.id_number, &b.vehicle, at(b.now))
         }),
         Op::FileVehicle => run(body, |b: FileBody| p.file_vehicle(&b.request, at(b.now))),
         Op::ReviewFiling => run(body, |b: Review| {

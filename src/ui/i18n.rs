@@ -509,6 +509,8 @@ fn backend(lang: Language, e: &BackendError) -> String {
         }
         BackendError::WrongCode if zh => "验证码错误或已失效，请重新输入。".into(),
         BackendError::WrongCode => "The code is wrong or expired; enter it again.".into(),
+        BackendError::TryLater { zh: m, .. } if zh => m.clone(),
+        BackendError::TryLater { en, .. } => en.clone(),
         BackendError::Invalid(_) if zh => "输入有误，请检查后重试。".into(),
         BackendError::Invalid(_) => "The input is not valid; check and retry.".into(),
         BackendError::Unavailable(_) => tr(lang, T::Unavailable).into(),

@@ -64,13 +64,20 @@ pub trait Platform: Send + Sync {
         vehicle: &VehicleKey,
         now: Timestamp,
     ) -> Result<ViolationList, StoreError>;
-    /// Send a registration code to `phone`.
-    fn send_register_code(&self, phone: &str, now: Timestamp) -> Result<SmsSent, StoreError>;
+    /// Send a registration code to `phone`, asked for by `kiosk` (its hourly limit; the server
+    /// uses the authenticated kiosk's id, a `RemotePlatform` ignores the argument).
+    fn send_register_code(
+        &self,
+        kiosk: &str,
+        phone: &str,
+        now: Timestamp,
+    ) -> Result<SmsSent, StoreError>;
     /// Register as a user (phone + SMS code). Idempotent for the same phone.
     fn register(&self, req: &RegisterRequest, now: Timestamp) -> Result<PersonView, StoreError>;
     /// Send a filing code to the vehicle's owner (a unit's vehicle: its manager phone).
     fn send_filing_code(
         &self,
+        kiosk: &str,
         applicant: &IdNumber,
         vehicle: &VehicleKey,
         now: Timestamp,
@@ -153,7 +160,9 @@ pub trait Platform: Send + Sync {
     /// A vehicle-QR token's claims, when its signature and validity hold at `now`.
     fn verify_vehicle_qr(&self, token: &str, now: Timestamp)
     -> Result<VehicleQrClaims, StoreError>;
-    /// The demo SMS outbox, newest first (a development mail catcher: demo only).
+    /// The SMS codes sent, newest first, never a code (`kiosk platform sms-outbox`); with the demo
+    /// gateway each carries the message the demo phone received (a development mail catcher:
+    /// demo only).
     fn sms_outbox(&self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError>;
 }
 
@@ -220,7 +229,7 @@ impl<B: Backend> StorePlatform<B> {
             backend,
             embedded_policy()?,
             QrKeys::demo(),
-            Box::new(DemoSmsGateway),
+            Box::new(DemoSmsGateway::default()),
             Box::new(DemoPaymentProvider),
         ))
     }
@@ -292,9 +301,21 @@ impl<B: Backend> StorePlatform<B> {
         self.read(|tx| Ok(check::run_with(tx, &self.audit_key)?))
     }
 
-    /// The latest `limit` SMS outbox rows (the demo's mail catcher), newest first.
+    /// The latest `limit` codes sent, newest first, never a code; each with the message the
+    /// demo phone received when this platform's gateway is the demo's.
     pub fn sms_outbox(&self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
-        self.read(|tx| Ok(sms::outbox(tx, limit)?))
+        let mut rows = self.read(|tx| Ok(sms::outbox(tx, limit)?))?;
+        if let Some(inbox) = self.sms.demo_inbox(sms::DEMO_INBOX_MAX) {
+            for r in &mut rows {
+                r.message = inbox.iter().find(|m| m.id == r.id).cloned();
+            }
+        }
+        Ok(rows)
+    }
+
+    /// The SMS gateway (the demo's phone reads the demo gateway's inbox).
+    pub fn sms_gateway(&self) -> &dyn SmsGateway {
+        self.sms.as_ref()
     }
 
     /// The practice driver with at least `violations` payable zero-point fines (the crash,

@@ -1,0 +1,79 @@
+//! `kiosk sim …`: the simulators of the outside services, each speaking the service's bytes
+//! through the adapter's own code (`crate::providers`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use super::parse;
+use crate::providers::sms_aliyun_sim::{self, SimClock, SimOptions};
+
+#[derive(Parser, Debug)]
+struct SimCli {
+    #[command(subcommand)]
+    command: SimCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum SimCommand {
+    /// Alibaba Cloud SMS `SendSms` (Dysmsapi 2017-05-25, RPC signature HMAC-SHA1) at `/`, and
+    /// each phone's inbox at `GET /sim/inbox?phone=…`. Templates `SMS_100000001` (registration:
+    /// `code`) and `SMS_100000002` (filing consent: `code`, `plate`), sign name 交管12123; flow
+    /// control 1 a minute, 5 an hour, 10 a day per phone. Prints `listening on http://ADDR/`.
+    Sms {
+        /// Address to listen on (port 0: any free port).
+        #[arg(long, default_value = "127.0.0.1:8091")]
+        listen: SocketAddr,
+        /// The AccessKey id it accepts.
+        #[arg(long)]
+        access_key_id: String,
+        /// A file holding the AccessKey secret (first line).
+        #[arg(long)]
+        secret_file: PathBuf,
+        /// Count time by each request's `Timestamp` (a demo on a simulated clock) instead of the
+        /// machine's clock (then a request more than 15 minutes off is refused).
+        #[arg(long)]
+        request_clock: bool,
+    },
+}
+
+/// `kiosk sim ARGS…`.
+pub fn run(args: Vec<String>) -> anyhow::Result<i32> {
+    let cli: SimCli = match parse("kiosk sim", args) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    match cli.command {
+        SimCommand::Sms {
+            listen,
+            access_key_id,
+            secret_file,
+            request_clock,
+        } => {
+            let secret = std::fs::read_to_string(&secret_file)
+                .with_context(|| format!("reading --secret-file {}", secret_file.display()))?;
+            let secret = secret.lines().next().unwrap_or("").trim().to_string();
+            anyhow::ensure!(
+                !secret.is_empty(),
+                "--secret-file {}: empty",
+                secret_file.display()
+            );
+            let clock = if request_clock {
+                SimClock::Request
+            } else {
+                SimClock::Wall
+            };
+            sms_aliyun_sim::serve(
+                SimOptions::kiosk(&access_key_id, &secret, clock),
+                listen,
+                |addr, _| {
+                    let _ = crate::term::out(format!("listening on http://{addr}/\n"));
+                },
+            )
+            .context("the SMS simulator")?;
+            Ok(0)
+        }
+    }
+}
