@@ -175,6 +175,21 @@ impl Browser<'_> {
         wd("POST", &self.at(&format!("/element/{e}/click")), None);
     }
 
+    /// Wait (at most 20 s) until `done` holds: a click returns before the page it submits has
+    /// loaded.
+    fn wait_until(&self, what: &str, done: impl Fn(&Self) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !done(self) {
+            assert!(
+                Instant::now() < deadline,
+                "waited 20 s for {what}: at {} with {}",
+                self.url(),
+                self.source()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     fn log_in(&self, name: &str, password: &str) {
         self.type_into("#name", name);
         self.type_into("#password", password);
@@ -297,7 +312,7 @@ fn the_fleet_page_shows_two_kiosks_in_a_browser_after_a_login() {
     assert_eq!(browser.count("tr.kiosk"), 0);
     // The right one: the fleet.
     browser.log_in("ops", PASSWORD);
-    assert!(browser.url().ends_with("/fleet"), "{}", browser.url());
+    browser.wait_until("the fleet page", |b| b.url().ends_with("/fleet"));
     assert_eq!(browser.count("tr.kiosk"), 2, "{}", browser.source());
     let html = browser.source();
     for expected in [
