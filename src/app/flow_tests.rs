@@ -119,6 +119,7 @@ impl Kiosk {
             revert_every: None,
             kiosk_clock: true,
             confirm_points_after: std::time::Duration::from_secs(3600),
+            payment: Default::default(),
         })
         .unwrap();
         config.platform.url = format!("http://{addr}");

@@ -8,6 +8,7 @@ pub mod platform;
 pub mod platform_json;
 pub mod rules_eval;
 pub mod serve;
+pub mod sim;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -85,6 +86,11 @@ enum Command {
         /// after it was decided; the confirmation job runs as often as the revert.
         #[arg(long, default_value_t = 3600)]
         confirm_points_after: u64,
+    },
+    /// Simulators of outside services, speaking their real bytes (`kiosk sim alipay …`).
+    Sim {
+        #[command(subcommand)]
+        what: sim::SimCommand,
     },
     /// Make a kiosk's identity: a new ed25519 private key written to FILE (mode 0600, never over
     /// an existing file); prints the public key for the server's --kiosks file.
@@ -180,6 +186,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             confirm_points_after,
         ),
         Some(Command::Keygen { out }) => serve::keygen(&out),
+        Some(Command::Sim { what }) => sim::run(what),
         Some(Command::Bench {
             what,
             database,

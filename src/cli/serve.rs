@@ -25,6 +25,7 @@ pub fn serve(
         revert_every: (revert_every_secs > 0).then(|| Duration::from_secs(revert_every_secs)),
         kiosk_clock,
         confirm_points_after: Duration::from_secs(confirm_points_after_secs),
+        payment: Default::default(),
     };
     run(opts, |addr| {
         let _ = crate::outln!("listening on http://{addr}");

@@ -85,6 +85,8 @@ pub struct ServeOptions {
     /// The police network's simulator confirms a paid decision's points this long after it was
     /// decided (the points-confirmation job runs as often as the revert).
     pub confirm_points_after: Duration,
+    /// `[payment]`: who collects the money (its notifications come to `POST /notify/alipay`).
+    pub payment: crate::config::PaymentSection,
 }
 
 /// Why the server could not start.
@@ -110,6 +112,8 @@ pub enum ServerError {
     },
     #[error("server runtime: {0}")]
     Runtime(std::io::Error),
+    #[error(transparent)]
+    Providers(#[from] crate::providers::ProvidersError),
 }
 
 /// A platform, the idempotency ledger kept in the same database, and the city's
@@ -122,12 +126,25 @@ pub const PG_POOL_SIZE: u32 = 16;
 /// Open the platform the server serves: a `postgres://` (or `postgresql://`) URL is the city's
 /// PostgreSQL database, anything else a SQLite file made with `kiosk db init`.
 pub fn open_platform(db: &str) -> Result<Backend, ServerError> {
+    open_platform_with(db, &crate::config::PaymentSection::default())
+}
+
+/// [`open_platform`] with the payment provider `[payment]` names.
+pub fn open_platform_with(
+    db: &str,
+    payment: &crate::config::PaymentSection,
+) -> Result<Backend, ServerError> {
+    let payments = crate::providers::payment_provider(payment)?;
     let err = |source| ServerError::Database {
         database: without_password(db),
         source,
     };
     if schema::is_postgres_url(db) {
-        let platform = Arc::new(PgPlatform::connect_demo(db, PG_POOL_SIZE).map_err(err)?);
+        let platform = Arc::new(
+            PgPlatform::connect_demo(db, PG_POOL_SIZE)
+                .map_err(err)?
+                .with_payments(payments),
+        );
         let ledger = PgLedger::connect(db, 4).map_err(err)?;
         return Ok((platform.clone(), Arc::new(ledger), platform));
     }
@@ -135,7 +152,11 @@ pub fn open_platform(db: &str) -> Result<Backend, ServerError> {
     if !path.exists() {
         return Err(ServerError::NoDatabase(db.to_string()));
     }
-    let platform = Arc::new(SqlitePlatform::open_demo(path).map_err(err)?);
+    let platform = Arc::new(
+        SqlitePlatform::open_demo(path)
+            .map_err(err)?
+            .with_payments(payments),
+    );
     let ledger = SqliteLedger::open(path).map_err(err)?;
     Ok((platform.clone(), Arc::new(ledger), platform))
 }
@@ -160,6 +181,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/v1/{op}", post(op_handler))
+        .route(crate::wire::ops::NOTIFY_ALIPAY_PATH, post(notify_handler))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(shared)
 }
@@ -174,6 +196,47 @@ async fn metrics() -> Response {
         HeaderValue::from_static(crate::ops::metrics::CONTENT_TYPE),
     );
     r
+}
+
+/// `POST /notify/alipay`: the payment provider's asynchronous notification. No kiosk signature:
+/// the provider's own, verified by the platform over the form's parameters. Answers `success`
+/// once the payment is recorded (or was already: the provider stops repeating it), `fail` with
+/// 400 when refused (bad signature, unknown order, another amount: audited), 503 when the store
+/// failed (the provider tries again).
+async fn notify_handler(State(st): State<Arc<Shared>>, body: Bytes) -> Response {
+    let platform = st.platform.clone();
+    let out =
+        tokio::task::spawn_blocking(move || platform.payment_notification(&body, Timestamp::now()))
+            .await;
+    let text = |status: StatusCode, t: &'static str| {
+        let mut r = (status, t).into_response();
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        r
+    };
+    match out {
+        Ok(Ok(ack)) => {
+            let mut r = text(StatusCode::OK, "success");
+            let code = serde_json::to_value(ack)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            if let Ok(v) = HeaderValue::from_str(&code) {
+                r.headers_mut()
+                    .insert(crate::wire::ops::HEADER_NOTIFY_ACK, v);
+            }
+            r
+        }
+        Ok(Err(StoreError::NotificationRefused(reason))) => {
+            tracing::warn!(%reason, "payment notification refused");
+            text(StatusCode::BAD_REQUEST, "fail")
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "payment notification not taken");
+            text(StatusCode::SERVICE_UNAVAILABLE, "fail")
+        }
+        Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "fail"),
+    }
 }
 
 async fn healthz(State(st): State<Arc<Shared>>) -> Response {
@@ -412,7 +475,7 @@ pub fn prepare(opts: &ServeOptions) -> Result<Arc<Shared>, ServerError> {
     if kiosks.is_empty() && !kiosks.demo() {
         return Err(ServerError::NoKiosks);
     }
-    let (platform, ledger, points) = open_platform(&opts.database)?;
+    let (platform, ledger, points) = open_platform_with(&opts.database, &opts.payment)?;
     let now = Timestamp::now();
     match opts.revert_every.map(|_| platform.revert_due(now)) {
         None => {}

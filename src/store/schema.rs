@@ -16,7 +16,13 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The migrations, in order; migration `i` brings `user_version` from `i` to `i + 1`.
 /// Never edit a published migration: append a new one.
-pub const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4];
+pub const MIGRATIONS: &[&str] = &[
+    MIGRATION_1,
+    MIGRATION_2,
+    MIGRATION_3,
+    MIGRATION_4,
+    MIGRATION_5,
+];
 
 /// The schema version this build writes.
 pub fn current_version() -> i64 {
@@ -260,6 +266,24 @@ CREATE TABLE kiosk_events (
 CREATE INDEX kiosk_events_by_kiosk ON kiosk_events(kiosk_id, at);
 "#;
 
+/// Payment orders (issue 12): one per decision, opened with the payment provider for the amount
+/// due; a payment is recorded only when the provider confirms the order is paid. `state`:
+/// `open`, `paid`, `refund_pending` (money arrived after the 六.2 revert), `refunded`.
+const MIGRATION_5: &str = r#"
+CREATE TABLE payment_orders (
+    decision_id  INTEGER PRIMARY KEY REFERENCES decisions(id),
+    out_trade_no TEXT    NOT NULL UNIQUE,
+    provider     TEXT    NOT NULL,
+    amount_fen   INTEGER NOT NULL CHECK (amount_fen >= 0),
+    qr_code      TEXT    NOT NULL,
+    state        TEXT    NOT NULL CHECK (state IN ('open', 'paid', 'refund_pending', 'refunded')),
+    trade_no     TEXT,
+    created_at   INTEGER NOT NULL,
+    settled_at   INTEGER
+);
+CREATE INDEX payment_orders_by_state ON payment_orders(state);
+"#;
+
 /// Errors opening or migrating a database file.
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
@@ -370,6 +394,7 @@ pub const PG_MIGRATIONS: &[&str] = &[
     PG_MIGRATION_2,
     PG_MIGRATION_3,
     PG_MIGRATION_4,
+    PG_MIGRATION_5,
 ];
 
 const PG_MIGRATION_1: &str = r#"
@@ -595,6 +620,22 @@ CREATE TABLE kiosk_events (
 CREATE INDEX kiosk_events_by_kiosk ON kiosk_events(kiosk_id, at);
 CREATE SEQUENCE decision_ids;
 SELECT setval('decision_ids', COALESCE((SELECT max(id) FROM decisions), 0) + 1, false);
+"#;
+
+/// Payment orders, as [`MIGRATION_5`].
+const PG_MIGRATION_5: &str = r#"
+CREATE TABLE payment_orders (
+    decision_id  BIGINT  PRIMARY KEY REFERENCES decisions(id),
+    out_trade_no TEXT    NOT NULL UNIQUE,
+    provider     TEXT    NOT NULL,
+    amount_fen   BIGINT  NOT NULL CHECK (amount_fen >= 0),
+    qr_code      TEXT    NOT NULL,
+    state        TEXT    NOT NULL CHECK (state IN ('open', 'paid', 'refund_pending', 'refunded')),
+    trade_no     TEXT,
+    created_at   BIGINT  NOT NULL,
+    settled_at   BIGINT
+);
+CREATE INDEX payment_orders_by_state ON payment_orders(state);
 "#;
 
 /// Bring a PostgreSQL database up to date: each migration in its own transaction with its row in

@@ -791,6 +791,10 @@ pub fn message(lang: Language, m: &Message) -> String {
             }
         }
         Message::Pay(PayError::Backend(e)) => backend(lang, e),
+        Message::Pay(PayError::NotYet(_)) if zh => "尚未收到支付，请用手机扫描二维码支付。".into(),
+        Message::Pay(PayError::NotYet(_)) => {
+            "The payment has not arrived yet; scan the QR code with your phone to pay.".into()
+        }
         Message::Refused(decisions) => decisions
             .iter()
             .map(|d| format!("{}{}{}", d.violation, colon(lang), decision_plain(lang, d)))
