@@ -65,10 +65,10 @@ pub(super) struct OrderRow {
     amount: Fen,
     qr_code: String,
     state: String,
+    created_at: i64,
 }
 
-const ORDER_COLS: &str =
-    "o.decision_id, d.number, o.out_trade_no, o.provider, o.amount_fen, o.qr_code, o.state";
+const ORDER_COLS: &str = "o.decision_id, d.number, o.out_trade_no, o.provider, o.amount_fen, o.qr_code, o.state, o.created_at";
 
 fn order_from_row(r: &Row) -> Result<OrderRow, SqlError> {
     Ok(OrderRow {
@@ -79,6 +79,7 @@ fn order_from_row(r: &Row) -> Result<OrderRow, SqlError> {
         amount: Fen(r.get(4)?),
         qr_code: r.get(5)?,
         state: r.get(6)?,
+        created_at: r.get(7)?,
     })
 }
 
@@ -332,10 +333,12 @@ impl<B: Backend> StorePlatform<B> {
             }
             let d = decision_by_number(tx, &o.decision_number)?;
             let state = handling_state(&d.state)?;
-            // What is due may have grown since the order opened (a surcharge at midnight): the
-            // order's money cannot settle the decision then, and goes back like late money.
-            let due_now = d.view(now)?.due().total();
-            if pay_rules::check_confirmed_payment(state).is_err() || due_now != o.amount {
+            // The order was priced when it was opened (its QR closes with the payment window);
+            // should that price no longer be what the decision says was due then, the money
+            // cannot settle it and goes back like late money.
+            let priced_at = ts(o.created_at);
+            let due_then = d.view(priced_at)?.due().total();
+            if pay_rules::check_confirmed_payment(state).is_err() || due_then != o.amount {
                 tx.exec(
                     "UPDATE payment_orders SET state = 'refund_pending', trade_no = ?2, settled_at = ?3 WHERE decision_id = ?1",
                     &sql_params![o.decision_id, trade_no, now.as_second()],
@@ -359,6 +362,7 @@ impl<B: Backend> StorePlatform<B> {
                 PaymentSource::Notified {
                     transaction_no: trade_no,
                     amount,
+                    priced_at,
                 },
                 now,
             )?;

@@ -22,10 +22,13 @@ fn valid_phone(phone: &str) -> bool {
 
 /// Where the payment came from.
 pub(super) enum PaymentSource<'a> {
-    /// Confirmed by the payment provider (its notification or an order query) by the payment platform with its transaction number and amount.
+    /// Confirmed by the payment provider (its notification or an order query), with its
+    /// transaction number and the amount of the order, which was priced at `priced_at` (what
+    /// was due when the order was opened: fine + surcharge + fee).
     Notified {
         transaction_no: &'a str,
         amount: Fen,
+        priced_at: Timestamp,
     },
 }
 
@@ -82,13 +85,15 @@ impl<B: Backend> StorePlatform<B> {
         let state = handling_state(&d.state)?;
         // Money the provider confirmed: recorded while the handling stands (六.2).
         pay_rules::check_confirmed_payment(state).map_err(StoreError::Payment)?;
-        let view = d.view(now)?;
+        let PaymentSource::Notified { priced_at, .. } = source;
+        let view = d.view(priced_at)?;
         let due = view.due();
         let total = due.total();
         let transaction_no = match source {
             PaymentSource::Notified {
                 transaction_no,
                 amount,
+                ..
             } => {
                 if amount != total {
                     return Err(StoreError::Invalid(format!(
