@@ -1193,6 +1193,7 @@ mod payments {
                     forged_wrong_amount_and_unknown_notifications_are_refused_and_audited,
                     an_order_query_records_the_payment_without_a_notification,
                     money_after_the_revert_is_refunded_never_lost,
+                    a_payment_after_the_revert_without_notification_is_found_and_refunded,
                 );
             }
         };
@@ -1479,6 +1480,61 @@ mod payments {
             assert_eq!(
                 ask(p, d, later).unwrap_err().code(),
                 "payment_window_closed"
+            );
+            assert!((s.check_ok)());
+        }
+
+        pub fn a_payment_after_the_revert_without_notification_is_found_and_refunded(
+            s: &PaySubject,
+        ) {
+            let p = s.platform.as_ref();
+            let item = handled(p);
+            let d = &item.decision.number;
+            let order = p.payment_order(d, now()).unwrap();
+            let later = now() + SignedDuration::from_hours(2);
+            // Paid after the deadline (before the sweep), and the notification is lost.
+            s.sim.pay_silently(&order.qr_code).unwrap();
+            // The revert sweep reverts, then asks the provider about the reverted orders.
+            assert_eq!(p.revert_due(later).unwrap().reverted.len(), 1);
+            assert!(s.sim.order(&order.out_trade_no).unwrap().refunded.is_some());
+            assert_eq!(p.payment_order(d, later).unwrap().state, "refunded");
+            assert_eq!(audited(s, "payment_refunded"), 1);
+            // Another decision reverted unpaid: its order is closed; money arriving for it
+            // anyway is refunded too.
+            let who = id("李小红");
+            let list = p.violations(&who, &car("渝A8K2L6"), later).unwrap();
+            let other = p
+                .handle(
+                    &HandleRequest {
+                        id_number: who,
+                        vehicle: car("渝A8K2L6"),
+                        violation_ids: vec![list.violations[0].facts.id.clone()],
+                        kiosk_id: "K1".into(),
+                    },
+                    later,
+                )
+                .unwrap()
+                .items
+                .remove(0)
+                .decision
+                .number;
+            let o2 = p.payment_order(&other, later).unwrap();
+            let much_later = later + SignedDuration::from_hours(2);
+            p.revert_due(much_later).unwrap();
+            assert_eq!(p.payment_order(&other, much_later).unwrap().state, "closed");
+            let paid = s.sim.pay_silently(&o2.qr_code).unwrap();
+            assert_eq!(
+                p.payment_notification(paid.notification.unwrap().as_bytes(), much_later)
+                    .unwrap(),
+                NotifyAck::Refunding
+            );
+            assert_eq!(
+                p.payment_order(&other, much_later).unwrap().state,
+                "refunded"
+            );
+            assert_eq!(
+                (s.count)("SELECT count(*) FROM payments WHERE idempotency_key LIKE 'KD%'"),
+                0
             );
             assert!((s.check_ok)());
         }

@@ -268,7 +268,8 @@ CREATE INDEX kiosk_events_by_kiosk ON kiosk_events(kiosk_id, at);
 
 /// Payment orders (issue 12): one per decision, opened with the payment provider for the amount
 /// due; a payment is recorded only when the provider confirms the order is paid. `state`:
-/// `open`, `paid`, `refund_pending` (money arrived after the 六.2 revert), `refunded`.
+/// `open`, `paid`, `refund_pending` (money arrived after the 六.2 revert), `refunded`, `closed`
+/// (reverted unpaid; money still arriving for it is refunded).
 const MIGRATION_5: &str = r#"
 CREATE TABLE payment_orders (
     decision_id  INTEGER PRIMARY KEY REFERENCES decisions(id),
@@ -276,7 +277,7 @@ CREATE TABLE payment_orders (
     provider     TEXT    NOT NULL,
     amount_fen   INTEGER NOT NULL CHECK (amount_fen >= 0),
     qr_code      TEXT    NOT NULL,
-    state        TEXT    NOT NULL CHECK (state IN ('open', 'paid', 'refund_pending', 'refunded')),
+    state        TEXT    NOT NULL CHECK (state IN ('open', 'paid', 'refund_pending', 'refunded', 'closed')),
     trade_no     TEXT,
     created_at   INTEGER NOT NULL,
     settled_at   INTEGER
@@ -630,7 +631,7 @@ CREATE TABLE payment_orders (
     provider     TEXT    NOT NULL,
     amount_fen   BIGINT  NOT NULL CHECK (amount_fen >= 0),
     qr_code      TEXT    NOT NULL,
-    state        TEXT    NOT NULL CHECK (state IN ('open', 'paid', 'refund_pending', 'refunded')),
+    state        TEXT    NOT NULL CHECK (state IN ('open', 'paid', 'refund_pending', 'refunded', 'closed')),
     trade_no     TEXT,
     created_at   BIGINT  NOT NULL,
     settled_at   BIGINT

@@ -313,7 +313,8 @@ impl<B: Backend> StorePlatform<B> {
                     return Ok(Settled::Duplicate(payment_of_decision(tx, o.decision_id)?));
                 }
             }
-            if o.state != "open" {
+            // Closed (reverted unpaid): money arriving anyway goes back below.
+            if o.state != "open" && o.state != "closed" {
                 audit::append(
                     tx,
                     now.as_second(),
@@ -457,9 +458,9 @@ impl<B: Backend> StorePlatform<B> {
         )
     }
 
-    /// Reconcile the orders the revert left behind: an open order of a decision that can no
-    /// longer be paid is asked about (paid → refunded), and a refund that failed is tried again.
-    /// Returns how many orders were refunded now.
+    /// Reconcile the orders the revert left behind (run after each 六.2 revert sweep): an open
+    /// order of a reverted decision is asked about (paid → refunded; unpaid → closed), and a
+    /// refund that failed is tried again. Returns how many orders were refunded now.
     pub fn reconcile_orders(&self, now: Timestamp) -> Result<u32, StoreError> {
         let orders: Vec<(String, String)> = self.read(|tx| {
             Ok(tx
@@ -489,7 +490,25 @@ impl<B: Backend> StorePlatform<B> {
                             refunded += 1;
                         }
                     }
-                    Ok(_) => {}
+                    // Never paid: closed here (it closed at the provider with the window).
+                    Ok(TradeStatus::Waiting | TradeStatus::Closed) => {
+                        self.write(|tx| {
+                            let n = tx.exec(
+                                "UPDATE payment_orders SET state = 'closed', settled_at = ?2 WHERE out_trade_no = ?1 AND state = 'open'",
+                                &sql_params![&out, now.as_second()],
+                            )?;
+                            if n == 1 {
+                                audit::append(
+                                    tx,
+                                    now.as_second(),
+                                    "payment_order_closed",
+                                    &format!("order:{out}"),
+                                    &json!({"reason": "reverted_unpaid"}),
+                                )?;
+                            }
+                            Ok(())
+                        })?;
+                    }
                     Err(e) => tracing::warn!(order = %out, error = %e, "order query failed"),
                 }
             } else if self.refund_order(&out, now).is_ok() {

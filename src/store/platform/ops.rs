@@ -714,7 +714,15 @@ impl<B: Backend> Platform for StorePlatform<B> {
     }
 
     fn revert_due(&self, now: Timestamp) -> Result<RevertReport, StoreError> {
-        self.revert_due_sweep(now)
+        let report = self.revert_due_sweep(now)?;
+        // Money for what was just reverted (a lost notification) is found and refunded; a
+        // provider out of reach is tried again at the next sweep.
+        match self.reconcile_orders(now) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(refunded = n, "late payments refunded"),
+            Err(e) => tracing::warn!(error = %e, "payment orders not reconciled"),
+        }
+        Ok(report)
     }
 
     fn receipt(
