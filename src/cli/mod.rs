@@ -58,7 +58,9 @@ enum Command {
         args: Vec<String>,
     },
     /// The platform server: every platform operation as HTTP/JSON (`POST /v1/<op>`, `GET
-    /// /healthz`) for kiosks that sign their requests. Prints `listening on http://ADDR` first.
+    /// /healthz`) for kiosks that sign their requests, and `POST /notify/alipay` for the payment
+    /// provider's notifications; its `[payment]` comes from `kiosk --config FILE serve …`.
+    /// Prints `listening on http://ADDR` first.
     Serve {
         /// The platform's database: postgres://USER@HOST:PORT/DB (the city's), or a SQLite file;
         /// made with `kiosk db init --path …`.
@@ -184,6 +186,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             revert_every,
             kiosk_clock,
             confirm_points_after,
+            // `[payment]` of `kiosk --config FILE serve …` (the server's configuration).
+            crate::config::KioskConfig::load(cli.config.as_deref())?.payment,
         ),
         Some(Command::Keygen { out }) => serve::keygen(&out),
         Some(Command::Sim { what }) => sim::run(what),

@@ -8,6 +8,7 @@ use crate::server::{ServeOptions, run};
 
 /// `kiosk serve …`: serve until killed. The first line on standard output says where it listens
 /// (`listening on http://127.0.0.1:PORT`; `--listen 127.0.0.1:0` picks a free port).
+#[allow(clippy::too_many_arguments)]
 pub fn serve(
     database: String,
     listen: SocketAddr,
@@ -16,6 +17,7 @@ pub fn serve(
     revert_every_secs: u64,
     kiosk_clock: bool,
     confirm_points_after_secs: u64,
+    payment: crate::config::PaymentSection,
 ) -> anyhow::Result<i32> {
     let opts = ServeOptions {
         database,
@@ -25,7 +27,7 @@ pub fn serve(
         revert_every: (revert_every_secs > 0).then(|| Duration::from_secs(revert_every_secs)),
         kiosk_clock,
         confirm_points_after: Duration::from_secs(confirm_points_after_secs),
-        payment: Default::default(),
+        payment,
     };
     run(opts, |addr| {
         let _ = crate::outln!("listening on http://{addr}");
