@@ -14,7 +14,8 @@
 //! | request | answer |
 //! | --- | --- |
 //! | `GET /healthz` | 200 `{"status":"ok","instance":…,"demo":…,"kiosk_clock":…}` (no identity needed) |
-//! | `POST /v1/<op>`, `<op>` one of `wire::ops::Op` (`person`, `vehicles`, `violations`, `send_register_code`, `register`, `send_filing_code`, `file_vehicle`, `review_filing`, `unfile`, `filings`, `remove_driver`, `handle`, `pay`, `revert_due`, `receipt`, `feedback`, `issue_vehicle_qr`, `vehicle_by_plate`, `vehicle_owner`, `filing_precheck`, `verify_vehicle_qr`, `sms_outbox`) | 200 with the view as JSON; an error: its status and `wire::error::ErrorBody` `{error, kind, message, zh, en, detail}` |
+//! | `POST /v1/<op>`, `<op>` one of `wire::ops::Op` (`person`, `vehicles`, `violations`, `send_register_code`, `register`, `send_filing_code`, `file_vehicle`, `review_filing`, `unfile`, `filings`, `remove_driver`, `handle`, `pay`, `revert_due`, `receipt`, `feedback`, `issue_vehicle_qr`, `vehicle_by_plate`, `vehicle_owner`, `filing_precheck`, `verify_vehicle_qr`, `sms_outbox`, `payment_order`) | 200 with the view as JSON; an error: its status and `wire::error::ErrorBody` `{error, kind, message, zh, en, detail}` |
+//! | `POST /notify/alipay` | the payment provider's notification (form, signed by Alipay, no kiosk identity): 200 `success` when recorded or already recorded, 400 `fail` when refused (audited), 503 `fail` when the store failed (Alipay tries again) |
 //!
 //! Headers of every `POST`: `X-Kiosk-Id`, `X-Kiosk-Time` (Unix seconds, ±300 s),
 //! `X-Kiosk-Signature` (hex ed25519 over `wire::auth::signing_message`), and `Idempotency-Key`
