@@ -263,3 +263,22 @@ fn kiosk_sim_alipay_makes_its_keys_and_answers_in_alipay_bytes() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[test]
+fn kiosk_config_names_the_missing_payment_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for (toml, key) in [
+        ("[payment]\nprovider = \"alipay\"\n", "payment.gateway"),
+        ("[payment]\nprovider = \"Demo\"\n", "payment.provider"),
+        (
+            "[payment]\nprovider = \"alipay\"\ngateway = \"http://127.0.0.1:9/gateway.do\"\nnotify_url = \"http://127.0.0.1:8/notify/alipay\"\napp_id = \"2021\"\nprivate_key_file = \"k.pem\"\n",
+            "payment.alipay_public_key_file",
+        ),
+    ] {
+        std::fs::write(dir.path().join("kiosk.toml"), toml).unwrap();
+        let out = kiosk(&["config"], dir.path());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{key}: {err}");
+        assert!(err.contains(key), "{key}: {err}");
+    }
+}

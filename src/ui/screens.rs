@@ -1366,6 +1366,10 @@ fn session_screen(ui: &mut Ui, ctx: &Ctx, s: &Session, v: &View, out: &mut Vec<E
                     );
                 });
             });
+            // Several decisions handled together: one provider order each, paid in turn.
+            if let Some(o) = order.as_ref().filter(|o| o.parts > 1) {
+                v.strong(ui, i18n::payment_part(v.lang, o.part, o.parts, o.amount));
+            }
             v.body(ui, v.t(T::PaymentHint));
             v.strong(ui, v.t(T::PayingAuto));
             if v.demo {
