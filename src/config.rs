@@ -330,6 +330,8 @@ impl KioskConfig {
                 "must be between 1 and 120 (六.2 allows at most 2 hours)",
             );
         }
+        // `[payment]`: a known provider, and everything it needs (the key named).
+        c.payment.validate()?;
         let url = c.platform.url.trim();
         if !url.is_empty() {
             let rest = url

@@ -410,7 +410,10 @@ mod scenarios {
         assert!(replay.replayed);
         assert_eq!(replay.transaction_no, paid.transaction_no);
         assert_eq!(replay.paid_at, paid.paid_at);
-        let e = p
+        // Issue 12: `pay` asks the provider and records what it confirms, once per decision;
+        // asked again with another key, it answers with that one payment (it used to refuse:
+        // already_paid, and a key reused on another decision: idempotency_key_reused).
+        let again = p
             .pay(
                 &PayRequest {
                     idempotency_key: "k-2".into(),
@@ -418,18 +421,9 @@ mod scenarios {
                 },
                 now(),
             )
-            .unwrap_err();
-        assert_eq!(e.code(), "already_paid");
-        let e = p
-            .pay(
-                &PayRequest {
-                    decision_number: first.items[1].decision.number.clone(),
-                    ..pay.clone()
-                },
-                now(),
-            )
-            .unwrap_err();
-        assert_eq!(e.code(), "idempotency_key_reused");
+            .unwrap();
+        assert!(again.replayed);
+        assert_eq!(again.transaction_no, paid.transaction_no);
         let l = p.violations(&who, &car("渝A8K2L6"), now()).unwrap();
         assert_eq!(l.unpaid_decisions.len(), 1);
     }
@@ -1316,20 +1310,22 @@ fn postgres_two_clients_race_for_the_last_slot_and_the_same_payment() {
             1,
             "round {round}"
         );
-        let won: Vec<_> = [a, b].into_iter().filter(|o| o.3.is_ok()).collect();
-        assert_eq!(won.len(), 1, "round {round}: {:?} / {:?}", a.3, b.3);
-        let winner = won[0];
-        let retried = winner.4.as_ref().expect("the winner's retry replays");
-        assert!(retried.replayed);
+        // Both ask about the same payment at once: it is recorded once (one answer not
+        // `replayed`), and both get that one payment (issue 12: `pay` asks the provider).
+        let (pa, pb) = match (&a.3, &b.3) {
+            (Ok(pa), Ok(pb)) => (pa, pb),
+            other => panic!("round {round}: pay failed: {other:?}"),
+        };
         assert_eq!(
-            &retried.transaction_no,
-            &winner.3.as_ref().unwrap().transaction_no
+            [pa, pb].iter().filter(|p| !p.replayed).count(),
+            1,
+            "round {round}: {pa:?} / {pb:?}"
         );
+        assert_eq!(pa.transaction_no, pb.transaction_no, "round {round}");
         for o in [a, b] {
-            if let Err(code) = &o.3 {
-                assert_eq!(code, &"already_paid", "round {round}");
-                assert_eq!(o.4.as_ref().err(), Some(&"already_paid"), "round {round}");
-            }
+            let retried = o.4.as_ref().expect("a retry replays");
+            assert!(retried.replayed);
+            assert_eq!(retried.transaction_no, pa.transaction_no);
         }
         payments_won += 1;
     }
@@ -1798,4 +1794,479 @@ fn the_sms_simulator_command_accepts_the_adapter_and_refuses_a_bad_signature() {
         "【交管12123】您的注册验证码为246813，5分钟内有效。"
     );
     assert_eq!(inbox[0].out_id.as_deref(), Some("41"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Money on the provider's word: the payment contract with Alipay 当面付's simulator as the
+// provider, on SQLite, PostgreSQL and through `kiosk serve` (whose `POST /notify/alipay` the
+// simulator itself posts its notifications to).
+// ---------------------------------------------------------------------------------------------
+
+mod payments {
+    use super::*;
+    use kiosk::config::PaymentSection;
+    use kiosk::providers::alipay::AlipayProvider;
+    use kiosk::providers::alipay::protocol::Notification;
+    use kiosk::providers::alipay::sim::{self, SimHandle};
+
+    const APP_ID: &str = "2021000000000001";
+
+    /// What a payment scenario gets: the platform, the gateway simulator (its phone), rows
+    /// counted in the platform's database, and whether the simulator posts its notifications to
+    /// the platform by itself (through the server) or a test relays them.
+    pub struct PaySubject {
+        pub platform: Arc<dyn Platform>,
+        pub sim: SimHandle,
+        pub count: Box<dyn Fn(&str) -> i64>,
+        pub check_ok: Box<dyn Fn() -> bool>,
+        pub delivers: bool,
+    }
+
+    fn spawn_sim() -> SimHandle {
+        sim::spawn("127.0.0.1:0".parse().unwrap(), APP_ID, sim::test_keys()).expect("simulator")
+    }
+
+    fn provider(sim: &SimHandle, notify_url: &str) -> Box<AlipayProvider> {
+        Box::new(AlipayProvider::new(
+            &sim.gateway(),
+            APP_ID,
+            notify_url,
+            sim.keys.app.clone(),
+            sim.keys.alipay.verify_key(),
+        ))
+    }
+
+    fn local<B: Backend + 'static>(p: StorePlatform<B>) -> PaySubject {
+        let sim = spawn_sim();
+        // Nobody listens there: these subjects get their notifications relayed by the test.
+        let p = p.with_payments(provider(&sim, "http://127.0.0.1:9/notify/alipay"));
+        p.build_demo_city(&city_options()).expect("demo city");
+        let p = Arc::new(p);
+        let (q, r) = (p.clone(), p.clone());
+        PaySubject {
+            platform: p,
+            sim,
+            count: Box::new(move |sql| q.read_sql(|tx| Ok(tx.one::<i64>(sql, &[])?)).unwrap()),
+            check_ok: Box::new(move || r.check().unwrap().ok()),
+            delivers: false,
+        }
+    }
+
+    pub fn make_sqlite() -> PaySubject {
+        local(SqlitePlatform::with_connection(schema::open_in_memory().unwrap()).unwrap())
+    }
+
+    pub fn make_pg() -> PaySubject {
+        local(PgPlatform::connect_demo(&support::pg::fresh_database("pay"), 4).unwrap())
+    }
+
+    /// `kiosk serve` with `[payment] provider = "alipay"` (key files on disk), the simulator
+    /// posting its notifications to the server's `POST /notify/alipay`.
+    pub fn make_remote_pg() -> PaySubject {
+        let url = support::pg::fresh_database("payremote");
+        let store = PgPlatform::connect_demo(&url, 2).unwrap();
+        store.build_demo_city(&city_options()).expect("demo city");
+        let sim = spawn_sim();
+        let dir = tempfile::tempdir().unwrap().keep();
+        sim.keys.write(&dir).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let listen: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let addr = kiosk::server::spawn(kiosk::server::ServeOptions {
+            database: url,
+            listen,
+            demo: true,
+            kiosks: None,
+            revert_every: None,
+            kiosk_clock: true,
+            confirm_points_after: std::time::Duration::from_secs(3600),
+            operators: None,
+            config: kiosk::config::ServerConfig {
+                payment: PaymentSection {
+                    provider: "alipay".into(),
+                    gateway: sim.gateway(),
+                    app_id: APP_ID.into(),
+                    private_key_file: Some(dir.join(sim::APP_PRIVATE_KEY_FILE)),
+                    alipay_public_key_file: Some(dir.join(sim::ALIPAY_PUBLIC_KEY_FILE)),
+                    notify_url: format!("http://{listen}/notify/alipay"),
+                },
+                ..Default::default()
+            },
+        })
+        .expect("kiosk serve starts");
+        let remote = kiosk::remote::RemotePlatform::new(
+            &format!("http://{addr}"),
+            kiosk::wire::auth::KioskIdentity::demo(),
+        )
+        .unwrap();
+        let store = Arc::new(store);
+        let (q, r) = (store.clone(), store);
+        PaySubject {
+            platform: Arc::new(remote),
+            sim,
+            count: Box::new(move |sql| q.read_sql(|tx| Ok(tx.one::<i64>(sql, &[])?)).unwrap()),
+            check_ok: Box::new(move || r.check().unwrap().ok()),
+            delivers: true,
+        }
+    }
+
+    macro_rules! payment_suite {
+        ($name:ident, $make:path) => {
+            mod $name {
+                use super::*;
+                payment_tests!(
+                    $make: an_unpaid_order_is_not_paid_until_the_provider_says_so,
+                    a_notification_records_the_payment_once,
+                    forged_wrong_amount_and_unknown_notifications_are_refused_and_audited,
+                    an_order_query_records_the_payment_without_a_notification,
+                    money_after_the_revert_is_refunded_never_lost,
+                    a_payment_after_the_revert_without_notification_is_found_and_refunded,
+                );
+            }
+        };
+    }
+
+    macro_rules! payment_tests {
+        ($make:path: $($scenario:ident),+ $(,)?) => {
+            $(
+                #[test]
+                fn $scenario() {
+                    scenarios::$scenario(&$make());
+                }
+            )+
+        };
+    }
+
+    payment_suite!(sqlite, super::make_sqlite);
+    payment_suite!(postgres, super::make_pg);
+    payment_suite!(remote_on_postgres, super::make_remote_pg);
+
+    /// 李小红 handles one violation of 渝A8K2L6: its decision.
+    fn handled(p: &dyn Platform) -> HandledItem {
+        let who = id("李小红");
+        let list = p.violations(&who, &car("渝A8K2L6"), now()).unwrap();
+        p.handle(
+            &HandleRequest {
+                id_number: who,
+                vehicle: car("渝A8K2L6"),
+                violation_ids: vec![list.violations[0].facts.id.clone()],
+                kiosk_id: "K1".into(),
+            },
+            now(),
+        )
+        .unwrap()
+        .items
+        .remove(0)
+    }
+
+    fn ask(
+        p: &dyn Platform,
+        d: &DecisionNumber,
+        at: Timestamp,
+    ) -> Result<PaymentView, kiosk::store::StoreError> {
+        p.pay(
+            &PayRequest {
+                decision_number: d.clone(),
+                idempotency_key: format!("kiosk-pay-{d}-{}", at.as_second()),
+                method: "qr".into(),
+            },
+            at,
+        )
+    }
+
+    /// Wait (bounded) until the simulator's notification of `out` was answered `success`.
+    fn wait_delivered(sim: &SimHandle, out: &str) {
+        for _ in 0..600 {
+            if sim.order(out).is_some_and(|o| o.delivered) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the simulator's notification of {out} was never acknowledged");
+    }
+
+    fn audited(s: &PaySubject, action: &str) -> i64 {
+        (s.count)(&format!(
+            "SELECT count(*) FROM audit_log WHERE action = '{action}'"
+        ))
+    }
+
+    mod scenarios {
+        use super::*;
+
+        pub fn an_unpaid_order_is_not_paid_until_the_provider_says_so(s: &PaySubject) {
+            let p = s.platform.as_ref();
+            let item = handled(p);
+            let d = &item.decision.number;
+            let order = p.payment_order(d, now()).unwrap();
+            assert!(
+                order.qr_code.starts_with("https://qr.alipay.com/"),
+                "{}",
+                order.qr_code
+            );
+            assert_eq!(
+                order.amount,
+                item.decision.due().total(),
+                "exactly what is due"
+            );
+            assert_eq!(order.state, "open");
+            // A retry (another kiosk call, a restart) never opens a second order.
+            let again = p
+                .payment_order(d, now() + SignedDuration::from_secs(5))
+                .unwrap();
+            assert_eq!(again, order);
+            assert_eq!(s.sim.order_count(), 1);
+            for k in 0..3 {
+                let e = ask(p, d, now() + SignedDuration::from_secs(5 * k)).unwrap_err();
+                assert_eq!(e.code(), "not_paid_yet");
+            }
+            assert_eq!(
+                (s.count)("SELECT count(*) FROM payments WHERE idempotency_key LIKE 'KD%'"),
+                0
+            );
+            assert_eq!(
+                (s.count)(&format!(
+                    "SELECT count(*) FROM decisions WHERE state = 'paid' AND number = '{d}'"
+                )),
+                0
+            );
+            assert!((s.check_ok)());
+        }
+
+        pub fn a_notification_records_the_payment_once(s: &PaySubject) {
+            let p = s.platform.as_ref();
+            let item = handled(p);
+            let d = &item.decision.number;
+            let order = p.payment_order(d, now()).unwrap();
+            let paid = s.sim.pay(&order.qr_code).unwrap();
+            let body = paid.notification.clone().unwrap();
+            if s.delivers {
+                // The simulator posted it to the server, which answered `success`.
+                wait_delivered(&s.sim, &order.out_trade_no);
+            } else {
+                assert_eq!(
+                    p.payment_notification(body.as_bytes(), now()).unwrap(),
+                    NotifyAck::Recorded
+                );
+            }
+            // Sent again (the provider repeats until it hears `success`): recorded once.
+            assert_eq!(
+                p.payment_notification(body.as_bytes(), now()).unwrap(),
+                NotifyAck::Duplicate
+            );
+            assert_eq!(
+                (s.count)("SELECT count(*) FROM payments WHERE idempotency_key LIKE 'KD%'"),
+                1,
+                "recorded exactly once"
+            );
+            // The kiosk's next poll finds it, with the provider's trade number.
+            let view = ask(p, d, now() + SignedDuration::from_secs(5)).unwrap();
+            assert_eq!(Some(view.transaction_no.clone()), paid.trade_no);
+            assert_eq!(view.amount.total(), order.amount);
+            assert_eq!(view.method, "alipay");
+            let again = ask(p, d, now() + SignedDuration::from_secs(10)).unwrap();
+            assert_eq!(again.transaction_no, view.transaction_no);
+            assert_eq!(p.payment_order(d, now()).unwrap().state, "paid");
+            assert_eq!(
+                (s.count)("SELECT count(*) FROM payments WHERE idempotency_key LIKE 'KD%'"),
+                1
+            );
+            assert!(audited(s, "payment_notification_replayed") >= 1);
+            assert_eq!(audited(s, "payment_confirmed"), 1);
+            assert!((s.check_ok)());
+        }
+
+        pub fn forged_wrong_amount_and_unknown_notifications_are_refused_and_audited(
+            s: &PaySubject,
+        ) {
+            let p = s.platform.as_ref();
+            let item = handled(p);
+            let d = &item.decision.number;
+            let order = p.payment_order(d, now()).unwrap();
+            let n = Notification {
+                notify_id: "forged-1".into(),
+                app_id: APP_ID.into(),
+                out_trade_no: order.out_trade_no.clone(),
+                trade_no: "2022102400000000000001".into(),
+                trade_status: "TRADE_SUCCESS".into(),
+                total_amount: order.amount,
+            };
+            // Signed with a key that is not Alipay's (the app's own).
+            let forged = kiosk::providers::alipay::protocol::encode_form(
+                &kiosk::providers::alipay::protocol::signed_notification(
+                    &s.sim.keys.app,
+                    &n,
+                    now(),
+                ),
+            );
+            // Alipay's key, but another amount; and an order nobody opened.
+            let cheaper = s.sim.signed_notification(&Notification {
+                notify_id: "cheap-1".into(),
+                total_amount: kiosk::domain::Fen(1),
+                ..n.clone()
+            });
+            let unknown = s.sim.signed_notification(&Notification {
+                notify_id: "unknown-1".into(),
+                out_trade_no: "KD99999999999999999999".into(),
+                ..n.clone()
+            });
+            // Another merchant's notification (Alipay's key, another app id).
+            let other_app = s.sim.signed_notification(&Notification {
+                notify_id: "other-1".into(),
+                app_id: "2021999999999999".into(),
+                ..n.clone()
+            });
+            for (what, body) in [
+                ("forged", forged.as_str()),
+                ("cheaper", cheaper.as_str()),
+                ("unknown", unknown.as_str()),
+                ("other app", other_app.as_str()),
+                ("garbage", "sign=x&%zz"),
+            ] {
+                let e = p.payment_notification(body.as_bytes(), now()).unwrap_err();
+                assert_eq!(e.code(), "payment_notification_refused", "{what}: {e}");
+            }
+            assert_eq!(audited(s, "payment_notification_refused"), 5);
+            assert_eq!(
+                (s.count)("SELECT count(*) FROM payments WHERE idempotency_key LIKE 'KD%'"),
+                0
+            );
+            assert_eq!(p.payment_order(d, now()).unwrap().state, "open");
+            assert_eq!(ask(p, d, now()).unwrap_err().code(), "not_paid_yet");
+            assert!((s.check_ok)());
+        }
+
+        pub fn an_order_query_records_the_payment_without_a_notification(s: &PaySubject) {
+            let p = s.platform.as_ref();
+            let item = handled(p);
+            let d = &item.decision.number;
+            let order = p.payment_order(d, now()).unwrap();
+            // Paid, and the notification is lost on the way.
+            s.sim.pay_silently(&order.qr_code).unwrap();
+            let view = ask(p, d, now() + SignedDuration::from_secs(5)).unwrap();
+            assert_eq!(view.amount.total(), order.amount);
+            assert_eq!(
+                Some(view.transaction_no.clone()),
+                s.sim.order(&order.out_trade_no).unwrap().trade_no
+            );
+            let again = ask(p, d, now() + SignedDuration::from_secs(10)).unwrap();
+            assert!(again.replayed);
+            assert_eq!(
+                (s.count)("SELECT count(*) FROM payments WHERE idempotency_key LIKE 'KD%'"),
+                1
+            );
+            // The notification arriving late after all records nothing new.
+            let body = s
+                .sim
+                .order(&order.out_trade_no)
+                .unwrap()
+                .notification
+                .unwrap();
+            assert_eq!(
+                p.payment_notification(body.as_bytes(), now()).unwrap(),
+                NotifyAck::Duplicate
+            );
+            assert_eq!(
+                (s.count)("SELECT count(*) FROM payments WHERE idempotency_key LIKE 'KD%'"),
+                1
+            );
+            assert!((s.check_ok)());
+        }
+
+        pub fn money_after_the_revert_is_refunded_never_lost(s: &PaySubject) {
+            let p = s.platform.as_ref();
+            let item = handled(p);
+            let d = &item.decision.number;
+            let order = p.payment_order(d, now()).unwrap();
+            let later = now() + SignedDuration::from_hours(2);
+            assert_eq!(p.revert_due(later).unwrap().reverted.len(), 1);
+            // The person pays the QR after the revert; the notification comes.
+            let paid = s.sim.pay_silently(&order.qr_code).unwrap();
+            let body = paid.notification.unwrap();
+            assert_eq!(
+                p.payment_notification(body.as_bytes(), later).unwrap(),
+                NotifyAck::Refunding
+            );
+            // Refunded through alipay.trade.refund, for the whole amount; nothing recorded paid.
+            let at_sim = s.sim.order(&order.out_trade_no).unwrap();
+            assert!(at_sim.refunded.is_some(), "refunded at the provider");
+            assert_eq!(at_sim.status, "TRADE_CLOSED");
+            assert_eq!(p.payment_order(d, later).unwrap().state, "refunded");
+            assert_eq!(
+                (s.count)("SELECT count(*) FROM payments WHERE idempotency_key LIKE 'KD%'"),
+                0
+            );
+            assert_eq!(audited(s, "payment_late"), 1);
+            assert_eq!(audited(s, "payment_refunded"), 1);
+            // Again: nothing twice.
+            assert_eq!(
+                p.payment_notification(body.as_bytes(), later).unwrap(),
+                NotifyAck::Duplicate
+            );
+            assert_eq!(audited(s, "payment_refunded"), 1);
+            assert_eq!(
+                ask(p, d, later).unwrap_err().code(),
+                "payment_window_closed"
+            );
+            assert!((s.check_ok)());
+        }
+
+        pub fn a_payment_after_the_revert_without_notification_is_found_and_refunded(
+            s: &PaySubject,
+        ) {
+            let p = s.platform.as_ref();
+            let item = handled(p);
+            let d = &item.decision.number;
+            let order = p.payment_order(d, now()).unwrap();
+            let later = now() + SignedDuration::from_hours(2);
+            // Paid after the deadline (before the sweep), and the notification is lost.
+            s.sim.pay_silently(&order.qr_code).unwrap();
+            // The revert sweep reverts, then asks the provider about the reverted orders.
+            assert_eq!(p.revert_due(later).unwrap().reverted.len(), 1);
+            assert!(s.sim.order(&order.out_trade_no).unwrap().refunded.is_some());
+            assert_eq!(p.payment_order(d, later).unwrap().state, "refunded");
+            assert_eq!(audited(s, "payment_refunded"), 1);
+            // Another decision reverted unpaid: its order is closed; money arriving for it
+            // anyway is refunded too.
+            let who = id("李小红");
+            let list = p.violations(&who, &car("渝A8K2L6"), later).unwrap();
+            let other = p
+                .handle(
+                    &HandleRequest {
+                        id_number: who,
+                        vehicle: car("渝A8K2L6"),
+                        violation_ids: vec![list.violations[0].facts.id.clone()],
+                        kiosk_id: "K1".into(),
+                    },
+                    later,
+                )
+                .unwrap()
+                .items
+                .remove(0)
+                .decision
+                .number;
+            let o2 = p.payment_order(&other, later).unwrap();
+            let much_later = later + SignedDuration::from_hours(2);
+            p.revert_due(much_later).unwrap();
+            assert_eq!(p.payment_order(&other, much_later).unwrap().state, "closed");
+            let paid = s.sim.pay_silently(&o2.qr_code).unwrap();
+            assert_eq!(
+                p.payment_notification(paid.notification.unwrap().as_bytes(), much_later)
+                    .unwrap(),
+                NotifyAck::Refunding
+            );
+            assert_eq!(
+                p.payment_order(&other, much_later).unwrap().state,
+                "refunded"
+            );
+            assert_eq!(
+                (s.count)("SELECT count(*) FROM payments WHERE idempotency_key LIKE 'KD%'"),
+                0
+            );
+            assert!((s.check_ok)());
+        }
+    }
 }

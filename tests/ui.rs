@@ -760,6 +760,9 @@ mod hanging {
         ) -> Result<HandlingView, HandleError> {
             Err(down().into())
         }
+        fn payment_order(&mut self, _: &str, _: Timestamp) -> Result<PaymentQr, PayError> {
+            Err(down().into())
+        }
         fn pay(&mut self, _: &str, _: Timestamp) -> Result<PaymentView, PayError> {
             Err(down().into())
         }

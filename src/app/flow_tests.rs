@@ -145,6 +145,71 @@ impl Kiosk {
         }
     }
 
+    /// The kiosk as the terminal of a `kiosk serve` whose `[payment]` is Alipay 当面付 played by
+    /// its gateway simulator (in this process), which posts its notifications to the server's
+    /// `POST /notify/alipay`. The simulator's handle is the person's phone.
+    pub(crate) fn remote_with_alipay_at(
+        now: &str,
+    ) -> (Self, crate::providers::alipay::sim::SimHandle) {
+        use crate::providers::alipay::sim;
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = demo_city(dir.path());
+        let db = config.database.path.clone();
+        let phone = sim::spawn(
+            "127.0.0.1:0".parse().unwrap(),
+            "2021000000000001",
+            sim::test_keys(),
+        )
+        .unwrap();
+        phone.keys.write(dir.path()).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let listen: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let addr = crate::server::spawn(crate::server::ServeOptions {
+            database: db.clone(),
+            listen,
+            demo: true,
+            kiosks: None,
+            revert_every: None,
+            kiosk_clock: true,
+            confirm_points_after: std::time::Duration::from_secs(3600),
+            operators: None,
+            config: crate::config::ServerConfig {
+                payment: crate::config::PaymentSection {
+                    provider: "alipay".into(),
+                    gateway: phone.gateway(),
+                    app_id: "2021000000000001".into(),
+                    private_key_file: Some(dir.path().join(sim::APP_PRIVATE_KEY_FILE)),
+                    alipay_public_key_file: Some(dir.path().join(sim::ALIPAY_PUBLIC_KEY_FILE)),
+                    notify_url: format!("http://{listen}/notify/alipay"),
+                },
+                ..Default::default()
+            },
+        })
+        .unwrap();
+        config.platform.url = format!("http://{addr}");
+        let now: Timestamp = now.parse().unwrap();
+        let Assembled {
+            app, stop, demo, ..
+        } = assemble(config, Clock::manual(now)).unwrap();
+        let platform = std::sync::Arc::new(
+            crate::store::platform::SqlitePlatform::open_demo(std::path::Path::new(&db)).unwrap(),
+        );
+        (
+            Kiosk {
+                _dir: dir,
+                app,
+                platform,
+                demo: demo.expect("demo mode"),
+                stop,
+            },
+            phone,
+        )
+    }
+
     fn now(&self) -> Timestamp {
         self.app.clock().now()
     }
@@ -429,6 +494,96 @@ fn violations_flow_end_to_end_handles_pays_and_prints() {
     // The handled violations are gone from the list.
     k.ui(Action::Home).violations_of(LXH_PLATE);
     assert!(k.selection().list.violations.is_empty());
+}
+
+/// Money on the provider's word (issue 12): a kiosk on a server whose payment provider is
+/// Alipay (its simulator) shows the provider's own QR codes, one order per decision, and reaches
+/// the receipt only after the phone paid both: 已完成支付 and the screen's own polls record
+/// nothing before, and nothing is recorded but what the provider's notifications confirm.
+#[test]
+fn a_session_reaches_the_receipt_only_after_the_phone_paid_the_providers_qr() {
+    let (mut k, phone) = Kiosk::remote_with_alipay_at(DAY);
+    let card = k.card("李小红");
+    k.send(Event::CardPlaced(card));
+    k.ui(Action::Continue).ui(Action::StartFace);
+    k.violations_of(LXH_PLATE);
+    k.ui(Action::ToNotices).ui(Action::Handle);
+    let Screen::Payment {
+        handling,
+        qr: Some(first),
+        ..
+    } = k.screen()
+    else {
+        panic!("{:?} {:?}", k.screen(), k.message())
+    };
+    assert_eq!(handling.total.to_string(), "350.00元");
+    assert!(first.qr.starts_with("https://qr.alipay.com/"), "{first:?}");
+    assert_eq!((first.part, first.parts), (1, 2));
+    let payments = |k: &Kiosk| -> i64 {
+        k.platform
+            .with_connection_ref(|c| {
+                Ok(c.query_row(
+                    "SELECT count(*) FROM payments WHERE idempotency_key LIKE 'KD%'",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .unwrap()
+    };
+    // 已完成支付 and the screen's polls: not paid, nothing recorded, the same QR.
+    k.ui(Action::Pay).wait(6).wait(6);
+    assert!(
+        matches!(k.screen(), Screen::Payment { qr: Some(ref q), .. } if *q == first),
+        "{:?} {:?}",
+        k.screen(),
+        k.message()
+    );
+    assert_eq!(payments(&k), 0);
+    assert_eq!(
+        phone.order_count(),
+        1,
+        "one order, opened once; the next after it is paid"
+    );
+    // The phone pays the first QR; the provider notifies the server.
+    let paid = phone.pay(&first.qr).unwrap();
+    wait_delivered(&phone, &paid.out_trade_no);
+    assert_eq!(payments(&k), 1);
+    // The next poll shows the second decision's QR.
+    k.wait(6);
+    let Screen::Payment {
+        qr: Some(second), ..
+    } = k.screen()
+    else {
+        panic!("{:?} {:?}", k.screen(), k.message())
+    };
+    assert_eq!((second.part, second.parts), (2, 2));
+    assert_ne!(second.qr, first.qr);
+    assert_eq!(phone.order_count(), 2);
+    let paid = phone.pay(&second.qr).unwrap();
+    wait_delivered(&phone, &paid.out_trade_no);
+    // The kiosk moves on by itself: printing, then done.
+    k.wait(6);
+    let Screen::Done {
+        payment, printed, ..
+    } = k.screen()
+    else {
+        panic!("{:?} {:?}", k.screen(), k.message())
+    };
+    assert_eq!(printed, PrintOutcome::Printed);
+    assert_eq!(payment.amount, Fen(35000));
+    assert_eq!(payments(&k), 2);
+    assert_eq!(k.printed().len(), 1);
+}
+
+/// Wait (bounded) until the simulator's notification of `out` was answered `success`.
+fn wait_delivered(phone: &crate::providers::alipay::sim::SimHandle, out: &str) {
+    for _ in 0..600 {
+        if phone.order(out).is_some_and(|o| o.delivered) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the notification of {out} was never acknowledged");
 }
 
 /// `[platform] url`: the same session — handle, pay, print — with the kiosk as the server's

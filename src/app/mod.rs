@@ -343,12 +343,15 @@ fn open_local_store(
         .revert_due(clock.now())
         .map_err(|source| AppError::Database { path, source })?;
     // The store and the screens decide with the same dated policies and payment window.
-    let platform =
-        platform
-            .with_policy(policy.clone())
-            .with_payment_window(jiff::SignedDuration::from_mins(i64::from(
-                config.timeouts.payment_window_minutes,
-            )));
+    // `[payment]` names who collects the money (a local store asks it directly).
+    let payments = crate::providers::payment_provider(&config.payment)
+        .map_err(|e| AppError::Platform(e.to_string()))?;
+    let platform = platform
+        .with_payments(payments)
+        .with_policy(policy.clone())
+        .with_payment_window(jiff::SignedDuration::from_mins(i64::from(
+            config.timeouts.payment_window_minutes,
+        )));
     if !reverted.reverted.is_empty() {
         tracing::info!(
             count = reverted.reverted.len(),

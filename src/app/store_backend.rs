@@ -9,8 +9,8 @@ use crate::domain::receipt_code::ReceiptCode;
 use crate::domain::{Fen, IdNumber, Plate};
 use crate::flow::ports::{
     BackendError, FeedbackReceipt, FeedbackTopic, FilingCandidate, FilingError, FilingStatus,
-    FilingView, HandleError, HandlingView, KioskBackend, PayError, PaymentView, PersonView,
-    SmsSent, VehicleView, ViolationList, ViolationView,
+    FilingView, HandleError, HandlingView, KioskBackend, PayError, PaymentQr, PaymentView,
+    PersonView, SmsSent, VehicleView, ViolationList, ViolationView,
 };
 use crate::privacy::{Masked, mask_text};
 use crate::rules::filing::{self, FilingCounts, FilingMethod, OwnerKind};
@@ -223,6 +223,13 @@ fn backend_error(e: StoreError) -> BackendError {
     }
 }
 
+fn pay_error(e: StoreError) -> PayError {
+    match e {
+        StoreError::Payment(r) => PayError::Refused(r),
+        e => PayError::Backend(backend_error(e)),
+    }
+}
+
 fn filing_error(e: StoreError) -> FilingError {
     match e {
         StoreError::Filing(r) => FilingError::Refused(r),
@@ -261,7 +268,6 @@ fn unpaid_handling(
     };
     let decision = d.number.as_str().to_string();
     HandlingView {
-        payment_url: format!("https://pay.demo.invalid/kiosk?d={decision}"),
         decision,
         plate: plate.clone(),
         violations: vec![d.violation_id.clone()],
@@ -402,7 +408,6 @@ impl KioskBackend for StoreBackend {
         // What is due on the decisions still unpaid, added up by the store (rules::AmountDue).
         let due = outcome.amount_due;
         Ok(HandlingView {
-            payment_url: format!("https://pay.demo.invalid/kiosk?d={decision}"),
             decision,
             plate: plate.clone(),
             violations: outcome
@@ -430,6 +435,32 @@ impl KioskBackend for StoreBackend {
         })
     }
 
+    fn payment_order(&mut self, decision: &str, now: Timestamp) -> Result<PaymentQr, PayError> {
+        let numbers: Vec<&str> = decision
+            .split(DECISION_SEPARATOR)
+            .filter(|s| !s.is_empty())
+            .collect();
+        let mut last = None;
+        for (i, number) in numbers.iter().enumerate() {
+            let order = self
+                .platform
+                .payment_order(&DecisionNumber::from(*number), now)
+                .map_err(pay_error)?;
+            let qr = PaymentQr {
+                qr: order.qr_code,
+                amount: order.amount,
+                part: i + 1,
+                parts: numbers.len(),
+            };
+            // Several decisions are paid one order after another: the first one still open.
+            if order.state == "open" {
+                return Ok(qr);
+            }
+            last = Some(qr);
+        }
+        last.ok_or_else(|| PayError::Backend(BackendError::Invalid("no decision".into())))
+    }
+
     fn pay(&mut self, decision: &str, now: Timestamp) -> Result<PaymentView, PayError> {
         let mut amount = Fen(0);
         let mut references = Vec::new();
@@ -437,12 +468,12 @@ impl KioskBackend for StoreBackend {
         let mut numbers = Vec::new();
         for number in decision.split(DECISION_SEPARATOR).filter(|s| !s.is_empty()) {
             numbers.push(DecisionNumber::from(number));
-            // One key per decision: a second tap, or a retry after a crash, replays the payment
-            // instead of charging again (六.3).
+            // Ask the platform whether the provider confirmed this decision's payment: it
+            // records it (once) only on the provider's word.
             let req = PayRequest {
                 decision_number: DecisionNumber::from(number),
                 idempotency_key: format!("kiosk-pay-{number}"),
-                method: "demo_qr".to_string(),
+                method: "qr".to_string(),
             };
             match self.platform.pay(&req, now) {
                 Ok(p) => {
@@ -450,8 +481,14 @@ impl KioskBackend for StoreBackend {
                     references.push(p.transaction_no);
                     paid_at = p.paid_at;
                 }
-                Err(StoreError::Payment(r)) => return Err(PayError::Refused(r)),
-                Err(e) => return Err(PayError::Backend(backend_error(e))),
+                // Not yet: the QR to show now is this decision's order.
+                Err(StoreError::NotPaidYet) => {
+                    return Err(match self.payment_order(decision, now) {
+                        Ok(qr) => PayError::NotYet(qr),
+                        Err(e) => e,
+                    });
+                }
+                Err(e) => return Err(pay_error(e)),
             }
         }
         Ok(PaymentView {

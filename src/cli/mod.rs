@@ -58,12 +58,13 @@ enum Command {
         args: Vec<String>,
     },
     /// The platform server: every platform operation as HTTP/JSON (`POST /v1/<op>`, `GET
-    /// /healthz`) for kiosks that sign their requests. Prints `listening on http://ADDR` first.
+    /// /healthz`) for kiosks that sign their requests, and `POST /notify/alipay` for the payment
+    /// provider's notifications. Prints `listening on http://ADDR` first.
     ///
-    /// `--config FILE` (TOML): `demo = true|false` and the sections `[payment]`, `[sms]`, `[qr]`
-    /// (`provider = …`, as in kiosk.toml) and `[audit]` (`key_file`). Outside demo mode
-    /// (`--demo` or `demo = true`), a demo provider or an empty audit key file is refused,
-    /// each key named, exit 2. Without --config every provider is the demo's.
+    /// `kiosk --config FILE serve …` (TOML): `demo = true|false` and the sections `[payment]`,
+    /// `[sms]`, `[qr]` (`provider = …`, as in kiosk.toml) and `[audit]` (`key_file`). Outside
+    /// demo mode (`--demo` or `demo = true`), a demo provider or an empty audit key file is
+    /// refused, each key named, exit 2. Without --config every provider is the demo's.
     Serve {
         /// The platform's database: postgres://USER@HOST:PORT/DB (the city's), or a SQLite file;
         /// made with `kiosk db init --path …`.
@@ -99,7 +100,8 @@ enum Command {
     /// Read an operator's password from standard input (at least 10 characters) and print its
     /// argon2id hash for `kiosk serve --operators FILE`.
     PasswordHash,
-    /// Simulators of the outside services, speaking their bytes: `sms` (Alibaba Cloud SMS).
+    /// Simulators of the outside services, speaking their bytes: `alipay` (Alipay 当面付's
+    /// gateway with a phone), `sms` (Alibaba Cloud SMS).
     #[command(disable_help_flag = true)]
     Sim {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]

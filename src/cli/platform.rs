@@ -159,7 +159,8 @@ enum PlatformCommand {
         #[arg(long, default_value = "operator")]
         kiosk: String,
     },
-    /// Pay one decision, exactly once per idempotency key.
+    /// Ask the payment provider whether the decision is paid, and record what it confirms
+    /// (exactly once); `not_paid_yet` until it does. Records nothing on its own say.
     Pay {
         #[arg(long)]
         decision: String,
@@ -276,16 +277,23 @@ fn open(cli: &PlatformCli, config: Option<&Path>) -> anyhow::Result<Box<dyn Plat
         };
         return Ok(Box::new(RemotePlatform::new(url, identity)?));
     }
+    // `[payment]` of kiosk.toml: `pay` asks that provider (the demo provider only in demo mode).
+    let config = crate::config::KioskConfig::load(config)?;
+    if config.payment.is_demo() && !config.kiosk.demo {
+        anyhow::bail!(
+            "payment.provider = \"demo\" with kiosk.demo = false: money is recorded only on a real provider's word"
+        );
+    }
+    let payments = crate::providers::payment_provider(&config.payment)?;
     // The platform's keys are the configuration's `[qr]` (the embedded default: the demo keys);
     // without signing key files the verbs that sign are refused (token_no_signing_key).
-    let keys = crate::providers::qr::keys(
-        &crate::config::KioskConfig::load(config)?.qr,
-        crate::providers::qr::Role::Verifier,
-    )?;
+    let keys = crate::providers::qr::keys(&config.qr, crate::providers::qr::Role::Verifier)?;
     // A `postgres://` (or `postgresql://`) URL selects the city's PostgreSQL database.
     if let Some(url) = cli.db.to_str().filter(|s| schema::is_postgres_url(s)) {
         return Ok(Box::new(
-            PgPlatform::connect_demo(url, CLI_PG_POOL_SIZE)?.with_qr_keys(keys),
+            PgPlatform::connect_demo(url, CLI_PG_POOL_SIZE)?
+                .with_qr_keys(keys)
+                .with_payments(payments),
         ));
     }
     if !cli.db.exists() {
@@ -296,7 +304,9 @@ fn open(cli: &PlatformCli, config: Option<&Path>) -> anyhow::Result<Box<dyn Plat
         );
     }
     Ok(Box::new(
-        SqlitePlatform::open_demo(&cli.db)?.with_qr_keys(keys),
+        SqlitePlatform::open_demo(&cli.db)?
+            .with_qr_keys(keys)
+            .with_payments(payments),
     ))
 }
 

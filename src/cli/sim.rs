@@ -1,4 +1,4 @@
-//! `kiosk sim …`: the simulators of the outside services, each speaking the service's bytes
+//! `kiosk sim …` (`alipay`, `sms`): the simulators of the outside services, each speaking the service's bytes
 //! through the adapter's own code (`crate::providers`).
 
 use std::net::SocketAddr;
@@ -18,6 +18,22 @@ struct SimCli {
 
 #[derive(Subcommand, Debug)]
 enum SimCommand {
+    /// Alipay's gateway (当面付: alipay.trade.precreate / query / refund, RSA2) with a phone:
+    /// `POST /phone/pay` (form `qr_code=…`) pays an order and posts the signed notification to its
+    /// notify_url. Keys: DIR/app_private_key.pem (give it to the platform as
+    /// `[payment] private_key_file`), DIR/alipay_public_key.pem (`alipay_public_key_file`); made
+    /// there at the first start. Prints `listening on http://ADDR` first.
+    Alipay {
+        /// Address to listen on (port 0: any free port).
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: SocketAddr,
+        /// Where the key pairs are (made when absent).
+        #[arg(long)]
+        keys: PathBuf,
+        /// The app id the simulator accepts (`[payment] app_id`).
+        #[arg(long, default_value = "2021000000000001")]
+        app_id: String,
+    },
     /// Alibaba Cloud SMS `SendSms` (Dysmsapi 2017-05-25, RPC signature HMAC-SHA1) at `/`, and
     /// each phone's inbox at `GET /sim/inbox?phone=…`. Templates `SMS_100000001` (registration:
     /// `code`) and `SMS_100000002` (filing consent: `code`, `plate`), sign name 交管12123; flow
@@ -46,6 +62,19 @@ pub fn run(args: Vec<String>) -> anyhow::Result<i32> {
         Err(code) => return Ok(code),
     };
     match cli.command {
+        SimCommand::Alipay {
+            listen,
+            keys,
+            app_id,
+        } => {
+            let k = crate::providers::alipay::sim::SimKeys::load_or_create(&keys)
+                .with_context(|| format!("keys in {}", keys.display()))?;
+            crate::providers::alipay::sim::run(listen, &app_id, k, |h| {
+                let _ = crate::outln!("listening on http://{}", h.addr);
+                let _ = crate::outln!("gateway {}", h.gateway());
+            })?;
+            Ok(0)
+        }
         SimCommand::Sms {
             listen,
             access_key_id,

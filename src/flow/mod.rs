@@ -286,6 +286,7 @@ fn execute(p: &mut Ports, effect: Effect, now: Timestamp) -> Option<Event> {
             violations,
             key,
         } => Event::Handled(b.handle(&id, &plate, &violations, &key, now)),
+        Effect::PaymentOrder { decision } => Event::PaymentOrdered(b.payment_order(&decision, now)),
         Effect::Pay { decision } => Event::Paid(b.pay(&decision, now)),
         Effect::Print(doc) => Event::PrintFinished(p.peripherals.print(&doc)),
         Effect::LoadFilings(id) => Event::FilingsLoaded(b.filings(&id, now)),

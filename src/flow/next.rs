@@ -169,10 +169,12 @@ fn tick(mut state: State, now: jiff::Timestamp, fx: &mut Vec<Effect>) -> State {
         ctx.last_probe = Some(now);
         fx.push(Effect::ProbeLink);
     }
-    // The payment screen asks by itself whether the payment arrived (no 已完成支付 touch).
+    // The payment screen asks by itself whether the provider confirmed the payment (no
+    // 已完成支付 touch); without a QR yet (the order could not be opened), it tries again.
     if let State::Session { ctx, session } = &mut state
         && let Screen::Payment {
             handling,
+            qr,
             paying,
             since,
         } = &mut session.screen
@@ -186,9 +188,7 @@ fn tick(mut state: State, now: jiff::Timestamp, fx: &mut Vec<Effect>) -> State {
         *since = now;
         if check_payment(HandlingState::HandledUnpaid, window, ctx.now).is_ok() {
             *paying = true;
-            fx.push(Effect::Pay {
-                decision: handling.decision.clone(),
-            });
+            fx.push(payment_call(handling, qr.is_some()));
         }
     }
     let ctx = state.ctx_mut();
@@ -430,6 +430,16 @@ fn operator(mut ctx: Ctx, event: Event, fx: &mut Vec<Effect>) -> State {
 }
 
 /// 缴款凭证 of a paid handling: the person's name only masked; the fee is 七.1's.
+/// The payment screen's call: open the order (no QR yet), else ask whether it is paid.
+fn payment_call(handling: &HandlingView, ordered: bool) -> Effect {
+    let decision = handling.decision.clone();
+    if ordered {
+        Effect::Pay { decision }
+    } else {
+        Effect::PaymentOrder { decision }
+    }
+}
+
 fn payment_receipt(ctx: &Ctx, s: &Session, h: &HandlingView, p: &PaymentView) -> Receipt {
     Receipt::Payment(PaymentReceipt {
         kiosk_id: ctx.kiosk_id.clone(),
@@ -559,9 +569,11 @@ fn in_session(mut ctx: Ctx, mut s: Box<Session>, event: Event, fx: &mut Vec<Effe
             match result {
                 Ok(handling) => {
                     tracing::info!(decision = %handling.decision, "handled");
+                    fx.push(payment_call(&handling, false));
                     s.screen = Screen::Payment {
                         handling,
-                        paying: false,
+                        qr: None,
+                        paying: true,
                         since: ctx.now,
                     };
                 }
@@ -580,9 +592,10 @@ fn in_session(mut ctx: Ctx, mut s: Box<Session>, event: Event, fx: &mut Vec<Effe
             }
             with(ctx, s)
         }
-        Event::Paid(result) => {
+        Event::PaymentOrdered(result) => {
             let Screen::Payment {
                 handling,
+                qr,
                 paying: true,
                 ..
             } = &s.screen
@@ -590,6 +603,37 @@ fn in_session(mut ctx: Ctx, mut s: Box<Session>, event: Event, fx: &mut Vec<Effe
                 return with(ctx, s);
             };
             let handling = handling.clone();
+            let mut qr = qr.clone();
+            match result {
+                Ok(q) | Err(PayError::NotYet(q)) => qr = Some(q),
+                Err(e) => {
+                    ctx.record_error(format!("payment order: {e}"));
+                    ctx.message = Some(match e {
+                        PayError::Refused(r) => Message::PayRefused(r),
+                        e => Message::Pay(e),
+                    });
+                }
+            }
+            s.screen = Screen::Payment {
+                handling,
+                qr,
+                paying: false,
+                since: ctx.now,
+            };
+            with(ctx, s)
+        }
+        Event::Paid(result) => {
+            let Screen::Payment {
+                handling,
+                qr,
+                paying: true,
+                ..
+            } = &s.screen
+            else {
+                return with(ctx, s);
+            };
+            let handling = handling.clone();
+            let qr = qr.clone();
             match result {
                 Ok(payment) if payment.decision == handling.decision => {
                     tracing::info!(decision = %payment.decision, "paid");
@@ -605,6 +649,17 @@ fn in_session(mut ctx: Ctx, mut s: Box<Session>, event: Event, fx: &mut Vec<Effe
                     ));
                     s.screen = Screen::Payment {
                         handling,
+                        qr,
+                        paying: false,
+                        since: ctx.now,
+                    };
+                }
+                // Not confirmed yet: keep showing the provider's QR (the next order's, when
+                // several decisions are paid one after another) and ask again.
+                Err(PayError::NotYet(q)) => {
+                    s.screen = Screen::Payment {
+                        handling,
+                        qr: Some(q),
                         paying: false,
                         since: ctx.now,
                     };
@@ -614,6 +669,7 @@ fn in_session(mut ctx: Ctx, mut s: Box<Session>, event: Event, fx: &mut Vec<Effe
                     ctx.message = Some(Message::Pay(e));
                     s.screen = Screen::Payment {
                         handling,
+                        qr,
                         paying: false,
                         since: ctx.now,
                     };
@@ -956,9 +1012,11 @@ fn session_action(
                     Some(handling) => {
                         // The same payment screen as right after handling; paper-out is said first.
                         fx.push(Effect::QueryHealth);
+                        fx.push(payment_call(handling, false));
                         Screen::Payment {
                             handling: handling.clone(),
-                            paying: false,
+                            qr: None,
+                            paying: true,
                             since: ctx.now,
                         }
                     }
@@ -997,11 +1055,13 @@ fn session_action(
         (
             Screen::Payment {
                 handling,
+                qr,
                 paying,
                 since,
             },
             action,
         ) => match action {
+            // 已完成支付: ask now (records nothing by itself: only the provider's word does).
             Action::Pay if !paying => {
                 let window = PaymentWindow {
                     handled_at: handling.handled_at,
@@ -1009,11 +1069,10 @@ fn session_action(
                 };
                 match check_payment(HandlingState::HandledUnpaid, window, ctx.now) {
                     Ok(()) => {
-                        fx.push(Effect::Pay {
-                            decision: handling.decision.clone(),
-                        });
+                        fx.push(payment_call(&handling, qr.is_some()));
                         Screen::Payment {
                             handling,
+                            qr,
                             paying: true,
                             since,
                         }
@@ -1022,6 +1081,7 @@ fn session_action(
                         ctx.message = Some(Message::PayRefused(r));
                         Screen::Payment {
                             handling,
+                            qr,
                             paying,
                             since,
                         }
@@ -1030,6 +1090,7 @@ fn session_action(
             }
             _ => Screen::Payment {
                 handling,
+                qr,
                 paying,
                 since,
             },

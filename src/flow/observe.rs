@@ -18,6 +18,7 @@ pub fn kind(effect: &Effect) -> &'static str {
         Effect::VerifyFace(_) => "face",
         Effect::LoadViolations { .. } => "violations",
         Effect::Handle { .. } => "handle",
+        Effect::PaymentOrder { .. } => "payment_order",
         Effect::Pay { .. } => "pay",
         Effect::Print(_) => "print",
         Effect::LoadFilings(_) => "filings",

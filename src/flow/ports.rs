@@ -38,7 +38,13 @@ pub trait KioskBackend {
         key: &str,
         now: Timestamp,
     ) -> Result<HandlingView, HandleError>;
-    /// Pay a handled decision (缴款). Refused when already paid, reverted or in the maintenance window.
+    /// The payment order of a handled decision (缴款): the payment provider's own QR code for
+    /// what is due. Several decisions handled together are paid one order after another: the QR
+    /// of the first one unpaid.
+    fn payment_order(&mut self, decision: &str, now: Timestamp) -> Result<PaymentQr, PayError>;
+    /// Ask whether the payment provider confirmed the payment (缴款): the payment once it did,
+    /// [`PayError::NotYet`] (with the QR to show now) until then. Records nothing the provider did
+    /// not confirm. Refused when reverted or in the maintenance window.
     fn pay(&mut self, decision: &str, now: Timestamp) -> Result<PaymentView, PayError>;
     /// The person's filings of other people's vehicles (我的备案).
     fn filings(&mut self, id: &IdNumber, now: Timestamp) -> Result<Vec<FilingView>, BackendError>;
@@ -168,6 +174,9 @@ pub enum HandleError {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PayError {
+    /// The provider has not confirmed the payment yet: keep showing this QR and asking.
+    #[error("not paid yet")]
+    NotYet(PaymentQr),
     #[error(transparent)]
     Refused(#[from] PaymentRefusal),
     #[error(transparent)]
@@ -257,8 +266,18 @@ pub struct HandlingView {
     pub handled_at: Timestamp,
     /// 六.2: unpaid at this instant, the handling is reverted.
     pub pay_by: Timestamp,
-    /// What the payment QR encodes (demo: a demo URL).
-    pub payment_url: String,
+}
+
+/// The payment provider's QR code for one order, as the payment screen shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentQr {
+    /// The provider's own QR text (e.g. `https://qr.alipay.com/…`).
+    pub qr: String,
+    /// What this order asks.
+    pub amount: Fen,
+    /// 1-based: which of the handling's orders this is (several decisions handled together).
+    pub part: usize,
+    pub parts: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,8 +6,8 @@ use jiff::Timestamp;
 
 use super::ports::{
     BackendError, DeviceHealth, FaceOutcome, FeedbackReceipt, FeedbackTopic, FilingCandidate,
-    FilingError, FilingView, HandleError, HandlingView, PayError, PaymentView, PersonView,
-    PrintOutcome, SmsSent, ViolationList,
+    FilingError, FilingView, HandleError, HandlingView, PayError, PaymentQr, PaymentView,
+    PersonView, PrintOutcome, SmsSent, ViolationList,
 };
 use crate::config::{KioskConfig, Language};
 use crate::domain::{Fen, IdCard, IdNumber, Plate, PrintJob, Receipt};
@@ -410,6 +410,8 @@ pub enum Screen {
     /// opened or the last answer came), so nobody has to touch 已完成支付.
     Payment {
         handling: HandlingView,
+        /// The payment provider's QR code, once its order is open (`None`: being opened).
+        qr: Option<PaymentQr>,
         paying: bool,
         since: Timestamp,
     },
@@ -531,7 +533,8 @@ pub enum Action {
     Handle,
     /// 去缴款: pay an unpaid decision (待缴款) of the vehicle, by its number.
     PayUnpaid(String),
-    /// 已完成支付: ask the platform whether the payment arrived.
+    /// 已完成支付: ask the platform now whether the provider confirmed the payment (it records
+    /// nothing by itself; the screen also asks every [`PAYMENT_POLL`]).
     Pay,
     FilingScan,
     FilingSms,
@@ -563,6 +566,8 @@ pub enum Event {
     FaceChecked(FaceOutcome),
     ViolationsLoaded(Result<ViolationList, BackendError>),
     Handled(Result<HandlingView, HandleError>),
+    /// The payment order is open (its QR), or could not be opened.
+    PaymentOrdered(Result<PaymentQr, PayError>),
     Paid(Result<PaymentView, PayError>),
     FilingsLoaded(Result<Vec<FilingView>, BackendError>),
     FilingChecked(Result<FilingCandidate, FilingError>),
@@ -594,6 +599,11 @@ pub enum Effect {
         violations: Vec<String>,
         key: String,
     },
+    /// Open (or find again) the payment order of a handling: its QR comes back.
+    PaymentOrder {
+        decision: String,
+    },
+    /// Ask whether the provider confirmed the payment.
     Pay {
         decision: String,
     },

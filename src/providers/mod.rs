@@ -1,6 +1,11 @@
 //! The platform's outside providers, chosen by `[payment]`, `[sms]` and `[qr]` (kiosk.toml for a
 //! kiosk on its own store, the server's configuration for `kiosk serve`): the demo parts (demo mode
 //! only) and the real adapters with their simulators, which speak the same bytes.
+//!
+//! Payment: `demo` (an order is paid the first time it is asked about; demo mode only) or
+//! `alipay` (Alipay 当面付, [`alipay`], with its gateway simulator `alipay::sim`).
+
+pub mod alipay;
 
 pub mod qr;
 pub mod sms_aliyun;
@@ -32,16 +37,31 @@ pub(crate) fn unknown(key: &'static str, name: &str) -> ProvidersError {
     }
 }
 
+/// The payment provider `[payment]` names.
+pub fn payment_provider(
+    payment: &PaymentSection,
+) -> Result<Box<dyn PaymentProvider>, ProvidersError> {
+    Ok(match payment.provider.as_str() {
+        PaymentSection::DEMO => Box::new(DemoPaymentProvider),
+        PaymentSection::ALIPAY => {
+            Box::new(alipay::AlipayProvider::from_section(payment).map_err(|e| {
+                ProvidersError::Config {
+                    key: e.key,
+                    message: e.message,
+                }
+            })?)
+        }
+        other => return Err(unknown("payment.provider", other)),
+    })
+}
+
 /// Build the providers the sections name.
 pub fn platform_parts(
     payment: &PaymentSection,
     sms: &SmsSection,
     qr: &QrSection,
 ) -> Result<PlatformParts, ProvidersError> {
-    let payments: Box<dyn PaymentProvider> = match payment.provider.as_str() {
-        "demo" => Box::new(DemoPaymentProvider),
-        other => return Err(unknown("payment.provider", other)),
-    };
+    let payments = payment_provider(payment)?;
     let sms: Box<dyn SmsGateway> = match sms.provider.as_str() {
         "demo" => Box::new(DemoSmsGateway::default()),
         "aliyun" => Box::new(sms_aliyun::AliyunSms::from_section(sms).map_err(|e| {

@@ -448,6 +448,54 @@ impl Platform for RemotePlatform {
         )
     }
 
+    fn payment_order(
+        &self,
+        decision: &DecisionNumber,
+        now: Timestamp,
+    ) -> Result<PaymentOrderView, StoreError> {
+        self.call(
+            Op::PaymentOrder,
+            &ByDecision {
+                decision_number: decision.clone(),
+                now,
+            },
+        )
+    }
+
+    /// Posts the provider's notification to the server's `POST /notify/alipay` as the provider
+    /// would (no kiosk signature): tools and tests that relay one.
+    fn payment_notification(&self, body: &[u8], _now: Timestamp) -> Result<NotifyAck, StoreError> {
+        let resp = self
+            .agent
+            .post(format!(
+                "{}{}",
+                self.base,
+                crate::wire::ops::NOTIFY_ALIPAY_PATH
+            ))
+            .header(
+                "content-type",
+                "application/x-www-form-urlencoded;charset=utf-8",
+            )
+            .send(body);
+        let mut resp = resp.map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let text = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_ANSWER_BYTES)
+            .read_to_string()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        match (status, text.trim()) {
+            (200, "success") => Ok(resp
+                .headers()
+                .get(crate::wire::ops::HEADER_NOTIFY_ACK)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| serde_json::from_value(serde_json::Value::String(v.into())).ok())
+                .unwrap_or(NotifyAck::Recorded)),
+            (_, t) => Err(StoreError::NotificationRefused(t.to_string())),
+        }
+    }
+
     fn revert_due(&self, now: Timestamp) -> Result<RevertReport, StoreError> {
         self.call(Op::RevertDue, &AtTime { now })
     }

@@ -163,9 +163,38 @@ pub fn check_payment(
     }
 }
 
+/// May money the payment provider confirmed for a decision's order (its signed notification or
+/// an order query) be recorded? Yes while the handling stands (六.2: not reverted), whatever the
+/// time it reaches the platform: the order closes at the provider with the payment window, so it
+/// was paid in time; a notification may arrive late. Once reverted (or already paid) it cannot be
+/// recorded: the platform gives the money back (beyond-seed: refunded through the provider).
+pub fn check_confirmed_payment(state: HandlingState) -> Result<(), PaymentRefusal> {
+    match state {
+        HandlingState::Paid => Err(PaymentRefusal::AlreadyPaid),
+        HandlingState::Reverted => Err(PaymentRefusal::WindowClosed),
+        HandlingState::HandledUnpaid => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn confirmed_money_is_recorded_only_while_the_handling_stands() {
+        assert_eq!(
+            check_confirmed_payment(HandlingState::HandledUnpaid),
+            Ok(())
+        );
+        assert_eq!(
+            check_confirmed_payment(HandlingState::Reverted),
+            Err(PaymentRefusal::WindowClosed)
+        );
+        assert_eq!(
+            check_confirmed_payment(HandlingState::Paid),
+            Err(PaymentRefusal::AlreadyPaid)
+        );
+    }
 
     fn ts(s: &str) -> Timestamp {
         s.parse().unwrap()

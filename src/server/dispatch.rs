@@ -89,6 +89,9 @@ pub fn execute(
             p.handle(&b.request, at(b.now))
         }),
         Op::Pay => run(body, |b: PayBody| p.pay(&b.request, at(b.now))),
+        Op::PaymentOrder => run(body, |b: ByDecision| {
+            p.payment_order(&b.decision_number, at(b.now))
+        }),
         Op::RevertDue => run(body, |b: AtTime| p.revert_due(at(b.now))),
         Op::Receipt => run(body, |b: ReceiptQuery| {
             p.receipt(&b.decision_number, b.kind)

@@ -15,7 +15,8 @@
 //! | --- | --- |
 //! | `GET /fleet`, `GET`/`POST /login` | the fleet page behind an operator login (`fleet`; only with `--operators`) |
 //! | `GET /healthz` | 200 `{"status":"ok","instance":…,"demo":…,"kiosk_clock":…}` (no identity needed) |
-//! | `POST /v1/<op>`, `<op>` one of `wire::ops::Op` (`person`, `vehicles`, `violations`, `send_register_code`, `register`, `send_filing_code`, `file_vehicle`, `review_filing`, `unfile`, `filings`, `remove_driver`, `handle`, `pay`, `revert_due`, `receipt`, `feedback`, `issue_vehicle_qr`, `vehicle_by_plate`, `vehicle_owner`, `filing_precheck`, `verify_vehicle_qr`, `sms_outbox`, `kiosk_event`, `seal_receipt`) | 200 with the view as JSON; an error: its status and `wire::error::ErrorBody` `{error, kind, message, zh, en, detail}` |
+//! | `POST /v1/<op>`, `<op>` one of `wire::ops::Op` (`person`, `vehicles`, `violations`, `send_register_code`, `register`, `send_filing_code`, `file_vehicle`, `review_filing`, `unfile`, `filings`, `remove_driver`, `handle`, `pay`, `revert_due`, `receipt`, `feedback`, `issue_vehicle_qr`, `vehicle_by_plate`, `vehicle_owner`, `filing_precheck`, `verify_vehicle_qr`, `sms_outbox`, `kiosk_event`, `seal_receipt`, `payment_order`) | 200 with the view as JSON; an error: its status and `wire::error::ErrorBody` `{error, kind, message, zh, en, detail}` |
+//! | `POST /notify/alipay` | the payment provider's notification (form, signed by Alipay, no kiosk identity): 200 `success` when recorded or already recorded, 400 `fail` when refused (audited), 503 `fail` when the store failed (Alipay tries again) |
 //!
 //! Headers of every `POST`: `X-Kiosk-Id`, `X-Kiosk-Time` (Unix seconds, ±300 s),
 //! `X-Kiosk-Signature` (hex ed25519 over `wire::auth::signing_message`), and `Idempotency-Key`
@@ -230,6 +231,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/{op}", post(op_handler))
         .route("/fleet", get(fleet::fleet_page))
         .route("/login", get(fleet::login_page).post(fleet::login))
+        .route(crate::wire::ops::NOTIFY_ALIPAY_PATH, post(notify_handler))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(shared)
 }
@@ -244,6 +246,47 @@ async fn metrics() -> Response {
         HeaderValue::from_static(crate::ops::metrics::CONTENT_TYPE),
     );
     r
+}
+
+/// `POST /notify/alipay`: the payment provider's asynchronous notification. No kiosk signature:
+/// the provider's own, verified by the platform over the form's parameters. Answers `success`
+/// once the payment is recorded (or was already: the provider stops repeating it), `fail` with
+/// 400 when refused (bad signature, unknown order, another amount: audited), 503 when the store
+/// failed (the provider tries again).
+async fn notify_handler(State(st): State<Arc<Shared>>, body: Bytes) -> Response {
+    let platform = st.platform.clone();
+    let out =
+        tokio::task::spawn_blocking(move || platform.payment_notification(&body, Timestamp::now()))
+            .await;
+    let text = |status: StatusCode, t: &'static str| {
+        let mut r = (status, t).into_response();
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        r
+    };
+    match out {
+        Ok(Ok(ack)) => {
+            let mut r = text(StatusCode::OK, "success");
+            let code = serde_json::to_value(ack)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            if let Ok(v) = HeaderValue::from_str(&code) {
+                r.headers_mut()
+                    .insert(crate::wire::ops::HEADER_NOTIFY_ACK, v);
+            }
+            r
+        }
+        Ok(Err(StoreError::NotificationRefused(reason))) => {
+            tracing::warn!(%reason, "payment notification refused");
+            text(StatusCode::BAD_REQUEST, "fail")
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "payment notification not taken");
+            text(StatusCode::SERVICE_UNAVAILABLE, "fail")
+        }
+        Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "fail"),
+    }
 }
 
 async fn healthz(State(st): State<Arc<Shared>>) -> Response {

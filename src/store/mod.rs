@@ -141,6 +141,14 @@ pub enum StoreError {
     Sms(#[from] sms::SmsError),
     #[error(transparent)]
     PaymentProvider(#[from] payment::ProviderError),
+    /// The provider has not confirmed the payment yet (the kiosk keeps asking).
+    #[error(
+        "尚未收到支付，请用手机扫码支付 / The payment has not arrived yet; scan the code with your phone to pay"
+    )]
+    NotPaidYet,
+    /// A payment notification was refused (bad signature, unknown order, another amount).
+    #[error("支付通知已拒绝：{0} / The payment notification was refused: {0}")]
+    NotificationRefused(String),
     #[error(transparent)]
     PointsNetwork(#[from] platform::ConfirmError),
     #[error("数据库中的数据无效：{0} / Invalid data in the database: {0}")]
@@ -266,7 +274,9 @@ impl StoreError {
             | SmsCodeWrong
             | SmsCodeExpired
             | SmsRateLimited { .. }
-            | RegisteredWithOtherPhone => ErrorKind::Refused,
+            | RegisteredWithOtherPhone
+            | NotPaidYet
+            | NotificationRefused(_) => ErrorKind::Refused,
             BadPhone | Invalid(_) => ErrorKind::Invalid,
             Sms(_) | PaymentProvider(_) | PointsNetwork(_) | Corrupt(_) | Sqlite(_)
             | Postgres(_) | Pool(_) | Schema(_) => ErrorKind::Storage,
@@ -317,6 +327,8 @@ impl StoreError {
             Sms(_) => "sms_gateway_failed",
             PointsNetwork(_) => "points_network_unavailable",
             PaymentProvider(_) => "payment_provider_failed",
+            NotPaidYet => "not_paid_yet",
+            NotificationRefused(_) => "payment_notification_refused",
             Corrupt(_) => "corrupt_data",
             Sqlite(_) | Postgres(_) | Pool(_) => "database_unavailable",
             Schema(_) => "database_unusable",

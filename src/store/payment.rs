@@ -1,17 +1,19 @@
-//! Payment behind traits.
+//! Payment behind a trait: money is recorded only on the provider's word.
 //!
-//! - [`PaymentProvider`] charges an amount for a decision. [`DemoPaymentProvider`] approves at
-//!   once with a transaction number derived from the idempotency key (so a retried payment gets
-//!   the same number).
-//! - The production shape is a payment platform that calls back: [`NotificationReceiver`] checks
-//!   the notification's HMAC-SHA256 signature over the raw body and its timestamp window. The
-//!   platform records it (`SqlitePlatform::receive_payment_notification`, which refuses a
-//!   replayed nonce in the same transaction as the payment).
+//! A [`PaymentProvider`] is a QR-payment service: the platform asks it to open an order for the
+//! amount the rule core says is due ([`PaymentProvider::create_order`]: the provider's own QR
+//! code comes back), asks whether an order is paid ([`PaymentProvider::query`]), verifies the
+//! provider's signed asynchronous notification ([`PaymentProvider::verify_notification`]) and
+//! refunds money that arrived after the 六.2 revert ([`PaymentProvider::refund`]). Every call is
+//! idempotent by the order's number, so a retried call never opens or refunds twice.
+//!
+//! - [`DemoPaymentProvider`] (demo mode only): an order is paid the first time it is asked
+//!   about (the demo's simulated phone pays at once); it verifies no notification.
+//! - The real adapter (Alipay 当面付) and its simulator live in `crate::providers::alipay`.
 //!
 //! This module knows nothing of the platform: the platform uses it, never the other way round.
 
-use hmac::{Hmac, KeyInit, Mac};
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
 use crate::domain::Fen;
@@ -22,117 +24,139 @@ pub enum ProviderError {
     Declined(String),
 }
 
-/// Charges money for a decision.
-pub trait PaymentProvider: Send + Sync {
-    /// Charge `amount` for `decision_number`; returns the provider's transaction number. Called
-    /// inside the payment's transaction; the same idempotency key must give the same result.
-    fn charge(
-        &self,
-        decision_number: &str,
-        idempotency_key: &str,
-        amount: Fen,
-    ) -> Result<String, ProviderError>;
+/// An order to open with the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRequest {
+    /// Our order number (商户订单号): one per decision, so a retry opens the same order.
+    pub out_trade_no: String,
+    pub amount: Fen,
+    /// What the payer's phone shows (no personal data).
+    pub subject: String,
+    /// The order closes unpaid at this instant (the payment window's end, 六.2).
+    pub expires: Timestamp,
 }
 
-/// The demo provider: every charge succeeds at once.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct DemoPaymentProvider;
-
-impl PaymentProvider for DemoPaymentProvider {
-    fn charge(
-        &self,
-        _decision_number: &str,
-        idempotency_key: &str,
-        _amount: Fen,
-    ) -> Result<String, ProviderError> {
-        let h = Sha256::digest(idempotency_key.as_bytes());
-        Ok(format!("DEMO{}", hex::encode_upper(&h[..10])))
-    }
+/// An order the provider opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedOrder {
+    /// The provider's own QR code text, shown on the kiosk as it is.
+    pub qr_code: String,
 }
 
-/// A payment notification as the payment platform sends it (JSON body).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PaymentNotification {
-    pub decision_number: String,
-    pub idempotency_key: String,
-    pub transaction_no: String,
-    pub amount_fen: i64,
-    pub method: String,
-    /// Unix seconds when the platform sent it.
-    pub timestamp: i64,
-    /// Unique per notification.
-    pub nonce: String,
+/// An order as the platform keeps it, for a query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRef {
+    pub out_trade_no: String,
+    pub amount: Fen,
 }
 
-/// Why a notification fails verification.
-#[derive(Debug, thiserror::Error)]
+/// What the provider says about an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TradeStatus {
+    /// The money is in (Alipay `TRADE_SUCCESS` / `TRADE_FINISHED`).
+    Paid { trade_no: String, amount: Fen },
+    /// Open, not paid yet (`WAIT_BUYER_PAY`, or not scanned yet).
+    Waiting,
+    /// Closed unpaid, or fully refunded (`TRADE_CLOSED`).
+    Closed,
+}
+
+/// A verified notification: the provider says an order's status changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notified {
+    /// Unique per notification (a retry of the same notification repeats it).
+    pub notify_id: String,
+    pub out_trade_no: String,
+    pub trade_no: String,
+    /// Whether the status means the money is in.
+    pub paid: bool,
+    pub amount: Fen,
+}
+
+/// Why a notification was not accepted. Nothing is recorded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NotificationError {
     #[error("支付通知签名无效 / The payment notification's signature is invalid")]
     BadSignature,
-    #[error("支付通知格式错误 / The payment notification is malformed: {0}")]
+    #[error("支付通知格式错误：{0} / The payment notification is malformed: {0}")]
     Malformed(String),
-    #[error(
-        "支付通知时间超出允许范围 / The payment notification's time is outside the allowed window"
-    )]
-    Stale,
+    #[error("支付通知不属于本商户 / The payment notification is for another merchant")]
+    OtherMerchant,
+    #[error("该支付方式不接收通知 / This payment provider sends no notifications")]
+    NotSupported,
 }
 
-type HmacSha256 = Hmac<Sha256>;
-
-/// Receives payment notifications for one shared secret.
-pub struct NotificationReceiver {
-    secret: Vec<u8>,
-    window: SignedDuration,
-}
-
-impl std::fmt::Debug for NotificationReceiver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NotificationReceiver")
-            .field("window", &self.window)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The default tolerance between the sender's and the kiosk's clocks.
-pub const DEFAULT_WINDOW: SignedDuration = SignedDuration::from_mins(5);
-
-/// The hex HMAC-SHA256 of `body` under `secret` (what the sender puts in its signature header).
-pub fn sign(secret: &[u8], body: &[u8]) -> String {
-    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes any key length");
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
-}
-
-impl NotificationReceiver {
-    pub fn new(secret: &[u8], window: SignedDuration) -> Self {
-        NotificationReceiver {
-            secret: secret.to_vec(),
-            window,
-        }
-    }
-
-    /// Check signature and time; parse. Writes nothing.
-    pub fn verify(
+/// A QR-payment service.
+pub trait PaymentProvider: Send + Sync {
+    /// The method recorded with a payment (`alipay`, `demo`).
+    fn method(&self) -> &'static str;
+    /// Open (or, for the same `out_trade_no` and amount, return again) an order.
+    fn create_order(
         &self,
-        body: &[u8],
-        signature_hex: &str,
+        order: &OrderRequest,
         now: Timestamp,
-    ) -> Result<PaymentNotification, NotificationError> {
-        let sig = hex::decode(signature_hex.trim()).map_err(|_| NotificationError::BadSignature)?;
-        let mut mac = HmacSha256::new_from_slice(&self.secret).expect("HMAC takes any key length");
-        mac.update(body);
-        mac.verify_slice(&sig)
-            .map_err(|_| NotificationError::BadSignature)?;
-        let n: PaymentNotification = serde_json::from_slice(body)
-            .map_err(|e| NotificationError::Malformed(e.to_string()))?;
-        let skew = (now.as_second() - n.timestamp).abs();
-        if skew > self.window.as_secs() {
-            return Err(NotificationError::Stale);
-        }
-        if n.nonce.is_empty() || n.nonce.len() > 128 {
-            return Err(NotificationError::Malformed("nonce".into()));
-        }
-        Ok(n)
+    ) -> Result<CreatedOrder, ProviderError>;
+    /// Ask whether an order is paid.
+    fn query(&self, order: &OrderRef, now: Timestamp) -> Result<TradeStatus, ProviderError>;
+    /// Refund `amount` of a paid order; `out_request_no` makes a retry the same refund.
+    fn refund(
+        &self,
+        order: &OrderRef,
+        out_request_no: &str,
+        now: Timestamp,
+    ) -> Result<(), ProviderError>;
+    /// Verify the provider's signature on a notification's raw body and read it.
+    fn verify_notification(&self, body: &[u8]) -> Result<Notified, NotificationError>;
+}
+
+/// The demo provider (demo mode only): an order is paid the first time it is asked about.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DemoPaymentProvider;
+
+impl DemoPaymentProvider {
+    fn trade_no(out_trade_no: &str) -> String {
+        let h = Sha256::digest(out_trade_no.as_bytes());
+        format!("DEMO{}", hex::encode_upper(&h[..10]))
+    }
+}
+
+impl PaymentProvider for DemoPaymentProvider {
+    fn method(&self) -> &'static str {
+        "demo"
+    }
+
+    fn create_order(
+        &self,
+        order: &OrderRequest,
+        _now: Timestamp,
+    ) -> Result<CreatedOrder, ProviderError> {
+        // The demo's QR names the decision (our order number is `KD` + its number).
+        let decision = order
+            .out_trade_no
+            .strip_prefix("KD")
+            .unwrap_or(&order.out_trade_no);
+        Ok(CreatedOrder {
+            qr_code: format!("https://pay.demo.invalid/kiosk?d={decision}"),
+        })
+    }
+
+    fn query(&self, order: &OrderRef, _now: Timestamp) -> Result<TradeStatus, ProviderError> {
+        Ok(TradeStatus::Paid {
+            trade_no: Self::trade_no(&order.out_trade_no),
+            amount: order.amount,
+        })
+    }
+
+    fn refund(
+        &self,
+        _order: &OrderRef,
+        _out_request_no: &str,
+        _now: Timestamp,
+    ) -> Result<(), ProviderError> {
+        Ok(())
+    }
+
+    fn verify_notification(&self, _body: &[u8]) -> Result<Notified, NotificationError> {
+        Err(NotificationError::NotSupported)
     }
 }

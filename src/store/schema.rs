@@ -21,14 +21,10 @@ pub const MIGRATIONS: &[&str] = &[
     MIGRATION_2,
     MIGRATION_3,
     MIGRATION_4,
-    RESERVED_5,
+    MIGRATION_5,
     MIGRATION_6,
     MIGRATION_7,
 ];
-
-/// Version 5 is assigned to the payment orders (issue 12); until they are merged it changes
-/// nothing.
-const RESERVED_5: &str = "-- reserved (issue 12)\nSELECT 1;";
 
 /// The audit chain's anchors (`store::audit`): an HMAC-SHA256 of each entry under a key kept
 /// out of the database, append-only like the log.
@@ -286,6 +282,25 @@ CREATE TABLE kiosk_events (
 CREATE INDEX kiosk_events_by_kiosk ON kiosk_events(kiosk_id, at);
 "#;
 
+/// Payment orders (issue 12): one per decision, opened with the payment provider for the amount
+/// due; a payment is recorded only when the provider confirms the order is paid. `state`:
+/// `open`, `paid`, `refund_pending` (money arrived after the 六.2 revert), `refunded`, `closed`
+/// (reverted unpaid; money still arriving for it is refunded).
+const MIGRATION_5: &str = r#"
+CREATE TABLE payment_orders (
+    decision_id  INTEGER PRIMARY KEY REFERENCES decisions(id),
+    out_trade_no TEXT    NOT NULL UNIQUE,
+    provider     TEXT    NOT NULL,
+    amount_fen   INTEGER NOT NULL CHECK (amount_fen >= 0),
+    qr_code      TEXT    NOT NULL,
+    state        TEXT    NOT NULL CHECK (state IN ('open', 'paid', 'refund_pending', 'refunded', 'closed')),
+    trade_no     TEXT,
+    created_at   INTEGER NOT NULL,
+    settled_at   INTEGER
+);
+CREATE INDEX payment_orders_by_state ON payment_orders(state);
+"#;
+
 /// Errors opening or migrating a database file.
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
@@ -426,7 +441,7 @@ pub const PG_MIGRATIONS: &[&str] = &[
     PG_MIGRATION_2,
     PG_MIGRATION_3,
     PG_MIGRATION_4,
-    RESERVED_5,
+    PG_MIGRATION_5,
     PG_MIGRATION_6,
     PG_MIGRATION_7,
 ];
@@ -700,6 +715,22 @@ CREATE INDEX sms_codes_by_phone ON sms_codes(phone, created_at);
 CREATE INDEX sms_codes_by_purpose ON sms_codes(purpose, phone);
 CREATE INDEX sms_codes_by_kiosk ON sms_codes(kiosk_id, created_at);
 CREATE INDEX sms_codes_by_time ON sms_codes(created_at);
+"#;
+
+/// Payment orders, as [`MIGRATION_5`].
+const PG_MIGRATION_5: &str = r#"
+CREATE TABLE payment_orders (
+    decision_id  BIGINT  PRIMARY KEY REFERENCES decisions(id),
+    out_trade_no TEXT    NOT NULL UNIQUE,
+    provider     TEXT    NOT NULL,
+    amount_fen   BIGINT  NOT NULL CHECK (amount_fen >= 0),
+    qr_code      TEXT    NOT NULL,
+    state        TEXT    NOT NULL CHECK (state IN ('open', 'paid', 'refund_pending', 'refunded', 'closed')),
+    trade_no     TEXT,
+    created_at   BIGINT  NOT NULL,
+    settled_at   BIGINT
+);
+CREATE INDEX payment_orders_by_state ON payment_orders(state);
 "#;
 
 /// Bring a PostgreSQL database up to date: each migration in its own transaction with its row in

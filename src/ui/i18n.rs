@@ -748,6 +748,21 @@ pub fn local_hm(ts: jiff::Timestamp) -> String {
     local_time(ts).strftime("%H:%M").to_string()
 }
 
+/// Which of a handling's payment orders the QR is for (several decisions handled together).
+pub fn payment_part(
+    lang: Language,
+    part: usize,
+    parts: usize,
+    amount: crate::domain::Fen,
+) -> String {
+    let amount = money(lang, amount);
+    if lang == Language::ZhCn {
+        format!("共{parts}笔，请扫码支付第{part}笔：{amount}")
+    } else {
+        format!("Payment {part} of {parts}: scan to pay {amount}")
+    }
+}
+
 /// A flow message in words.
 pub fn message(lang: Language, m: &Message) -> String {
     let zh = lang == Language::ZhCn;
@@ -793,6 +808,10 @@ pub fn message(lang: Language, m: &Message) -> String {
             }
         }
         Message::Pay(PayError::Backend(e)) => backend(lang, e),
+        Message::Pay(PayError::NotYet(_)) if zh => "尚未收到支付，请用手机扫描二维码支付。".into(),
+        Message::Pay(PayError::NotYet(_)) => {
+            "The payment has not arrived yet; scan the QR code with your phone to pay.".into()
+        }
         Message::Refused(decisions) => decisions
             .iter()
             .map(|d| format!("{}{}{}", d.violation, colon(lang), decision_plain(lang, d)))

@@ -1320,12 +1320,24 @@ fn session_screen(ui: &mut Ui, ctx: &Ctx, s: &Session, v: &View, out: &mut Vec<E
                 .primary(v.t(T::AgreeAndHandle), Action::Handle, true)
         }
         Screen::Payment {
-            handling, paying, ..
+            handling,
+            qr: order,
+            paying,
+            ..
         } => {
             v.heading(ui, v.t(T::PaymentTitle));
             ui.horizontal(|ui| {
                 ui.spacing_mut().item_spacing.x = m.smm(8.0);
-                qr(ui, &handling.payment_url, m.smm(62.0), v.t(T::PaymentTitle));
+                // The payment provider's own QR code, once its order is open.
+                match order {
+                    Some(o) => qr(ui, &o.qr, m.smm(62.0), v.t(T::PaymentTitle)),
+                    None => {
+                        let side = m.smm(62.0);
+                        ui.allocate_ui(vec2(side, side), |ui| {
+                            ui.add(egui::Spinner::new().size(m.heading()).color(theme::ACCENT));
+                        });
+                    }
+                }
                 ui.vertical(|ui| {
                     pairs(
                         ui,
@@ -1354,6 +1366,10 @@ fn session_screen(ui: &mut Ui, ctx: &Ctx, s: &Session, v: &View, out: &mut Vec<E
                     );
                 });
             });
+            // Several decisions handled together: one provider order each, paid in turn.
+            if let Some(o) = order.as_ref().filter(|o| o.parts > 1) {
+                v.strong(ui, i18n::payment_part(v.lang, o.part, o.parts, o.amount));
+            }
             v.body(ui, v.t(T::PaymentHint));
             v.strong(ui, v.t(T::PayingAuto));
             if v.demo {

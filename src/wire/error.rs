@@ -80,6 +80,7 @@ pub fn body(e: &StoreError) -> ErrorBody {
         | StoreError::Corrupt(a)
         | StoreError::Unavailable(a)
         | StoreError::Unauthorized(a)
+        | StoreError::NotificationRefused(a)
         | StoreError::Sms(sms::SmsError::Delivery(a))
         | StoreError::PaymentProvider(payment::ProviderError::Declined(a)) => put("arg", a),
         StoreError::SmsRateLimited {
@@ -156,6 +157,7 @@ pub fn rebuild(status: u16, b: ErrorBody) -> StoreError {
         StoreError::RegisteredWithOtherPhone,
         StoreError::BadPhone,
         StoreError::InFlight,
+        StoreError::NotPaidYet,
     ];
     if let Some(e) = unit.into_iter().find(|e| e.code() == b.error) {
         return e;
@@ -179,6 +181,7 @@ pub fn rebuild(status: u16, b: ErrorBody) -> StoreError {
         "violation_not_found" => return StoreError::ViolationNotFound(d("arg")),
         "decision_not_found" => return StoreError::DecisionNotFound(d("arg")),
         "invalid_request" => return StoreError::Invalid(d("arg")),
+        "payment_notification_refused" => return StoreError::NotificationRefused(d("arg")),
         "corrupt_data" => return StoreError::Corrupt(d("arg")),
         "platform_unavailable" => return StoreError::Unavailable(d("arg")),
         "kiosk_unauthorized" => return StoreError::Unauthorized(d("arg")),
@@ -281,6 +284,8 @@ mod tests {
             StoreError::Invalid("plate".into()),
             StoreError::Sms(sms::SmsError::Delivery("gateway down".into())),
             StoreError::PaymentProvider(payment::ProviderError::Declined("card".into())),
+            StoreError::NotPaidYet,
+            StoreError::NotificationRefused("bad signature".into()),
             StoreError::Corrupt("row".into()),
             // `StoreError::Sqlite` (503) rebuilds as `Remote` with its code: see
             // `an_answer_without_a_local_form_keeps_its_code_kind_and_sentence`.

@@ -12,6 +12,12 @@ use crate::store::platform::{
     ReceiptKind, RegisterRequest, SealRequest, VehicleKey,
 };
 
+/// Where the payment provider posts its notifications (not a kiosk operation: no kiosk
+/// signature, the provider's own).
+pub const NOTIFY_ALIPAY_PATH: &str = "/notify/alipay";
+/// The answer's header that says what became of a notification (`recorded`, `duplicate`, …).
+pub const HEADER_NOTIFY_ACK: &str = "x-notify-ack";
+
 /// Every operation the server exposes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Op {
@@ -28,6 +34,7 @@ pub enum Op {
     RemoveDriver,
     Handle,
     Pay,
+    PaymentOrder,
     RevertDue,
     Receipt,
     Feedback,
@@ -42,7 +49,7 @@ pub enum Op {
 }
 
 impl Op {
-    pub const ALL: [Op; 24] = [
+    pub const ALL: [Op; 25] = [
         Op::Person,
         Op::Vehicles,
         Op::Violations,
@@ -56,6 +63,7 @@ impl Op {
         Op::RemoveDriver,
         Op::Handle,
         Op::Pay,
+        Op::PaymentOrder,
         Op::RevertDue,
         Op::Receipt,
         Op::Feedback,
@@ -85,6 +93,7 @@ impl Op {
             Op::RemoveDriver => "remove_driver",
             Op::Handle => "handle",
             Op::Pay => "pay",
+            Op::PaymentOrder => "payment_order",
             Op::RevertDue => "revert_due",
             Op::Receipt => "receipt",
             Op::Feedback => "feedback",
@@ -122,6 +131,7 @@ impl Op {
                 | Op::RemoveDriver
                 | Op::Handle
                 | Op::Pay
+                | Op::PaymentOrder
                 | Op::RevertDue
                 | Op::Feedback
                 | Op::KioskEvent
@@ -214,6 +224,13 @@ pub struct AtTime {
 pub struct ReceiptQuery {
     pub decision_number: DecisionNumber,
     pub kind: ReceiptKind,
+}
+
+/// `payment_order`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ByDecision {
+    pub decision_number: DecisionNumber,
+    pub now: Timestamp,
 }
 
 /// `vehicle_by_plate`.

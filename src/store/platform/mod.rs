@@ -37,8 +37,7 @@ mod seal;
 mod types;
 
 pub use jobs::spawn_periodic_revert;
-pub use notify::ReceiveError;
-use ops::PaymentSource;
+pub use notify::{ReceiveError, out_trade_no};
 pub use points::{
     ConfirmError, ConfirmReport, ConfirmedItem, ConfirmsPoints, PendingPoints, PointsConfirmer,
     SimulatedConfirmer, spawn_periodic_confirm,
@@ -112,8 +111,22 @@ pub trait Platform: Send + Sync {
     /// Handle selected violations: each gets a decision with a number, its points become pending.
     /// A violation already handled returns its existing decision.
     fn handle(&self, req: &HandleRequest, now: Timestamp) -> Result<HandleOutcome, StoreError>;
-    /// Pay one decision, exactly once.
+    /// The decision's payment as the payment provider confirms it, recorded exactly once: the
+    /// recorded payment (`replayed`) when there is one, else the provider is asked about the
+    /// decision's order (opened if needed); not paid yet: [`StoreError::NotPaidYet`]. Nothing a
+    /// kiosk or an operator sends records money the provider did not confirm.
     fn pay(&self, req: &PayRequest, now: Timestamp) -> Result<PaymentView, StoreError>;
+    /// The payment order of a payable decision, opened with the provider for exactly what is due
+    /// (one per decision: a retry returns the same order); its `qr_code` is the provider's own.
+    fn payment_order(
+        &self,
+        decision: &DecisionNumber,
+        now: Timestamp,
+    ) -> Result<PaymentOrderView, StoreError>;
+    /// The payment provider's asynchronous notification (its raw body, signed by the provider,
+    /// not by a kiosk): verified, then recorded once; refusals are audited
+    /// ([`StoreError::NotificationRefused`]).
+    fn payment_notification(&self, body: &[u8], now: Timestamp) -> Result<NotifyAck, StoreError>;
     /// Revert kiosk handlings unpaid after 2 hours (六.2).
     fn revert_due(&self, now: Timestamp) -> Result<RevertReport, StoreError>;
     /// A receipt kept for reprint (回执补打).
@@ -260,6 +273,12 @@ impl<B: Backend> StorePlatform<B> {
     /// Issue, verify and seal with these keys (`[qr]`, `crate::providers::qr`).
     pub fn with_qr_keys(mut self, qr: QrKeys) -> Self {
         self.qr = qr;
+        self
+    }
+
+    /// Use this payment provider instead of the one given at construction.
+    pub fn with_payments(mut self, payments: Box<dyn PaymentProvider>) -> Self {
+        self.payments = payments;
         self
     }
 

@@ -22,12 +22,13 @@ fn valid_phone(phone: &str) -> bool {
 
 /// Where the payment came from.
 pub(super) enum PaymentSource<'a> {
-    /// Charged through the configured provider.
-    Provider,
-    /// Notified by the payment platform with its transaction number and amount.
+    /// Confirmed by the payment provider (its notification or an order query), with its
+    /// transaction number and the amount of the order, which was priced at `priced_at` (what
+    /// was due when the order was opened: fine + surcharge + fee).
     Notified {
         transaction_no: &'a str,
         amount: Fen,
+        priced_at: Timestamp,
     },
 }
 
@@ -100,18 +101,17 @@ impl<B: Backend> StorePlatform<B> {
         }
         let d = decision_by_number(tx, req.decision_number.as_str())?;
         let state = handling_state(&d.state)?;
-        pay_rules::check_payment(state, d.window(now), now).map_err(StoreError::Payment)?;
-        let view = d.view(now)?;
+        // Money the provider confirmed: recorded while the handling stands (六.2).
+        pay_rules::check_confirmed_payment(state).map_err(StoreError::Payment)?;
+        let PaymentSource::Notified { priced_at, .. } = source;
+        let view = d.view(priced_at)?;
         let due = view.due();
         let total = due.total();
         let transaction_no = match source {
-            PaymentSource::Provider => {
-                self.payments
-                    .charge(req.decision_number.as_str(), &req.idempotency_key, total)?
-            }
             PaymentSource::Notified {
                 transaction_no,
                 amount,
+                ..
             } => {
                 if amount != total {
                     return Err(StoreError::Invalid(format!(
@@ -717,11 +717,32 @@ impl<B: Backend> Platform for StorePlatform<B> {
     }
 
     fn pay(&self, req: &PayRequest, now: Timestamp) -> Result<PaymentView, StoreError> {
-        self.write(|tx| self.pay_in_tx(tx, req, PaymentSource::Provider, now))
+        self.confirm_payment(req, now)
+    }
+
+    fn payment_order(
+        &self,
+        decision: &DecisionNumber,
+        now: Timestamp,
+    ) -> Result<PaymentOrderView, StoreError> {
+        self.open_order(decision, now)
+    }
+
+    fn payment_notification(&self, body: &[u8], now: Timestamp) -> Result<NotifyAck, StoreError> {
+        self.receive_notification(body, now)?
+            .map_err(|e| StoreError::NotificationRefused(e.to_string()))
     }
 
     fn revert_due(&self, now: Timestamp) -> Result<RevertReport, StoreError> {
-        self.revert_due_sweep(now)
+        let report = self.revert_due_sweep(now)?;
+        // Money for what was just reverted (a lost notification) is found and refunded; a
+        // provider out of reach is tried again at the next sweep.
+        match self.reconcile_orders(now) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(refunded = n, "late payments refunded"),
+            Err(e) => tracing::warn!(error = %e, "payment orders not reconciled"),
+        }
+        Ok(report)
     }
 
     fn receipt(

@@ -473,6 +473,36 @@ pub struct SealedReceipt {
     pub code: String,
 }
 
+/// A decision's payment order with the provider (table `payment_orders`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentOrderView {
+    pub decision_number: DecisionNumber,
+    /// Our order number (商户订单号), one per decision.
+    pub out_trade_no: String,
+    /// The provider (`alipay`, `demo`).
+    pub method: String,
+    /// What the order asks: the rule core's amount due when it was opened.
+    pub amount: crate::domain::Fen,
+    /// The provider's own QR code text, shown as it is.
+    pub qr_code: String,
+    /// `open`, `paid`, `refund_pending`, `refunded`.
+    pub state: String,
+}
+
+/// What became of a verified payment notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyAck {
+    /// The payment is recorded now.
+    Recorded,
+    /// Already recorded (a repeated notification): nothing new.
+    Duplicate,
+    /// Not a payment (e.g. the order was closed): nothing to record.
+    Ignored,
+    /// Money for a decision that can no longer be paid (六.2): refunded through the provider.
+    Refunding,
+}
+
 /// A payment (缴款) of one decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentView {
