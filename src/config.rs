@@ -321,6 +321,7 @@ impl KioskConfig {
                 "must be between 1 and 120 (六.2 allows at most 2 hours)",
             );
         }
+        c.face.validate()?;
         let url = c.platform.url.trim();
         if !url.is_empty() {
             let rest = url

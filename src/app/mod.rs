@@ -50,6 +50,9 @@ pub enum AppError {
     },
     #[error(transparent)]
     Window(#[from] crate::ui::UiError),
+    /// `[face]` names a verifier that cannot be built (the key at fault).
+    #[error("kiosk.toml {0}")]
+    Face(crate::providers::ProvidersError),
     #[error("benchmark: {0}")]
     Bench(String),
     /// `[platform]` names a server that cannot be used (the URL, the key file).
@@ -169,12 +172,13 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
             }
         };
 
-    let face = DemoFaceVerifier::default();
+    let face_fail = Arc::new(Mutex::new(false));
+    let face = face_verifier(&config, face_fail.clone())?;
     let handles = DemoHandles {
         outbox: Outbox::default(),
         printed: PrintedReceipts::default(),
         out_of_paper: Arc::new(Mutex::new(false)),
-        face_fail: face.fail_next.clone(),
+        face_fail,
     };
     let demo = config.kiosk.demo;
     let backend = StoreBackend::new(
@@ -244,7 +248,7 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
                 events,
                 clock.clone(),
             )),
-            face: Box::new(face),
+            face,
         },
     );
     Ok(Assembled {
@@ -255,6 +259,30 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
         demo: demo.then_some(handles),
         outbox: mailbox,
     })
+}
+
+/// The face verifier `[face] provider` names: `demo` (demo mode only; `fail_next` is the
+/// simulator panel's switch) or `http` (the camera and the verification service).
+fn face_verifier(
+    config: &KioskConfig,
+    fail_next: Arc<Mutex<bool>>,
+) -> Result<Box<dyn crate::flow::ports::FaceVerifier + Send>, AppError> {
+    use crate::providers::ProvidersError;
+    match config.face.provider.as_str() {
+        "demo" if config.kiosk.demo => Ok(Box::new(DemoFaceVerifier { fail_next })),
+        "demo" => Err(AppError::Face(ProvidersError::Config {
+            key: "face.provider",
+            message: "the demo verifier runs only with kiosk.demo = true".into(),
+        })),
+        "http" => Ok(Box::new(
+            crate::providers::face_http::from_section(&config.face, &config.kiosk.id)
+                .map_err(AppError::Face)?,
+        )),
+        other => Err(AppError::Face(ProvidersError::Config {
+            key: "face.provider",
+            message: format!("unknown provider {other:?} (demo or http)"),
+        })),
+    }
 }
 
 /// The platform named by `[platform]`: a server, called with this kiosk's key (or the demo

@@ -8,6 +8,7 @@ pub mod platform;
 pub mod platform_json;
 pub mod rules_eval;
 pub mod serve;
+pub mod sim;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -55,6 +56,11 @@ enum Command {
     Platform {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
+    },
+    /// Simulators of outside services (`kiosk sim face …`).
+    Sim {
+        #[command(subcommand)]
+        command: sim::SimCommand,
     },
     /// The platform server: every platform operation as HTTP/JSON (`POST /v1/<op>`, `GET
     /// /healthz`) for kiosks that sign their requests. Prints `listening on http://ADDR` first.
@@ -180,6 +186,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             confirm_points_after,
         ),
         Some(Command::Keygen { out }) => serve::keygen(&out),
+        Some(Command::Sim { command }) => sim::run_sim(command),
         Some(Command::Bench {
             what,
             database,

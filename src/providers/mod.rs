@@ -1,11 +1,17 @@
 //! The platform's outside providers, chosen by `[payment]`, `[sms]` and `[qr]` (kiosk.toml for a
 //! kiosk on its own store, the server's configuration for `kiosk serve`): the demo parts (demo mode
 //! only) and the real adapters with their simulators, which speak the same bytes.
+//!
+//! `[face]` is the kiosk's own: [`face_http`] (the verification service's client, the production
+//! `FaceVerifier`) and [`face_sim`] (its simulator), built by `app::assemble`.
+
+pub mod face_http;
+pub mod face_sim;
 
 use crate::config::{PaymentSection, QrSection, SmsSection};
-use crate::store::token::QrKeys;
 use crate::store::payment::{DemoPaymentProvider, PaymentProvider};
 use crate::store::sms::{DemoSmsGateway, SmsGateway};
+use crate::store::token::QrKeys;
 
 /// What a platform store needs from outside.
 pub struct PlatformParts {
