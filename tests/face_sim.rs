@@ -95,3 +95,40 @@ fn the_face_simulator_refuses_a_reference_photo_not_named_by_an_id_number() {
         "{err}"
     );
 }
+
+/// `kiosk device capture` with the test camera: the frame lands in --out and its size is printed;
+/// a garbled file is exit 7 naming the file; no camera is exit 4.
+#[test]
+fn device_capture_writes_a_frame_and_names_a_garbled_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let camera = dir.path().join("camera");
+    std::fs::create_dir_all(&camera).unwrap();
+    let image = jpeg::synthetic(320, 240, b"frame");
+    std::fs::write(camera.join("1.jpg"), &image).unwrap();
+    let out_file = dir.path().join("out.jpg");
+    let run = |camera: &str| {
+        Command::new(KIOSK)
+            .args(["device", "capture", "--camera", camera, "--out"])
+            .arg(&out_file)
+            .env_remove("KIOSK_LOG")
+            .output()
+            .expect("kiosk runs")
+    };
+    let files = format!("files:{}", camera.display());
+    let out = run(&files);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(line["width"], 320);
+    assert_eq!(line["height"], 240);
+    assert_eq!(std::fs::read(&out_file).unwrap(), image);
+
+    std::fs::write(camera.join("1.jpg"), b"\xFF\xD8 not really").unwrap();
+    let out = run(&files);
+    assert_eq!(out.status.code(), Some(7), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1.jpg"));
+
+    let out = run("v4l2:/dev/no-such-camera");
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    let out = run("webcam");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}

@@ -302,9 +302,19 @@ impl Camera for V4l2Camera {
             camera: camera.clone(),
             source,
         };
-        let device = Device::open(&self.path).map_err(|source| CameraError::Disconnected {
-            camera: camera.clone(),
-            source,
+        let device = Device::open(&self.path).map_err(|source| {
+            // Opened, but it does not answer V4L2's capability query: not a video device.
+            if source.raw_os_error() == Some(nix::errno::Errno::ENOTTY as i32) {
+                CameraError::Config {
+                    camera: camera.clone(),
+                    why: "is not a V4L2 video device".into(),
+                }
+            } else {
+                CameraError::Disconnected {
+                    camera: camera.clone(),
+                    source,
+                }
+            }
         })?;
         let formats = device
             .formats(BufType::VIDEO_CAPTURE)
@@ -455,6 +465,14 @@ mod tests {
         let err = cam.capture(later()).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidData);
         assert!(err.to_string().contains("more than"), "{err}");
+    }
+
+    #[test]
+    fn a_device_node_that_is_not_a_camera_is_a_configuration_error() {
+        let mut cam = V4l2Camera::new(Path::new("/dev/null"));
+        let err = cam.capture(later()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert!(err.to_string().contains("not a V4L2 video device"), "{err}");
     }
 
     #[test]
