@@ -95,6 +95,16 @@ fn a_face_service_that_does_not_answer_is_said_in_both_languages_and_the_session
     );
     assert!(matches!(k.screen(), Screen::Face { attempts: 1, .. }));
     assert!(!k.state().session().unwrap().face_verified);
+    // The operator's screen lists it.
+    assert!(
+        k.state()
+            .ctx()
+            .recent_errors
+            .iter()
+            .any(|e| e.contains("verification service unavailable")),
+        "{:?}",
+        k.state().ctx().recent_errors
+    );
     // 呼叫工作人员 is answered on this screen.
     k.ui(Action::CallStaff);
     assert_eq!(k.message(), Some(Message::StaffCalled));
