@@ -124,7 +124,8 @@ mod tests {
 
     #[test]
     fn a_bad_face_section_names_its_key() {
-        let cases: [(fn(&mut FaceSection), &str); 6] = [
+        type Spoil = fn(&mut FaceSection);
+        let cases: [(Spoil, &str); 6] = [
             (|s| s.url = String::new(), "face.url"),
             (|s| s.url = "ftp://face.example".into(), "face.url"),
             (|s| s.url = "https://".into(), "face.url"),

@@ -497,10 +497,11 @@ mod tests {
         }
     }
 
+    /// A request as the one-shot server saw it: its head lines and its body.
+    type Seen = Arc<Mutex<Option<(Vec<String>, Vec<u8>)>>>;
+
     /// A one-shot HTTP server: records the request, answers `answer(request_id)`.
-    fn one_shot(
-        answer: impl FnOnce(&str) -> String + Send + 'static,
-    ) -> (String, Arc<Mutex<Option<(Vec<String>, Vec<u8>)>>>) {
+    fn one_shot(answer: impl FnOnce(&str) -> String + Send + 'static) -> (String, Seen) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/verify", listener.local_addr().unwrap());
         let seen = Arc::new(Mutex::new(None));
