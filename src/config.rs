@@ -9,7 +9,7 @@ mod payment;
 mod qr;
 mod sms;
 
-pub use face::FaceSection;
+pub use face::{FACE_TIMEOUT_MS, FaceSection};
 pub use payment::PaymentSection;
 pub use qr::QrSection;
 pub use sms::SmsSection;

@@ -68,6 +68,7 @@ enum DeviceCommand {
         /// v4l2:/dev/videoN (a UVC webcam with MJPEG) or files:DIR (the test camera).
         #[arg(long)]
         camera: String,
+        /// Where the JPEG is written.
         #[arg(long)]
         out: PathBuf,
         /// How long to wait for a frame.

@@ -41,6 +41,13 @@ pub const CAPTURE_DEADLINE: Duration = Duration::from_secs(5);
 /// The longest connection set-up (within `timeout_ms`).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
+// A check (the camera's deadline, then the longest `timeout_ms`) ends well within the time the
+// watchdog gives the flow's worker for one effect.
+const _: () = assert!(
+    CAPTURE_DEADLINE.as_millis() + (*crate::config::FACE_TIMEOUT_MS.end() as u128)
+        < crate::flow::observe::EFFECT_DEADLINE.as_millis()
+);
+
 /// The request body.
 #[derive(Serialize, Deserialize)]
 pub struct VerifyRequest {
