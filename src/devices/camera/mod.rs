@@ -2,7 +2,7 @@
 //!
 //! - [`V4l2Camera`]: a UVC webcam through V4L2 (`linuxvideo`, pure Rust), in its MJPEG format
 //!   (every UVC webcam offers it); the stream is opened per capture and the first frames are
-//!   skipped while exposure settles.
+//!   skipped while exposure settles; a frame without Huffman tables gets the standard ones.
 //! - [`FilesCamera`]: the test camera; plays the `.jpg` / `.jpeg` files of a directory in name
 //!   order, one per capture, round and round.
 //!
@@ -355,7 +355,7 @@ impl Camera for V4l2Camera {
                 skipped += 1;
                 continue;
             }
-            match Frame::from_jpeg(bytes) {
+            match Frame::from_jpeg(jpeg::with_standard_huffman_tables(bytes)) {
                 Ok(frame) => return Ok(frame),
                 // A corrupt frame from a USB hiccup: take the next one.
                 Err(why) => tracing::debug!(%camera, %why, "camera frame skipped"),
