@@ -4,15 +4,22 @@
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+mod audit;
 mod face;
+pub mod operator;
 mod payment;
 mod qr;
+mod server;
 mod sms;
 
+pub use audit::AuditSection;
 pub use face::{FACE_TIMEOUT_MS, FaceSection};
+pub use operator::{OperatorSection, PIN_DIGITS};
 pub use payment::PaymentSection;
 pub use qr::QrSection;
-pub use sms::SmsSection;
+pub use server::ServerConfig;
+
+pub use sms::{SmsConfigError, SmsSection};
 
 /// The embedded default configuration (the repository's `kiosk.toml`).
 pub const EMBEDDED_DEFAULT: &str = include_str!("../kiosk.toml");
@@ -39,6 +46,8 @@ pub struct KioskConfig {
     pub qr: QrSection,
     #[serde(default)]
     pub face: FaceSection,
+    #[serde(default)]
+    pub audit: AuditSection,
 }
 
 /// The Prometheus endpoint (`crate::ops::metrics`): `listen` empty, off; else a local address
@@ -122,12 +131,6 @@ pub struct PolicySection {
     pub file: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct OperatorSection {
-    pub pin: String,
-}
-
 /// Where the platform is: empty `url`, the local store (`[database]`); else a `kiosk serve`
 /// server, called as this kiosk (`[kiosk] id`) with the private key in `key_file` (written by
 /// `kiosk keygen`; empty: the built-in demo identity, which only a demo server accepts).
@@ -173,6 +176,12 @@ pub enum ConfigError {
         path: String,
         key: &'static str,
         message: String,
+    },
+    /// `demo = false` with demo parts or a guessable PIN: every key at fault.
+    #[error("{}", refusal_message(path, refusals))]
+    Refused {
+        path: String,
+        refusals: Vec<Refusal>,
     },
 }
 
@@ -354,12 +363,16 @@ impl KioskConfig {
                 "is set but platform.url is empty: a key is used only with a platform server",
             );
         }
-        let pin = &c.operator.pin;
-        if !(PIN_DIGITS.contains(&pin.len()) && pin.chars().all(|c| c.is_ascii_digit())) {
+        let (pin, hash) = (&c.operator.pin, c.operator.pin_hash.trim());
+        if !hash.is_empty() {
+            if let Err(e) = operator::check_pin_hash(hash) {
+                return bad("operator.pin_hash", e);
+            }
+        } else if !operator::pin_form_ok(pin) {
             return bad(
                 "operator.pin",
                 format!(
-                    "must be {} to {} digits",
+                    "must be {} to {} digits (or set operator.pin_hash, made by `kiosk pin-hash`)",
                     PIN_DIGITS.start(),
                     PIN_DIGITS.end()
                 ),
@@ -369,8 +382,125 @@ impl KioskConfig {
     }
 }
 
-/// The operator PIN's length bounds, in digits.
-pub const PIN_DIGITS: std::ops::RangeInclusive<usize> = 4..=12;
+/// A key that keeps a kiosk (or a server) with `demo = false` from starting: a demo part, a
+/// default or trivial operator PIN, a plain-text PIN, a demo key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub key: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// Each provider section (`key`, provider name) that is a demo part or missing.
+pub fn demo_provider_refusals(sections: &[(&'static str, &str)]) -> Vec<Refusal> {
+    sections
+        .iter()
+        .filter_map(|&(key, name)| match name.trim() {
+            "" => Some(Refusal {
+                key,
+                message: "no provider configured".into(),
+            }),
+            "demo" => Some(Refusal {
+                key,
+                message: "\"demo\" is a demo part (demo mode only)".into(),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The audit key: empty is the demo key, which only a demo may use.
+pub fn audit_key_refusal(audit: &AuditSection) -> Option<Refusal> {
+    audit.key_path().is_none().then(|| Refusal {
+        key: "audit.key_file",
+        message: "empty: the audit chain would be anchored with the public demo key; make one with `kiosk db audit-key --out FILE`".into(),
+    })
+}
+
+impl KioskConfig {
+    /// With `kiosk.demo = false`, every key that would run a demo part or let a guessable PIN
+    /// in (empty in demo mode). A kiosk on its own store needs real `[payment]`, `[sms]`, `[qr]`,
+    /// `[face]` and an audit key; a server's terminal (`[platform] url`) leaves payment, SMS and
+    /// QR signing to the server but still needs a real face check, the QR verification keys and
+    /// its own identity (`platform.key_file`). The operator PIN must be an argon2 hash
+    /// (`operator.pin_hash`) of a PIN that is not trivial, and the plain `operator.pin` empty.
+    pub fn production_refusals(&self) -> Vec<Refusal> {
+        if self.kiosk.demo {
+            return Vec::new();
+        }
+        let mut out = match self.platform.remote_url() {
+            None => {
+                let mut v = demo_provider_refusals(&[
+                    ("payment.provider", self.payment.provider.as_str()),
+                    ("sms.provider", self.sms.provider.as_str()),
+                    ("qr.provider", self.qr.provider.as_str()),
+                    ("face.provider", self.face.provider.as_str()),
+                ]);
+                v.extend(audit_key_refusal(&self.audit));
+                v
+            }
+            Some(_) => {
+                let mut v = demo_provider_refusals(&[
+                    ("qr.provider", self.qr.provider.as_str()),
+                    ("face.provider", self.face.provider.as_str()),
+                ]);
+                if self.platform.key_file.trim().is_empty() {
+                    v.push(Refusal {
+                        key: "platform.key_file",
+                        message: "empty: the public demo identity; make this kiosk's key with `kiosk keygen --out FILE`".into(),
+                    });
+                }
+                v
+            }
+        };
+        let op = &self.operator;
+        if !op.pin.is_empty() {
+            let why = operator::trivial_pin(&op.pin)
+                .map(|w| format!(" and trivial ({w})"))
+                .unwrap_or_default();
+            out.push(Refusal {
+                key: "operator.pin",
+                message: format!(
+                    "a plain-text PIN{why}: leave it empty and set operator.pin_hash (`kiosk pin-hash`)"
+                ),
+            });
+        }
+        let hash = op.pin_hash.trim();
+        if hash.is_empty() {
+            out.push(Refusal {
+                key: "operator.pin_hash",
+                message: "empty: make one with `kiosk pin-hash` (a PIN that is not trivial)".into(),
+            });
+        } else if let Some(p) = operator::hash_of_trivial_pin(hash) {
+            let why = operator::trivial_pin(p).unwrap_or("trivial");
+            out.push(Refusal {
+                key: "operator.pin_hash",
+                message: format!(
+                    "is the hash of a trivial PIN ({why}); choose another with `kiosk pin-hash`"
+                ),
+            });
+        }
+        out
+    }
+}
+
+/// The refusals as one message (both languages), each key on its own line.
+pub fn refusal_message(what: &str, refusals: &[Refusal]) -> String {
+    let mut m = format!(
+        "{what}: demo = false, but these keys would run demo parts or a guessable PIN; 非演示模式不能使用演示部件或弱密码，程序不启动 / not started:"
+    );
+    for r in refusals {
+        m.push_str("\n  ");
+        m.push_str(&r.to_string());
+    }
+    m
+}
+
 /// The longest kiosk id.
 pub const MAX_KIOSK_ID_CHARS: usize = 32;
 /// The most hall phone numbers shown.

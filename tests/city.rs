@@ -161,6 +161,8 @@ fn serve(db: &Database, kiosks: &Kiosks) -> remote::Server {
             "--kiosk-clock",
             "--revert-every",
             "0",
+            "--config",
+            &remote::demo_parts_config(kiosks.dir.path()),
         ],
     )
 }

@@ -11,8 +11,12 @@ use std::sync::{Arc, Barrier};
 
 use jiff::{SignedDuration, Timestamp};
 use kiosk::domain::IdNumber;
+use kiosk::domain::receipt_code::ReceiptKind as ReceiptCodeKind;
+use kiosk::providers::sms_aliyun::AliyunSms;
+use kiosk::providers::sms_aliyun_sim::{self, SimClock, SimHandle, SimOptions};
 use kiosk::store::demo::{DEMO_PERSONS, DemoOptions};
 use kiosk::store::platform::*;
+use kiosk::store::token::QrKeys;
 use kiosk::store::{PgPlatform, SqlitePlatform, schema};
 
 /// 2022-10-24 11:06 in Chongqing: inside opening hours, relief not in force.
@@ -37,11 +41,14 @@ fn car(plate: &str) -> VehicleKey {
     VehicleKey::parse(plate, "02").unwrap()
 }
 
-/// What a scenario gets: the platform, and the one look behind it a test needs (the code of an
-/// SMS the demo gateway kept in its outbox, as a phone would show it).
+/// What a scenario gets: the platform, and the looks behind it a test needs: the code of an SMS
+/// as the phone shows it (the SMS simulator's inbox, or the demo gateway's phone through the
+/// server), every text value in the database, and a count by SQL.
 pub struct Subject {
     pub platform: Arc<dyn Platform>,
     pub sms_code: Box<dyn Fn(i64) -> String>,
+    pub texts: Box<dyn Fn() -> Vec<String>>,
+    pub count: Box<dyn Fn(&str) -> i64>,
 }
 
 impl Subject {
@@ -50,35 +57,132 @@ impl Subject {
     }
 }
 
-fn subject<B: Backend>(p: StorePlatform<B>) -> Subject {
+/// The AccessKey the simulator accepts and the adapter signs with.
+const SMS_KEY_ID: &str = "LTAIkioskContract";
+const SMS_SECRET: &str = "contract-secret";
+
+/// An in-process Alibaba Cloud SMS simulator on the requests' clock (the scenarios play a fixed
+/// day in 2022).
+fn sms_simulator() -> SimHandle {
+    sms_aliyun_sim::spawn(
+        SimOptions::kiosk(SMS_KEY_ID, SMS_SECRET, SimClock::Request),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .expect("the SMS simulator starts")
+}
+
+/// The adapter configured for the simulator, signing with `secret`.
+fn aliyun_gateway(sim: &SimHandle, secret: &str) -> Box<dyn kiosk::store::sms::SmsGateway> {
+    let section = kiosk::config::SmsSection {
+        provider: "aliyun".into(),
+        endpoint: sim.endpoint(),
+        access_key_id: SMS_KEY_ID.into(),
+        secret_file: "unused".into(),
+        sign_name: "交管12123".into(),
+        template_code: "SMS_100000001".into(),
+        filing_template_code: "SMS_100000002".into(),
+        timeout_secs: 5,
+    };
+    Box::new(AliyunSms::new(&section, secret.into()))
+}
+
+fn with_gateway<B: Backend>(
+    backend: B,
+    sms: Box<dyn kiosk::store::sms::SmsGateway>,
+) -> StorePlatform<B> {
+    StorePlatform::with_backend(
+        backend,
+        kiosk::rules::PolicyBook::embedded().unwrap(),
+        kiosk::store::token::QrKeys::demo(),
+        sms,
+        Box::new(kiosk::store::payment::DemoPaymentProvider),
+    )
+}
+
+/// The code in the message the simulator delivered for `sms_codes` row `outbox_id`.
+fn code_in_inbox(sim: &SimHandle, outbox_id: i64) -> String {
+    sim.sim
+        .all_messages()
+        .into_iter()
+        .find(|m| m.out_id.as_deref() == Some(outbox_id.to_string().as_str()))
+        .expect("the SMS in the simulator's inbox")
+        .params["code"]
+        .clone()
+}
+
+/// Every text (and blob) value of every table, on either backend.
+fn all_texts<B: Backend>(p: &StorePlatform<B>) -> Vec<String> {
+    p.read_sql(|tx| {
+        let pg = tx.dialect() == kiosk::store::sql::Dialect::Postgres;
+        // (table, column, whether it holds bytes)
+        let mut columns: Vec<(String, String, bool)> = Vec::new();
+        if pg {
+            for r in tx.query(
+                "SELECT table_name::text, column_name::text, data_type::text FROM information_schema.columns
+                 WHERE table_schema = current_schema() AND data_type IN ('text', 'character varying', 'bytea')",
+                &[],
+            )? {
+                let ty: String = r.get(2)?;
+                columns.push((r.get(0)?, r.get(1)?, ty == "bytea"));
+            }
+        } else {
+            let tables: Vec<String> =
+                tx.column("SELECT name FROM sqlite_master WHERE type = 'table'", &[])?;
+            for t in tables {
+                for r in tx.query(&format!("SELECT name, type FROM pragma_table_info('{t}')"), &[])? {
+                    let (name, ty): (String, String) = (r.get(0)?, r.get(1)?);
+                    if ty.eq_ignore_ascii_case("TEXT") || ty.eq_ignore_ascii_case("BLOB") {
+                        columns.push((t.clone(), name, false));
+                    }
+                }
+            }
+        }
+        assert!(columns.iter().any(|(t, _, _)| t == "sms_codes"), "{columns:?}");
+        let mut out = Vec::new();
+        for (t, c, bytes) in columns {
+            let sql = match (pg, bytes) {
+                (true, true) => format!("SELECT encode(\"{c}\", 'escape') FROM \"{t}\" WHERE \"{c}\" IS NOT NULL"),
+                (true, false) => format!("SELECT \"{c}\"::text FROM \"{t}\" WHERE \"{c}\" IS NOT NULL"),
+                (false, _) => format!("SELECT CAST(\"{c}\" AS TEXT) FROM \"{t}\" WHERE \"{c}\" IS NOT NULL"),
+            };
+            out.extend(tx.column::<String>(&sql, &[])?);
+        }
+        Ok(out)
+    })
+    .unwrap()
+}
+
+fn count_in<B: Backend>(p: &StorePlatform<B>, sql: &str) -> i64 {
+    p.read_sql(|tx| Ok(tx.one::<i64>(sql, &[])?)).unwrap()
+}
+
+fn subject<B: Backend>(backend: B) -> Subject {
+    let sim = sms_simulator();
+    let p = with_gateway(backend, aliyun_gateway(&sim, SMS_SECRET));
     p.build_demo_city(&city_options()).expect("demo city");
     let p = Arc::new(p);
-    let q = p.clone();
+    let (q, r) = (p.clone(), p.clone());
     Subject {
         platform: p,
-        sms_code: Box::new(move |outbox_id| {
-            q.sms_outbox(1000)
-                .unwrap()
-                .into_iter()
-                .find(|e| e.id == outbox_id)
-                .expect("the SMS in the outbox")
-                .code
-        }),
+        sms_code: Box::new(move |outbox_id| code_in_inbox(&sim, outbox_id)),
+        texts: Box::new(move || all_texts(&q)),
+        count: Box::new(move |sql| count_in(&r, sql)),
     }
 }
 
 fn make_sqlite() -> Subject {
-    subject(SqlitePlatform::with_connection(schema::open_in_memory().unwrap()).unwrap())
+    subject(Sqlite::new(schema::open_in_memory().unwrap()))
 }
 
 fn make_pg() -> Subject {
     let url = support::pg::fresh_database("contract");
-    subject(PgPlatform::connect_demo(&url, 4).unwrap())
+    subject(Pg::connect(&url, 4).unwrap())
 }
 
 /// A kiosk's `RemotePlatform` calling `kiosk serve` (in this process, the demo identity) on a
 /// fresh PostgreSQL demo city: every scenario through the wire, the signed requests and the
-/// server's idempotency ledger. The SMS outbox is read beside the server, as a phone would.
+/// server's idempotency ledger. The server runs the demo SMS gateway: the phone's messages are
+/// read through its demo-only `sms_outbox` (the demo phone), the database beside the server.
 fn make_remote_pg() -> Subject {
     let url = support::pg::fresh_database("remote");
     let store = PgPlatform::connect_demo(&url, 2).unwrap();
@@ -92,24 +196,33 @@ fn make_remote_pg() -> Subject {
         revert_every: None,
         kiosk_clock: true,
         confirm_points_after: std::time::Duration::from_secs(3600),
+        operators: None,
+        config: Default::default(),
     })
     .expect("kiosk serve starts");
-    let remote = kiosk::remote::RemotePlatform::new(
-        &format!("http://{addr}"),
-        kiosk::wire::auth::KioskIdentity::demo(),
-    )
-    .unwrap();
+    let remote = Arc::new(
+        kiosk::remote::RemotePlatform::new(
+            &format!("http://{addr}"),
+            kiosk::wire::auth::KioskIdentity::demo(),
+        )
+        .unwrap(),
+    );
+    let phone = remote.clone();
+    let (q, r) = (store.clone(), store);
     Subject {
-        platform: Arc::new(remote),
+        platform: remote,
         sms_code: Box::new(move |outbox_id| {
-            store
+            phone
                 .sms_outbox(1000)
                 .unwrap()
                 .into_iter()
                 .find(|e| e.id == outbox_id)
-                .expect("the SMS in the outbox")
+                .and_then(|e| e.message)
+                .expect("the SMS on the demo phone")
                 .code
         }),
+        texts: Box::new(move || all_texts(&q)),
+        count: Box::new(move |sql| count_in(&r, sql)),
     }
 }
 
@@ -130,6 +243,10 @@ macro_rules! contract_suite {
                 revert_after_the_window,
                 register_with_the_sms_code,
                 filing_by_sms_code,
+                payment_receipts_are_sealed_by_the_platform,
+                sms_limits_say_when_to_try_again,
+                sms_codes_never_rest_in_clear,
+                the_outbox_keeps_no_delivered_code,
             );
         }
     };
@@ -399,7 +516,9 @@ mod scenarios {
             .unwrap_err();
         assert_eq!(e.code(), "invalid_request");
         assert_eq!(
-            p.send_register_code("12345", now()).unwrap_err().code(),
+            p.send_register_code("K1", "12345", now())
+                .unwrap_err()
+                .code(),
             "bad_phone"
         );
     }
@@ -606,6 +725,96 @@ mod scenarios {
         assert_eq!(r.created_at, now());
     }
 
+    /// The platform seals a payment receipt's verification code from its own record (every
+    /// decision paid, their total, the latest payment time, the asking kiosk): genuine under the
+    /// platform's receipt keys, and any change to it is not; nothing unpaid is sealed.
+    pub fn payment_receipts_are_sealed_by_the_platform(s: &Subject) {
+        let p = s.p();
+        let who = id("李小红");
+        let list = p.violations(&who, &car("渝A8K2L6"), now()).unwrap();
+        let ids: Vec<String> = list.violations.iter().map(|v| v.facts.id.clone()).collect();
+        let handled = p
+            .handle(
+                &HandleRequest {
+                    id_number: who,
+                    vehicle: car("渝A8K2L6"),
+                    violation_ids: ids,
+                    kiosk_id: "K7".into(),
+                },
+                now(),
+            )
+            .unwrap();
+        let numbers: Vec<DecisionNumber> = handled
+            .items
+            .iter()
+            .map(|i| i.decision.number.clone())
+            .collect();
+        assert_eq!(numbers.len(), 2);
+        let seal = |numbers: &[DecisionNumber]| {
+            p.seal_receipt(
+                &SealRequest {
+                    kiosk_id: "K7".into(),
+                    decision_numbers: numbers.to_vec(),
+                },
+                now(),
+            )
+        };
+        // Nothing unpaid is sealed.
+        assert_eq!(seal(&numbers).unwrap_err().code(), "receipt_not_found");
+        let mut total = kiosk::domain::Fen(0);
+        for (i, n) in numbers.iter().enumerate() {
+            let paid = p
+                .pay(
+                    &PayRequest {
+                        decision_number: n.clone(),
+                        idempotency_key: format!("seal-{i}"),
+                        method: "demo".into(),
+                    },
+                    now(),
+                )
+                .unwrap();
+            total += paid.amount.total();
+        }
+        let sealed = seal(&numbers).unwrap();
+        let code = QrKeys::demo().verify_receipt(&sealed.code).unwrap();
+        assert_eq!(code.kind, ReceiptCodeKind::Payment);
+        assert_eq!(code.amount, total);
+        assert_eq!(
+            code.numbers().collect::<Vec<_>>(),
+            numbers.iter().map(|n| n.as_str()).collect::<Vec<_>>()
+        );
+        // Through a server the authenticated kiosk is certified, never the body's.
+        assert!(
+            ["K7", kiosk::wire::auth::DEMO_KIOSK_ID].contains(&code.kiosk_id.as_str()),
+            "{}",
+            code.kiosk_id
+        );
+        assert_eq!(
+            code.at,
+            kiosk::rules::maintenance::local_time(now()),
+            "the payment time, Beijing time"
+        );
+        // Altered amount: not genuine. Sealing again: the same text (deterministic).
+        let altered = sealed.code.replacen(
+            &format!("|{}|", total.as_fen()),
+            &format!("|{}|", total.as_fen() - 100),
+            1,
+        );
+        assert_ne!(altered, sealed.code);
+        assert!(QrKeys::demo().verify_receipt(&altered).is_err());
+        assert_eq!(seal(&numbers).unwrap(), sealed);
+        // Refused: no decision, too many, an unknown one.
+        assert_eq!(seal(&[]).unwrap_err().code(), "invalid_request");
+        let many = vec![numbers[0].clone(); MAX_SEALED_DECISIONS + 1];
+        assert_eq!(seal(&many).unwrap_err().code(), "invalid_request");
+        assert_eq!(
+            seal(&[DecisionNumber("no-such-decision".into())])
+                .unwrap_err()
+                .code(),
+            "receipt_not_found"
+        );
+    }
+
     pub fn revert_after_the_window(s: &Subject) {
         let p = s.p();
         let who = id("李小红");
@@ -685,7 +894,7 @@ mod scenarios {
     pub fn register_with_the_sms_code(s: &Subject) {
         let p = s.p();
         let who = id("吴丽");
-        let sent = p.send_register_code("13912345678", now()).unwrap();
+        let sent = p.send_register_code("K1", "13912345678", now()).unwrap();
         assert_eq!(sent.phone_masked, "139****5678");
         let code = (s.sms_code)(sent.outbox_id);
         let req = RegisterRequest {
@@ -722,7 +931,9 @@ mod scenarios {
     pub fn filing_by_sms_code(s: &Subject) {
         let p = s.p();
         let who = id("李小红");
-        let sent = p.send_filing_code(&who, &car("渝A6R2T8"), now()).unwrap();
+        let sent = p
+            .send_filing_code("K1", &who, &car("渝A6R2T8"), now())
+            .unwrap();
         assert_eq!(sent.phone_masked, "139****0004");
         let req = |code: String| FilingRequest {
             id_number: who.clone(),
@@ -746,17 +957,256 @@ mod scenarios {
             p.file_vehicle(&req(code), now()).unwrap_err().code(),
             "sms_code_expired"
         );
-        let sent = p.send_filing_code(&who, &car("渝A6R2T8"), now()).unwrap();
+        // A second code within the minute is refused with the wait; a minute later it comes.
+        let e = p
+            .send_filing_code(
+                "K1",
+                &who,
+                &car("渝A6R2T8"),
+                now() + SignedDuration::from_secs(20),
+            )
+            .unwrap_err();
+        assert_eq!(e.code(), "sms_rate_limited");
+        assert!(
+            e.to_string().contains("40秒") && e.to_string().contains("40 s"),
+            "{e}"
+        );
+        let later = now() + SignedDuration::from_secs(60);
+        let sent = p
+            .send_filing_code("K1", &who, &car("渝A6R2T8"), later)
+            .unwrap();
         let f = p
-            .file_vehicle(&req((s.sms_code)(sent.outbox_id)), now())
+            .file_vehicle(&req((s.sms_code)(sent.outbox_id)), later)
             .unwrap();
         assert_eq!(f.state.code(), "pending_review");
+    }
+
+    /// Per phone: 1 a minute, 5 an hour; a refusal says when to try again (zh and en).
+    pub fn sms_limits_say_when_to_try_again(s: &Subject) {
+        let p = s.p();
+        let phone = "13912340001";
+        let at = |secs: i64| now() + SignedDuration::from_secs(secs);
+        p.send_register_code("K1", phone, at(0)).unwrap();
+        let e = p.send_register_code("K2", phone, at(30)).unwrap_err();
+        assert_eq!(e.code(), "sms_rate_limited");
+        assert!(
+            e.to_string().contains("请30秒后再试") && e.to_string().contains("try again in 30 s"),
+            "{e}"
+        );
+        for m in 1..5 {
+            p.send_register_code("K1", phone, at(60 * m)).unwrap();
+        }
+        let e = p.send_register_code("K1", phone, at(600)).unwrap_err();
+        assert_eq!(e.code(), "sms_rate_limited");
+        assert!(
+            e.to_string().contains("请50分钟后再试") && e.to_string().contains("50 min"),
+            "the sixth in an hour waits until the first leaves the hour: {e}"
+        );
+        // Another phone is not held back; and the first phone again an hour after its first.
+        p.send_register_code("K1", "13912340002", at(600)).unwrap();
+        p.send_register_code("K1", phone, at(3600)).unwrap();
+        assert_eq!(
+            (s.count)("SELECT count(*) FROM sms_codes WHERE phone = '13912340001'"),
+            6
+        );
+    }
+
+    /// The code is in the phone's message, and nowhere in the database: every text value that
+    /// contains it was already there before the code was sent (a phone or an ID number may hold
+    /// the same six digits by chance).
+    pub fn sms_codes_never_rest_in_clear(s: &Subject) {
+        let p = s.p();
+        let who = id("吴丽");
+        let phone = "13912340003";
+        let before: std::collections::HashSet<String> = (s.texts)().into_iter().collect();
+        let sent = p.send_register_code("K1", phone, now()).unwrap();
+        let code = (s.sms_code)(sent.outbox_id);
+        assert_eq!(code.len(), 6);
+        let scan = |when: &str| {
+            for t in (s.texts)() {
+                assert!(
+                    before.contains(&t) || !t.contains(&code),
+                    "{when}: the code is in clear in the database: {t:?}"
+                );
+            }
+        };
+        scan("sent");
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        let req = RegisterRequest {
+            id_number: who.clone(),
+            phone: phone.into(),
+            sms_code: wrong.into(),
+        };
+        assert_eq!(
+            p.register(&req, now()).unwrap_err().code(),
+            "sms_code_wrong"
+        );
+        scan("a wrong try");
+        let req = RegisterRequest {
+            sms_code: code.clone(),
+            ..req
+        };
+        assert!(p.register(&req, now()).unwrap().registered);
+        scan("registered");
+        let listed = serde_json::to_string(
+            &p.sms_outbox(100)
+                .unwrap()
+                .into_iter()
+                .map(|mut e| {
+                    e.message = None; // the demo phone's own screen
+                    e
+                })
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+        assert!(
+            !listed.contains(&code) && !listed.contains(phone),
+            "{listed}"
+        );
+    }
+
+    /// Once delivered and used (or burned, or expired), a row keeps no code hash: only what the
+    /// limits need; a day later it is gone.
+    pub fn the_outbox_keeps_no_delivered_code(s: &Subject) {
+        let p = s.p();
+        let live = "SELECT count(*) FROM sms_codes WHERE code_hash IS NOT NULL";
+        let phone = "13912340004";
+        let sent = p.send_register_code("K1", phone, now()).unwrap();
+        assert_eq!((s.count)(live), 1, "one usable code, hashed");
+        assert_eq!(
+            (s.count)(
+                "SELECT count(*) FROM sms_codes WHERE delivery = 'sent' AND provider_ref IS NOT NULL"
+            ) + (s.count)(
+                "SELECT count(*) FROM sms_codes WHERE delivery = 'sent' AND provider_ref IS NULL"
+            ),
+            1
+        );
+        let req = RegisterRequest {
+            id_number: id("吴丽"),
+            phone: phone.into(),
+            sms_code: (s.sms_code)(sent.outbox_id),
+        };
+        assert!(p.register(&req, now()).unwrap().registered);
+        assert_eq!((s.count)(live), 0, "a used code leaves no hash");
+        // A code never used: its hash goes once it expired (at the next send, any phone).
+        p.send_register_code("K1", "13912340005", now()).unwrap();
+        assert_eq!((s.count)(live), 1);
+        p.send_register_code("K1", "13912340006", now() + SignedDuration::from_mins(6))
+            .unwrap();
+        assert_eq!((s.count)(live), 1, "only the newest code is usable");
+        // A day later the rows the limits needed are deleted.
+        p.send_register_code("K1", "13912340007", now() + SignedDuration::from_hours(25))
+            .unwrap();
+        assert_eq!((s.count)("SELECT count(*) FROM sms_codes"), 1);
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // The race on PostgreSQL.
 // ---------------------------------------------------------------------------------------------
+
+/// Two kiosks (two threads on two pool connections, released together) ask for a code for the
+/// same phone at the same instant, 100 rounds: exactly one gets it, the other is told to wait a
+/// minute, and one row per phone is left. Then the same for the fifth and sixth code of an hour.
+#[test]
+fn postgres_two_kiosks_race_for_one_phones_sms_limit() {
+    let url = support::pg::fresh_database("sms_race");
+    let p = Arc::new(PgPlatform::connect_demo(&url, 4).unwrap());
+    p.build_demo_city(&city_options()).expect("demo city");
+    // Two fresh kiosk ids a round: the race is for the phone's limit, not a kiosk's hourly cap.
+    let race = |phone: String, at: Timestamp| -> Vec<Result<SmsSent, String>> {
+        let barrier = Arc::new(Barrier::new(2));
+        let threads: Vec<_> = ["a", "b"]
+            .into_iter()
+            .map(|k| {
+                let kiosk = format!("K-{phone}-{k}");
+                let (p, b, phone) = (p.clone(), barrier.clone(), phone.clone());
+                std::thread::spawn(move || {
+                    b.wait();
+                    p.send_register_code(&kiosk, &phone, at)
+                        .map_err(|e| format!("{} {e}", e.code()))
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    };
+    let rounds = 100;
+    for round in 0..rounds {
+        let phone = format!("1360000{round:04}");
+        let got = race(phone, now());
+        let ok = got.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(ok, 1, "round {round}: {got:?}");
+        let refused = got.iter().find_map(|r| r.as_ref().err()).unwrap();
+        assert!(
+            refused.starts_with("sms_rate_limited") && refused.contains("请1分钟后再试"),
+            "{refused}"
+        );
+    }
+    let rows = p
+        .read_sql(|tx| {
+            Ok(tx.one::<i64>(
+                "SELECT count(*) FROM sms_codes WHERE phone LIKE '1360000%'",
+                &[],
+            )?)
+        })
+        .unwrap();
+    assert_eq!(rows, rounds);
+    // The hour's limit: four codes, then two kiosks race for the fifth (and the sixth).
+    let phone = "13700000001";
+    for m in 0..4 {
+        p.send_register_code("K1", phone, now() + SignedDuration::from_mins(m))
+            .unwrap();
+    }
+    let got = race(phone.into(), now() + SignedDuration::from_mins(10));
+    assert_eq!(got.iter().filter(|r| r.is_ok()).count(), 1, "{got:?}");
+    let got = race(phone.into(), now() + SignedDuration::from_mins(12));
+    assert_eq!(got.iter().filter(|r| r.is_ok()).count(), 0, "{got:?}");
+    eprintln!("sms race: {rounds} rounds, one code per phone and instant");
+}
+
+/// A gateway signing with the wrong secret: the simulator refuses the signature
+/// (`SignatureDoesNotMatch`), the send fails with `sms_gateway_failed`, no code is usable and
+/// none reached the phone.
+fn a_refused_signature_leaves_no_usable_code<B: Backend>(backend: B) {
+    let sim = sms_simulator();
+    let p = with_gateway(backend, aliyun_gateway(&sim, "not-the-secret"));
+    p.build_demo_city(&city_options()).expect("demo city");
+    let e = p
+        .send_register_code("K1", "13912345678", now())
+        .unwrap_err();
+    assert_eq!(e.code(), "sms_gateway_failed");
+    assert!(e.to_string().contains("SignatureDoesNotMatch"), "{e}");
+    assert!(sim.sim.all_messages().is_empty());
+    assert_eq!(
+        count_in(
+            &p,
+            "SELECT count(*) FROM sms_codes WHERE delivery = 'failed' AND code_hash IS NULL"
+        ),
+        1
+    );
+    let e = p
+        .register(
+            &RegisterRequest {
+                id_number: id("吴丽"),
+                phone: "13912345678".into(),
+                sms_code: "123456".into(),
+            },
+            now(),
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), "sms_code_expired");
+}
+
+#[test]
+fn sqlite_a_refused_signature_leaves_no_usable_code() {
+    a_refused_signature_leaves_no_usable_code(Sqlite::new(schema::open_in_memory().unwrap()));
+}
+
+#[test]
+fn postgres_a_refused_signature_leaves_no_usable_code() {
+    let url = support::pg::fresh_database("sms_badsig");
+    a_refused_signature_leaves_no_usable_code(Pg::connect(&url, 2).unwrap());
+}
 
 /// Two threads on two pool connections, released together each round: both take the same last
 /// filing slot, both handle the same violation, both pay its decision (each with its own key, then
@@ -1071,4 +1521,281 @@ fn postgres_points_confirmation() {
     points_are_confirmed_once_and_leave_the_pending_count(
         PgPlatform::connect_demo(&url, 2).unwrap(),
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tamper evidence (issue 12, item 7): the audit chain anchored with a key the database does not
+// hold, and every payment and decision audited, on both backends.
+// ---------------------------------------------------------------------------------------------
+
+/// Disable the append-only triggers and rewrite entry `from` (its detail) and every hash after
+/// it, as an attacker with SQL access and the (public) hash function would.
+fn recompute_chain_from(tx: &dyn kiosk::store::sql::Sql, from: i64) {
+    use kiosk::store::sql::{Dialect, Value};
+    match tx.dialect() {
+        Dialect::Sqlite => tx.exec("DROP TRIGGER audit_log_no_update", &[]).unwrap(),
+        Dialect::Postgres => tx
+            .exec(
+                "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update",
+                &[],
+            )
+            .unwrap(),
+    };
+    let mut prev: String = tx
+        .one(
+            "SELECT prev_hash FROM audit_log WHERE seq = ?1",
+            &[Value::Int(from)],
+        )
+        .unwrap();
+    let rows = tx
+        .query(
+            "SELECT seq, at, action, subject, detail FROM audit_log WHERE seq >= ?1 ORDER BY seq",
+            &[Value::Int(from)],
+        )
+        .unwrap();
+    for r in &rows {
+        let seq: i64 = r.get(0).unwrap();
+        let at: i64 = r.get(1).unwrap();
+        let action: String = r.get(2).unwrap();
+        let subject: String = r.get(3).unwrap();
+        let mut detail: String = r.get(4).unwrap();
+        if seq == from {
+            detail = r#"{"edited":true}"#.into();
+        }
+        let hash = kiosk::store::audit::entry_hash(&prev, seq, at, &action, &subject, &detail);
+        tx.exec(
+            "UPDATE audit_log SET detail = ?1, prev_hash = ?2, hash = ?3 WHERE seq = ?4",
+            &[
+                Value::Text(detail),
+                Value::Text(prev.clone()),
+                Value::Text(hash.clone()),
+                Value::Int(seq),
+            ],
+        )
+        .unwrap();
+        prev = hash;
+    }
+}
+
+fn the_audit_names_an_inserted_payment_and_a_recomputed_chain<B: Backend>(p: StorePlatform<B>) {
+    use kiosk::store::audit::AuditKey;
+    let key = AuditKey::from_bytes([42u8; 32]);
+    let p = p.with_audit_key(key.clone());
+    p.build_demo_city(&city_options()).unwrap();
+    let clean = p.check().unwrap();
+    assert!(clean.ok(), "the clean demo city: {:#?}", clean.breaches);
+    // The anchors are append-only, as the log.
+    for sql in [
+        "UPDATE audit_anchors SET mac = 'x'",
+        "DELETE FROM audit_anchors",
+    ] {
+        let e = p.write_sql(|tx| Ok(tx.exec(sql, &[])?));
+        assert!(e.is_err(), "{sql} was allowed");
+    }
+    // Under another key (the demo's) the first entry's anchor is named.
+    let other = p
+        .read_sql(|tx| Ok(kiosk::store::check::run_with(tx, &AuditKey::demo())?))
+        .unwrap();
+    assert!(
+        other
+            .breaches
+            .iter()
+            .any(|b| b.invariant == "audit_chain_broken" && b.detail.starts_with("entry 1:")),
+        "{:#?}",
+        other.breaches
+    );
+    // Handle two decisions and pay the first through the platform: still clean.
+    let who = id("李小红");
+    let list = p.violations(&who, &car("渝A8K2L6"), now()).unwrap();
+    let handled = p
+        .handle(
+            &HandleRequest {
+                id_number: who.clone(),
+                vehicle: car("渝A8K2L6"),
+                violation_ids: list.violations.iter().map(|v| v.facts.id.clone()).collect(),
+                kiosk_id: "K1".into(),
+            },
+            now(),
+        )
+        .unwrap();
+    assert!(handled.items.len() >= 2, "{handled:?}");
+    p.pay(
+        &PayRequest {
+            decision_number: handled.items[0].decision.number.clone(),
+            idempotency_key: "audited".into(),
+            method: "demo".into(),
+        },
+        now(),
+    )
+    .unwrap();
+    let r = p.check().unwrap();
+    assert!(r.ok(), "{:#?}", r.breaches);
+    // A payment inserted with SQL (the decision and violation set paid with it) is named.
+    let forged = &handled.items[1].decision.number.0;
+    let payment: i64 = p
+        .write_sql(|tx| {
+            use kiosk::store::sql::Value;
+            let pid: i64 = tx.one(
+                "INSERT INTO payments (decision_id, idempotency_key, method, transaction_no, fine_fen, surcharge_fen, fee_fen, total_fen, paid_at)
+                 SELECT id, 'forged', 'cash', 'T-FORGED', fine_fen, 0, 0, fine_fen, 0 FROM decisions WHERE number = ?1 RETURNING id",
+                &[Value::Text(forged.clone())],
+            )?;
+            tx.exec("UPDATE decisions SET state = 'paid' WHERE number = ?1", &[Value::Text(forged.clone())])?;
+            tx.exec(
+                "UPDATE violations SET state = 'paid' WHERE decision_id = (SELECT id FROM decisions WHERE number = ?1)",
+                &[Value::Text(forged.clone())],
+            )?;
+            Ok(pid)
+        })
+        .unwrap();
+    let r = p.check().unwrap();
+    let named: Vec<_> = r
+        .breaches
+        .iter()
+        .filter(|b| b.invariant == "payment_not_audited")
+        .collect();
+    assert_eq!(named.len(), 1, "{:#?}", r.breaches);
+    assert!(
+        named[0]
+            .detail
+            .starts_with(&format!("payment {payment} on decision {forged}")),
+        "{named:?}"
+    );
+    // A decision inserted with SQL is named too.
+    p.write_sql(|tx| {
+        tx.exec(
+            "INSERT INTO decisions (id, number, violation_id, person_id, channel, decided_at, payment_deadline, state, fine_fen, points)
+             SELECT 900000, 'FORGED-1', violation_id, person_id, 'elsewhere', decided_at, payment_deadline, 'reverted', fine_fen, 0 FROM decisions WHERE number = ?1",
+            &[kiosk::store::sql::Value::Text(forged.clone())],
+        )?;
+        Ok(())
+    })
+    .unwrap();
+    let r = p.check().unwrap();
+    assert!(
+        r.breaches
+            .iter()
+            .any(|b| b.invariant == "decision_not_audited" && b.detail.contains("FORGED-1")),
+        "{:#?}",
+        r.breaches
+    );
+    // An entry edited and the whole chain recomputed with SQL: its anchor fails, and it is the
+    // first entry named.
+    let last: i64 = p
+        .read_sql(|tx| Ok(tx.one("SELECT max(seq) FROM audit_log", &[])?))
+        .unwrap();
+    let edited = last - 1;
+    p.write_sql(|tx| {
+        recompute_chain_from(tx, edited);
+        Ok(())
+    })
+    .unwrap();
+    let r = p.check().unwrap();
+    let broken: Vec<_> = r
+        .breaches
+        .iter()
+        .filter(|b| b.invariant == "audit_chain_broken")
+        .collect();
+    assert_eq!(broken.len(), 1, "{:#?}", r.breaches);
+    assert!(
+        broken[0].detail.starts_with(&format!("entry {edited}:"))
+            && broken[0].detail.contains("anchor"),
+        "{broken:?}"
+    );
+}
+
+#[test]
+fn sqlite_the_audit_names_an_inserted_payment_and_a_recomputed_chain() {
+    the_audit_names_an_inserted_payment_and_a_recomputed_chain(
+        SqlitePlatform::with_connection(schema::open_in_memory().unwrap()).unwrap(),
+    );
+}
+
+#[test]
+fn postgres_the_audit_names_an_inserted_payment_and_a_recomputed_chain() {
+    let url = support::pg::fresh_database("audit_anchor");
+    the_audit_names_an_inserted_payment_and_a_recomputed_chain(
+        PgPlatform::connect_demo(&url, 2).unwrap(),
+    );
+}
+
+/// `kiosk sim sms --listen ADDR`: the simulator as a process, on the machine's clock; the adapter
+/// delivers to it, the phone's inbox shows the message, a wrong secret is refused.
+#[test]
+fn the_sms_simulator_command_accepts_the_adapter_and_refuses_a_bad_signature() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, format!("{SMS_SECRET}\n")).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kiosk"))
+        .args([
+            "sim",
+            "sms",
+            "--listen",
+            "127.0.0.1:0",
+            "--access-key-id",
+            SMS_KEY_ID,
+        ])
+        .arg("--secret-file")
+        .arg(&secret)
+        .env("KIOSK_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = child.stdout.take().unwrap();
+    let _guard = Kill(child);
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .unwrap();
+    let endpoint = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .to_string();
+    let section = kiosk::config::SmsSection {
+        provider: "aliyun".into(),
+        endpoint: endpoint.clone(),
+        access_key_id: SMS_KEY_ID.into(),
+        secret_file: secret.display().to_string(),
+        sign_name: "交管12123".into(),
+        template_code: "SMS_100000001".into(),
+        filing_template_code: "SMS_100000002".into(),
+        timeout_secs: 5,
+    };
+    let message = kiosk::store::sms::SmsMessage {
+        id: 41,
+        phone: "13912345678".into(),
+        template: kiosk::store::sms::SmsTemplate::Register,
+        code: "246813".into(),
+        at: Timestamp::now(),
+    };
+    let good = AliyunSms::from_section(&section).unwrap();
+    use kiosk::store::sms::SmsGateway as _;
+    assert!(good.deliver(&message).unwrap().provider_ref.is_some());
+    let bad = AliyunSms::new(&section, "guessed".into());
+    let e = bad.deliver(&message).unwrap_err();
+    assert!(e.to_string().contains("SignatureDoesNotMatch"), "{e}");
+    let inbox: Vec<kiosk::providers::sms_aliyun_sim::SimMessage> = serde_json::from_str(
+        &ureq::get(format!("{endpoint}sim/inbox?phone=13912345678"))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(inbox.len(), 1, "{inbox:?}");
+    assert_eq!(
+        inbox[0].text,
+        "【交管12123】您的注册验证码为246813，5分钟内有效。"
+    );
+    assert_eq!(inbox[0].out_id.as_deref(), Some("41"));
 }

@@ -16,10 +16,15 @@ mod line;
 mod domain {
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub struct Fen(pub i64);
+    impl Fen {
+        pub fn as_fen(self) -> i64 {
+            self.0
+        }
+    }
 }
 
 #[allow(dead_code)]
-#[path = "../../src/devices/printer/receipt_code.rs"]
+#[path = "../../src/domain/receipt_code.rs"]
 mod receipt_code;
 
 use line::{LineSplitter, Scan, Suffix};

@@ -130,6 +130,8 @@ impl Kiosk {
             revert_every: None,
             kiosk_clock: true,
             confirm_points_after: std::time::Duration::from_secs(3600),
+            operators: None,
+            config: Default::default(),
         })
         .unwrap();
         config.platform.url = format!("http://{addr}");
@@ -303,17 +305,57 @@ fn a_kiosk_with_demo_false_refuses_to_start_on_demo_parts() {
     let Err(e) = assemble(config, Clock::manual(DAY.parse().unwrap())) else {
         panic!("a kiosk with demo = false started on demo parts");
     };
-    assert!(matches!(e, super::AppError::OnlyDemoParts));
+    assert!(matches!(e, super::AppError::DemoParts(_)));
     let said = e.to_string();
     for key in [
-        "kiosk.demo",
-        "[face]",
-        "[payment]",
-        "[sms]",
-        "[qr]",
-        "自助机不启动",
+        "demo = false",
+        "face.provider",
+        "payment.provider",
+        "sms.provider",
+        "qr.provider",
+        "audit.key_file",
+        "operator.pin",
+        "operator.pin_hash",
+        "不启动",
     ] {
         assert!(said.contains(key), "{said}");
+    }
+    assert!(!db.exists(), "nothing is created before the refusal");
+}
+
+/// `[qr] provider = "keyfile"` with nothing the kiosk could verify a vehicle QR code with, or a
+/// key file others may read: the kiosk does not start, names the key, and creates nothing.
+#[test]
+fn a_kiosk_without_usable_qr_keys_refuses_to_start_naming_the_key() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("qr.key");
+    let published = crate::store::keyring::generate_key_file("qr-1", &key).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let db = dir.path().join("city.sqlite3");
+    let cases = [
+        (crate::config::QrSection::default(), "qr.public_keys"),
+        (
+            crate::config::QrSection {
+                signing_key_file: key.display().to_string(),
+                public_keys: vec![published],
+                ..Default::default()
+            },
+            "qr.signing_key_file",
+        ),
+    ];
+    for (qr, name) in cases {
+        let mut config = KioskConfig::embedded();
+        config.database.path = db.display().to_string();
+        config.qr = crate::config::QrSection {
+            provider: "keyfile".into(),
+            ..qr
+        };
+        let Err(e) = assemble(config, Clock::manual(DAY.parse().unwrap())) else {
+            panic!("started without usable [qr] keys");
+        };
+        assert!(matches!(e, super::AppError::QrKeys(_)), "{e}");
+        assert!(e.to_string().contains(name), "{e}");
     }
     assert!(!db.exists(), "nothing is created before the refusal");
 }
@@ -384,6 +426,12 @@ fn violations_flow_end_to_end_handles_pays_and_prints() {
     };
     assert_eq!(printed, PrintOutcome::Printed);
     assert_eq!(payment.amount, Fen(35000));
+    // The receipt's QR holds the code the platform sealed: genuine under its receipt keys.
+    let sealed = payment.sealed_code.clone().expect("a sealed receipt code");
+    let code = crate::store::token::QrKeys::demo()
+        .verify_receipt(&sealed.encode())
+        .unwrap();
+    assert_eq!((code.amount, code.numbers().count()), (Fen(35000), 2));
     let receipts = k.printed();
     assert_eq!(receipts.len(), 1);
     assert!(receipts[0].contains("手续费：0.00元"), "{}", receipts[0]);
@@ -423,6 +471,12 @@ fn a_kiosk_on_a_platform_server_handles_pays_and_prints() {
     assert_eq!(printed, PrintOutcome::Printed);
     assert_eq!(payment.amount, Fen(35000));
     assert_eq!(k.printed().len(), 1);
+    // The server sealed the receipt for the kiosk it authenticated.
+    let sealed = payment.sealed_code.clone().expect("a sealed receipt code");
+    let code = crate::store::token::QrKeys::demo()
+        .verify_receipt(&sealed.encode())
+        .unwrap();
+    assert_eq!(code.kiosk_id, "demo-kiosk");
     let kiosks: Vec<String> = k
         .platform
         .with_connection_ref(|c| {
@@ -891,6 +945,35 @@ fn register_with_phone_and_sms_code() {
     );
 }
 
+/// A second code within the minute is refused, and the screen says when to try again (in the
+/// screen's language); the code already sent still registers. The screen never shows a code.
+#[test]
+fn a_second_code_within_the_minute_is_refused_with_the_wait_on_screen() {
+    let mut k = Kiosk::signed_in(DAY, "张伟");
+    k.ui(Action::Open(Service::Register));
+    k.keys("13912345678").ui(Action::SendCode);
+    let code = k.last_code();
+    k.ui(Action::SendCode);
+    let Some(Message::Backend(BackendError::TryLater { zh, en })) = k.message() else {
+        panic!("{:?}", k.message());
+    };
+    assert!(
+        zh.contains("后再试") && en.contains("try again in"),
+        "{zh} / {en}"
+    );
+    assert!(
+        !format!("{:?}", k.state()).contains(&code),
+        "no code in the kiosk's state"
+    );
+    assert_eq!(
+        k.demo.outbox.lock().unwrap().len(),
+        1,
+        "one message on the phone"
+    );
+    k.keys(&code).ui(Action::SubmitCode);
+    assert!(matches!(k.screen(), Screen::Register { done: true, .. }));
+}
+
 #[test]
 fn feedback_help_and_app_download() {
     let mut k = Kiosk::signed_in(DAY, "李小红");
@@ -926,9 +1009,40 @@ fn operator_pin_opens_the_operator_screen() {
         .ui(Action::SubmitCode);
     assert_eq!(k.message(), Some(Message::WrongPin));
     assert_eq!(k.state().ctx().recent_errors.len(), 1);
-    k.keys(&KioskConfig::embedded().operator.pin)
+    // The next try waits a second after a wrong one.
+    k.wait(1)
+        .keys(&KioskConfig::embedded().operator.pin)
         .ui(Action::SubmitCode);
     assert!(matches!(k.state(), State::Operator { .. }));
+    // Both tries are in the record (kiosk events and the audit chain), never the digits.
+    let kinds: Vec<String> = k
+        .platform
+        .read_sql(|tx| {
+            Ok(tx.column(
+                "SELECT kind || ' ' || detail FROM kiosk_events ORDER BY id",
+                &[],
+            )?)
+        })
+        .unwrap();
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+    assert!(kinds[0].starts_with("operator_pin_wrong"), "{kinds:?}");
+    assert!(kinds[1].starts_with("operator_pin_ok"), "{kinds:?}");
+    assert!(
+        kinds
+            .iter()
+            .all(|k| !k.contains("1111") && !k.contains("246810"))
+    );
+    let audited: i64 = k
+        .platform
+        .read_sql(|tx| {
+            Ok(tx.one(
+                "SELECT count(*) FROM audit_log WHERE action LIKE 'operator_pin_%'",
+                &[],
+            )?)
+        })
+        .unwrap();
+    assert_eq!(audited, 2);
+    assert!(k.platform.check().unwrap().ok());
     assert!(k.state().ctx().health.is_some());
     k.ui(Action::OperatorTestPrint);
     assert_eq!(k.state().ctx().last_print, Some(PrintOutcome::Printed));

@@ -5,9 +5,11 @@
 pub mod bench;
 mod demo_face;
 pub mod device_threads;
+pub mod heartbeat;
 pub mod outbox;
 pub mod peripherals;
 pub mod sim_source;
+pub mod soak;
 pub mod store_backend;
 
 use std::path::{Path, PathBuf};
@@ -55,22 +57,23 @@ pub enum AppError {
     Face(crate::providers::ProvidersError),
     #[error("benchmark: {0}")]
     Bench(String),
+    /// `[qr]`: the published keys the kiosk verifies vehicle QR tokens with cannot be used.
+    #[error("kiosk.toml {0}")]
+    QrKeys(crate::providers::ProvidersError),
     /// `[platform]` names a server that cannot be used (the URL, the key file).
     #[error("kiosk.toml [platform]: {0}")]
     Platform(String),
-    /// `kiosk.demo = false` while this build has only demo providers: the kiosk refuses to start
-    /// rather than take identities or money on demo parts.
-    #[error(
-        "kiosk.toml kiosk.demo = false, but only demo providers exist for {ONLY_DEMO_PARTS}: \
-         the kiosk does not start on demo parts. 非演示模式需要真实的人脸核验、缴款、短信和二维码密钥服务，\
-         本机只有演示部件，自助机不启动。Set kiosk.demo = true for a demo kiosk."
-    )]
-    OnlyDemoParts,
+    /// `kiosk.demo = false` with demo parts or a guessable operator PIN: the kiosk refuses to
+    /// start, naming each key at fault (`KioskConfig::production_refusals`).
+    #[error("{}", crate::config::refusal_message("kiosk.toml", .0))]
+    DemoParts(Vec<crate::config::Refusal>),
+    /// A provider section names no provider this build has.
+    #[error("kiosk.toml {0}")]
+    Providers(String),
+    /// `[audit] key_file` cannot be used.
+    #[error("kiosk.toml audit.key_file: {0}")]
+    AuditKey(String),
 }
-
-/// What a kiosk with `demo = false` would still run on demo parts (issue: real providers).
-pub const ONLY_DEMO_PARTS: &str = "face verification ([face]), payment ([payment]), SMS ([sms]) \
-                                   and vehicle-QR signing keys ([qr])";
 
 /// Why the dated policies could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -153,13 +156,28 @@ fn beside(db: &Path, name: &str) -> PathBuf {
 /// Build the kiosk: open (in demo mode: create) the database, recover what a restart owes
 /// (六.2 reverts), open the printer, and put the flow's driver together.
 pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError> {
-    // With demo = false nothing demo may run, and no real provider exists yet: say so and stop,
-    // before any file is created or any device opened.
-    if !config.kiosk.demo {
-        return Err(AppError::OnlyDemoParts);
+    // With demo = false nothing demo may run: each key that would is named, before any file is
+    // created or any device opened.
+    let refusals = config.production_refusals();
+    if !refusals.is_empty() {
+        return Err(AppError::DemoParts(refusals));
     }
+    // The face verifier `[face]` names (its camera listed, its API key read).
+    let face_fail = Arc::new(Mutex::new(false));
+    let face = face_verifier(&config, face_fail.clone())?;
     let db = PathBuf::from(&config.database.path);
     let policy = load_policy(None, &config)?;
+    // The kiosk checks a scanned vehicle QR token with the published keys of its own `[qr]`
+    // before any filing call (a server's terminal trusts no key the server hands it).
+    let qr_verifier = crate::providers::qr::keys(&config.qr, crate::providers::qr::Role::Verifier)
+        .map_err(AppError::QrKeys)?;
+    if qr_verifier.vehicle_keys().is_empty() {
+        return Err(AppError::QrKeys(crate::providers::ProvidersError::Config {
+            key: "qr.public_keys",
+            message: "no published vehicle-QR key: every scanned vehicle QR code would be refused"
+                .into(),
+        }));
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let (platform, store): (Arc<dyn Platform>, Option<Arc<SqlitePlatform>>) =
         match config.platform.remote_url() {
@@ -172,8 +190,6 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
             }
         };
 
-    let face_fail = Arc::new(Mutex::new(false));
-    let face = face_verifier(&config, face_fail.clone())?;
     let handles = DemoHandles {
         outbox: Outbox::default(),
         printed: PrintedReceipts::default(),
@@ -186,7 +202,8 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
         policy,
         config.kiosk.id.clone(),
         demo.then(|| handles.outbox.clone()),
-    );
+    )
+    .with_qr_verifier(qr_verifier);
     // A server's terminal keeps feedback and its own events in a local outbox until the link
     // takes them (delivered exactly once); a local store records its events directly.
     let (backend, mailbox, events) = match config.platform.remote_url() {
@@ -213,6 +230,12 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
             outbox::KioskEvents::local(config.kiosk.id.clone(), platform.clone()),
         ),
     };
+    heartbeat::spawn(
+        events.clone(),
+        clock.clone(),
+        heartbeat::config_hash(&config),
+        stop.clone(),
+    );
     let peripherals = DevicePeripherals::open(
         &config,
         Some(beside(&db, "print-spool")),
@@ -324,7 +347,22 @@ fn open_local_store(
             tracing::info!(path = %db.display(), "demo database created");
         }
     }
-    let (platform, reverted) = SqlitePlatform::open_and_recover(db, clock.now())
+    // The providers `[payment]`, `[sms]`, `[qr]` name, and the audit key of `[audit]`.
+    let parts = crate::providers::platform_parts(&config.payment, &config.sms, &config.qr)
+        .map_err(|e| AppError::Providers(e.to_string()))?;
+    let audit = match config.audit.key_path() {
+        Some(file) => crate::store::audit::AuditKey::from_file(file)
+            .map_err(|e| AppError::AuditKey(e.to_string()))?,
+        None => crate::store::audit::AuditKey::demo(),
+    };
+    let conn = crate::store::schema::open(db).map_err(|e| AppError::Database {
+        path: path.clone(),
+        source: e.into(),
+    })?;
+    let platform = SqlitePlatform::new(conn, policy.clone(), parts.qr, parts.sms, parts.payments)
+        .with_audit_key(audit);
+    let reverted = platform
+        .revert_due(clock.now())
         .map_err(|source| AppError::Database { path, source })?;
     // The store and the screens decide with the same dated policies and payment window.
     let platform =

@@ -148,12 +148,18 @@ impl Peripherals for DevicePeripherals {
         let printed = self.queue.print_pending(&mut self.printer);
         if printed.contains(&id) {
             if let Some(sim) = &self.sim {
+                // The panel shows the last SIM_KEEP receipts, as the simulated printer keeps them.
+                let keep = crate::devices::printer::transport::SIM_KEEP;
                 if let (Some(text), Ok(mut list)) = (text, sim.printed.lock()) {
                     list.push(text);
+                    let extra = list.len().saturating_sub(keep);
+                    list.drain(..extra);
                 }
                 let png = sim.state.lock().ok().and_then(|st| st.pngs.last().cloned());
                 if let (Some(png), Ok(mut images)) = (png, sim.images.lock()) {
                     images.push(png);
+                    let extra = images.len().saturating_sub(keep);
+                    images.drain(..extra);
                 }
             }
             PrintOutcome::Printed

@@ -20,7 +20,7 @@ pub struct SimCard {
 
 /// The card of a demo-city person, as the simulated reader hands it over. The first demo person
 /// (李小红) carries the spec's GA 467 test-vector card byte for byte.
-fn person_card(id: &IdNumber, name: &str, address: &str) -> IdCard {
+pub(crate) fn person_card(id: &IdNumber, name: &str, address: &str) -> IdCard {
     let spec = spec_card();
     if spec.id_number == *id {
         return spec;

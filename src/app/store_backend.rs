@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use crate::domain::receipt_code::ReceiptCode;
 use crate::domain::{Fen, IdNumber, Plate};
 use crate::flow::ports::{
     BackendError, FeedbackReceipt, FeedbackTopic, FilingCandidate, FilingError, FilingStatus,
@@ -19,9 +20,12 @@ use crate::rules::{
 };
 use crate::store::platform::{
     DecisionChannel, DecisionNumber, FeedbackRequest, FilingProof, FilingRequest, FilingState,
-    HandleRequest, PayRequest, Platform, RegisterRequest, VehicleKey,
+    HandleRequest, PayRequest, Platform, RegisterRequest, SealRequest, VehicleKey,
 };
-use crate::store::{ErrorKind, StoreError, token::TokenError};
+use crate::store::{
+    ErrorKind, StoreError,
+    token::{QrKeys, TokenError},
+};
 use crate::ui::{Outbox as SmsPanel, SmsMessage};
 
 use super::outbox::{Item, KioskEvents, Outbox};
@@ -42,6 +46,9 @@ pub struct StoreBackend {
     events: Option<KioskEvents>,
     /// The link as the last probe found it (went offline / online are kiosk events).
     link_was_up: bool,
+    /// The published vehicle-QR keys (`[qr]`): a scanned token is checked with them before any
+    /// platform call (None: the platform's check only).
+    qr_verifier: Option<QrKeys>,
 }
 
 impl StoreBackend {
@@ -60,6 +67,35 @@ impl StoreBackend {
             mailbox: None,
             events: None,
             link_was_up: true,
+            qr_verifier: None,
+        }
+    }
+
+    /// Check scanned vehicle QR tokens with these published keys before asking the platform.
+    pub fn with_qr_verifier(mut self, keys: QrKeys) -> Self {
+        self.qr_verifier = Some(keys);
+        self
+    }
+
+    /// The verification code of the payment receipt of `numbers`, sealed by the platform; None
+    /// when the platform cannot seal it now (the payment stands; the receipt prints unsealed).
+    fn sealed_code(&self, numbers: &[DecisionNumber], now: Timestamp) -> Option<ReceiptCode> {
+        let req = SealRequest {
+            kiosk_id: self.kiosk_id.clone(),
+            decision_numbers: numbers.to_vec(),
+        };
+        match self.platform.seal_receipt(&req, now) {
+            Ok(sealed) => match ReceiptCode::parse(&sealed.code) {
+                Ok(code) if code.seal.is_some() => Some(code),
+                _ => {
+                    tracing::warn!("the platform's receipt seal is not a sealed receipt code");
+                    None
+                }
+            },
+            Err(e) => {
+                tracing::warn!(error = e.code(), "receipt not sealed: {e}");
+                None
+            }
         }
     }
 
@@ -120,17 +156,20 @@ impl StoreBackend {
         })
     }
 
-    /// Copy the newest outbox message to the simulator panel (demo mode).
+    /// Copy the message the demo phone just received to the simulator panel (demo mode: the
+    /// demo gateway's inbox, never the database, which keeps no code).
     fn mirror_outbox(&self) {
         let Some(outbox) = &self.outbox else { return };
         if let Ok(mut entries) = self.platform.sms_outbox(1)
-            && let (Some(e), Ok(mut out)) = (entries.pop(), outbox.lock())
+            && let Some(e) = entries.pop()
+            && let Some(m) = e.message
+            && let Ok(mut out) = outbox.lock()
         {
             out.push(SmsMessage {
-                to: mask_text(&e.phone),
-                text: e.body.clone(),
-                code: e.code.clone(),
-                at: e.created_at,
+                to: mask_text(&m.phone),
+                text: m.text,
+                code: m.code,
+                at: m.at,
             });
         }
     }
@@ -169,6 +208,13 @@ fn backend_error(e: StoreError) -> BackendError {
         StoreError::Unavailable(m) => BackendError::Offline(m),
         StoreError::PersonNotFound => BackendError::NotRegistered,
         StoreError::SmsCodeWrong | StoreError::SmsCodeExpired => BackendError::WrongCode,
+        StoreError::SmsRateLimited {
+            scope,
+            retry_after_secs,
+        } => BackendError::TryLater {
+            zh: crate::store::sms::limit_zh(scope, retry_after_secs),
+            en: crate::store::sms::limit_en(scope, retry_after_secs),
+        },
         e => match e.kind() {
             ErrorKind::NotFound => BackendError::NotFound,
             ErrorKind::Invalid | ErrorKind::Refused => BackendError::Invalid(e.to_string()),
@@ -388,7 +434,9 @@ impl KioskBackend for StoreBackend {
         let mut amount = Fen(0);
         let mut references = Vec::new();
         let mut paid_at = now;
+        let mut numbers = Vec::new();
         for number in decision.split(DECISION_SEPARATOR).filter(|s| !s.is_empty()) {
+            numbers.push(DecisionNumber::from(number));
             // One key per decision: a second tap, or a retry after a crash, replays the payment
             // instead of charging again (六.3).
             let req = PayRequest {
@@ -411,6 +459,7 @@ impl KioskBackend for StoreBackend {
             amount,
             paid_at,
             reference: references.join(","),
+            sealed_code: self.sealed_code(&numbers, now),
         })
     }
 
@@ -429,7 +478,18 @@ impl KioskBackend for StoreBackend {
         token: &str,
         now: Timestamp,
     ) -> Result<FilingCandidate, FilingError> {
-        // The signature and expiry are checked before anything else (devices.md §2).
+        // The signature and expiry are checked before anything else (devices.md §2): with the
+        // published keys here, then by the platform.
+        if let Some(keys) = &self.qr_verifier {
+            match keys.verify(token.trim(), now) {
+                Ok(_) => {}
+                Err(TokenError::Expired) => return Err(FilingError::TokenExpired),
+                Err(e) => {
+                    tracing::info!(reason = e.code(), "vehicle QR token refused by the kiosk");
+                    return Err(FilingError::TokenInvalid);
+                }
+            }
+        }
         let claims = match self.platform.verify_vehicle_qr(token.trim(), now) {
             Ok(c) => c,
             Err(StoreError::Token(TokenError::Expired)) => return Err(FilingError::TokenExpired),
@@ -457,7 +517,7 @@ impl KioskBackend for StoreBackend {
         filing::check_new_filing(counts, owner_kind, sms_method(owner_kind))?;
         let sent = self
             .platform
-            .send_filing_code(id, &key, now)
+            .send_filing_code(&self.kiosk_id, id, &key, now)
             .map_err(filing_error)?;
         self.mirror_outbox();
         Ok(SmsSent {
@@ -535,7 +595,7 @@ impl KioskBackend for StoreBackend {
     ) -> Result<SmsSent, BackendError> {
         let sent = self
             .platform
-            .send_register_code(phone, now)
+            .send_register_code(&self.kiosk_id, phone, now)
             .map_err(backend_error)?;
         self.mirror_outbox();
         Ok(SmsSent {
@@ -601,6 +661,15 @@ impl KioskBackend for StoreBackend {
         match seq {
             Some(seq) if mailbox.waiting(seq).map_err(fail)? => Ok(FeedbackReceipt::Queued),
             _ => Ok(FeedbackReceipt::Recorded),
+        }
+    }
+
+    fn record_event(&mut self, kind: &str, detail: &str, now: Timestamp) {
+        match &self.events {
+            // A server's terminal: through the outbox, delivered exactly once.
+            Some(events) => events.record(kind, detail, now),
+            None => KioskEvents::local(self.kiosk_id.clone(), self.platform.clone())
+                .record(kind, detail, now),
         }
     }
 
@@ -738,6 +807,37 @@ mod tests {
     }
 
     #[test]
+    fn a_kiosk_with_published_keys_refuses_a_demo_seed_token_the_demo_platform_would_accept() {
+        let (_d, b, platform) = backend();
+        let now = ts("2026-11-25T11:00:00+08:00");
+        let owner = id("500107198209150056");
+        let applicant = id("50010619851120002X");
+        let owned = platform.vehicles(&owner, now).unwrap();
+        let v = owned.iter().find(|v| v.relation == Relation::Own).unwrap();
+        // The demo platform signs with the public seed: the forger's token is the same bytes.
+        let token = platform
+            .issue_vehicle_qr(&owner, &v.key(), now)
+            .unwrap()
+            .token;
+        assert!(platform.verify_vehicle_qr(&token, now).is_ok());
+        let published = crate::store::keyring::Keyring::new(
+            None,
+            vec![(
+                "qr-2026a".into(),
+                ed25519_dalek::SigningKey::from_bytes(&[9; 32]).verifying_key(),
+            )],
+        )
+        .unwrap();
+        let keys =
+            QrKeys::from_keyrings(published, crate::store::keyring::Keyring::empty()).unwrap();
+        let mut b = b.with_qr_verifier(keys);
+        assert_eq!(
+            b.check_filing_qr(&applicant, &token, now),
+            Err(FilingError::TokenInvalid)
+        );
+    }
+
+    #[test]
     fn filing_by_the_owners_qr_code_then_unfiling() {
         let (_d, mut b, platform) = backend();
         let now = ts("2026-11-25T11:00:00+08:00");
@@ -847,8 +947,15 @@ mod tests {
             b.register(&me, "13800001234", wrong, now),
             Err(BackendError::WrongCode)
         );
-        b.request_register_code(&me, "13800001234", now).unwrap();
-        b.register(&me, "13800001234", &last_code(&b), now).unwrap();
-        assert!(b.person(&me, now).unwrap().registered);
+        // A new code: not within the minute (the phone's limit says when), a minute later.
+        assert!(matches!(
+            b.request_register_code(&me, "13800001234", now),
+            Err(BackendError::TryLater { zh, en }) if zh.contains("请1分钟后再试") && en.contains("try again in 1 min")
+        ));
+        let later = now + jiff::SignedDuration::from_mins(1);
+        b.request_register_code(&me, "13800001234", later).unwrap();
+        b.register(&me, "13800001234", &last_code(&b), later)
+            .unwrap();
+        assert!(b.person(&me, later).unwrap().registered);
     }
 }

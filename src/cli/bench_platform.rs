@@ -116,6 +116,8 @@ pub fn run(database: &str, rounds: usize) -> anyhow::Result<i32> {
         revert_every: None,
         kiosk_clock: true,
         confirm_points_after: Duration::from_secs(3600),
+        operators: None,
+        config: Default::default(),
     })?;
     let url = format!("http://{addr}");
 

@@ -63,6 +63,21 @@ pub fn check(config: &KioskConfig, name: &str) -> Result<crate::rules::PolicyBoo
             )
         })?;
     }
+    if let Some(path) = config.audit.key_path() {
+        crate::store::audit::AuditKey::from_file(path).map_err(|e| {
+            bad(
+                "audit.key_file",
+                format!("{e}; make one with `kiosk db audit-key --out FILE`"),
+            )
+        })?;
+    }
+    let refusals = config.production_refusals();
+    if !refusals.is_empty() {
+        return Err(ConfigError::Refused {
+            path: name.to_string(),
+            refusals,
+        });
+    }
     let max = crate::store::demo::MAX_DEMO_PERSONS;
     if u64::from(config.database.demo_persons) > max {
         return Err(bad(

@@ -8,6 +8,7 @@ use jiff::Timestamp;
 
 use super::platform::CLI_PG_POOL_SIZE;
 use super::{parse, print_json};
+use crate::store::audit::AuditKey;
 use crate::store::backend::without_password;
 use crate::store::demo::{self, DemoOptions};
 use crate::store::{PgPlatform, bench, check, schema};
@@ -47,11 +48,24 @@ enum DbCommand {
         #[arg(long, value_parser = crate::cli::rules_eval::parse_timestamp)]
         anchor: Option<Timestamp>,
     },
-    /// Verify the audit hash chain and the invariants; exit 1 naming any breach.
+    /// Verify the audit hash chain, each entry's anchor (HMAC under the audit key), that every
+    /// decision and payment has its audit entry, and the invariants; exit 1 naming any breach
+    /// (the first entry whose anchor fails).
     Check {
         /// The SQLite file, or a PostgreSQL database as postgres://USER@HOST:PORT/DB.
         #[arg(long, default_value = DEFAULT_DB)]
         path: PathBuf,
+        /// The audit key file (64 hex digits) the platform anchors with (`[audit] key_file`);
+        /// without it, the demo key (a demo database).
+        #[arg(long)]
+        audit_key: Option<PathBuf>,
+    },
+    /// Make a new audit key: 32 random bytes as 64 hex digits in FILE (mode 0600, never over an
+    /// existing file); prints its id. Give it as `[audit] key_file` (kiosk.toml or the server's
+    /// --config) and to `kiosk db check --audit-key`. Keep a copy away from the database.
+    AuditKey {
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Benchmark look-ups and handle+pay on a (large) demo database, beside the bare fsync time.
     Bench {
@@ -114,17 +128,29 @@ pub fn run(args: Vec<String>) -> anyhow::Result<i32> {
             }))?;
             Ok(0)
         }
-        DbCommand::Check { path } => {
+        DbCommand::AuditKey { out } => {
+            let mut key = [0u8; 32];
+            super::os_random(&mut key)?;
+            let key = AuditKey::write_new(&out, key)?;
+            crate::outln!("{}", key.id())?;
+            Ok(0)
+        }
+        DbCommand::Check { path, audit_key } => {
+            let key = match &audit_key {
+                Some(f) => AuditKey::from_file(f)?,
+                None => AuditKey::demo(),
+            };
             let report = if let Some(url) = pg_url(&path) {
                 PgPlatform::connect_demo(url, CLI_PG_POOL_SIZE)
                     .with_context(|| format!("connecting to {}", without_password(url)))?
+                    .with_audit_key(key)
                     .check()?
             } else {
                 if !path.exists() {
                     anyhow::bail!("{}: no such database file", path.display());
                 }
                 let conn = schema::open(&path)?;
-                check::run(&conn)?
+                check::run_with(&conn, &key)?
             };
             print_json(&report)?;
             for b in &report.breaches {

@@ -57,13 +57,13 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Simulators of outside services (`kiosk sim face …`).
-    Sim {
-        #[command(subcommand)]
-        command: sim::SimCommand,
-    },
     /// The platform server: every platform operation as HTTP/JSON (`POST /v1/<op>`, `GET
     /// /healthz`) for kiosks that sign their requests. Prints `listening on http://ADDR` first.
+    ///
+    /// `--config FILE` (TOML): `demo = true|false` and the sections `[payment]`, `[sms]`, `[qr]`
+    /// (`provider = …`, as in kiosk.toml) and `[audit]` (`key_file`). Outside demo mode
+    /// (`--demo` or `demo = true`), a demo provider or an empty audit key file is refused,
+    /// each key named, exit 2. Without --config every provider is the demo's.
     Serve {
         /// The platform's database: postgres://USER@HOST:PORT/DB (the city's), or a SQLite file;
         /// made with `kiosk db init --path …`.
@@ -72,8 +72,8 @@ enum Command {
         /// Address to listen on (port 0: any free port).
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
-        /// Accept the built-in demo identity (its key is public) and serve the demo SMS outbox.
-        /// Never in production.
+        /// Demo mode: the demo providers may run, the built-in demo identity (its key is public)
+        /// is accepted and the demo SMS outbox served. Never in production.
         #[arg(long)]
         demo: bool,
         /// The kiosks allowed to call: TOML, `[kiosks.ID] public_key = "HEX"`, optional `hall`.
@@ -91,23 +91,54 @@ enum Command {
         /// after it was decided; the confirmation job runs as often as the revert.
         #[arg(long, default_value_t = 3600)]
         confirm_points_after: u64,
+        /// The fleet page's operators (`GET /fleet` behind a login): TOML,
+        /// `[operators.NAME] password_hash = "…"` (from `kiosk password-hash`). None: no page.
+        #[arg(long)]
+        operators: Option<PathBuf>,
+    },
+    /// Read an operator's password from standard input (at least 10 characters) and print its
+    /// argon2id hash for `kiosk serve --operators FILE`.
+    PasswordHash,
+    /// Simulators of the outside services, speaking their bytes: `sms` (Alibaba Cloud SMS), `face`
+    /// (the face verification service).
+    #[command(disable_help_flag = true)]
+    Sim {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
     /// Make a kiosk's identity: a new ed25519 private key written to FILE (mode 0600, never over
-    /// an existing file); prints the public key for the server's --kiosks file.
+    /// an existing file); prints the public key for the server's --kiosks file. With --qr or
+    /// --receipt and --kid ID: a platform signing key for vehicle QR tokens or receipt seals
+    /// (`[qr] signing_key_file` / `receipt_key_file`); prints its published form KID:HEX for
+    /// `[qr] public_keys` / `receipt_public_keys`.
     Keygen {
         #[arg(long)]
         out: PathBuf,
+        /// A vehicle-QR signing key (needs --kid).
+        #[arg(long, conflicts_with = "receipt", requires = "kid")]
+        qr: bool,
+        /// A receipt-seal signing key (needs --kid).
+        #[arg(long, requires = "kid")]
+        receipt: bool,
+        /// The key id printed in every token or receipt it signs: 1-32 letters, digits, - _ .
+        #[arg(long)]
+        kid: Option<String>,
     },
+    /// Read the operator PIN (4 to 12 digits) from standard input and print its argon2 hash (PHC
+    /// string) for `[operator] pin_hash`; a trivial PIN (246810, one digit repeated, an ascending
+    /// or descending run) is refused (exit 2). At most 64 bytes are read.
+    PinHash,
     /// Check the configuration as `run` would (values, device URIs, policy file, PIN of 4 to 12
     /// digits, demo city of at most 2000000 persons) and print it as TOML; exit 2 naming the
     /// first bad key.
     Config,
     /// Benchmarks that print figures: `ui` (start-up, memory, idle CPU, frame times; needs a
-    /// display, e.g. under xvfb-run); `platform --database postgres://…` (the server over
+    /// display, e.g. under xvfb-run); `soak` (10,000 scripted sessions through the kiosk in
+    /// accelerated time: memory, open files and database size at the start and the end); `platform --database postgres://…` (the server over
     /// loopback HTTP with 1, 10 and 100 simulated kiosks, beside the embedded SQLite figures).
     /// The store's alone is `kiosk db bench`.
     Bench {
-        #[arg(value_parser = ["ui", "platform"])]
+        #[arg(value_parser = ["ui", "platform", "soak"])]
         what: String,
         /// `platform`: the PostgreSQL database the server runs on (empty, or a demo city).
         #[arg(long)]
@@ -115,6 +146,12 @@ enum Command {
         /// `platform`: handle+pay rounds per simulated kiosk in each step.
         #[arg(long, default_value_t = 20)]
         rounds: usize,
+        /// `soak`: scripted sessions through the whole kiosk in accelerated time.
+        #[arg(long, default_value_t = 10_000)]
+        sessions: u32,
+        /// `soak`: persons in its demo city.
+        #[arg(long, default_value_t = 2_000)]
+        persons: u32,
     },
 }
 
@@ -176,6 +213,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             revert_every,
             kiosk_clock,
             confirm_points_after,
+            operators,
         }) => serve::serve(
             database,
             listen,
@@ -184,14 +222,38 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             revert_every,
             kiosk_clock,
             confirm_points_after,
+            operators,
+            cli.config.as_deref(),
         ),
-        Some(Command::Keygen { out }) => serve::keygen(&out),
-        Some(Command::Sim { command }) => sim::run_sim(command),
+        Some(Command::Keygen {
+            out,
+            qr,
+            receipt,
+            kid,
+        }) => match kid {
+            Some(kid) if qr || receipt => serve::keygen_platform(&kid, &out),
+            Some(_) => anyhow::bail!("--kid goes with --qr or --receipt"),
+            None => serve::keygen(&out),
+        },
+        Some(Command::PasswordHash) => serve::password_hash(),
+        Some(Command::PinHash) => pin_hash(),
+        Some(Command::Sim { args }) => sim::run(args),
         Some(Command::Bench {
             what,
             database,
             rounds,
+            sessions,
+            persons,
         }) => {
+            if what == "soak" {
+                let report = crate::app::soak::run(&crate::app::soak::SoakOptions {
+                    sessions,
+                    persons,
+                    ..Default::default()
+                })?;
+                crate::term::out(serde_json::to_string_pretty(&report)?)?;
+                return Ok(if report.stuck == 0 { 0 } else { 1 });
+            }
             if what == "platform" {
                 let Some(database) = database else {
                     anyhow::bail!(
@@ -212,6 +274,32 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     }
 }
 
+/// `kiosk pin-hash`: the PIN on standard input (one line), its PHC string on standard output.
+fn pin_hash() -> anyhow::Result<i32> {
+    use std::io::Read as _;
+    let mut buf = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(64)
+        .read_to_end(&mut buf)
+        .context("reading the PIN from standard input")?;
+    let text = String::from_utf8_lossy(&buf);
+    let pin = zeroize::Zeroizing::new(text.lines().next().unwrap_or("").trim().to_string());
+    buf.iter_mut().for_each(|b| *b = 0);
+    let mut salt = [0u8; 16];
+    os_random(&mut salt)?;
+    match crate::config::operator::hash_pin(&pin, &salt) {
+        Ok(phc) => {
+            crate::outln!("{phc}")?;
+            Ok(0)
+        }
+        Err(e) => {
+            crate::errln!("kiosk pin-hash: {e}");
+            Ok(2)
+        }
+    }
+}
+
 /// How a configuration file is named in messages.
 pub fn config_name(path: Option<&std::path::Path>) -> String {
     path.map_or_else(|| "kiosk.toml".to_string(), |p| p.display().to_string())
@@ -225,6 +313,14 @@ pub(crate) fn parse<T: Parser>(name: &str, args: Vec<String>) -> Result<T, i32> 
         let _ = e.print();
         code
     })
+}
+
+/// Fill `buf` from the operating system's random source (keys and salts: no fallback).
+pub(crate) fn os_random(buf: &mut [u8]) -> anyhow::Result<()> {
+    use std::io::Read as _;
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(buf))
+        .context("reading random bytes from /dev/urandom")
 }
 
 pub(crate) fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {

@@ -76,10 +76,14 @@ enum PlatformCommand {
         #[command(flatten)]
         vehicle: VehicleArgs,
     },
-    /// Send a registration SMS code to a phone.
+    /// Send a registration SMS code to a phone (demo: the output shows what the demo phone
+    /// received; the database keeps only a salted hash of the code).
     SendRegisterCode {
         #[arg(long)]
         phone: String,
+        /// The kiosk counted against the hourly limit (a server counts the authenticated one).
+        #[arg(long, default_value = "operator")]
+        kiosk: String,
     },
     /// Register as a user with phone + SMS code.
     Register {
@@ -96,6 +100,9 @@ enum PlatformCommand {
         id: String,
         #[command(flatten)]
         vehicle: VehicleArgs,
+        /// The kiosk counted against the hourly limit (a server counts the authenticated one).
+        #[arg(long, default_value = "operator")]
+        kiosk: String,
     },
     /// File another person's vehicle by a vehicle-QR token, or by the SMS code sent to the owner.
     File {
@@ -174,12 +181,13 @@ enum PlatformCommand {
         #[arg(long)]
         text: String,
     },
-    /// The demo SMS outbox, newest first (like a development mail catcher).
+    /// The SMS codes sent, newest first: phone masked, purpose, delivery, used — never a code
+    /// (the database keeps a salted hash); a server answers it in demo mode only.
     SmsOutbox {
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
-    /// Issue a vehicle QR token for one of the owner's vehicles (demo key).
+    /// Issue a vehicle QR token for one of the owner's vehicles (the `[qr]` signing key).
     IssueQr {
         #[arg(long)]
         id: String,
@@ -190,6 +198,24 @@ enum PlatformCommand {
     VerifyQr {
         #[arg(long)]
         token: String,
+    },
+    /// Seal the verification code of the payment receipt of paid decisions with the platform's
+    /// receipt key and print it (`{"code": TEXT}`, TEXT what the receipt's QR holds).
+    SealReceipt {
+        /// A paid decision's number; repeat for one payment receipt of several decisions.
+        #[arg(long = "decision", required = true)]
+        decisions: Vec<String>,
+        /// The kiosk the receipt names (a server writes the authenticated kiosk over it).
+        #[arg(long, default_value = "CQ-OPERATOR")]
+        kiosk: String,
+    },
+    /// Check a receipt's verification QR (TEXT: what the QR holds) against the published
+    /// receipt keys of the configuration's `[qr]` (no database or server needed). Prints what
+    /// it certifies (decision numbers, amount, time, kiosk) when genuine. Exit 0 genuine, 1
+    /// forged (altered, unsealed, or sealed by a key not published), 2 unreadable.
+    VerifyReceipt {
+        /// What the receipt's QR code holds (at most 4096 bytes, as a scan).
+        text: String,
     },
     /// Reprint a kept receipt.
     Receipt {
@@ -213,6 +239,11 @@ struct ErrorOut {
     error: &'static str,
     kind: ErrorKind,
     message: String,
+}
+
+/// The demo phone's messages (empty unless the gateway is the demo's).
+fn demo_outbox(p: &dyn Platform) -> Vec<crate::store::sms::OutboxEntry> {
+    p.sms_outbox(20).unwrap_or_default()
 }
 
 fn emit<T: Serialize>(result: Result<T, StoreError>) -> anyhow::Result<i32> {
@@ -245,9 +276,17 @@ fn open(cli: &PlatformCli, config: Option<&Path>) -> anyhow::Result<Box<dyn Plat
         };
         return Ok(Box::new(RemotePlatform::new(url, identity)?));
     }
+    // The platform's keys are the configuration's `[qr]` (the embedded default: the demo keys);
+    // without signing key files the verbs that sign are refused (token_no_signing_key).
+    let keys = crate::providers::qr::keys(
+        &crate::config::KioskConfig::load(config)?.qr,
+        crate::providers::qr::Role::Verifier,
+    )?;
     // A `postgres://` (or `postgresql://`) URL selects the city's PostgreSQL database.
     if let Some(url) = cli.db.to_str().filter(|s| schema::is_postgres_url(s)) {
-        return Ok(Box::new(PgPlatform::connect_demo(url, CLI_PG_POOL_SIZE)?));
+        return Ok(Box::new(
+            PgPlatform::connect_demo(url, CLI_PG_POOL_SIZE)?.with_qr_keys(keys),
+        ));
     }
     if !cli.db.exists() {
         anyhow::bail!(
@@ -256,7 +295,9 @@ fn open(cli: &PlatformCli, config: Option<&Path>) -> anyhow::Result<Box<dyn Plat
             cli.db.display()
         );
     }
-    Ok(Box::new(SqlitePlatform::open_demo(&cli.db)?))
+    Ok(Box::new(
+        SqlitePlatform::open_demo(&cli.db)?.with_qr_keys(keys),
+    ))
 }
 
 /// `kiosk platform ...` — arguments after `platform`; `config`: `kiosk --config FILE` (the
@@ -274,6 +315,9 @@ pub fn run(args: Vec<String>, config: Option<&Path>) -> anyhow::Result<i32> {
             .collect();
         print_json(&list)?;
         return Ok(0);
+    }
+    if let PlatformCommand::VerifyReceipt { text } = &cli.command {
+        return verify_receipt(text, config);
     }
     let p = open(&cli, config)?;
     match cli.command {
@@ -293,9 +337,9 @@ pub fn run(args: Vec<String>, config: Option<&Path>) -> anyhow::Result<i32> {
                     .map(|l| ViolationListOut::from(&l)),
             )
         }
-        PlatformCommand::SendRegisterCode { phone } => emit(
-            p.send_register_code(&phone, now)
-                .map(|s| SmsSentOut::from(&s)),
+        PlatformCommand::SendRegisterCode { phone, kiosk } => emit(
+            p.send_register_code(&kiosk, &phone, now)
+                .map(|s| SmsSentOut::from(&s).with_demo_phone(&demo_outbox(p.as_ref()))),
         ),
         PlatformCommand::Register { id, phone, code } => emit(
             p.register(
@@ -308,13 +352,13 @@ pub fn run(args: Vec<String>, config: Option<&Path>) -> anyhow::Result<i32> {
             )
             .map(|v| PersonOut::from(&v)),
         ),
-        PlatformCommand::SendFilingCode { id, vehicle } => {
+        PlatformCommand::SendFilingCode { id, vehicle, kiosk } => {
             let id = id_number(&id)?;
             emit(
                 vehicle
                     .key()
-                    .and_then(|k| p.send_filing_code(&id, &k, now))
-                    .map(|s| SmsSentOut::from(&s)),
+                    .and_then(|k| p.send_filing_code(&kiosk, &id, &k, now))
+                    .map(|s| SmsSentOut::from(&s).with_demo_phone(&demo_outbox(p.as_ref()))),
             )
         }
         PlatformCommand::File {
@@ -440,6 +484,14 @@ pub fn run(args: Vec<String>, config: Option<&Path>) -> anyhow::Result<i32> {
             )
         }
         PlatformCommand::VerifyQr { token } => emit(p.verify_vehicle_qr(&token, now)),
+        PlatformCommand::SealReceipt { decisions, kiosk } => emit(p.seal_receipt(
+            &SealRequest {
+                kiosk_id: kiosk,
+                decision_numbers: decisions.into_iter().map(DecisionNumber).collect(),
+            },
+            now,
+        )),
+        PlatformCommand::VerifyReceipt { .. } => unreachable!("handled above"),
         PlatformCommand::Receipt { decision, kind } => emit(
             p.receipt(&DecisionNumber(decision), kind)
                 .map(|r| ReceiptOut::from(&r)),
@@ -448,4 +500,94 @@ pub fn run(args: Vec<String>, config: Option<&Path>) -> anyhow::Result<i32> {
             unreachable!("handled above")
         }
     }
+}
+
+/// What `verify-receipt` prints.
+#[derive(Serialize)]
+struct ReceiptCheckOut {
+    genuine: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    certifies: Option<CertifiedOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+}
+
+/// What a genuine receipt code certifies.
+#[derive(Serialize)]
+struct CertifiedOut {
+    kind: &'static str,
+    decision_numbers: Vec<String>,
+    amount_fen: i64,
+    amount: String,
+    /// Beijing time, RFC 3339 with +08:00.
+    time: String,
+    kiosk: String,
+    key_id: String,
+}
+
+/// The longest text `verify-receipt` reads (a scan is at most 4096 bytes).
+const MAX_RECEIPT_TEXT: usize = 4096;
+
+fn verify_receipt(text: &str, config: Option<&Path>) -> anyhow::Result<i32> {
+    use crate::domain::receipt_code::ReceiptKind as CodeKind;
+    use crate::store::token::ReceiptCheckError;
+    let config = crate::config::KioskConfig::load(config)?;
+    let keys = crate::providers::qr::keys(&config.qr, crate::providers::qr::Role::Verifier)?;
+    if keys.receipt_keys().is_empty() {
+        anyhow::bail!("[qr] receipt_public_keys: no published receipt key to verify with");
+    }
+    let result = if text.len() > MAX_RECEIPT_TEXT {
+        Err(ReceiptCheckError::Unreadable(
+            crate::domain::receipt_code::ReceiptCodeError::NotReceipt,
+        ))
+    } else {
+        keys.verify_receipt(text)
+    };
+    let (out, code) = match result {
+        Ok(c) => {
+            // The code's time is Beijing wall-clock time.
+            let at = c.at.strftime("%Y-%m-%dT%H:%M:%S+08:00").to_string();
+            let out = ReceiptCheckOut {
+                genuine: true,
+                certifies: Some(CertifiedOut {
+                    kind: match c.kind {
+                        CodeKind::Handling => "handling",
+                        CodeKind::Payment => "payment",
+                        CodeKind::Decision => "decision",
+                    },
+                    decision_numbers: c.numbers().map(str::to_string).collect(),
+                    amount_fen: c.amount.as_fen(),
+                    amount: c.amount.to_string(),
+                    time: at,
+                    kiosk: c.kiosk_id.clone(),
+                    key_id: c
+                        .seal
+                        .as_ref()
+                        .map(|s| s.key_id.clone())
+                        .unwrap_or_default(),
+                }),
+                error: None,
+                message: None,
+            };
+            (out, 0)
+        }
+        Err(e) => {
+            let code = if matches!(e, ReceiptCheckError::Unreadable(_)) {
+                2
+            } else {
+                1
+            };
+            let out = ReceiptCheckOut {
+                genuine: false,
+                certifies: None,
+                error: Some(e.code()),
+                message: Some(e.to_string()),
+            };
+            (out, code)
+        }
+    };
+    print_json(&out)?;
+    Ok(code)
 }

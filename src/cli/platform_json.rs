@@ -248,6 +248,10 @@ pub struct SmsSentOut {
     outbox_id: i64,
     phone_masked: String,
     expires_at: Timestamp,
+    /// Demo only: the text the demo phone received (the demo gateway is the phone; the
+    /// database keeps no code).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    demo_phone: Option<String>,
 }
 
 impl From<&SmsSent> for SmsSentOut {
@@ -256,7 +260,20 @@ impl From<&SmsSent> for SmsSentOut {
             outbox_id: s.outbox_id,
             phone_masked: s.phone_masked.clone(),
             expires_at: s.expires_at,
+            demo_phone: None,
         }
+    }
+}
+
+impl SmsSentOut {
+    /// With the text the demo phone received, when the platform's gateway is the demo's.
+    pub fn with_demo_phone(mut self, outbox: &[crate::store::sms::OutboxEntry]) -> Self {
+        self.demo_phone = outbox
+            .iter()
+            .find(|e| e.id == self.outbox_id)
+            .and_then(|e| e.message.as_ref())
+            .map(|m| m.text.clone());
+        self
     }
 }
 

@@ -1,14 +1,43 @@
-//! `kiosk sim …`: simulators of outside services, speaking their real bytes.
+//! `kiosk sim …`: the simulators of the outside services, each speaking the service's bytes
+//! through the adapter's own code (`crate::providers`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::Subcommand;
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
 
-use crate::providers::face_sim::{FaceSim, VERIFY_PATH, run};
+use super::parse;
+use crate::providers::face_sim::{self, FaceSim};
+use crate::providers::sms_aliyun_sim::{self, SimClock, SimOptions};
+
+#[derive(Parser, Debug)]
+struct SimCli {
+    #[command(subcommand)]
+    command: SimCommand,
+}
 
 #[derive(Subcommand, Debug)]
-pub enum SimCommand {
+enum SimCommand {
+    /// Alibaba Cloud SMS `SendSms` (Dysmsapi 2017-05-25, RPC signature HMAC-SHA1) at `/`, and
+    /// each phone's inbox at `GET /sim/inbox?phone=…`. Templates `SMS_100000001` (registration:
+    /// `code`) and `SMS_100000002` (filing consent: `code`, `plate`), sign name 交管12123; flow
+    /// control 1 a minute, 5 an hour, 10 a day per phone. Prints `listening on http://ADDR/`.
+    Sms {
+        /// Address to listen on (port 0: any free port).
+        #[arg(long, default_value = "127.0.0.1:8091")]
+        listen: SocketAddr,
+        /// The AccessKey id it accepts.
+        #[arg(long)]
+        access_key_id: String,
+        /// A file holding the AccessKey secret (first line).
+        #[arg(long)]
+        secret_file: PathBuf,
+        /// Count time by each request's `Timestamp` (a demo on a simulated clock) instead of the
+        /// machine's clock (then a request more than 15 minutes off is refused).
+        #[arg(long)]
+        request_clock: bool,
+    },
     /// The face verification service (the contract in hardware/README.md): `POST
     /// /v1/face/verify` answers match when the image is byte for byte the reference photo
     /// `FACES/<ID number>.jpg`, no_match otherwise. Prints `listening on http://ADDR/v1/face/verify`
@@ -26,8 +55,42 @@ pub enum SimCommand {
     },
 }
 
-pub fn run_sim(command: SimCommand) -> anyhow::Result<i32> {
-    match command {
+/// `kiosk sim ARGS…`.
+pub fn run(args: Vec<String>) -> anyhow::Result<i32> {
+    let cli: SimCli = match parse("kiosk sim", args) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    match cli.command {
+        SimCommand::Sms {
+            listen,
+            access_key_id,
+            secret_file,
+            request_clock,
+        } => {
+            let secret = std::fs::read_to_string(&secret_file)
+                .with_context(|| format!("reading --secret-file {}", secret_file.display()))?;
+            let secret = secret.lines().next().unwrap_or("").trim().to_string();
+            anyhow::ensure!(
+                !secret.is_empty(),
+                "--secret-file {}: empty",
+                secret_file.display()
+            );
+            let clock = if request_clock {
+                SimClock::Request
+            } else {
+                SimClock::Wall
+            };
+            sms_aliyun_sim::serve(
+                SimOptions::kiosk(&access_key_id, &secret, clock),
+                listen,
+                |addr, _| {
+                    let _ = crate::term::out(format!("listening on http://{addr}/\n"));
+                },
+            )
+            .context("the SMS simulator")?;
+            Ok(0)
+        }
         SimCommand::Face {
             listen,
             faces,
@@ -35,9 +98,8 @@ pub fn run_sim(command: SimCommand) -> anyhow::Result<i32> {
         } => {
             let mut sim = FaceSim::default();
             if let Some(file) = api_key_file {
-                let key = std::fs::read_to_string(&file).map_err(|e| {
-                    anyhow::anyhow!("cannot read the API key file {}: {e}", file.display())
-                })?;
+                let key = std::fs::read_to_string(&file)
+                    .with_context(|| format!("reading --api-key-file {}", file.display()))?;
                 sim.api_key = Some(key.trim().to_string());
             }
             let n = sim.load_faces(&faces)?;
@@ -45,9 +107,10 @@ pub fn run_sim(command: SimCommand) -> anyhow::Result<i32> {
                 "kiosk sim face: {n} reference photos from {}",
                 faces.display()
             );
-            run(sim, listen, |addr| {
-                let _ = crate::outln!("listening on http://{addr}{VERIFY_PATH}");
-            })?;
+            face_sim::run(sim, listen, |addr| {
+                let _ = crate::outln!("listening on http://{addr}{}", face_sim::VERIFY_PATH);
+            })
+            .context("the face verification simulator")?;
             Ok(0)
         }
     }

@@ -7,6 +7,7 @@ pub mod english;
 pub mod id_number;
 pub mod plate;
 pub mod receipt;
+pub mod receipt_code;
 
 pub use card::{CardType, Gender, IdCard, Photo, ValidUntil};
 pub use codes::{

@@ -75,6 +75,10 @@ pub struct PaymentReceipt {
     /// 交易流水号.
     pub transaction_number: String,
     pub paid_at: Timestamp,
+    /// The verification code the platform sealed for this payment (kind, kiosk, decision
+    /// number(s), total, time, the receipt key's signature), printed as is in the QR; `None`: the
+    /// platform gave none, the QR is the unsealed form and proves nothing.
+    pub sealed_code: Option<Box<super::receipt_code::ReceiptCode>>,
 }
 
 impl PaymentReceipt {

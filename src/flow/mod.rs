@@ -258,7 +258,10 @@ impl Driver {
         let Some(event) = done.event else { return };
         let keep = matches!(
             event,
-            Event::PrintFinished(_) | Event::Health(_) | Event::LinkChecked(_)
+            Event::PrintFinished(_)
+                | Event::Health(_)
+                | Event::LinkChecked(_)
+                | Event::OperatorPinChecked(_)
         );
         if done.generation != self.generation && !keep {
             tracing::debug!("result of a wiped session dropped");
@@ -309,6 +312,13 @@ fn execute(p: &mut Ports, effect: Effect, now: Timestamp) -> Option<Event> {
         Effect::Feedback { id, topic } => Event::FeedbackSent(b.feedback(Some(&id), topic, now)),
         Effect::QueryHealth => Event::Health(p.peripherals.health()),
         Effect::ProbeLink => Event::LinkChecked(b.link_up(now)),
+        Effect::VerifyOperatorPin { entered, secret } => {
+            Event::OperatorPinChecked(secret.matches(entered.expose()))
+        }
+        Effect::RecordOperatorEvent { kind, detail } => {
+            b.record_event(kind, &detail, now);
+            return None;
+        }
         // Handled by the driver itself; never reaches the worker.
         Effect::SessionWiped => return None,
     })

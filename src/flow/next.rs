@@ -107,6 +107,7 @@ fn step_event(state: State, event: Event, fx: &mut Vec<Effect>) -> State {
             return state;
         }
         Event::Tick(now) => return tick(state, now, fx),
+        Event::OperatorPinChecked(right) => return pin_checked(state, right, fx),
         Event::Ui(Action::ToggleLanguage) => {
             let mut state = state;
             let ctx = state.ctx_mut();
@@ -257,21 +258,41 @@ fn attract(mut ctx: Ctx, page: AttractPage, event: Event, fx: &mut Vec<Effect>) 
                         entered.pop();
                         keep(ctx, AttractPage::OperatorPin { entered })
                     }
+                    Action::SubmitCode if ctx.pin_checking || entered.is_empty() => {
+                        keep(ctx, AttractPage::OperatorPin { entered })
+                    }
                     Action::SubmitCode => {
-                        if ctx.pin_matches(entered.text()) {
-                            tracing::info!("operator screen opened");
-                            fx.push(Effect::QueryHealth);
-                            State::Operator { ctx }
-                        } else {
-                            tracing::warn!("wrong operator PIN");
-                            ctx.record_error("wrong operator PIN".into());
-                            ctx.message = Some(Message::WrongPin);
-                            keep(
-                                ctx,
-                                AttractPage::OperatorPin {
-                                    entered: KeyEntry::default(),
-                                },
-                            )
+                        let cleared = AttractPage::OperatorPin {
+                            entered: KeyEntry::default(),
+                        };
+                        match ctx.pin_wait_until.filter(|until| ctx.now < *until) {
+                            // Too soon after a wrong PIN, or locked: not even checked, but
+                            // recorded.
+                            Some(until) => {
+                                let locked = ctx.pin_failures >= PIN_LOCKOUT_AFTER;
+                                ctx.message = Some(if locked {
+                                    Message::PinLocked { until }
+                                } else {
+                                    Message::PinWait { until }
+                                });
+                                fx.push(Effect::RecordOperatorEvent {
+                                    kind: "operator_pin_refused",
+                                    detail: format!(
+                                        "PIN not checked: {} until {}",
+                                        if locked { "locked" } else { "waiting" },
+                                        local_time(until).strftime("%H:%M:%S")
+                                    ),
+                                });
+                                keep(ctx, cleared)
+                            }
+                            None => {
+                                ctx.pin_checking = true;
+                                fx.push(Effect::VerifyOperatorPin {
+                                    entered: Masked::new(entered.text().to_string()),
+                                    secret: ctx.operator_secret.clone(),
+                                });
+                                keep(ctx, cleared)
+                            }
                         }
                     }
                     Action::Back | Action::Exit | Action::Home => keep(ctx, AttractPage::Welcome),
@@ -300,6 +321,68 @@ fn attract(mut ctx: Ctx, page: AttractPage, event: Event, fx: &mut Vec<Effect>) 
         }
         _ => keep(ctx, page),
     }
+}
+
+/// The worker's answer on an operator PIN: a right one opens the operator screen (if the PIN
+/// page is still open) and resets the count; a wrong one sets the delay before the next try
+/// ([`pin_delay`]), and the 5th in a row locks the screen for [`PIN_LOCKOUT`]. Each is recorded.
+fn pin_checked(mut state: State, right: bool, fx: &mut Vec<Effect>) -> State {
+    let ctx = state.ctx_mut();
+    ctx.pin_checking = false;
+    if right {
+        let failures = std::mem::take(&mut ctx.pin_failures);
+        ctx.pin_wait_until = None;
+        fx.push(Effect::RecordOperatorEvent {
+            kind: "operator_pin_ok",
+            detail: format!("operator screen opened (after {failures} wrong PINs)"),
+        });
+        return match state {
+            State::Attract {
+                ctx,
+                page: AttractPage::OperatorPin { .. },
+            } => {
+                tracing::info!("operator screen opened");
+                fx.push(Effect::QueryHealth);
+                State::Operator { ctx }
+            }
+            // The page was left meanwhile (a card placed): nothing opens.
+            state => state,
+        };
+    }
+    ctx.pin_failures = ctx.pin_failures.saturating_add(1);
+    let failures = ctx.pin_failures;
+    let until = ctx.now + pin_delay(failures);
+    ctx.pin_wait_until = Some(until);
+    let locked = failures >= PIN_LOCKOUT_AFTER;
+    tracing::warn!(failures, locked, "wrong operator PIN");
+    ctx.record_error("wrong operator PIN".into());
+    fx.push(Effect::RecordOperatorEvent {
+        kind: if locked {
+            "operator_pin_locked"
+        } else {
+            "operator_pin_wrong"
+        },
+        detail: if locked {
+            format!(
+                "wrong PIN, {failures} in a row: operator screen locked until {}",
+                local_time(until).strftime("%H:%M:%S")
+            )
+        } else {
+            format!("wrong PIN, {failures} in a row")
+        },
+    });
+    if let State::Attract {
+        ctx,
+        page: AttractPage::OperatorPin { .. },
+    } = &mut state
+    {
+        ctx.message = Some(if locked {
+            Message::PinLocked { until }
+        } else {
+            Message::WrongPin
+        });
+    }
+    state
 }
 
 fn note_print(ctx: &mut Ctx, outcome: &PrintOutcome) {
@@ -360,6 +443,7 @@ fn payment_receipt(ctx: &Ctx, s: &Session, h: &HandlingView, p: &PaymentView) ->
         method: "扫码支付".into(),
         transaction_number: p.reference.clone(),
         paid_at: p.paid_at,
+        sealed_code: p.sealed_code.clone().map(Box::new),
     })
 }
 
@@ -644,7 +728,10 @@ fn in_session(mut ctx: Ctx, mut s: Box<Session>, event: Event, fx: &mut Vec<Effe
             }
             with(ctx, s)
         }
-        Event::Tick(_) | Event::Health(_) | Event::LinkChecked(_) => with(ctx, s),
+        Event::Tick(_)
+        | Event::Health(_)
+        | Event::LinkChecked(_)
+        | Event::OperatorPinChecked(_) => with(ctx, s),
     }
 }
 

@@ -31,6 +31,8 @@ pub fn kind(effect: &Effect) -> &'static str {
         Effect::Feedback { .. } => "feedback",
         Effect::QueryHealth => "health",
         Effect::ProbeLink => "probe_link",
+        Effect::VerifyOperatorPin { .. } => "verify_operator_pin",
+        Effect::RecordOperatorEvent { .. } => "operator_event",
         Effect::SessionWiped => "session_wiped",
     }
 }
@@ -62,7 +64,10 @@ fn backend(e: &BackendError) -> String {
 /// After the worker ran `effect` (which took `took`) and got `event`.
 pub fn effect_done(kind: &'static str, event: Option<&Event>, took: Duration) {
     let m = kiosk();
-    let platform = !matches!(kind, "print" | "face" | "health" | "session_wiped");
+    let platform = !matches!(
+        kind,
+        "print" | "face" | "health" | "session_wiped" | "verify_operator_pin"
+    );
     if platform {
         m.platform_call(kind, took);
     }
@@ -111,9 +116,10 @@ fn refusal_codes(message: &Message) -> Vec<String> {
             vec![code_of(&format!("{r:?}"))]
         }
         Message::Pay(PayError::Backend(e)) | Message::Backend(e) => match e {
-            BackendError::NotRegistered | BackendError::WrongCode | BackendError::NotFound => {
-                vec![backend(e)]
-            }
+            BackendError::NotRegistered
+            | BackendError::WrongCode
+            | BackendError::NotFound
+            | BackendError::TryLater { .. } => vec![backend(e)],
             _ => Vec::new(),
         },
         Message::Filing(FilingError::Refused(r)) => vec![code_of(&format!("{r:?}"))],

@@ -100,6 +100,12 @@ pub trait KioskBackend {
     fn link_up(&mut self, _now: Timestamp) -> bool {
         true
     }
+    /// Record an event of this kiosk (the operator screen's PIN tries) in the platform's
+    /// record: `kind` a code, `detail` words, never personal data or a PIN. Never fails the
+    /// flow (a failure is logged; a server's terminal queues it in its outbox).
+    fn record_event(&mut self, kind: &str, detail: &str, now: Timestamp) {
+        tracing::info!(kind, detail, %now, "kiosk event (not recorded: no platform)");
+    }
 }
 
 /// What became of a feedback.
@@ -138,6 +144,10 @@ pub enum BackendError {
     NotFound,
     #[error("the SMS code is wrong or expired")]
     WrongCode,
+    /// A limit was reached (e.g. SMS codes to one phone): the platform's words, which say when
+    /// to try again, in Chinese and in English.
+    #[error("{en}")]
+    TryLater { zh: String, en: String },
     #[error("invalid input: {0}")]
     Invalid(String),
     /// The platform failed; nothing was changed.
@@ -260,6 +270,9 @@ pub struct PaymentView {
     pub paid_at: Timestamp,
     /// 缴款流水号.
     pub reference: String,
+    /// The payment receipt's verification code as the platform sealed it (`None`: the platform
+    /// gave none; the receipt prints the unsealed code).
+    pub sealed_code: Option<crate::domain::receipt_code::ReceiptCode>,
 }
 
 /// A checked filing, ready to submit after face verification.

@@ -22,6 +22,55 @@ pub const PAYMENT_POLL: jiff::SignedDuration = jiff::SignedDuration::from_secs(5
 /// How often the attract screen probes whether the platform can be reached.
 pub const LINK_PROBE: jiff::SignedDuration = jiff::SignedDuration::from_secs(15);
 
+/// Wrong operator PINs in a row after which the operator screen locks for [`PIN_LOCKOUT`].
+pub const PIN_LOCKOUT_AFTER: u32 = 5;
+/// How long the operator screen stays locked after [`PIN_LOCKOUT_AFTER`] wrong PINs (and again
+/// after each wrong PIN until a right one).
+pub const PIN_LOCKOUT: jiff::SignedDuration = jiff::SignedDuration::from_mins(15);
+
+/// The wait after the `failures`-th wrong PIN in a row before the next try: 1, 2, 4, 8 s, then
+/// the lockout.
+pub fn pin_delay(failures: u32) -> jiff::SignedDuration {
+    if failures >= PIN_LOCKOUT_AFTER {
+        PIN_LOCKOUT
+    } else if failures == 0 {
+        jiff::SignedDuration::ZERO
+    } else {
+        jiff::SignedDuration::from_secs(1i64 << (failures - 1).min(10))
+    }
+}
+
+/// What an entered operator PIN is checked against: the argon2 hash of `[operator] pin_hash`,
+/// or the demo's plain `pin`. Masked in `Debug`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PinSecret {
+    Hash(Masked<String>),
+    Plain(Masked<String>),
+}
+
+impl PinSecret {
+    pub fn from_config(op: &crate::config::OperatorSection) -> Self {
+        match op.pin_hash.trim() {
+            "" => PinSecret::Plain(Masked::new(op.pin.clone())),
+            h => PinSecret::Hash(Masked::new(h.to_string())),
+        }
+    }
+
+    /// Whether `entered` is the PIN (argon2 for a hash: tens of milliseconds, so only ever on
+    /// the flow's worker, never in `next`).
+    pub fn matches(&self, entered: &str) -> bool {
+        match self {
+            PinSecret::Hash(h) => crate::config::operator::verify_pin(h.expose(), entered),
+            PinSecret::Plain(p) => {
+                // Compare every byte so the time taken does not tell how much matched.
+                let a = p.expose().as_bytes();
+                let b = entered.as_bytes();
+                a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+            }
+        }
+    }
+}
+
 /// How many recent errors the operator screen keeps (never personal data).
 pub const RECENT_ERRORS: usize = 20;
 
@@ -52,7 +101,13 @@ pub struct Ctx {
     /// 六.6: the online service's consultation phone.
     pub consultation_phone: String,
     pub demo: bool,
-    operator_pin: Masked<String>,
+    pub(super) operator_secret: PinSecret,
+    /// Wrong operator PINs in a row (reset by a right one).
+    pub pin_failures: u32,
+    /// No PIN is checked before this (the delay after a wrong one, or the lockout).
+    pub pin_wait_until: Option<Timestamp>,
+    /// A PIN is being checked on the worker.
+    pub pin_checking: bool,
     /// A message for the person (a refusal, an error), cleared by the next touch.
     pub message: Option<Message>,
     /// For the operator's reprint. Receipts carry masked personal data only.
@@ -94,7 +149,10 @@ impl Ctx {
             hall_phones: config.kiosk.hall_phones.clone(),
             consultation_phone: config.kiosk.consultation_phone.clone(),
             demo: config.kiosk.demo,
-            operator_pin: Masked::new(config.operator.pin.clone()),
+            operator_secret: PinSecret::from_config(&config.operator),
+            pin_failures: 0,
+            pin_wait_until: None,
+            pin_checking: false,
             message: None,
             last_receipt: None,
             recent_errors: VecDeque::new(),
@@ -144,13 +202,6 @@ impl Ctx {
     /// The printer last reported no paper: the notices and payment screens say so before paying.
     pub fn paper_out(&self) -> bool {
         matches!(&self.health, Some(h) if h.paper == super::ports::PaperStatus::Out)
-    }
-
-    pub(super) fn pin_matches(&self, entered: &str) -> bool {
-        // Compare every byte so the time taken does not tell how much matched.
-        let a = self.operator_pin.expose().as_bytes();
-        let b = entered.as_bytes();
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
     }
 
     pub(super) fn record_error(&mut self, what: String) {
@@ -405,6 +456,14 @@ pub enum Message {
         reopens: Timestamp,
     },
     WrongPin,
+    /// A wrong PIN was entered just now: the next try is taken from `until`.
+    PinWait {
+        until: Timestamp,
+    },
+    /// 5 wrong PINs: the operator screen is locked until `until`.
+    PinLocked {
+        until: Timestamp,
+    },
     /// The phone number or code typed is not well-formed.
     BadEntry,
     /// Nothing ticked, or the notices were not agreed.
@@ -515,6 +574,8 @@ pub enum Event {
     FeedbackSent(Result<FeedbackReceipt, BackendError>),
     /// The link probe's answer: the platform can (true) or cannot be reached.
     LinkChecked(bool),
+    /// The operator PIN entered was right (true) or wrong.
+    OperatorPinChecked(bool),
     Health(DeviceHealth),
 }
 
@@ -575,6 +636,18 @@ pub enum Effect {
     QueryHealth,
     /// Probe whether the platform can be reached (cheap; [`LINK_PROBE`] on the attract screen).
     ProbeLink,
+    /// Check an operator PIN against the secret (argon2, on the worker); answers
+    /// [`Event::OperatorPinChecked`].
+    VerifyOperatorPin {
+        entered: Masked<String>,
+        secret: PinSecret,
+    },
+    /// Record what happened at the operator screen as a kiosk event (the platform's audit):
+    /// `kind` a code, `detail` words, never the digits. No answer.
+    RecordOperatorEvent {
+        kind: &'static str,
+        detail: String,
+    },
     /// The session's personal data was dropped; the UI drops its copies (text buffers, textures).
     SessionWiped,
 }

@@ -58,6 +58,46 @@ impl Pure {
         let now = self.now;
         self.send(Event::Tick(now))
     }
+    /// Run the PIN check the last effect asks for, as the worker would, and feed its answer.
+    fn run_pin_check(&mut self) -> &mut Self {
+        let Some(Effect::VerifyOperatorPin { entered, secret }) = self
+            .effects
+            .iter()
+            .rev()
+            .find(|e| matches!(e, Effect::VerifyOperatorPin { .. }))
+            .cloned()
+        else {
+            panic!("no PIN check asked for: {:?}", self.effects)
+        };
+        self.effects.clear();
+        self.send(Event::OperatorPinChecked(secret.matches(entered.expose())))
+    }
+    fn pin(&mut self, pin: &str) -> &mut Self {
+        if !matches!(
+            self.state(),
+            State::Attract {
+                page: AttractPage::OperatorPin { .. },
+                ..
+            }
+        ) {
+            self.ui(Action::OperatorEntry);
+        }
+        for c in pin.chars() {
+            self.ui(Action::Key(c));
+        }
+        self.effects.clear();
+        self.ui(Action::SubmitCode)
+    }
+    /// The operator events recorded since the effects were last cleared.
+    fn operator_events(&self) -> Vec<(&'static str, String)> {
+        self.effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::RecordOperatorEvent { kind, detail } => Some((*kind, detail.clone())),
+                _ => None,
+            })
+            .collect()
+    }
     fn state(&self) -> &State {
         self.state.as_ref().unwrap()
     }
@@ -176,20 +216,144 @@ fn take_your_card_shows_while_the_card_is_on_the_reader_and_only_then() {
 fn operator_pin_opens_the_operator_screen() {
     let mut k = Pure::at(DAY);
     k.ui(Action::OperatorEntry);
-    for c in "1111".chars() {
-        k.ui(Action::Key(c));
-    }
-    k.ui(Action::SubmitCode);
+    k.pin("1111");
+    // Checked on the worker, not in `next`: nothing opens yet.
+    assert!(k.is_attract());
+    assert!(k.state().ctx().pin_checking);
+    k.run_pin_check();
     assert_eq!(k.message(), Some(Message::WrongPin));
     assert_eq!(k.state().ctx().recent_errors.len(), 1);
-    for c in KioskConfig::embedded().operator.pin.chars() {
-        k.ui(Action::Key(c));
-    }
-    k.ui(Action::SubmitCode);
+    k.wait(1);
+    k.pin(&KioskConfig::embedded().operator.pin).run_pin_check();
     assert!(matches!(k.state(), State::Operator { .. }));
-    assert_eq!(k.effects.last(), Some(&Effect::QueryHealth));
+    assert!(k.effects.contains(&Effect::QueryHealth));
+    assert_eq!(k.state().ctx().pin_failures, 0);
     k.ui(Action::OperatorClose);
     assert!(k.is_attract());
+}
+
+#[test]
+fn a_wrong_pin_delays_the_next_try_more_each_time_and_five_lock_the_operator_screen() {
+    let mut k = Pure::at(DAY);
+    k.ui(Action::OperatorEntry);
+    for (n, delay) in [(1u32, 1i64), (2, 2), (3, 4), (4, 8)] {
+        k.pin("2580").run_pin_check();
+        assert_eq!(k.state().ctx().pin_failures, n);
+        // A try inside the delay is not checked at all.
+        k.pin("2580");
+        assert!(
+            !k.effects
+                .iter()
+                .any(|e| matches!(e, Effect::VerifyOperatorPin { .. })),
+            "try {n}: checked during the delay"
+        );
+        assert!(matches!(k.message(), Some(Message::PinWait { .. })), "{n}");
+        k.wait(delay - 1);
+        k.pin("2580");
+        assert!(matches!(k.message(), Some(Message::PinWait { .. })), "{n}");
+        k.wait(1);
+    }
+    // The 5th wrong PIN in a row locks the screen for 15 minutes: even the right PIN waits.
+    k.pin("2580").run_pin_check();
+    let until = k.now + PIN_LOCKOUT;
+    assert_eq!(k.message(), Some(Message::PinLocked { until }));
+    k.wait(14 * 60);
+    k.pin(&KioskConfig::embedded().operator.pin);
+    assert!(matches!(k.message(), Some(Message::PinLocked { .. })));
+    assert!(k.is_attract());
+    k.wait(60);
+    k.pin(&KioskConfig::embedded().operator.pin).run_pin_check();
+    assert!(matches!(k.state(), State::Operator { .. }));
+}
+
+#[test]
+fn after_a_lockout_each_wrong_pin_locks_again_until_a_right_one() {
+    let mut k = Pure::at(DAY);
+    k.ui(Action::OperatorEntry);
+    for _ in 0..5 {
+        k.pin("2580").run_pin_check();
+        k.wait(16 * 60);
+    }
+    assert_eq!(k.state().ctx().pin_failures, 5);
+    k.pin("2580").run_pin_check();
+    assert!(matches!(k.message(), Some(Message::PinLocked { .. })));
+    assert_eq!(k.state().ctx().pin_wait_until, Some(k.now + PIN_LOCKOUT));
+}
+
+#[test]
+fn every_pin_try_is_recorded_for_the_audit_and_never_its_digits() {
+    let mut k = Pure::at(DAY);
+    k.ui(Action::OperatorEntry);
+    k.pin("2580").run_pin_check();
+    let wrong = k.operator_events();
+    assert_eq!(wrong.len(), 1, "{wrong:?}");
+    assert_eq!(wrong[0].0, "operator_pin_wrong");
+    // Too soon: refused, and recorded as such.
+    k.pin("3690");
+    let refused = k.operator_events();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].0, "operator_pin_refused");
+    for _ in 0..4 {
+        k.wait(20);
+        k.pin("2580").run_pin_check();
+    }
+    let locked = k.operator_events();
+    assert_eq!(locked[0].0, "operator_pin_locked", "{locked:?}");
+    k.wait(16 * 60);
+    k.pin(&KioskConfig::embedded().operator.pin).run_pin_check();
+    let ok = k.operator_events();
+    assert_eq!(ok[0].0, "operator_pin_ok", "{ok:?}");
+    for (kind, detail) in wrong.iter().chain(&refused).chain(&locked).chain(&ok) {
+        for digits in ["2580", "3690", "246810"] {
+            assert!(!detail.contains(digits), "{kind}: {detail}");
+        }
+    }
+    // The effect carrying the PIN masks it in Debug (logs).
+    k.ui(Action::OperatorClose)
+        .ui(Action::OperatorEntry)
+        .pin("2580");
+    let shown = format!("{:?}", k.effects);
+    assert!(!shown.contains("2580"), "{shown}");
+}
+
+#[test]
+fn with_a_pin_hash_the_worker_checks_the_hash_and_the_plain_pin_is_ignored() {
+    let now: Timestamp = DAY.parse().unwrap();
+    let mut config = KioskConfig::embedded();
+    config.operator.pin_hash = crate::config::operator::hash_pin("802413", &[1u8; 16]).unwrap();
+    let mut k = Pure {
+        state: Some(State::new(&config, now)),
+        effects: Vec::new(),
+        now,
+    };
+    k.pin(&config.operator.pin).run_pin_check();
+    assert_eq!(k.message(), Some(Message::WrongPin));
+    k.wait(1);
+    k.pin("802413");
+    assert!(
+        k.effects.iter().any(|e| matches!(
+            e,
+            Effect::VerifyOperatorPin {
+                secret: PinSecret::Hash(_),
+                ..
+            }
+        )),
+        "{:?}",
+        k.effects
+    );
+    k.run_pin_check();
+    assert!(matches!(k.state(), State::Operator { .. }));
+}
+
+#[test]
+fn a_pin_answer_after_the_page_was_left_opens_nothing() {
+    let mut k = Pure::at(DAY);
+    k.ui(Action::OperatorEntry);
+    k.pin(&KioskConfig::embedded().operator.pin);
+    k.send(Event::CardPlaced(card()));
+    k.run_pin_check();
+    assert!(matches!(k.state(), State::Session { .. }));
+    assert!(!k.state().ctx().pin_checking);
 }
 
 #[test]

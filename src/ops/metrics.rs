@@ -184,6 +184,42 @@ impl KioskMetrics {
         let _ = prometheus_text::encode(&mut out, &self.registry);
         out
     }
+
+    /// What the heartbeat reports of these figures (`app::heartbeat`).
+    pub fn snapshot(&self) -> Snapshot {
+        let paper = ["ok", "low", "out"]
+            .into_iter()
+            .find(|s| {
+                self.paper
+                    .get(&label("state", s))
+                    .is_some_and(|g| g.get() == 1)
+            })
+            .map(str::to_string);
+        let devices = ["reader", "scanner", "printer", "camera"]
+            .into_iter()
+            .filter_map(|d| {
+                let up = self.device_up.get(&label("device", d))?.get() == 1;
+                Some((d.to_string(), up))
+            })
+            .collect();
+        Snapshot {
+            sessions_started: self.sessions_started.get(),
+            payments: self.payments.get(),
+            paper,
+            devices,
+        }
+    }
+}
+
+/// The kiosk's figures as its heartbeat reports them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    pub sessions_started: u64,
+    pub payments: u64,
+    /// `ok`, `low` or `out`; None before the printer's first status.
+    pub paper: Option<String>,
+    /// Each device reported so far, up or not.
+    pub devices: std::collections::BTreeMap<String, bool>,
 }
 
 /// The platform server's figures.

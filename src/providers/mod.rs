@@ -8,6 +8,10 @@
 pub mod face_http;
 pub mod face_sim;
 
+pub mod qr;
+pub mod sms_aliyun;
+pub mod sms_aliyun_sim;
+
 use crate::config::{PaymentSection, QrSection, SmsSection};
 use crate::store::payment::{DemoPaymentProvider, PaymentProvider};
 use crate::store::sms::{DemoSmsGateway, SmsGateway};
@@ -27,7 +31,7 @@ pub enum ProvidersError {
     Config { key: &'static str, message: String },
 }
 
-fn unknown(key: &'static str, name: &str) -> ProvidersError {
+pub(crate) fn unknown(key: &'static str, name: &str) -> ProvidersError {
     ProvidersError::Config {
         key,
         message: format!("unknown provider {name:?}"),
@@ -45,12 +49,19 @@ pub fn platform_parts(
         other => return Err(unknown("payment.provider", other)),
     };
     let sms: Box<dyn SmsGateway> = match sms.provider.as_str() {
-        "demo" => Box::new(DemoSmsGateway),
+        "demo" => Box::new(DemoSmsGateway::default()),
+        "aliyun" => Box::new(sms_aliyun::AliyunSms::from_section(sms).map_err(|e| {
+            ProvidersError::Config {
+                key: match &e {
+                    sms_aliyun::AliyunConfigError::Section(s) => s.key,
+                    sms_aliyun::AliyunConfigError::Secret { .. } => "sms.secret_file",
+                },
+                message: e.to_string(),
+            }
+        })?),
         other => return Err(unknown("sms.provider", other)),
     };
-    let qr = match qr.provider.as_str() {
-        "demo" => QrKeys::demo(),
-        other => return Err(unknown("qr.provider", other)),
-    };
+    // `demo`: the public-seed keys (demo mode only); `keyfile`: key files and published keys.
+    let qr = qr::keys(qr, qr::Role::Platform)?;
     Ok(PlatformParts { qr, sms, payments })
 }

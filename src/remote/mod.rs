@@ -305,7 +305,13 @@ impl Platform for RemotePlatform {
         )
     }
 
-    fn send_register_code(&self, phone: &str, now: Timestamp) -> Result<SmsSent, StoreError> {
+    /// `_kiosk`: the server counts the authenticated kiosk.
+    fn send_register_code(
+        &self,
+        _kiosk: &str,
+        phone: &str,
+        now: Timestamp,
+    ) -> Result<SmsSent, StoreError> {
         self.call(
             Op::SendRegisterCode,
             &ByPhone {
@@ -327,6 +333,7 @@ impl Platform for RemotePlatform {
 
     fn send_filing_code(
         &self,
+        _kiosk: &str,
         applicant: &IdNumber,
         vehicle: &VehicleKey,
         now: Timestamp,
@@ -424,6 +431,16 @@ impl Platform for RemotePlatform {
     fn pay(&self, req: &PayRequest, now: Timestamp) -> Result<PaymentView, StoreError> {
         self.call(
             Op::Pay,
+            &WithNow {
+                request: req.clone(),
+                now,
+            },
+        )
+    }
+
+    fn seal_receipt(&self, req: &SealRequest, now: Timestamp) -> Result<SealedReceipt, StoreError> {
+        self.call(
+            Op::SealReceipt,
             &WithNow {
                 request: req.clone(),
                 now,

@@ -66,10 +66,12 @@ pub fn execute(
         Op::Violations => run(body, |b: ByIdVehicle| {
             p.violations(&b.id_number, &b.vehicle, at(b.now))
         }),
-        Op::SendRegisterCode => run(body, |b: ByPhone| p.send_register_code(&b.phone, at(b.now))),
+        Op::SendRegisterCode => run(body, |b: ByPhone| {
+            p.send_register_code(kiosk_id, &b.phone, at(b.now))
+        }),
         Op::Register => run(body, |b: RegisterBody| p.register(&b.request, at(b.now))),
         Op::SendFilingCode => run(body, |b: ByIdVehicle| {
-            p.send_filing_code(&b.id_number, &b.vehicle, at(b.now))
+            p.send_filing_code(kiosk_id, &b.id_number, &b.vehicle, at(b.now))
         }),
         Op::FileVehicle => run(body, |b: FileBody| p.file_vehicle(&b.request, at(b.now))),
         Op::ReviewFiling => run(body, |b: Review| {
@@ -101,6 +103,11 @@ pub fn execute(
             b.request.kiosk_id = kiosk_id.to_string();
             p.record_kiosk_event(&b.request, b.at)
                 .map(|event| KioskEventNumber { event })
+        }),
+        // The receipt certifies the kiosk that asked, as it authenticated.
+        Op::SealReceipt => run(body, |mut b: SealBody| {
+            b.request.kiosk_id = kiosk_id.to_string();
+            p.seal_receipt(&b.request, at(b.now))
         }),
         Op::IssueVehicleQr => run(body, |b: ByIdVehicle| {
             p.issue_vehicle_qr(&b.id_number, &b.vehicle, at(b.now))

@@ -99,6 +99,18 @@ impl KioskRegistry {
         Ok(KioskRegistry { kiosks, demo })
     }
 
+    /// Every kiosk in the file, by id, with its hall.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
+        self.kiosks
+            .iter()
+            .map(|(id, e)| (id.as_str(), e.hall.as_deref()))
+    }
+
+    /// The hall of a kiosk in the file.
+    pub fn hall_of(&self, kiosk_id: &str) -> Option<&str> {
+        self.kiosks.get(kiosk_id)?.hall.as_deref()
+    }
+
     pub fn demo(&self) -> bool {
         self.demo
     }

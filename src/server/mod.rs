@@ -13,8 +13,9 @@
 //!
 //! | request | answer |
 //! | --- | --- |
+//! | `GET /fleet`, `GET`/`POST /login` | the fleet page behind an operator login (`fleet`; only with `--operators`) |
 //! | `GET /healthz` | 200 `{"status":"ok","instance":…,"demo":…,"kiosk_clock":…}` (no identity needed) |
-//! | `POST /v1/<op>`, `<op>` one of `wire::ops::Op` (`person`, `vehicles`, `violations`, `send_register_code`, `register`, `send_filing_code`, `file_vehicle`, `review_filing`, `unfile`, `filings`, `remove_driver`, `handle`, `pay`, `revert_due`, `receipt`, `feedback`, `issue_vehicle_qr`, `vehicle_by_plate`, `vehicle_owner`, `filing_precheck`, `verify_vehicle_qr`, `sms_outbox`) | 200 with the view as JSON; an error: its status and `wire::error::ErrorBody` `{error, kind, message, zh, en, detail}` |
+//! | `POST /v1/<op>`, `<op>` one of `wire::ops::Op` (`person`, `vehicles`, `violations`, `send_register_code`, `register`, `send_filing_code`, `file_vehicle`, `review_filing`, `unfile`, `filings`, `remove_driver`, `handle`, `pay`, `revert_due`, `receipt`, `feedback`, `issue_vehicle_qr`, `vehicle_by_plate`, `vehicle_owner`, `filing_precheck`, `verify_vehicle_qr`, `sms_outbox`, `kiosk_event`, `seal_receipt`) | 200 with the view as JSON; an error: its status and `wire::error::ErrorBody` `{error, kind, message, zh, en, detail}` |
 //!
 //! Headers of every `POST`: `X-Kiosk-Id`, `X-Kiosk-Time` (Unix seconds, ±300 s),
 //! `X-Kiosk-Signature` (hex ed25519 over `wire::auth::signing_message`), and `Idempotency-Key`
@@ -26,6 +27,7 @@
 //! with the same key). A replayed answer carries `Idempotent-Replayed: true`.
 
 pub mod dispatch;
+pub mod fleet;
 pub mod kiosks;
 
 use std::net::SocketAddr;
@@ -43,8 +45,10 @@ use axum::routing::{get, post};
 use jiff::Timestamp;
 
 use crate::store::StoreError;
+use crate::store::audit::AuditKey;
 use crate::store::backend::without_password;
 use crate::store::idempotency::{Begin, Ledger, PgLedger, SqliteLedger};
+use crate::store::platform::fleet::FleetSource;
 use crate::store::platform::{
     ConfirmsPoints, PgPlatform, Platform, SimulatedConfirmer, SqlitePlatform,
 };
@@ -85,6 +89,20 @@ pub struct ServeOptions {
     /// The police network's simulator confirms a paid decision's points this long after it was
     /// decided (the points-confirmation job runs as often as the revert).
     pub confirm_points_after: Duration,
+    /// The fleet page's operators (TOML, argon2 hashes); None: no fleet page.
+    pub operators: Option<PathBuf>,
+    /// `--config FILE`: demo mode and the providers (`[payment]`, `[sms]`, `[qr]`) and the audit
+    /// key (`[audit]`); the default is all demo, which only a demo server (`demo` here or in
+    /// the file) may run.
+    pub config: crate::config::ServerConfig,
+}
+
+impl ServeOptions {
+    /// Demo mode: `--demo` or `demo = true` in the configuration. The demo identity (and the
+    /// demo SMS outbox, the kiosks' clock) stay with `--demo` alone.
+    pub fn demo_mode(&self) -> bool {
+        self.demo || self.config.demo
+    }
 }
 
 /// Why the server could not start.
@@ -99,6 +117,8 @@ pub enum ServerError {
     NoDatabase(String),
     #[error(transparent)]
     Kiosks(#[from] KiosksFileError),
+    #[error(transparent)]
+    Operators(#[from] fleet::OperatorsFileError),
     #[error(
         "no kiosk may call: give --kiosks FILE (kiosk id → public key), or --demo for the demo identity"
     )]
@@ -110,24 +130,48 @@ pub enum ServerError {
     },
     #[error("server runtime: {0}")]
     Runtime(std::io::Error),
+    /// Demo parts without demo mode: every key at fault.
+    #[error("{}", crate::config::refusal_message("kiosk serve", .0))]
+    DemoParts(Vec<crate::config::Refusal>),
+    #[error(transparent)]
+    Providers(#[from] crate::providers::ProvidersError),
+    #[error("audit.key_file: {0}")]
+    AuditKey(#[from] crate::store::audit::AuditKeyError),
 }
 
 /// A platform, the idempotency ledger kept in the same database, and the city's
 /// points-confirmation job on it.
-pub type Backend = (Arc<dyn Platform>, Arc<dyn Ledger>, Arc<dyn ConfirmsPoints>);
+pub type Backend = (Arc<dyn Platform>, Arc<dyn Ledger>, Arc<dyn ServerJobs>);
+
+/// What the server's jobs and pages read and write besides the operations: the points
+/// confirmation and the fleet page's look-ups, both on the platform's store.
+pub trait ServerJobs: ConfirmsPoints + FleetSource {}
+impl<T: ConfirmsPoints + FleetSource + ?Sized> ServerJobs for T {}
 
 /// How many PostgreSQL connections the server's platform pool holds (its ledger has its own 4).
 pub const PG_POOL_SIZE: u32 = 16;
 
 /// Open the platform the server serves: a `postgres://` (or `postgresql://`) URL is the city's
-/// PostgreSQL database, anything else a SQLite file made with `kiosk db init`.
-pub fn open_platform(db: &str) -> Result<Backend, ServerError> {
+/// PostgreSQL database, anything else a SQLite file made with `kiosk db init`; on it the
+/// providers `parts` and the audit key `audit` (see [`parts_of`]).
+pub fn open_platform(
+    db: &str,
+    parts: crate::providers::PlatformParts,
+    audit: AuditKey,
+) -> Result<Backend, ServerError> {
     let err = |source| ServerError::Database {
         database: without_password(db),
         source,
     };
+    let policy = crate::rules::PolicyBook::embedded()
+        .map_err(|e| err(StoreError::Corrupt(format!("embedded policy: {e}"))))?;
+    let crate::providers::PlatformParts { qr, sms, payments } = parts;
     if schema::is_postgres_url(db) {
-        let platform = Arc::new(PgPlatform::connect_demo(db, PG_POOL_SIZE).map_err(err)?);
+        let backend =
+            crate::store::backend::Pg::connect(db, PG_POOL_SIZE).map_err(|e| err(e.into()))?;
+        let platform = Arc::new(
+            PgPlatform::with_backend(backend, policy, qr, sms, payments).with_audit_key(audit),
+        );
         let ledger = PgLedger::connect(db, 4).map_err(err)?;
         return Ok((platform.clone(), Arc::new(ledger), platform));
     }
@@ -135,17 +179,41 @@ pub fn open_platform(db: &str) -> Result<Backend, ServerError> {
     if !path.exists() {
         return Err(ServerError::NoDatabase(db.to_string()));
     }
-    let platform = Arc::new(SqlitePlatform::open_demo(path).map_err(err)?);
+    let conn = schema::open(path).map_err(|e| err(e.into()))?;
+    let platform =
+        Arc::new(SqlitePlatform::new(conn, policy, qr, sms, payments).with_audit_key(audit));
     let ledger = SqliteLedger::open(path).map_err(err)?;
     Ok((platform.clone(), Arc::new(ledger), platform))
+}
+
+/// The providers and the audit key `opts` name, refused (each key named) when they are demo
+/// parts outside demo mode.
+pub fn parts_of(
+    opts: &ServeOptions,
+) -> Result<(crate::providers::PlatformParts, AuditKey), ServerError> {
+    let c = &opts.config;
+    if !opts.demo_mode() {
+        let refusals = c.production_refusals();
+        if !refusals.is_empty() {
+            return Err(ServerError::DemoParts(refusals));
+        }
+    }
+    let parts = crate::providers::platform_parts(&c.payment, &c.sms, &c.qr)?;
+    let audit = match c.audit.key_path() {
+        Some(path) => AuditKey::from_file(path)?,
+        None => AuditKey::demo(),
+    };
+    Ok((parts, audit))
 }
 
 /// What every request handler shares.
 pub struct Shared {
     pub platform: Arc<dyn Platform>,
     pub ledger: Arc<dyn Ledger>,
-    /// The points-confirmation job on the same database.
-    pub points: Arc<dyn ConfirmsPoints>,
+    /// The points-confirmation job and the fleet page's look-ups on the same database.
+    pub points: Arc<dyn ServerJobs>,
+    /// The fleet page and its operators (`--operators`); None: the page is off.
+    pub fleet: Option<Arc<fleet::FleetConsole>>,
     pub kiosks: KioskRegistry,
     /// Whether the time a request carries is used (else the server's clock).
     pub kiosk_clock: bool,
@@ -160,6 +228,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/v1/{op}", post(op_handler))
+        .route("/fleet", get(fleet::fleet_page))
+        .route("/login", get(fleet::login_page).post(fleet::login))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(shared)
 }
@@ -412,7 +482,13 @@ pub fn prepare(opts: &ServeOptions) -> Result<Arc<Shared>, ServerError> {
     if kiosks.is_empty() && !kiosks.demo() {
         return Err(ServerError::NoKiosks);
     }
-    let (platform, ledger, points) = open_platform(&opts.database)?;
+    let fleet = match &opts.operators {
+        Some(path) => Some(Arc::new(fleet::FleetConsole::load(path)?)),
+        None => None,
+    };
+    // Demo parts outside demo mode: refused, each key named, before the database is opened.
+    let (parts, audit) = parts_of(opts)?;
+    let (platform, ledger, points) = open_platform(&opts.database, parts, audit)?;
     let now = Timestamp::now();
     match opts.revert_every.map(|_| platform.revert_due(now)) {
         None => {}
@@ -435,6 +511,7 @@ pub fn prepare(opts: &ServeOptions) -> Result<Arc<Shared>, ServerError> {
         kiosks,
         kiosk_clock: opts.kiosk_clock || opts.demo,
         instance: crate::wire::random_hex(16),
+        fleet,
     }))
 }
 
@@ -555,6 +632,7 @@ mod tests {
             kiosks: KioskRegistry::new(true),
             kiosk_clock: true,
             instance: "i1".into(),
+            fleet: None,
         });
         let body: PayBody = WithNow {
             request: crate::store::platform::PayRequest {
@@ -592,7 +670,17 @@ mod tests {
 
     #[test]
     fn a_postgres_url_is_named_without_its_password() {
-        let Err(e) = open_platform("postgres://kiosk:secret@db:5432/city") else {
+        let parts = crate::providers::platform_parts(
+            &Default::default(),
+            &Default::default(),
+            &Default::default(),
+        )
+        .unwrap();
+        let Err(e) = open_platform(
+            "postgres://kiosk:secret@db:5432/city",
+            parts,
+            AuditKey::demo(),
+        ) else {
             panic!("a database nobody runs opened")
         };
         let text = e.to_string();

@@ -1,5 +1,8 @@
-//! `kiosk db check`: the audit hash chain and the invariants of the record. Each breach is named
-//! with the rows involved (by internal id or number, never by personal data).
+//! `kiosk db check`: the audit hash chain with its anchors (under the audit key, `store::audit`),
+//! that every decision and every payment has its audit entry, and the invariants of the record.
+//! Each breach is named with the rows involved (by internal id or number, never by personal data).
+
+use std::collections::HashSet;
 
 use serde::Serialize;
 
@@ -99,13 +102,162 @@ const INVARIANTS: &[(&str, &str)] = &[
 /// At most this many rows are reported per invariant.
 const MAX_ROWS: usize = 20;
 
-/// Run every check (on SQLite also the foreign keys, which it enforces only per connection, and
-/// `quick_check`; PostgreSQL enforces its foreign keys always).
+/// What the audit entries say was done: decisions handled, payments made, history imported.
+#[derive(Default)]
+struct Audited {
+    decisions: HashSet<String>,
+    payments: HashSet<i64>,
+    imported_decisions: Vec<[i64; 2]>,
+    imported_payments: Vec<[i64; 2]>,
+}
+
+impl Audited {
+    fn note(&mut self, action: &str, subject: &str, detail: &str) {
+        match action {
+            "handle" => {
+                if let Some(n) = subject.strip_prefix("decision:") {
+                    self.decisions.insert(n.to_string());
+                }
+            }
+            "pay" => {
+                let d: serde_json::Value = serde_json::from_str(detail).unwrap_or_default();
+                if let Some(id) = d.get("payment").and_then(|v| v.as_i64()) {
+                    self.payments.insert(id);
+                }
+            }
+            "demo_city_built" => {
+                let d: serde_json::Value = serde_json::from_str(detail).unwrap_or_default();
+                let ranges = |k: &str| -> Vec<[i64; 2]> {
+                    serde_json::from_value(d["imported"][k].clone()).unwrap_or_default()
+                };
+                self.imported_decisions.extend(ranges("decisions"));
+                self.imported_payments.extend(ranges("payments"));
+            }
+            _ => {}
+        }
+    }
+
+    fn imported(ranges: &[[i64; 2]], id: i64) -> bool {
+        ranges.iter().any(|r| (r[0]..=r[1]).contains(&id))
+    }
+}
+
+/// Rows read per query by the coverage check.
+const COVER_PAGE: i64 = 5000;
+
+/// Every decision and payment whose audit entry is missing.
+fn coverage(conn: &dyn Sql, audited: &Audited, breaches: &mut Vec<Breach>) -> Result<(), SqlError> {
+    let mut found = [0usize; 4];
+    let mut push = |which: usize, invariant: &'static str, detail: String| {
+        found[which] += 1;
+        if found[which] <= MAX_ROWS {
+            breaches.push(Breach { invariant, detail });
+        } else if found[which] == MAX_ROWS + 1 {
+            breaches.push(Breach {
+                invariant,
+                detail: "… more rows".into(),
+            });
+        }
+    };
+    // What the audit records must still be there: a decision or payment deleted with SQL is
+    // named by its entry.
+    let mut seen_decisions: HashSet<String> = HashSet::new();
+    let mut seen_payments: HashSet<i64> = HashSet::new();
+    let mut after = i64::MIN;
+    loop {
+        let page = conn.query(
+            "SELECT id, number FROM decisions WHERE id > ?1 ORDER BY id LIMIT ?2",
+            &crate::sql_params![after, COVER_PAGE],
+        )?;
+        let Some(last) = page.last() else { break };
+        after = last.get(0)?;
+        for r in &page {
+            let (id, number): (i64, String) = (r.get(0)?, r.get(1)?);
+            if audited.decisions.contains(&number) {
+                seen_decisions.insert(number.clone());
+            }
+            if !audited.decisions.contains(&number)
+                && !Audited::imported(&audited.imported_decisions, id)
+            {
+                push(
+                    0,
+                    "decision_not_audited",
+                    format!(
+                        "decision {number} (id {id}) has no audit entry: not made by the platform"
+                    ),
+                );
+            }
+        }
+    }
+    let mut after = i64::MIN;
+    loop {
+        let page = conn.query(
+            "SELECT p.id, coalesce(d.number, '?') FROM payments p LEFT JOIN decisions d ON d.id = p.decision_id
+             WHERE p.id > ?1 ORDER BY p.id LIMIT ?2",
+            &crate::sql_params![after, COVER_PAGE],
+        )?;
+        let Some(last) = page.last() else { break };
+        after = last.get(0)?;
+        for r in &page {
+            let (id, number): (i64, String) = (r.get(0)?, r.get(1)?);
+            if audited.payments.contains(&id) {
+                seen_payments.insert(id);
+            }
+            if !audited.payments.contains(&id) && !Audited::imported(&audited.imported_payments, id)
+            {
+                push(
+                    1,
+                    "payment_not_audited",
+                    format!(
+                        "payment {id} on decision {number} has no audit entry: not made by the platform (inserted with SQL?)"
+                    ),
+                );
+            }
+        }
+    }
+    let mut gone: Vec<&String> = audited.decisions.difference(&seen_decisions).collect();
+    gone.sort();
+    for number in gone {
+        push(
+            2,
+            "audited_decision_missing",
+            format!("the audit records decision {number}, which is not in the database (deleted?)"),
+        );
+    }
+    let mut gone: Vec<i64> = audited
+        .payments
+        .difference(&seen_payments)
+        .copied()
+        .collect();
+    gone.sort();
+    for id in gone {
+        push(
+            3,
+            "audited_payment_missing",
+            format!("the audit records payment {id}, which is not in the database (deleted?)"),
+        );
+    }
+    Ok(())
+}
+
+/// [`run_with`] under the demo key (a demo database; any other fails at its first anchor).
 pub fn run(conn: &dyn Sql) -> Result<CheckReport, SqlError> {
+    run_with(conn, &audit::AuditKey::demo())
+}
+
+/// Run every check, the audit anchors under `key` (on SQLite also the foreign keys, which it
+/// enforces only per connection, and `quick_check`; PostgreSQL enforces its foreign keys always).
+pub fn run_with(conn: &dyn Sql, key: &audit::AuditKey) -> Result<CheckReport, SqlError> {
     let mut breaches = Vec::new();
-    let audit_entries = match audit::verify(conn)? {
-        Ok(n) => n,
+    let mut audited = Audited::default();
+    let walked = audit::verify_with(conn, key, &mut |a, s, d| audited.note(a, s, d))?;
+    let audit_entries = match walked {
+        Ok(n) => {
+            coverage(conn, &audited, &mut breaches)?;
+            n
+        }
         Err(b) => {
+            // The entries after a breach cannot be trusted: the coverage is not judged on them.
             breaches.push(Breach {
                 invariant: "audit_chain_broken",
                 detail: format!("entry {}: {}", b.seq, b.what),
@@ -213,6 +365,20 @@ mod tests {
                 "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET detail = '{}'",
                 "audit_chain_broken",
             ),
+            (
+                "INSERT INTO payments (decision_id, idempotency_key, method, transaction_no, fine_fen, surcharge_fen, fee_fen, total_fen, paid_at)
+                 SELECT id, 'forged', 'cash', 'T', fine_fen, 0, 0, fine_fen, 0 FROM decisions WHERE state = 'handled_unpaid' LIMIT 1",
+                "payment_not_audited",
+            ),
+            (
+                "INSERT INTO decisions (id, number, violation_id, person_id, channel, decided_at, payment_deadline, state, fine_fen, points)
+                 SELECT 990000, 'FORGED', violation_id, person_id, 'elsewhere', decided_at, payment_deadline, 'reverted', fine_fen, 0 FROM decisions LIMIT 1",
+                "decision_not_audited",
+            ),
+            (
+                "INSERT INTO audit_log (seq, at, action, subject, detail, prev_hash, hash) SELECT 2, 0, 'x', 'y', '{}', hash, 'h' FROM audit_log WHERE seq = 1",
+                "audit_chain_broken",
+            ),
         ];
         for (sql, want) in table {
             let c = city();
@@ -224,5 +390,59 @@ mod tests {
                 r.breaches
             );
         }
+    }
+
+    /// A payment made by the platform, then deleted with SQL: its audit entry names it.
+    #[test]
+    fn a_deleted_payment_is_named_by_its_audit_entry() {
+        use crate::store::platform::{HandleRequest, PayRequest, Platform, SqlitePlatform};
+        let p = SqlitePlatform::with_connection(city()).unwrap();
+        let now: jiff::Timestamp = "2022-10-24T11:06:10+08:00".parse().unwrap();
+        let who = crate::domain::IdNumber::parse(
+            demo::DEMO_PERSONS
+                .iter()
+                .find(|x| x.name == "李小红")
+                .unwrap()
+                .id_number,
+        )
+        .unwrap();
+        let car = crate::store::platform::VehicleKey::parse("渝A8K2L6", "02").unwrap();
+        let list = p.violations(&who, &car, now).unwrap();
+        let handled = p
+            .handle(
+                &HandleRequest {
+                    id_number: who.clone(),
+                    vehicle: car,
+                    violation_ids: vec![list.violations[0].facts.id.clone()],
+                    kiosk_id: "K".into(),
+                },
+                now,
+            )
+            .unwrap();
+        let paid = p
+            .pay(
+                &PayRequest {
+                    decision_number: handled.items[0].decision.number.clone(),
+                    idempotency_key: "k".into(),
+                    method: "demo".into(),
+                },
+                now,
+            )
+            .unwrap();
+        assert!(p.check().unwrap().ok());
+        p.write_sql(|tx| {
+            tx.exec("DELETE FROM receipts WHERE payment_id IS NOT NULL", &[])?;
+            tx.exec("DELETE FROM payments", &[])?;
+            Ok(())
+        })
+        .unwrap();
+        let r = p.check().unwrap();
+        assert!(
+            r.breaches
+                .iter()
+                .any(|b| b.invariant == "audited_payment_missing"),
+            "{:#?} ({paid:?})",
+            r.breaches
+        );
     }
 }

@@ -807,7 +807,10 @@ impl<'a> Builder<'a> {
 pub fn build_city(conn: &mut Connection, opts: &DemoOptions) -> Result<CitySummary, DemoError> {
     opts.check()?;
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    // Outside a platform: anchored with the demo key (a demo database).
+    let before = audit::last_seq(&tx)?;
     let summary = build_city_in(&tx, opts)?;
+    audit::anchor_after(&tx, &audit::AuditKey::demo(), before)?;
     tx.commit()?;
     Ok(summary)
 }
@@ -835,12 +838,19 @@ pub fn build_city_in(tx: &dyn Sql, opts: &DemoOptions) -> Result<CitySummary, De
         b.generated(rest)?;
         b.sum
     };
+    // The city's decisions and payments are history from before the platform (other channels):
+    // the entry names them, so `db check` finds every one audited and a row added later is not.
+    let decisions: Vec<i64> = tx.column("SELECT id FROM decisions ORDER BY id", &[])?;
+    let payments: Vec<i64> = tx.column("SELECT id FROM payments ORDER BY id", &[])?;
     audit::append(
         tx,
         secs(opts.anchor),
         "demo_city_built",
         "database",
-        &serde_json::json!({"seed": opts.seed, "summary": summary}),
+        &serde_json::json!({"seed": opts.seed, "summary": summary, "imported": {
+            "decisions": audit::id_ranges(&decisions),
+            "payments": audit::id_ranges(&payments),
+        }}),
     )?;
     tx.exec(
         "INSERT INTO meta (key, value) VALUES ('demo', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -880,13 +890,14 @@ pub fn add_demo_violations(
                            VALUES (?1, ?2, ?3, ?4, ?5, '渝', 1, 'camera', ?6, ?7, ?8, '重庆市公安局交通管理局渝中区支队', '重庆市渝中区交巡警支队违法处理窗口', 'pending')", &sql_params![id, vehicle, secs(at), format!("重庆市渝中区{road}"), desc, penalty, fine * 100, points])?;
         ids.push(id);
     }
-    audit::append(
+    let seq = audit::append(
         &tx,
         secs(anchor),
         "demo_violations_added",
         "database",
         &serde_json::json!({"vehicle": vehicle, "count": n}),
     )?;
+    audit::anchor_after(&tx, &audit::AuditKey::demo(), seq - 1)?;
     tx.commit()?;
     Ok(ids)
 }
@@ -938,7 +949,10 @@ pub fn ensure_practice_fixture(
     anchor: Timestamp,
 ) -> Result<(), DemoError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    // Outside a platform: anchored with the demo key (a demo database).
+    let before = audit::last_seq(&tx)?;
     ensure_practice_fixture_in(&tx, violations, anchor)?;
+    audit::anchor_after(&tx, &audit::AuditKey::demo(), before)?;
     tx.commit()?;
     Ok(())
 }

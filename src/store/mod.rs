@@ -37,6 +37,7 @@ pub mod bench;
 pub mod check;
 pub mod demo;
 pub mod idempotency;
+pub mod keyring;
 pub mod payment;
 pub mod platform;
 pub mod schema;
@@ -122,6 +123,12 @@ pub enum StoreError {
         "短信验证码已过期或未发送，请重新获取 / The SMS code has expired or was never sent; request a new one"
     )]
     SmsCodeExpired,
+    /// A limit on SMS codes ([`sms::LIMITS`]) is reached; try again in `retry_after_secs`.
+    #[error("{zh} / {en}", zh = sms::limit_zh(*scope, *retry_after_secs), en = sms::limit_en(*scope, *retry_after_secs))]
+    SmsRateLimited {
+        scope: sms::LimitScope,
+        retry_after_secs: i64,
+    },
     #[error(
         "该身份证已用另一手机号注册 / This ID number is already registered with another phone number"
     )]
@@ -258,6 +265,7 @@ impl StoreError {
             | TokenOwnerMismatch
             | SmsCodeWrong
             | SmsCodeExpired
+            | SmsRateLimited { .. }
             | RegisteredWithOtherPhone => ErrorKind::Refused,
             BadPhone | Invalid(_) => ErrorKind::Invalid,
             Sms(_) | PaymentProvider(_) | PointsNetwork(_) | Corrupt(_) | Sqlite(_)
@@ -302,6 +310,7 @@ impl StoreError {
             TokenOwnerMismatch => "token_owner_mismatch",
             SmsCodeWrong => "sms_code_wrong",
             SmsCodeExpired => "sms_code_expired",
+            SmsRateLimited { .. } => "sms_rate_limited",
             RegisteredWithOtherPhone => "registered_with_other_phone",
             BadPhone => "bad_phone",
             Invalid(_) => "invalid_request",

@@ -1,15 +1,35 @@
 //! SMS verification codes behind the [`SmsGateway`] trait.
 //!
-//! The store records every code it issues in `sms_outbox` (purpose, phone, expiry, when used) and
-//! hands the message to the gateway inside the same transaction. [`DemoSmsGateway`] delivers
-//! nothing: the outbox row *is* the delivery, and the demo shows it like a development mail
-//! catcher (`kiosk platform sms-outbox`). A production gateway sends through the carrier's API.
+//! A code exists in clear only in memory, between [`issue_code`] drawing it and the gateway
+//! delivering it. The table `sms_codes` keeps, per code, the phone, the purpose, the kiosk that
+//! asked, a random salt and HMAC-SHA256(salt, phone ‖ purpose ‖ code) — never the code, never the
+//! message. Once a code is used, burned (5 wrong tries) or expired, its hash and salt are cleared
+//! (the row is reduced to what the limits need) and rows older than a day are deleted.
+//!
+//! Limits ([`LIMITS`]): per phone 1 a minute, 5 an hour and 10 a day; per kiosk 60 an hour; per
+//! filing attempt (applicant + vehicle) 3 a day, so with 5 wrong tries a code at most 15 guesses
+//! a day. They are counted inside the write transaction that records the code (SQLite
+//! `IMMEDIATE`, PostgreSQL `SERIALIZABLE`, retried), and the unique key `(phone, sent_minute)`
+//! makes two concurrent sends to one phone collide even before the count. A refusal says when to
+//! try again ([`StoreError::SmsRateLimited`]).
+//!
+//! The store records the code and commits first, then hands the message to the gateway outside
+//! the transaction (a PostgreSQL retry never sends a second SMS); a failed delivery clears the
+//! row's hash and marks it `failed` (it still counts against the limits).
+//!
+//! [`DemoSmsGateway`] delivers into an in-memory inbox (the demo's "phone", a development mail
+//! catcher, bounded); production gateways live in `crate::providers` (Alibaba Cloud SMS).
 
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use hmac::{KeyInit, Mac};
 use jiff::{SignedDuration, Timestamp};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use super::sql::{Sql, SqlError};
 use crate::sql_params;
+use crate::store::StoreError;
 
 /// Wrong tries after which a code is burned (a new one must be requested).
 pub const MAX_FAILED_ATTEMPTS: i64 = 5;
@@ -17,11 +37,159 @@ pub const MAX_FAILED_ATTEMPTS: i64 = 5;
 /// How long a code stays valid.
 pub const CODE_VALIDITY: SignedDuration = SignedDuration::from_mins(5);
 
-/// A message to deliver.
-#[derive(Debug, Clone)]
+/// How long a row is kept for the limits (the longest window).
+pub const KEEP_FOR_LIMITS: SignedDuration = SignedDuration::from_hours(24);
+
+/// What a limit counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitScope {
+    /// Codes sent to one phone.
+    Phone,
+    /// Codes one kiosk asked for.
+    Kiosk,
+    /// Codes for one filing attempt (one applicant, one vehicle).
+    Attempt,
+}
+
+impl LimitScope {
+    pub fn code(self) -> &'static str {
+        match self {
+            LimitScope::Phone => "phone",
+            LimitScope::Kiosk => "kiosk",
+            LimitScope::Attempt => "attempt",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<LimitScope> {
+        [LimitScope::Phone, LimitScope::Kiosk, LimitScope::Attempt]
+            .into_iter()
+            .find(|l| l.code() == s)
+    }
+}
+
+/// A wait in Chinese and in English: seconds under a minute, else minutes (rounded up), hours
+/// and minutes from an hour.
+pub fn wait_words(secs: i64) -> (String, String) {
+    let secs = secs.max(1);
+    if secs < 60 {
+        return (format!("{secs}秒"), format!("{secs} s"));
+    }
+    let mins = (secs + 59) / 60;
+    if mins < 60 {
+        return (format!("{mins}分钟"), format!("{mins} min"));
+    }
+    let (h, m) = (mins / 60, mins % 60);
+    if m == 0 {
+        (format!("{h}小时"), format!("{h} h"))
+    } else {
+        (format!("{h}小时{m}分钟"), format!("{h} h {m} min"))
+    }
+}
+
+/// The refusal of a limit, in Chinese.
+pub fn limit_zh(scope: LimitScope, retry_after_secs: i64) -> String {
+    let who = match scope {
+        LimitScope::Phone => "该手机号获取验证码过于频繁",
+        LimitScope::Kiosk => "本机发送短信过于频繁",
+        LimitScope::Attempt => "本次备案申请获取验证码次数已达上限",
+    };
+    format!("{who}，请{}后再试", wait_words(retry_after_secs).0)
+}
+
+/// The refusal of a limit, in English.
+pub fn limit_en(scope: LimitScope, retry_after_secs: i64) -> String {
+    let who = match scope {
+        LimitScope::Phone => "Too many codes were sent to this phone",
+        LimitScope::Kiosk => "This kiosk has sent too many SMS messages",
+        LimitScope::Attempt => "This filing request has had all the codes it may get today",
+    };
+    format!("{who}; try again in {}", wait_words(retry_after_secs).1)
+}
+
+/// One limit: at most `max` codes per `window` for `scope`.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    pub scope: LimitScope,
+    pub max: i64,
+    pub window: SignedDuration,
+}
+
+/// The limits, checked in this order (the first refusal is the one reported).
+pub const LIMITS: &[Limit] = &[
+    Limit {
+        scope: LimitScope::Phone,
+        max: 1,
+        window: SignedDuration::from_mins(1),
+    },
+    Limit {
+        scope: LimitScope::Phone,
+        max: 5,
+        window: SignedDuration::from_hours(1),
+    },
+    Limit {
+        scope: LimitScope::Phone,
+        max: 10,
+        window: SignedDuration::from_hours(24),
+    },
+    Limit {
+        scope: LimitScope::Attempt,
+        max: 3,
+        window: SignedDuration::from_hours(24),
+    },
+    Limit {
+        scope: LimitScope::Kiosk,
+        max: 60,
+        window: SignedDuration::from_hours(1),
+    },
+];
+
+/// Which message a code travels in (each is one template of the SMS provider).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SmsTemplate {
+    /// 注册验证码.
+    Register,
+    /// The owner's consent to another person filing their vehicle (the plate in the message).
+    FilingConsent { plate: String },
+}
+
+/// A message to deliver: the phone, the template and its parameters. `Debug` masks the phone
+/// and hides the code.
+#[derive(Clone)]
 pub struct SmsMessage {
+    /// The `sms_codes` row (the provider's `OutId`, so a delivery can be traced to it).
+    pub id: i64,
     pub phone: String,
-    pub body: String,
+    pub template: SmsTemplate,
+    pub code: String,
+    /// When it was asked for (the request's time).
+    pub at: Timestamp,
+}
+
+impl std::fmt::Debug for SmsMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmsMessage")
+            .field("id", &self.id)
+            .field("phone", &crate::privacy::mask_text(&self.phone))
+            .field("template", &self.template)
+            .field("code", &"******")
+            .finish()
+    }
+}
+
+impl SmsMessage {
+    /// The text as the phone shows it (the templates' wording).
+    pub fn text(&self) -> String {
+        match &self.template {
+            SmsTemplate::Register => {
+                format!("【交管12123】您的注册验证码为{}，5分钟内有效。", self.code)
+            }
+            SmsTemplate::FilingConsent { plate } => format!(
+                "【交管12123】有人申请备案您的车辆{plate}，如同意请告知其验证码{}，5分钟内有效。",
+                self.code
+            ),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -30,127 +198,295 @@ pub enum SmsError {
     Delivery(String),
 }
 
-/// Delivers SMS messages.
-pub trait SmsGateway: Send + Sync {
-    fn deliver(&self, message: &SmsMessage) -> Result<(), SmsError>;
+/// The provider's receipt of a message (its id for the message, e.g. Alibaba Cloud's `BizId`).
+#[derive(Debug, Clone, Default)]
+pub struct Delivered {
+    pub provider_ref: Option<String>,
 }
 
-/// The demo gateway: the `sms_outbox` row is the delivery.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct DemoSmsGateway;
+/// A message as the demo's phone received it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct DemoSms {
+    pub id: i64,
+    pub phone: String,
+    pub text: String,
+    pub code: String,
+    pub at: Timestamp,
+}
 
-impl SmsGateway for DemoSmsGateway {
-    fn deliver(&self, message: &SmsMessage) -> Result<(), SmsError> {
-        tracing::info!(phone = %crate::privacy::mask_text(&message.phone), "demo SMS kept in the outbox");
-        Ok(())
+/// Delivers SMS messages.
+pub trait SmsGateway: Send + Sync {
+    fn deliver(&self, message: &SmsMessage) -> Result<Delivered, SmsError>;
+
+    /// The messages a demo phone received, newest first (the demo gateway only).
+    fn demo_inbox(&self, _limit: usize) -> Option<Vec<DemoSms>> {
+        None
     }
 }
 
-/// A fresh six-digit code: SHA-256 over a per-process random key, the time and a counter.
-pub fn fresh_code(now: Timestamp) -> String {
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut rs = std::collections::hash_map::RandomState::new().build_hasher();
-    rs.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    let mut h = Sha256::new();
-    h.update(rs.finish().to_le_bytes());
-    h.update(now.as_nanosecond().to_le_bytes());
-    h.update(std::process::id().to_le_bytes());
-    let d = h.finalize();
-    let n = u32::from_le_bytes([d[0], d[1], d[2], d[3]]) % 1_000_000;
-    format!("{n:06}")
+/// How many messages the demo inbox keeps (the oldest dropped first).
+pub const DEMO_INBOX_MAX: usize = 200;
+
+/// The demo gateway: messages go to an in-memory inbox, the demo's "phone" (demo mode only).
+#[derive(Debug, Default)]
+pub struct DemoSmsGateway {
+    inbox: Mutex<VecDeque<DemoSms>>,
 }
 
-/// Record a code in the outbox and deliver it (inside the caller's transaction).
-pub fn issue_code(
+impl SmsGateway for DemoSmsGateway {
+    fn deliver(&self, message: &SmsMessage) -> Result<Delivered, SmsError> {
+        tracing::info!(phone = %crate::privacy::mask_text(&message.phone), id = message.id, "demo SMS delivered to the demo phone");
+        let mut inbox = self.inbox.lock().unwrap_or_else(|p| p.into_inner());
+        if inbox.len() >= DEMO_INBOX_MAX {
+            inbox.pop_front();
+        }
+        inbox.push_back(DemoSms {
+            id: message.id,
+            phone: message.phone.clone(),
+            text: message.text(),
+            code: message.code.clone(),
+            at: message.at,
+        });
+        Ok(Delivered::default())
+    }
+
+    fn demo_inbox(&self, limit: usize) -> Option<Vec<DemoSms>> {
+        let inbox = self.inbox.lock().unwrap_or_else(|p| p.into_inner());
+        Some(inbox.iter().rev().take(limit).cloned().collect())
+    }
+}
+
+/// `n` random bytes from the operating system.
+fn random_bytes<const N: usize>() -> Result<[u8; N], StoreError> {
+    use std::io::Read as _;
+    let mut buf = [0u8; N];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .map_err(|e| StoreError::Sms(SmsError::Delivery(format!("no randomness: {e}"))))?;
+    Ok(buf)
+}
+
+/// A fresh six-digit code from the operating system's randomness (no modulo bias).
+pub fn fresh_code() -> Result<String, StoreError> {
+    loop {
+        let n = u32::from_le_bytes(random_bytes::<4>()?);
+        // 4_294_000_000 is the largest multiple of 1_000_000 below 2^32.
+        if n < 4_294_000_000 {
+            return Ok(format!("{:06}", n % 1_000_000));
+        }
+    }
+}
+
+/// HMAC-SHA256 keyed by the row's salt over phone, purpose and code, as hex.
+pub fn code_hash(salt: &[u8], phone: &str, purpose: &str, code: &str) -> String {
+    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(salt).expect("HMAC takes any key length");
+    for part in [phone, purpose, code] {
+        mac.update(&(part.len() as u64).to_be_bytes());
+        mac.update(part.as_bytes());
+    }
+    hex::encode(mac.finalize().into_bytes())
+}
+
+fn retry_refusal(scope: LimitScope, retry_at: i64, now: Timestamp) -> StoreError {
+    let retry_after_secs = (retry_at - now.as_second()).max(1);
+    StoreError::SmsRateLimited {
+        scope,
+        retry_after_secs,
+    }
+}
+
+/// Refuse when a limit is reached, with the time the oldest counted code leaves its window.
+fn check_limits(
     conn: &dyn Sql,
-    gateway: &dyn SmsGateway,
     phone: &str,
     purpose: &str,
-    body_template: &str,
+    kiosk: &str,
     now: Timestamp,
-) -> Result<(i64, Timestamp), crate::store::StoreError> {
-    let code = fresh_code(now);
-    let body = body_template.replace("{code}", &code);
-    let expires = now + CODE_VALIDITY;
-    let id: i64 = conn.one(
-        "INSERT INTO sms_outbox (phone, purpose, code, body, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
-        &sql_params![phone, purpose, code, &body, now.as_second(), expires.as_second()],
-    )?;
-    gateway.deliver(&SmsMessage {
-        phone: phone.to_string(),
-        body,
-    })?;
-    Ok((id, expires))
+) -> Result<(), StoreError> {
+    for l in LIMITS {
+        let since = (now - l.window).as_second();
+        let (column, value) = match l.scope {
+            LimitScope::Phone => ("phone", phone),
+            LimitScope::Kiosk => ("kiosk_id", kiosk),
+            // Registration is bounded by the phone's limits; a filing attempt by its own.
+            LimitScope::Attempt if purpose.starts_with("filing:") => ("purpose", purpose),
+            LimitScope::Attempt => continue,
+        };
+        let sql = format!(
+            "SELECT created_at FROM sms_codes WHERE {column} = ?1 AND created_at > ?2 ORDER BY created_at DESC LIMIT ?3"
+        );
+        let rows = conn.query(&sql, &sql_params![value, since, l.max])?;
+        if rows.len() as i64 >= l.max {
+            let oldest: i64 = rows[rows.len() - 1].get(0)?;
+            return Err(retry_refusal(l.scope, oldest + l.window.as_secs(), now));
+        }
+    }
+    Ok(())
 }
 
-/// Check `code` against the latest unused, unexpired code for `purpose` to `phone`; mark it used.
-/// A wrong code counts an attempt (the caller commits it, see `SqlitePlatform::with_tx`); after
-/// [`MAX_FAILED_ATTEMPTS`] the code expires.
+/// Clear the hashes of codes no longer usable and delete rows the limits no longer need.
+pub fn purge(conn: &dyn Sql, now: Timestamp) -> Result<(), SqlError> {
+    conn.exec(
+        "UPDATE sms_codes SET code_hash = NULL, salt = NULL WHERE code_hash IS NOT NULL AND expires_at <= ?1",
+        &sql_params![now.as_second()],
+    )?;
+    conn.exec(
+        "DELETE FROM sms_codes WHERE created_at <= ?1",
+        &sql_params![(now - KEEP_FOR_LIMITS).as_second()],
+    )?;
+    Ok(())
+}
+
+/// A code recorded (hashed) and ready to deliver once the transaction commits.
+#[derive(Clone)]
+pub struct Pending {
+    pub message: SmsMessage,
+    pub expires_at: Timestamp,
+}
+
+/// Check the limits, draw a code and record its hash (inside the caller's write transaction).
+/// The caller delivers [`Pending::message`] after the commit ([`deliver`]).
+pub fn issue_code(
+    conn: &dyn Sql,
+    kiosk: &str,
+    phone: &str,
+    purpose: &str,
+    template: SmsTemplate,
+    now: Timestamp,
+) -> Result<Pending, StoreError> {
+    purge(conn, now)?;
+    check_limits(conn, phone, purpose, kiosk, now)?;
+    let code = fresh_code()?;
+    let salt = random_bytes::<16>()?;
+    let hash = code_hash(&salt, phone, purpose, &code);
+    let expires = now + CODE_VALIDITY;
+    let id: i64 = conn.one(
+        "INSERT INTO sms_codes (phone, purpose, kiosk_id, salt, code_hash, created_at, sent_minute, expires_at, delivery)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending') RETURNING id",
+        &sql_params![
+            phone,
+            purpose,
+            kiosk,
+            hex::encode(salt),
+            hash,
+            now.as_second(),
+            now.as_second().div_euclid(60),
+            expires.as_second()
+        ],
+    )?;
+    Ok(Pending {
+        message: SmsMessage {
+            id,
+            phone: phone.to_string(),
+            template,
+            code,
+            at: now,
+        },
+        expires_at: expires,
+    })
+}
+
+/// After the gateway answered: mark the row sent (with the provider's reference) or failed (its
+/// hash cleared: the code was never delivered).
+pub fn record_delivery(
+    conn: &dyn Sql,
+    id: i64,
+    outcome: &Result<Delivered, SmsError>,
+    now: Timestamp,
+) -> Result<(), SqlError> {
+    match outcome {
+        Ok(d) => conn.exec(
+            "UPDATE sms_codes SET delivery = 'sent', provider_ref = ?2 WHERE id = ?1",
+            &sql_params![id, d.provider_ref.clone()],
+        ),
+        Err(_) => conn.exec(
+            "UPDATE sms_codes SET delivery = 'failed', code_hash = NULL, salt = NULL, expires_at = ?2 WHERE id = ?1",
+            &sql_params![id, now.as_second()],
+        ),
+    }
+    .map(|_| ())
+}
+
+/// Check `code` against the latest usable code for `purpose` to `phone`; mark it used (its hash
+/// cleared). A wrong code counts an attempt (the caller commits it, see
+/// [`StoreError::keeps_writes`]); after [`MAX_FAILED_ATTEMPTS`] the code is burned.
 pub fn consume_code(
     conn: &dyn Sql,
     phone: &str,
     purpose: &str,
     code: &str,
     now: Timestamp,
-) -> Result<(), crate::store::StoreError> {
-    let row: Option<(i64, String)> = match conn.query_opt(
-        "SELECT id, code FROM sms_outbox WHERE phone = ?1 AND purpose = ?2 AND used_at IS NULL AND expires_at > ?3 ORDER BY id DESC LIMIT 1",
+) -> Result<(), StoreError> {
+    let row = conn.query_opt(
+        "SELECT id, salt, code_hash FROM sms_codes
+         WHERE phone = ?1 AND purpose = ?2 AND used_at IS NULL AND code_hash IS NOT NULL AND expires_at > ?3
+         ORDER BY id DESC LIMIT 1",
         &sql_params![phone, purpose, now.as_second()],
-    )? {
-        Some(r) => Some((r.get(0)?, r.get(1)?)),
-        None => None,
+    )?;
+    let Some(r) = row else {
+        return Err(StoreError::SmsCodeExpired);
     };
-    let Some((id, want)) = row else {
-        return Err(crate::store::StoreError::SmsCodeExpired);
-    };
-    if want != code.trim() {
+    let (id, salt, want): (i64, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+    let salt = hex::decode(&salt).map_err(|e| StoreError::Corrupt(format!("sms salt: {e}")))?;
+    let got = code_hash(&salt, phone, purpose, code.trim());
+    let same = got.len() == want.len()
+        && got
+            .bytes()
+            .zip(want.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if !same {
         conn.exec(
-            "UPDATE sms_outbox SET failed_attempts = failed_attempts + 1,
+            "UPDATE sms_codes SET failed_attempts = failed_attempts + 1,
+                 code_hash = CASE WHEN failed_attempts + 1 >= ?2 THEN NULL ELSE code_hash END,
+                 salt = CASE WHEN failed_attempts + 1 >= ?2 THEN NULL ELSE salt END,
                  expires_at = CASE WHEN failed_attempts + 1 >= ?2 THEN ?3 ELSE expires_at END
              WHERE id = ?1",
             &sql_params![id, MAX_FAILED_ATTEMPTS, now.as_second()],
         )?;
-        return Err(crate::store::StoreError::SmsCodeWrong);
+        return Err(StoreError::SmsCodeWrong);
     }
     conn.exec(
-        "UPDATE sms_outbox SET used_at = ?1 WHERE id = ?2",
+        "UPDATE sms_codes SET used_at = ?1, code_hash = NULL, salt = NULL WHERE id = ?2",
         &sql_params![now.as_second(), id],
     )?;
     Ok(())
 }
 
-/// One outbox row, for the demo's mail-catcher view.
+/// One code as the operator sees it (`kiosk platform sms-outbox`): never the code. `message`:
+/// the text the demo phone received, when this process's demo gateway delivered it.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct OutboxEntry {
     pub id: i64,
-    pub phone: String,
+    pub phone_masked: String,
     pub purpose: String,
-    pub code: String,
-    pub body: String,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
     pub used: bool,
+    pub failed_attempts: i64,
+    /// `pending`, `sent` or `failed`.
+    pub delivery: String,
+    pub message: Option<DemoSms>,
 }
 
-/// The latest `limit` outbox rows, newest first.
+/// The latest `limit` codes, newest first.
 pub fn outbox(conn: &dyn Sql, limit: u32) -> Result<Vec<OutboxEntry>, SqlError> {
     conn.query(
-        "SELECT id, phone, purpose, code, body, created_at, expires_at, used_at FROM sms_outbox ORDER BY id DESC LIMIT ?1",
+        "SELECT id, phone, purpose, created_at, expires_at, used_at, failed_attempts, delivery FROM sms_codes ORDER BY id DESC LIMIT ?1",
         &sql_params![limit],
     )?
     .iter()
     .map(|r| {
         Ok(OutboxEntry {
             id: r.get(0)?,
-            phone: r.get(1)?,
+            phone_masked: crate::privacy::mask_text(&r.get::<String>(1)?),
             purpose: r.get(2)?,
-            code: r.get(3)?,
-            body: r.get(4)?,
-            created_at: ts(r.get(5)?),
-            expires_at: ts(r.get(6)?),
-            used: r.get::<Option<i64>>(7)?.is_some(),
+            created_at: ts(r.get(3)?),
+            expires_at: ts(r.get(4)?),
+            used: r.get::<Option<i64>>(5)?.is_some(),
+            failed_attempts: r.get(6)?,
+            delivery: r.get(7)?,
+            message: None,
         })
     })
     .collect()
@@ -163,24 +499,29 @@ fn ts(s: i64) -> Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{StoreError, schema};
+    use crate::store::schema;
+
+    fn issue(conn: &rusqlite::Connection, g: &DemoSmsGateway, now: Timestamp) -> String {
+        let p = issue_code(
+            conn,
+            "K1",
+            "13800001234",
+            "register",
+            SmsTemplate::Register,
+            now,
+        )
+        .unwrap();
+        let out = g.deliver(&p.message);
+        record_delivery(conn, p.message.id, &out, now).unwrap();
+        g.demo_inbox(1).unwrap()[0].code.clone()
+    }
 
     #[test]
     fn a_code_is_accepted_once_and_refused_when_wrong_or_expired() {
         let conn = schema::open_in_memory().unwrap();
+        let g = DemoSmsGateway::default();
         let now: Timestamp = "2022-10-24T11:00:00+08:00".parse().unwrap();
-        issue_code(
-            &conn,
-            &DemoSmsGateway,
-            "13800001234",
-            "register",
-            "码{code}",
-            now,
-        )
-        .unwrap();
-        let code: String = conn
-            .query_row("SELECT code FROM sms_outbox", [], |r| r.get(0))
-            .unwrap();
+        let code = issue(&conn, &g, now);
         assert_eq!(code.len(), 6);
         let wrong = if code == "000000" { "111111" } else { "000000" };
         assert!(matches!(
@@ -189,6 +530,10 @@ mod tests {
         ));
         assert!(matches!(
             consume_code(&conn, "13800001234", "other", &code, now),
+            Err(StoreError::SmsCodeExpired)
+        ));
+        assert!(matches!(
+            consume_code(&conn, "13900001234", "register", &code, now),
             Err(StoreError::SmsCodeExpired)
         ));
         assert!(matches!(
@@ -203,13 +548,235 @@ mod tests {
         let out = outbox(&conn, 10).unwrap();
         assert_eq!(out.len(), 1);
         assert!(out[0].used);
-        assert!(out[0].body.contains(&code));
+        assert_eq!(out[0].delivery, "sent");
+        assert!(g.demo_inbox(1).unwrap()[0].text.contains(&code));
     }
 
     #[test]
-    fn fresh_codes_differ() {
-        let now = Timestamp::UNIX_EPOCH;
-        let codes: std::collections::BTreeSet<String> = (0..50).map(|_| fresh_code(now)).collect();
+    fn the_row_keeps_a_salted_hash_never_the_code_and_clears_it_once_used() {
+        let conn = schema::open_in_memory().unwrap();
+        let g = DemoSmsGateway::default();
+        let now: Timestamp = "2022-10-24T11:00:00+08:00".parse().unwrap();
+        let code = issue(&conn, &g, now);
+        let (salt, hash): (String, String) = conn
+            .query_row("SELECT salt, code_hash FROM sms_codes", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert!(!salt.contains(&code) && !hash.contains(&code));
+        assert_eq!(
+            hash,
+            code_hash(
+                &hex::decode(&salt).unwrap(),
+                "13800001234",
+                "register",
+                &code
+            )
+        );
+        consume_code(&conn, "13800001234", "register", &code, now).unwrap();
+        let cleared: (Option<String>, Option<String>) = conn
+            .query_row("SELECT salt, code_hash FROM sms_codes", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(cleared, (None, None));
+    }
+
+    #[test]
+    fn limits_per_phone_say_when_to_try_again() {
+        let conn = schema::open_in_memory().unwrap();
+        let g = DemoSmsGateway::default();
+        let t0: Timestamp = "2022-10-24T11:00:00+08:00".parse().unwrap();
+        issue(&conn, &g, t0);
+        let e = issue_code(
+            &conn,
+            "K1",
+            "13800001234",
+            "register",
+            SmsTemplate::Register,
+            t0 + SignedDuration::from_secs(20),
+        )
+        .err()
+        .unwrap();
+        assert!(matches!(
+            e,
+            StoreError::SmsRateLimited {
+                scope: LimitScope::Phone,
+                retry_after_secs: 40
+            }
+        ));
+        for m in 1..5 {
+            issue(&conn, &g, t0 + SignedDuration::from_mins(m));
+        }
+        let e = issue_code(
+            &conn,
+            "K1",
+            "13800001234",
+            "register",
+            SmsTemplate::Register,
+            t0 + SignedDuration::from_mins(10),
+        )
+        .err()
+        .unwrap();
+        assert!(matches!(
+            e,
+            StoreError::SmsRateLimited {
+                scope: LimitScope::Phone,
+                retry_after_secs: 3000
+            }
+        ));
+        assert!(
+            e.to_string().contains("50分钟") && e.to_string().contains("50 min"),
+            "{e}"
+        );
+        // An hour after the first, one more.
+        issue(&conn, &g, t0 + SignedDuration::from_mins(60));
+    }
+
+    #[test]
+    fn a_filing_attempt_gets_three_codes_a_day() {
+        let conn = schema::open_in_memory().unwrap();
+        let t0: Timestamp = "2022-10-24T11:00:00+08:00".parse().unwrap();
+        let send = |m: i64, phone: &str| {
+            issue_code(
+                &conn,
+                "K1",
+                phone,
+                "filing:1:2",
+                SmsTemplate::FilingConsent {
+                    plate: "渝A12345".into(),
+                },
+                t0 + SignedDuration::from_mins(m),
+            )
+        };
+        send(0, "13800001234").unwrap();
+        send(2, "13800001234").unwrap();
+        send(4, "13800001234").unwrap();
+        let e = send(6, "13800001234").err().unwrap();
+        assert!(matches!(
+            e,
+            StoreError::SmsRateLimited {
+                scope: LimitScope::Attempt,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_kiosk_sends_sixty_codes_an_hour() {
+        let conn = schema::open_in_memory().unwrap();
+        let t0: Timestamp = "2022-10-24T11:00:00+08:00".parse().unwrap();
+        for n in 0..60 {
+            issue_code(
+                &conn,
+                "K1",
+                &format!("1380000{n:04}"),
+                "register",
+                SmsTemplate::Register,
+                t0,
+            )
+            .unwrap();
+        }
+        let e = issue_code(
+            &conn,
+            "K1",
+            "13900000000",
+            "register",
+            SmsTemplate::Register,
+            t0 + SignedDuration::from_mins(1),
+        )
+        .err()
+        .unwrap();
+        assert!(matches!(
+            e,
+            StoreError::SmsRateLimited {
+                scope: LimitScope::Kiosk,
+                retry_after_secs: 3540
+            }
+        ));
+        assert!(
+            e.to_string()
+                .contains("本机发送短信过于频繁，请59分钟后再试"),
+            "{e}"
+        );
+        issue_code(
+            &conn,
+            "K2",
+            "13900000000",
+            "register",
+            SmsTemplate::Register,
+            t0,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_failed_delivery_leaves_no_usable_code() {
+        let conn = schema::open_in_memory().unwrap();
+        let now: Timestamp = "2022-10-24T11:00:00+08:00".parse().unwrap();
+        let p = issue_code(
+            &conn,
+            "K1",
+            "13800001234",
+            "register",
+            SmsTemplate::Register,
+            now,
+        )
+        .unwrap();
+        record_delivery(
+            &conn,
+            p.message.id,
+            &Err(SmsError::Delivery("down".into())),
+            now,
+        )
+        .unwrap();
+        assert!(matches!(
+            consume_code(&conn, "13800001234", "register", &p.message.code, now),
+            Err(StoreError::SmsCodeExpired)
+        ));
+        assert_eq!(outbox(&conn, 1).unwrap()[0].delivery, "failed");
+    }
+
+    #[test]
+    fn old_rows_are_purged() {
+        let conn = schema::open_in_memory().unwrap();
+        let g = DemoSmsGateway::default();
+        let t0: Timestamp = "2022-10-24T11:00:00+08:00".parse().unwrap();
+        issue(&conn, &g, t0);
+        purge(&conn, t0 + CODE_VALIDITY).unwrap();
+        let h: Option<String> = conn
+            .query_row("SELECT code_hash FROM sms_codes", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(h, None);
+        purge(&conn, t0 + KEEP_FOR_LIMITS).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM sms_codes", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn fresh_codes_differ_and_have_six_digits() {
+        let codes: std::collections::BTreeSet<String> =
+            (0..50).map(|_| fresh_code().unwrap()).collect();
         assert!(codes.len() > 45);
+        assert!(
+            codes
+                .iter()
+                .all(|c| c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit()))
+        );
+    }
+
+    #[test]
+    fn the_message_debug_never_shows_the_code_or_the_phone() {
+        let m = SmsMessage {
+            id: 1,
+            phone: "13812345678".into(),
+            template: SmsTemplate::Register,
+            code: "987654".into(),
+            at: Timestamp::UNIX_EPOCH,
+        };
+        let d = format!("{m:?}");
+        assert!(!d.contains("987654") && !d.contains("13812345678"), "{d}");
     }
 }

@@ -509,6 +509,8 @@ fn backend(lang: Language, e: &BackendError) -> String {
         }
         BackendError::WrongCode if zh => "验证码错误或已失效，请重新输入。".into(),
         BackendError::WrongCode => "The code is wrong or expired; enter it again.".into(),
+        BackendError::TryLater { zh: m, .. } if zh => m.clone(),
+        BackendError::TryLater { en, .. } => en.clone(),
         BackendError::Invalid(_) if zh => "输入有误，请检查后重试。".into(),
         BackendError::Invalid(_) => "The input is not valid; check and retry.".into(),
         BackendError::Unavailable(_) => tr(lang, T::Unavailable).into(),
@@ -815,6 +817,18 @@ pub fn message(lang: Language, m: &Message) -> String {
         }
         Message::WrongPin if zh => "密码错误。".into(),
         Message::WrongPin => "Wrong PIN.".into(),
+        Message::PinWait { until } if zh => {
+            format!("密码错误，请于 {} 后再试。", local_hm_s(*until))
+        }
+        Message::PinWait { until } => format!("Wrong PIN. Try again after {}.", local_hm_s(*until)),
+        Message::PinLocked { until } if zh => format!(
+            "连续 5 次密码错误，运维界面已锁定至 {}。",
+            local_hm_s(*until)
+        ),
+        Message::PinLocked { until } => format!(
+            "5 wrong PINs: the operator screen is locked until {}.",
+            local_hm_s(*until)
+        ),
         Message::BadEntry if zh => "号码或验证码格式不正确。".into(),
         Message::BadEntry => "The number or code is not well-formed.".into(),
         Message::NothingSelected if zh => "请先勾选要处理的违法。".into(),
@@ -840,6 +854,13 @@ pub fn message(lang: Language, m: &Message) -> String {
         Message::Offline => tr(lang, T::Offline).into(),
         Message::StaffCalled => tr(lang, T::StaffCalled).into(),
     }
+}
+
+/// `HH:MM:SS` in UTC+8 (the PIN delay is seconds long).
+fn local_hm_s(t: jiff::Timestamp) -> String {
+    crate::rules::maintenance::local_time(t)
+        .strftime("%H:%M:%S")
+        .to_string()
 }
 
 #[cfg(test)]

@@ -106,13 +106,32 @@ impl KioskIdentity {
         }
     }
 
-    /// Read a key file written by `kiosk keygen` (64 hex digits of the private seed).
+    /// Read a key file written by `kiosk keygen` (64 hex digits of the private seed); refused
+    /// when its mode lets group or others at it (as the platform's key files are).
     pub fn from_key_file(kiosk_id: impl Into<String>, path: &Path) -> Result<Self, AuthError> {
+        use std::io::Read as _;
+        use std::os::unix::fs::PermissionsExt as _;
         let err = |detail: String| AuthError::KeyFile {
             path: path.display().to_string(),
             detail,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        let file = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
+        let mode = file
+            .metadata()
+            .map_err(|e| err(e.to_string()))?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(err(format!(
+                "mode {mode:o} lets its group or others read it; `chmod 600 {}`",
+                path.display()
+            )));
+        }
+        let mut text = String::new();
+        file.take(1024)
+            .read_to_string(&mut text)
+            .map_err(|e| err(e.to_string()))?;
         let seed: [u8; 32] = hex::decode(text.trim())
             .ok()
             .and_then(|b| b.try_into().ok())
@@ -248,6 +267,9 @@ mod tests {
         assert_eq!(id.public_key_hex(), public);
         assert_eq!(parse_public_key(&public).unwrap().to_bytes().len(), 32);
         assert!(generate_key_file(&path).is_err(), "never overwrites a key");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = KioskIdentity::from_key_file("CQ-1", &path).unwrap_err();
+        assert!(e.to_string().contains("chmod 600"), "{e}");
         assert_ne!(public, KioskIdentity::demo().public_key_hex());
     }
 }

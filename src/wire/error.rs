@@ -41,6 +41,7 @@ pub fn status(e: &StoreError) -> u16 {
     match e {
         StoreError::InFlight => 409,
         StoreError::Unauthorized(_) => 401,
+        StoreError::SmsRateLimited { .. } => 429,
         StoreError::Sqlite(_)
         | StoreError::Remote {
             code: "database_unavailable",
@@ -81,6 +82,13 @@ pub fn body(e: &StoreError) -> ErrorBody {
         | StoreError::Unauthorized(a)
         | StoreError::Sms(sms::SmsError::Delivery(a))
         | StoreError::PaymentProvider(payment::ProviderError::Declined(a)) => put("arg", a),
+        StoreError::SmsRateLimited {
+            scope,
+            retry_after_secs,
+        } => {
+            put("scope", scope.code());
+            put("retry_after_secs", &retry_after_secs.to_string());
+        }
         StoreError::FilingAlreadyReviewed { state, wanted } => {
             put("state", state);
             put("wanted", wanted);
@@ -119,13 +127,14 @@ const PAYMENT_REFUSALS: [PaymentRefusal; 3] = [
     PaymentRefusal::MaintenanceWindow,
 ];
 
-const TOKEN_ERRORS: [TokenError; 6] = [
+const TOKEN_ERRORS: [TokenError; 7] = [
     TokenError::Malformed,
     TokenError::BadSignature,
     TokenError::UnknownKey,
     TokenError::Expired,
     TokenError::NotYetValid,
     TokenError::NoSigningKey,
+    TokenError::ValidityTooLong,
 ];
 
 /// The codes that name a failure with no local form (rebuilt as [`StoreError::Remote`]).
@@ -176,6 +185,17 @@ pub fn rebuild(status: u16, b: ErrorBody) -> StoreError {
         "sms_gateway_failed" => return StoreError::Sms(sms::SmsError::Delivery(d("arg"))),
         "payment_provider_failed" => {
             return StoreError::PaymentProvider(payment::ProviderError::Declined(d("arg")));
+        }
+        "sms_rate_limited" => {
+            if let (Some(scope), Ok(retry_after_secs)) = (
+                sms::LimitScope::parse(&d("scope")),
+                d("retry_after_secs").parse::<i64>(),
+            ) {
+                return StoreError::SmsRateLimited {
+                    scope,
+                    retry_after_secs,
+                };
+            }
         }
         "filing_already_reviewed" => {
             return StoreError::FilingAlreadyReviewed {
@@ -252,6 +272,10 @@ mod tests {
             StoreError::TokenOwnerMismatch,
             StoreError::SmsCodeWrong,
             StoreError::SmsCodeExpired,
+            StoreError::SmsRateLimited {
+                scope: sms::LimitScope::Phone,
+                retry_after_secs: 40,
+            },
             StoreError::RegisteredWithOtherPhone,
             StoreError::BadPhone,
             StoreError::Invalid("plate".into()),
@@ -322,6 +346,13 @@ mod tests {
         assert_eq!(status(&StoreError::IdempotencyKeyReused), 422);
         assert_eq!(status(&StoreError::InFlight), 409);
         assert_eq!(status(&StoreError::Unauthorized("x".into())), 401);
+        assert_eq!(
+            status(&StoreError::SmsRateLimited {
+                scope: crate::store::sms::LimitScope::Phone,
+                retry_after_secs: 1
+            }),
+            429
+        );
         assert_eq!(status(&StoreError::Corrupt("x".into())), 500);
     }
 

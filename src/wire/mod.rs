@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod heartbeat;
 pub mod ops;
 
 use sha2::{Digest, Sha256};

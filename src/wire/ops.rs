@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{IdNumber, Plate};
 use crate::store::platform::{
     DecisionNumber, FeedbackRequest, FilingRequest, HandleRequest, KioskEventRequest, PayRequest,
-    ReceiptKind, RegisterRequest, VehicleKey,
+    ReceiptKind, RegisterRequest, SealRequest, VehicleKey,
 };
 
 /// Every operation the server exposes.
@@ -38,10 +38,11 @@ pub enum Op {
     VerifyVehicleQr,
     SmsOutbox,
     KioskEvent,
+    SealReceipt,
 }
 
 impl Op {
-    pub const ALL: [Op; 23] = [
+    pub const ALL: [Op; 24] = [
         Op::Person,
         Op::Vehicles,
         Op::Violations,
@@ -65,6 +66,7 @@ impl Op {
         Op::VerifyVehicleQr,
         Op::SmsOutbox,
         Op::KioskEvent,
+        Op::SealReceipt,
     ];
 
     /// The name in the path, `snake_case` like the trait's method.
@@ -93,6 +95,7 @@ impl Op {
             Op::VerifyVehicleQr => "verify_vehicle_qr",
             Op::SmsOutbox => "sms_outbox",
             Op::KioskEvent => "kiosk_event",
+            Op::SealReceipt => "seal_receipt",
         }
     }
 
@@ -178,6 +181,9 @@ pub type FileBody = WithNow<FilingRequest>;
 pub type HandleBody = WithNow<HandleRequest>;
 pub type PayBody = WithNow<PayRequest>;
 pub type FeedbackBody = WithNow<FeedbackRequest>;
+/// `seal_receipt` (a look-up: it writes nothing; the server writes the authenticated kiosk id
+/// over the request's).
+pub type SealBody = WithNow<SealRequest>;
 
 /// `review_filing`.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -82,6 +82,15 @@ pub fn start_server(db: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Server {
     Server { child, url }
 }
 
+/// A server configuration (`kiosk serve --config FILE`) in `dir` running the demo parts without
+/// the demo identity (`demo = true` in the file, no `--demo`): servers of listed kiosks on the
+/// demo city. Returns the path as a string for the arguments.
+pub fn demo_parts_config(dir: &Path) -> String {
+    let path = dir.join("serve-demo-parts.toml");
+    std::fs::write(&path, "demo = true\n").expect("write the server's config");
+    path.display().to_string()
+}
+
 /// A demo server (`--demo`: the built-in demo identity is accepted).
 pub fn start_demo_server(db: &Path) -> Server {
     start_server(db, &["--demo"])

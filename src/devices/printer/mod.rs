@@ -5,7 +5,7 @@
 pub mod escpos;
 pub mod font;
 pub mod queue;
-pub mod receipt_code;
+pub use crate::domain::receipt_code;
 pub mod receipts;
 pub mod render;
 pub mod status;
@@ -286,5 +286,31 @@ mod tests {
         let img = image::open(&st.pngs[0]).unwrap();
         assert_eq!(img.width(), 384);
         assert!(st.unknown[0].is_empty());
+    }
+
+    /// A demo kiosk prints for months: the simulator keeps the last SIM_KEEP jobs and PNG files
+    /// and deletes older files, numbering them on.
+    #[test]
+    fn the_simulator_keeps_only_the_last_receipts() {
+        use transport::{SIM_KEEP, SimTransport, Transport};
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = SimTransport::new(Paper::Mm58, Some(dir.path().to_path_buf()));
+        let job = b"\x1b@hello\n".to_vec();
+        for _ in 0..SIM_KEEP + 7 {
+            t.write_all(&job).unwrap();
+        }
+        let st = t.state.lock().unwrap();
+        assert_eq!(st.total, (SIM_KEEP + 7) as u64);
+        assert_eq!(st.jobs.len(), SIM_KEEP);
+        assert_eq!(st.unknown.len(), SIM_KEEP);
+        assert_eq!(st.pngs.len(), SIM_KEEP);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), SIM_KEEP);
+        assert!(!dir.path().join("receipt-7.png").exists());
+        assert!(dir.path().join("receipt-8.png").exists());
+        assert!(
+            dir.path()
+                .join(format!("receipt-{}.png", SIM_KEEP + 7))
+                .exists()
+        );
     }
 }

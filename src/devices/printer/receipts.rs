@@ -9,7 +9,7 @@ use jiff::Timestamp;
 
 use super::escpos::{Align, EscPos, Paper, QrEc};
 use super::font::text_columns;
-pub use super::receipt_code::{ReceiptCode, ReceiptCodeError, ReceiptKind};
+pub use super::receipt_code::{ReceiptCode, ReceiptCodeError, ReceiptKind, ReceiptSeal};
 use crate::domain::Fen;
 pub use crate::domain::receipt::{
     HandlingReceipt, PaymentReceipt, PenaltyDecision, PrintJob, Receipt, TestPage, VehicleQrSlip,
@@ -124,11 +124,13 @@ impl Doc {
         self.rule();
         self.field("自助机编号：", kiosk_id);
         self.p.align(Align::Center);
-        let module = match self.p.paper() {
+        let preferred = match self.p.paper() {
             Paper::Mm58 => 5,
             Paper::Mm80 => 6,
         };
-        self.p.qr(&code.encode(), module, QrEc::M);
+        let data = code.encode();
+        let module = fit_module(&data, self.p.paper(), preferred);
+        self.p.qr(&data, module, QrEc::M);
         self.p.line("扫码核验本凭证");
         self.p.align(Align::Left);
         self.p.cut();
@@ -136,6 +138,18 @@ impl Doc {
     fn finish(self) -> Vec<u8> {
         self.p.finish()
     }
+}
+
+/// The largest module size up to `preferred` dots at which the QR code of `data` (level M) fits
+/// the paper's width with its 4-module quiet zone on each side (a sealed code naming many
+/// decisions needs a larger QR version); at least 2 dots.
+fn fit_module(data: &str, paper: Paper, preferred: u8) -> u8 {
+    let Ok(code) = qrcode::QrCode::with_error_correction_level(data, qrcode::EcLevel::M) else {
+        return preferred;
+    };
+    let modules = code.width() as u32 + 8;
+    let fits = (paper.dots() / modules).clamp(2, u32::from(preferred));
+    fits as u8
 }
 
 impl HandlingReceipt {
@@ -146,6 +160,7 @@ impl HandlingReceipt {
             number: self.decision_number.clone(),
             amount: self.total_fine(),
             at: local_time(self.handled_at),
+            seal: None,
         }
     }
 
@@ -189,13 +204,18 @@ impl HandlingReceipt {
 }
 
 impl PaymentReceipt {
+    /// The platform's sealed code when it gave one, else the unsealed code of this receipt.
     pub fn code(&self) -> ReceiptCode {
+        if let Some(sealed) = &self.sealed_code {
+            return sealed.as_ref().clone();
+        }
         ReceiptCode {
             kind: ReceiptKind::Payment,
             kiosk_id: self.kiosk_id.clone(),
             number: self.decision_number.clone(),
             amount: self.total(),
             at: local_time(self.paid_at),
+            seal: None,
         }
     }
 
@@ -233,6 +253,7 @@ impl PenaltyDecision {
             number: self.decision_number.clone(),
             amount: self.violation.fine,
             at: local_time(self.decided_at),
+            seal: None,
         }
     }
 
@@ -402,6 +423,7 @@ pub mod samples {
             method: "微信支付".into(),
             transaction_number: "4200002026112509415512345678".into(),
             paid_at: bj(date(2026, 11, 25).at(9, 41, 55, 0)),
+            sealed_code: None,
         }
     }
 
@@ -588,6 +610,29 @@ mod tests {
     }
 
     #[test]
+    fn a_sealed_payment_receipt_prints_the_platforms_code_and_it_scans_back() {
+        let mut r = samples::payment("CQ-DEMO-0001");
+        let sealed = ReceiptCode {
+            seal: Some(ReceiptSeal {
+                key_id: "receipt-2026a".into(),
+                signature: "A".repeat(86),
+            }),
+            number: (0..crate::domain::receipt_code::MAX_NUMBERS)
+                .map(|i| format!("500120261125{i:08}"))
+                .collect::<Vec<_>>()
+                .join("+"),
+            ..r.code()
+        };
+        r.sealed_code = Some(Box::new(sealed.clone()));
+        for paper in [Paper::Mm58, Paper::Mm80] {
+            let canvas = render::render(&render::parse(&r.escpos(paper)), paper);
+            let text = decode_qr(&canvas.to_image());
+            assert_eq!(text, vec![sealed.encode()], "{paper:?}");
+            assert_eq!(ReceiptCode::parse(&text[0]).unwrap(), sealed);
+        }
+    }
+
+    #[test]
     fn handling_receipt_58mm_png() {
         let bytes = samples::handling("CQ-DEMO-0001").escpos(Paper::Mm58);
         let png = render::render(&render::parse(&bytes), Paper::Mm58)
@@ -617,6 +662,12 @@ mod tests {
             "CQKIOSK-RCPT/1|H|K|N|1",
             "CQKIOSK-RCPT/1|H|K|N|1|20261125093000|extra",
             "CQKIOSK-RCPT/1|H|K K|N|1|20261125093000",
+            "CQKIOSK-RCPT/1|H|K|N+|1|20261125093000",
+            "CQKIOSK-RCPT/2|H|K|N|1|20261125093000",
+            "CQKIOSK-RCPT/2|H|K|N|1|20261125093000|k1",
+            "CQKIOSK-RCPT/2|H|K|N|1|20261125093000|k|1|AAAA",
+            "CQKIOSK-RCPT/2|H|K|N|1|20261125093000|bad kid|AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "CQKIOSK-RCPT/2|H|K|N|1|20261125093000|k1|AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
         ] {
             assert!(ReceiptCode::parse(bad).is_err(), "{bad:?}");
         }

@@ -364,16 +364,22 @@ impl Transport for UsbTransport {
     }
 }
 
+/// How many jobs (and their PNG files) the simulated printer keeps: a demo kiosk runs for months,
+/// and a printer that kept every receipt would grow without end (`kiosk bench soak` found it).
+pub const SIM_KEEP: usize = 50;
+
 /// The simulated printer's state, shared with whoever shows or inspects it.
 #[derive(Debug, Default)]
 pub struct SimPrinterState {
     pub status: PrinterStatus,
-    /// Every job received, in order.
+    /// The last [`SIM_KEEP`] jobs received, in order.
     pub jobs: Vec<Vec<u8>>,
-    /// PNGs written, in order.
+    /// The last [`SIM_KEEP`] PNGs written, in order (older files are deleted).
     pub pngs: Vec<PathBuf>,
-    /// Bytes the interpreter did not understand, per job.
+    /// Bytes the interpreter did not understand, per kept job.
     pub unknown: Vec<Vec<(usize, u8)>>,
+    /// Jobs received since the printer was opened (the PNG files are numbered by it).
+    pub total: u64,
 }
 
 /// `sim`: interprets each job and renders it to `out_dir/receipt-N.png`.
@@ -401,8 +407,13 @@ impl Transport for SimTransport {
             return Ok(());
         }
         let ops = render::parse(bytes);
+        st.total += 1;
         st.unknown.push(render::unknown_bytes(&ops));
         st.jobs.push(bytes.to_vec());
+        if st.jobs.len() > SIM_KEEP {
+            st.jobs.remove(0);
+            st.unknown.remove(0);
+        }
         if let Some(dir) = &self.out_dir {
             let target = format!("sim ({})", dir.display());
             let io = |source| PrinterError::Io {
@@ -413,9 +424,15 @@ impl Transport for SimTransport {
             let png = render::render(&ops, self.paper)
                 .to_png()
                 .map_err(|e| io(io::Error::other(e)))?;
-            let path = dir.join(format!("receipt-{}.png", st.jobs.len()));
+            let path = dir.join(format!("receipt-{}.png", st.total));
             std::fs::write(&path, png).map_err(io)?;
             st.pngs.push(path);
+            if st.pngs.len() > SIM_KEEP {
+                let old = st.pngs.remove(0);
+                if let Err(e) = std::fs::remove_file(&old) {
+                    tracing::warn!(error = %e, "an old simulated receipt image was not removed");
+                }
+            }
         }
         Ok(())
     }

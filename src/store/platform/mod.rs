@@ -26,12 +26,14 @@ use crate::domain::{IdNumber, Plate};
 use crate::rules::PolicyBook;
 use crate::rules::payment as pay_rules;
 
+pub mod fleet;
 mod jobs;
 mod lookups;
 mod notify;
 mod ops;
 mod points;
 mod rows;
+mod seal;
 mod types;
 
 pub use jobs::spawn_periodic_revert;
@@ -41,6 +43,7 @@ pub use points::{
     ConfirmError, ConfirmReport, ConfirmedItem, ConfirmsPoints, PendingPoints, PointsConfirmer,
     SimulatedConfirmer, spawn_periodic_confirm,
 };
+pub use seal::MAX_SEALED_DECISIONS;
 pub use types::*;
 
 pub use crate::store::sms::OutboxEntry;
@@ -61,13 +64,20 @@ pub trait Platform: Send + Sync {
         vehicle: &VehicleKey,
         now: Timestamp,
     ) -> Result<ViolationList, StoreError>;
-    /// Send a registration code to `phone`.
-    fn send_register_code(&self, phone: &str, now: Timestamp) -> Result<SmsSent, StoreError>;
+    /// Send a registration code to `phone`, asked for by `kiosk` (its hourly limit; the server
+    /// uses the authenticated kiosk's id, a `RemotePlatform` ignores the argument).
+    fn send_register_code(
+        &self,
+        kiosk: &str,
+        phone: &str,
+        now: Timestamp,
+    ) -> Result<SmsSent, StoreError>;
     /// Register as a user (phone + SMS code). Idempotent for the same phone.
     fn register(&self, req: &RegisterRequest, now: Timestamp) -> Result<PersonView, StoreError>;
     /// Send a filing code to the vehicle's owner (a unit's vehicle: its manager phone).
     fn send_filing_code(
         &self,
+        kiosk: &str,
         applicant: &IdNumber,
         vehicle: &VehicleKey,
         now: Timestamp,
@@ -112,6 +122,9 @@ pub trait Platform: Send + Sync {
         decision_number: &DecisionNumber,
         kind: ReceiptKind,
     ) -> Result<ReceiptView, StoreError>;
+    /// Seal the verification code of the payment receipt of `req`'s paid decisions with the
+    /// platform's receipt key (refused, `receipt_not_found`, while one is not paid).
+    fn seal_receipt(&self, req: &SealRequest, now: Timestamp) -> Result<SealedReceipt, StoreError>;
     /// Record feedback (意见反馈); returns its number.
     fn feedback(&self, req: &FeedbackRequest, now: Timestamp) -> Result<i64, StoreError>;
     /// Record an event a kiosk reports about itself (table `kiosk_events`), which happened `at`;
@@ -147,7 +160,9 @@ pub trait Platform: Send + Sync {
     /// A vehicle-QR token's claims, when its signature and validity hold at `now`.
     fn verify_vehicle_qr(&self, token: &str, now: Timestamp)
     -> Result<VehicleQrClaims, StoreError>;
-    /// The demo SMS outbox, newest first (a development mail catcher: demo only).
+    /// The SMS codes sent, newest first, never a code (`kiosk platform sms-outbox`); with the demo
+    /// gateway each carries the message the demo phone received (a development mail catcher:
+    /// demo only).
     fn sms_outbox(&self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError>;
 }
 
@@ -165,6 +180,8 @@ pub struct StorePlatform<B: Backend> {
     qr: QrKeys,
     sms: Box<dyn SmsGateway>,
     payments: Box<dyn PaymentProvider>,
+    /// Anchors every audit entry a write appends (`store::audit`); the demo key by default.
+    audit_key: super::audit::AuditKey,
 }
 
 /// The local platform: one SQLite file, shared safely by several processes.
@@ -202,6 +219,7 @@ impl<B: Backend> StorePlatform<B> {
             qr,
             sms,
             payments,
+            audit_key: super::audit::AuditKey::demo(),
         }
     }
 
@@ -211,7 +229,7 @@ impl<B: Backend> StorePlatform<B> {
             backend,
             embedded_policy()?,
             QrKeys::demo(),
-            Box::new(DemoSmsGateway),
+            Box::new(DemoSmsGateway::default()),
             Box::new(DemoPaymentProvider),
         ))
     }
@@ -229,6 +247,22 @@ impl<B: Backend> StorePlatform<B> {
         self
     }
 
+    /// Anchor the audit entries with this key (`[audit] key_file`) instead of the demo key.
+    pub fn with_audit_key(mut self, key: super::audit::AuditKey) -> Self {
+        self.audit_key = key;
+        self
+    }
+
+    pub fn audit_key(&self) -> &super::audit::AuditKey {
+        &self.audit_key
+    }
+
+    /// Issue, verify and seal with these keys (`[qr]`, `crate::providers::qr`).
+    pub fn with_qr_keys(mut self, qr: QrKeys) -> Self {
+        self.qr = qr;
+        self
+    }
+
     pub fn qr_keys(&self) -> &QrKeys {
         &self.qr
     }
@@ -237,12 +271,21 @@ impl<B: Backend> StorePlatform<B> {
         &self.backend
     }
 
-    /// Run `f` in one write transaction (see [`Backend::write`]).
+    /// Run `f` in one write transaction (see [`Backend::write`]); the audit entries it appended
+    /// are anchored with the platform's audit key before it commits.
     fn write<T>(
         &self,
         mut f: impl FnMut(&dyn Sql) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.backend.write(&mut f)
+        self.backend.write(&mut |tx: &dyn Sql| {
+            let before = super::audit::last_seq(tx)?;
+            let out = f(tx);
+            // An error that keeps its writes commits them: their entries are anchored too.
+            if out.is_ok() || out.as_ref().is_err_and(|e| e.keeps_writes()) {
+                super::audit::anchor_after(tx, &self.audit_key, before)?;
+            }
+            out
+        })
     }
 
     /// Run `f` in one read-only snapshot transaction.
@@ -255,12 +298,24 @@ impl<B: Backend> StorePlatform<B> {
 
     /// `kiosk db check`: the audit chain and the invariants, in one snapshot.
     pub fn check(&self) -> Result<CheckReport, StoreError> {
-        self.read(|tx| Ok(check::run(tx)?))
+        self.read(|tx| Ok(check::run_with(tx, &self.audit_key)?))
     }
 
-    /// The latest `limit` SMS outbox rows (the demo's mail catcher), newest first.
+    /// The latest `limit` codes sent, newest first, never a code; each with the message the
+    /// demo phone received when this platform's gateway is the demo's.
     pub fn sms_outbox(&self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
-        self.read(|tx| Ok(sms::outbox(tx, limit)?))
+        let mut rows = self.read(|tx| Ok(sms::outbox(tx, limit)?))?;
+        if let Some(inbox) = self.sms.demo_inbox(sms::DEMO_INBOX_MAX) {
+            for r in &mut rows {
+                r.message = inbox.iter().find(|m| m.id == r.id).cloned();
+            }
+        }
+        Ok(rows)
+    }
+
+    /// The SMS gateway (the demo's phone reads the demo gateway's inbox).
+    pub fn sms_gateway(&self) -> &dyn SmsGateway {
+        self.sms.as_ref()
     }
 
     /// The practice driver with at least `violations` payable zero-point fines (the crash,

@@ -40,6 +40,24 @@ enum Consent<'a> {
 }
 
 impl<B: Backend> StorePlatform<B> {
+    /// Hand a recorded code to the gateway (after its transaction committed: a retried
+    /// transaction never sends twice), then record the outcome. A failed delivery leaves no
+    /// usable code and is the error.
+    fn deliver_code(&self, pending: sms::Pending, now: Timestamp) -> Result<SmsSent, StoreError> {
+        let id = pending.message.id;
+        let outcome = self.sms.deliver(&pending.message);
+        if let Err(e) = &outcome {
+            tracing::warn!(sms = id, error = %e, "SMS not delivered");
+        }
+        self.write(|tx| Ok(sms::record_delivery(tx, id, &outcome, now)?))?;
+        outcome?;
+        Ok(SmsSent {
+            outbox_id: id,
+            phone_masked: crate::privacy::mask_text(&pending.message.phone),
+            expires_at: pending.expires_at,
+        })
+    }
+
     /// Record a payment for `d` (inside the caller's IMMEDIATE transaction).
     pub(super) fn pay_in_tx(
         &self,
@@ -289,32 +307,34 @@ impl<B: Backend> Platform for StorePlatform<B> {
         })
     }
 
-    fn send_register_code(&self, phone: &str, now: Timestamp) -> Result<SmsSent, StoreError> {
+    fn send_register_code(
+        &self,
+        kiosk: &str,
+        phone: &str,
+        now: Timestamp,
+    ) -> Result<SmsSent, StoreError> {
         if !valid_phone(phone) {
             return Err(StoreError::BadPhone);
         }
-        self.write(|tx| {
-            let (outbox_id, expires_at) = sms::issue_code(
+        let pending = self.write(|tx| {
+            let pending = sms::issue_code(
                 tx,
-                self.sms.as_ref(),
+                kiosk,
                 phone,
                 "register",
-                "【交管12123】您的注册验证码为{code}，5分钟内有效。",
+                sms::SmsTemplate::Register,
                 now,
             )?;
             audit::append(
                 tx,
                 now.as_second(),
                 "sms_register_code",
-                &format!("sms:{outbox_id}"),
-                &json!({}),
+                &format!("sms:{}", pending.message.id),
+                &json!({"kiosk": kiosk}),
             )?;
-            Ok(SmsSent {
-                outbox_id,
-                phone_masked: crate::privacy::mask_text(phone),
-                expires_at,
-            })
-        })
+            Ok(pending)
+        })?;
+        self.deliver_code(pending, now)
     }
 
     fn register(&self, req: &RegisterRequest, now: Timestamp) -> Result<PersonView, StoreError> {
@@ -347,11 +367,12 @@ impl<B: Backend> Platform for StorePlatform<B> {
 
     fn send_filing_code(
         &self,
+        kiosk: &str,
         applicant: &IdNumber,
         vehicle: &VehicleKey,
         now: Timestamp,
     ) -> Result<SmsSent, StoreError> {
-        self.write(|tx| {
+        let pending = self.write(|tx| {
             let p = person_row(tx, applicant)?;
             let v = vehicle_row(tx, vehicle)?;
             // 三.3: a unit's vehicle that may not be filed is refused before any SMS is sent.
@@ -360,21 +381,20 @@ impl<B: Backend> Platform for StorePlatform<B> {
                 .map_err(StoreError::Filing)?;
             let phone = owner_phone(tx, &v)?;
             let purpose = format!("filing:{}:{}", v.id, p.id);
-            let (outbox_id, expires_at) = sms::issue_code(
+            let template = sms::SmsTemplate::FilingConsent {
+                plate: v.plate.to_string(),
+            };
+            let pending = sms::issue_code(tx, kiosk, &phone, &purpose, template, now)?;
+            audit::append(
                 tx,
-                self.sms.as_ref(),
-                &phone,
-                &purpose,
-                &format!("【交管12123】有人申请备案您的车辆{}，如同意请告知其验证码{{code}}，5分钟内有效。", v.plate),
-                now,
+                now.as_second(),
+                "sms_filing_code",
+                &format!("sms:{}", pending.message.id),
+                &json!({"vehicle": v.id, "applicant": p.id, "kiosk": kiosk}),
             )?;
-            audit::append(tx, now.as_second(), "sms_filing_code", &format!("sms:{outbox_id}"), &json!({"vehicle": v.id, "applicant": p.id}))?;
-            Ok(SmsSent {
-                outbox_id,
-                phone_masked: crate::privacy::mask_text(&phone),
-                expires_at,
-            })
-        })
+            Ok(pending)
+        })?;
+        self.deliver_code(pending, now)
     }
 
     fn file_vehicle(&self, req: &FilingRequest, now: Timestamp) -> Result<FilingView, StoreError> {
@@ -779,8 +799,26 @@ impl<B: Backend> Platform for StorePlatform<B> {
                 "INSERT INTO kiosk_events (kiosk_id, kind, detail, at) VALUES (?1, ?2, ?3, ?4) RETURNING id",
                 &sql_params![&req.kiosk_id, &req.kind, &req.detail, at.as_second()],
             )?;
+            // The operator screen's PIN tries belong to the audit chain too.
+            if req.kind.starts_with("operator_") {
+                audit::append(
+                    tx,
+                    at.as_second(),
+                    &req.kind,
+                    &format!("kiosk_event:{id}"),
+                    &json!({"kiosk": req.kiosk_id}),
+                )?;
+            }
             Ok(id)
         })
+    }
+
+    fn seal_receipt(
+        &self,
+        req: &SealRequest,
+        _now: Timestamp,
+    ) -> Result<SealedReceipt, StoreError> {
+        self.seal_payment_receipt(req)
     }
 
     fn issue_vehicle_qr(

@@ -653,15 +653,26 @@ fn city_under_relief() -> SqlitePlatform {
 
 /// 三.3 (rules.md, corrected): a unit's vehicle is filed only while relief is in force and only
 /// when it is a small non-operating car; otherwise refused with the clause before any SMS.
+/// The code the demo phone received in SMS `outbox_id` (the database keeps only its hash).
+fn demo_phone_code(p: &SqlitePlatform, outbox_id: i64) -> String {
+    p.sms_outbox(100)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.id == outbox_id)
+        .and_then(|e| e.message)
+        .expect("the demo phone received the SMS")
+        .code
+}
+
 #[test]
 fn clause_3_3_unit_filing_refused_before_any_sms() {
     let who = id("李小红");
-    let outbox = |p: &SqlitePlatform| count(p, "SELECT count(*) FROM sms_outbox");
+    let outbox = |p: &SqlitePlatform| count(p, "SELECT count(*) FROM sms_codes");
     // No relief on 2022-10-24: refused, nothing sent, nothing audited.
     let p = city();
     let (sms_before, audit_before) = (outbox(&p), count(&p, "SELECT count(*) FROM audit_log"));
     let e = p
-        .send_filing_code(&who, &car("渝A7U5W3"), now())
+        .send_filing_code("K1", &who, &car("渝A7U5W3"), now())
         .unwrap_err();
     assert_eq!(e.code(), "unit_filing_needs_relief", "{e}");
     assert!(e.to_string().contains("三.3"), "{e}");
@@ -679,7 +690,7 @@ fn clause_3_3_unit_filing_refused_before_any_sms() {
     .unwrap();
     let sms_before = outbox(&p);
     let e = p
-        .send_filing_code(&who, &car("渝A7U5W3"), now())
+        .send_filing_code("K1", &who, &car("渝A7U5W3"), now())
         .unwrap_err();
     assert_eq!(e.code(), "unit_vehicle_not_small_non_operating", "{e}");
     assert_eq!(outbox(&p), sms_before);
@@ -689,18 +700,11 @@ fn clause_3_3_unit_filing_refused_before_any_sms() {
 fn filing_by_sms_code_to_the_owner_or_the_units_manager() {
     let p = city_under_relief();
     let who = id("李小红");
-    let code_of = |outbox_id: i64| -> String {
-        p.with_connection_ref(|c| {
-            Ok(c.query_row(
-                "SELECT code FROM sms_outbox WHERE id = ?1",
-                [outbox_id],
-                |r| r.get(0),
-            )?)
-        })
-        .unwrap()
-    };
+    let code_of = |outbox_id: i64| -> String { demo_phone_code(&p, outbox_id) };
     // A unit's vehicle: the code goes to the manager phone; the method is unit_manager_sms.
-    let sent = p.send_filing_code(&who, &car("渝A7U5W3"), now()).unwrap();
+    let sent = p
+        .send_filing_code("K1", &who, &car("渝A7U5W3"), now())
+        .unwrap();
     assert_eq!(sent.phone_masked, "139****0005");
     let e = p
         .file_vehicle(
@@ -729,7 +733,9 @@ fn filing_by_sms_code_to_the_owner_or_the_units_manager() {
         .unwrap();
     assert_eq!(f.method, FilingMethod::UnitManagerSms);
     // A person's vehicle: the code goes to the owner.
-    let sent = p.send_filing_code(&who, &car("渝A6R2T8"), now()).unwrap();
+    let sent = p
+        .send_filing_code("K1", &who, &car("渝A6R2T8"), now())
+        .unwrap();
     assert_eq!(sent.phone_masked, "139****0004");
     let late = now() + sms::CODE_VALIDITY;
     let e = p
@@ -753,19 +759,13 @@ fn registering_needs_the_code_sent_to_the_phone() {
     let p = city();
     let who = id("吴丽");
     assert_eq!(
-        p.send_register_code("12345", now()).unwrap_err().code(),
+        p.send_register_code("K1", "12345", now())
+            .unwrap_err()
+            .code(),
         "bad_phone"
     );
-    let sent = p.send_register_code("13912345678", now()).unwrap();
-    let code: String = p
-        .with_connection_ref(|c| {
-            Ok(c.query_row(
-                "SELECT code FROM sms_outbox WHERE id = ?1",
-                [sent.outbox_id],
-                |r| r.get(0),
-            )?)
-        })
-        .unwrap();
+    let sent = p.send_register_code("K1", "13912345678", now()).unwrap();
+    let code = demo_phone_code(&p, sent.outbox_id);
     let req = RegisterRequest {
         id_number: who.clone(),
         phone: "13912345678".into(),
@@ -1137,16 +1137,8 @@ fn the_payment_receipt_kept_for_reprint() {
 fn an_sms_code_is_burned_after_five_wrong_tries() {
     let p = city();
     let who = id("吴丽");
-    let sent = p.send_register_code("13912345678", now()).unwrap();
-    let code: String = p
-        .with_connection_ref(|c| {
-            Ok(c.query_row(
-                "SELECT code FROM sms_outbox WHERE id = ?1",
-                [sent.outbox_id],
-                |r| r.get(0),
-            )?)
-        })
-        .unwrap();
+    let sent = p.send_register_code("K1", "13912345678", now()).unwrap();
+    let code = demo_phone_code(&p, sent.outbox_id);
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let req = |c: &str| RegisterRequest {
         id_number: who.clone(),
@@ -1352,4 +1344,56 @@ fn requests_travel_as_json_and_refuse_a_bad_id_number() {
     };
     let back: FeedbackRequest = serde_json::from_str(&serde_json::to_string(&fb).unwrap()).unwrap();
     assert!(back.id_number.is_none());
+}
+
+/// Sending, a wrong try and registering log what happened, never the code or the phone in clear.
+#[test]
+fn sms_codes_and_phones_never_reach_the_logs() {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let p = city();
+    let phone = "13912345678";
+    let buf = Buf::default();
+    let w = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || w.clone())
+        .finish();
+    let code = tracing::subscriber::with_default(subscriber, || {
+        let sent = p.send_register_code("K1", phone, now()).unwrap();
+        let code = demo_phone_code(&p, sent.outbox_id);
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        let req = RegisterRequest {
+            id_number: id("吴丽"),
+            phone: phone.into(),
+            sms_code: wrong.into(),
+        };
+        assert_eq!(
+            p.register(&req, now()).unwrap_err().code(),
+            "sms_code_wrong"
+        );
+        let req = RegisterRequest {
+            sms_code: code.clone(),
+            ..req
+        };
+        p.register(&req, now()).unwrap();
+        code
+    });
+    let logs = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("demo SMS delivered") && logs.contains("139****5678"),
+        "{logs}"
+    );
+    assert!(!logs.contains(&code) && !logs.contains(phone), "{logs}");
 }

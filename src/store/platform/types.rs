@@ -458,6 +458,21 @@ pub struct PayRequest {
     pub method: String,
 }
 
+/// `seal_receipt`: seal the verification code of the payment receipt of these paid decisions
+/// (`kiosk_id`: the kiosk that prints it; the server writes the authenticated kiosk over it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealRequest {
+    pub kiosk_id: String,
+    pub decision_numbers: Vec<DecisionNumber>,
+}
+
+/// A sealed receipt verification code: the text its QR holds
+/// (`crate::domain::receipt_code`, form `CQKIOSK-RCPT/2`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedReceipt {
+    pub code: String,
+}
+
 /// A payment (缴款) of one decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentView {
