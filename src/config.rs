@@ -13,7 +13,7 @@ mod server;
 mod sms;
 
 pub use audit::AuditSection;
-pub use face::FaceSection;
+pub use face::{FACE_TIMEOUT_MS, FaceSection};
 pub use operator::{OperatorSection, PIN_DIGITS};
 pub use payment::PaymentSection;
 pub use qr::QrSection;
@@ -332,6 +332,7 @@ impl KioskConfig {
         }
         // `[payment]`: a known provider, and everything it needs (the key named).
         c.payment.validate()?;
+        c.face.validate()?;
         let url = c.platform.url.trim();
         if !url.is_empty() {
             let rest = url

@@ -89,7 +89,11 @@ fn production_config(dir: &Path, over: &[(&str, &str, &str)]) -> PathBuf {
         ("qr".into(), vec![("provider".into(), "\"real-qr\"".into())]),
         (
             "face".into(),
-            vec![("provider".into(), "\"real-face\"".into())],
+            vec![
+                ("provider".into(), "\"http\"".into()),
+                ("url".into(), "\"http://127.0.0.1:9/v1/face/verify\"".into()),
+                ("camera".into(), "\"files:camera\"".into()),
+            ],
         ),
         (
             "audit".into(),

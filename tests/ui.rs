@@ -404,6 +404,21 @@ fn clause_6_7_the_attract_screen_says_the_maintenance_window_before_any_card() {
     assert!(!shows(&h, "暂停处理和缴款"));
 }
 
+/// A failed face check says why and offers 呼叫工作人员 on the face screen; a retry goes on.
+#[test]
+fn a_failed_face_check_offers_to_call_staff() {
+    let (k, mut h) = harness(DAY);
+    click(&mut h, "放置身份证：李小红");
+    assert!(!shows(&h, "呼叫工作人员"), "nothing failed yet");
+    *k.demo.face_fail.lock().unwrap() = true;
+    click(&mut h, "继续");
+    assert!(shows(&h, "人脸与身份证不一致"));
+    click(&mut h, "呼叫工作人员");
+    assert!(shows(&h, "已呼叫大厅工作人员"));
+    click(&mut h, "开始核验");
+    assert!(shows(&h, "请选择业务"));
+}
+
 #[test]
 fn filing_by_the_owners_qr_code_with_face_verification() {
     let (_k, mut h) = signed_in(DAY, "李小红");

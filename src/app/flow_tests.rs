@@ -77,13 +77,24 @@ impl Kiosk {
 
     /// `relief`: with epidemic relief in force (a policy file beside the demo city).
     pub(crate) fn at_with(now: &str, relief: bool) -> Self {
+        Self::configured(now, |config, dir| {
+            if relief {
+                let policy = dir.join("policy.toml");
+                std::fs::write(&policy, RELIEF_POLICY).unwrap();
+                config.policy.file = policy.display().to_string();
+            }
+        })
+    }
+
+    /// The demo city's kiosk with its configuration changed by `change` (given the test's
+    /// temporary directory) before it is assembled.
+    pub(crate) fn configured(
+        now: &str,
+        change: impl FnOnce(&mut KioskConfig, &std::path::Path),
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut config = demo_city(dir.path());
-        if relief {
-            let policy = dir.path().join("policy.toml");
-            std::fs::write(&policy, RELIEF_POLICY).unwrap();
-            config.policy.file = policy.display().to_string();
-        }
+        change(&mut config, dir.path());
         let now: Timestamp = now.parse().unwrap();
         let Assembled {
             app,
@@ -1428,4 +1439,5 @@ fn elder_mode_doubles_the_idle_timeout_and_ends_with_the_session() {
 }
 
 /// The metrics endpoint after a scripted session (`crate::ops::metrics`).
+mod face_http;
 mod metrics_endpoint;

@@ -52,6 +52,9 @@ pub enum AppError {
     },
     #[error(transparent)]
     Window(#[from] crate::ui::UiError),
+    /// `[face]` names a verifier that cannot be built (the key at fault).
+    #[error("kiosk.toml {0}")]
+    Face(crate::providers::ProvidersError),
     #[error("benchmark: {0}")]
     Bench(String),
     /// `[qr]`: the published keys the kiosk verifies vehicle QR tokens with cannot be used.
@@ -159,14 +162,9 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
     if !refusals.is_empty() {
         return Err(AppError::DemoParts(refusals));
     }
-    let face = match config.face.provider.as_str() {
-        "demo" => DemoFaceVerifier::default(),
-        other => {
-            return Err(AppError::Providers(format!(
-                "face.provider: unknown provider {other:?}"
-            )));
-        }
-    };
+    // The face verifier `[face]` names (its camera listed, its API key read).
+    let face_fail = Arc::new(Mutex::new(false));
+    let face = face_verifier(&config, face_fail.clone())?;
     let db = PathBuf::from(&config.database.path);
     let policy = load_policy(None, &config)?;
     // The kiosk checks a scanned vehicle QR token with the published keys of its own `[qr]`
@@ -196,7 +194,7 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
         outbox: Outbox::default(),
         printed: PrintedReceipts::default(),
         out_of_paper: Arc::new(Mutex::new(false)),
-        face_fail: face.fail_next.clone(),
+        face_fail,
     };
     let demo = config.kiosk.demo;
     let backend = StoreBackend::new(
@@ -273,7 +271,7 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
                 events,
                 clock.clone(),
             )),
-            face: Box::new(face),
+            face,
         },
     );
     Ok(Assembled {
@@ -284,6 +282,30 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
         demo: demo.then_some(handles),
         outbox: mailbox,
     })
+}
+
+/// The face verifier `[face] provider` names: `demo` (demo mode only; `fail_next` is the
+/// simulator panel's switch) or `http` (the camera and the verification service).
+fn face_verifier(
+    config: &KioskConfig,
+    fail_next: Arc<Mutex<bool>>,
+) -> Result<Box<dyn crate::flow::ports::FaceVerifier + Send>, AppError> {
+    use crate::providers::ProvidersError;
+    match config.face.provider.as_str() {
+        "demo" if config.kiosk.demo => Ok(Box::new(DemoFaceVerifier { fail_next })),
+        "demo" => Err(AppError::Face(ProvidersError::Config {
+            key: "face.provider",
+            message: "the demo verifier runs only with kiosk.demo = true".into(),
+        })),
+        "http" => Ok(Box::new(
+            crate::providers::face_http::from_section(&config.face, &config.kiosk.id)
+                .map_err(AppError::Face)?,
+        )),
+        other => Err(AppError::Face(ProvidersError::Config {
+            key: "face.provider",
+            message: format!("unknown provider {other:?} (demo or http)"),
+        })),
+    }
 }
 
 /// The platform named by `[platform]`: a server, called with this kiosk's key (or the demo

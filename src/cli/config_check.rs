@@ -32,6 +32,24 @@ pub fn check(config: &KioskConfig, name: &str) -> Result<crate::rules::PolicyBoo
         .scanner_suffix
         .parse::<crate::devices::scanner::Suffix>()
         .map_err(|e| bad("devices.scanner_suffix", e.to_string()))?;
+    // [face]: the verifier app::assemble builds (its URL and timeout are values, above).
+    match config.face.provider.as_str() {
+        "demo" => {}
+        "http" => {
+            config
+                .face
+                .camera
+                .trim()
+                .parse::<crate::devices::camera::CameraUri>()
+                .map_err(|e| bad("face.camera", e.to_string()))?;
+        }
+        other => {
+            return Err(bad(
+                "face.provider",
+                format!("unknown provider {other:?} (demo or http)"),
+            ));
+        }
+    }
     let key_file = config.platform.key_file.trim();
     if config.platform.remote_url().is_some() && !key_file.is_empty() {
         crate::wire::auth::KioskIdentity::from_key_file(
@@ -143,6 +161,19 @@ mod tests {
             (
                 "[kiosk]\nhall_phones = [\"023\", \"x\"]\n",
                 "kiosk.hall_phones",
+            ),
+            ("[face]\nprovider = \"cloud\"\n", "face.provider"),
+            (
+                "[face]\nprovider = \"http\"\ncamera = \"files:/f\"\n",
+                "face.url",
+            ),
+            (
+                "[face]\nprovider = \"http\"\nurl = \"https://f.example/v\"\ncamera = \"/dev/video0\"\n",
+                "face.camera",
+            ),
+            (
+                "[face]\nprovider = \"http\"\nurl = \"https://f.example/v\"\ncamera = \"files:/f\"\ntimeout_ms = 60000\n",
+                "face.timeout_ms",
             ),
         ];
         for (toml, key) in table {

@@ -62,6 +62,19 @@ enum DeviceCommand {
         #[arg(long)]
         timeout_ms: Option<u64>,
     },
+    /// Take one frame from the face camera, write the JPEG to --out and print one JSON line
+    /// `{"width": …, "height": …, "bytes": …}` (exit 4: no camera, 7: a garbled frame).
+    Capture {
+        /// v4l2:/dev/videoN (a UVC webcam with MJPEG) or files:DIR (the test camera).
+        #[arg(long)]
+        camera: String,
+        /// Where the JPEG is written.
+        #[arg(long)]
+        out: PathBuf,
+        /// How long to wait for a frame.
+        #[arg(long, default_value_t = 5_000)]
+        timeout_ms: u64,
+    },
     /// Serial ports and USB printers attached to this PC, as JSON.
     List,
     /// Print a sample receipt (with `file:PATH` the raw ESC/POS bytes land in PATH).
@@ -395,6 +408,38 @@ fn render(file: PathBuf, png: PathBuf, paper_mm: u32, text: bool) -> anyhow::Res
     Ok(0)
 }
 
+/// `kiosk device capture`: one frame from the camera into `out`.
+fn capture(camera: &str, out: &std::path::Path, timeout_ms: u64) -> anyhow::Result<i32> {
+    use crate::devices::camera::{AnyCamera, Camera, CameraUri};
+    let uri: CameraUri = match camera.parse() {
+        Ok(u) => u,
+        Err(e) => {
+            crate::errln!("kiosk device capture: --camera: {e}");
+            return Ok(2);
+        }
+    };
+    let frame = AnyCamera::open(&uri)
+        .and_then(|mut c| c.capture(Instant::now() + Duration::from_millis(timeout_ms)));
+    match frame {
+        Ok(frame) => {
+            std::fs::write(out, &frame.jpeg)?;
+            crate::outln!(
+                "{}",
+                serde_json::json!({
+                    "width": frame.width,
+                    "height": frame.height,
+                    "bytes": frame.jpeg.len(),
+                })
+            )?;
+            Ok(0)
+        }
+        Err(e) => {
+            crate::errln!("kiosk device capture: {e}");
+            Ok(exit_status(e.kind()))
+        }
+    }
+}
+
 /// The card the reader simulator holds for an ID number (`sim-reader --card ID`). The binary's
 /// edge passes the demo city's cards in (`crate::app::sim_source::card_for`): the device layer
 /// holds no population of its own.
@@ -465,6 +510,11 @@ pub fn run(args: Vec<String>, card_for: CardFor<'_>) -> anyhow::Result<i32> {
             sim_dir,
         } => print(&printer, sample, paper, &kiosk_id, sim_dir),
         DeviceCommand::Status { printer } => status(&printer),
+        DeviceCommand::Capture {
+            camera,
+            out,
+            timeout_ms,
+        } => capture(&camera, &out, timeout_ms),
         DeviceCommand::List => {
             crate::outln!(
                 "{}",

@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use super::parse;
+use crate::providers::face_sim::{self, FaceSim};
 use crate::providers::sms_aliyun_sim::{self, SimClock, SimOptions};
 
 #[derive(Parser, Debug)]
@@ -52,6 +53,21 @@ enum SimCommand {
         /// machine's clock (then a request more than 15 minutes off is refused).
         #[arg(long)]
         request_clock: bool,
+    },
+    /// The face verification service (the contract in hardware/README.md): `POST
+    /// /v1/face/verify` answers match when the image is byte for byte the reference photo
+    /// `FACES/<ID number>.jpg`, no_match otherwise. Prints `listening on http://ADDR/v1/face/verify`
+    /// first (the kiosk's `[face] url`).
+    Face {
+        /// Address to listen on (port 0: any free port).
+        #[arg(long, default_value = "127.0.0.1:7700")]
+        listen: SocketAddr,
+        /// The reference photos: one `<ID number>.jpg` per person.
+        #[arg(long)]
+        faces: PathBuf,
+        /// A file holding the API key the kiosk must send (Authorization: Bearer); none: any.
+        #[arg(long)]
+        api_key_file: Option<PathBuf>,
     },
 }
 
@@ -102,6 +118,28 @@ pub fn run(args: Vec<String>) -> anyhow::Result<i32> {
                 },
             )
             .context("the SMS simulator")?;
+            Ok(0)
+        }
+        SimCommand::Face {
+            listen,
+            faces,
+            api_key_file,
+        } => {
+            let mut sim = FaceSim::default();
+            if let Some(file) = api_key_file {
+                let key = std::fs::read_to_string(&file)
+                    .with_context(|| format!("reading --api-key-file {}", file.display()))?;
+                sim.api_key = Some(key.trim().to_string());
+            }
+            let n = sim.load_faces(&faces)?;
+            crate::errln!(
+                "kiosk sim face: {n} reference photos from {}",
+                faces.display()
+            );
+            face_sim::run(sim, listen, |addr| {
+                let _ = crate::outln!("listening on http://{addr}{}", face_sim::VERIFY_PATH);
+            })
+            .context("the face verification simulator")?;
             Ok(0)
         }
     }

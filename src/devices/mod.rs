@@ -8,10 +8,13 @@
 //! - [`printer`]: the ESC/POS builder, receipt layouts, transports, status, the print queue and
 //!   the interpreter that renders ESC/POS to PNG (the printer simulator).
 //! - [`health`]: ok / degraded / absent per device, and reopen-with-backoff.
+//! - [`camera`]: [`camera::Camera`] (one JPEG frame before a deadline), the V4L2 webcam and the
+//!   test camera that plays image files.
 //! - [`task`]: the blocking devices awaited from async code (tokio's blocking pool).
 //!
 //! `kiosk device …` (the machine interfaces of devices.md) lives at the binary's edge, `crate::cli::device`.
 
+pub mod camera;
 pub mod health;
 pub mod link;
 pub mod list;

@@ -517,6 +517,16 @@ fn in_session(mut ctx: Ctx, mut s: Box<Session>, event: Event, fx: &mut Vec<Effe
             };
             let (purpose, attempts) = (purpose.clone(), *attempts);
             if outcome != super::ports::FaceOutcome::Match {
+                // The operator's screen lists what failed (a no match is the person's, not the kiosk's).
+                match outcome {
+                    super::ports::FaceOutcome::Unavailable => {
+                        ctx.record_error("face check: camera unavailable".into());
+                    }
+                    super::ports::FaceOutcome::ServiceUnavailable => {
+                        ctx.record_error("face check: verification service unavailable".into());
+                    }
+                    _ => {}
+                }
                 ctx.message = Some(Message::Face(outcome));
                 s.screen = Screen::Face {
                     purpose,

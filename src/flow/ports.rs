@@ -135,6 +135,8 @@ pub trait Peripherals {
 pub trait FaceVerifier {
     /// `true` when this verifier is a stand-in; the screen then says so.
     fn is_demo(&self) -> bool;
+    /// Capture and check, on the flow's worker: returns within a bounded time (the camera's
+    /// deadline plus the service's timeout), whatever the camera or the service does.
     fn verify(&mut self, id: &IdNumber) -> FaceOutcome;
 }
 
@@ -400,4 +402,7 @@ pub enum FaceOutcome {
     NoMatch,
     /// The camera failed; the person may retry or go to a window.
     Unavailable,
+    /// The verification service gave no decision (no answer in time, an error, an answer not
+    /// understood); nothing was verified: the person may retry or call staff.
+    ServiceUnavailable,
 }

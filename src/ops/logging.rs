@@ -23,8 +23,19 @@ pub fn journald_layer() -> Option<tracing_journald::Layer> {
 }
 
 fn filter() -> tracing_subscriber::EnvFilter {
-    tracing_subscriber::EnvFilter::try_from_env("KIOSK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"))
+    filter_of(std::env::var("KIOSK_LOG").as_deref().unwrap_or("warn"))
+}
+
+/// The logs' filter for a `KIOSK_LOG` value (an invalid one: `warn`), whatever it asks: the HTTP
+/// client's byte dumps (`ureq_proto` at TRACE: request heads with their API keys, answers that
+/// may hold personal data) are never logged.
+pub fn filter_of(spec: &str) -> tracing_subscriber::EnvFilter {
+    let filter = tracing_subscriber::EnvFilter::try_new(spec)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    match "ureq_proto=off".parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    }
 }
 
 /// Install the process's logger: journald when there is a journal, else standard error.

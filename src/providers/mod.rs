@@ -4,8 +4,13 @@
 //!
 //! Payment: `demo` (an order is paid the first time it is asked about; demo mode only) or
 //! `alipay` (Alipay 当面付, [`alipay`], with its gateway simulator `alipay::sim`).
+//!
+//! `[face]` is the kiosk's own: [`face_http`] (the verification service's client, the production
+//! `FaceVerifier`) and [`face_sim`] (its simulator), built by `app::assemble`.
 
 pub mod alipay;
+pub mod face_http;
+pub mod face_sim;
 
 pub mod qr;
 pub mod sms_aliyun;

@@ -823,6 +823,12 @@ pub fn message(lang: Language, m: &Message) -> String {
         Message::Face(FaceOutcome::NoMatch) => {
             "Your face does not match the card; look at the camera and retry.".into()
         }
+        Message::Face(FaceOutcome::ServiceUnavailable) if zh => {
+            "人脸核验服务暂时无应答，未能核验。请稍后重试，或呼叫工作人员。".into()
+        }
+        Message::Face(FaceOutcome::ServiceUnavailable) => {
+            "The face verification service is not answering; nothing was verified. Retry later, or call staff.".into()
+        }
         Message::Face(_) if zh => "摄像头暂不可用，请重试或到窗口办理。".into(),
         Message::Face(_) => "The camera is not available; retry or go to a counter.".into(),
         Message::Maintenance { reopens } => {

@@ -1215,7 +1215,7 @@ fn session_screen(ui: &mut Ui, ctx: &Ctx, s: &Session, v: &View, out: &mut Vec<E
             }
             Bar::default().primary(v.t(T::Continue), Action::Continue, true)
         }
-        Screen::Face { purpose, .. } => {
+        Screen::Face { purpose, attempts } => {
             v.heading(ui, v.t(T::FaceTitle));
             if let FacePurpose::Filing(c) = purpose {
                 v.body(ui, format!("{} {}", c.plate, c.owner));
@@ -1232,6 +1232,12 @@ fn session_screen(ui: &mut Ui, ctx: &Ctx, s: &Session, v: &View, out: &mut Vec<E
             });
             let bar = if matches!(purpose, FacePurpose::Filing(_)) {
                 Bar::back(v)
+            } else if *attempts > 0 {
+                // A check failed (no match, no camera, no service): staff can help here.
+                Bar {
+                    back: Some((v.t(T::CallStaff).into(), Action::CallStaff)),
+                    ..Bar::default()
+                }
             } else {
                 Bar::default()
             };
