@@ -80,13 +80,41 @@ fn production_config(dir: &Path, over: &[(&str, &str, &str)]) -> PathBuf {
         ),
         (
             "payment".into(),
-            vec![("provider".into(), "\"real-pay\"".into())],
+            vec![
+                ("provider".into(), "\"alipay\"".into()),
+                ("gateway".into(), "\"http://127.0.0.1:9/gateway.do\"".into()),
+                ("app_id".into(), "\"2021000000000001\"".into()),
+                ("private_key_file".into(), file(dir, "app_private_key.pem")),
+                (
+                    "alipay_public_key_file".into(),
+                    file(dir, "alipay_public_key.pem"),
+                ),
+                (
+                    "notify_url".into(),
+                    "\"http://127.0.0.1:9/notify/alipay\"".into(),
+                ),
+            ],
         ),
         (
             "sms".into(),
-            vec![("provider".into(), "\"real-sms\"".into())],
+            vec![
+                ("provider".into(), "\"aliyun\"".into()),
+                ("endpoint".into(), "\"http://127.0.0.1:9/\"".into()),
+                ("access_key_id".into(), "\"LTAI-test\"".into()),
+                ("secret_file".into(), file(dir, "sms.secret")),
+                ("sign_name".into(), "\"交管12123\"".into()),
+                ("template_code".into(), "\"SMS_100000001\"".into()),
+                ("filing_template_code".into(), "\"SMS_100000002\"".into()),
+            ],
         ),
-        ("qr".into(), vec![("provider".into(), "\"real-qr\"".into())]),
+        (
+            "qr".into(),
+            vec![
+                ("provider".into(), "\"keyfile\"".into()),
+                ("signing_key_file".into(), qr_key_once(dir, "qr")),
+                ("receipt_key_file".into(), qr_key_once(dir, "receipt")),
+            ],
+        ),
         (
             "face".into(),
             vec![
@@ -126,6 +154,20 @@ fn production_config(dir: &Path, over: &[(&str, &str, &str)]) -> PathBuf {
     let path = dir.join("kiosk-prod.toml");
     std::fs::write(&path, text).unwrap();
     path
+}
+
+/// A file's path in `dir` as a TOML string (the file need not exist for these refusals).
+fn file(dir: &Path, name: &str) -> String {
+    format!("{:?}", dir.join(name).display().to_string())
+}
+
+/// A platform signing key file (`kiosk keygen --qr|--receipt`), made once, as a TOML string.
+fn qr_key_once(dir: &Path, kid: &str) -> String {
+    let path = dir.join(format!("{kid}.key"));
+    if !path.exists() {
+        kiosk::store::keyring::generate_key_file(kid, &path).unwrap();
+    }
+    format!("{:?}", path.display().to_string())
 }
 
 fn audit_key_once(dir: &Path) -> PathBuf {

@@ -1441,3 +1441,4 @@ fn elder_mode_doubles_the_idle_timeout_and_ends_with_the_session() {
 /// The metrics endpoint after a scripted session (`crate::ops::metrics`).
 mod face_http;
 mod metrics_endpoint;
+mod production;
