@@ -8,6 +8,7 @@ pub mod device_threads;
 pub mod heartbeat;
 pub mod outbox;
 pub mod peripherals;
+pub mod remote_config;
 pub mod sim_source;
 pub mod soak;
 pub mod store_backend;
@@ -126,6 +127,8 @@ pub struct Assembled {
     pub demo: Option<DemoHandles>,
     /// A server's terminal: the local outbox of feedback and kiosk events (None: local store).
     pub outbox: Option<Arc<outbox::Outbox>>,
+    /// The configuration hash the heartbeat reports (changes when remote settings are applied).
+    pub config_hash: heartbeat::SharedHash,
 }
 
 /// The demo devices' handles (the simulator panel plays them; tests read and set them).
@@ -230,12 +233,24 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
             outbox::KioskEvents::local(config.kiosk.id.clone(), platform.clone()),
         ),
     };
+    let config_hash: heartbeat::SharedHash = Arc::new(Mutex::new(heartbeat::config_hash(&config)));
     heartbeat::spawn(
         events.clone(),
         clock.clone(),
-        heartbeat::config_hash(&config),
+        config_hash.clone(),
         stop.clone(),
     );
+    // Remote configuration: only from a server, and only what the configured key signed.
+    let remote_config = match (
+        config.platform.remote_url(),
+        config.platform.config_public_key.trim(),
+    ) {
+        (Some(_), published) if !published.is_empty() => Some(
+            remote_config::ConfigVerifier::parse(published)
+                .map_err(|e| AppError::Platform(format!("config_public_key: {e}")))?,
+        ),
+        _ => None,
+    };
     let peripherals = DevicePeripherals::open(
         &config,
         Some(beside(&db, "print-spool")),
@@ -262,7 +277,7 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
             Some(images) => sim.with_receipt_images(images),
             None => sim,
         });
-    let driver = Driver::new(
+    let mut driver = Driver::new(
         State::new(&config, clock.now()),
         Ports {
             backend: Box::new(backend),
@@ -274,8 +289,29 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
             face,
         },
     );
+    // Applied remote settings change the hash the heartbeat reports.
+    {
+        let base = config.clone();
+        let hash = config_hash.clone();
+        driver.on_settings_applied(Box::new(move |s| {
+            if let Ok(mut h) = hash.lock() {
+                *h = remote_config::effective_hash(&base, s);
+            }
+        }));
+    }
+    let app = KioskApp::new(config.clone(), driver, clock, sim);
+    if let Some(verifier) = remote_config {
+        remote_config::spawn(
+            platform.clone(),
+            verifier,
+            config,
+            app.event_sender(),
+            stop.clone(),
+        );
+    }
     Ok(Assembled {
-        app: KioskApp::new(config, driver, clock, sim),
+        app,
+        config_hash,
         platform,
         store,
         stop,

@@ -96,6 +96,17 @@ enum Command {
         /// `[operators.NAME] password_hash = "…"` (from `kiosk password-hash`). None: no page.
         #[arg(long)]
         operators: Option<PathBuf>,
+        /// Remote configuration: TOML, `[halls."NAME"]` and `[kiosks.ID]` tables of operational
+        /// keys (idle_seconds, idle_warning_seconds, card_read_ms, payment_window_minutes,
+        /// language, hall_name, hall_name_en, hall_phones, consultation_phone, voice_volume,
+        /// voice_enabled); a kiosk's table overrides its hall's (`hall` in --kiosks). Needs
+        /// --config-key.
+        #[arg(long, requires = "config_key")]
+        remote_config: Option<PathBuf>,
+        /// The key that signs the remote configuration (`kiosk keygen --qr --kid ID --out FILE`;
+        /// kiosks verify with its published `KID:HEX` in `[platform] config_public_key`).
+        #[arg(long)]
+        config_key: Option<PathBuf>,
     },
     /// Read an operator's password from standard input (at least 10 characters) and print its
     /// argon2id hash for `kiosk serve --operators FILE`.
@@ -215,6 +226,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             kiosk_clock,
             confirm_points_after,
             operators,
+            remote_config,
+            config_key,
         }) => serve::serve(
             database,
             listen,
@@ -224,6 +237,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             kiosk_clock,
             confirm_points_after,
             operators,
+            (remote_config, config_key),
             cli.config.as_deref(),
         ),
         Some(Command::Keygen {
