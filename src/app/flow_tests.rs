@@ -1446,3 +1446,4 @@ fn elder_mode_doubles_the_idle_timeout_and_ends_with_the_session() {
 mod face_http;
 mod metrics_endpoint;
 mod production;
+mod remote_config;

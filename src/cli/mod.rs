@@ -345,3 +345,43 @@ pub(crate) fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
         .context("writing to standard output")?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_takes_a_remote_configuration_only_with_its_signing_key() {
+        <Cli as clap::CommandFactory>::command().debug_assert();
+        let alone = Cli::try_parse_from([
+            "kiosk",
+            "serve",
+            "--database",
+            "city.sqlite3",
+            "--remote-config",
+            "r.toml",
+        ]);
+        assert!(alone.unwrap_err().to_string().contains("--config-key"));
+        let both = Cli::try_parse_from([
+            "kiosk",
+            "serve",
+            "--database",
+            "city.sqlite3",
+            "--remote-config",
+            "r.toml",
+            "--config-key",
+            "c.key",
+        ])
+        .unwrap();
+        let Some(Command::Serve {
+            remote_config,
+            config_key,
+            ..
+        }) = both.command
+        else {
+            panic!("serve")
+        };
+        assert_eq!(remote_config, Some(PathBuf::from("r.toml")));
+        assert_eq!(config_key, Some(PathBuf::from("c.key")));
+    }
+}
