@@ -148,10 +148,10 @@ pub fn spawn(
                     continue;
                 }
                 next = Instant::now() + REMOTE_CONFIG_EVERY;
-                if let Some(s) = fetch_once(platform.as_ref(), &verifier, &base, &mut last) {
-                    if events.send(Event::RemoteSettings(s)).is_err() {
-                        return;
-                    }
+                if let Some(s) = fetch_once(platform.as_ref(), &verifier, &base, &mut last)
+                    && events.send(Event::RemoteSettings(s)).is_err()
+                {
+                    return;
                 }
             }
         });

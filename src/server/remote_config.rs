@@ -60,17 +60,12 @@ impl std::fmt::Debug for RemoteConfig {
     }
 }
 
+/// Settings by hall name or by kiosk id.
+pub type Tables = BTreeMap<String, RemoteSettings>;
+
 /// The tables of the file: `halls.NAME` and `kiosks.ID`, each checked key by key. Every refused
 /// key is named (`halls."渝中大厅".reader: …`).
-pub fn parse(
-    text: &str,
-) -> Result<
-    (
-        BTreeMap<String, RemoteSettings>,
-        BTreeMap<String, RemoteSettings>,
-    ),
-    String,
-> {
+pub fn parse(text: &str) -> Result<(Tables, Tables), String> {
     let top: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
     let mut refused = Vec::new();
     let mut out: [BTreeMap<String, RemoteSettings>; 2] = Default::default();
