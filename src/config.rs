@@ -9,6 +9,7 @@ mod face;
 pub mod operator;
 mod payment;
 mod qr;
+pub mod remote;
 mod server;
 mod sms;
 
@@ -17,6 +18,7 @@ pub use face::{FACE_TIMEOUT_MS, FaceSection};
 pub use operator::{OperatorSection, PIN_DIGITS};
 pub use payment::PaymentSection;
 pub use qr::QrSection;
+pub use remote::{RemoteSettings, SignedSettings};
 pub use server::ServerConfig;
 
 pub use sms::{SmsConfigError, SmsSection};
@@ -139,6 +141,11 @@ pub struct PolicySection {
 pub struct PlatformSection {
     pub url: String,
     pub key_file: String,
+    /// The city's remote-configuration key as published (`KID:HEX`, from `kiosk keygen --qr
+    /// --kid ID`): with a `url`, the kiosk asks the server for its signed operational settings
+    /// every minute and applies those this key signed. Empty: no remote configuration.
+    #[serde(default)]
+    pub config_public_key: String,
 }
 
 impl PlatformSection {
@@ -364,6 +371,23 @@ impl KioskConfig {
                 "platform.key_file",
                 "is set but platform.url is empty: a key is used only with a platform server",
             );
+        } else if !c.platform.config_public_key.trim().is_empty() {
+            return bad(
+                "platform.config_public_key",
+                "is set but platform.url is empty: remote configuration comes from a platform server",
+            );
+        }
+        let cpk = c.platform.config_public_key.trim();
+        if !cpk.is_empty() {
+            let ok = cpk.split_once(':').is_some_and(|(kid, hex)| {
+                !kid.is_empty() && hex.len() == 64 && hex.chars().all(|ch| ch.is_ascii_hexdigit())
+            });
+            if !ok {
+                return bad(
+                    "platform.config_public_key",
+                    "must be empty or KID:HEX (the published key `kiosk keygen --qr --kid ID --out FILE` prints)",
+                );
+            }
         }
         let (pin, hash) = (&c.operator.pin, c.operator.pin_hash.trim());
         if !hash.is_empty() {

@@ -198,6 +198,8 @@ fn make_remote_pg() -> Subject {
         confirm_points_after: std::time::Duration::from_secs(3600),
         operators: None,
         config: Default::default(),
+        remote_config: None,
+        config_key: None,
     })
     .expect("kiosk serve starts");
     let remote = Arc::new(
@@ -1895,6 +1897,8 @@ mod payments {
                 },
                 ..Default::default()
             },
+            remote_config: None,
+            config_key: None,
         })
         .expect("kiosk serve starts");
         let remote = kiosk::remote::RemotePlatform::new(

@@ -132,6 +132,8 @@ impl Kiosk {
             confirm_points_after: std::time::Duration::from_secs(3600),
             operators: None,
             config: Default::default(),
+            remote_config: None,
+            config_key: None,
         })
         .unwrap();
         config.platform.url = format!("http://{addr}");
@@ -199,6 +201,8 @@ impl Kiosk {
                 },
                 ..Default::default()
             },
+            remote_config: None,
+            config_key: None,
         })
         .unwrap();
         config.platform.url = format!("http://{addr}");
@@ -1442,3 +1446,4 @@ fn elder_mode_doubles_the_idle_timeout_and_ends_with_the_session() {
 mod face_http;
 mod metrics_endpoint;
 mod production;
+mod remote_config;

@@ -68,8 +68,12 @@ pub fn beat(s: &Snapshot, day: &mut Option<Day>, now: Timestamp, config_hash: &s
     }
 }
 
+/// The configuration hash the heartbeat reports: the kiosk's file's, then the effective one once
+/// remote settings are applied (`app::remote_config`).
+pub type SharedHash = Arc<std::sync::Mutex<String>>;
+
 /// Report on a thread of its own until `stop`.
-pub fn spawn(events: KioskEvents, clock: Clock, config_hash: String, stop: Arc<AtomicBool>) {
+pub fn spawn(events: KioskEvents, clock: Clock, config_hash: SharedHash, stop: Arc<AtomicBool>) {
     let spawned = std::thread::Builder::new()
         .name("heartbeat".into())
         .spawn(move || {
@@ -81,11 +85,12 @@ pub fn spawn(events: KioskEvents, clock: Clock, config_hash: String, stop: Arc<A
                     continue;
                 }
                 next = Instant::now() + HEARTBEAT_EVERY;
+                let hash = config_hash.lock().map(|h| h.clone()).unwrap_or_default();
                 let hb = beat(
                     &crate::ops::metrics::kiosk().snapshot(),
                     &mut day,
                     clock.now(),
-                    &config_hash,
+                    &hash,
                 );
                 match serde_json::to_string(&hb) {
                     Ok(detail) => events.record("heartbeat", &detail, clock.now()),

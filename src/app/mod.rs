@@ -8,6 +8,7 @@ pub mod device_threads;
 pub mod heartbeat;
 pub mod outbox;
 pub mod peripherals;
+pub mod remote_config;
 pub mod sim_source;
 pub mod soak;
 pub mod store_backend;
@@ -126,6 +127,10 @@ pub struct Assembled {
     pub demo: Option<DemoHandles>,
     /// A server's terminal: the local outbox of feedback and kiosk events (None: local store).
     pub outbox: Option<Arc<outbox::Outbox>>,
+    /// The configuration hash the heartbeat reports (changes when remote settings are applied).
+    pub config_hash: heartbeat::SharedHash,
+    /// The voice's volume in percent (`voice.volume`, then the applied remote `voice_volume`).
+    pub voice_volume: Arc<std::sync::atomic::AtomicU8>,
 }
 
 /// The demo devices' handles (the simulator panel plays them; tests read and set them).
@@ -230,12 +235,24 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
             outbox::KioskEvents::local(config.kiosk.id.clone(), platform.clone()),
         ),
     };
+    let config_hash: heartbeat::SharedHash = Arc::new(Mutex::new(heartbeat::config_hash(&config)));
     heartbeat::spawn(
         events.clone(),
         clock.clone(),
-        heartbeat::config_hash(&config),
+        config_hash.clone(),
         stop.clone(),
     );
+    // Remote configuration: only from a server, and only what the configured key signed.
+    let remote_config = match (
+        config.platform.remote_url(),
+        config.platform.config_public_key.trim(),
+    ) {
+        (Some(_), published) if !published.is_empty() => Some(
+            remote_config::ConfigVerifier::parse(published)
+                .map_err(|e| AppError::Platform(format!("config_public_key: {e}")))?,
+        ),
+        _ => None,
+    };
     let peripherals = DevicePeripherals::open(
         &config,
         Some(beside(&db, "print-spool")),
@@ -262,7 +279,7 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
             Some(images) => sim.with_receipt_images(images),
             None => sim,
         });
-    let driver = Driver::new(
+    let mut driver = Driver::new(
         State::new(&config, clock.now()),
         Ports {
             backend: Box::new(backend),
@@ -274,8 +291,39 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
             face,
         },
     );
+    // Applied remote settings change the hash the heartbeat reports and the voice's volume.
+    let voice_volume = Arc::new(std::sync::atomic::AtomicU8::new(
+        u8::try_from(config.voice.volume.min(100)).unwrap_or(100),
+    ));
+    {
+        let base = config.clone();
+        let hash = config_hash.clone();
+        let volume = voice_volume.clone();
+        driver.on_settings_applied(Box::new(move |s| {
+            if let Ok(mut h) = hash.lock() {
+                *h = remote_config::effective_hash(&base, s);
+            }
+            let muted = s.voice_enabled == Some(false);
+            if let Some(v) = s.voice_volume.and_then(|v| u8::try_from(v.min(100)).ok()) {
+                let v = if muted { 0 } else { v };
+                volume.store(v, std::sync::atomic::Ordering::Relaxed);
+            }
+        }));
+    }
+    let app = KioskApp::new(config.clone(), driver, clock, sim);
+    if let Some(verifier) = remote_config {
+        remote_config::spawn(
+            platform.clone(),
+            verifier,
+            config,
+            app.event_sender(),
+            stop.clone(),
+        );
+    }
     Ok(Assembled {
-        app: KioskApp::new(config, driver, clock, sim),
+        app,
+        config_hash,
+        voice_volume,
         platform,
         store,
         stop,
@@ -412,7 +460,12 @@ pub fn run(config: KioskConfig) -> Result<i32, AppError> {
     }
     let voice = config.voice.clone();
     let metrics = config.metrics.listen_addr();
-    let Assembled { app, stop, .. } = assemble(config, Clock::system())?;
+    let Assembled {
+        app,
+        stop,
+        voice_volume,
+        ..
+    } = assemble(config, Clock::system())?;
     // Operations: the Prometheus endpoint and the systemd watchdog, each on a thread of its own.
     if let Some(Ok(addr)) = metrics
         && let Err(e) = crate::ops::metrics::serve(addr)
@@ -422,11 +475,12 @@ pub fn run(config: KioskConfig) -> Result<i32, AppError> {
     crate::ops::watchdog::spawn_if_enabled(stop.clone());
     // Voice guidance on its own thread; without an audio device or espeak-ng it logs once and
     // stays silent.
+    // Its volume follows the applied remote configuration (`voice_volume`; `voice_enabled =
+    // false` mutes it); a voice off in kiosk.toml is turned on only by a restart.
     let app = if voice.enabled {
-        let volume = u8::try_from(voice.volume.min(100)).unwrap_or(100);
-        app.with_voice(Box::new(crate::voice::SpeakingVoice::start(
+        app.with_voice(Box::new(crate::voice::SpeakingVoice::start_shared(
             crate::voice::Engine::new(&voice.recordings),
-            volume,
+            voice_volume,
         )))
     } else {
         tracing::info!("voice guidance off (voice.enabled = false)");

@@ -118,6 +118,8 @@ pub fn run(database: &str, rounds: usize) -> anyhow::Result<i32> {
         confirm_points_after: Duration::from_secs(3600),
         operators: None,
         config: Default::default(),
+        remote_config: None,
+        config_key: None,
     })?;
     let url = format!("http://{addr}");
 

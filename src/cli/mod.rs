@@ -96,6 +96,17 @@ enum Command {
         /// `[operators.NAME] password_hash = "…"` (from `kiosk password-hash`). None: no page.
         #[arg(long)]
         operators: Option<PathBuf>,
+        /// Remote configuration: TOML, `[halls."NAME"]` and `[kiosks.ID]` tables of operational
+        /// keys (idle_seconds, idle_warning_seconds, card_read_ms, payment_window_minutes,
+        /// language, hall_name, hall_name_en, hall_phones, consultation_phone, voice_volume,
+        /// voice_enabled); a kiosk's table overrides its hall's (`hall` in --kiosks). Needs
+        /// --config-key.
+        #[arg(long, requires = "config_key")]
+        remote_config: Option<PathBuf>,
+        /// The key that signs the remote configuration (`kiosk keygen --qr --kid ID --out FILE`;
+        /// kiosks verify with its published `KID:HEX` in `[platform] config_public_key`).
+        #[arg(long)]
+        config_key: Option<PathBuf>,
     },
     /// Read an operator's password from standard input (at least 10 characters) and print its
     /// argon2id hash for `kiosk serve --operators FILE`.
@@ -215,6 +226,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             kiosk_clock,
             confirm_points_after,
             operators,
+            remote_config,
+            config_key,
         }) => serve::serve(
             database,
             listen,
@@ -224,6 +237,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             kiosk_clock,
             confirm_points_after,
             operators,
+            (remote_config, config_key),
             cli.config.as_deref(),
         ),
         Some(Command::Keygen {
@@ -330,4 +344,44 @@ pub(crate) fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     writeln!(out, "{}", serde_json::to_string_pretty(value)?)
         .context("writing to standard output")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_takes_a_remote_configuration_only_with_its_signing_key() {
+        <Cli as clap::CommandFactory>::command().debug_assert();
+        let alone = Cli::try_parse_from([
+            "kiosk",
+            "serve",
+            "--database",
+            "city.sqlite3",
+            "--remote-config",
+            "r.toml",
+        ]);
+        assert!(alone.unwrap_err().to_string().contains("--config-key"));
+        let both = Cli::try_parse_from([
+            "kiosk",
+            "serve",
+            "--database",
+            "city.sqlite3",
+            "--remote-config",
+            "r.toml",
+            "--config-key",
+            "c.key",
+        ])
+        .unwrap();
+        let Some(Command::Serve {
+            remote_config,
+            config_key,
+            ..
+        }) = both.command
+        else {
+            panic!("serve")
+        };
+        assert_eq!(remote_config, Some(PathBuf::from("r.toml")));
+        assert_eq!(config_key, Some(PathBuf::from("c.key")));
+    }
 }

@@ -18,6 +18,7 @@ pub fn serve(
     kiosk_clock: bool,
     confirm_points_after_secs: u64,
     operators: Option<PathBuf>,
+    (remote_config, config_key): (Option<PathBuf>, Option<PathBuf>),
     config: Option<&Path>,
 ) -> anyhow::Result<i32> {
     let config = match config {
@@ -34,6 +35,8 @@ pub fn serve(
         kiosk_clock,
         confirm_points_after: Duration::from_secs(confirm_points_after_secs),
         operators,
+        remote_config,
+        config_key,
     };
     let demo_mode = opts.demo_mode();
     run(opts, |addr| {

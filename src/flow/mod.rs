@@ -65,7 +65,12 @@ pub struct Driver {
     busy_since: Option<Timestamp>,
     /// Set when a batch of effects wiped a session (the UI drops its copies).
     wiped: bool,
+    /// Told each time remote settings are applied (the app's configuration hash).
+    on_settings: Option<SettingsHook>,
 }
+
+/// What the driver calls when the flow applied remote settings.
+pub type SettingsHook = Box<dyn Fn(&crate::config::RemoteSettings) + Send>;
 
 impl Driver {
     /// Start the worker thread over `ports`.
@@ -116,7 +121,13 @@ impl Driver {
             background: 0,
             busy_since: None,
             wiped: false,
+            on_settings: None,
         }
+    }
+
+    /// Call `hook` each time the flow applies remote settings.
+    pub fn on_settings_applied(&mut self, hook: SettingsHook) {
+        self.on_settings = Some(hook);
     }
 
     pub fn state(&self) -> &State {
@@ -179,6 +190,12 @@ impl Driver {
         if effect == Effect::SessionWiped {
             self.generation += 1;
             self.wiped = true;
+            return;
+        }
+        if let Effect::SettingsApplied(s) = &effect {
+            if let Some(f) = &self.on_settings {
+                f(s);
+            }
             return;
         }
         let now = self.state().ctx().now;
@@ -321,7 +338,7 @@ fn execute(p: &mut Ports, effect: Effect, now: Timestamp) -> Option<Event> {
             return None;
         }
         // Handled by the driver itself; never reaches the worker.
-        Effect::SessionWiped => return None,
+        Effect::SessionWiped | Effect::SettingsApplied(_) => return None,
     })
 }
 

@@ -91,7 +91,25 @@ fn step(state: State, event: Event, fx: &mut Vec<Effect>) -> State {
         Some(true) => state.ctx_mut().online = true,
         None => {}
     }
-    step_event(state, event, fx)
+    let state = step_event(state, event, fx);
+    apply_pending_settings(state, fx)
+}
+
+/// Remote settings wait for the attract screen: none is applied while a session (or the
+/// operator screen) runs, so a person's timeout, hall or language never change under them.
+fn apply_pending_settings(mut state: State, fx: &mut Vec<Effect>) -> State {
+    if let State::Attract { ctx, .. } = &mut state
+        && let Some(s) = ctx.pending_settings.take()
+    {
+        let follow = ctx.lang == ctx.default_lang;
+        ctx.apply_settings(&s);
+        if follow {
+            ctx.lang = ctx.default_lang;
+        }
+        tracing::info!("remote settings applied");
+        fx.push(Effect::SettingsApplied(s));
+    }
+    state
 }
 
 fn step_event(state: State, event: Event, fx: &mut Vec<Effect>) -> State {
@@ -136,6 +154,12 @@ fn step_event(state: State, event: Event, fx: &mut Vec<Effect>) -> State {
         Event::Health(h) => {
             let mut state = state;
             state.ctx_mut().health = Some(h);
+            return state;
+        }
+        // Kept until the attract screen (`apply_pending_settings`); a newer one replaces it.
+        Event::RemoteSettings(s) => {
+            let mut state = state;
+            state.ctx_mut().pending_settings = Some(s);
             return state;
         }
         Event::CardRemoved => {
@@ -786,6 +810,7 @@ fn in_session(mut ctx: Ctx, mut s: Box<Session>, event: Event, fx: &mut Vec<Effe
         }
         Event::Tick(_)
         | Event::Health(_)
+        | Event::RemoteSettings(_)
         | Event::LinkChecked(_)
         | Event::OperatorPinChecked(_) => with(ctx, s),
     }

@@ -35,6 +35,7 @@ pub fn kind(effect: &Effect) -> &'static str {
         Effect::VerifyOperatorPin { .. } => "verify_operator_pin",
         Effect::RecordOperatorEvent { .. } => "operator_event",
         Effect::SessionWiped => "session_wiped",
+        Effect::SettingsApplied(_) => "settings_applied",
     }
 }
 

@@ -130,6 +130,9 @@ pub struct Ctx {
     /// The platform is a server (`[platform] url`): the attract screen probes the link. A local
     /// store is always reachable and never probed.
     pub probe_link: bool,
+    /// Remote settings (`Event::RemoteSettings`) that arrived during a session or on the
+    /// operator screen: applied when the kiosk is back on the attract screen.
+    pub pending_settings: Option<crate::config::RemoteSettings>,
 }
 
 impl Ctx {
@@ -163,7 +166,29 @@ impl Ctx {
             online: true,
             last_probe: None,
             probe_link: config.platform.remote_url().is_some(),
+            pending_settings: None,
         }
+    }
+
+    /// Lay the operational settings `s` over the kiosk's (each key `s` sets). The language the
+    /// next person starts in follows `language`; the current one is left to the caller (no
+    /// session runs when this is called).
+    pub fn apply_settings(&mut self, s: &crate::config::RemoteSettings) {
+        macro_rules! set {
+            ($dst:ident, $f:ident) => {
+                if let Some(v) = &s.$f {
+                    self.$dst = v.clone();
+                }
+            };
+        }
+        set!(idle_seconds, idle_seconds);
+        set!(idle_warning_seconds, idle_warning_seconds);
+        set!(payment_window_minutes, payment_window_minutes);
+        set!(default_lang, language);
+        set!(hall_name, hall_name);
+        set!(hall_name_en, hall_name_en);
+        set!(hall_phones, hall_phones);
+        set!(consultation_phone, consultation_phone);
     }
 
     /// 六.7: while the maintenance window is open at `now`, the notice that handling and payment
@@ -582,6 +607,9 @@ pub enum Event {
     /// The operator PIN entered was right (true) or wrong.
     OperatorPinChecked(bool),
     Health(DeviceHealth),
+    /// Verified operational settings from the city's server (remote configuration): applied on
+    /// the attract screen, kept pending while a session (or the operator screen) runs.
+    RemoteSettings(crate::config::RemoteSettings),
 }
 
 /// What the flow asks the driver to do. Results come back as events.
@@ -660,6 +688,9 @@ pub enum Effect {
     },
     /// The session's personal data was dropped; the UI drops its copies (text buffers, textures).
     SessionWiped,
+    /// Remote settings were applied to the kiosk (the driver tells the app, which reports the
+    /// new configuration hash); never reaches the worker.
+    SettingsApplied(crate::config::RemoteSettings),
 }
 
 impl State {

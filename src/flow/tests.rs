@@ -507,3 +507,60 @@ fn an_answered_call_in_a_session_clears_the_offline_notice() {
         .send(Event::PersonLoaded(Err(ports::BackendError::NotRegistered)));
     assert_eq!(k.state().ctx().offline_notice(), None);
 }
+
+/// Remote configuration: settings arriving during a session change nothing under the person;
+/// they are applied once the session ends (the attract screen), and on the attract screen at
+/// once.
+#[test]
+fn remote_settings_wait_for_the_end_of_the_session() {
+    let mut k = Pure::at(DAY);
+    let base = KioskConfig::embedded();
+    let idle = i64::from(base.timeouts.idle_seconds);
+    let new_idle = base.timeouts.idle_seconds + 100;
+    let settings = crate::config::RemoteSettings {
+        idle_seconds: Some(new_idle),
+        hall_name: Some("渝中区车管所大厅".into()),
+        ..Default::default()
+    };
+    k.send(Event::CardPlaced(card()));
+    k.send(Event::RemoteSettings(settings.clone()));
+    // Still the kiosk's own values during the session, and the session still times out on them.
+    let ctx = k.state().ctx();
+    assert_eq!(ctx.idle_seconds, base.timeouts.idle_seconds);
+    assert_eq!(ctx.hall_name, base.kiosk.hall_name);
+    assert!(ctx.pending_settings.is_some());
+    assert!(
+        !k.effects
+            .iter()
+            .any(|e| matches!(e, Effect::SettingsApplied(_)))
+    );
+    k.wait(idle - 1);
+    assert!(!k.is_attract());
+    assert_eq!(k.state().ctx().hall_name, base.kiosk.hall_name);
+    // The session ends (timed out): the settings apply.
+    k.wait(1);
+    assert!(k.is_attract());
+    let ctx = k.state().ctx();
+    assert_eq!(ctx.idle_seconds, new_idle);
+    assert_eq!(ctx.hall_name, "渝中区车管所大厅");
+    assert!(ctx.pending_settings.is_none());
+    assert!(k.effects.contains(&Effect::SettingsApplied(settings)));
+    // The next session runs on them.
+    k.send(Event::CardPlaced(card()));
+    k.wait(idle);
+    assert!(!k.is_attract(), "the new idle_seconds is longer");
+    k.wait(i64::from(new_idle) - idle);
+    assert!(k.is_attract());
+
+    // On the attract screen, at once; the next person starts in the new language.
+    let mut k = Pure::at(DAY);
+    k.effects.clear();
+    let en = crate::config::RemoteSettings {
+        language: Some(crate::config::Language::En),
+        ..Default::default()
+    };
+    k.send(Event::RemoteSettings(en.clone()));
+    assert_eq!(k.state().ctx().lang, crate::config::Language::En);
+    assert_eq!(k.state().ctx().default_lang, crate::config::Language::En);
+    assert_eq!(k.effects, [Effect::SettingsApplied(en)]);
+}

@@ -613,4 +613,11 @@ impl Platform for RemotePlatform {
     fn sms_outbox(&self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
         self.call(Op::SmsOutbox, &Limit { limit })
     }
+
+    fn remote_config(
+        &self,
+        _kiosk: &str,
+    ) -> Result<Option<crate::config::SignedSettings>, StoreError> {
+        self.call(Op::RemoteConfig, &RemoteConfigQuery {})
+    }
 }

@@ -121,6 +121,8 @@ pub fn execute(
             p.filing_precheck(&b.id_number, &b.vehicle, at(b.now))
         }),
         Op::VerifyVehicleQr => run(body, |b: ByToken| p.verify_vehicle_qr(&b.token, at(b.now))),
+        // `kiosk serve --remote-config` answers before the platform is asked (`serve_blocking`).
+        Op::RemoteConfig => run(body, |_: RemoteConfigQuery| p.remote_config(kiosk_id)),
         Op::SmsOutbox => run(body, |b: Limit| {
             if demo {
                 p.sms_outbox(b.limit.min(1000))

@@ -15,7 +15,7 @@
 //! | --- | --- |
 //! | `GET /fleet`, `GET`/`POST /login` | the fleet page behind an operator login (`fleet`; only with `--operators`) |
 //! | `GET /healthz` | 200 `{"status":"ok","instance":…,"demo":…,"kiosk_clock":…}` (no identity needed) |
-//! | `POST /v1/<op>`, `<op>` one of `wire::ops::Op` (`person`, `vehicles`, `violations`, `send_register_code`, `register`, `send_filing_code`, `file_vehicle`, `review_filing`, `unfile`, `filings`, `remove_driver`, `handle`, `pay`, `revert_due`, `receipt`, `feedback`, `issue_vehicle_qr`, `vehicle_by_plate`, `vehicle_owner`, `filing_precheck`, `verify_vehicle_qr`, `sms_outbox`, `kiosk_event`, `seal_receipt`, `payment_order`) | 200 with the view as JSON; an error: its status and `wire::error::ErrorBody` `{error, kind, message, zh, en, detail}` |
+//! | `POST /v1/<op>`, `<op>` one of `wire::ops::Op` (`person`, `vehicles`, `violations`, `send_register_code`, `register`, `send_filing_code`, `file_vehicle`, `review_filing`, `unfile`, `filings`, `remove_driver`, `handle`, `pay`, `revert_due`, `receipt`, `feedback`, `issue_vehicle_qr`, `vehicle_by_plate`, `vehicle_owner`, `filing_precheck`, `verify_vehicle_qr`, `sms_outbox`, `kiosk_event`, `seal_receipt`, `payment_order`, `remote_config`: the kiosk's signed settings of `--remote-config`, or `null`) | 200 with the view as JSON; an error: its status and `wire::error::ErrorBody` `{error, kind, message, zh, en, detail}` |
 //! | `POST /notify/alipay` | the payment provider's notification (form, signed by Alipay, no kiosk identity): 200 `success` when recorded or already recorded, 400 `fail` when refused (audited), 503 `fail` when the store failed (Alipay tries again) |
 //!
 //! Headers of every `POST`: `X-Kiosk-Id`, `X-Kiosk-Time` (Unix seconds, ±300 s),
@@ -30,6 +30,7 @@
 pub mod dispatch;
 pub mod fleet;
 pub mod kiosks;
+pub mod remote_config;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -96,6 +97,10 @@ pub struct ServeOptions {
     /// key (`[audit]`); the default is all demo, which only a demo server (`demo` here or in
     /// the file) may run.
     pub config: crate::config::ServerConfig,
+    /// `--remote-config FILE`: operational settings per hall and per kiosk (`remote_config`).
+    pub remote_config: Option<PathBuf>,
+    /// `--config-key FILE`: the key that signs them (a platform key file, `kiosk keygen --qr`).
+    pub config_key: Option<PathBuf>,
 }
 
 impl ServeOptions {
@@ -138,6 +143,8 @@ pub enum ServerError {
     Providers(#[from] crate::providers::ProvidersError),
     #[error("audit.key_file: {0}")]
     AuditKey(#[from] crate::store::audit::AuditKeyError),
+    #[error(transparent)]
+    RemoteConfig(#[from] remote_config::RemoteConfigError),
 }
 
 /// A platform, the idempotency ledger kept in the same database, and the city's
@@ -216,6 +223,8 @@ pub struct Shared {
     /// The fleet page and its operators (`--operators`); None: the page is off.
     pub fleet: Option<Arc<fleet::FleetConsole>>,
     pub kiosks: KioskRegistry,
+    /// `--remote-config` with its signing key: what `remote_config` answers.
+    pub remote_config: Option<Arc<remote_config::RemoteConfig>>,
     /// Whether the time a request carries is used (else the server's clock).
     pub kiosk_clock: bool,
     /// This server process's id in the ledger: a record in flight under another id was left by a
@@ -465,6 +474,14 @@ pub fn serve_blocking(
     body: &[u8],
 ) -> (u16, Vec<u8>, bool) {
     let demo = st.kiosks.demo();
+    // The remote configuration is the server's, not the store's.
+    if op == Op::RemoteConfig
+        && let Some(rc) = &st.remote_config
+    {
+        let doc = Some(rc.signed(kiosk, st.kiosks.hall_of(kiosk)));
+        let body = serde_json::to_vec(&doc).unwrap_or_else(|_| b"null".to_vec());
+        return (200, body, false);
+    }
     let run = || -> Answer {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let clock = (!st.kiosk_clock).then(Timestamp::now);
@@ -525,6 +542,14 @@ pub fn prepare(opts: &ServeOptions) -> Result<Arc<Shared>, ServerError> {
     if kiosks.is_empty() && !kiosks.demo() {
         return Err(ServerError::NoKiosks);
     }
+    let remote_config = match &opts.remote_config {
+        Some(path) => Some(Arc::new(remote_config::RemoteConfig::load(
+            path,
+            opts.config_key.as_deref(),
+            &kiosks,
+        )?)),
+        None => None,
+    };
     let fleet = match &opts.operators {
         Some(path) => Some(Arc::new(fleet::FleetConsole::load(path)?)),
         None => None,
@@ -552,6 +577,7 @@ pub fn prepare(opts: &ServeOptions) -> Result<Arc<Shared>, ServerError> {
         ledger,
         points,
         kiosks,
+        remote_config,
         kiosk_clock: opts.kiosk_clock || opts.demo,
         instance: crate::wire::random_hex(16),
         fleet,
@@ -673,6 +699,7 @@ mod tests {
             )),
             points: platform,
             kiosks: KioskRegistry::new(true),
+            remote_config: None,
             kiosk_clock: true,
             instance: "i1".into(),
             fleet: None,

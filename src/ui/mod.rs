@@ -172,6 +172,14 @@ impl KioskApp {
         self.frames
     }
 
+    /// Feed the flow what device threads (and the remote configuration) sent through
+    /// [`KioskApp::event_sender`]; each frame does it first. Never blocks.
+    pub fn take_sent_events(&mut self) {
+        while let Ok(e) = self.events_rx.try_recv() {
+            self.driver.send(e);
+        }
+    }
+
     /// Send an event to the flow directly (tests, the benchmark). Never blocks.
     pub fn send(&mut self, event: Event) {
         self.driver.send(event);
@@ -243,9 +251,7 @@ impl KioskApp {
             crate::ops::watchdog::ready();
         }
         self.driver.poll();
-        while let Ok(e) = self.events_rx.try_recv() {
-            self.driver.send(e);
-        }
+        self.take_sent_events();
         self.driver.send(Event::Tick(self.clock.now()));
         if self.driver.take_wiped() {
             // Drop anything egui keeps between frames (scroll positions, widget state).

@@ -1,6 +1,8 @@
 //! The voice thread: renders each prompt (once, then from its cache) and plays it through rodio.
 //! A new prompt cuts the one still playing: the screen has moved on.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 
 use super::{Engine, Prompt, Voice, VoiceError, Wav};
@@ -14,10 +16,16 @@ pub struct SpeakingVoice {
 impl SpeakingVoice {
     /// Start the voice thread: prompts from `engine`, at `volume` percent (0–100).
     pub fn start(engine: Engine, volume: u8) -> Self {
+        Self::start_shared(engine, Arc::new(AtomicU8::new(volume)))
+    }
+
+    /// Start the voice thread at the volume `volume` holds when each prompt is played (remote
+    /// configuration changes it between sessions).
+    pub fn start_shared(engine: Engine, volume: Arc<AtomicU8>) -> Self {
         let (tx, rx) = channel();
         let spawned = std::thread::Builder::new()
             .name("voice".into())
-            .spawn(move || run(engine, volume.min(100), rx));
+            .spawn(move || run(engine, volume, rx));
         if let Err(e) = spawned {
             tracing::warn!(error = %e, "cannot start the voice thread: voice guidance is silent");
         }
@@ -32,7 +40,7 @@ impl Voice for SpeakingVoice {
     }
 }
 
-fn run(engine: Engine, volume: u8, rx: Receiver<(Prompt, Language)>) {
+fn run(engine: Engine, volume: Arc<AtomicU8>, rx: Receiver<(Prompt, Language)>) {
     let mut stream = match rodio::OutputStreamBuilder::open_default_stream() {
         Ok(s) => s,
         Err(e) => {
@@ -41,7 +49,7 @@ fn run(engine: Engine, volume: u8, rx: Receiver<(Prompt, Language)>) {
         }
     };
     stream.log_on_drop(false);
-    tracing::info!(volume, "voice guidance on");
+    tracing::info!(volume = volume.load(Ordering::Relaxed), "voice guidance on");
     // At most one rendering per prompt and language (26).
     let mut cache: Vec<((Prompt, Language), Wav)> = Vec::new();
     let mut engine_missing_said = false;
@@ -74,7 +82,7 @@ fn run(engine: Engine, volume: u8, rx: Receiver<(Prompt, Language)>) {
         sink.append(rodio::buffer::SamplesBuffer::new(
             1,
             w.rate,
-            w.to_f32(volume),
+            w.to_f32(volume.load(Ordering::Relaxed).min(100)),
         ));
         // Dropping the previous sink stops what it was still saying.
         playing = Some(sink);

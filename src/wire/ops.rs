@@ -46,10 +46,11 @@ pub enum Op {
     SmsOutbox,
     KioskEvent,
     SealReceipt,
+    RemoteConfig,
 }
 
 impl Op {
-    pub const ALL: [Op; 25] = [
+    pub const ALL: [Op; 26] = [
         Op::Person,
         Op::Vehicles,
         Op::Violations,
@@ -75,6 +76,7 @@ impl Op {
         Op::SmsOutbox,
         Op::KioskEvent,
         Op::SealReceipt,
+        Op::RemoteConfig,
     ];
 
     /// The name in the path, `snake_case` like the trait's method.
@@ -105,6 +107,7 @@ impl Op {
             Op::SmsOutbox => "sms_outbox",
             Op::KioskEvent => "kiosk_event",
             Op::SealReceipt => "seal_receipt",
+            Op::RemoteConfig => "remote_config",
         }
     }
 
@@ -259,6 +262,11 @@ pub struct ByToken {
 pub struct Limit {
     pub limit: u32,
 }
+
+/// `remote_config`: nothing to say; the server answers for the authenticated kiosk (the
+/// signed document, or `null`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RemoteConfigQuery {}
 
 /// `kiosk_event`: what the kiosk reports about itself, and when it happened.
 #[derive(Debug, Clone, Serialize, Deserialize)]

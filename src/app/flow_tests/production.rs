@@ -138,6 +138,8 @@ fn a_kiosk_and_a_server_with_demo_false_run_card_face_handle_pay_receipt_on_real
         confirm_points_after: std::time::Duration::from_secs(3600),
         operators: None,
         config: server_config,
+        remote_config: None,
+        config_key: None,
     })
     .unwrap();
 

@@ -177,6 +177,13 @@ pub trait Platform: Send + Sync {
     /// gateway each carries the message the demo phone received (a development mail catcher:
     /// demo only).
     fn sms_outbox(&self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError>;
+    /// The calling kiosk's remote configuration (issue 14), signed by the city's configuration
+    /// key; None: there is none (a local store never has one; `kiosk serve` without
+    /// `--remote-config`). `kiosk`: the server uses the authenticated kiosk's id.
+    fn remote_config(
+        &self,
+        kiosk: &str,
+    ) -> Result<Option<crate::config::SignedSettings>, StoreError>;
 }
 
 // ---------------------------------------------------------------------------------------------

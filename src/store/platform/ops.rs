@@ -896,4 +896,12 @@ impl<B: Backend> Platform for StorePlatform<B> {
     fn sms_outbox(&self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
         self.lookup_sms_outbox(limit)
     }
+
+    /// The store keeps no remote configuration: the server's `--remote-config` does.
+    fn remote_config(
+        &self,
+        _kiosk: &str,
+    ) -> Result<Option<crate::config::SignedSettings>, StoreError> {
+        Ok(None)
+    }
 }

@@ -1,0 +1,85 @@
+//! Remote configuration end to end: `kiosk serve --remote-config --config-key` with a kiosks file
+//! naming the kiosk's hall; the kiosk (its own key, `[platform] config_public_key`) picks up its
+//! hall's settings, applies them on the attract screen and reports the new configuration hash.
+
+use std::time::{Duration, Instant};
+
+use super::*;
+
+#[test]
+fn a_kiosk_picks_up_its_halls_settings_from_kiosk_serve() {
+    const KIOSK: &str = "CQ-YZ-0007";
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut config = demo_city(d);
+    let public = crate::wire::auth::generate_key_file(&d.join("kiosk.key")).unwrap();
+    std::fs::write(
+        d.join("kiosks.toml"),
+        format!("[kiosks.{KIOSK}]\npublic_key = \"{public}\"\nhall = \"渝中大厅\"\n"),
+    )
+    .unwrap();
+    let published =
+        crate::store::keyring::generate_key_file("cfg-2026", &d.join("config.key")).unwrap();
+    std::fs::write(
+        d.join("remote.toml"),
+        "[halls.\"渝中大厅\"]\nidle_seconds = 150\nhall_name = \"渝中区车管所大厅\"\n\n\
+         [halls.\"渝北大厅\"]\nidle_seconds = 200\n\n\
+         [kiosks.CQ-YB-0001]\nvoice_volume = 10\n",
+    )
+    .unwrap();
+    let addr = crate::server::spawn(crate::server::ServeOptions {
+        database: config.database.path.clone(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        demo: true,
+        kiosks: Some(d.join("kiosks.toml")),
+        revert_every: None,
+        kiosk_clock: true,
+        confirm_points_after: Duration::from_secs(3600),
+        operators: None,
+        config: Default::default(),
+        remote_config: Some(d.join("remote.toml")),
+        config_key: Some(d.join("config.key")),
+    })
+    .unwrap();
+    config.kiosk.id = KIOSK.into();
+    config.platform.url = format!("http://{addr}");
+    config.platform.key_file = d.join("kiosk.key").display().to_string();
+    config.platform.config_public_key = published;
+    let base = config.clone();
+    let Assembled {
+        mut app,
+        stop,
+        config_hash,
+        voice_volume,
+        ..
+    } = assemble(config, Clock::manual(DAY.parse().unwrap())).unwrap();
+    assert_eq!(
+        *config_hash.lock().unwrap(),
+        super::super::heartbeat::config_hash(&base)
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while app.state().ctx().idle_seconds != 150 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        app.take_sent_events();
+    }
+    let ctx = app.state().ctx();
+    assert_eq!(ctx.idle_seconds, 150, "the hall's idle_seconds applied");
+    assert_eq!(ctx.hall_name, "渝中区车管所大厅");
+    // Another hall's and another kiosk's settings are not this kiosk's.
+    assert_eq!(ctx.idle_warning_seconds, base.timeouts.idle_warning_seconds);
+    let mut expected = base.clone();
+    expected.timeouts.idle_seconds = 150;
+    expected.kiosk.hall_name = "渝中区车管所大厅".into();
+    assert_eq!(
+        *config_hash.lock().unwrap(),
+        super::super::heartbeat::config_hash(&expected),
+        "the heartbeat reports the effective configuration"
+    );
+    // Kiosk CQ-YB-0001's voice_volume is not this kiosk's.
+    assert_eq!(
+        u32::from(voice_volume.load(std::sync::atomic::Ordering::Relaxed)),
+        base.voice.volume
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+}
