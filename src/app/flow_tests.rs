@@ -671,6 +671,43 @@ fn the_demo_phone_pays_the_simulators_qr_and_the_next_poll_prints() {
     assert_eq!(crate::ui::payment_qr_on_screen(k.state()), None);
 }
 
+/// A restart with a handling left unpaid: the new kiosk's fresh simulator is told the store's
+/// open orders again, so the phone pays the QR the payment screen shows in the next session.
+#[test]
+fn an_order_opened_before_a_restart_is_payable_with_the_new_simulators_phone() {
+    let mut k = Kiosk::configured(DAY, |c, _| {
+        c.payment.provider = crate::config::PaymentSection::SIMULATOR.into();
+    });
+    let card = k.card("李小红");
+    k.send(Event::CardPlaced(card));
+    k.ui(Action::Continue);
+    k.violations_of(LXH_PLATE);
+    k.ui(Action::ToNotices).ui(Action::Handle);
+    let Screen::Payment {
+        qr: Some(first), ..
+    } = k.screen()
+    else {
+        panic!("{:?} {:?}", k.screen(), k.message())
+    };
+    // The kiosk restarts over the same database: a new simulator.
+    let mut config = KioskConfig::embedded();
+    config.database.path = k._dir.path().join("city.sqlite3").display().to_string();
+    config.payment.provider = crate::config::PaymentSection::SIMULATOR.into();
+    let Assembled { demo, stop, .. } = assemble(config, Clock::manual(k.now())).unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let phone = demo
+        .and_then(|d| d.phone)
+        .expect("the new simulator's phone");
+    assert_ne!(Some(phone.addr), k.demo.phone.as_ref().map(|p| p.addr));
+    let paid = phone
+        .pay(&first.qr)
+        .expect("the new simulator knows the order");
+    assert_eq!(
+        (paid.amount, paid.status.as_str()),
+        (first.amount, "TRADE_SUCCESS")
+    );
+}
+
 /// Wait (bounded) until the simulator's notification of `out` was answered `success`.
 fn wait_delivered(phone: &crate::providers::alipay::sim::SimHandle, out: &str) {
     for _ in 0..600 {

@@ -423,6 +423,9 @@ fn open_local_store(
         );
     }
     let platform = Arc::new(platform);
+    if let Some(phone) = &phone {
+        reopen_at_simulator(&platform, phone, clock.now());
+    }
     let revert_clock = clock.clone();
     crate::store::platform::spawn_periodic_revert(
         platform.clone() as Arc<dyn Platform>,
@@ -431,6 +434,36 @@ fn open_local_store(
         stop.clone(),
     );
     Ok((platform, phone))
+}
+
+/// A fresh gateway simulator knows no order: the store's open orders (opened by an earlier
+/// run's simulator: the same app id and order number give the same QR code) are opened at it
+/// again, so the phone can pay a handling left unpaid before a restart.
+fn reopen_at_simulator(
+    platform: &SqlitePlatform,
+    phone: &crate::providers::alipay::sim::SimHandle,
+    now: jiff::Timestamp,
+) {
+    use crate::store::payment::{OrderRequest, PaymentProvider as _};
+    let open = platform.with_connection_ref(|c| {
+        let mut s = c.prepare(
+            "SELECT out_trade_no, amount_fen FROM payment_orders WHERE state = 'open' AND provider = 'alipay'",
+        )?;
+        let rows = s.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    });
+    let adapter = crate::providers::simulator_adapter(phone);
+    for (out_trade_no, fen) in open.unwrap_or_default() {
+        let order = OrderRequest {
+            out_trade_no,
+            amount: crate::domain::Fen(fen),
+            subject: "交通违法罚款".into(),
+            expires: now + jiff::SignedDuration::from_hours(2),
+        };
+        if let Err(e) = adapter.create_order(&order, now) {
+            tracing::warn!(order = %order.out_trade_no, error = %e, "not reopened at the Alipay gateway simulator");
+        }
+    }
 }
 
 /// Open the kiosk `kiosk.toml` describes: assemble it, start the device threads, open the window.

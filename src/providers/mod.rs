@@ -80,24 +80,27 @@ pub const SIMULATOR_APP_ID: &str = "2021000000000000";
 /// is the demo's phone.
 pub fn start_payment_simulator()
 -> Result<(alipay::AlipayProvider, alipay::sim::SimHandle), ProvidersError> {
-    let keys = alipay::sim::test_keys();
     let phone = alipay::sim::spawn(
         std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         SIMULATOR_APP_ID,
-        keys.clone(),
+        alipay::sim::test_keys(),
     )
     .map_err(|e| ProvidersError::Config {
         key: "payment.provider",
         message: format!("the Alipay gateway simulator: {e}"),
     })?;
-    let provider = alipay::AlipayProvider::new(
+    Ok((simulator_adapter(&phone), phone))
+}
+
+/// The real adapter against the in-process simulator `phone` (no notify URL).
+pub fn simulator_adapter(phone: &alipay::sim::SimHandle) -> alipay::AlipayProvider {
+    alipay::AlipayProvider::new(
         &phone.gateway(),
-        SIMULATOR_APP_ID,
+        &phone.app_id,
         "",
-        keys.app.clone(),
-        keys.alipay.verify_key(),
-    );
-    Ok((provider, phone))
+        phone.keys.app.clone(),
+        phone.keys.alipay.verify_key(),
+    )
 }
 
 /// Build the providers the sections name.
