@@ -431,9 +431,10 @@ pub fn demo_provider_refusals(sections: &[(&'static str, &str)]) -> Vec<Refusal>
                 key,
                 message: "no provider configured".into(),
             }),
-            "demo" => Some(Refusal {
+            // "simulator": a gateway simulator inside the kiosk (`[payment]`), a demo part too.
+            demo @ ("demo" | "simulator") => Some(Refusal {
                 key,
-                message: "\"demo\" is a demo part (demo mode only)".into(),
+                message: format!("{demo:?} is a demo part (demo mode only)"),
             }),
             _ => None,
         })
@@ -567,6 +568,39 @@ mod tests {
         assert_eq!(c.devices.reader, "sim");
         assert_eq!(c.devices.printer, "sim");
         assert_eq!(c.kiosk.language, Language::ZhCn);
+    }
+
+    /// The demo's in-process Alipay simulator is a demo part: refused with demo = false, named,
+    /// on a kiosk and on a server, like "demo".
+    #[test]
+    fn the_payment_simulator_is_refused_outside_demo_naming_payment_provider() {
+        let c = KioskConfig::from_toml_over_default(
+            "[kiosk]\ndemo = false\n[payment]\nprovider = \"simulator\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        let r = c.production_refusals();
+        let pay = r
+            .iter()
+            .find(|r| r.key == "payment.provider")
+            .unwrap_or_else(|| panic!("payment.provider not named: {r:?}"));
+        assert!(pay.message.contains("simulator"), "{}", pay.message);
+        let mut on = c.clone();
+        on.kiosk.demo = true;
+        assert!(on.production_refusals().is_empty());
+        let server = ServerConfig {
+            payment: PaymentSection {
+                provider: "simulator".into(),
+                ..PaymentSection::default()
+            },
+            ..ServerConfig::default()
+        };
+        assert!(
+            server
+                .production_refusals()
+                .iter()
+                .any(|r| r.key == "payment.provider")
+        );
     }
 
     #[test]

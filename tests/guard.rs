@@ -204,6 +204,10 @@ fn kiosk_with_demo_false_and_any_demo_part_or_weak_pin_exits_naming_the_key() {
             vec![("payment", "provider", "\"demo\"")],
             "payment.provider",
         ),
+        (
+            vec![("payment", "provider", "\"simulator\"")],
+            "payment.provider",
+        ),
         (vec![("sms", "provider", "\"demo\"")], "sms.provider"),
         (vec![("qr", "provider", "\"demo\"")], "qr.provider"),
         (vec![("face", "provider", "\"demo\"")], "face.provider"),

@@ -59,6 +59,9 @@ fn assembled_with(at: &str, relief: bool) -> (Kiosk, KioskApp) {
     drop(conn);
     let mut config = KioskConfig::embedded();
     config.database.path = path.display().to_string();
+    // The instant demo provider: paid when the kiosk asks (the embedded default's "simulator"
+    // waits for the panel's phone).
+    config.payment.provider = "demo".into();
     if relief {
         let policy = dir.path().join("policy.toml");
         std::fs::write(&policy, RELIEF_POLICY).unwrap();
@@ -710,7 +713,33 @@ fn the_assembled_kiosk_runs_on_the_demo_database_from_card_to_receipt_image() {
     assert_eq!(sel.selected, payable);
     click(&mut h, "下一步：业务须知");
     click(&mut h, "【阅读并同意】");
+    // `[payment] provider = "simulator"` (the embedded default): the payment screen shows the
+    // Alipay gateway simulator's QR, and nothing is paid until the panel's phone pays it.
+    let qr_on_screen = |h: &Harness<'_, KioskApp>| match screen(h) {
+        Screen::Payment { qr: Some(q), .. } => Some(q.qr),
+        _ => None,
+    };
+    let first = qr_on_screen(&h).expect("the provider's QR on the payment screen");
+    assert!(first.starts_with("https://qr.alipay.com/"), "{first}");
     click(&mut h, "已完成支付");
+    assert_eq!(
+        qr_on_screen(&h).as_deref(),
+        Some(first.as_str()),
+        "paid without the phone"
+    );
+    // The phone pays each QR shown (one order per decision); 已完成支付 asks the provider.
+    for _ in 0..200 {
+        if shows(&h, "缴款成功") {
+            break;
+        }
+        if qr_on_screen(&h).is_some() {
+            click(&mut h, "手机扫码支付 / Pay with the phone");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        if h.query_by_label("已完成支付").is_some() {
+            click(&mut h, "已完成支付");
+        }
+    }
     assert!(shows(&h, "缴款成功"));
     // The ESC/POS bytes went through the printer simulator and came out as a PNG.
     let pngs: Vec<_> = std::fs::read_dir(dir.path().join("printed-receipts"))

@@ -64,6 +64,9 @@ pub(crate) fn demo_city(dir: &std::path::Path) -> KioskConfig {
     .unwrap();
     let mut config = KioskConfig::embedded();
     config.database.path = path.display().to_string();
+    // The instant demo provider (an order is paid when asked about); the embedded default's
+    // "simulator" is tested by `the_demo_phone_pays_the_simulators_qr_and_the_next_poll_prints`.
+    config.payment.provider = "demo".into();
     config
 }
 
@@ -588,6 +591,125 @@ fn a_session_reaches_the_receipt_only_after_the_phone_paid_the_providers_qr() {
     assert_eq!(payment.amount, Fen(35000));
     assert_eq!(payments(&k), 2);
     assert_eq!(k.printed().len(), 1);
+}
+
+/// `[payment] provider = "simulator"` (the embedded default, demo mode): a kiosk on its own
+/// store starts Alipay's gateway simulator in process and pays through the real adapter. The
+/// payment screen shows the simulator's QR; the screen's polls (order queries: a local store
+/// has no notification route) record nothing until the demo's phone pays it, and the next poll
+/// after that goes on — the second decision's QR, then the receipt.
+#[test]
+fn the_demo_phone_pays_the_simulators_qr_and_the_next_poll_prints() {
+    let mut k = Kiosk::configured(DAY, |c, _| {
+        c.payment.provider = crate::config::PaymentSection::SIMULATOR.into();
+    });
+    let phone = k.demo.phone.clone().expect("the simulator's phone");
+    let card = k.card("李小红");
+    k.send(Event::CardPlaced(card));
+    k.ui(Action::Continue);
+    k.violations_of(LXH_PLATE);
+    k.ui(Action::ToNotices).ui(Action::Handle);
+    let on_screen = |k: &Kiosk| match k.screen() {
+        Screen::Payment { qr: Some(q), .. } => Some(q),
+        _ => None,
+    };
+    let first = on_screen(&k).unwrap_or_else(|| panic!("{:?} {:?}", k.screen(), k.message()));
+    assert!(first.qr.starts_with("https://qr.alipay.com/"), "{first:?}");
+    assert_eq!((first.part, first.parts), (1, 2));
+    // The panel offers the phone while this QR is on screen.
+    assert_eq!(
+        crate::ui::payment_qr_on_screen(k.state()),
+        Some(first.qr.as_str())
+    );
+    let payments = |k: &Kiosk| -> i64 {
+        k.platform
+            .with_connection_ref(|c| {
+                Ok(c.query_row(
+                    "SELECT count(*) FROM payments WHERE idempotency_key LIKE 'KD%'",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .unwrap()
+    };
+    // Polls and 已完成支付 before the phone paid: nothing recorded, the same QR.
+    k.wait(6).ui(Action::Pay).wait(6);
+    assert_eq!(on_screen(&k).as_ref(), Some(&first), "{:?}", k.message());
+    assert_eq!(payments(&k), 0);
+    assert_eq!(phone.order_count(), 1);
+    // The demo's phone pays (the panel's button: on a thread of its own).
+    let sim = k.app.simulator().expect("the simulator panel");
+    sim.pay_with_phone(&first.qr)
+        .expect("the panel has the phone")
+        .join()
+        .unwrap();
+    // Asked again, the simulator tells the order as it stands (already paid: nothing changes).
+    let paid = phone.pay(&first.qr).unwrap();
+    assert_eq!(paid.status, "TRADE_SUCCESS");
+    assert_eq!(
+        paid.notify_url, None,
+        "a local store has no notification route"
+    );
+    assert_eq!(payments(&k), 0, "recorded only when the kiosk asks");
+    // The next poll finds the money: the second decision's QR.
+    k.wait(6);
+    assert_eq!(payments(&k), 1);
+    let second = on_screen(&k).unwrap_or_else(|| panic!("{:?} {:?}", k.screen(), k.message()));
+    assert_eq!((second.part, second.parts), (2, 2));
+    assert_ne!(second.qr, first.qr);
+    k.wait(6);
+    assert_eq!(payments(&k), 1, "the second order is not paid yet");
+    phone.pay(&second.qr).unwrap();
+    k.wait(6);
+    let Screen::Done {
+        payment, printed, ..
+    } = k.screen()
+    else {
+        panic!("{:?} {:?}", k.screen(), k.message())
+    };
+    assert_eq!(printed, PrintOutcome::Printed);
+    assert_eq!(payment.amount, Fen(35000));
+    assert_eq!(payments(&k), 2);
+    assert_eq!(k.printed().len(), 1);
+    // Not on the payment screen: the panel offers no phone payment.
+    assert_eq!(crate::ui::payment_qr_on_screen(k.state()), None);
+}
+
+/// A restart with a handling left unpaid: the new kiosk's fresh simulator is told the store's
+/// open orders again, so the phone pays the QR the payment screen shows in the next session.
+#[test]
+fn an_order_opened_before_a_restart_is_payable_with_the_new_simulators_phone() {
+    let mut k = Kiosk::configured(DAY, |c, _| {
+        c.payment.provider = crate::config::PaymentSection::SIMULATOR.into();
+    });
+    let card = k.card("李小红");
+    k.send(Event::CardPlaced(card));
+    k.ui(Action::Continue);
+    k.violations_of(LXH_PLATE);
+    k.ui(Action::ToNotices).ui(Action::Handle);
+    let Screen::Payment {
+        qr: Some(first), ..
+    } = k.screen()
+    else {
+        panic!("{:?} {:?}", k.screen(), k.message())
+    };
+    // The kiosk restarts over the same database: a new simulator.
+    let mut config = KioskConfig::embedded();
+    config.database.path = k._dir.path().join("city.sqlite3").display().to_string();
+    config.payment.provider = crate::config::PaymentSection::SIMULATOR.into();
+    let Assembled { demo, stop, .. } = assemble(config, Clock::manual(k.now())).unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let phone = demo
+        .and_then(|d| d.phone)
+        .expect("the new simulator's phone");
+    assert_ne!(Some(phone.addr), k.demo.phone.as_ref().map(|p| p.addr));
+    let paid = phone
+        .pay(&first.qr)
+        .expect("the new simulator knows the order");
+    assert_eq!(
+        (paid.amount, paid.status.as_str()),
+        (first.amount, "TRADE_SUCCESS")
+    );
 }
 
 /// Wait (bounded) until the simulator's notification of `out` was answered `success`.

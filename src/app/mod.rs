@@ -144,6 +144,9 @@ pub struct DemoHandles {
     pub out_of_paper: Arc<Mutex<bool>>,
     /// Make the next face verification fail.
     pub face_fail: Arc<Mutex<bool>>,
+    /// `[payment] provider = "simulator"`: the Alipay gateway simulator the kiosk's store pays
+    /// through; the panel's phone pays the QR on screen with it (None: another provider).
+    pub phone: Option<crate::providers::alipay::sim::SimHandle>,
 }
 
 /// How often the outbox delivery thread tries the queue.
@@ -184,14 +187,14 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
         }));
     }
     let stop = Arc::new(AtomicBool::new(false));
-    let (platform, store): (Arc<dyn Platform>, Option<Arc<SqlitePlatform>>) =
+    let (platform, store, phone): (Arc<dyn Platform>, Option<Arc<SqlitePlatform>>, _) =
         match config.platform.remote_url() {
             // A terminal of the city's platform server: no local record; the server runs the
             // 六.2 revert.
-            Some(url) => (Arc::new(remote_platform(&config, url)?), None),
+            Some(url) => (Arc::new(remote_platform(&config, url)?), None, None),
             None => {
-                let store = open_local_store(&config, &db, &policy, &clock, &stop)?;
-                (store.clone(), Some(store))
+                let (store, phone) = open_local_store(&config, &db, &policy, &clock, &stop)?;
+                (store.clone(), Some(store), phone)
             }
         };
 
@@ -200,6 +203,7 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
         printed: PrintedReceipts::default(),
         out_of_paper: Arc::new(Mutex::new(false)),
         face_fail,
+        phone,
     };
     let demo = config.kiosk.demo;
     let backend = StoreBackend::new(
@@ -274,6 +278,17 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
                 Some(store) => sim_source::demo_script(store.clone(), clock.now()),
                 None => sim_source::demo_script_remote(platform.clone(), clock.now()),
             })
+            .with_phone(handles.phone.clone().map(|phone| -> crate::ui::PhonePay {
+                Arc::new(move |qr: &str| {
+                    phone.pay(qr).map(|o| {
+                        format!(
+                            "已支付 / paid {}元 ({})",
+                            crate::providers::alipay::protocol::yuan(o.amount),
+                            o.trade_no.unwrap_or_default()
+                        )
+                    })
+                })
+            }))
         })
         .map(|sim| match images {
             Some(images) => sim.with_receipt_images(images),
@@ -372,14 +387,21 @@ fn remote_platform(
 }
 
 /// Open (in demo mode: create) the local store, run the start-up revert it owes (六.2) and its
-/// periodic revert.
+/// periodic revert. With `[payment] provider = "simulator"` (demo mode only) the Alipay gateway
+/// simulator is started in this process and its handle (the demo's phone) returned.
 fn open_local_store(
     config: &KioskConfig,
     db: &Path,
     policy: &PolicyBook,
     clock: &Clock,
     stop: &Arc<AtomicBool>,
-) -> Result<Arc<SqlitePlatform>, AppError> {
+) -> Result<
+    (
+        Arc<SqlitePlatform>,
+        Option<crate::providers::alipay::sim::SimHandle>,
+    ),
+    AppError,
+> {
     let path = db.display().to_string();
     if config.kiosk.demo {
         let built = crate::store::demo::ensure_demo_database_with(
@@ -395,8 +417,31 @@ fn open_local_store(
             tracing::info!(path = %db.display(), "demo database created");
         }
     }
-    // The providers `[payment]`, `[sms]`, `[qr]` name, and the audit key of `[audit]`.
-    let parts = crate::providers::platform_parts(&config.payment, &config.sms, &config.qr)
+    // The providers `[payment]`, `[sms]`, `[qr]` name, and the audit key of `[audit]`. The
+    // store asks `[payment]`'s provider directly (no notification route): "simulator" is the real
+    // Alipay adapter against the gateway simulator started here (demo mode only).
+    let (payments, phone): (Box<dyn crate::store::payment::PaymentProvider>, _) = if config
+        .payment
+        .provider
+        == crate::config::PaymentSection::SIMULATOR
+    {
+        if !config.kiosk.demo {
+            return Err(AppError::DemoParts(crate::config::demo_provider_refusals(
+                &[("payment.provider", config.payment.provider.as_str())],
+            )));
+        }
+        let (provider, phone) = crate::providers::start_payment_simulator()
+            .map_err(|e| AppError::Providers(e.to_string()))?;
+        tracing::info!(gateway = %phone.gateway(), "demo payments through the Alipay gateway simulator");
+        (Box::new(provider), Some(phone))
+    } else {
+        (
+            crate::providers::payment_provider(&config.payment)
+                .map_err(|e| AppError::Providers(e.to_string()))?,
+            None,
+        )
+    };
+    let parts = crate::providers::platform_parts_with(payments, &config.sms, &config.qr)
         .map_err(|e| AppError::Providers(e.to_string()))?;
     let audit = match config.audit.key_path() {
         Some(file) => crate::store::audit::AuditKey::from_file(file)
@@ -413,15 +458,12 @@ fn open_local_store(
         .revert_due(clock.now())
         .map_err(|source| AppError::Database { path, source })?;
     // The store and the screens decide with the same dated policies and payment window.
-    // `[payment]` names who collects the money (a local store asks it directly).
-    let payments = crate::providers::payment_provider(&config.payment)
-        .map_err(|e| AppError::Platform(e.to_string()))?;
-    let platform = platform
-        .with_payments(payments)
-        .with_policy(policy.clone())
-        .with_payment_window(jiff::SignedDuration::from_mins(i64::from(
-            config.timeouts.payment_window_minutes,
-        )));
+    let platform =
+        platform
+            .with_policy(policy.clone())
+            .with_payment_window(jiff::SignedDuration::from_mins(i64::from(
+                config.timeouts.payment_window_minutes,
+            )));
     if !reverted.reverted.is_empty() {
         tracing::info!(
             count = reverted.reverted.len(),
@@ -429,6 +471,9 @@ fn open_local_store(
         );
     }
     let platform = Arc::new(platform);
+    if let Some(phone) = &phone {
+        reopen_at_simulator(&platform, phone, clock.now());
+    }
     let revert_clock = clock.clone();
     crate::store::platform::spawn_periodic_revert(
         platform.clone() as Arc<dyn Platform>,
@@ -436,7 +481,37 @@ fn open_local_store(
         std::time::Duration::from_secs(60),
         stop.clone(),
     );
-    Ok(platform)
+    Ok((platform, phone))
+}
+
+/// A fresh gateway simulator knows no order: the store's open orders (opened by an earlier
+/// run's simulator: the same app id and order number give the same QR code) are opened at it
+/// again, so the phone can pay a handling left unpaid before a restart.
+fn reopen_at_simulator(
+    platform: &SqlitePlatform,
+    phone: &crate::providers::alipay::sim::SimHandle,
+    now: jiff::Timestamp,
+) {
+    use crate::store::payment::{OrderRequest, PaymentProvider as _};
+    let open = platform.with_connection_ref(|c| {
+        let mut s = c.prepare(
+            "SELECT out_trade_no, amount_fen FROM payment_orders WHERE state = 'open' AND provider = 'alipay'",
+        )?;
+        let rows = s.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    });
+    let adapter = crate::providers::simulator_adapter(phone);
+    for (out_trade_no, fen) in open.unwrap_or_default() {
+        let order = OrderRequest {
+            out_trade_no,
+            amount: crate::domain::Fen(fen),
+            subject: "交通违法罚款".into(),
+            expires: now + jiff::SignedDuration::from_hours(2),
+        };
+        if let Err(e) = adapter.create_order(&order, now) {
+            tracing::warn!(order = %order.out_trade_no, error = %e, "not reopened at the Alipay gateway simulator");
+        }
+    }
 }
 
 /// Open the kiosk `kiosk.toml` describes: assemble it, start the device threads, open the window.

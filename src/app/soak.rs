@@ -153,6 +153,9 @@ struct Rig {
     app: KioskApp,
     clock: Clock,
     report: SoakReport,
+    /// The person's phone: the embedded default's `[payment] provider = "simulator"` is paid at
+    /// the Alipay gateway simulator, the QR on screen, as the simulator panel's button does.
+    phone: Option<crate::providers::alipay::sim::SimHandle>,
     /// The message last counted (a message is counted when it appears, not per step).
     last_message: Option<String>,
 }
@@ -265,8 +268,11 @@ impl Rig {
     /// Wait on the payment screen until the payment arrives and the receipt is printed.
     fn pay(&mut self) -> Result<&'static str, AppError> {
         for _ in 0..6 {
-            if !matches!(self.screen(), Some(Screen::Payment { .. })) {
+            let Some(Screen::Payment { qr, .. }) = self.screen() else {
                 break;
+            };
+            if let (Some(phone), Some(qr)) = (&self.phone, qr) {
+                phone.pay(&qr.qr).map_err(soak_error)?;
             }
             self.wait(PAYMENT_POLL)?;
         }
@@ -401,7 +407,11 @@ fn soak_in(opts: &SoakOptions, dir: &Path, started: Instant) -> Result<SoakRepor
     config.metrics.listen = String::new();
     let clock = Clock::manual(anchor + SignedDuration::from_hours(1));
     let Assembled {
-        app, store, stop, ..
+        app,
+        store,
+        stop,
+        demo,
+        ..
     } = assemble(config, clock.clone())?;
     let store = store.ok_or_else(|| soak_error("the soak runs on the local store"))?;
     let receipts = dir.join("printed-receipts");
@@ -409,6 +419,7 @@ fn soak_in(opts: &SoakOptions, dir: &Path, started: Instant) -> Result<SoakRepor
         app,
         clock: clock.clone(),
         report: SoakReport::default(),
+        phone: demo.and_then(|d| d.phone),
         last_message: None,
     };
     rig.report.before = sample(0, &db, &receipts);

@@ -281,10 +281,18 @@ fn open(cli: &PlatformCli, config: Option<&Path>) -> anyhow::Result<Box<dyn Plat
     let config = crate::config::KioskConfig::load(config)?;
     if config.payment.is_demo() && !config.kiosk.demo {
         anyhow::bail!(
-            "payment.provider = \"demo\" with kiosk.demo = false: money is recorded only on a real provider's word"
+            "payment.provider = {:?} with kiosk.demo = false: money is recorded only on a real provider's word",
+            config.payment.provider
         );
     }
-    let payments = crate::providers::payment_provider(&config.payment)?;
+    // "simulator" (demo mode only): the gateway simulator and its phone live inside the kiosk's
+    // window, and its orders die with it; a shell has no phone, so the demo provider answers.
+    let payments: Box<dyn crate::store::payment::PaymentProvider> =
+        if config.payment.provider == crate::config::PaymentSection::SIMULATOR {
+            Box::new(crate::store::payment::DemoPaymentProvider)
+        } else {
+            crate::providers::payment_provider(&config.payment)?
+        };
     // The platform's keys are the configuration's `[qr]` (the embedded default: the demo keys);
     // without signing key files the verbs that sign are refused (token_no_signing_key).
     let keys = crate::providers::qr::keys(&config.qr, crate::providers::qr::Role::Verifier)?;

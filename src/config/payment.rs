@@ -2,7 +2,7 @@
 //!
 //! ```toml
 //! [payment]
-//! provider = "alipay"                       # or "demo" (demo mode only)
+//! provider = "alipay"                       # or "demo", "simulator" (demo mode only)
 //! gateway = "https://openapi.alipay.com/gateway.do"
 //! app_id = "2021000000000000"
 //! private_key_file = "/etc/kiosk/alipay_app_private_key.pem"   # ours: signs requests
@@ -16,6 +16,9 @@ use serde::{Deserialize, Serialize};
 
 /// The only spelling of the demo provider.
 const DEMO_PROVIDER: &str = "demo";
+/// The demo's Alipay: the kiosk starts Alipay's gateway simulator in its own process and pays
+/// through the real adapter against it (demo mode only; a kiosk on its own store).
+const SIMULATOR_PROVIDER: &str = "simulator";
 /// Alipay 当面付 (face-to-face QR payment: precreate / query / notify / refund, RSA2).
 const ALIPAY_PROVIDER: &str = "alipay";
 
@@ -23,7 +26,8 @@ const ALIPAY_PROVIDER: &str = "alipay";
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentSection {
-    /// `demo`: the demo provider (demo mode only); `alipay`: Alipay 当面付. See
+    /// `demo`: the demo provider (demo mode only); `simulator`: Alipay 当面付 against its gateway
+    /// simulator started inside the kiosk (demo mode only); `alipay`: Alipay 当面付. See
     /// `crate::providers`.
     pub provider: String,
     /// Alipay's gateway (`https://openapi.alipay.com/gateway.do`; the simulator's
@@ -60,18 +64,21 @@ impl Default for PaymentSection {
 impl PaymentSection {
     /// The only spelling of the demo provider.
     pub const DEMO: &'static str = DEMO_PROVIDER;
+    /// Alipay 当面付 against the gateway simulator inside the kiosk (demo mode only).
+    pub const SIMULATOR: &'static str = SIMULATOR_PROVIDER;
     /// Alipay 当面付.
     pub const ALIPAY: &'static str = ALIPAY_PROVIDER;
 
-    /// Whether this is the demo provider (never with `demo = false`).
+    /// Whether this is a demo part: the demo provider or the in-process simulator (never with
+    /// `demo = false`).
     pub fn is_demo(&self) -> bool {
-        self.provider == DEMO_PROVIDER
+        self.provider == DEMO_PROVIDER || self.provider == SIMULATOR_PROVIDER
     }
 
     /// The section's values checked without reading files: the key at fault and why.
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
         match self.provider.as_str() {
-            DEMO_PROVIDER => Ok(()),
+            DEMO_PROVIDER | SIMULATOR_PROVIDER => Ok(()),
             ALIPAY_PROVIDER => {
                 let url = |key: &'static str, v: &str| {
                     if v.starts_with("http://") || v.starts_with("https://") {
@@ -110,7 +117,7 @@ impl PaymentSection {
             }
             other => Err((
                 "payment.provider",
-                format!("unknown provider {other:?} (demo, alipay)"),
+                format!("unknown provider {other:?} (demo, simulator, alipay)"),
             )),
         }
     }
@@ -147,5 +154,11 @@ mod tests {
         };
         assert_eq!(bad.validate().unwrap_err().0, "payment.provider");
         assert!(PaymentSection::default().is_demo());
+        let sim = PaymentSection {
+            provider: "simulator".into(),
+            ..PaymentSection::default()
+        };
+        sim.validate().unwrap();
+        assert!(sim.is_demo());
     }
 }

@@ -21,7 +21,8 @@ use crate::voice::{Prompter, Voice};
 
 pub use screens::Regions;
 pub use simulator::{
-    Outbox, PrintedReceipts, ReceiptImages, SimScan, SimScript, Simulator, SmsMessage,
+    Outbox, PhonePay, PrintedReceipts, ReceiptImages, SimScan, SimScript, Simulator, SmsMessage,
+    payment_qr_on_screen,
 };
 
 /// Why the kiosk window could not run.
@@ -270,7 +271,7 @@ impl KioskApp {
 
         let mut events: Vec<Event> = Vec::new();
         if let Some(sim) = &mut self.sim {
-            sim.show(ui, &mut events);
+            sim.show(ui, self.driver.state(), &mut events);
         }
         let state_ctx = self.driver.state().ctx();
         let view = screens::View {

@@ -1,7 +1,10 @@
 //! The simulator panel (demo mode only): a side panel in its own colour, apart from the kiosk
 //! screen, that plays the devices and the people around the kiosk. It only produces the events a
 //! real device would (`CardPlaced`, `CardRemoved`, `Scanned`) and shows the SMS outbox and the
-//! simulated printer's output. What it offers (the demo city's cards, the platform's vehicle QR
+//! simulated printer's output. With `[payment] provider = "simulator"` it is also the person's
+//! phone: while the payment screen shows the provider's QR code, "手机扫码支付 / Pay with the
+//! phone" pays that order at the Alipay gateway simulator (as scanning it would); the kiosk
+//! finds the money by itself at its next order query. What it offers (the demo city's cards, the platform's vehicle QR
 //! codes) and what it shows are handed in by the composition root (`crate::app`).
 
 use std::sync::{Arc, Mutex};
@@ -10,11 +13,15 @@ use egui::{Color32, RichText, Ui};
 use jiff::{SignedDuration, ToSpan};
 
 use super::Clock;
-use crate::flow::Event;
+use crate::flow::{Event, Screen, State};
 use crate::rules::maintenance::{china_offset, local_time};
 
 const SIM_BG: Color32 = Color32::from_rgb(0x3b, 0x2f, 0x1e);
 const SIM_TEXT: Color32 = Color32::from_rgb(0xff, 0xe0, 0xa8);
+
+/// The demo's phone: pays the order behind a payment QR code (the composition root hands in the
+/// Alipay gateway simulator's `SimHandle::pay`) and says what happened, for the panel.
+pub type PhonePay = Arc<dyn Fn(&str) -> Result<String, String> + Send + Sync>;
 
 /// A demo SMS, as the simulator's outbox shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +66,18 @@ pub struct Simulator {
     out_of_paper: Arc<Mutex<bool>>,
     face_fail: Arc<Mutex<bool>>,
     clock: Clock,
+    /// The Alipay gateway simulator's phone (`[payment] provider = "simulator"`).
+    phone: Option<PhonePay>,
+    /// What the phone last did, for the panel: (the QR code it paid, the answer).
+    phone_said: Arc<Mutex<Option<(String, String)>>>,
+}
+
+/// The QR code the payment screen shows now (the provider's order is open).
+pub fn payment_qr_on_screen(state: &State) -> Option<&str> {
+    match &state.session()?.screen {
+        Screen::Payment { qr: Some(q), .. } => Some(q.qr.as_str()),
+        _ => None,
+    }
 }
 
 fn flag(ui: &mut Ui, f: &Arc<Mutex<bool>>, label: &str) {
@@ -84,7 +103,35 @@ impl Simulator {
             out_of_paper,
             face_fail,
             clock,
+            phone: None,
+            phone_said: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// The phone that pays the payment screen's QR at the Alipay gateway simulator.
+    pub fn with_phone(mut self, phone: Option<PhonePay>) -> Self {
+        self.phone = phone;
+        self
+    }
+
+    /// The phone pays the order behind `qr` at the gateway simulator, on a thread of its own
+    /// (the panel's button; tests call it). What it answered goes to the panel.
+    pub fn pay_with_phone(&self, qr: &str) -> Option<std::thread::JoinHandle<()>> {
+        let phone = self.phone.clone()?;
+        let said = self.phone_said.clone();
+        let qr = qr.to_string();
+        std::thread::Builder::new()
+            .name("demo-phone".into())
+            .spawn(move || {
+                let answer = match phone(&qr) {
+                    Ok(said) => said,
+                    Err(e) => format!("支付失败 / not paid: {e}"),
+                };
+                if let Ok(mut s) = said.lock() {
+                    *s = Some((qr, answer));
+                }
+            })
+            .ok()
     }
 
     /// Show the receipts the simulated printer rendered as images (PNG files, newest last).
@@ -133,7 +180,7 @@ impl Simulator {
         self.printed.clone()
     }
 
-    pub(super) fn show(&mut self, ui: &mut Ui, out: &mut Vec<Event>) {
+    pub(super) fn show(&mut self, ui: &mut Ui, state: &State, out: &mut Vec<Event>) {
         egui::Panel::right("simulator")
             .resizable(false)
             .exact_size(420.0)
@@ -145,7 +192,7 @@ impl Simulator {
                 ui.style_mut().spacing.item_spacing.y = 4.0;
                 egui::ScrollArea::vertical()
                     .id_salt("simulator")
-                    .show(ui, |ui| self.contents(ui, out));
+                    .show(ui, |ui| self.contents(ui, state, out));
             });
     }
 
@@ -154,7 +201,7 @@ impl Simulator {
         ui.label(RichText::new(title).strong().size(20.0));
     }
 
-    fn contents(&mut self, ui: &mut Ui, out: &mut Vec<Event>) {
+    fn contents(&mut self, ui: &mut Ui, state: &State, out: &mut Vec<Event>) {
         ui.label(RichText::new("模拟器 / Simulator").size(28.0).strong());
         ui.label(
             RichText::new("演示用，不属于自助终端屏幕 / demo only, not part of the kiosk screen")
@@ -182,6 +229,28 @@ impl Simulator {
         for (label, make) in &self.script.scans {
             if ui.button(label.as_str()).clicked() {
                 out.push(Event::Scanned(make(now)));
+            }
+        }
+
+        if self.phone.is_some() {
+            Self::section(ui, "手机 / phone (支付宝模拟器 / Alipay simulator)");
+            match payment_qr_on_screen(state) {
+                Some(qr) => {
+                    if ui.button("手机扫码支付 / Pay with the phone").clicked() {
+                        self.pay_with_phone(qr);
+                    }
+                }
+                None => {
+                    ui.label(
+                        RichText::new("缴款页面显示二维码时可用 / on the payment screen")
+                            .size(13.0),
+                    );
+                }
+            }
+            if let Ok(said) = self.phone_said.lock()
+                && let Some((_, answer)) = said.as_ref()
+            {
+                ui.label(RichText::new(answer.as_str()).size(13.0));
             }
         }
 
