@@ -36,6 +36,8 @@ pub enum Refused {
     Unreadable(String),
     #[error("{key}: {message}")]
     OutOfRange { key: &'static str, message: String },
+    #[error("the policy is not a policy book: {0}")]
+    BadPolicy(String),
 }
 
 /// The published configuration key (`[platform] config_public_key`, `KID:HEX`).
@@ -80,18 +82,33 @@ impl ConfigVerifier {
         base: &KioskConfig,
     ) -> Result<RemoteSettings, Refused> {
         let s = self.verify(doc)?;
+        if let Some(text) = &s.policy {
+            crate::rules::PolicyBook::parse(text).map_err(|e| Refused::BadPolicy(e.to_string()))?;
+        }
         let config = s
             .checked_over(base)
             .map_err(|(key, message)| Refused::OutOfRange { key, message })?;
-        Ok(RemoteSettings::effective(&config))
+        Ok(RemoteSettings {
+            // The server's policy, or (absent) the kiosk's own file.
+            policy: s.policy,
+            ..RemoteSettings::effective(&config)
+        })
     }
 }
 
-/// The configuration hash the heartbeat reports once `applied` runs on `base`.
+/// The configuration hash the heartbeat reports once `applied` runs on `base`: with a remote
+/// policy, the hash of the configuration and the policy's text together.
 pub fn effective_hash(base: &KioskConfig, applied: &RemoteSettings) -> String {
     let mut c = base.clone();
     applied.apply_to(&mut c);
-    super::heartbeat::config_hash(&c)
+    let hash = super::heartbeat::config_hash(&c);
+    match &applied.policy {
+        None => hash,
+        Some(policy) => {
+            let both = format!("{hash}\n{policy}");
+            crate::wire::sha256_hex(both.as_bytes())[..16].to_string()
+        }
+    }
 }
 
 /// Ask once: the effective settings to hand the flow, when the server has a document for this
@@ -222,6 +239,32 @@ mod tests {
             Err(Refused::Unreadable(_))
         ));
         // Signed, but out of the ranges of kiosk.toml.
+        // Signed, but a policy text that is no policy book: refused, not applied.
+        let bad_policy = sign(
+            &city,
+            "cfg-1",
+            r#"{"idle_seconds":150,"policy":"[[epidemic_relief]]\nname = 3\n"}"#,
+        );
+        assert!(matches!(
+            v.accept(&bad_policy, &base),
+            Err(Refused::BadPolicy(_))
+        ));
+        // A good one is carried as it came, and changes the hash the heartbeat reports.
+        let relief = "[[epidemic_relief]]\nname = \"r\"\nfrom = \"2026-01-01T00:00:00+08:00\"\nuntil = \"2028-01-01T00:00:00+08:00\"\n";
+        let with_policy = RemoteSettings {
+            idle_seconds: Some(150),
+            policy: Some(relief.into()),
+            ..Default::default()
+        };
+        let doc = sign(&city, "cfg-1", &with_policy.canonical_json());
+        let p = v.accept(&doc, &base).unwrap();
+        assert_eq!(p.policy.as_deref(), Some(relief));
+        assert_eq!(s.policy, None, "no policy: the kiosk's own");
+        let without = RemoteSettings {
+            policy: None,
+            ..p.clone()
+        };
+        assert_ne!(effective_hash(&base, &p), effective_hash(&base, &without));
         let loud = sign(&city, "cfg-1", r#"{"voice_volume":300}"#);
         assert!(matches!(
             v.accept(&loud, &base),

@@ -35,6 +35,9 @@ use jiff::Timestamp;
 pub struct StoreBackend {
     platform: Arc<dyn Platform>,
     policy: PolicyBook,
+    /// The kiosk's own policy book (`[policy] file`), back in use when the remote settings
+    /// stop naming a policy.
+    own_policy: PolicyBook,
     kiosk_id: String,
     /// Codes sent are copied here for the simulator panel's SMS outbox (demo mode only).
     outbox: Option<SmsPanel>,
@@ -60,6 +63,7 @@ impl StoreBackend {
     ) -> Self {
         StoreBackend {
             platform,
+            own_policy: policy.clone(),
             policy,
             kiosk_id,
             outbox,
@@ -699,6 +703,11 @@ impl KioskBackend for StoreBackend {
             Some(seq) if mailbox.waiting(seq).map_err(fail)? => Ok(FeedbackReceipt::Queued),
             _ => Ok(FeedbackReceipt::Recorded),
         }
+    }
+
+    fn use_policy(&mut self, policy: Option<PolicyBook>) {
+        self.policy = policy.unwrap_or_else(|| self.own_policy.clone());
+        tracing::info!("the policy book in use changed (remote configuration)");
     }
 
     fn record_event(&mut self, kind: &str, detail: &str, now: Timestamp) {

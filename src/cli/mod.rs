@@ -99,8 +99,8 @@ enum Command {
         /// Remote configuration: TOML, `[halls."NAME"]` and `[kiosks.ID]` tables of operational
         /// keys (idle_seconds, idle_warning_seconds, card_read_ms, payment_window_minutes,
         /// language, hall_name, hall_name_en, hall_phones, consultation_phone, voice_volume,
-        /// voice_enabled); a kiosk's table overrides its hall's (`hall` in --kiosks). Needs
-        /// --config-key.
+        /// voice_enabled, policy_file: a policy file read at start and shipped as its text); a
+        /// kiosk's table overrides its hall's (`hall` in --kiosks). Needs --config-key.
         #[arg(long, requires = "config_key")]
         remote_config: Option<PathBuf>,
         /// The key that signs the remote configuration (`kiosk keygen --qr --kid ID --out FILE`;

@@ -35,10 +35,16 @@ pub struct RemoteSettings {
     pub voice_volume: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_enabled: Option<bool>,
+    /// The dated policies (`assets/policy.toml` format) as TOML text: the server reads the file
+    /// `policy_file` names and ships its text; absent, the kiosk's own `[policy] file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
 }
 
-/// The keys a remote configuration may set, as written in `kiosk serve --remote-config`.
-pub const REMOTE_KEYS: [&str; 11] = [
+/// The keys a remote configuration may set, as written in `kiosk serve --remote-config`
+/// (`policy_file` names a policy file the server reads; the document carries its text as
+/// `policy`).
+pub const REMOTE_KEYS: [&str; 12] = [
     "idle_seconds",
     "idle_warning_seconds",
     "card_read_ms",
@@ -50,6 +56,7 @@ pub const REMOTE_KEYS: [&str; 11] = [
     "consultation_phone",
     "voice_volume",
     "voice_enabled",
+    "policy_file",
 ];
 
 /// Keys of `kiosk.toml` that stay on the kiosk (devices, keys, files, identity, demo): a remote
@@ -69,7 +76,6 @@ pub const LOCAL_ONLY_KEYS: &[&str] = &[
     "height_mm",
     "min_touch_mm",
     "file",
-    "policy_file",
     "pin",
     "pin_hash",
     "url",
@@ -102,7 +108,8 @@ impl RemoteSettings {
             hall_phones,
             consultation_phone,
             voice_volume,
-            voice_enabled
+            voice_enabled,
+            policy
         );
     }
 
@@ -131,7 +138,8 @@ impl RemoteSettings {
         set!(config.voice.enabled, voice_enabled);
     }
 
-    /// Every operational value of `config` (all keys set): what a kiosk runs with.
+    /// Every operational value of `config` (all keys set but `policy`, which stays absent: the
+    /// kiosk's own policy file): what a kiosk runs with.
     pub fn effective(config: &KioskConfig) -> Self {
         RemoteSettings {
             idle_seconds: Some(config.timeouts.idle_seconds),
@@ -145,6 +153,7 @@ impl RemoteSettings {
             consultation_phone: Some(config.kiosk.consultation_phone.clone()),
             voice_volume: Some(config.voice.volume),
             voice_enabled: Some(config.voice.enabled),
+            policy: None,
         }
     }
 
@@ -153,7 +162,8 @@ impl RemoteSettings {
         serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
     }
 
-    /// `base` with these settings over it, checked with the ranges of `kiosk.toml`.
+    /// `base` with these settings over it, checked with the ranges of `kiosk.toml` (the policy
+    /// text is not checked here: the server parses its file, the kiosk what it receives).
     pub fn checked_over(&self, base: &KioskConfig) -> Result<KioskConfig, (&'static str, String)> {
         let mut c = base.clone();
         self.apply_to(&mut c);
@@ -194,9 +204,18 @@ mod tests {
         );
         let e = RemoteSettings::effective(&KioskConfig::embedded());
         let text = serde_json::to_value(&e).unwrap();
-        assert_eq!(text.as_object().unwrap().len(), REMOTE_KEYS.len());
-        for k in REMOTE_KEYS {
+        // Every key but the policy, which the document carries as text (`policy`).
+        assert_eq!(text.as_object().unwrap().len(), REMOTE_KEYS.len() - 1);
+        for k in REMOTE_KEYS.iter().filter(|k| **k != "policy_file") {
             assert!(text.get(k).is_some(), "{k}");
         }
+        let with_policy = RemoteSettings {
+            policy: Some("[[epidemic_relief]]\n".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            with_policy.canonical_json(),
+            r#"{"policy":"[[epidemic_relief]]\n"}"#
+        );
     }
 }

@@ -337,6 +337,17 @@ fn execute(p: &mut Ports, effect: Effect, now: Timestamp) -> Option<Event> {
             b.record_event(kind, &detail, now);
             return None;
         }
+        Effect::UsePolicy(text) => {
+            match text.as_deref().map(crate::rules::PolicyBook::parse) {
+                None => b.use_policy(None),
+                Some(Ok(book)) => b.use_policy(Some(book)),
+                // Checked when the settings were accepted; kept as it was if not.
+                Some(Err(e)) => {
+                    tracing::error!(error = %e, "remote policy not applied");
+                }
+            }
+            return None;
+        }
         // Handled by the driver itself; never reaches the worker.
         Effect::SessionWiped | Effect::SettingsApplied(_) => return None,
     })

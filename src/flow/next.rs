@@ -107,6 +107,10 @@ fn apply_pending_settings(mut state: State, fx: &mut Vec<Effect>) -> State {
             ctx.lang = ctx.default_lang;
         }
         tracing::info!("remote settings applied");
+        if s.policy != ctx.remote_policy {
+            ctx.remote_policy = s.policy.clone();
+            fx.push(Effect::UsePolicy(s.policy.clone()));
+        }
         fx.push(Effect::SettingsApplied(s));
     }
     state

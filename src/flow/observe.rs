@@ -36,6 +36,7 @@ pub fn kind(effect: &Effect) -> &'static str {
         Effect::RecordOperatorEvent { .. } => "operator_event",
         Effect::SessionWiped => "session_wiped",
         Effect::SettingsApplied(_) => "settings_applied",
+        Effect::UsePolicy(_) => "use_policy",
     }
 }
 

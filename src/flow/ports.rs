@@ -112,6 +112,9 @@ pub trait KioskBackend {
     fn record_event(&mut self, kind: &str, detail: &str, now: Timestamp) {
         tracing::info!(kind, detail, %now, "kiosk event (not recorded: no platform)");
     }
+    /// Decide with `policy` from now on (remote configuration, applied on the attract screen);
+    /// None: back to the kiosk's own policy book. A backend without a policy ignores it.
+    fn use_policy(&mut self, _policy: Option<crate::rules::PolicyBook>) {}
 }
 
 /// What became of a feedback.

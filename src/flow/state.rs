@@ -133,6 +133,9 @@ pub struct Ctx {
     /// Remote settings (`Event::RemoteSettings`) that arrived during a session or on the
     /// operator screen: applied when the kiosk is back on the attract screen.
     pub pending_settings: Option<crate::config::RemoteSettings>,
+    /// The policy text of the remote settings last applied (None: the kiosk's own policy
+    /// file); a change sends the worker [`Effect::UsePolicy`].
+    pub remote_policy: Option<String>,
 }
 
 impl Ctx {
@@ -167,6 +170,7 @@ impl Ctx {
             last_probe: None,
             probe_link: config.platform.remote_url().is_some(),
             pending_settings: None,
+            remote_policy: None,
         }
     }
 
@@ -691,6 +695,9 @@ pub enum Effect {
     /// Remote settings were applied to the kiosk (the driver tells the app, which reports the
     /// new configuration hash); never reaches the worker.
     SettingsApplied(crate::config::RemoteSettings),
+    /// The applied remote settings changed the policy: the backend decides with this policy
+    /// book (TOML text, already checked; None: the kiosk's own) from now on. No answer.
+    UsePolicy(Option<String>),
 }
 
 impl State {

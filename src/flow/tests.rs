@@ -564,3 +564,33 @@ fn remote_settings_wait_for_the_end_of_the_session() {
     assert_eq!(k.state().ctx().default_lang, crate::config::Language::En);
     assert_eq!(k.effects, [Effect::SettingsApplied(en)]);
 }
+
+/// A remote policy goes to the worker (`Effect::UsePolicy`) when the settings apply, only when it
+/// changed; settings without one put the kiosk's own policy back.
+#[test]
+fn a_remote_policy_is_handed_to_the_worker_when_it_changes() {
+    let mut k = Pure::at(DAY);
+    k.effects.clear();
+    let relief = crate::config::RemoteSettings {
+        policy: Some("[[epidemic_relief]]\n".into()),
+        ..Default::default()
+    };
+    k.send(Event::RemoteSettings(relief.clone()));
+    assert_eq!(
+        k.effects,
+        [
+            Effect::UsePolicy(relief.policy.clone()),
+            Effect::SettingsApplied(relief.clone())
+        ]
+    );
+    k.effects.clear();
+    k.send(Event::RemoteSettings(relief.clone()));
+    assert_eq!(k.effects, [Effect::SettingsApplied(relief)]);
+    k.effects.clear();
+    let own = crate::config::RemoteSettings::default();
+    k.send(Event::RemoteSettings(own.clone()));
+    assert_eq!(
+        k.effects,
+        [Effect::UsePolicy(None), Effect::SettingsApplied(own)]
+    );
+}

@@ -10,7 +10,12 @@
 //!
 //! [kiosks.CQ-YZ-0001]
 //! voice_volume = 60
+//! policy_file = "policy-relief.toml"
 //! ```
+//!
+//! `policy_file` names a policy file (`assets/policy.toml` format; a relative path is taken from
+//! the remote configuration's directory): it is read and parsed at start, and its text goes to
+//! the kiosk in the signed document (`policy`).
 //!
 //! Only the keys of [`REMOTE_KEYS`] are allowed: an unknown key, or a key that stays on the kiosk
 //! (a device URI, a key file, `demo`, …), is refused at start, every one named.
@@ -64,8 +69,26 @@ impl std::fmt::Debug for RemoteConfig {
 pub type Tables = BTreeMap<String, RemoteSettings>;
 
 /// The tables of the file: `halls.NAME` and `kiosks.ID`, each checked key by key. Every refused
-/// key is named (`halls."渝中大厅".reader: …`).
+/// key is named (`halls."渝中大厅".reader: …`). A `policy_file` is taken from the working
+/// directory when relative (see [`parse_in`]).
 pub fn parse(text: &str) -> Result<(Tables, Tables), String> {
+    parse_in(text, Path::new(""))
+}
+
+/// The text of the policy file `value` names (relative: from `dir`), parsed as a policy book.
+fn read_policy(value: &toml::Value, dir: &Path) -> Result<String, String> {
+    let Some(name) = value.as_str() else {
+        return Err("must be a path (a string)".into());
+    };
+    let path = dir.join(name);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    crate::rules::PolicyBook::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(text)
+}
+
+/// [`parse`], with a relative `policy_file` taken from `dir` (the remote configuration's).
+pub fn parse_in(text: &str, dir: &Path) -> Result<(Tables, Tables), String> {
     let top: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
     let mut refused = Vec::new();
     let mut out: [BTreeMap<String, RemoteSettings>; 2] = Default::default();
@@ -86,7 +109,7 @@ pub fn parse(text: &str) -> Result<(Tables, Tables), String> {
         };
         for (name, table) in entries {
             let at = format!("{section}.{name:?}");
-            let toml::Value::Table(table) = table else {
+            let toml::Value::Table(mut table) = table else {
                 refused.push(format!("{at}: must be a table"));
                 continue;
             };
@@ -110,8 +133,19 @@ pub fn parse(text: &str) -> Result<(Tables, Tables), String> {
             if bad {
                 continue;
             }
+            let policy = match table.remove("policy_file") {
+                None => None,
+                Some(v) => match read_policy(&v, dir) {
+                    Ok(text) => Some(text),
+                    Err(e) => {
+                        refused.push(format!("{at}.policy_file: {e}"));
+                        continue;
+                    }
+                },
+            };
             match toml::Value::Table(table).try_into::<RemoteSettings>() {
-                Ok(s) => {
+                Ok(mut s) => {
+                    s.policy = policy;
                     out[slot].insert(name, s);
                 }
                 Err(e) => refused.push(format!("{at}: {}", e.to_string().trim())),
@@ -140,18 +174,31 @@ impl RemoteConfig {
         })?;
         let key_file = key_file.ok_or(RemoteConfigError::NoKey)?;
         let (kid, key) = crate::store::keyring::read_key_file(key_file)?;
-        Self::new(&text, kid, key, kiosks)
+        let dir = path.parent().unwrap_or(Path::new(""));
+        Self::new_in(&text, dir, kid, key, kiosks)
             .map_err(|detail| RemoteConfigError::Invalid { path: name, detail })
     }
 
-    /// From the file's text and the signing key.
+    /// From the file's text and the signing key (a relative `policy_file` from the working
+    /// directory).
     pub fn new(
         text: &str,
         kid: String,
         key: SigningKey,
         kiosks: &KioskRegistry,
     ) -> Result<Self, String> {
-        let (halls, kiosk_tables) = parse(text)?;
+        Self::new_in(text, Path::new(""), kid, key, kiosks)
+    }
+
+    /// From the file's text (a relative `policy_file` taken from `dir`) and the signing key.
+    pub fn new_in(
+        text: &str,
+        dir: &Path,
+        kid: String,
+        key: SigningKey,
+        kiosks: &KioskRegistry,
+    ) -> Result<Self, String> {
+        let (halls, kiosk_tables) = parse_in(text, dir)?;
         let rc = RemoteConfig {
             halls,
             kiosks: kiosk_tables,
@@ -301,5 +348,65 @@ idle_secs = 30
         )
         .unwrap_err();
         assert!(err.contains("voice.volume"), "{err}");
+    }
+
+    #[test]
+    fn a_halls_policy_file_is_shipped_as_its_text_and_a_bad_one_refused_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let relief = "[[epidemic_relief]]\nname = \"relief\"\nfrom = \"2026-01-01T00:00:00+08:00\"\nuntil = \"2028-01-01T00:00:00+08:00\"\n";
+        std::fs::write(dir.path().join("relief.toml"), relief).unwrap();
+        let text = "[halls.\"渝中大厅\"]\npolicy_file = \"relief.toml\"\nidle_seconds = 120\n";
+        let rc =
+            RemoteConfig::new_in(text, dir.path(), "cfg-1".into(), key(), &registry()).unwrap();
+        let reg = registry();
+        let k1 = rc.merged("K1", reg.hall_of("K1"));
+        assert_eq!(k1.policy.as_deref(), Some(relief));
+        assert_eq!(rc.merged("K9", None).policy, None);
+        // Shipped in the signed, canonical document as `policy` (the text), never the path.
+        let doc = rc.signed("K1", reg.hall_of("K1"));
+        let back: RemoteSettings = serde_json::from_str(&doc.settings).unwrap();
+        assert_eq!(back.policy.as_deref(), Some(relief));
+        assert_eq!(back.canonical_json(), doc.settings);
+        assert!(!doc.settings.contains("policy_file"));
+
+        // A policy file that does not parse: refused at start, naming the table, key and file.
+        std::fs::write(
+            dir.path().join("bad.toml"),
+            "[[epidemic_relief]]\nname = 3\n",
+        )
+        .unwrap();
+        let err = RemoteConfig::new_in(
+            "[kiosks.K1]\npolicy_file = \"bad.toml\"\n",
+            dir.path(),
+            "cfg-1".into(),
+            key(),
+            &registry(),
+        )
+        .unwrap_err();
+        assert!(err.contains(r#"kiosks."K1".policy_file: "#), "{err}");
+        assert!(err.contains("bad.toml"), "{err}");
+        // A missing one too.
+        let err = RemoteConfig::new_in(
+            "[halls.\"渝中大厅\"]\npolicy_file = \"missing.toml\"\n",
+            dir.path(),
+            "cfg-1".into(),
+            key(),
+            &registry(),
+        )
+        .unwrap_err();
+        assert!(
+            err.contains(r#"halls."渝中大厅".policy_file: cannot read"#),
+            "{err}"
+        );
+        // The text itself is no key of the file.
+        let err = RemoteConfig::new_in(
+            "[halls.\"渝中大厅\"]\npolicy = \"\"\n",
+            dir.path(),
+            "cfg-1".into(),
+            key(),
+            &registry(),
+        )
+        .unwrap_err();
+        assert!(err.contains("policy: unknown key"), "{err}");
     }
 }

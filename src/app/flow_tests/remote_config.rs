@@ -20,9 +20,11 @@ fn a_kiosk_picks_up_its_halls_settings_from_kiosk_serve() {
     .unwrap();
     let published =
         crate::store::keyring::generate_key_file("cfg-2026", &d.join("config.key")).unwrap();
+    std::fs::write(d.join("relief.toml"), RELIEF_POLICY).unwrap();
     std::fs::write(
         d.join("remote.toml"),
-        "[halls.\"渝中大厅\"]\nidle_seconds = 150\nhall_name = \"渝中区车管所大厅\"\n\n\
+        "[halls.\"渝中大厅\"]\nidle_seconds = 150\nhall_name = \"渝中区车管所大厅\"\n\
+         policy_file = \"relief.toml\"\n\n\
          [halls.\"渝北大厅\"]\nidle_seconds = 200\n\n\
          [kiosks.CQ-YB-0001]\nvoice_volume = 10\n",
     )
@@ -71,10 +73,20 @@ fn a_kiosk_picks_up_its_halls_settings_from_kiosk_serve() {
     let mut expected = base.clone();
     expected.timeouts.idle_seconds = 150;
     expected.kiosk.hall_name = "渝中区车管所大厅".into();
+    // The hall's policy file came as its text, and counts in the configuration hash.
+    assert_eq!(ctx.remote_policy.as_deref(), Some(RELIEF_POLICY));
+    let applied = crate::config::RemoteSettings {
+        policy: Some(RELIEF_POLICY.into()),
+        ..crate::config::RemoteSettings::effective(&expected)
+    };
     assert_eq!(
         *config_hash.lock().unwrap(),
-        super::super::heartbeat::config_hash(&expected),
+        super::super::remote_config::effective_hash(&base, &applied),
         "the heartbeat reports the effective configuration"
+    );
+    assert_ne!(
+        *config_hash.lock().unwrap(),
+        super::super::heartbeat::config_hash(&expected)
     );
     // Kiosk CQ-YB-0001's voice_volume is not this kiosk's.
     assert_eq!(
@@ -82,4 +94,47 @@ fn a_kiosk_picks_up_its_halls_settings_from_kiosk_serve() {
         base.voice.volume
     );
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// A remote policy with epidemic relief in force (四.1 备注: large vehicles too) arriving during a
+/// session changes nothing under the person; once the session ends, the kiosk's decisions
+/// follow it. Settings without a policy put the kiosk's own back.
+#[test]
+fn a_remote_policy_with_relief_governs_the_decisions_after_the_session_ends() {
+    const TRUCK: &str = "渝A8F1K4";
+    let refused = |k: &mut Kiosk| {
+        k.violations_of(TRUCK);
+        let sel = k.selection();
+        let id = sel.list.violations[0].facts.id.clone();
+        reasons_of(&sel, &id).contains(&Reason::VehicleTypeNotAllowed)
+    };
+    let mut k = Kiosk::signed_in(DAY, "马超");
+    assert!(refused(&mut k), "a large truck without relief");
+    let relief = crate::config::RemoteSettings {
+        policy: Some(RELIEF_POLICY.into()),
+        ..Default::default()
+    };
+    k.send(Event::RemoteSettings(relief));
+    k.ui(Action::Back).ui(Action::Back);
+    assert!(refused(&mut k), "not under the person in session");
+    k.ui(Action::Exit).send(Event::CardRemoved);
+    assert!(k.is_attract());
+    assert_eq!(
+        k.app.state().ctx().remote_policy.as_deref(),
+        Some(RELIEF_POLICY)
+    );
+
+    let sign_in = |k: &mut Kiosk| {
+        let card = k.card("马超");
+        k.send(Event::CardPlaced(card)).ui(Action::Continue);
+        assert_eq!(k.screen(), Screen::Services);
+    };
+    sign_in(&mut k);
+    assert!(!refused(&mut k), "the remote relief is in force");
+    k.ui(Action::Exit).send(Event::CardRemoved);
+
+    // The server stops naming a policy: the kiosk's own (no relief) again.
+    k.send(Event::RemoteSettings(Default::default()));
+    sign_in(&mut k);
+    assert!(refused(&mut k), "the kiosk's own policy back");
 }
