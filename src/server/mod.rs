@@ -482,10 +482,17 @@ pub fn serve_blocking(
         let body = serde_json::to_vec(&doc).unwrap_or_else(|_| b"null".to_vec());
         return (200, body, false);
     }
+    // The kiosk's decisions follow the policy its remote configuration hands it.
+    let policy = st
+        .remote_config
+        .as_ref()
+        .and_then(|rc| rc.policy_for(kiosk, st.kiosks.hall_of(kiosk)));
     let run = || -> Answer {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let clock = (!st.kiosk_clock).then(Timestamp::now);
-            dispatch::execute(st.platform.as_ref(), op, kiosk, body, demo, clock)
+            crate::store::platform::with_policy_override(policy.clone(), || {
+                dispatch::execute(st.platform.as_ref(), op, kiosk, body, demo, clock)
+            })
         }))
         .unwrap_or_else(|_| error_answer(&StoreError::Unavailable("the server failed".into())))
     };

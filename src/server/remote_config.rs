@@ -237,6 +237,19 @@ impl RemoteConfig {
         s
     }
 
+    /// The policy book `kiosk` in `hall` is handed (its `policy_file`, checked at start), which the
+    /// server then decides that kiosk's requests with.
+    pub fn policy_for(&self, kiosk: &str, hall: Option<&str>) -> Option<crate::rules::PolicyBook> {
+        let text = self.merged(kiosk, hall).policy?;
+        match crate::rules::PolicyBook::parse(&text) {
+            Ok(book) => Some(book),
+            Err(e) => {
+                tracing::error!(error = %e, "a remote policy that passed at start no longer parses");
+                None
+            }
+        }
+    }
+
     /// What `kiosk` is handed: its merged settings as canonical JSON, their SHA-256, the key id
     /// and the signature over the JSON bytes.
     pub fn signed(&self, kiosk: &str, hall: Option<&str>) -> SignedSettings {

@@ -138,3 +138,82 @@ fn a_remote_policy_with_relief_governs_the_decisions_after_the_session_ends() {
     sign_in(&mut k);
     assert!(refused(&mut k), "the kiosk's own policy back");
 }
+
+/// The server decides a kiosk's requests with the policy it hands that kiosk: under its hall's
+/// relief, 马超's large truck is not refused for its type (四.1 备注) at 渝中, while a kiosk of a
+/// hall without a remote policy still gets that refusal — the screen and the decision agree
+/// (every decision of the store reads the same `policy_at`).
+#[test]
+fn the_server_decides_with_the_policy_it_hands_each_kiosk() {
+    use crate::store::platform::Platform as _;
+    const TRUCK: &str = "渝A8F1K4";
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let config = demo_city(d);
+    let k1 = crate::wire::auth::generate_key_file(&d.join("k1.key")).unwrap();
+    let k2 = crate::wire::auth::generate_key_file(&d.join("k2.key")).unwrap();
+    std::fs::write(
+        d.join("kiosks.toml"),
+        format!(
+            "[kiosks.CQ-YZ-0001]\npublic_key = \"{k1}\"\nhall = \"渝中大厅\"\n\
+             [kiosks.CQ-YB-0002]\npublic_key = \"{k2}\"\nhall = \"渝北大厅\"\n"
+        ),
+    )
+    .unwrap();
+    crate::store::keyring::generate_key_file("cfg-2026", &d.join("config.key")).unwrap();
+    std::fs::write(d.join("relief.toml"), RELIEF_POLICY).unwrap();
+    std::fs::write(
+        d.join("remote.toml"),
+        "[halls.\"渝中大厅\"]\npolicy_file = \"relief.toml\"\n\n[halls.\"渝北大厅\"]\nidle_seconds = 200\n",
+    )
+    .unwrap();
+    let addr = crate::server::spawn(crate::server::ServeOptions {
+        database: config.database.path.clone(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        demo: true,
+        kiosks: Some(d.join("kiosks.toml")),
+        revert_every: None,
+        kiosk_clock: true,
+        confirm_points_after: Duration::from_secs(3600),
+        operators: None,
+        config: Default::default(),
+        remote_config: Some(d.join("remote.toml")),
+        config_key: Some(d.join("config.key")),
+    })
+    .unwrap();
+    let client = |id: &str, key: &str| {
+        crate::remote::RemotePlatform::new(
+            &format!("http://{addr}"),
+            crate::wire::auth::KioskIdentity::from_key_file(id, &d.join(key)).unwrap(),
+        )
+        .unwrap()
+    };
+    let yz = client("CQ-YZ-0001", "k1.key");
+    let yb = client("CQ-YB-0002", "k2.key");
+    let store = crate::store::platform::SqlitePlatform::open_demo(std::path::Path::new(
+        &config.database.path,
+    ))
+    .unwrap();
+    let who = sim_source::demo_cards(&store)
+        .into_iter()
+        .find(|c| c.label == "马超")
+        .unwrap()
+        .card
+        .id_number;
+    let now: Timestamp = DAY.parse().unwrap();
+    let truck = yz
+        .vehicle_by_plate(&Plate::parse(TRUCK).unwrap(), now)
+        .unwrap();
+    let refused = |p: &crate::remote::RemotePlatform| {
+        let list = p.violations(&who, &truck, now).unwrap();
+        let v = &list.violations[0];
+        (
+            v.facts.id.clone(),
+            v.decision.reasons.contains(&Reason::VehicleTypeNotAllowed),
+        )
+    };
+    let (_, refused_yb) = refused(&yb);
+    assert!(refused_yb, "渝北 has no remote policy: no relief");
+    let (_, refused_yz) = refused(&yz);
+    assert!(!refused_yz, "渝中's relief decides its kiosk's list");
+}

@@ -190,6 +190,29 @@ pub trait Platform: Send + Sync {
 // The store's implementation, on SQLite or PostgreSQL.
 // ---------------------------------------------------------------------------------------------
 
+thread_local! {
+    /// The policy book deciding on this thread instead of the platform's own, while set by
+    /// [`with_policy_override`].
+    static POLICY_OVERRIDE: std::cell::RefCell<Option<PolicyBook>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Run `f` with `book` (when given) deciding instead of the platform's own policy, on this thread:
+/// `kiosk serve` decides a kiosk's requests with the policy its remote configuration ships to that
+/// kiosk, so what the kiosk shows and what the server decides agree. Restored even if `f` panics.
+pub fn with_policy_override<T>(book: Option<PolicyBook>, f: impl FnOnce() -> T) -> T {
+    struct Restore(Option<PolicyBook>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let old = self.0.take();
+            POLICY_OVERRIDE.with(|o| *o.borrow_mut() = old);
+        }
+    }
+    let previous = POLICY_OVERRIDE.with(|o| std::mem::replace(&mut *o.borrow_mut(), book));
+    let _restore = Restore(previous);
+    f()
+}
+
 /// The platform on the store: the operations (`ops.rs`, `rows.rs`, `notify.rs`, `jobs.rs`) are
 /// written once against [`Sql`](crate::store::sql::Sql); the backend `B` only runs transactions.
 pub struct StorePlatform<B: Backend> {
@@ -287,6 +310,14 @@ impl<B: Backend> StorePlatform<B> {
     pub fn with_payments(mut self, payments: Box<dyn PaymentProvider>) -> Self {
         self.payments = payments;
         self
+    }
+
+    /// The policy in force at `now`: the thread's override ([`with_policy_override`]) or the
+    /// platform's own book.
+    pub(super) fn policy_at(&self, now: Timestamp) -> crate::rules::policy::Policy {
+        POLICY_OVERRIDE
+            .with(|o| o.borrow().as_ref().map(|b| b.at(now)))
+            .unwrap_or_else(|| self.policy.at(now))
     }
 
     pub fn qr_keys(&self) -> &QrKeys {

@@ -257,7 +257,7 @@ impl<B: Backend> Platform for StorePlatform<B> {
             let relation = relation(tx, p.id, &v)?;
             let driver = driver_facts(tx, p.id)?;
             let vfacts = vehicle_facts(&v, relation.clone())?;
-            let policy = self.policy.at(now);
+            let policy = self.policy_at(now);
             let mut violations = Vec::new();
             for (facts, extra) in pending_violation_facts(tx, v.id, None)? {
                 // Each decided as if selected alone; handling re-decides the selected batch.
@@ -376,7 +376,7 @@ impl<B: Backend> Platform for StorePlatform<B> {
             let p = person_row(tx, applicant)?;
             let v = vehicle_row(tx, vehicle)?;
             // 三.3: a unit's vehicle that may not be filed is refused before any SMS is sent.
-            let relief = self.policy.at(now).epidemic_relief;
+            let relief = self.policy_at(now).epidemic_relief;
             filing::check_filable_vehicle(v.owner_kind(), &v.plate_type, &v.use_code, relief)
                 .map_err(StoreError::Filing)?;
             let phone = owner_phone(tx, &v)?;
@@ -422,7 +422,7 @@ impl<B: Backend> Platform for StorePlatform<B> {
                 (FilingMethod::OwnerSms, OwnerKind::Unit) => FilingMethod::UnitManagerSms,
                 (m, _) => m,
             };
-            let relief = self.policy.at(now).epidemic_relief;
+            let relief = self.policy_at(now).epidemic_relief;
             filing::check_filable_vehicle(owner_kind, &v.plate_type, &v.use_code, relief)
                 .map_err(StoreError::Filing)?;
             let counts = filing_counts_in(tx, p.id, &v)?;
@@ -650,7 +650,7 @@ impl<B: Backend> Platform for StorePlatform<B> {
                 };
                 let erq = EligibilityRequest {
                     now,
-                    policy: self.policy.at(now),
+                    policy: self.policy_at(now),
                     driver: driver_facts(tx, p.id)?,
                     vehicle: vehicle_facts(&v, relation)?,
                     violations: facts.clone(),
