@@ -49,6 +49,12 @@ fn fifteen_hundred_sessions_leave_memory_files_and_database_bounded() {
     // the card pulled at payment, 六.7 maintenance-window refusals at night.
     assert!(n(&r["paid"]) >= 300, "paid: {}", r["paid"]);
     assert_eq!(r["paid"], r["printed"], "every payment printed its receipt");
+    // Every handled session got its payment: a warning (no fine) too, with nothing to collect.
+    assert!(
+        r["outcomes"]["pay.not_paid"].is_null(),
+        "handled but never paid: {}",
+        r["outcomes"]
+    );
     assert_eq!(
         r["timed_out"], r["scripts"]["timeout"],
         "every abandoned session was wiped by the idle timeout"

@@ -271,7 +271,10 @@ impl Rig {
             let Some(Screen::Payment { qr, .. }) = self.screen() else {
                 break;
             };
-            if let (Some(phone), Some(qr)) = (&self.phone, qr) {
+            // Nothing to collect (a warning): no QR, the next poll settles it.
+            if let (Some(phone), Some(qr)) = (&self.phone, qr)
+                && !qr.qr.is_empty()
+            {
                 phone.pay(&qr.qr).map_err(soak_error)?;
             }
             self.wait(PAYMENT_POLL)?;

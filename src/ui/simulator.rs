@@ -75,7 +75,8 @@ pub struct Simulator {
 /// The QR code the payment screen shows now (the provider's order is open).
 pub fn payment_qr_on_screen(state: &State) -> Option<&str> {
     match &state.session()?.screen {
-        Screen::Payment { qr: Some(q), .. } => Some(q.qr.as_str()),
+        // An order with nothing to collect (a warning) has no QR: nothing for the phone to pay.
+        Screen::Payment { qr: Some(q), .. } if !q.qr.is_empty() => Some(q.qr.as_str()),
         _ => None,
     }
 }

@@ -56,6 +56,9 @@ impl ReceiveError {
     }
 }
 
+/// The provider of an order with nothing to collect (amount due 0): settled without asking anyone.
+pub const NO_CHARGE: &str = "none";
+
 #[derive(Debug, Clone)]
 pub(super) struct OrderRow {
     decision_id: i64,
@@ -213,13 +216,19 @@ impl<B: Backend> StorePlatform<B> {
             subject: format!("交通违法罚款 决定书{}", number.as_str()),
             expires: d.window(now).deadline,
         };
-        let created = self.payments.create_order(&order, now)?;
-        let method = self.payments.method();
+        // Nothing to collect (a warning, 警告: no fine): no provider is asked; the order settles
+        // at the first ask (`confirm_payment`).
+        let (qr_code, method) = if amount == Fen(0) {
+            (String::new(), NO_CHARGE)
+        } else {
+            let created = self.payments.create_order(&order, now)?;
+            (created.qr_code, self.payments.method())
+        };
         self.write(|tx| {
             let inserted = tx.exec(
                 "INSERT INTO payment_orders (decision_id, out_trade_no, provider, amount_fen, qr_code, state, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6) ON CONFLICT (decision_id) DO NOTHING",
-                &sql_params![d.id, &order.out_trade_no, method, amount.as_fen(), &created.qr_code, now.as_second()],
+                &sql_params![d.id, &order.out_trade_no, method, amount.as_fen(), &qr_code, now.as_second()],
             )?;
             if inserted == 1 {
                 audit::append(
@@ -262,7 +271,15 @@ impl<B: Backend> StorePlatform<B> {
         let order = self
             .read(|tx| order_of_decision(tx, d.id))?
             .ok_or_else(|| StoreError::Corrupt("payment order vanished".into()))?;
-        match self.payments.query(&order.reference(), now)? {
+        let status = if order.provider == NO_CHARGE {
+            TradeStatus::Paid {
+                trade_no: format!("{NO_CHARGE}-{}", order.decision_number),
+                amount: Fen(0),
+            }
+        } else {
+            self.payments.query(&order.reference(), now)?
+        };
+        match status {
             TradeStatus::Paid { trade_no, amount } => {
                 match self.settle(&order.out_trade_no, &trade_no, amount, None, "query", now)? {
                     Settled::Recorded(p) => Ok(p),
@@ -480,7 +497,12 @@ impl<B: Backend> StorePlatform<B> {
                 let Some(o) = self.read(|tx| order_by_number(tx, &out))? else {
                     continue;
                 };
-                match self.payments.query(&o.reference(), now) {
+                let status = if o.provider == NO_CHARGE {
+                    Ok(TradeStatus::Closed)
+                } else {
+                    self.payments.query(&o.reference(), now)
+                };
+                match status {
                     Ok(TradeStatus::Paid { trade_no, amount }) => {
                         if let Settled::Late =
                             self.settle(&out, &trade_no, amount, None, "reconcile", now)?
