@@ -267,7 +267,8 @@ impl Rig {
 
     /// Wait on the payment screen until the payment arrives and the receipt is printed.
     fn pay(&mut self) -> Result<&'static str, AppError> {
-        for _ in 0..6 {
+        // Several decisions are paid one order after another: a poll for each.
+        for _ in 0..24 {
             let Some(Screen::Payment { qr, .. }) = self.screen() else {
                 break;
             };
@@ -286,6 +287,10 @@ impl Rig {
                 return Ok("paid");
             }
             return Ok("paid_not_printed");
+        }
+        // 六.7: the session ran into the maintenance window, which closes payment.
+        if crate::rules::maintenance::in_maintenance_window(self.clock.now()) {
+            return Ok("closed_for_maintenance");
         }
         Ok("not_paid")
     }
