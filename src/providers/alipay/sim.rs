@@ -122,10 +122,16 @@ pub struct SimOrder {
     pub refunded: Option<String>,
 }
 
+/// How many orders the simulator keeps (the oldest go first): a demo kiosk runs for months, and a
+/// simulator that kept every order would grow without end (`kiosk bench soak` found it).
+pub const SIM_KEEP_ORDERS: usize = 2000;
+
 #[derive(Default)]
 struct Book {
     orders: HashMap<String, SimOrder>,
     by_qr: HashMap<String, String>,
+    /// Order numbers, oldest first, for dropping the oldest beyond [`SIM_KEEP_ORDERS`].
+    order_seq: std::collections::VecDeque<String>,
     trades: u64,
     notifies: u64,
 }
@@ -399,6 +405,14 @@ async fn gateway(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
                         )
                     );
                     book.by_qr.insert(qr.clone(), out.clone());
+                    book.order_seq.push_back(out.clone());
+                    while book.order_seq.len() > SIM_KEEP_ORDERS {
+                        if let Some(old) = book.order_seq.pop_front()
+                            && let Some(o) = book.orders.remove(&old)
+                        {
+                            book.by_qr.remove(&o.qr_code);
+                        }
+                    }
                     book.orders.insert(
                         out.clone(),
                         SimOrder {
