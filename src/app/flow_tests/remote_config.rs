@@ -6,6 +6,24 @@ use std::time::{Duration, Instant};
 
 use super::*;
 
+/// A demo `kiosk serve` over `db` with `d`'s kiosks file, `remote.toml` and configuration key.
+fn serve_remote_config(d: &std::path::Path, db: &str) -> std::net::SocketAddr {
+    crate::server::spawn(crate::server::ServeOptions {
+        database: db.to_string(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        demo: true,
+        kiosks: Some(d.join("kiosks.toml")),
+        revert_every: None,
+        kiosk_clock: true,
+        confirm_points_after: Duration::from_secs(3600),
+        operators: None,
+        config: Default::default(),
+        remote_config: Some(d.join("remote.toml")),
+        config_key: Some(d.join("config.key")),
+    })
+    .unwrap()
+}
+
 #[test]
 fn a_kiosk_picks_up_its_halls_settings_from_kiosk_serve() {
     const KIOSK: &str = "CQ-YZ-0007";
@@ -29,20 +47,7 @@ fn a_kiosk_picks_up_its_halls_settings_from_kiosk_serve() {
          [kiosks.CQ-YB-0001]\nvoice_volume = 10\n",
     )
     .unwrap();
-    let addr = crate::server::spawn(crate::server::ServeOptions {
-        database: config.database.path.clone(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        demo: true,
-        kiosks: Some(d.join("kiosks.toml")),
-        revert_every: None,
-        kiosk_clock: true,
-        confirm_points_after: Duration::from_secs(3600),
-        operators: None,
-        config: Default::default(),
-        remote_config: Some(d.join("remote.toml")),
-        config_key: Some(d.join("config.key")),
-    })
-    .unwrap();
+    let addr = serve_remote_config(d, &config.database.path);
     config.kiosk.id = KIOSK.into();
     config.platform.url = format!("http://{addr}");
     config.platform.key_file = d.join("kiosk.key").display().to_string();
@@ -167,20 +172,7 @@ fn the_server_decides_with_the_policy_it_hands_each_kiosk() {
         "[halls.\"渝中大厅\"]\npolicy_file = \"relief.toml\"\n\n[halls.\"渝北大厅\"]\nidle_seconds = 200\n",
     )
     .unwrap();
-    let addr = crate::server::spawn(crate::server::ServeOptions {
-        database: config.database.path.clone(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        demo: true,
-        kiosks: Some(d.join("kiosks.toml")),
-        revert_every: None,
-        kiosk_clock: true,
-        confirm_points_after: Duration::from_secs(3600),
-        operators: None,
-        config: Default::default(),
-        remote_config: Some(d.join("remote.toml")),
-        config_key: Some(d.join("config.key")),
-    })
-    .unwrap();
+    let addr = serve_remote_config(d, &config.database.path);
     let client = |id: &str, key: &str| {
         crate::remote::RemotePlatform::new(
             &format!("http://{addr}"),
