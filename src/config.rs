@@ -19,7 +19,7 @@ pub use operator::{OperatorSection, PIN_DIGITS};
 pub use payment::PaymentSection;
 pub use qr::QrSection;
 pub use remote::{RemoteSettings, SignedSettings};
-pub use server::ServerConfig;
+pub use server::{NotifySection, ServerConfig};
 
 pub use sms::{SmsConfigError, SmsSection};
 

@@ -21,6 +21,10 @@ use super::{
 /// provider = "…"
 /// [audit]
 /// key_file = "/etc/kiosk/audit.key"
+/// [notify]                      # POST /notify/alipay (optional; these are the defaults)
+/// per_ip_per_minute = 600
+/// per_ip_burst = 120
+/// refused_audited_per_minute = 60
 /// ```
 ///
 /// A missing section is the demo provider (refused unless demo).
@@ -38,6 +42,65 @@ pub struct ServerConfig {
     pub qr: QrSection,
     #[serde(default)]
     pub audit: AuditSection,
+    #[serde(default)]
+    pub notify: NotifySection,
+}
+
+/// The bounds of `POST /notify/alipay`, which anyone may call (Alipay does, without a kiosk's
+/// identity): a token bucket per source address (answered 429 when empty, before any check), and
+/// a cap on the audit rows written for notifications whose signature does not hold (beyond it
+/// they are counted in `kiosk_serve_notify_refused_unaudited_total`, with one log line a minute).
+/// A notification whose signature holds is never capped. The per-address bucket is generous:
+/// Alipay sends one notification per payment (and repeats it until it hears `success`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifySection {
+    /// Notifications a source address may send per minute, sustained (0: no per-address limit).
+    pub per_ip_per_minute: u32,
+    /// How many it may send at once before the per-minute rate applies.
+    pub per_ip_burst: u32,
+    /// Audit rows written per minute for refused notifications whose signature does not hold.
+    pub refused_audited_per_minute: u32,
+}
+
+impl Default for NotifySection {
+    fn default() -> Self {
+        NotifySection {
+            per_ip_per_minute: 600,
+            per_ip_burst: 120,
+            refused_audited_per_minute: 60,
+        }
+    }
+}
+
+impl NotifySection {
+    /// The first key out of range, named with why (a burst of 0 with a rate refuses everything).
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.per_ip_per_minute > 0 && self.per_ip_burst == 0 {
+            return Err((
+                "notify.per_ip_burst",
+                "at least 1 while per_ip_per_minute is set".into(),
+            ));
+        }
+        for (key, v, max) in [
+            (
+                "notify.per_ip_per_minute",
+                self.per_ip_per_minute,
+                1_000_000,
+            ),
+            ("notify.per_ip_burst", self.per_ip_burst, 1_000_000),
+            (
+                "notify.refused_audited_per_minute",
+                self.refused_audited_per_minute,
+                100_000,
+            ),
+        ] {
+            if v > max {
+                return Err((key, format!("at most {max}")));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl ServerConfig {
@@ -48,10 +111,19 @@ impl ServerConfig {
             path: name.clone(),
             cause,
         })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: name,
+        let config: Self = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: name.clone(),
             message: e.to_string(),
-        })
+        })?;
+        config
+            .notify
+            .check()
+            .map_err(|(key, message)| ConfigError::Invalid {
+                path: name,
+                key,
+                message,
+            })?;
+        Ok(config)
     }
 
     /// With demo off, each key that would run a demo part (empty in demo mode).

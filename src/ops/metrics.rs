@@ -231,6 +231,9 @@ pub struct ServerMetrics {
     pub ledger_in_flight: Counter,
     pub ledger_key_reused: Counter,
     pub store_conflicts_retried: Counter,
+    notify_refused: Family<Label, Counter>,
+    /// Refused notifications not written to the audit log (beyond the per-minute cap).
+    pub notify_refused_unaudited: Counter,
 }
 
 impl ServerMetrics {
@@ -243,6 +246,8 @@ impl ServerMetrics {
             ledger_in_flight: Counter::default(),
             ledger_key_reused: Counter::default(),
             store_conflicts_retried: Counter::default(),
+            notify_refused: Family::default(),
+            notify_refused_unaudited: Counter::default(),
         };
         let mut r = Registry::with_prefix("kiosk_serve");
         r.register(
@@ -275,6 +280,16 @@ impl ServerMetrics {
             "PostgreSQL write transactions run again after a serialization failure, deadlock or unique-key race",
             m.store_conflicts_retried.clone(),
         );
+        r.register(
+            "notify_refused",
+            "Payment notifications refused, by reason (`rate_limited`: answered 429 before any check)",
+            m.notify_refused.clone(),
+        );
+        r.register(
+            "notify_refused_unaudited",
+            "Refused payment notifications beyond the per-minute cap: counted here, not audited one by one",
+            m.notify_refused_unaudited.clone(),
+        );
         ServerMetrics { registry: r, ..m }
     }
 
@@ -285,6 +300,13 @@ impl ServerMetrics {
         self.request_seconds
             .get_or_create(&label("op", op))
             .observe(took.as_secs_f64());
+    }
+
+    /// One refused payment notification (`reason`: a code such as `bad_signature`).
+    pub fn notify_refused(&self, reason: &'static str) {
+        self.notify_refused
+            .get_or_create(&label("reason", reason))
+            .inc();
     }
 
     /// Bring the store's running count of retried conflicts into the counter.

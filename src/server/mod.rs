@@ -16,7 +16,7 @@
 //! | `GET /fleet`, `GET`/`POST /login` | the fleet page behind an operator login (`fleet`; only with `--operators`) |
 //! | `GET /healthz` | 200 `{"status":"ok","instance":…,"demo":…,"kiosk_clock":…}` (no identity needed) |
 //! | `POST /v1/<op>`, `<op>` one of `wire::ops::Op` (`person`, `vehicles`, `violations`, `send_register_code`, `register`, `send_filing_code`, `file_vehicle`, `review_filing`, `unfile`, `filings`, `remove_driver`, `handle`, `pay`, `revert_due`, `receipt`, `feedback`, `issue_vehicle_qr`, `vehicle_by_plate`, `vehicle_owner`, `filing_precheck`, `verify_vehicle_qr`, `sms_outbox`, `kiosk_event`, `seal_receipt`, `payment_order`, `remote_config`: the kiosk's signed settings of `--remote-config`, or `null`) | 200 with the view as JSON; an error: its status and `wire::error::ErrorBody` `{error, kind, message, zh, en, detail}` |
-//! | `POST /notify/alipay` | the payment provider's notification (form, signed by Alipay, no kiosk identity): 200 `success` when recorded or already recorded, 400 `fail` when refused (audited), 503 `fail` when the store failed (Alipay tries again) |
+//! | `POST /notify/alipay` | the payment provider's notification (form, signed by Alipay, no kiosk identity): 200 `success` when recorded or already recorded, 400 `fail` when refused (audited, up to a cap a minute for the unsigned: `notify`), 429 `fail` when its source address sent too many (`[notify]` of the configuration), 503 `fail` when the store failed (Alipay tries again) |
 //!
 //! Headers of every `POST`: `X-Kiosk-Id`, `X-Kiosk-Time` (Unix seconds, ±300 s),
 //! `X-Kiosk-Signature` (hex ed25519 over `wire::auth::signing_message`), and `Idempotency-Key`
@@ -30,6 +30,7 @@
 pub mod dispatch;
 pub mod fleet;
 pub mod kiosks;
+pub mod notify;
 pub mod remote_config;
 
 use std::net::SocketAddr;
@@ -40,7 +41,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path as UrlPath, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -52,7 +53,7 @@ use crate::store::backend::without_password;
 use crate::store::idempotency::{Begin, Ledger, PgLedger, SqliteLedger};
 use crate::store::platform::fleet::FleetSource;
 use crate::store::platform::{
-    ConfirmsPoints, PgPlatform, Platform, SimulatedConfirmer, SqlitePlatform,
+    ConfirmsPoints, PgPlatform, Platform, RefusalGate, SimulatedConfirmer, SqlitePlatform,
 };
 use crate::store::schema;
 use crate::wire::auth::{
@@ -145,6 +146,8 @@ pub enum ServerError {
     AuditKey(#[from] crate::store::audit::AuditKeyError),
     #[error(transparent)]
     RemoteConfig(#[from] remote_config::RemoteConfigError),
+    #[error("{key}: {message}")]
+    Notify { key: &'static str, message: String },
 }
 
 /// A platform, the idempotency ledger kept in the same database, and the city's
@@ -161,11 +164,13 @@ pub const PG_POOL_SIZE: u32 = 16;
 
 /// Open the platform the server serves: a `postgres://` (or `postgresql://`) URL is the city's
 /// PostgreSQL database, anything else a SQLite file made with `kiosk db init`; on it the
-/// providers `parts` and the audit key `audit` (see [`parts_of`]).
+/// providers `parts` and the audit key `audit` (see [`parts_of`]); `refusals` is told of every
+/// refused payment notification (`notify::NotifyGuard`).
 pub fn open_platform(
     db: &str,
     parts: crate::providers::PlatformParts,
     audit: AuditKey,
+    refusals: Arc<dyn RefusalGate>,
 ) -> Result<Backend, ServerError> {
     let err = |source| ServerError::Database {
         database: without_password(db),
@@ -178,7 +183,9 @@ pub fn open_platform(
         let backend =
             crate::store::backend::Pg::connect(db, PG_POOL_SIZE).map_err(|e| err(e.into()))?;
         let platform = Arc::new(
-            PgPlatform::with_backend(backend, policy, qr, sms, payments).with_audit_key(audit),
+            PgPlatform::with_backend(backend, policy, qr, sms, payments)
+                .with_audit_key(audit)
+                .with_refusal_gate(refusals),
         );
         let ledger = PgLedger::connect(db, 4).map_err(err)?;
         return Ok((platform.clone(), Arc::new(ledger), platform));
@@ -188,8 +195,11 @@ pub fn open_platform(
         return Err(ServerError::NoDatabase(db.to_string()));
     }
     let conn = schema::open(path).map_err(|e| err(e.into()))?;
-    let platform =
-        Arc::new(SqlitePlatform::new(conn, policy, qr, sms, payments).with_audit_key(audit));
+    let platform = Arc::new(
+        SqlitePlatform::new(conn, policy, qr, sms, payments)
+            .with_audit_key(audit)
+            .with_refusal_gate(refusals),
+    );
     let ledger = SqliteLedger::open(path).map_err(err)?;
     Ok((platform.clone(), Arc::new(ledger), platform))
 }
@@ -230,6 +240,8 @@ pub struct Shared {
     /// This server process's id in the ledger: a record in flight under another id was left by a
     /// server that died, and is taken over.
     pub instance: String,
+    /// `POST /notify/alipay`'s per-address buckets (None: no per-address limit).
+    pub notify_limiter: Option<notify::IpLimiter>,
 }
 
 /// The HTTP routes over `shared`.
@@ -262,17 +274,29 @@ async fn metrics() -> Response {
 /// once the payment is recorded (or was already: the provider stops repeating it), `fail` with
 /// 400 when refused (bad signature, unknown order, another amount: audited), 503 when the store
 /// failed (the provider tries again).
-async fn notify_handler(State(st): State<Arc<Shared>>, body: Bytes) -> Response {
-    let platform = st.platform.clone();
-    let out =
-        tokio::task::spawn_blocking(move || platform.payment_notification(&body, Timestamp::now()))
-            .await;
+async fn notify_handler(
+    State(st): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Bytes,
+) -> Response {
     let text = |status: StatusCode, t: &'static str| {
         let mut r = (status, t).into_response();
         r.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
         r
     };
+    // Too many from this address: refused before anything is read or checked (no log line, no
+    // audit row: counted).
+    if let Some(limiter) = &st.notify_limiter
+        && !limiter.admit(peer.ip(), std::time::Instant::now())
+    {
+        crate::ops::metrics::server().notify_refused("rate_limited");
+        return text(StatusCode::TOO_MANY_REQUESTS, "fail");
+    }
+    let platform = st.platform.clone();
+    let out =
+        tokio::task::spawn_blocking(move || platform.payment_notification(&body, Timestamp::now()))
+            .await;
     match out {
         Ok(Ok(ack)) => {
             let mut r = text(StatusCode::OK, "success");
@@ -286,10 +310,8 @@ async fn notify_handler(State(st): State<Arc<Shared>>, body: Bytes) -> Response 
             }
             r
         }
-        Ok(Err(StoreError::NotificationRefused(reason))) => {
-            tracing::warn!(%reason, "payment notification refused");
-            text(StatusCode::BAD_REQUEST, "fail")
-        }
+        // Logged (and counted) by the store's refusal gate, within its cap.
+        Ok(Err(StoreError::NotificationRefused(_))) => text(StatusCode::BAD_REQUEST, "fail"),
         Ok(Err(e)) => {
             tracing::error!(error = %e, "payment notification not taken");
             text(StatusCode::SERVICE_UNAVAILABLE, "fail")
@@ -563,7 +585,12 @@ pub fn prepare(opts: &ServeOptions) -> Result<Arc<Shared>, ServerError> {
     };
     // Demo parts outside demo mode: refused, each key named, before the database is opened.
     let (parts, audit) = parts_of(opts)?;
-    let (platform, ledger, points) = open_platform(&opts.database, parts, audit)?;
+    let bounds = &opts.config.notify;
+    bounds
+        .check()
+        .map_err(|(key, message)| ServerError::Notify { key, message })?;
+    let guard = Arc::new(notify::NotifyGuard::new(bounds.refused_audited_per_minute));
+    let (platform, ledger, points) = open_platform(&opts.database, parts, audit, guard)?;
     let now = Timestamp::now();
     match opts.revert_every.map(|_| platform.revert_due(now)) {
         None => {}
@@ -588,6 +615,7 @@ pub fn prepare(opts: &ServeOptions) -> Result<Arc<Shared>, ServerError> {
         kiosk_clock: opts.kiosk_clock || opts.demo,
         instance: crate::wire::random_hex(16),
         fleet,
+        notify_limiter: notify::IpLimiter::new(bounds),
     }))
 }
 
@@ -629,9 +657,12 @@ pub fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), Ser
             })?;
         let addr = listener.local_addr().map_err(ServerError::Runtime)?;
         ready(addr);
-        axum::serve(listener, router(shared))
-            .await
-            .map_err(ServerError::Runtime)
+        axum::serve(
+            listener,
+            router(shared).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .map_err(ServerError::Runtime)
     });
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     result
@@ -710,6 +741,7 @@ mod tests {
             kiosk_clock: true,
             instance: "i1".into(),
             fleet: None,
+            notify_limiter: None,
         });
         let body: PayBody = WithNow {
             request: crate::store::platform::PayRequest {
@@ -757,6 +789,7 @@ mod tests {
             "postgres://kiosk:secret@db:5432/city",
             parts,
             AuditKey::demo(),
+            Arc::new(crate::store::platform::AuditEveryRefusal),
         ) else {
             panic!("a database nobody runs opened")
         };

@@ -122,6 +122,7 @@ fn a_kiosk_and_a_server_with_demo_false_run_card_face_handle_pay_receipt_on_real
         audit: crate::config::AuditSection {
             key_file: d.join("audit.key").display().to_string(),
         },
+        notify: Default::default(),
     };
     assert!(
         server_config.production_refusals().is_empty(),

@@ -37,7 +37,7 @@ mod seal;
 mod types;
 
 pub use jobs::spawn_periodic_revert;
-pub use notify::{ReceiveError, out_trade_no};
+pub use notify::{AuditEveryRefusal, ReceiveError, RefusalGate, out_trade_no};
 pub use points::{
     ConfirmError, ConfirmReport, ConfirmedItem, ConfirmsPoints, PendingPoints, PointsConfirmer,
     SimulatedConfirmer, spawn_periodic_confirm,
@@ -225,6 +225,9 @@ pub struct StorePlatform<B: Backend> {
     payments: Box<dyn PaymentProvider>,
     /// Anchors every audit entry a write appends (`store::audit`); the demo key by default.
     audit_key: super::audit::AuditKey,
+    /// Told of every refused payment notification; decides whether an unverified one is audited
+    /// ([`RefusalGate`]; every one by default).
+    refusals: std::sync::Arc<dyn RefusalGate>,
 }
 
 /// The local platform: one SQLite file, shared safely by several processes.
@@ -263,6 +266,7 @@ impl<B: Backend> StorePlatform<B> {
             sms,
             payments,
             audit_key: super::audit::AuditKey::demo(),
+            refusals: std::sync::Arc::new(AuditEveryRefusal),
         }
     }
 
@@ -293,6 +297,13 @@ impl<B: Backend> StorePlatform<B> {
     /// Anchor the audit entries with this key (`[audit] key_file`) instead of the demo key.
     pub fn with_audit_key(mut self, key: super::audit::AuditKey) -> Self {
         self.audit_key = key;
+        self
+    }
+
+    /// Tell `gate` of every refused payment notification; it decides which unverified ones are
+    /// written to the audit log (`kiosk serve` caps them per minute: `server::notify`).
+    pub fn with_refusal_gate(mut self, gate: std::sync::Arc<dyn RefusalGate>) -> Self {
+        self.refusals = gate;
         self
     }
 

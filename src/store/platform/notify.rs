@@ -56,6 +56,27 @@ impl ReceiveError {
     }
 }
 
+/// Told of every refused payment notification, after the store checked its signature. A
+/// notification whose signature does not hold (bad signature, malformed, another merchant's) can
+/// come from anyone, any number of times: the gate decides whether it is written to the audit log
+/// (`kiosk serve` caps those rows per minute). One whose signature holds (unknown order, another
+/// amount) is always audited: only the provider can send it.
+pub trait RefusalGate: Send + Sync {
+    /// A notification was refused for `reason` ([`ReceiveError::code`]); `signed`: its signature
+    /// held. Returns whether an unsigned one is written to the audit log (ignored when signed).
+    fn refused(&self, reason: &'static str, signed: bool, now: Timestamp) -> bool;
+}
+
+/// The default gate: every refusal is audited (a kiosk's own store, the tests).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuditEveryRefusal;
+
+impl RefusalGate for AuditEveryRefusal {
+    fn refused(&self, _reason: &'static str, _signed: bool, _now: Timestamp) -> bool {
+        true
+    }
+}
+
 /// The provider of an order with nothing to collect (amount due 0): settled without asking anyone.
 pub const NO_CHARGE: &str = "none";
 
@@ -446,9 +467,13 @@ impl<B: Backend> StorePlatform<B> {
         let n = match self.payments.verify_notification(body) {
             Ok(n) => n,
             Err(e) => {
+                // Anyone can send these: the gate bounds how many reach the audit log (and the
+                // log), so a flood fills neither.
                 let e = ReceiveError::Notification(e);
-                tracing::warn!(reason = e.code(), "payment notification refused");
-                self.write(|tx| audit_refusal(tx, now, "-", &e))?;
+                if self.refusals.refused(e.code(), false, now) {
+                    tracing::warn!(reason = e.code(), "payment notification refused");
+                    self.write(|tx| audit_refusal(tx, now, "-", &e))?;
+                }
                 return Ok(Err(e));
             }
         };
@@ -468,6 +493,8 @@ impl<B: Backend> StorePlatform<B> {
                 Settled::Duplicate(_) => Ok(NotifyAck::Duplicate),
                 Settled::Late => Ok(NotifyAck::Refunding),
                 Settled::Refused(e) => {
+                    // Signed by the provider (audited in `settle`): counted, never capped.
+                    self.refusals.refused(e.code(), true, now);
                     tracing::warn!(reason = e.code(), "payment notification refused");
                     Err(e)
                 }
