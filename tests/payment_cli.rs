@@ -282,3 +282,220 @@ fn kiosk_config_names_the_missing_payment_key() {
         assert!(err.contains(key), "{key}: {err}");
     }
 }
+
+/// `POST /notify/alipay` from the local address `from` (127.0.0.0/8 are all this machine's), as
+/// raw HTTP: the status and the `x-notify-ack` header.
+fn notify_from(from: &str, server: std::net::SocketAddr, body: &str) -> (u16, Option<String>) {
+    use std::io::{Read as _, Write as _};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut stream = rt
+        .block_on(async {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind(format!("{from}:0").parse().unwrap())?;
+            socket.connect(server).await?.into_std()
+        })
+        .expect("connects");
+    stream.set_nonblocking(false).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /notify/alipay HTTP/1.1\r\nHost: {server}\r\nContent-Type: application/x-www-form-urlencoded;charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {answer:?}"));
+    let ack = answer
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .find_map(|l| l.strip_prefix(&format!("{}: ", kiosk::wire::ops::HEADER_NOTIFY_ACK)))
+        .map(str::to_string);
+    (status, ack)
+}
+
+/// A `kiosk serve` process, killed when dropped.
+struct Serve(std::process::Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A counter of the server's `GET /metrics` (0 when not there yet).
+fn metric(server: std::net::SocketAddr, name: &str) -> u64 {
+    let text = ureq::get(format!("http://{server}/metrics"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Anyone may post to `POST /notify/alipay`. A flood of forged notifications from one address is
+/// told 429 once its bucket is spent (`[notify] per_ip_burst`), writes at most
+/// `refused_audited_per_minute` audit rows, and is counted in the metrics; a real notification
+/// from another address in the middle of it is recorded.
+#[test]
+fn a_flood_of_forged_notifications_is_bounded_and_a_real_one_is_still_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, d) = city_with_a_decision(dir.path());
+    let phone = sim::spawn("127.0.0.1:0".parse().unwrap(), APP_ID, sim::test_keys()).unwrap();
+    phone.keys.write(dir.path()).unwrap();
+    std::fs::write(
+        dir.path().join("serve.toml"),
+        format!(
+            "demo = true\n[payment]\nprovider = \"alipay\"\ngateway = \"{}\"\napp_id = \"{APP_ID}\"\nprivate_key_file = \"{}\"\nalipay_public_key_file = \"{}\"\nnotify_url = \"http://127.0.0.1:9/notify/alipay\"\n[notify]\nper_ip_per_minute = 1\nper_ip_burst = 40\nrefused_audited_per_minute = 5\n",
+            phone.gateway(),
+            dir.path().join(sim::APP_PRIVATE_KEY_FILE).display(),
+            dir.path().join(sim::ALIPAY_PUBLIC_KEY_FILE).display(),
+        ),
+    )
+    .unwrap();
+    // The decision's order, opened with the provider; the phone pays it, and its notification
+    // is what Alipay would post.
+    let provider = AlipayProvider::new(
+        &phone.gateway(),
+        APP_ID,
+        "http://127.0.0.1:9/notify/alipay",
+        phone.keys.app.clone(),
+        phone.keys.alipay.verify_key(),
+    );
+    let now = NOW.parse().unwrap();
+    let local = SqlitePlatform::open_demo(&db)
+        .unwrap()
+        .with_payments(Box::new(provider));
+    let order = local.payment_order(&d, now).unwrap();
+    let real = phone
+        .pay_silently(&order.qr_code)
+        .unwrap()
+        .notification
+        .unwrap();
+    drop(local);
+
+    let mut child = Command::new(KIOSK)
+        .arg("--config")
+        .arg(dir.path().join("serve.toml"))
+        .args(["serve", "--database"])
+        .arg(&db)
+        .args(["--listen", "127.0.0.1:0", "--demo", "--revert-every", "0"])
+        .env("KIOSK_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr: std::net::SocketAddr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("{line}"))
+        .parse()
+        .unwrap();
+    let _serve = Serve(child);
+
+    // Forged: signed with the app's own key, not Alipay's; each with its own notify id.
+    let forged = |i: usize| {
+        kiosk::providers::alipay::protocol::encode_form(
+            &kiosk::providers::alipay::protocol::signed_notification(
+                &phone.keys.app,
+                &kiosk::providers::alipay::protocol::Notification {
+                    notify_id: format!("forged-{i}"),
+                    app_id: APP_ID.into(),
+                    out_trade_no: order.out_trade_no.clone(),
+                    trade_no: format!("20221024{i:014}"),
+                    trade_status: "TRADE_SUCCESS".into(),
+                    total_amount: order.amount,
+                },
+                now,
+            ),
+        )
+    };
+    let mut statuses = Vec::new();
+    for i in 0..30 {
+        statuses.push(notify_from("127.0.0.1", addr, &forged(i)).0);
+    }
+    assert!(
+        statuses.iter().all(|s| *s == 400),
+        "within the burst, each is checked and refused: {statuses:?}"
+    );
+    // Alipay's own notification, from another address, in the middle of the flood.
+    assert_eq!(
+        notify_from("127.0.0.2", addr, &real),
+        (200, Some("recorded".into()))
+    );
+    for i in 30..60 {
+        statuses.push(notify_from("127.0.0.1", addr, &forged(i)).0);
+    }
+    let refused = statuses.iter().filter(|s| **s == 400).count() as u64;
+    let limited = statuses.iter().filter(|s| **s == 429).count() as u64;
+    assert_eq!(refused + limited, 60, "{statuses:?}");
+    // The burst, and at most the token a minute adds meanwhile.
+    assert!((40..=41).contains(&refused), "{statuses:?}");
+    assert!(limited >= 19, "{statuses:?}");
+
+    let count = |sql: &str| -> i64 {
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .query_row(sql, [], |r| r.get(0))
+            .unwrap()
+    };
+    // The flood took well under a minute: one window, 5 rows.
+    assert_eq!(
+        count("SELECT count(*) FROM audit_log WHERE action = 'payment_notification_refused'"),
+        5
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM payments WHERE idempotency_key LIKE 'KD%'"),
+        1,
+        "the real payment, once"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM audit_log WHERE action = 'payment_confirmed'"),
+        1
+    );
+    // Every refusal is counted, by reason.
+    assert_eq!(
+        metric(
+            addr,
+            "kiosk_serve_notify_refused_total{reason=\"bad_signature\"}"
+        ),
+        refused
+    );
+    assert_eq!(
+        metric(addr, "kiosk_serve_notify_refused_unaudited_total"),
+        refused - 5
+    );
+    assert_eq!(
+        metric(
+            addr,
+            "kiosk_serve_notify_refused_total{reason=\"rate_limited\"}"
+        ),
+        limited
+    );
+    // Alipay repeats its notification until it hears `success`: still acknowledged, once.
+    assert_eq!(
+        notify_from("127.0.0.2", addr, &real),
+        (200, Some("duplicate".into()))
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM payments WHERE idempotency_key LIKE 'KD%'"),
+        1
+    );
+}

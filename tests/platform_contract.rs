@@ -1812,6 +1812,9 @@ mod payments {
     use kiosk::providers::alipay::sim::{self, SimHandle};
 
     const APP_ID: &str = "2021000000000001";
+    /// Audit rows a minute for refused notifications whose signature does not hold, on every
+    /// subject (`kiosk serve`'s `[notify] refused_audited_per_minute`).
+    const REFUSALS_AUDITED: u32 = 10;
 
     /// What a payment scenario gets: the platform, the gateway simulator (its phone), rows
     /// counted in the platform's database, and whether the simulator posts its notifications to
@@ -1841,7 +1844,11 @@ mod payments {
     fn local<B: Backend + 'static>(p: StorePlatform<B>) -> PaySubject {
         let sim = spawn_sim();
         // Nobody listens there: these subjects get their notifications relayed by the test.
-        let p = p.with_payments(provider(&sim, "http://127.0.0.1:9/notify/alipay"));
+        let p = p
+            .with_payments(provider(&sim, "http://127.0.0.1:9/notify/alipay"))
+            .with_refusal_gate(Arc::new(kiosk::server::notify::NotifyGuard::new(
+                REFUSALS_AUDITED,
+            )));
         p.build_demo_city(&city_options()).expect("demo city");
         let p = Arc::new(p);
         let (q, r) = (p.clone(), p.clone());
@@ -1895,6 +1902,10 @@ mod payments {
                     alipay_public_key_file: Some(dir.join(sim::ALIPAY_PUBLIC_KEY_FILE)),
                     notify_url: format!("http://{listen}/notify/alipay"),
                 },
+                notify: kiosk::config::NotifySection {
+                    refused_audited_per_minute: REFUSALS_AUDITED,
+                    ..Default::default()
+                },
                 ..Default::default()
             },
             remote_config: None,
@@ -1925,6 +1936,7 @@ mod payments {
                     $make: an_unpaid_order_is_not_paid_until_the_provider_says_so,
                     a_notification_records_the_payment_once,
                     forged_wrong_amount_and_unknown_notifications_are_refused_and_audited,
+                    a_flood_of_forged_notifications_is_audited_up_to_the_cap_and_a_real_one_records,
                     an_order_query_records_the_payment_without_a_notification,
                     money_after_the_revert_is_refunded_never_lost,
                     a_payment_after_the_revert_without_notification_is_found_and_refunded,
@@ -2140,6 +2152,63 @@ mod payments {
             );
             assert_eq!(p.payment_order(d, now()).unwrap().state, "open");
             assert_eq!(ask(p, d, now()).unwrap_err().code(), "not_paid_yet");
+            assert!((s.check_ok)());
+        }
+
+        pub fn a_flood_of_forged_notifications_is_audited_up_to_the_cap_and_a_real_one_records(
+            s: &PaySubject,
+        ) {
+            let p = s.platform.as_ref();
+            let item = handled(p);
+            let d = &item.decision.number;
+            let order = p.payment_order(d, now()).unwrap();
+            let real = s
+                .sim
+                .pay_silently(&order.qr_code)
+                .unwrap()
+                .notification
+                .unwrap();
+            let cap = i64::from(REFUSALS_AUDITED);
+            // Signed with the app's own key (not Alipay's), each with its own notify id.
+            let forged = |i: i64| {
+                kiosk::providers::alipay::protocol::encode_form(
+                    &kiosk::providers::alipay::protocol::signed_notification(
+                        &s.sim.keys.app,
+                        &Notification {
+                            notify_id: format!("flood-{i}"),
+                            app_id: APP_ID.into(),
+                            out_trade_no: order.out_trade_no.clone(),
+                            trade_no: format!("20221024{i:014}"),
+                            trade_status: "TRADE_SUCCESS".into(),
+                            total_amount: order.amount,
+                        },
+                        now(),
+                    ),
+                )
+            };
+            let refuse = |range: std::ops::Range<i64>| {
+                for i in range {
+                    let e = p
+                        .payment_notification(forged(i).as_bytes(), now())
+                        .unwrap_err();
+                    assert_eq!(e.code(), "payment_notification_refused", "{i}: {e}");
+                }
+            };
+            refuse(0..2 * cap);
+            // Alipay's own, in the middle of the flood: recorded.
+            assert_eq!(
+                p.payment_notification(real.as_bytes(), now()).unwrap(),
+                NotifyAck::Recorded
+            );
+            refuse(2 * cap..4 * cap);
+            // The flood lasts far less than a minute: one window of the cap.
+            assert_eq!(audited(s, "payment_notification_refused"), cap);
+            assert_eq!(audited(s, "payment_confirmed"), 1);
+            assert_eq!(
+                (s.count)("SELECT count(*) FROM payments WHERE idempotency_key LIKE 'KD%'"),
+                1
+            );
+            assert_eq!(p.payment_order(d, now()).unwrap().state, "paid");
             assert!((s.check_ok)());
         }
 

@@ -62,7 +62,9 @@ enum Command {
     /// provider's notifications. Prints `listening on http://ADDR` first.
     ///
     /// `kiosk --config FILE serve …` (TOML): `demo = true|false` and the sections `[payment]`,
-    /// `[sms]`, `[qr]` (`provider = …`, as in kiosk.toml) and `[audit]` (`key_file`). Outside
+    /// `[sms]`, `[qr]` (`provider = …`, as in kiosk.toml), `[audit]` (`key_file`) and `[notify]`
+    /// (`POST /notify/alipay`'s bounds: `per_ip_per_minute`, `per_ip_burst`,
+    /// `refused_audited_per_minute`; 600, 120 and 60 when absent). Outside
     /// demo mode (`--demo` or `demo = true`), a demo provider or an empty audit key file is
     /// refused, each key named, exit 2. Without --config every provider is the demo's.
     Serve {

@@ -140,3 +140,37 @@ impl ServerConfig {
         v
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<ServerConfig, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("serve.toml");
+        std::fs::write(&path, text).unwrap();
+        ServerConfig::load(&path)
+    }
+
+    #[test]
+    fn the_notify_bounds_default_when_absent_and_a_bad_one_is_named() {
+        assert_eq!(
+            load("demo = true\n").unwrap().notify,
+            NotifySection::default()
+        );
+        let c = load("[notify]\nper_ip_per_minute = 0\n").unwrap();
+        assert_eq!(c.notify.per_ip_per_minute, 0);
+        assert_eq!(c.notify.refused_audited_per_minute, 60);
+        for (text, key) in [
+            ("[notify]\nper_ip_burst = 0\n", "notify.per_ip_burst"),
+            (
+                "[notify]\nrefused_audited_per_minute = 100001\n",
+                "notify.refused_audited_per_minute",
+            ),
+            ("[notify]\nper_ip_per_minut = 5\n", "per_ip_per_minut"),
+        ] {
+            let e = load(text).unwrap_err().to_string();
+            assert!(e.contains(key), "{text}: {e}");
+        }
+    }
+}
