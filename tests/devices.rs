@@ -56,6 +56,7 @@ fn timing() -> ReaderTiming {
         response_timeout: Duration::from_millis(500),
         poll_interval: Duration::from_millis(20),
         reopen_backoff: Duration::from_millis(20),
+        ..ReaderTiming::default()
     }
 }
 

@@ -3,7 +3,7 @@
 //! is retried with backoff (1 s doubling to 30 s); nothing personal is logged.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
@@ -28,9 +28,16 @@ fn backoff_sleep(backoff: &mut Duration, stop: &AtomicBool) {
     *backoff = (*backoff * 2).min(BACKOFF_MAX);
 }
 
+/// How long the reader thread waits for a card in one call, between two heartbeats and checks
+/// of `stop` (a card found is then read within `card_read_ms`).
+pub const CARD_WAIT: Duration = Duration::from_secs(2);
+
 /// Start the reader thread when `kiosk.toml` names a real reader (`sim` is driven by the panel).
+/// `card_read_ms` (`[timeouts] card_read_ms`, then the applied remote setting) is how long a card
+/// found may take to select and read, read again before each wait.
 pub fn spawn_reader(
     uri: &str,
+    card_read_ms: Arc<AtomicU32>,
     events: Sender<Event>,
     notify: Notify,
     stop: Arc<AtomicBool>,
@@ -47,8 +54,11 @@ pub fn spawn_reader(
             let heartbeat = Heartbeat::register("id-card-reader", Mode::Periodic);
             while !stop.load(Ordering::Relaxed) {
                 heartbeat.beat();
+                reader.set_card_read(Duration::from_millis(u64::from(
+                    card_read_ms.load(Ordering::Relaxed),
+                )));
                 let started = Instant::now();
-                match reader.read_card(Instant::now() + Duration::from_secs(2)) {
+                match reader.read_card(Instant::now() + CARD_WAIT) {
                     Ok(card) => {
                         backoff = BACKOFF_START;
                         crate::ops::metrics::kiosk()
@@ -154,6 +164,7 @@ mod tests {
         let w = woken.clone();
         let handle = spawn_reader(
             &format!("serial:{path}"),
+            Arc::new(AtomicU32::new(10_000)),
             tx,
             Arc::new(move || w.store(true, Ordering::Relaxed)),
             stop.clone(),
@@ -179,7 +190,7 @@ mod tests {
         let stop = Arc::new(AtomicBool::new(false));
         let n: Notify = Arc::new(|| {});
         assert!(
-            spawn_reader("sim", tx.clone(), n.clone(), stop.clone())
+            spawn_reader("sim", Arc::default(), tx.clone(), n.clone(), stop.clone())
                 .unwrap()
                 .is_none()
         );
@@ -188,6 +199,6 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
-        assert!(spawn_reader("bogus:x", tx, n, stop).is_err());
+        assert!(spawn_reader("bogus:x", Arc::default(), tx, n, stop).is_err());
     }
 }

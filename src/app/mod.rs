@@ -131,6 +131,9 @@ pub struct Assembled {
     pub config_hash: heartbeat::SharedHash,
     /// The voice's volume in percent (`voice.volume`, then the applied remote `voice_volume`).
     pub voice_volume: Arc<std::sync::atomic::AtomicU8>,
+    /// How long the reader may take to read a card it found (`timeouts.card_read_ms`, then the
+    /// applied remote `card_read_ms`): the reader thread reads it before each wait.
+    pub card_read_ms: Arc<std::sync::atomic::AtomicU32>,
 }
 
 /// The demo devices' handles (the simulator panel plays them; tests read and set them).
@@ -306,15 +309,23 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
             face,
         },
     );
-    // Applied remote settings change the hash the heartbeat reports and the voice's volume.
+    // Applied remote settings change the hash the heartbeat reports, the voice's volume and the
+    // reader's read deadline.
     let voice_volume = Arc::new(std::sync::atomic::AtomicU8::new(
         u8::try_from(config.voice.volume.min(100)).unwrap_or(100),
+    ));
+    let card_read_ms = Arc::new(std::sync::atomic::AtomicU32::new(
+        config.timeouts.card_read_ms,
     ));
     {
         let base = config.clone();
         let hash = config_hash.clone();
         let volume = voice_volume.clone();
+        let card_read = card_read_ms.clone();
         driver.on_settings_applied(Box::new(move |s| {
+            // Checked against kiosk.toml's range (100 to 600000) before it was accepted.
+            let ms = s.card_read_ms.unwrap_or(base.timeouts.card_read_ms);
+            card_read.store(ms, std::sync::atomic::Ordering::Relaxed);
             if let Ok(mut h) = hash.lock() {
                 *h = remote_config::effective_hash(&base, s);
             }
@@ -339,6 +350,7 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
         app,
         config_hash,
         voice_volume,
+        card_read_ms,
         platform,
         store,
         stop,
@@ -539,6 +551,7 @@ pub fn run(config: KioskConfig) -> Result<i32, AppError> {
         app,
         stop,
         voice_volume,
+        card_read_ms,
         ..
     } = assemble(config, Clock::system())?;
     // Operations: the Prometheus endpoint and the systemd watchdog, each on a thread of its own.
@@ -568,6 +581,7 @@ pub fn run(config: KioskConfig) -> Result<i32, AppError> {
         let notify: device_threads::Notify = Arc::new(move || wake.request_repaint());
         let r = device_threads::spawn_reader(
             &reader,
+            card_read_ms,
             events.clone(),
             notify.clone(),
             thread_stop.clone(),

@@ -41,7 +41,7 @@ fn a_kiosk_picks_up_its_halls_settings_from_kiosk_serve() {
     std::fs::write(d.join("relief.toml"), RELIEF_POLICY).unwrap();
     std::fs::write(
         d.join("remote.toml"),
-        "[halls.\"渝中大厅\"]\nidle_seconds = 150\nhall_name = \"渝中区车管所大厅\"\n\
+        "[halls.\"渝中大厅\"]\nidle_seconds = 150\ncard_read_ms = 4000\nhall_name = \"渝中区车管所大厅\"\n\
          policy_file = \"relief.toml\"\n\n\
          [halls.\"渝北大厅\"]\nidle_seconds = 200\n\n\
          [kiosks.CQ-YB-0001]\nvoice_volume = 10\n",
@@ -58,8 +58,13 @@ fn a_kiosk_picks_up_its_halls_settings_from_kiosk_serve() {
         stop,
         config_hash,
         voice_volume,
+        card_read_ms,
         ..
     } = assemble(config, Clock::manual(DAY.parse().unwrap())).unwrap();
+    assert_eq!(
+        card_read_ms.load(std::sync::atomic::Ordering::Relaxed),
+        base.timeouts.card_read_ms
+    );
     assert_eq!(
         *config_hash.lock().unwrap(),
         super::super::heartbeat::config_hash(&base)
@@ -77,6 +82,7 @@ fn a_kiosk_picks_up_its_halls_settings_from_kiosk_serve() {
     assert_eq!(ctx.idle_warning_seconds, base.timeouts.idle_warning_seconds);
     let mut expected = base.clone();
     expected.timeouts.idle_seconds = 150;
+    expected.timeouts.card_read_ms = 4000;
     expected.kiosk.hall_name = "渝中区车管所大厅".into();
     // The hall's policy file came as its text, and counts in the configuration hash.
     assert_eq!(ctx.remote_policy.as_deref(), Some(RELIEF_POLICY));
@@ -92,6 +98,11 @@ fn a_kiosk_picks_up_its_halls_settings_from_kiosk_serve() {
     assert_ne!(
         *config_hash.lock().unwrap(),
         super::super::heartbeat::config_hash(&expected)
+    );
+    // The reader thread reads a card it found within the hall's card_read_ms from now on.
+    assert_eq!(
+        card_read_ms.load(std::sync::atomic::Ordering::Relaxed),
+        4000
     );
     // Kiosk CQ-YB-0001's voice_volume is not this kiosk's.
     assert_eq!(

@@ -19,6 +19,8 @@ use super::{DeviceError, ErrorKind};
 use crate::domain::IdCard;
 
 /// A card reader: waits for a card until `deadline`, reads it and hands over the checked card.
+/// A card found by then is read within the reader's own read deadline, counted from when it was
+/// found (`ReaderTiming::card_read`, kiosk.toml `[timeouts] card_read_ms`).
 pub trait CardReader {
     type Error: DeviceError;
     fn read_card(&mut self, deadline: Instant) -> Result<IdCard, Self::Error>;

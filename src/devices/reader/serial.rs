@@ -23,7 +23,14 @@ pub struct ReaderTiming {
     pub poll_interval: Duration,
     /// First pause before reopening a port that went away (doubles up to one second).
     pub reopen_backoff: Duration,
+    /// Longest time to select and read a card once find-card found it (kiosk.toml `[timeouts]
+    /// card_read_ms`), counted from that moment, whatever is left of the caller's deadline for
+    /// waiting: a card found at the end of a short wait is still read whole.
+    pub card_read: Duration,
 }
+
+/// `card_read` by default (kiosk.toml's `card_read_ms = 10000`).
+pub const DEFAULT_CARD_READ: Duration = Duration::from_millis(10_000);
 
 impl Default for ReaderTiming {
     fn default() -> Self {
@@ -31,6 +38,7 @@ impl Default for ReaderTiming {
             response_timeout: Duration::from_millis(1000),
             poll_interval: Duration::from_millis(150),
             reopen_backoff: Duration::from_millis(100),
+            card_read: DEFAULT_CARD_READ,
         }
     }
 }
@@ -65,6 +73,11 @@ impl<O: Opener> Ga467Reader<O> {
 
     fn port(&self) -> String {
         self.opener.describe()
+    }
+
+    /// Read a card found from now on within `card_read` ([`ReaderTiming::card_read`]).
+    pub fn set_card_read(&mut self, card_read: Duration) {
+        self.timing.card_read = card_read;
     }
 
     fn ensure_open(&mut self) -> Result<&mut Box<dyn Link>, ReaderError> {
@@ -242,10 +255,13 @@ impl<O: Opener> CardReader for Ga467Reader<O> {
     fn read_card(&mut self, deadline: Instant) -> Result<IdCard, ReaderError> {
         let started = Instant::now();
         loop {
-            if self.wait_for_card(started, deadline)? {
-                return self.read_selected(deadline);
+            let selected = self.wait_for_card(started, deadline)?;
+            // Found: selecting and reading it have their own deadline.
+            let read_by = Instant::now() + self.timing.card_read;
+            if selected {
+                return self.read_selected(read_by);
             }
-            let selected = self.transact(Command::SelectCard, deadline)?;
+            let selected = self.transact(Command::SelectCard, read_by)?;
             match selected.status {
                 Status::Success => {}
                 // The card was lifted between find and select: keep waiting.
@@ -257,7 +273,7 @@ impl<O: Opener> CardReader for Ga467Reader<O> {
                     });
                 }
             }
-            return self.read_selected(deadline);
+            return self.read_selected(read_by);
         }
     }
 }
@@ -299,6 +315,7 @@ mod tests {
             response_timeout: Duration::from_millis(200),
             poll_interval: Duration::from_millis(5),
             reopen_backoff: Duration::from_millis(5),
+            card_read: Duration::from_millis(2000),
         };
         Ga467Reader::new(MemoryOpener::new(sim, faults), timing)
     }
@@ -396,6 +413,38 @@ mod tests {
         };
         let mut r = reader(SimReader::with_card(test_cards().remove(0)), faults);
         let err = r.read_card(soon(300)).unwrap_err();
+        assert!(matches!(err, ReaderError::NoAnswer { .. }), "{err}");
+    }
+
+    /// A card found as the caller's wait ends is still read whole: the read has its own
+    /// deadline, `card_read`, from the moment the card is found; a read slower than `card_read`
+    /// is a reader that does not answer.
+    #[test]
+    fn a_card_found_at_the_end_of_the_wait_is_read_within_card_read() {
+        let card = test_cards().remove(0);
+        // The security module takes 2 s to read; an answer may take 3 s (and is waited for at
+        // least a quarter of that, 750 ms, even past a deadline).
+        let slow = || {
+            let mut r = reader(
+                SimReader::with_card(card.clone()),
+                Faults {
+                    read_delay: Duration::from_secs(2),
+                    ..Faults::default()
+                },
+            );
+            r.timing.response_timeout = Duration::from_secs(3);
+            r
+        };
+        // The wait is over when the card is found (deadline now): read within card_read.
+        let mut r = slow();
+        r.set_card_read(Duration::from_secs(5));
+        assert_eq!(r.read_card(Instant::now()).unwrap(), card);
+        // A card_read shorter than the module's read: no answer in time.
+        let mut r = slow();
+        r.set_card_read(Duration::from_millis(100));
+        let err = r
+            .read_card(Instant::now() + Duration::from_secs(5))
+            .unwrap_err();
         assert!(matches!(err, ReaderError::NoAnswer { .. }), "{err}");
     }
 }

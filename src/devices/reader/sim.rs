@@ -247,6 +247,9 @@ pub struct Faults {
     pub no_card_polls: u32,
     /// Answer nothing at all.
     pub silent: bool,
+    /// Answer read-text-and-photo only after this long (a slow security module: a real one
+    /// takes about a second to read a card).
+    pub read_delay: std::time::Duration,
 }
 
 /// A simulator session on a byte stream: bytes in, answer chunks out.
@@ -255,6 +258,8 @@ pub struct SimSession {
     pub sim: SimReader,
     pub faults: Faults,
     decoder: Decoder,
+    /// How long the answers of the last [`SimSession::on_bytes`] are held back.
+    delay: std::time::Duration,
 }
 
 impl SimSession {
@@ -263,17 +268,28 @@ impl SimSession {
             sim,
             faults,
             decoder: Decoder::new(),
+            delay: std::time::Duration::ZERO,
         }
+    }
+
+    /// How long the answers the last [`SimSession::on_bytes`] returned are to be held back
+    /// (`Faults::read_delay` after a read).
+    pub fn delay(&self) -> std::time::Duration {
+        self.delay
     }
 
     /// Feed received bytes; returns the chunks to send back, in order.
     pub fn on_bytes(&mut self, bytes: &[u8]) -> Vec<Vec<u8>> {
         self.decoder.push(bytes);
+        self.delay = std::time::Duration::ZERO;
         let mut out = Vec::new();
         while let Some(frame) = self.decoder.next_body() {
             let response = match frame {
                 Ok(body) => {
                     let is_find = body.get(..2) == Some(&Command::FindCard.code()[..]);
+                    if body.get(..2) == Some(&Command::ReadTextAndPhoto.code()[..]) {
+                        self.delay = self.faults.read_delay;
+                    }
                     if is_find && self.faults.no_card_polls > 0 {
                         self.faults.no_card_polls -= 1;
                         Response {
@@ -337,11 +353,16 @@ impl SimReaderHandle {
 pub struct MemoryLink {
     session: SimReaderHandle,
     pending: VecDeque<u8>,
+    /// The pending answer is held back until then (`Faults::read_delay`).
+    ready_at: Option<std::time::Instant>,
 }
 
 impl Read for MemoryLink {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.pending.is_empty() {
+        let held = self
+            .ready_at
+            .is_some_and(|at| std::time::Instant::now() < at);
+        if self.pending.is_empty() || held {
             std::thread::sleep(std::time::Duration::from_millis(1));
             return Err(io::ErrorKind::TimedOut.into());
         }
@@ -355,7 +376,14 @@ impl Read for MemoryLink {
 
 impl Write for MemoryLink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let chunks = self.session.lock().on_bytes(buf);
+        let (chunks, delay) = {
+            let mut session = self.session.lock();
+            let chunks = session.on_bytes(buf);
+            (chunks, session.delay())
+        };
+        if !delay.is_zero() {
+            self.ready_at = Some(std::time::Instant::now() + delay);
+        }
         for chunk in chunks {
             self.pending.extend(chunk);
         }
@@ -391,6 +419,7 @@ impl Opener for MemoryOpener {
         Ok(Box::new(MemoryLink {
             session: self.session.clone(),
             pending: VecDeque::new(),
+            ready_at: None,
         }))
     }
     fn describe(&self) -> String {
@@ -412,7 +441,9 @@ pub fn serve_pty(
         if n == 0 {
             continue;
         }
-        for chunk in session.on_bytes(&buf[..n]) {
+        let chunks = session.on_bytes(&buf[..n]);
+        std::thread::sleep(session.delay());
+        for chunk in chunks {
             pty.send(&chunk)?;
             if !chunk_delay.is_zero() {
                 std::thread::sleep(chunk_delay);
