@@ -2,6 +2,10 @@
 //!
 //! See `ARCHITECTURE.md` for the bird's-eye view and the code map.
 
+// Amounts in fen are written yuan_fen (`Fen(200_00)` is 200.00 yuan), which this lint reads as
+// thousands grouped wrongly.
+#![allow(clippy::inconsistent_digit_grouping)]
+
 pub mod app;
 pub mod cli;
 pub mod config;

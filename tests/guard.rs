@@ -199,7 +199,9 @@ fn weak_hash(pin: &str) -> String {
 fn kiosk_with_demo_false_and_any_demo_part_or_weak_pin_exits_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let weak = format!("{:?}", weak_hash("246810"));
-    let cases: Vec<(Vec<(&str, &str, &str)>, &str)> = vec![
+    // The keys set over the production base (section, key, TOML value): the key named.
+    type Case<'a> = (Vec<(&'a str, &'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
         (
             vec![("payment", "provider", "\"demo\"")],
             "payment.provider",

@@ -1381,7 +1381,7 @@ fn monkey(state: &State, choice: u8, card: &IdCard, last_payment: &Option<Paymen
             Event::CardRemoved,
         ],
     };
-    if choice % 4 != 0 {
+    if !choice.is_multiple_of(4) {
         let i = usize::from(choice / 4) % forward.len();
         return forward[i].clone();
     }

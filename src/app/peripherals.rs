@@ -206,7 +206,8 @@ pub const PRINT_WAIT: Duration = Duration::from_secs(4);
 pub const HEALTH_WAIT: Duration = Duration::from_secs(2);
 
 enum PrinterJob {
-    Print(PrintJob, Sender<PrintOutcome>),
+    /// Boxed: a receipt is some 350 bytes, a health query 16.
+    Print(Box<PrintJob>, Sender<PrintOutcome>),
     Health(Sender<DeviceHealth>),
 }
 
@@ -261,7 +262,11 @@ impl PrinterWorker {
 impl Peripherals for PrinterWorker {
     fn print(&mut self, job: &PrintJob) -> PrintOutcome {
         let (tx, rx) = channel();
-        if self.jobs.send(PrinterJob::Print(job.clone(), tx)).is_err() {
+        if self
+            .jobs
+            .send(PrinterJob::Print(Box::new(job.clone()), tx))
+            .is_err()
+        {
             return PrintOutcome::Failed(DeviceFailure::new(
                 ErrorKind::Disconnected,
                 "打印线程已停止 / the printer thread stopped",

@@ -316,7 +316,7 @@ fn money(v: &Value, path: &str) -> Result<Fen, FieldError> {
     if f < 0.0 {
         return err(path, format!("{v} is negative; it must be 0 or more"));
     }
-    if !(f <= MAX_YUAN as f64) {
+    if f.is_nan() || f > MAX_YUAN as f64 {
         return too_large();
     }
     // The shortest decimal that reads back as `f` is the amount the case wrote.

@@ -200,7 +200,15 @@ mod tests {
     #[test]
     fn clause_3_3_unit_filing_only_small_non_operating_under_relief() {
         use FilingRefusal::*;
-        let table: [(OwnerKind, &str, &str, bool, Result<(), FilingRefusal>); 10] = [
+        // Owner, plate type, use, relief in force: the verdict.
+        type Case = (
+            OwnerKind,
+            &'static str,
+            &'static str,
+            bool,
+            Result<(), FilingRefusal>,
+        );
+        let table: [Case; 10] = [
             (OwnerKind::Unit, "02", "A", true, Ok(())),
             (OwnerKind::Unit, "52", "A", true, Ok(())),
             (

@@ -364,12 +364,11 @@ fn header(ui: &mut Ui, rect: Rect, state: &State, v: &View, out: &mut Vec<Event>
     let inner = rect.shrink2(vec2(m.smm(6.0), m.smm(3.0)));
     in_rect(ui, inner, Layout::right_to_left(Align::Center), |ui| {
         ui.spacing_mut().item_spacing = vec2(m.gap(), m.gap());
-        if state.session().is_some() {
-            if v.button(ui, v.t(T::Exit), Kind::Header, true, 0.0)
+        if state.session().is_some()
+            && v.button(ui, v.t(T::Exit), Kind::Header, true, 0.0)
                 .clicked()
-            {
-                out.push(Event::Ui(Action::Exit));
-            }
+        {
+            out.push(Event::Ui(Action::Exit));
         }
         if v.button(ui, v.t(T::LanguageToggle), Kind::Header, true, 0.0)
             .clicked()
