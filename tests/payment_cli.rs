@@ -129,7 +129,7 @@ fn platform_pay_records_only_what_the_alipay_provider_confirms() {
         .order(&out_trade_no(&d))
         .expect("the order was opened");
     assert_eq!(order.amount.as_fen(), 20000);
-    phone.pay_silently(&order.qr_code).unwrap();
+    phone.pay(&order.qr_code, sim::Notify::Lose).unwrap();
     let out = pay("k-3");
     assert_eq!(
         out.status.code(),
@@ -381,7 +381,7 @@ fn a_flood_of_forged_notifications_is_bounded_and_a_real_one_is_still_recorded()
         .with_payments(Box::new(provider));
     let order = local.payment_order(&d, now).unwrap();
     let real = phone
-        .pay_silently(&order.qr_code)
+        .pay(&order.qr_code, sim::Notify::Lose)
         .unwrap()
         .notification
         .unwrap();

@@ -2057,7 +2057,7 @@ mod payments {
             let item = handled(p);
             let d = &item.decision.number;
             let order = p.payment_order(d, now()).unwrap();
-            let paid = s.sim.pay(&order.qr_code).unwrap();
+            let paid = s.sim.pay(&order.qr_code, sim::Notify::Post).unwrap();
             let body = paid.notification.clone().unwrap();
             if s.delivers {
                 // The simulator posted it to the server, which answered `success`.
@@ -2164,7 +2164,7 @@ mod payments {
             let order = p.payment_order(d, now()).unwrap();
             let real = s
                 .sim
-                .pay_silently(&order.qr_code)
+                .pay(&order.qr_code, sim::Notify::Lose)
                 .unwrap()
                 .notification
                 .unwrap();
@@ -2218,7 +2218,7 @@ mod payments {
             let d = &item.decision.number;
             let order = p.payment_order(d, now()).unwrap();
             // Paid, and the notification is lost on the way.
-            s.sim.pay_silently(&order.qr_code).unwrap();
+            s.sim.pay(&order.qr_code, sim::Notify::Lose).unwrap();
             let view = ask(p, d, now() + SignedDuration::from_secs(5)).unwrap();
             assert_eq!(view.amount.total(), order.amount);
             assert_eq!(
@@ -2257,7 +2257,7 @@ mod payments {
             let later = now() + SignedDuration::from_hours(2);
             assert_eq!(p.revert_due(later).unwrap().reverted.len(), 1);
             // The person pays the QR after the revert; the notification comes.
-            let paid = s.sim.pay_silently(&order.qr_code).unwrap();
+            let paid = s.sim.pay(&order.qr_code, sim::Notify::Lose).unwrap();
             let body = paid.notification.unwrap();
             assert_eq!(
                 p.payment_notification(body.as_bytes(), later).unwrap(),
@@ -2296,7 +2296,7 @@ mod payments {
             let order = p.payment_order(d, now()).unwrap();
             let later = now() + SignedDuration::from_hours(2);
             // Paid after the deadline (before the sweep), and the notification is lost.
-            s.sim.pay_silently(&order.qr_code).unwrap();
+            s.sim.pay(&order.qr_code, sim::Notify::Lose).unwrap();
             // The revert sweep reverts, then asks the provider about the reverted orders.
             assert_eq!(p.revert_due(later).unwrap().reverted.len(), 1);
             assert!(s.sim.order(&order.out_trade_no).unwrap().refunded.is_some());
@@ -2325,7 +2325,7 @@ mod payments {
             let much_later = later + SignedDuration::from_hours(2);
             p.revert_due(much_later).unwrap();
             assert_eq!(p.payment_order(&other, much_later).unwrap().state, "closed");
-            let paid = s.sim.pay_silently(&o2.qr_code).unwrap();
+            let paid = s.sim.pay(&o2.qr_code, sim::Notify::Lose).unwrap();
             assert_eq!(
                 p.payment_notification(paid.notification.unwrap().as_bytes(), much_later)
                     .unwrap(),

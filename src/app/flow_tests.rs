@@ -563,7 +563,9 @@ fn a_session_reaches_the_receipt_only_after_the_phone_paid_the_providers_qr() {
         "one order, opened once; the next after it is paid"
     );
     // The phone pays the first QR; the provider notifies the server.
-    let paid = phone.pay(&first.qr).unwrap();
+    let paid = phone
+        .pay(&first.qr, crate::providers::alipay::sim::Notify::Post)
+        .unwrap();
     wait_delivered(&phone, &paid.out_trade_no);
     assert_eq!(payments(&k), 1);
     // The next poll shows the second decision's QR.
@@ -577,7 +579,9 @@ fn a_session_reaches_the_receipt_only_after_the_phone_paid_the_providers_qr() {
     assert_eq!((second.part, second.parts), (2, 2));
     assert_ne!(second.qr, first.qr);
     assert_eq!(phone.order_count(), 2);
-    let paid = phone.pay(&second.qr).unwrap();
+    let paid = phone
+        .pay(&second.qr, crate::providers::alipay::sim::Notify::Post)
+        .unwrap();
     wait_delivered(&phone, &paid.out_trade_no);
     // The kiosk moves on by itself: printing, then done.
     k.wait(6);
@@ -644,7 +648,9 @@ fn the_demo_phone_pays_the_simulators_qr_and_the_next_poll_prints() {
         .join()
         .unwrap();
     // Asked again, the simulator tells the order as it stands (already paid: nothing changes).
-    let paid = phone.pay(&first.qr).unwrap();
+    let paid = phone
+        .pay(&first.qr, crate::providers::alipay::sim::Notify::Post)
+        .unwrap();
     assert_eq!(paid.status, "TRADE_SUCCESS");
     assert_eq!(
         paid.notify_url, None,
@@ -659,7 +665,9 @@ fn the_demo_phone_pays_the_simulators_qr_and_the_next_poll_prints() {
     assert_ne!(second.qr, first.qr);
     k.wait(6);
     assert_eq!(payments(&k), 1, "the second order is not paid yet");
-    phone.pay(&second.qr).unwrap();
+    phone
+        .pay(&second.qr, crate::providers::alipay::sim::Notify::Post)
+        .unwrap();
     k.wait(6);
     let Screen::Done {
         payment, printed, ..
@@ -704,7 +712,7 @@ fn an_order_opened_before_a_restart_is_payable_with_the_new_simulators_phone() {
         .expect("the new simulator's phone");
     assert_ne!(Some(phone.addr), k.demo.phone.as_ref().map(|p| p.addr));
     let paid = phone
-        .pay(&first.qr)
+        .pay(&first.qr, crate::providers::alipay::sim::Notify::Post)
         .expect("the new simulator knows the order");
     assert_eq!(
         (paid.amount, paid.status.as_str()),

@@ -283,13 +283,15 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
             })
             .with_phone(handles.phone.clone().map(|phone| -> crate::ui::PhonePay {
                 Arc::new(move |qr: &str| {
-                    phone.pay(qr).map(|o| {
-                        format!(
-                            "已支付 / paid {}元 ({})",
-                            crate::providers::alipay::protocol::yuan(o.amount),
-                            o.trade_no.unwrap_or_default()
-                        )
-                    })
+                    phone
+                        .pay(qr, crate::providers::alipay::sim::Notify::Post)
+                        .map(|o| {
+                            format!(
+                                "已支付 / paid {}元 ({})",
+                                crate::providers::alipay::protocol::yuan(o.amount),
+                                o.trade_no.unwrap_or_default()
+                            )
+                        })
                 })
             }))
         })

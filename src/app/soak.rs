@@ -276,7 +276,9 @@ impl Rig {
             if let (Some(phone), Some(qr)) = (&self.phone, qr)
                 && !qr.qr.is_empty()
             {
-                phone.pay(&qr.qr).map_err(soak_error)?;
+                phone
+                    .pay(&qr.qr, crate::providers::alipay::sim::Notify::Post)
+                    .map_err(soak_error)?;
             }
             self.wait(PAYMENT_POLL)?;
         }

@@ -501,18 +501,37 @@ mod tests {
     use super::*;
     use crate::store::schema;
 
-    fn issue(conn: &rusqlite::Connection, g: &DemoSmsGateway, now: Timestamp) -> String {
-        let p = issue_code(
-            conn,
-            "K1",
-            "13800001234",
-            "register",
-            SmsTemplate::Register,
-            now,
-        )
-        .unwrap();
+    /// Kiosk `kiosk` asks for a registration code to `phone` at `at` (recorded, not delivered).
+    fn send(
+        conn: &dyn Sql,
+        kiosk: &str,
+        phone: &str,
+        at: Timestamp,
+    ) -> Result<Pending, StoreError> {
+        issue_code(conn, kiosk, phone, "register", SmsTemplate::Register, at)
+    }
+
+    /// Why one more code was refused: the limit's scope, how long until the next may go, and
+    /// what the person is told.
+    fn refused(r: Result<Pending, StoreError>) -> (LimitScope, i64, String) {
+        match r {
+            Err(
+                e @ StoreError::SmsRateLimited {
+                    scope,
+                    retry_after_secs,
+                },
+            ) => (scope, retry_after_secs, e.to_string()),
+            Err(e) => panic!("refused for another reason: {e}"),
+            Ok(_) => panic!("a code was sent past the limit"),
+        }
+    }
+
+    /// A registration code from K1 to 13800001234 at `at`, delivered by `g`: the code the phone
+    /// shows.
+    fn issue(conn: &rusqlite::Connection, g: &DemoSmsGateway, at: Timestamp) -> String {
+        let p = send(conn, "K1", "13800001234", at).unwrap();
         let out = g.deliver(&p.message);
-        record_delivery(conn, p.message.id, &out, now).unwrap();
+        record_delivery(conn, p.message.id, &out, at).unwrap();
         g.demo_inbox(1).unwrap()[0].code.clone()
     }
 
@@ -588,47 +607,24 @@ mod tests {
         let g = DemoSmsGateway::default();
         let t0: Timestamp = "2022-10-24T11:00:00+08:00".parse().unwrap();
         issue(&conn, &g, t0);
-        let e = issue_code(
+        let (scope, wait, _) = refused(send(
             &conn,
             "K1",
             "13800001234",
-            "register",
-            SmsTemplate::Register,
             t0 + SignedDuration::from_secs(20),
-        )
-        .err()
-        .unwrap();
-        assert!(matches!(
-            e,
-            StoreError::SmsRateLimited {
-                scope: LimitScope::Phone,
-                retry_after_secs: 40
-            }
         ));
+        assert_eq!((scope, wait), (LimitScope::Phone, 40));
         for m in 1..5 {
             issue(&conn, &g, t0 + SignedDuration::from_mins(m));
         }
-        let e = issue_code(
+        let (scope, wait, said) = refused(send(
             &conn,
             "K1",
             "13800001234",
-            "register",
-            SmsTemplate::Register,
             t0 + SignedDuration::from_mins(10),
-        )
-        .err()
-        .unwrap();
-        assert!(matches!(
-            e,
-            StoreError::SmsRateLimited {
-                scope: LimitScope::Phone,
-                retry_after_secs: 3000
-            }
         ));
-        assert!(
-            e.to_string().contains("50分钟") && e.to_string().contains("50 min"),
-            "{e}"
-        );
+        assert_eq!((scope, wait), (LimitScope::Phone, 3000));
+        assert!(said.contains("50分钟") && said.contains("50 min"), "{said}");
         // An hour after the first, one more.
         issue(&conn, &g, t0 + SignedDuration::from_mins(60));
     }
@@ -652,14 +648,7 @@ mod tests {
         send(0, "13800001234").unwrap();
         send(2, "13800001234").unwrap();
         send(4, "13800001234").unwrap();
-        let e = send(6, "13800001234").err().unwrap();
-        assert!(matches!(
-            e,
-            StoreError::SmsRateLimited {
-                scope: LimitScope::Attempt,
-                ..
-            }
-        ));
+        assert_eq!(refused(send(6, "13800001234")).0, LimitScope::Attempt);
     }
 
     #[test]
@@ -667,62 +656,27 @@ mod tests {
         let conn = schema::open_in_memory().unwrap();
         let t0: Timestamp = "2022-10-24T11:00:00+08:00".parse().unwrap();
         for n in 0..60 {
-            issue_code(
-                &conn,
-                "K1",
-                &format!("1380000{n:04}"),
-                "register",
-                SmsTemplate::Register,
-                t0,
-            )
-            .unwrap();
+            send(&conn, "K1", &format!("1380000{n:04}"), t0).unwrap();
         }
-        let e = issue_code(
+        let (scope, wait, said) = refused(send(
             &conn,
             "K1",
             "13900000000",
-            "register",
-            SmsTemplate::Register,
             t0 + SignedDuration::from_mins(1),
-        )
-        .err()
-        .unwrap();
-        assert!(matches!(
-            e,
-            StoreError::SmsRateLimited {
-                scope: LimitScope::Kiosk,
-                retry_after_secs: 3540
-            }
         ));
+        assert_eq!((scope, wait), (LimitScope::Kiosk, 3540));
         assert!(
-            e.to_string()
-                .contains("本机发送短信过于频繁，请59分钟后再试"),
-            "{e}"
+            said.contains("本机发送短信过于频繁，请59分钟后再试"),
+            "{said}"
         );
-        issue_code(
-            &conn,
-            "K2",
-            "13900000000",
-            "register",
-            SmsTemplate::Register,
-            t0,
-        )
-        .unwrap();
+        send(&conn, "K2", "13900000000", t0).unwrap();
     }
 
     #[test]
     fn a_failed_delivery_leaves_no_usable_code() {
         let conn = schema::open_in_memory().unwrap();
         let now: Timestamp = "2022-10-24T11:00:00+08:00".parse().unwrap();
-        let p = issue_code(
-            &conn,
-            "K1",
-            "13800001234",
-            "register",
-            SmsTemplate::Register,
-            now,
-        )
-        .unwrap();
+        let p = send(&conn, "K1", "13800001234", now).unwrap();
         record_delivery(
             &conn,
             p.message.id,

@@ -245,7 +245,7 @@ fn a_kiosk_and_a_server_with_demo_false_run_card_face_handle_pay_receipt_on_real
                 )?)
             })
             .unwrap_or_else(|e| panic!("order {part}: {e}"));
-        let order = phone.pay(&qr).unwrap();
+        let order = phone.pay(&qr, alipay_sim::Notify::Post).unwrap();
         // The gateway's signed notification reaches the server's POST /notify/alipay.
         for _ in 0..600 {
             if phone

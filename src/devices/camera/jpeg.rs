@@ -26,6 +26,73 @@ pub enum JpegError {
     NoEnd,
 }
 
+/// One marker segment of a JPEG image.
+#[derive(Debug, Clone, Copy)]
+struct Segment<'a> {
+    marker: u8,
+    /// Where its marker starts (the first 0xFF fill byte).
+    start: usize,
+    /// What follows its length field (empty for a standalone marker).
+    body: &'a [u8],
+    /// Where the next segment starts.
+    end: usize,
+}
+
+impl Segment<'_> {
+    /// SOF0..SOF15 but DHT (C4), JPG (C8) and DAC (CC): precision, height, width.
+    fn is_frame_header(&self) -> bool {
+        matches!(self.marker, 0xC0..=0xCF) && !matches!(self.marker, 0xC4 | 0xC8 | 0xCC)
+    }
+}
+
+/// The marker segment at `pos`: one or more 0xFF fill bytes, the marker code, and unless it is
+/// standalone (TEM, RSTn) a length and a body that fit in `bytes`.
+fn segment_at(bytes: &[u8], pos: usize) -> Result<Segment<'_>, JpegError> {
+    let start = pos;
+    let mut pos = pos;
+    if pos >= bytes.len() {
+        return Err(JpegError::Truncated(pos));
+    }
+    if bytes[pos] != 0xFF {
+        return Err(JpegError::BadMarker(pos));
+    }
+    while pos < bytes.len() && bytes[pos] == 0xFF {
+        pos += 1;
+    }
+    let Some(&marker) = bytes.get(pos) else {
+        return Err(JpegError::Truncated(pos));
+    };
+    // A bad segment is said to be at its marker code's 0xFF (the last fill byte).
+    let at = pos - 1;
+    pos += 1;
+    let standalone = |end| Segment {
+        marker,
+        start,
+        body: &[],
+        end,
+    };
+    match marker {
+        0x01 | 0xD0..=0xD7 => return Ok(standalone(pos)),
+        0x00 | 0xD8 | 0xD9 => return Err(JpegError::BadMarker(at)),
+        _ => {}
+    }
+    let len = match bytes.get(pos..pos + 2) {
+        Some(l) => usize::from(u16::from_be_bytes([l[0], l[1]])),
+        None => return Err(JpegError::Truncated(pos)),
+    };
+    if len < 2 {
+        return Err(JpegError::BadMarker(at));
+    }
+    let end = pos + len;
+    if end > bytes.len() {
+        return Err(JpegError::Truncated(bytes.len()));
+    }
+    Ok(Segment {
+        body: &bytes[pos + 2..end],
+        ..standalone(end)
+    })
+}
+
 /// The size of a well-formed JPEG image (width, height), or why it is not one.
 pub fn inspect(bytes: &[u8]) -> Result<(u16, u16), JpegError> {
     if bytes.is_empty() {
@@ -40,43 +107,12 @@ pub fn inspect(bytes: &[u8]) -> Result<(u16, u16), JpegError> {
     let mut pos = 2;
     let mut size = None;
     loop {
-        // A marker: one or more 0xFF fill bytes, then the marker code.
-        if pos >= bytes.len() {
-            return Err(JpegError::Truncated(pos));
-        }
-        if bytes[pos] != 0xFF {
-            return Err(JpegError::BadMarker(pos));
-        }
-        while pos < bytes.len() && bytes[pos] == 0xFF {
-            pos += 1;
-        }
-        let Some(&marker) = bytes.get(pos) else {
-            return Err(JpegError::Truncated(pos));
-        };
-        let at = pos - 1;
-        pos += 1;
-        match marker {
-            // Standalone markers: TEM and RSTn.
-            0x01 | 0xD0..=0xD7 => continue,
-            0x00 | 0xD8 | 0xD9 => return Err(JpegError::BadMarker(at)),
-            _ => {}
-        }
-        let len = match bytes.get(pos..pos + 2) {
-            Some(l) => usize::from(u16::from_be_bytes([l[0], l[1]])),
-            None => return Err(JpegError::Truncated(pos)),
-        };
-        if len < 2 {
-            return Err(JpegError::BadMarker(at));
-        }
-        let end = pos + len;
-        if end > bytes.len() {
-            return Err(JpegError::Truncated(bytes.len()));
-        }
-        let body = &bytes[pos + 2..end];
-        // SOF0..SOF15 but DHT (C4), JPG (C8) and DAC (CC): precision, height, width.
-        if matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) {
+        let seg = segment_at(bytes, pos)?;
+        pos = seg.end;
+        if seg.is_frame_header() {
+            let body = seg.body;
             if body.len() < 5 {
-                return Err(JpegError::Truncated(end));
+                return Err(JpegError::Truncated(seg.end));
             }
             let height = u16::from_be_bytes([body[1], body[2]]);
             let width = u16::from_be_bytes([body[3], body[4]]);
@@ -85,8 +121,7 @@ pub fn inspect(bytes: &[u8]) -> Result<(u16, u16), JpegError> {
             }
             size = Some((width, height));
         }
-        pos = end;
-        if marker == 0xDA {
+        if seg.marker == 0xDA {
             // The entropy-coded scan runs to the end of image; camera buffers may pad with zeros.
             let size = size.ok_or(JpegError::NoFrameHeader)?;
             let tail = &bytes[pos..];
@@ -172,26 +207,12 @@ fn scan_without_tables(bytes: &[u8]) -> Option<usize> {
     }
     let mut pos = 2;
     loop {
-        let start = pos;
-        if *bytes.get(pos)? != 0xFF {
-            return None;
-        }
-        while bytes.get(pos) == Some(&0xFF) {
-            pos += 1;
-        }
-        let marker = *bytes.get(pos)?;
-        pos += 1;
-        match marker {
-            0x01 | 0xD0..=0xD7 => continue,
+        let seg = segment_at(bytes, pos).ok()?;
+        match seg.marker {
             0xC4 => return None,
-            0xDA => return Some(start),
-            _ => {}
+            0xDA => return Some(seg.start),
+            _ => pos = seg.end,
         }
-        let len = usize::from(u16::from_be_bytes([*bytes.get(pos)?, *bytes.get(pos + 1)?]));
-        if len < 2 {
-            return None;
-        }
-        pos += len;
     }
 }
 

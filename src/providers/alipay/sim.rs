@@ -105,6 +105,15 @@ impl SimKeys {
     }
 }
 
+/// What becomes of the signed notification when the phone pays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notify {
+    /// Posted to the order's `notify_url`, again until it is answered `success`.
+    Post,
+    /// Lost on the way (never posted): only an order query finds the money.
+    Lose,
+}
+
 /// One order the simulator keeps.
 #[derive(Debug, Clone)]
 pub struct SimOrder {
@@ -169,28 +178,16 @@ impl SimHandle {
         lock(&self.book).orders.len()
     }
 
-    /// The phone pays the order behind `qr_code`: as `POST /phone/pay`, in process.
-    pub fn pay(&self, qr_code: &str) -> Result<SimOrder, String> {
+    /// The phone pays the order behind `qr_code` (as `POST /phone/pay`, in process); `notify`
+    /// says what becomes of the signed notification.
+    pub fn pay(&self, qr_code: &str, notify: Notify) -> Result<SimOrder, String> {
         pay(
             &self.keys,
             &self.app_id,
             &self.book,
             qr_code,
             Timestamp::now(),
-            true,
-        )
-    }
-
-    /// The phone pays, and the notification is lost on the way (never posted): only an order
-    /// query finds the money.
-    pub fn pay_silently(&self, qr_code: &str) -> Result<SimOrder, String> {
-        pay(
-            &self.keys,
-            &self.app_id,
-            &self.book,
-            qr_code,
-            Timestamp::now(),
-            false,
+            notify,
         )
     }
 
@@ -215,7 +212,7 @@ fn pay(
     book: &Arc<Mutex<Book>>,
     qr_code: &str,
     now: Timestamp,
-    post: bool,
+    notify: Notify,
 ) -> Result<SimOrder, String> {
     let (order, url, body) = {
         let mut b = lock(book);
@@ -248,7 +245,7 @@ fn pay(
         o.notification = Some(body.clone());
         (o.clone(), o.notify_url.clone(), body)
     };
-    if let Some(url) = url.filter(|_| post) {
+    if let Some(url) = url.filter(|_| notify == Notify::Post) {
         let book = book.clone();
         let out = order.out_trade_no.clone();
         std::thread::spawn(move || deliver(&book, &out, &url, &body));
@@ -509,7 +506,7 @@ async fn phone_pay(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
             &sim2.book,
             &qr,
             Timestamp::now(),
-            true,
+            Notify::Post,
         )
     })
     .await;
