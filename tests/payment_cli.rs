@@ -333,6 +333,32 @@ impl Drop for Serve {
     }
 }
 
+/// `kiosk --config DIR/serve.toml serve` over `db` (demo, no revert): the process and its address.
+fn serve(dir: &std::path::Path, db: &std::path::Path) -> (Serve, std::net::SocketAddr) {
+    let mut child = Command::new(KIOSK)
+        .arg("--config")
+        .arg(dir.join("serve.toml"))
+        .args(["serve", "--database"])
+        .arg(db)
+        .args(["--listen", "127.0.0.1:0", "--demo", "--revert-every", "0"])
+        .env("KIOSK_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr: std::net::SocketAddr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("{line}"))
+        .parse()
+        .unwrap();
+    (Serve(child), addr)
+}
+
 /// A counter of the server's `GET /metrics` (0 when not there yet).
 fn metric(server: std::net::SocketAddr, name: &str) -> u64 {
     let text = ureq::get(format!("http://{server}/metrics"))
@@ -387,28 +413,7 @@ fn a_flood_of_forged_notifications_is_bounded_and_a_real_one_is_still_recorded()
         .unwrap();
     drop(local);
 
-    let mut child = Command::new(KIOSK)
-        .arg("--config")
-        .arg(dir.path().join("serve.toml"))
-        .args(["serve", "--database"])
-        .arg(&db)
-        .args(["--listen", "127.0.0.1:0", "--demo", "--revert-every", "0"])
-        .env("KIOSK_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr: std::net::SocketAddr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("{line}"))
-        .parse()
-        .unwrap();
-    let _serve = Serve(child);
+    let (_serve, addr) = serve(dir.path(), &db);
 
     // Forged: signed with the app's own key, not Alipay's; each with its own notify id.
     let forged = |i: usize| {
@@ -498,4 +503,36 @@ fn a_flood_of_forged_notifications_is_bounded_and_a_real_one_is_still_recorded()
         count("SELECT count(*) FROM payments WHERE idempotency_key LIKE 'KD%'"),
         1
     );
+}
+
+/// A notification body over the 64 KiB bound is refused (413) before the store sees it: no audit row;
+/// a bad one under it is refused and audited.
+#[test]
+fn an_oversized_notification_is_refused_413_and_not_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _) = city_with_a_decision(dir.path());
+    std::fs::write(dir.path().join("serve.toml"), "demo = true\n").unwrap();
+    let (_serve, addr) = serve(dir.path(), &db);
+    let post = |body: Vec<u8>| {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent()
+            .post(format!("http://{addr}/notify/alipay"))
+            .send(&body[..])
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(post(vec![b'a'; 100 * 1024]), 413);
+    assert_eq!(post(b"sign=x&%zz".to_vec()), 400);
+    let audited: i64 = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM audit_log WHERE action = 'payment_notification_refused'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(audited, 1);
 }

@@ -51,7 +51,9 @@ pub struct ServerConfig {
 /// a cap on the audit rows written for notifications whose signature does not hold (beyond it
 /// they are counted in `kiosk_serve_notify_refused_unaudited_total`, with one log line a minute).
 /// A notification whose signature holds is never capped. The per-address bucket is generous:
-/// Alipay sends one notification per payment (and repeats it until it hears `success`).
+/// Alipay sends one notification per payment (and repeats it until it hears `success`). The
+/// address is the connection's peer: behind a reverse proxy every notification comes from the
+/// proxy, so raise `per_ip_per_minute` there or turn it off (0) and limit at the proxy.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct NotifySection {

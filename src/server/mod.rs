@@ -277,7 +277,7 @@ async fn metrics() -> Response {
 async fn notify_handler(
     State(st): State<Arc<Shared>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    body: Bytes,
+    request: axum::extract::Request,
 ) -> Response {
     let text = |status: StatusCode, t: &'static str| {
         let mut r = (status, t).into_response();
@@ -293,10 +293,17 @@ async fn notify_handler(
         crate::ops::metrics::server().notify_refused("rate_limited");
         return text(StatusCode::TOO_MANY_REQUESTS, "fail");
     }
+    let Ok(body) = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES).await else {
+        return text(StatusCode::PAYLOAD_TOO_LARGE, "fail");
+    };
     let platform = st.platform.clone();
-    let out =
-        tokio::task::spawn_blocking(move || platform.payment_notification(&body, Timestamp::now()))
-            .await;
+    let job =
+        tokio::task::spawn_blocking(move || platform.payment_notification(&body, Timestamp::now()));
+    // A deadline as every request has (the provider tries again after a 503).
+    let Ok(out) = tokio::time::timeout(REQUEST_TIMEOUT, job).await else {
+        tracing::error!("payment notification not taken within the request deadline");
+        return text(StatusCode::SERVICE_UNAVAILABLE, "fail");
+    };
     match out {
         Ok(Ok(ack)) => {
             let mut r = text(StatusCode::OK, "success");
