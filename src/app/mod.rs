@@ -325,8 +325,11 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
         let volume = voice_volume.clone();
         let card_read = card_read_ms.clone();
         driver.on_settings_applied(Box::new(move |s| {
-            // Checked against kiosk.toml's range (100 to 600000) before it was accepted.
-            let ms = s.card_read_ms.unwrap_or(base.timeouts.card_read_ms);
+            // Checked against kiosk.toml's range before it was accepted; kept in it regardless.
+            let ms = s
+                .card_read_ms
+                .unwrap_or(base.timeouts.card_read_ms)
+                .clamp(100, 600_000);
             card_read.store(ms, std::sync::atomic::Ordering::Relaxed);
             if let Ok(mut h) = hash.lock() {
                 *h = remote_config::effective_hash(&base, s);
