@@ -225,8 +225,12 @@ impl KioskApp {
             style.visuals.panel_fill = theme::BG;
             style.visuals.window_fill = theme::SURFACE;
             style.visuals.override_text_color = Some(theme::TEXT);
-            // egui's debug-build overlay ("Unaligned") is not part of the kiosk screen.
-            style.debug.show_unaligned = false;
+            // egui's debug-build overlay ("Unaligned") is not part of the kiosk screen. The field
+            // exists only in debug builds (`cargo run --release` does not have it).
+            #[cfg(debug_assertions)]
+            {
+                style.debug.show_unaligned = false;
+            }
         });
     }
 
