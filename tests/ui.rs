@@ -905,6 +905,7 @@ fn a_hanging_platform_never_holds_the_screen() {
             backend: Box::new(HangingPlatform { gate }),
             peripherals: Box::new(peripherals),
             face: Box::new(kiosk::app::DemoFaceVerifier::default()),
+            staff: Box::new(kiosk::flow::ports::NoStaffCaller),
         },
     );
     // The loading screen's spinner repaints continuously: frames are stepped one by one.

@@ -112,7 +112,7 @@ enum Command {
     /// argon2id hash for `kiosk serve --operators FILE`.
     PasswordHash,
     /// Simulators of the outside services, speaking their bytes: `alipay` (Alipay 当面付's
-    /// gateway with a phone), `sms` (Alibaba Cloud SMS), `face` (the face verification service).
+    /// gateway with a phone), `sms` (Alibaba Cloud SMS), `face` (the face verification service), `wecom` (a WeCom group robot, 呼叫工作人员).
     #[command(disable_help_flag = true)]
     Sim {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]

@@ -32,6 +32,7 @@ pub fn kind(effect: &Effect) -> &'static str {
         Effect::Feedback { .. } => "feedback",
         Effect::QueryHealth => "health",
         Effect::ProbeLink => "probe_link",
+        Effect::CallStaff(_) => "call_staff",
         Effect::VerifyOperatorPin { .. } => "verify_operator_pin",
         Effect::RecordOperatorEvent { .. } => "operator_event",
         Effect::SessionWiped => "session_wiped",
@@ -69,7 +70,7 @@ pub fn effect_done(kind: &'static str, event: Option<&Event>, took: Duration) {
     let m = kiosk();
     let platform = !matches!(
         kind,
-        "print" | "face" | "health" | "session_wiped" | "verify_operator_pin"
+        "print" | "face" | "health" | "session_wiped" | "verify_operator_pin" | "call_staff"
     );
     if platform {
         m.platform_call(kind, took);
