@@ -1569,3 +1569,4 @@ mod face_http;
 mod metrics_endpoint;
 mod production;
 mod remote_config;
+mod staff_call;

@@ -125,3 +125,7 @@ fn step_of(state: &State) -> StaffCallStep {
         Screen::Feedback { .. } => StaffCallStep::Feedback,
     }
 }
+
+#[cfg(test)]
+#[path = "staff_tests.rs"]
+mod tests;

@@ -1,6 +1,8 @@
 //! The fleet page (issue 14): `GET /fleet`, server-rendered HTML behind a login, one line per
 //! kiosk with its last heartbeat, version, configuration hash, devices, paper, sessions today and
-//! problems today; kiosks in the `--kiosks` file that never reported are listed too.
+//! problems today; kiosks in the `--kiosks` file that never reported are listed too. At the top,
+//! the open staff calls (呼叫工作人员, the last [`STAFF_CALLS_OPEN`]) per hall and kiosk, with the
+//! time, the step and the reason.
 //!
 //! Operators are listed in `--operators FILE` (TOML: `[operators.NAME] password_hash =
 //! "$argon2id$…"`, made with `kiosk password-hash`). `POST /login` checks the password (argon2, on
@@ -22,7 +24,7 @@ use jiff::Timestamp;
 use sha2::Sha256;
 
 use super::Shared;
-use crate::store::platform::fleet::KioskLatest;
+use crate::store::platform::fleet::{KioskLatest, StaffCallRow};
 
 /// How long a login lasts.
 pub const LOGIN_LASTS: Duration = Duration::from_secs(8 * 3600);
@@ -31,6 +33,8 @@ pub const MAX_FAILURES: u32 = 5;
 pub const LOCKOUT: Duration = Duration::from_secs(300);
 /// A kiosk silent for longer than this shows as 失联 / silent.
 pub const SILENT_AFTER: jiff::SignedDuration = jiff::SignedDuration::from_secs(180);
+/// A staff call is listed as open this long after it was made.
+pub const STAFF_CALLS_OPEN: jiff::SignedDuration = jiff::SignedDuration::from_mins(30);
 
 /// The operators and the login state.
 pub struct FleetConsole {
@@ -346,8 +350,15 @@ pub async fn fleet_page(State(st): State<Arc<Shared>>, headers: HeaderMap) -> Re
     let day_start = crate::rules::maintenance::china_offset()
         .to_timestamp(midnight)
         .unwrap_or(now);
-    let rows = tokio::task::spawn_blocking(move || source.fleet(day_start)).await;
-    let rows = match rows {
+    let calls_since = now - STAFF_CALLS_OPEN;
+    let rows = tokio::task::spawn_blocking(move || {
+        Ok::<_, crate::store::StoreError>((
+            source.fleet(day_start)?,
+            source.staff_calls(calls_since)?,
+        ))
+    })
+    .await;
+    let (rows, calls) = match rows {
         Ok(Ok(rows)) => rows,
         Ok(Err(e)) => {
             tracing::error!(error = %e, "fleet page: the store failed");
@@ -366,7 +377,62 @@ pub async fn fleet_page(State(st): State<Arc<Shared>>, headers: HeaderMap) -> Re
             );
         }
     };
-    html(StatusCode::OK, render(&operator, &st.kiosks, rows, now))
+    html(
+        StatusCode::OK,
+        render(&operator, &st.kiosks, rows, &calls, now),
+    )
+}
+
+/// The open staff calls, per hall and kiosk (newest first within each), as an HTML section.
+pub fn render_staff_calls(
+    registry: &super::KioskRegistry,
+    calls: &[StaffCallRow],
+    now: Timestamp,
+) -> String {
+    use crate::domain::staff_call::StaffCall;
+    let mut out = format!(
+        "<h2 id=\"staff-calls-title\">呼叫工作人员（最近 {m} 分钟）/ Staff calls (last {m} minutes)</h2>",
+        m = STAFF_CALLS_OPEN.as_mins()
+    );
+    if calls.is_empty() {
+        out.push_str("<p id=\"staff-calls\" class=\"ok\">无 / none</p>");
+        return out;
+    }
+    let mut sorted: Vec<(&str, &StaffCallRow)> = calls
+        .iter()
+        .map(|c| (registry.hall_of(&c.kiosk_id).unwrap_or("—"), c))
+        .collect();
+    sorted.sort_by(|a, b| {
+        (a.0, &a.1.kiosk_id)
+            .cmp(&(b.0, &b.1.kiosk_id))
+            .then(b.1.at.cmp(&a.1.at))
+    });
+    out.push_str(
+        "<table id=\"staff-calls\"><tr><th>大厅 Hall</th><th>自助机 Kiosk</th><th>时间 Time (UTC+8)</th>\
+         <th>步骤 Step</th><th>原因 Reason</th></tr>",
+    );
+    for (hall, c) in sorted {
+        let local = crate::rules::maintenance::local_time(c.at).strftime("%H:%M:%S");
+        let ago = now.duration_since(c.at).as_mins().max(0);
+        let (step, reason) = match StaffCall::from_detail(&c.detail, c.at) {
+            Some(call) => (
+                format!("{} / {}", call.step.zh(), call.step.en()),
+                format!("{} / {}", call.reason.zh(), call.reason.en()),
+            ),
+            None => ("—".to_string(), c.detail.chars().take(100).collect()),
+        };
+        out.push_str(&format!(
+            "<tr class=\"staff-call\" data-kiosk=\"{id}\"><td>{hall}</td><td>{id}</td>\
+             <td class=\"bad\">{local} ({ago} 分钟前 / min ago)</td><td>{step}</td><td>{reason}</td></tr>",
+            hall = esc(hall),
+            id = esc(&c.kiosk_id),
+            local = esc(&local.to_string()),
+            step = esc(&step),
+            reason = esc(&reason),
+        ));
+    }
+    out.push_str("</table>");
+    out
 }
 
 /// The page's HTML: every kiosk in the registry or in the events, by id.
@@ -374,8 +440,10 @@ pub fn render(
     operator: &str,
     registry: &super::KioskRegistry,
     rows: Vec<KioskLatest>,
+    calls: &[StaffCallRow],
     now: Timestamp,
 ) -> String {
+    let staff_calls = render_staff_calls(registry, calls, now);
     let mut by_id: BTreeMap<String, KioskLatest> =
         rows.into_iter().map(|r| (r.kiosk_id.clone(), r)).collect();
     for (id, _) in registry.entries() {
@@ -471,7 +539,7 @@ pub fn render(
         "自助机运行情况 / Kiosk fleet",
         &format!(
             "<h1>自助机运行情况 / Kiosk fleet</h1><p>操作员 / Operator: <b id=\"operator\">{}</b> · \
-             {} 台 / kiosks · {}</p>{table}\
+             {} 台 / kiosks · {}</p>{staff_calls}<h2>自助机 / Kiosks</h2>{table}\
              <p>心跳超过 {} 秒未到即为失联 / Silent: no heartbeat for more than {} s.</p>",
             esc(operator),
             by_id.len(),
