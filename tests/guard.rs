@@ -131,6 +131,10 @@ fn production_config(dir: &Path, over: &[(&str, &str, &str)]) -> PathBuf {
             )],
         ),
         ("metrics".into(), vec![("listen".into(), "\"\"".into())]),
+        (
+            "staff_call".into(),
+            vec![("provider".into(), "\"platform\"".into())],
+        ),
         ("voice".into(), vec![("enabled".into(), "false".into())]),
         ("platform".into(), vec![]),
     ];
@@ -211,6 +215,11 @@ fn kiosk_with_demo_false_and_any_demo_part_or_weak_pin_exits_naming_the_key() {
         (vec![("sms", "provider", "\"demo\"")], "sms.provider"),
         (vec![("qr", "provider", "\"demo\"")], "qr.provider"),
         (vec![("face", "provider", "\"demo\"")], "face.provider"),
+        // 呼叫工作人员 through the demo's pager reaches nobody.
+        (
+            vec![("staff_call", "provider", "\"demo\"")],
+            "staff_call.provider",
+        ),
         (vec![("payment", "provider", "\"\"")], "payment.provider"),
         (vec![("audit", "key_file", "\"\"")], "audit.key_file"),
         (vec![("operator", "pin", "\"246810\"")], "operator.pin"),
@@ -238,6 +247,25 @@ fn kiosk_with_demo_false_and_any_demo_part_or_weak_pin_exits_naming_the_key() {
                 ("face", "provider", "\"demo\""),
             ],
             "face.provider",
+        ),
+        (
+            vec![
+                ("platform", "url", "\"http://127.0.0.1:9\""),
+                ("staff_call", "provider", "\"demo\""),
+            ],
+            "staff_call.provider",
+        ),
+        // A value the section refuses is named too (before anything is created).
+        (
+            vec![("staff_call", "provider", "\"pager\"")],
+            "staff_call.provider",
+        ),
+        (
+            vec![
+                ("staff_call", "provider", "\"wecom\""),
+                ("staff_call", "url", "\"not a url?key=secret-robot-key\""),
+            ],
+            "staff_call.url",
         ),
     ];
     for (over, key) in cases {
