@@ -67,6 +67,26 @@ pub(super) fn answered(mut state: State, outcome: StaffCallOutcome) -> State {
     state
 }
 
+impl Ctx {
+    /// The staff call's standing word for the message strip, kept after the next touch clears
+    /// the message: calling, told (for [`STAFF_CALL_REPEAT_AFTER`]), or go to the window (until
+    /// the session ends or a new call is made).
+    pub fn staff_call_notice(&self) -> Option<Message> {
+        let n = match self.staff_call {
+            StaffCallState::None => return None,
+            StaffCallState::Sending => StaffCallNotice::Sending,
+            StaffCallState::Delivered { at } => {
+                if self.now.duration_since(at) >= STAFF_CALL_REPEAT_AFTER {
+                    return None;
+                }
+                StaffCallNotice::Delivered
+            }
+            StaffCallState::NotDelivered => StaffCallNotice::NotDelivered,
+        };
+        Some(Message::StaffCall(n))
+    }
+}
+
 /// Why staff are needed, from what the screen shows now.
 fn reason_of(state: &State) -> StaffCallReason {
     let ctx = state.ctx();

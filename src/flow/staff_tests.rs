@@ -149,6 +149,13 @@ fn a_delivered_call_says_staff_were_told_and_is_not_sent_again_for_two_minutes()
         k.message(),
         Some(Message::StaffCall(StaffCallNotice::Delivered))
     );
+    // The next touch clears the message; the strip keeps saying staff were told.
+    k.send(Event::Ui(Action::StillHere));
+    assert_eq!(k.message(), None);
+    assert_eq!(
+        k.state().ctx().staff_call_notice(),
+        Some(Message::StaffCall(StaffCallNotice::Delivered))
+    );
     // Within two minutes: said to be sent already, not sent.
     // (a touch in between: the idle timeout would end the session first)
     k.wait(60)
@@ -160,8 +167,10 @@ fn a_delivered_call_says_staff_were_told_and_is_not_sent_again_for_two_minutes()
         k.message(),
         Some(Message::StaffCall(StaffCallNotice::AlreadySent))
     );
-    // After two minutes a new call goes out.
-    k.wait(1).call();
+    // After two minutes the standing word goes, and a new call goes out.
+    k.wait(1);
+    assert_eq!(k.state().ctx().staff_call_notice(), None);
+    k.call();
     assert_eq!(k.calls().len(), 1, "a new call after 2 minutes");
 }
 
