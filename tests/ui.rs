@@ -299,7 +299,10 @@ fn a_refusal_is_explained_with_its_reason_and_clause() {
     assert!(h.query_by_label("下一步：业务须知").is_none());
     snapshot(&mut h, "refused_suspended_licence");
     click(&mut h, "呼叫工作人员");
-    assert!(shows(&h, "已呼叫大厅工作人员"));
+    assert!(shows(&h, "已通知工作人员，请在此稍候"));
+    // The simulator panel's pager got it: the step and the reason, not the person.
+    assert!(shows(&h, "违法列表"));
+    assert!(shows(&h, "业务不能在自助机办理"));
 }
 
 #[test]
