@@ -85,6 +85,7 @@ pub enum WecomError {
 pub struct WecomRobot {
     url: crate::privacy::Masked<String>,
     agent: ureq::Agent,
+    timeout: Duration,
     mentioned_mobile_list: Vec<String>,
     kiosk_id: String,
     hall: String,
@@ -104,6 +105,7 @@ impl WecomRobot {
         WecomRobot {
             url: crate::privacy::Masked::new(url.trim().to_string()),
             agent,
+            timeout,
             mentioned_mobile_list: Vec::new(),
             kiosk_id: kiosk_id.to_string(),
             hall: hall.to_string(),
@@ -132,8 +134,13 @@ impl WecomRobot {
         mask_url(self.url.expose())
     }
 
-    /// Send one text message.
+    /// Send one text message, within the configured timeout.
     pub fn send(&self, content: &str) -> Result<(), WecomError> {
+        self.send_within(content, self.timeout)
+    }
+
+    /// Send one text message, within `deadline` (and the configured timeout).
+    pub fn send_within(&self, content: &str, deadline: Duration) -> Result<(), WecomError> {
         let message = WebhookMessage::text(content, self.mentioned_mobile_list.clone());
         let body = serde_json::to_vec(&message).map_err(|e| WecomError::Garbled(e.to_string()))?;
         // ureq's errors may quote the URL: never pass them on as they are.
@@ -145,6 +152,9 @@ impl WecomRobot {
         let mut resp = self
             .agent
             .post(url)
+            .config()
+            .timeout_global(Some(deadline.min(self.timeout)))
+            .build()
             .header("content-type", "application/json")
             .send(&body[..])
             .map_err(|e| WecomError::Unreachable(hide(e.to_string())))?;
@@ -172,8 +182,7 @@ impl WecomRobot {
 
 impl StaffCaller for WecomRobot {
     fn call(&mut self, call: &StaffCall, deadline: Duration) -> StaffCallOutcome {
-        let _ = deadline; // the agent's own timeout (at most 5 s, within the flow's deadline)
-        match self.send(&call.text(&self.kiosk_id, &self.hall)) {
+        match self.send_within(&call.text(&self.kiosk_id, &self.hall), deadline) {
             Ok(()) => {
                 tracing::info!(webhook = %self.masked_url(), reason = call.reason.code(), "staff call delivered to the WeCom group");
                 StaffCallOutcome::Delivered
