@@ -398,13 +398,14 @@ pub fn render_staff_calls(
         out.push_str("<p id=\"staff-calls\" class=\"ok\">无 / none</p>");
         return out;
     }
-    let mut sorted: Vec<(&str, &StaffCallRow)> = calls
+    // Per hall (kiosks outside the kiosks file last), per kiosk, the newest call first.
+    let mut sorted: Vec<(Option<&str>, &StaffCallRow)> = calls
         .iter()
-        .map(|c| (registry.hall_of(&c.kiosk_id).unwrap_or("—"), c))
+        .map(|c| (registry.hall_of(&c.kiosk_id), c))
         .collect();
     sorted.sort_by(|a, b| {
-        (a.0, &a.1.kiosk_id)
-            .cmp(&(b.0, &b.1.kiosk_id))
+        (a.0.is_none(), a.0, &a.1.kiosk_id)
+            .cmp(&(b.0.is_none(), b.0, &b.1.kiosk_id))
             .then(b.1.at.cmp(&a.1.at))
     });
     out.push_str(
@@ -424,7 +425,7 @@ pub fn render_staff_calls(
         out.push_str(&format!(
             "<tr class=\"staff-call\" data-kiosk=\"{id}\"><td>{hall}</td><td>{id}</td>\
              <td class=\"bad\">{local} ({ago} 分钟前 / min ago)</td><td>{step}</td><td>{reason}</td></tr>",
-            hall = esc(hall),
+            hall = esc(hall.unwrap_or("—")),
             id = esc(&c.kiosk_id),
             local = esc(&local.to_string()),
             step = esc(&step),
@@ -548,4 +549,69 @@ pub fn render(
             SILENT_AFTER.as_secs(),
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registry() -> super::super::KioskRegistry {
+        let key = |n: u8| {
+            hex::encode(
+                ed25519_dalek::SigningKey::from_bytes(&[n; 32])
+                    .verifying_key()
+                    .as_bytes(),
+            )
+        };
+        super::super::KioskRegistry::parse(
+            &format!(
+                "[kiosks.YB-2]\npublic_key = \"{}\"\nhall = \"渝北大厅\"\n\
+                 [kiosks.YB-1]\npublic_key = \"{}\"\nhall = \"渝北大厅\"\n\
+                 [kiosks.YZ-1]\npublic_key = \"{}\"\nhall = \"渝中<大厅>\"\n",
+                key(1),
+                key(2),
+                key(3)
+            ),
+            false,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn open_staff_calls_are_listed_per_hall_and_kiosk_newest_first_and_escaped() {
+        let now: Timestamp = "2026-11-25T02:30:00Z".parse().unwrap();
+        let row = |kiosk: &str, detail: &str, mins: i64| StaffCallRow {
+            kiosk_id: kiosk.into(),
+            at: now - jiff::SignedDuration::from_mins(mins),
+            detail: detail.into(),
+        };
+        let calls = [
+            row("YZ-1", "reason=help step=card", 1),
+            row("YB-2", "reason=payment_problem step=payment", 2),
+            row("YB-1", "reason=face_service_down step=face", 9),
+            row("YB-1", "reason=refusal step=violations", 3),
+            row("UNKNOWN", "<script>", 4),
+        ];
+        let html = render_staff_calls(&registry(), &calls, now);
+        // 渝中<大厅>, then 渝北大厅 (YB-1: the newer call first, then the older; YB-2); a kiosk
+        // outside the kiosks file last, under "—".
+        let yb1_new = html.find("业务不能在自助机办理").unwrap();
+        let yb1_old = html.find("人脸核验服务无响应").unwrap();
+        let yb2 = html.find("缴款遇到问题").unwrap();
+        let yz = html.find("群众请求协助").unwrap();
+        let unknown = html.find("UNKNOWN").unwrap();
+        assert!(
+            yz < yb1_new && yb1_new < yb1_old && yb1_old < yb2 && yb2 < unknown,
+            "{html}"
+        );
+        assert!(
+            html.contains("渝中&lt;大厅&gt;") && html.contains("&lt;script&gt;"),
+            "{html}"
+        );
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(html.contains("10:21:00 (9 分钟前 / min ago)"), "{html}");
+        // None open: said so.
+        let none = render_staff_calls(&registry(), &[], now);
+        assert!(none.contains("无 / none"), "{none}");
+    }
 }

@@ -386,3 +386,41 @@ fn a_platform_staff_call_with_the_server_out_of_reach_is_queued_and_sends_the_pe
     assert!(outbox.len().unwrap() > queued_before);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
 }
+
+/// The UI never waits on the call: while the robot takes its time the screen says
+/// 正在呼叫工作人员… and does not turn busy (请稍候 would block nothing, but would say the wrong
+/// thing); the answer arrives by itself.
+#[test]
+fn a_slow_staff_call_never_makes_the_screen_busy_and_its_answer_arrives_by_itself() {
+    let sim = WecomSim::new(KEY);
+    sim.stall(Some(Duration::from_millis(1500)));
+    let addr = wecom_sim::spawn(sim.clone()).unwrap();
+    let mut k = Kiosk::configured(DAY, move |config, _| {
+        config.staff_call.provider = "wecom".into();
+        config.staff_call.url = wecom_sim::webhook(addr, KEY);
+        config.staff_call.timeout_ms = 5000;
+    });
+    on_violations(&mut k);
+    // Sent without waiting for the worker.
+    k.app.send(Event::Ui(Action::CallStaff));
+    assert_eq!(
+        k.message(),
+        Some(Message::StaffCall(StaffCallNotice::Sending))
+    );
+    k.app.clock().advance(SignedDuration::from_secs(1));
+    let now = k.now();
+    k.app.send(Event::Tick(now));
+    assert!(!k.app.busy(), "a staff call made the screen busy");
+    // A touch meanwhile is taken at once; the strip still says the call is on its way.
+    k.app.send(Event::Ui(Action::StillHere));
+    assert_eq!(
+        k.state().ctx().staff_call_notice(),
+        Some(Message::StaffCall(StaffCallNotice::Sending))
+    );
+    assert!(k.app.settle(SETTLE));
+    assert_eq!(
+        k.message(),
+        Some(Message::StaffCall(StaffCallNotice::Delivered))
+    );
+    assert_eq!(sim.contents().len(), 1);
+}
