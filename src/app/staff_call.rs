@@ -51,7 +51,7 @@ pub enum PlatformStaffCaller {
     },
     /// A server's terminal: sent at once (short deadline, no retries), queued if that fails.
     Remote {
-        server: crate::remote::RemotePlatform,
+        server: Box<crate::remote::RemotePlatform>,
         outbox: Arc<Outbox>,
         kiosk_id: String,
     },
@@ -135,9 +135,11 @@ pub fn staff_caller(
         }
         StaffCallSection::PLATFORM => match remote {
             Some((server, outbox)) => Box::new(PlatformStaffCaller::Remote {
-                server: server
-                    .with_retries(0, Duration::from_millis(100))
-                    .with_deadline(PLATFORM_CALL_DEADLINE),
+                server: Box::new(
+                    server
+                        .with_retries(0, Duration::from_millis(100))
+                        .with_deadline(PLATFORM_CALL_DEADLINE),
+                ),
                 outbox,
                 kiosk_id,
             }),

@@ -423,7 +423,7 @@ pub fn render_staff_calls(
             None => ("—".to_string(), c.detail.chars().take(100).collect()),
         };
         out.push_str(&format!(
-            "<tr class=\"staff-call\" data-kiosk=\"{id}\"><td>{hall}</td><td>{id}</td>\
+            "<tr class=\"staff-call\" data-call-kiosk=\"{id}\"><td>{hall}</td><td>{id}</td>\
              <td class=\"bad\">{local} ({ago} 分钟前 / min ago)</td><td>{step}</td><td>{reason}</td></tr>",
             hall = esc(hall.unwrap_or("—")),
             id = esc(&c.kiosk_id),
