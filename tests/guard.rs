@@ -281,6 +281,10 @@ fn kiosk_with_demo_false_and_any_demo_part_or_weak_pin_exits_naming_the_key() {
             );
             assert!(!said.contains("panicked"), "{said}");
             assert!(
+                !said.contains("secret-robot-key"),
+                "a webhook key said: {said}"
+            );
+            assert!(
                 !dir.path().join("prod.sqlite3").exists(),
                 "{over:?}: nothing is created before the refusal"
             );
@@ -316,6 +320,27 @@ fn kiosk_with_demo_false_and_any_demo_part_or_weak_pin_exits_naming_the_key() {
         dir.path(),
     );
     assert_eq!(out.status.code(), Some(0), "{}", err(&out));
+    // With the staff's WeCom group robot: accepted, and its webhook key never printed.
+    let config = production_config(
+        dir.path(),
+        &[
+            ("staff_call", "provider", "\"wecom\""),
+            (
+                "staff_call",
+                "url",
+                "\"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=robot-secret-4711\"",
+            ),
+        ],
+    );
+    let out = kiosk(
+        &["--config", config.to_str().unwrap(), "config"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", err(&out));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("webhook/send?…"), "{printed}");
+    assert!(!printed.contains("robot-secret-4711"), "{printed}");
+    assert!(!err(&out).contains("robot-secret-4711"));
 }
 
 #[test]

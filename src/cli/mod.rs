@@ -283,7 +283,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Some(Command::Config) => {
             let config = crate::config::KioskConfig::load(cli.config.as_deref())?;
             config_check::check(&config, &config_name(cli.config.as_deref()))?;
-            crate::term::out(toml::to_string_pretty(&config)?)?;
+            // The WeCom robot's webhook key is a secret: printed masked (pasted into tickets).
+            let mut shown = config.clone();
+            shown.staff_call.url = crate::config::mask_url(&shown.staff_call.url);
+            crate::term::out(toml::to_string_pretty(&shown)?)?;
             Ok(0)
         }
     }
