@@ -330,6 +330,7 @@ fn kiosk_with_demo_false_and_any_demo_part_or_weak_pin_exits_naming_the_key() {
                 "url",
                 "\"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=robot-secret-4711\"",
             ),
+            ("staff_call", "mentioned_mobile_list", "[\"13800001111\"]"),
         ],
     );
     let out = kiosk(
@@ -340,6 +341,10 @@ fn kiosk_with_demo_false_and_any_demo_part_or_weak_pin_exits_naming_the_key() {
     let printed = String::from_utf8_lossy(&out.stdout);
     assert!(printed.contains("webhook/send?…"), "{printed}");
     assert!(!printed.contains("robot-secret-4711"), "{printed}");
+    assert!(
+        !printed.contains("13800001111"),
+        "a staff mobile in clear: {printed}"
+    );
     assert!(!err(&out).contains("robot-secret-4711"));
 }
 

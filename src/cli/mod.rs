@@ -286,6 +286,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             // The WeCom robot's webhook key is a secret: printed masked (pasted into tickets).
             let mut shown = config.clone();
             shown.staff_call.url = crate::config::mask_url(&shown.staff_call.url);
+            // The staff's mobiles to @ are personal data: masked too.
+            for m in &mut shown.staff_call.mentioned_mobile_list {
+                if m != "@all" {
+                    *m = crate::privacy::mask_text(m);
+                }
+            }
             crate::term::out(toml::to_string_pretty(&shown)?)?;
             Ok(0)
         }

@@ -19,8 +19,8 @@ pub const STAFF_CALL_TIMEOUT_MS: std::ops::RangeInclusive<u32> = 500..=5_000;
 /// The most people a call mentions.
 pub const MAX_MENTIONED: usize = 20;
 
-/// `[staff_call]` of kiosk.toml.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// `[staff_call]` of kiosk.toml. `Debug` shows the webhook masked.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct StaffCallSection {
     /// `demo` (the simulator panel's pager, demo mode only), `platform` (a `staff_call` kiosk
@@ -36,6 +36,17 @@ pub struct StaffCallSection {
     /// One delivery (connect, send, answer), in milliseconds.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u32,
+}
+
+impl std::fmt::Debug for StaffCallSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StaffCallSection")
+            .field("provider", &self.provider)
+            .field("url", &self.masked_url())
+            .field("mentioned_mobile_list", &self.mentioned_mobile_list.len())
+            .field("timeout_ms", &self.timeout_ms)
+            .finish()
+    }
 }
 
 fn default_timeout_ms() -> u32 {
@@ -206,6 +217,12 @@ mod tests {
         assert_eq!(
             wecom().masked_url(),
             "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?…"
+        );
+        // Nor in a debug print of the configuration (nor the mobiles to @).
+        let shown = format!("{:?}", wecom());
+        assert!(
+            !shown.contains("693a91f6") && !shown.contains("13800001111"),
+            "{shown}"
         );
     }
 }
