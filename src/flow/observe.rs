@@ -94,6 +94,9 @@ pub fn effect_done(kind: &'static str, event: Option<&Event>, took: Duration) {
         Event::Unfiled(Ok(())) => m.task_completed("unfile"),
         Event::Registered(Ok(())) => m.task_completed("register"),
         Event::FeedbackSent(Ok(_)) => m.task_completed("feedback"),
+        Event::StaffCallAnswered(super::ports::StaffCallOutcome::Delivered) => {
+            m.task_completed("call_staff")
+        }
         Event::Health(h) => {
             m.device("reader", h.reader.is_ok());
             m.device("scanner", h.scanner.is_ok());

@@ -71,6 +71,12 @@ fn the_demo_pager_gets_the_call_with_hall_kiosk_and_step_and_nothing_personal() 
     assert!(text.contains(&config.kiosk.hall_name), "{text}");
     assert!(text.contains("违法列表"), "the step: {text}");
     assert_nothing_personal(text, &personal(&k));
+    // Counted for the operator, under a code.
+    let metrics = crate::ops::metrics::kiosk().encode();
+    assert!(
+        metrics.contains("kind=\"call_staff\""),
+        "no delivered staff call counted:\n{metrics}"
+    );
     // Touched again at once: not sent twice, and said so.
     k.ui(Action::CallStaff);
     assert_eq!(
