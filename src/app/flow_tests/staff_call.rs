@@ -363,8 +363,8 @@ fn a_platform_staff_call_through_kiosk_serve_shows_on_the_fleet_page_with_hall_a
 }
 
 #[test]
-fn a_platform_staff_call_with_the_server_out_of_reach_is_queued_and_sends_the_person_to_the_window()
-{
+fn a_platform_staff_call_with_the_server_out_of_reach_is_queued_sends_the_person_to_the_window_and_arrives_once_later()
+ {
     let dir = tempfile::tempdir().unwrap();
     let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let down = free.local_addr().unwrap();
@@ -390,6 +390,32 @@ fn a_platform_staff_call_with_the_server_out_of_reach_is_queued_and_sends_the_pe
     );
     // Not lost: waiting in the outbox for the link to return.
     assert!(outbox.len().unwrap() > queued_before);
+    // The server comes up at that address: the call is delivered, once.
+    let city = tempfile::tempdir().unwrap();
+    let db = demo_city(city.path()).database.path;
+    crate::server::spawn(crate::server::ServeOptions {
+        database: db.clone(),
+        listen: down,
+        demo: true,
+        kiosks: None,
+        revert_every: None,
+        kiosk_clock: true,
+        confirm_points_after: Duration::from_secs(3600),
+        operators: None,
+        config: Default::default(),
+        remote_config: None,
+        config_key: None,
+    })
+    .unwrap();
+    let flushed = outbox.flush().unwrap();
+    assert!(!flushed.stopped, "{flushed:?}");
+    assert_eq!(outbox.len().unwrap(), 0);
+    outbox.flush().unwrap();
+    let server =
+        crate::store::platform::SqlitePlatform::open_demo(std::path::Path::new(&db)).unwrap();
+    let calls = staff_events(&server);
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert!(calls[0].1.starts_with("reason="), "{calls:?}");
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
