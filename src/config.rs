@@ -12,6 +12,7 @@ mod qr;
 pub mod remote;
 mod server;
 mod sms;
+mod staff_call;
 
 pub use audit::AuditSection;
 pub use face::{FACE_TIMEOUT_MS, FaceSection};
@@ -22,6 +23,7 @@ pub use remote::{RemoteSettings, SignedSettings};
 pub use server::{NotifySection, ServerConfig};
 
 pub use sms::{SmsConfigError, SmsSection};
+pub use staff_call::{STAFF_CALL_TIMEOUT_MS, StaffCallSection, mask_url};
 
 /// The embedded default configuration (the repository's `kiosk.toml`).
 pub const EMBEDDED_DEFAULT: &str = include_str!("../kiosk.toml");
@@ -50,6 +52,9 @@ pub struct KioskConfig {
     pub face: FaceSection,
     #[serde(default)]
     pub audit: AuditSection,
+    /// 呼叫工作人员: who hears it.
+    #[serde(default)]
+    pub staff_call: StaffCallSection,
 }
 
 /// The Prometheus endpoint (`crate::ops::metrics`): `listen` empty, off; else a local address
@@ -340,6 +345,7 @@ impl KioskConfig {
         // `[payment]`: a known provider, and everything it needs (the key named).
         c.payment.validate()?;
         c.face.validate()?;
+        c.staff_call.validate()?;
         let url = c.platform.url.trim();
         if !url.is_empty() {
             let rest = url
@@ -467,6 +473,7 @@ impl KioskConfig {
                     ("sms.provider", self.sms.provider.as_str()),
                     ("qr.provider", self.qr.provider.as_str()),
                     ("face.provider", self.face.provider.as_str()),
+                    ("staff_call.provider", self.staff_call.provider.as_str()),
                 ]);
                 v.extend(audit_key_refusal(&self.audit));
                 v
@@ -475,6 +482,7 @@ impl KioskConfig {
                 let mut v = demo_provider_refusals(&[
                     ("qr.provider", self.qr.provider.as_str()),
                     ("face.provider", self.face.provider.as_str()),
+                    ("staff_call.provider", self.staff_call.provider.as_str()),
                 ]);
                 if self.platform.key_file.trim().is_empty() {
                     v.push(Refusal {

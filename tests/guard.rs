@@ -131,6 +131,10 @@ fn production_config(dir: &Path, over: &[(&str, &str, &str)]) -> PathBuf {
             )],
         ),
         ("metrics".into(), vec![("listen".into(), "\"\"".into())]),
+        (
+            "staff_call".into(),
+            vec![("provider".into(), "\"platform\"".into())],
+        ),
         ("voice".into(), vec![("enabled".into(), "false".into())]),
         ("platform".into(), vec![]),
     ];
@@ -213,6 +217,11 @@ fn kiosk_with_demo_false_and_any_demo_part_or_weak_pin_exits_naming_the_key() {
         (vec![("sms", "provider", "\"demo\"")], "sms.provider"),
         (vec![("qr", "provider", "\"demo\"")], "qr.provider"),
         (vec![("face", "provider", "\"demo\"")], "face.provider"),
+        // 呼叫工作人员 through the demo's pager reaches nobody.
+        (
+            vec![("staff_call", "provider", "\"demo\"")],
+            "staff_call.provider",
+        ),
         (vec![("payment", "provider", "\"\"")], "payment.provider"),
         (vec![("audit", "key_file", "\"\"")], "audit.key_file"),
         (vec![("operator", "pin", "\"246810\"")], "operator.pin"),
@@ -241,6 +250,25 @@ fn kiosk_with_demo_false_and_any_demo_part_or_weak_pin_exits_naming_the_key() {
             ],
             "face.provider",
         ),
+        (
+            vec![
+                ("platform", "url", "\"http://127.0.0.1:9\""),
+                ("staff_call", "provider", "\"demo\""),
+            ],
+            "staff_call.provider",
+        ),
+        // A value the section refuses is named too (before anything is created).
+        (
+            vec![("staff_call", "provider", "\"pager\"")],
+            "staff_call.provider",
+        ),
+        (
+            vec![
+                ("staff_call", "provider", "\"wecom\""),
+                ("staff_call", "url", "\"not a url?key=secret-robot-key\""),
+            ],
+            "staff_call.url",
+        ),
     ];
     for (over, key) in cases {
         let config = production_config(dir.path(), &over);
@@ -254,6 +282,10 @@ fn kiosk_with_demo_false_and_any_demo_part_or_weak_pin_exits_naming_the_key() {
                 "{over:?} {args:?}: {key} not named: {said}"
             );
             assert!(!said.contains("panicked"), "{said}");
+            assert!(
+                !said.contains("secret-robot-key"),
+                "a webhook key said: {said}"
+            );
             assert!(
                 !dir.path().join("prod.sqlite3").exists(),
                 "{over:?}: nothing is created before the refusal"
@@ -290,6 +322,32 @@ fn kiosk_with_demo_false_and_any_demo_part_or_weak_pin_exits_naming_the_key() {
         dir.path(),
     );
     assert_eq!(out.status.code(), Some(0), "{}", err(&out));
+    // With the staff's WeCom group robot: accepted, and its webhook key never printed.
+    let config = production_config(
+        dir.path(),
+        &[
+            ("staff_call", "provider", "\"wecom\""),
+            (
+                "staff_call",
+                "url",
+                "\"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=robot-secret-4711\"",
+            ),
+            ("staff_call", "mentioned_mobile_list", "[\"13800001111\"]"),
+        ],
+    );
+    let out = kiosk(
+        &["--config", config.to_str().unwrap(), "config"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", err(&out));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("webhook/send?…"), "{printed}");
+    assert!(!printed.contains("robot-secret-4711"), "{printed}");
+    assert!(
+        !printed.contains("13800001111"),
+        "a staff mobile in clear: {printed}"
+    );
+    assert!(!err(&out).contains("robot-secret-4711"));
 }
 
 #[test]

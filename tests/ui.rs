@@ -299,7 +299,10 @@ fn a_refusal_is_explained_with_its_reason_and_clause() {
     assert!(h.query_by_label("下一步：业务须知").is_none());
     snapshot(&mut h, "refused_suspended_licence");
     click(&mut h, "呼叫工作人员");
-    assert!(shows(&h, "已呼叫大厅工作人员"));
+    assert!(shows(&h, "已通知工作人员，请在此稍候"));
+    // The simulator panel's pager got it: the step and the reason, not the person.
+    assert!(shows(&h, "违法列表"));
+    assert!(shows(&h, "业务不能在自助机办理"));
 }
 
 #[test]
@@ -407,7 +410,9 @@ fn clause_6_7_the_attract_screen_says_the_maintenance_window_before_any_card() {
     assert!(!shows(&h, "暂停处理和缴款"));
 }
 
-/// A failed face check says why and offers 呼叫工作人员 on the face screen; a retry goes on.
+/// A failed face check says why and offers 呼叫工作人员 on the face screen; the call reaches the
+/// demo's pager (the simulator panel shows it), the strip says staff were told and keeps saying
+/// it after the next touch; a retry goes on.
 #[test]
 fn a_failed_face_check_offers_to_call_staff() {
     let (k, mut h) = harness(DAY);
@@ -417,9 +422,12 @@ fn a_failed_face_check_offers_to_call_staff() {
     click(&mut h, "继续");
     assert!(shows(&h, "人脸与身份证不一致"));
     click(&mut h, "呼叫工作人员");
-    assert!(shows(&h, "已呼叫大厅工作人员"));
+    assert!(shows(&h, "已通知工作人员，请在此稍候"));
+    assert_eq!(k.demo.pager.lock().unwrap().len(), 1);
+    assert!(shows(&h, "【呼叫工作人员】"), "the simulator panel's pager");
     click(&mut h, "开始核验");
     assert!(shows(&h, "请选择业务"));
+    assert!(shows(&h, "已通知工作人员，请在此稍候"));
 }
 
 #[test]
@@ -905,6 +913,7 @@ fn a_hanging_platform_never_holds_the_screen() {
             backend: Box::new(HangingPlatform { gate }),
             peripherals: Box::new(peripherals),
             face: Box::new(kiosk::app::DemoFaceVerifier::default()),
+            staff: Box::new(kiosk::flow::ports::NoStaffCaller),
         },
     );
     // The loading screen's spinner repaints continuously: frames are stepped one by one.

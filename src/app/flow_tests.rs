@@ -385,6 +385,7 @@ fn a_kiosk_with_demo_false_refuses_to_start_on_demo_parts() {
         "payment.provider",
         "sms.provider",
         "qr.provider",
+        "staff_call.provider",
         "audit.key_file",
         "operator.pin",
         "operator.pin_hash",
@@ -1577,3 +1578,4 @@ mod face_http;
 mod metrics_endpoint;
 mod production;
 mod remote_config;
+mod staff_call;

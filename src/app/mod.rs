@@ -11,6 +11,7 @@ pub mod peripherals;
 pub mod remote_config;
 pub mod sim_source;
 pub mod soak;
+pub mod staff_call;
 pub mod store_backend;
 
 use std::path::{Path, PathBuf};
@@ -150,6 +151,8 @@ pub struct DemoHandles {
     /// `[payment] provider = "simulator"`: the Alipay gateway simulator the kiosk's store pays
     /// through; the panel's phone pays the QR on screen with it (None: another provider).
     pub phone: Option<crate::providers::alipay::sim::SimHandle>,
+    /// The staff calls the demo's pager received (`[staff_call] provider = "demo"`).
+    pub pager: crate::ui::Pager,
 }
 
 /// How often the outbox delivery thread tries the queue.
@@ -207,6 +210,7 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
         out_of_paper: Arc::new(Mutex::new(false)),
         face_fail,
         phone,
+        pager: crate::ui::Pager::default(),
     };
     let demo = config.kiosk.demo;
     let backend = StoreBackend::new(
@@ -218,7 +222,7 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
     .with_qr_verifier(qr_verifier);
     // A server's terminal keeps feedback and its own events in a local outbox until the link
     // takes them (delivered exactly once); a local store records its events directly.
-    let (backend, mailbox, events) = match config.platform.remote_url() {
+    let (backend, mailbox, events, staff) = match config.platform.remote_url() {
         Some(url) => {
             let courier = remote_platform(&config, url)?
                 .with_retries(0, std::time::Duration::from_millis(100))
@@ -230,16 +234,24 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
             );
             outbox::spawn_delivery(mailbox.clone(), OUTBOX_EVERY, stop.clone());
             let events = outbox::KioskEvents::outbox(config.kiosk.id.clone(), mailbox.clone());
+            let staff = staff_call::staff_caller(
+                &config,
+                platform.clone(),
+                Some((remote_platform(&config, url)?, mailbox.clone())),
+                &handles.pager,
+            )?;
             (
                 backend.with_outbox(mailbox.clone(), events.clone()),
                 Some(mailbox),
                 events,
+                staff,
             )
         }
         None => (
             backend,
             None,
             outbox::KioskEvents::local(config.kiosk.id.clone(), platform.clone()),
+            staff_call::staff_caller(&config, platform.clone(), None, &handles.pager)?,
         ),
     };
     let config_hash: heartbeat::SharedHash = Arc::new(Mutex::new(heartbeat::config_hash(&config)));
@@ -281,6 +293,10 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
                 Some(store) => sim_source::demo_script(store.clone(), clock.now()),
                 None => sim_source::demo_script_remote(platform.clone(), clock.now()),
             })
+            .with_pager(
+                (config.staff_call.provider == crate::config::StaffCallSection::DEMO)
+                    .then(|| handles.pager.clone()),
+            )
             .with_phone(handles.phone.clone().map(|phone| -> crate::ui::PhonePay {
                 Arc::new(move |qr: &str| {
                     phone
@@ -309,6 +325,7 @@ pub fn assemble(config: KioskConfig, clock: Clock) -> Result<Assembled, AppError
                 clock.clone(),
             )),
             face,
+            staff,
         },
     );
     // Applied remote settings change the hash the heartbeat reports, the voice's volume and the

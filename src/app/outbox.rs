@@ -182,6 +182,12 @@ impl Outbox {
     /// Queue `item` under a fresh idempotency key; returns its sequence number. An event that
     /// does not fit is dropped (logged); feedback that does not fit is refused.
     pub fn push(&self, item: Item) -> Result<Option<i64>, OutboxError> {
+        self.push_with_key(item, &crate::wire::random_hex(16))
+    }
+
+    /// Queue `item` under `key`, the idempotency key a first delivery already tried (the server
+    /// records it once whichever of the two reaches it).
+    pub fn push_with_key(&self, item: Item, key: &str) -> Result<Option<i64>, OutboxError> {
         let item = match item {
             Item::Feedback { mut request, now } => {
                 // No ID number at rest on the kiosk.
@@ -238,7 +244,6 @@ impl Outbox {
                 }
             }
         }
-        let key = crate::wire::random_hex(16);
         tx.execute(
             "INSERT INTO outbox (kind, key, body, bytes, queued_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![

@@ -114,7 +114,7 @@ enum Command {
     /// argon2id hash for `kiosk serve --operators FILE`.
     PasswordHash,
     /// Simulators of the outside services, speaking their bytes: `alipay` (Alipay 当面付's
-    /// gateway with a phone), `sms` (Alibaba Cloud SMS), `face` (the face verification service).
+    /// gateway with a phone), `sms` (Alibaba Cloud SMS), `face` (the face verification service), `wecom` (a WeCom group robot, 呼叫工作人员).
     #[command(disable_help_flag = true)]
     Sim {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -285,7 +285,16 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Some(Command::Config) => {
             let config = crate::config::KioskConfig::load(cli.config.as_deref())?;
             config_check::check(&config, &config_name(cli.config.as_deref()))?;
-            crate::term::out(toml::to_string_pretty(&config)?)?;
+            // The WeCom robot's webhook key is a secret: printed masked (pasted into tickets).
+            let mut shown = config.clone();
+            shown.staff_call.url = crate::config::mask_url(&shown.staff_call.url);
+            // The staff's mobiles to @ are personal data: masked too.
+            for m in &mut shown.staff_call.mentioned_mobile_list {
+                if m != "@all" {
+                    *m = crate::privacy::mask_text(m);
+                }
+            }
+            crate::term::out(toml::to_string_pretty(&shown)?)?;
             Ok(0)
         }
     }

@@ -1,4 +1,4 @@
-//! `kiosk sim …` (`alipay`, `sms`): the simulators of the outside services, each speaking the service's bytes
+//! `kiosk sim …` (`alipay`, `sms`, `face`, `wecom`): the simulators of the outside services, each speaking the service's bytes
 //! through the adapter's own code (`crate::providers`).
 
 use std::net::SocketAddr;
@@ -68,6 +68,18 @@ enum SimCommand {
         /// A file holding the API key the kiosk must send (Authorization: Bearer); none: any.
         #[arg(long)]
         api_key_file: Option<PathBuf>,
+    },
+    /// A WeCom (企业微信) group robot's webhook, for 呼叫工作人员 (`[staff_call] provider =
+    /// "wecom"`): `POST /cgi-bin/webhook/send?key=KEY` takes `{"msgtype":"text","text":{…}}` and
+    /// answers `{"errcode":0,"errmsg":"ok"}` (93000 for another key); `GET /sim/messages` lists
+    /// the last 200 messages. Prints the webhook URL first (the kiosk's `[staff_call] url`).
+    Wecom {
+        /// Address to listen on (port 0: any free port).
+        #[arg(long, default_value = "127.0.0.1:8092")]
+        listen: SocketAddr,
+        /// The robot's key the simulator accepts.
+        #[arg(long, default_value = "kiosk-sim-robot")]
+        key: String,
     },
 }
 
@@ -140,6 +152,17 @@ pub fn run(args: Vec<String>) -> anyhow::Result<i32> {
                 let _ = crate::outln!("listening on http://{addr}{}", face_sim::VERIFY_PATH);
             })
             .context("the face verification simulator")?;
+            Ok(0)
+        }
+        SimCommand::Wecom { listen, key } => {
+            let sim = crate::providers::wecom_sim::WecomSim::new(&key);
+            crate::providers::wecom_sim::run(sim, listen, |addr| {
+                let _ = crate::outln!(
+                    "listening on {}",
+                    crate::providers::wecom_sim::webhook(addr, &key)
+                );
+            })
+            .context("the WeCom robot simulator")?;
             Ok(0)
         }
     }

@@ -8,6 +8,7 @@ pub mod id_number;
 pub mod plate;
 pub mod receipt;
 pub mod receipt_code;
+pub mod staff_call;
 
 pub use card::{CardType, Gender, IdCard, Photo, ValidUntil};
 pub use codes::{

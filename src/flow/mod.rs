@@ -6,6 +6,7 @@
 mod next;
 pub mod observe;
 pub mod ports;
+mod staff;
 mod state;
 
 pub use next::next;
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
 
-use ports::{FaceVerifier, KioskBackend, Peripherals};
+use ports::{FaceVerifier, KioskBackend, Peripherals, StaffCaller};
 
 /// After this long with a call outstanding, the screen shows that it is working (请稍候).
 pub const BUSY_AFTER: SignedDuration = SignedDuration::from_millis(300);
@@ -30,6 +31,8 @@ pub struct Ports {
     pub backend: Box<dyn KioskBackend + Send>,
     pub peripherals: Box<dyn Peripherals + Send>,
     pub face: Box<dyn FaceVerifier + Send>,
+    /// 呼叫工作人员: who hall staff hear from ([`ports::NoStaffCaller`]: nobody).
+    pub staff: Box<dyn StaffCaller + Send>,
 }
 
 /// An effect for the worker, tagged with the session generation it belongs to.
@@ -199,7 +202,9 @@ impl Driver {
             return;
         }
         let now = self.state().ctx().now;
-        let background = effect == Effect::ProbeLink;
+        // The link probe and a staff call never make the screen busy (a staff call says
+        // 正在呼叫工作人员… in the message strip instead).
+        let background = matches!(effect, Effect::ProbeLink | Effect::CallStaff(_));
         let job = Job {
             generation: self.generation,
             now,
@@ -261,13 +266,17 @@ impl Driver {
 
     fn receive(&mut self, done: Done) {
         self.outstanding = self.outstanding.saturating_sub(1);
-        if matches!(done.event, Some(Event::LinkChecked(_))) {
+        let background = matches!(
+            done.event,
+            Some(Event::LinkChecked(_) | Event::StaffCallAnswered(_))
+        );
+        if background {
             self.background = self.background.saturating_sub(1);
         }
         let now = self.state().ctx().now;
         if self.outstanding == self.background {
             self.busy_since = None;
-        } else if !matches!(done.event, Some(Event::LinkChecked(_))) {
+        } else if !background {
             self.busy_since = Some(now);
         }
         // A print's outcome, the devices' health and the link's state hold no personal data and belong to the
@@ -330,6 +339,9 @@ fn execute(p: &mut Ports, effect: Effect, now: Timestamp) -> Option<Event> {
         Effect::Feedback { id, topic } => Event::FeedbackSent(b.feedback(Some(&id), topic, now)),
         Effect::QueryHealth => Event::Health(p.peripherals.health()),
         Effect::ProbeLink => Event::LinkChecked(b.link_up(now)),
+        Effect::CallStaff(call) => {
+            Event::StaffCallAnswered(p.staff.call(&call, ports::STAFF_CALL_DEADLINE))
+        }
         Effect::VerifyOperatorPin { entered, secret } => {
             Event::OperatorPinChecked(secret.matches(entered.expose()))
         }

@@ -39,6 +39,7 @@ fn wipe(mut ctx: Ctx, message: Message, card_left: bool, effects: &mut Vec<Effec
     // The next person starts in the kiosk's language and mode, not the ones this person chose.
     ctx.lang = ctx.default_lang;
     ctx.elder = false;
+    ctx.staff_call = StaffCallState::None;
     effects.push(Effect::SessionWiped);
     State::Attract {
         ctx,
@@ -140,14 +141,8 @@ fn step_event(state: State, event: Event, fx: &mut Vec<Effect>) -> State {
             ctx.last_input = ctx.now;
             return state;
         }
-        Event::Ui(Action::CallStaff) => {
-            let mut state = state;
-            let ctx = state.ctx_mut();
-            ctx.last_input = ctx.now;
-            ctx.record_error("staff called to the kiosk (呼叫工作人员)".into());
-            ctx.message = Some(Message::StaffCalled);
-            return state;
-        }
+        Event::Ui(Action::CallStaff) => return super::staff::call_staff(state, fx),
+        Event::StaffCallAnswered(outcome) => return super::staff::answered(state, outcome),
         Event::Ui(Action::ToggleElder) => {
             let mut state = state;
             let ctx = state.ctx_mut();
@@ -257,6 +252,7 @@ fn start_session(mut ctx: Ctx, card: crate::domain::IdCard, fx: &mut Vec<Effect>
     ctx.message = None;
     ctx.card_left = false;
     ctx.last_input = ctx.now;
+    ctx.staff_call = StaffCallState::None;
     fx.push(Effect::LoadPerson(card.id_number.clone()));
     State::Session {
         ctx,
@@ -816,6 +812,7 @@ fn in_session(mut ctx: Ctx, mut s: Box<Session>, event: Event, fx: &mut Vec<Effe
         | Event::Health(_)
         | Event::RemoteSettings(_)
         | Event::LinkChecked(_)
+        | Event::StaffCallAnswered(_)
         | Event::OperatorPinChecked(_) => with(ctx, s),
     }
 }

@@ -32,6 +32,7 @@ pub fn kind(effect: &Effect) -> &'static str {
         Effect::Feedback { .. } => "feedback",
         Effect::QueryHealth => "health",
         Effect::ProbeLink => "probe_link",
+        Effect::CallStaff(_) => "call_staff",
         Effect::VerifyOperatorPin { .. } => "verify_operator_pin",
         Effect::RecordOperatorEvent { .. } => "operator_event",
         Effect::SessionWiped => "session_wiped",
@@ -69,7 +70,7 @@ pub fn effect_done(kind: &'static str, event: Option<&Event>, took: Duration) {
     let m = kiosk();
     let platform = !matches!(
         kind,
-        "print" | "face" | "health" | "session_wiped" | "verify_operator_pin"
+        "print" | "face" | "health" | "session_wiped" | "verify_operator_pin" | "call_staff"
     );
     if platform {
         m.platform_call(kind, took);
@@ -93,6 +94,9 @@ pub fn effect_done(kind: &'static str, event: Option<&Event>, took: Duration) {
         Event::Unfiled(Ok(())) => m.task_completed("unfile"),
         Event::Registered(Ok(())) => m.task_completed("register"),
         Event::FeedbackSent(Ok(_)) => m.task_completed("feedback"),
+        Event::StaffCallAnswered(super::ports::StaffCallOutcome::Delivered) => {
+            m.task_completed("call_staff")
+        }
         Event::Health(h) => {
             m.device("reader", h.reader.is_ok());
             m.device("scanner", h.scanner.is_ok());

@@ -143,6 +143,38 @@ pub trait FaceVerifier {
     fn verify(&mut self, id: &IdNumber) -> FaceOutcome;
 }
 
+/// 呼叫工作人员: tell hall staff that someone at this kiosk needs them. The adapter knows the
+/// kiosk's id and hall (from the assembly); the call carries only the step and a reason code,
+/// never personal data. Runs on the flow's worker and returns within `deadline`.
+pub trait StaffCaller {
+    fn call(&mut self, call: &StaffCall, deadline: std::time::Duration) -> StaffCallOutcome;
+}
+
+pub use crate::domain::staff_call::{StaffCall, StaffCallReason, StaffCallStep};
+
+/// How long a staff call may take before the person is told it did not get through.
+pub const STAFF_CALL_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// What became of a staff call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StaffCallOutcome {
+    /// Staff (or the platform's record they watch) have it.
+    Delivered,
+    /// It did not get through within the deadline (why, in words, for the operator's record:
+    /// never a secret such as a webhook key).
+    NotDelivered(String),
+}
+
+/// A staff caller that reaches nobody (tests, benchmarks): says so honestly.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoStaffCaller;
+
+impl StaffCaller for NoStaffCaller {
+    fn call(&mut self, _: &StaffCall, _: std::time::Duration) -> StaffCallOutcome {
+        StaffCallOutcome::NotDelivered("no staff caller configured".into())
+    }
+}
+
 /// A platform failure the person is told about in words.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BackendError {

@@ -136,6 +136,39 @@ pub struct Ctx {
     /// The policy text of the remote settings last applied (None: the kiosk's own policy
     /// file); a change sends the worker [`Effect::UsePolicy`].
     pub remote_policy: Option<String>,
+    /// 呼叫工作人员 in this session: none, being sent, delivered (when), or not delivered.
+    pub staff_call: StaffCallState,
+}
+
+/// Within this long after a delivered staff call, another touch of 呼叫工作人员 in the same
+/// session sends nothing and says the call was already sent.
+pub const STAFF_CALL_REPEAT_AFTER: jiff::SignedDuration = jiff::SignedDuration::from_mins(2);
+
+/// Where the session's call to hall staff stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StaffCallState {
+    #[default]
+    None,
+    /// Handed to the worker, no answer yet.
+    Sending,
+    Delivered {
+        at: Timestamp,
+    },
+    /// The last call did not get through (another touch tries again).
+    NotDelivered,
+}
+
+/// What the message strip says about a staff call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaffCallNotice {
+    /// 正在呼叫工作人员…
+    Sending,
+    /// 已通知工作人员，请在此稍候.
+    Delivered,
+    /// 呼叫未能送达，请到服务窗口求助.
+    NotDelivered,
+    /// A call was delivered moments ago: not sent again.
+    AlreadySent,
 }
 
 impl Ctx {
@@ -171,6 +204,7 @@ impl Ctx {
             probe_link: config.platform.remote_url().is_some(),
             pending_settings: None,
             remote_policy: None,
+            staff_call: StaffCallState::None,
         }
     }
 
@@ -512,8 +546,8 @@ pub enum Message {
     FeedbackQueued,
     /// The network is gone: handling and payment are not possible here now.
     Offline,
-    /// 呼叫工作人员 was touched: hall staff are called (the operator's record shows it).
-    StaffCalled,
+    /// 呼叫工作人员: where the call to hall staff stands.
+    StaffCall(StaffCallNotice),
 }
 
 /// Services of the menu (服务).
@@ -610,6 +644,8 @@ pub enum Event {
     LinkChecked(bool),
     /// The operator PIN entered was right (true) or wrong.
     OperatorPinChecked(bool),
+    /// The staff call's outcome.
+    StaffCallAnswered(super::ports::StaffCallOutcome),
     Health(DeviceHealth),
     /// Verified operational settings from the city's server (remote configuration): applied on
     /// the attract screen, kept pending while a session (or the operator screen) runs.
@@ -690,6 +726,9 @@ pub enum Effect {
         kind: &'static str,
         detail: String,
     },
+    /// 呼叫工作人员: deliver this call to hall staff ([`super::ports::StaffCaller`]); answers
+    /// [`Event::StaffCallAnswered`].
+    CallStaff(super::ports::StaffCall),
     /// The session's personal data was dropped; the UI drops its copies (text buffers, textures).
     SessionWiped,
     /// Remote settings were applied to the kiosk (the driver tells the app, which reports the

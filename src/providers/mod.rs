@@ -18,6 +18,8 @@ pub mod face_sim;
 pub mod qr;
 pub mod sms_aliyun;
 pub mod sms_aliyun_sim;
+pub mod wecom;
+pub mod wecom_sim;
 
 use crate::config::{PaymentSection, QrSection, SmsSection};
 use crate::store::payment::{DemoPaymentProvider, PaymentProvider};

@@ -1,6 +1,8 @@
 //! The fleet page (issue 14): `GET /fleet`, server-rendered HTML behind a login, one line per
 //! kiosk with its last heartbeat, version, configuration hash, devices, paper, sessions today and
-//! problems today; kiosks in the `--kiosks` file that never reported are listed too.
+//! problems today; kiosks in the `--kiosks` file that never reported are listed too. At the top,
+//! the open staff calls (呼叫工作人员, the last [`STAFF_CALLS_OPEN`]) per hall and kiosk, with the
+//! time, the step and the reason.
 //!
 //! Operators are listed in `--operators FILE` (TOML: `[operators.NAME] password_hash =
 //! "$argon2id$…"`, made with `kiosk password-hash`). `POST /login` checks the password (argon2, on
@@ -22,7 +24,7 @@ use jiff::Timestamp;
 use sha2::Sha256;
 
 use super::Shared;
-use crate::store::platform::fleet::KioskLatest;
+use crate::store::platform::fleet::{KioskLatest, StaffCallRow};
 
 /// How long a login lasts.
 pub const LOGIN_LASTS: Duration = Duration::from_secs(8 * 3600);
@@ -31,6 +33,8 @@ pub const MAX_FAILURES: u32 = 5;
 pub const LOCKOUT: Duration = Duration::from_secs(300);
 /// A kiosk silent for longer than this shows as 失联 / silent.
 pub const SILENT_AFTER: jiff::SignedDuration = jiff::SignedDuration::from_secs(180);
+/// A staff call is listed as open this long after it was made.
+pub const STAFF_CALLS_OPEN: jiff::SignedDuration = jiff::SignedDuration::from_mins(30);
 
 /// The operators and the login state.
 pub struct FleetConsole {
@@ -346,8 +350,15 @@ pub async fn fleet_page(State(st): State<Arc<Shared>>, headers: HeaderMap) -> Re
     let day_start = crate::rules::maintenance::china_offset()
         .to_timestamp(midnight)
         .unwrap_or(now);
-    let rows = tokio::task::spawn_blocking(move || source.fleet(day_start)).await;
-    let rows = match rows {
+    let calls_since = now - STAFF_CALLS_OPEN;
+    let rows = tokio::task::spawn_blocking(move || {
+        Ok::<_, crate::store::StoreError>((
+            source.fleet(day_start)?,
+            source.staff_calls(calls_since)?,
+        ))
+    })
+    .await;
+    let (rows, calls) = match rows {
         Ok(Ok(rows)) => rows,
         Ok(Err(e)) => {
             tracing::error!(error = %e, "fleet page: the store failed");
@@ -366,7 +377,63 @@ pub async fn fleet_page(State(st): State<Arc<Shared>>, headers: HeaderMap) -> Re
             );
         }
     };
-    html(StatusCode::OK, render(&operator, &st.kiosks, rows, now))
+    html(
+        StatusCode::OK,
+        render(&operator, &st.kiosks, rows, &calls, now),
+    )
+}
+
+/// The open staff calls, per hall and kiosk (newest first within each), as an HTML section.
+pub fn render_staff_calls(
+    registry: &super::KioskRegistry,
+    calls: &[StaffCallRow],
+    now: Timestamp,
+) -> String {
+    use crate::domain::staff_call::StaffCall;
+    let mut out = format!(
+        "<h2 id=\"staff-calls-title\">呼叫工作人员（最近 {m} 分钟）/ Staff calls (last {m} minutes)</h2>",
+        m = STAFF_CALLS_OPEN.as_mins()
+    );
+    if calls.is_empty() {
+        out.push_str("<p id=\"staff-calls\" class=\"ok\">无 / none</p>");
+        return out;
+    }
+    // Per hall (kiosks outside the kiosks file last), per kiosk, the newest call first.
+    let mut sorted: Vec<(Option<&str>, &StaffCallRow)> = calls
+        .iter()
+        .map(|c| (registry.hall_of(&c.kiosk_id), c))
+        .collect();
+    sorted.sort_by(|a, b| {
+        (a.0.is_none(), a.0, &a.1.kiosk_id)
+            .cmp(&(b.0.is_none(), b.0, &b.1.kiosk_id))
+            .then(b.1.at.cmp(&a.1.at))
+    });
+    out.push_str(
+        "<table id=\"staff-calls\"><tr><th>大厅 Hall</th><th>自助机 Kiosk</th><th>时间 Time (UTC+8)</th>\
+         <th>步骤 Step</th><th>原因 Reason</th></tr>",
+    );
+    for (hall, c) in sorted {
+        let local = crate::rules::maintenance::local_time(c.at).strftime("%H:%M:%S");
+        let ago = now.duration_since(c.at).as_mins().max(0);
+        let (step, reason) = match StaffCall::from_detail(&c.detail, c.at) {
+            Some(call) => (
+                format!("{} / {}", call.step.zh(), call.step.en()),
+                format!("{} / {}", call.reason.zh(), call.reason.en()),
+            ),
+            None => ("—".to_string(), c.detail.chars().take(100).collect()),
+        };
+        out.push_str(&format!(
+            "<tr class=\"staff-call\" data-call-kiosk=\"{id}\"><td>{hall}</td><td>{id}</td>\
+             <td class=\"bad\">{local} ({ago} 分钟前 / min ago)</td><td>{step}</td><td>{reason}</td></tr>",
+            hall = esc(hall.unwrap_or("—")),
+            id = esc(&c.kiosk_id),
+            local = esc(&local.to_string()),
+            step = esc(&step),
+            reason = esc(&reason),
+        ));
+    }
+    out.push_str("</table>");
+    out
 }
 
 /// The page's HTML: every kiosk in the registry or in the events, by id.
@@ -374,8 +441,10 @@ pub fn render(
     operator: &str,
     registry: &super::KioskRegistry,
     rows: Vec<KioskLatest>,
+    calls: &[StaffCallRow],
     now: Timestamp,
 ) -> String {
+    let staff_calls = render_staff_calls(registry, calls, now);
     let mut by_id: BTreeMap<String, KioskLatest> =
         rows.into_iter().map(|r| (r.kiosk_id.clone(), r)).collect();
     for (id, _) in registry.entries() {
@@ -471,7 +540,7 @@ pub fn render(
         "自助机运行情况 / Kiosk fleet",
         &format!(
             "<h1>自助机运行情况 / Kiosk fleet</h1><p>操作员 / Operator: <b id=\"operator\">{}</b> · \
-             {} 台 / kiosks · {}</p>{table}\
+             {} 台 / kiosks · {}</p>{staff_calls}<h2>自助机 / Kiosks</h2>{table}\
              <p>心跳超过 {} 秒未到即为失联 / Silent: no heartbeat for more than {} s.</p>",
             esc(operator),
             by_id.len(),
@@ -480,4 +549,69 @@ pub fn render(
             SILENT_AFTER.as_secs(),
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registry() -> super::super::KioskRegistry {
+        let key = |n: u8| {
+            hex::encode(
+                ed25519_dalek::SigningKey::from_bytes(&[n; 32])
+                    .verifying_key()
+                    .as_bytes(),
+            )
+        };
+        super::super::KioskRegistry::parse(
+            &format!(
+                "[kiosks.YB-2]\npublic_key = \"{}\"\nhall = \"渝北大厅\"\n\
+                 [kiosks.YB-1]\npublic_key = \"{}\"\nhall = \"渝北大厅\"\n\
+                 [kiosks.YZ-1]\npublic_key = \"{}\"\nhall = \"渝中<大厅>\"\n",
+                key(1),
+                key(2),
+                key(3)
+            ),
+            false,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn open_staff_calls_are_listed_per_hall_and_kiosk_newest_first_and_escaped() {
+        let now: Timestamp = "2026-11-25T02:30:00Z".parse().unwrap();
+        let row = |kiosk: &str, detail: &str, mins: i64| StaffCallRow {
+            kiosk_id: kiosk.into(),
+            at: now - jiff::SignedDuration::from_mins(mins),
+            detail: detail.into(),
+        };
+        let calls = [
+            row("YZ-1", "reason=help step=card", 1),
+            row("YB-2", "reason=payment_problem step=payment", 2),
+            row("YB-1", "reason=face_service_down step=face", 9),
+            row("YB-1", "reason=refusal step=violations", 3),
+            row("UNKNOWN", "<script>", 4),
+        ];
+        let html = render_staff_calls(&registry(), &calls, now);
+        // 渝中<大厅>, then 渝北大厅 (YB-1: the newer call first, then the older; YB-2); a kiosk
+        // outside the kiosks file last, under "—".
+        let yb1_new = html.find("业务不能在自助机办理").unwrap();
+        let yb1_old = html.find("人脸核验服务无响应").unwrap();
+        let yb2 = html.find("缴款遇到问题").unwrap();
+        let yz = html.find("群众请求协助").unwrap();
+        let unknown = html.find("UNKNOWN").unwrap();
+        assert!(
+            yz < yb1_new && yb1_new < yb1_old && yb1_old < yb2 && yb2 < unknown,
+            "{html}"
+        );
+        assert!(
+            html.contains("渝中&lt;大厅&gt;") && html.contains("&lt;script&gt;"),
+            "{html}"
+        );
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(html.contains("10:21:00 (9 分钟前 / min ago)"), "{html}");
+        // None open: said so.
+        let none = render_staff_calls(&registry(), &[], now);
+        assert!(none.contains("无 / none"), "{none}");
+    }
 }

@@ -159,6 +159,9 @@ pub enum T {
     PointsUnit,
     CallStaff,
     StaffCalled,
+    StaffCallSending,
+    StaffCallFailed,
+    StaffCallAgain,
     ClauseNote,
     NextStepTitle,
     NothingHandleable,
@@ -392,8 +395,17 @@ pub fn pair(key: T) -> (&'static str, &'static str) {
         PointsUnit => ("分", " pt"),
         CallStaff => ("呼叫工作人员", "Call staff"),
         StaffCalled => (
-            "已呼叫大厅工作人员，请在本机旁稍候。",
-            "Hall staff have been called; please wait by this kiosk.",
+            "已通知工作人员，请在此稍候",
+            "Staff have been told: please wait here",
+        ),
+        StaffCallSending => ("正在呼叫工作人员…", "Calling staff…"),
+        StaffCallFailed => (
+            "呼叫未能送达，请到服务窗口求助",
+            "The call did not get through: please go to the service window",
+        ),
+        StaffCallAgain => (
+            "刚才已通知工作人员，请在此稍候",
+            "Staff were already told a moment ago: please wait here",
         ),
         ClauseNote => ("依据", "Under"),
         NextStepTitle => ("下一步怎么办", "What to do next"),
@@ -871,7 +883,16 @@ pub fn message(lang: Language, m: &Message) -> String {
             "Saved: it will be sent automatically when the network is back.".into()
         }
         Message::Offline => tr(lang, T::Offline).into(),
-        Message::StaffCalled => tr(lang, T::StaffCalled).into(),
+        Message::StaffCall(n) => tr(
+            lang,
+            match n {
+                crate::flow::StaffCallNotice::Sending => T::StaffCallSending,
+                crate::flow::StaffCallNotice::Delivered => T::StaffCalled,
+                crate::flow::StaffCallNotice::NotDelivered => T::StaffCallFailed,
+                crate::flow::StaffCallNotice::AlreadySent => T::StaffCallAgain,
+            },
+        )
+        .into(),
     }
 }
 
@@ -1028,6 +1049,9 @@ mod tests {
             PointsUnit,
             CallStaff,
             StaffCalled,
+            StaffCallSending,
+            StaffCallFailed,
+            StaffCallAgain,
             ClauseNote,
             NextStepTitle,
             NothingHandleable,

@@ -21,8 +21,8 @@ use crate::voice::{Prompter, Voice};
 
 pub use screens::Regions;
 pub use simulator::{
-    Outbox, PhonePay, PrintedReceipts, ReceiptImages, SimScan, SimScript, Simulator, SmsMessage,
-    payment_qr_on_screen,
+    Outbox, Pager, PhonePay, PrintedReceipts, ReceiptImages, SimScan, SimScript, Simulator,
+    SmsMessage, payment_qr_on_screen,
 };
 
 /// Why the kiosk window could not run.

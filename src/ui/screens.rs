@@ -575,6 +575,12 @@ fn strip(ui: &mut Ui, rect: Rect, state: &State, v: &View, out: &mut Vec<Event>)
     if ctx.card_left {
         lines.push(v.t(T::TakeYourCard).into());
     }
+    // 呼叫工作人员: what became of the call stays said after the next touch.
+    if let Some(sc) = ctx.staff_call_notice()
+        && !matches!(ctx.message, Some(Message::StaffCall(_)))
+    {
+        lines.push(i18n::message(v.lang, &sc));
+    }
     if let Some(mn) = ctx.maintenance_notice()
         && ctx.message.as_ref() != Some(&mn)
         && !matches!(state, State::Operator { .. })

@@ -40,6 +40,10 @@ pub type Outbox = Arc<Mutex<Vec<SmsMessage>>>;
 /// Printed receipts as text, newest last (the composition root's printer path fills it).
 pub type PrintedReceipts = Arc<Mutex<Vec<String>>>;
 
+/// The demo's staff pager (`[staff_call] provider = "demo"`): the calls hall staff received,
+/// newest last (the composition root's demo caller fills it).
+pub type Pager = Arc<Mutex<Vec<String>>>;
+
 /// The PNG files of receipts the simulated printer rendered, newest last.
 pub type ReceiptImages = Arc<Mutex<Vec<std::path::PathBuf>>>;
 
@@ -70,6 +74,8 @@ pub struct Simulator {
     phone: Option<PhonePay>,
     /// What the phone last did, for the panel: (the QR code it paid, the answer).
     phone_said: Arc<Mutex<Option<(String, String)>>>,
+    /// The demo's staff pager, when the kiosk calls staff through it.
+    pager: Option<Pager>,
 }
 
 /// The QR code the payment screen shows now (the provider's order is open).
@@ -106,7 +112,14 @@ impl Simulator {
             clock,
             phone: None,
             phone_said: Arc::new(Mutex::new(None)),
+            pager: None,
         }
+    }
+
+    /// Show the staff calls the demo's pager received.
+    pub fn with_pager(mut self, pager: Option<Pager>) -> Self {
+        self.pager = pager;
+        self
     }
 
     /// The phone that pays the payment screen's QR at the Alipay gateway simulator.
@@ -284,6 +297,18 @@ impl Simulator {
                 }
             }
         });
+
+        if let Some(pager) = &self.pager {
+            Self::section(ui, "工作人员呼叫器 / staff pager");
+            if let Ok(calls) = pager.lock() {
+                if calls.is_empty() {
+                    ui.label("（无呼叫 / no call）");
+                }
+                for c in calls.iter().rev().take(3) {
+                    ui.label(RichText::new(format!("• {c}")).size(14.0));
+                }
+            }
+        }
 
         Self::section(ui, "短信发件箱 / SMS outbox");
         if let Ok(outbox) = self.outbox.lock() {

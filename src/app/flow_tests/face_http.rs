@@ -107,7 +107,11 @@ fn a_face_service_that_does_not_answer_is_said_in_both_languages_and_the_session
     );
     // 呼叫工作人员 is answered on this screen.
     k.ui(Action::CallStaff);
-    assert_eq!(k.message(), Some(Message::StaffCalled));
+    assert_eq!(
+        k.message(),
+        Some(Message::StaffCall(StaffCallNotice::Delivered))
+    );
+    assert_eq!(k.demo.pager.lock().unwrap().len(), 1);
     // The service is back: the retry passes.
     sim.set_behaviour(Behaviour::Decide);
     k.ui(Action::StartFace);

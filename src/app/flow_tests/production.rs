@@ -161,6 +161,7 @@ fn a_kiosk_and_a_server_with_demo_false_run_card_face_handle_pay_receipt_on_real
     config.operator.pin_hash = crate::config::operator::hash_pin(PIN, b"e2e-salt-16bytes").unwrap();
     config.face.provider = "http".into();
     config.face.url = face_url;
+    config.staff_call.provider = "platform".into();
     config.face.camera = format!("files:{}", camera.display());
     config.qr.provider = "keyfile".into();
     config.qr.public_keys = vec![qr_pub];

@@ -28,6 +28,21 @@ pub struct KioskLatest {
 pub trait FleetSource: Send + Sync {
     /// Every kiosk that ever reported, ordered by id, with its problems since `since`.
     fn fleet(&self, since: Timestamp) -> Result<Vec<KioskLatest>, StoreError>;
+    /// The kiosks' staff calls (呼叫工作人员, `staff_call` events) since `since`, newest first, at
+    /// most [`MAX_STAFF_CALLS`].
+    fn staff_calls(&self, since: Timestamp) -> Result<Vec<StaffCallRow>, StoreError>;
+}
+
+/// The most staff calls the fleet page lists.
+pub const MAX_STAFF_CALLS: i64 = 200;
+
+/// One staff call as a kiosk reported it: the detail holds codes only
+/// (`crate::domain::staff_call::StaffCall::detail`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffCallRow {
+    pub kiosk_id: String,
+    pub at: Timestamp,
+    pub detail: String,
 }
 
 fn ts(secs: i64) -> Timestamp {
@@ -91,6 +106,29 @@ impl<B: Backend> FleetSource for StorePlatform<B> {
                     .problems = u32::try_from(n).unwrap_or(u32::MAX);
             }
             Ok(out.into_values().collect())
+        })
+    }
+
+    fn staff_calls(&self, since: Timestamp) -> Result<Vec<StaffCallRow>, StoreError> {
+        self.read(|tx| {
+            let mut out = Vec::new();
+            for row in tx.query(
+                "SELECT kiosk_id, at, detail FROM kiosk_events WHERE kind = ?1 AND at >= ?2
+                 ORDER BY at DESC, id DESC LIMIT ?3",
+                &sql_params![
+                    crate::domain::staff_call::STAFF_CALL_EVENT,
+                    since.as_second(),
+                    MAX_STAFF_CALLS
+                ],
+            )? {
+                let at: i64 = row.get(1)?;
+                out.push(StaffCallRow {
+                    kiosk_id: row.get(0)?,
+                    at: ts(at),
+                    detail: row.get(2)?,
+                });
+            }
+            Ok(out)
         })
     }
 }
