@@ -331,7 +331,10 @@ pub fn pair(key: T) -> (&'static str, &'static str) {
             "Code sent to the unit manager's phone",
         ),
         RegisterCodeSentTo => ("验证码已发送至", "Code sent to"),
-        EnterCode => ("请输入验证码", "Enter the code"),
+        EnterCode => (
+            "请输入6位验证码，输完自动提交",
+            "Enter the 6-digit code; it is checked once complete",
+        ),
         FilingConfirmTitle => ("确认备案车辆", "Confirm the vehicle"),
         Owner => ("所有人", "Owner"),
         ConfirmFiling => ("确认并人脸核验", "Confirm and verify face"),
@@ -507,8 +510,28 @@ fn backend(lang: Language, e: &BackendError) -> String {
         BackendError::NotRegistered | BackendError::NotFound => {
             "The platform has no record of this; please go to a counter.".into()
         }
-        BackendError::WrongCode if zh => "验证码错误或已失效，请重新输入。".into(),
-        BackendError::WrongCode => "The code is wrong or expired; enter it again.".into(),
+        BackendError::WrongCode {
+            tries_left: Some(0),
+        } if zh => "验证码已失效，请重新获取验证码。".into(),
+        BackendError::WrongCode {
+            tries_left: Some(0),
+        } => "The code is no longer valid; request a new code.".into(),
+        BackendError::WrongCode {
+            tries_left: Some(n),
+        } if zh => {
+            format!("验证码错误，请重新输入（还可输入{n}次）。")
+        }
+        BackendError::WrongCode {
+            tries_left: Some(n),
+        } => {
+            format!("The code is wrong; enter it again ({n} tries left).")
+        }
+        BackendError::WrongCode { tries_left: None } if zh => {
+            "验证码错误或已失效，请重新输入。".into()
+        }
+        BackendError::WrongCode { tries_left: None } => {
+            "The code is wrong or expired; enter it again.".into()
+        }
         BackendError::TryLater { zh: m, .. } if zh => m.clone(),
         BackendError::TryLater { en, .. } => en.clone(),
         BackendError::Invalid(_) if zh => "输入有误，请检查后重试。".into(),
@@ -850,6 +873,10 @@ pub fn message(lang: Language, m: &Message) -> String {
         ),
         Message::BadEntry if zh => "号码或验证码格式不正确。".into(),
         Message::BadEntry => "The number or code is not well-formed.".into(),
+        Message::NotAMobile if zh => "这不是手机号码（应为13–19开头的11位数字），请检查后重新输入。".into(),
+        Message::NotAMobile => {
+            "This is not a mobile number (11 digits starting 13–19); check and correct it.".into()
+        }
         Message::NothingSelected if zh => "请先勾选要处理的违法。".into(),
         Message::NothingSelected => "Tick the violations to handle first.".into(),
         Message::NotAgreed if zh => "请先阅读并勾选同意业务须知。".into(),

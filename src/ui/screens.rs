@@ -1499,10 +1499,13 @@ fn session_screen(ui: &mut Ui, ctx: &Ctx, s: &Session, v: &View, out: &mut Vec<E
                     v.body(ui, v.t(T::FilingPlateHint));
                     v.big(ui, format!("渝{}", plate.text()));
                     keypad(ui, v, true, out);
+                    // Live once the characters make a plate: nothing is sent by itself.
+                    let complete =
+                        crate::domain::Plate::parse(&format!("渝{}", plate.text())).is_ok();
                     Bar::back(v).with_home(verified).primary(
                         v.t(T::SendCode),
                         Action::SendCode,
-                        true,
+                        complete,
                     )
                 }
                 Some((p, sms)) => {
@@ -1515,11 +1518,8 @@ fn session_screen(ui: &mut Ui, ctx: &Ctx, s: &Session, v: &View, out: &mut Vec<E
                     v.body(ui, v.t(T::EnterCode));
                     v.big(ui, format!("{} ", code.text()));
                     keypad(ui, v, false, out);
-                    Bar::back(v).with_home(verified).primary(
-                        v.t(T::SubmitCode),
-                        Action::SubmitCode,
-                        true,
-                    )
+                    // The 6th digit submits the code: no 确定.
+                    Bar::back(v).with_home(verified)
                 }
             }
         }
@@ -1564,18 +1564,19 @@ fn session_screen(ui: &mut Ui, ctx: &Ctx, s: &Session, v: &View, out: &mut Vec<E
                 v.body(ui, v.t(T::EnterCode));
                 v.big(ui, format!("{} ", code.text()));
                 keypad(ui, v, false, out);
-                Bar::back(v).with_home(verified).primary(
-                    v.t(T::SubmitCode),
-                    Action::SubmitCode,
-                    true,
-                )
+                // The 6th digit submits the code: no 确定.
+                Bar::back(v).with_home(verified)
             } else {
                 v.body(ui, v.t(T::Phone));
                 v.big(ui, format!("{} ", phone.text()));
                 keypad(ui, v, false, out);
-                Bar::back(v)
-                    .with_home(verified)
-                    .primary(v.t(T::SendCode), Action::SendCode, true)
+                // The person sees the whole number first: 发送验证码 is live once it is a mobile.
+                let complete = crate::domain::phone::is_mainland_mobile(phone.text());
+                Bar::back(v).with_home(verified).primary(
+                    v.t(T::SendCode),
+                    Action::SendCode,
+                    complete,
+                )
             }
         }
         Screen::Feedback { sent } => {
