@@ -1377,10 +1377,26 @@ fn tour(elder: bool, english: bool, at: &mut dyn FnMut(&mut Harness<'_, KioskApp
     click(&mut h, t("返回", "Back"));
     click(&mut h, t("短信验证备案", "File by SMS code"));
     at(&mut h, "filing_sms_plate");
+    // The owner's code: it submits itself at the 6th digit, no 确定.
+    keys(&mut h, "A9H3J5");
+    click(&mut h, t("发送验证码", "Send code"));
+    assert!(
+        matches!(
+            screen(&h),
+            Screen::FilingEntry(kiosk::flow::FilingEntry::Sms { sent: Some(_), .. })
+        ),
+        "{:?}",
+        h.state().state().ctx().message
+    );
+    at(&mut h, "filing_sms_code");
     click(&mut h, t("首页", "Menu"));
-    // Register, feedback, download, help.
+    // Register (the number, then the code), feedback, download, help.
     click(&mut h, t("注册", "Register"));
     at(&mut h, "register");
+    keys(&mut h, "13912345678");
+    click(&mut h, t("发送验证码", "Send code"));
+    assert!(matches!(screen(&h), Screen::Register { sent: Some(_), .. }));
+    at(&mut h, "register_code");
     click(&mut h, t("返回", "Back"));
     click(&mut h, t("意见反馈", "Feedback"));
     at(&mut h, "feedback");
