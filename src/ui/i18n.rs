@@ -1139,6 +1139,31 @@ mod tests {
         }
     }
 
+    /// A wrong SMS code says the tries left; a burned one asks for a new code; a number that is
+    /// not a mobile says what a mobile looks like. Both languages, no Chinese in the English.
+    #[test]
+    fn sms_code_messages_say_the_tries_left_in_both_languages() {
+        let wrong = |n| Message::Backend(BackendError::WrongCode { tries_left: n });
+        assert!(message(Language::ZhCn, &wrong(Some(3))).contains("还可输入3次"));
+        assert!(message(Language::En, &wrong(Some(3))).contains("3 tries left"));
+        assert!(message(Language::ZhCn, &wrong(Some(0))).contains("请重新获取验证码"));
+        assert!(message(Language::En, &wrong(Some(0))).contains("request a new code"));
+        assert!(message(Language::ZhCn, &Message::NotAMobile).contains("13–19"));
+        assert!(message(Language::En, &Message::NotAMobile).contains("13–19"));
+        for m in [
+            wrong(Some(3)),
+            wrong(Some(0)),
+            wrong(None),
+            Message::NotAMobile,
+        ] {
+            assert_eq!(
+                chinese_left_in_english(&message(Language::En, &m)),
+                "",
+                "{m:?}"
+            );
+        }
+    }
+
     /// Every character the kiosk may show is in the shipped CJK font subset.
     #[test]
     fn the_font_subset_covers_every_string() {
@@ -1150,6 +1175,20 @@ mod tests {
         texts.push(crate::rules::notices::data_lag().zh);
         texts.push(crate::rules::notices::no_fee().zh);
         texts.push(crate::rules::notices::out_of_province('川').unwrap().zh);
+        // The SMS code's and the phone number's messages.
+        for m in [
+            Message::NotAMobile,
+            Message::BadEntry,
+            Message::Backend(BackendError::WrongCode {
+                tries_left: Some(4),
+            }),
+            Message::Backend(BackendError::WrongCode {
+                tries_left: Some(0),
+            }),
+            Message::Backend(BackendError::WrongCode { tries_left: None }),
+        ] {
+            texts.push(message(Language::ZhCn, &m));
+        }
         let missing = crate::ui::fonts::missing_glyphs(texts.iter().map(String::as_str));
         assert!(missing.is_empty(), "missing glyphs: {missing:?}");
     }
