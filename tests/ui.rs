@@ -625,6 +625,24 @@ fn a_phone_that_is_not_a_mobile_is_said_before_sending() {
     assert!(k.demo.outbox.lock().unwrap().is_empty());
 }
 
+/// The plate step: 渝 is shown before anything is typed, letters and digits are on one keypad (no
+/// mode switch), and 发送验证码 is live only once the characters make a plate; nothing is sent
+/// by itself.
+#[test]
+fn send_code_is_live_once_the_plate_is_complete() {
+    let (k, mut h) = signed_in_with(DAY, "李小红", true);
+    click(&mut h, "备案非本人机动车");
+    click(&mut h, "短信验证备案");
+    assert!(shows(&h, "渝"));
+    assert!(!enabled(&h, "发送验证码"), "live with no plate");
+    keys(&mut h, "A7U5W");
+    assert!(!enabled(&h, "发送验证码"), "live with 5 characters");
+    keys(&mut h, "3");
+    assert!(shows(&h, "渝A7U5W3"));
+    assert!(enabled(&h, "发送验证码"));
+    assert!(k.demo.outbox.lock().unwrap().is_empty(), "sent by itself");
+}
+
 /// Registration's code goes to the number the person typed, not to a vehicle owner's phone.
 #[test]
 fn registration_says_the_code_went_to_the_number_entered() {
