@@ -1004,12 +1004,13 @@ mod scenarios {
         };
         // A wrong code is refused, and the attempt counts (it is committed, not rolled back):
         // five wrong tries burn the code.
-        for _ in 0..5 {
-            assert_eq!(
-                p.file_vehicle(&req("abc".into()), now())
-                    .unwrap_err()
-                    .code(),
-                "sms_code_wrong"
+        // Each refusal says how many tries are left (through the server too).
+        for left in (0..5u32).rev() {
+            let e = p.file_vehicle(&req("abc".into()), now()).unwrap_err();
+            assert_eq!(e.code(), "sms_code_wrong");
+            assert!(
+                matches!(e, kiosk::store::StoreError::SmsCodeWrong { tries_left } if tries_left == left),
+                "{e:?}"
             );
         }
         let code = (s.sms_code)(sent.outbox_id);

@@ -1194,25 +1194,61 @@ fn clause_3_3_a_units_vehicle_is_filed_by_sms_to_its_manager_while_relief_is_in_
 }
 
 /// The store checks the owner's code when the filing is submitted (after face verification): a
-/// wrong code files nothing.
+/// wrong code files nothing, and the kiosk returns to the code's entry, cleared, with the tries
+/// left; the right code then files.
 #[test]
-fn a_wrong_owner_code_files_nothing() {
+fn a_wrong_owner_code_files_nothing_and_returns_to_the_code_with_tries_left() {
     let mut k = Kiosk::signed_in_with(DAY, "李小红", true);
     k.ui(Action::Open(Service::Filing)).ui(Action::FilingSms);
     k.keys("a7u5w3").ui(Action::SendCode);
     let code = k.last_code();
     let wrong = if code == "000000" { "111111" } else { "000000" };
-    k.keys(wrong)
-        .ui(Action::SubmitCode)
-        .ui(Action::ConfirmFiling);
+    // The 6th digit submits; 确定 is gone.
+    k.keys(wrong);
+    assert!(matches!(k.screen(), Screen::FilingConfirm(_)));
+    k.ui(Action::ConfirmFiling);
+    assert_eq!(
+        k.message(),
+        Some(Message::Filing(FilingError::Backend(
+            BackendError::WrongCode {
+                tries_left: Some(4)
+            }
+        )))
+    );
+    let Screen::FilingEntry(FilingEntry::Sms {
+        plate,
+        code: entry,
+        sent: Some((p, _)),
+    }) = k.screen()
+    else {
+        panic!("{:?}", k.screen())
+    };
+    assert_eq!((plate.text(), p.as_str()), ("A7U5W3", "渝A7U5W3"));
+    assert!(entry.is_empty());
+    k.keys(&code).ui(Action::ConfirmFiling);
     assert!(
-        matches!(k.message(), Some(Message::Filing(_))),
+        matches!(k.screen(), Screen::FilingSubmitted(_)),
         "{:?}",
         k.message()
     );
-    assert!(!matches!(k.screen(), Screen::FilingSubmitted(_)));
-    k.ui(Action::Back);
+}
+
+/// The filings list takes the owner's QR code itself: 扫描车主二维码备案 only explains how.
+#[test]
+fn a_scan_on_the_filings_list_starts_the_filing() {
+    let mut k = Kiosk::signed_in(DAY, "李小红");
+    k.ui(Action::Open(Service::Filing));
     assert_eq!(k.screen(), Screen::Filings(vec![]));
+    let qr = k.vehicle_qr_of("刘芳");
+    k.send(Event::Scanned(format!("{qr}\r\n")));
+    let Screen::FilingConfirm(c) = k.screen() else {
+        panic!("{:?}", k.message())
+    };
+    assert_eq!(c.method, FilingMethod::OwnerQr);
+    // Elsewhere a scan is still not expected.
+    k.ui(Action::Back).ui(Action::Back);
+    k.send(Event::Scanned(qr));
+    assert_eq!(k.message(), Some(Message::ScanNotExpected));
 }
 
 #[test]

@@ -211,7 +211,12 @@ fn backend_error(e: StoreError) -> BackendError {
         // No answer from the platform server: the network is gone (said in its own words).
         StoreError::Unavailable(m) => BackendError::Offline(m),
         StoreError::PersonNotFound => BackendError::NotRegistered,
-        StoreError::SmsCodeWrong | StoreError::SmsCodeExpired => BackendError::WrongCode,
+        StoreError::SmsCodeWrong { tries_left } => BackendError::WrongCode {
+            tries_left: Some(tries_left),
+        },
+        StoreError::SmsCodeExpired => BackendError::WrongCode {
+            tries_left: Some(0),
+        },
         StoreError::SmsRateLimited {
             scope,
             retry_after_secs,
@@ -579,7 +584,9 @@ impl KioskBackend for StoreBackend {
         let method = sms_method(owner_kind);
         let code = code.trim();
         if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(FilingError::Backend(BackendError::WrongCode));
+            return Err(FilingError::Backend(BackendError::WrongCode {
+                tries_left: None,
+            }));
         }
         // The code itself is consumed, and checked, when the filing is submitted.
         let proof = FilingProof::SmsCode {
@@ -991,7 +998,9 @@ mod tests {
         };
         assert_eq!(
             b.register(&me, "13800001234", wrong, now),
-            Err(BackendError::WrongCode)
+            Err(BackendError::WrongCode {
+                tries_left: Some(4)
+            })
         );
         // A new code: not within the minute (the phone's limit says when), a minute later.
         assert!(matches!(

@@ -5,6 +5,7 @@ pub mod card;
 pub mod codes;
 pub mod english;
 pub mod id_number;
+pub mod phone;
 pub mod plate;
 pub mod receipt;
 pub mod receipt_code;

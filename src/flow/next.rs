@@ -7,6 +7,7 @@ use super::ports::{
 };
 use super::state::*;
 use crate::config::Language;
+use crate::domain::phone::is_mainland_mobile;
 use crate::domain::receipt::{PaymentReceipt, TestPage};
 use crate::domain::{Plate, PrintJob, Receipt};
 use crate::privacy::Masked;
@@ -15,8 +16,8 @@ use crate::rules::maintenance::local_time;
 use crate::rules::payment::{HandlingState, PaymentWindow, check_payment};
 use crate::rules::{EligibilityRequest, decide};
 
-/// Phone numbers: 11 digits starting with 1.
-const PHONE_LEN: usize = 11;
+/// Phone numbers: 11 digits (a mainland mobile, `domain::phone`).
+const PHONE_LEN: usize = crate::domain::phone::MOBILE_LEN;
 /// SMS codes: 6 digits.
 const CODE_LEN: usize = 6;
 const PIN_MAX: usize = 12;
@@ -261,6 +262,7 @@ fn start_session(mut ctx: Ctx, card: crate::domain::IdCard, fx: &mut Vec<Effect>
             person: None,
             face_verified: false,
             screen: Screen::LoadingPerson,
+            owner_code: None,
         }),
     }
 }
@@ -507,7 +509,11 @@ fn in_session(mut ctx: Ctx, mut s: Box<Session>, event: Event, fx: &mut Vec<Effe
             session_action(ctx, s, action, fx)
         }
         Event::Scanned(token) => {
-            if s.screen == Screen::FilingEntry(FilingEntry::Scan) {
+            // The filings list takes the owner's code as well: scanning needs no touch first.
+            if matches!(
+                s.screen,
+                Screen::FilingEntry(FilingEntry::Scan) | Screen::Filings(_)
+            ) {
                 ctx.last_input = ctx.now;
                 fx.push(Effect::CheckFilingQr {
                     id,
@@ -733,30 +739,59 @@ fn in_session(mut ctx: Ctx, mut s: Box<Session>, event: Event, fx: &mut Vec<Effe
             with(ctx, s)
         }
         Event::FilingChecked(result) => {
-            if !matches!(s.screen, Screen::FilingEntry(_)) {
+            // A scan is taken on the filings list too (its 扫码 tile only explains how).
+            if !matches!(s.screen, Screen::FilingEntry(_) | Screen::Filings(_)) {
                 return with(ctx, s);
             }
             match result {
                 Ok(candidate) => s.screen = Screen::FilingConfirm(candidate),
-                Err(e) => filing_error(&mut ctx, e),
+                Err(e) => {
+                    // A refused code is cleared for the next try; a burned one asks for a new one.
+                    if let Screen::FilingEntry(FilingEntry::Sms { code, sent, .. }) = &mut s.screen
+                    {
+                        *code = KeyEntry::default();
+                        if matches!(&e, FilingError::Backend(b) if code_burned(b)) {
+                            *sent = None;
+                        }
+                    }
+                    filing_error(&mut ctx, e)
+                }
             }
             with(ctx, s)
         }
         Event::OwnerCodeSent(result) => {
             if let Screen::FilingEntry(FilingEntry::Sms { sent, .. }) = &mut s.screen {
                 match result {
-                    Ok(v) => *sent = Some(v),
+                    Ok(v) => {
+                        s.owner_code = Some(v.clone());
+                        *sent = Some(v);
+                    }
                     Err(e) => filing_error(&mut ctx, e),
                 }
             }
             with(ctx, s)
         }
         Event::FilingSubmitted(result) => {
-            if !matches!(s.screen, Screen::FilingConfirm(_)) {
+            let Screen::FilingConfirm(candidate) = &s.screen else {
                 return with(ctx, s);
-            }
+            };
             match result {
                 Ok(f) => s.screen = Screen::FilingSubmitted(f),
+                Err(FilingError::Backend(e @ BackendError::WrongCode { .. })) => {
+                    // The platform checks the owner's code only now: back to its entry, cleared,
+                    // with the tries left (a burned code: back to 发送验证码, the plate kept).
+                    if let Some((plate, sent)) = s.owner_code.clone()
+                        && plate == candidate.plate
+                    {
+                        let tail: String = plate.as_str().chars().skip(1).collect();
+                        s.screen = Screen::FilingEntry(FilingEntry::Sms {
+                            plate: KeyEntry::from_text(&tail, PLATE_TAIL_MAX),
+                            code: KeyEntry::default(),
+                            sent: (!code_burned(&e)).then_some((plate, sent)),
+                        });
+                    }
+                    filing_error(&mut ctx, FilingError::Backend(e));
+                }
                 Err(e) => filing_error(&mut ctx, e),
             }
             with(ctx, s)
@@ -781,11 +816,19 @@ fn in_session(mut ctx: Ctx, mut s: Box<Session>, event: Event, fx: &mut Vec<Effe
             with(ctx, s)
         }
         Event::Registered(result) => {
-            if let Screen::Register { done, code, .. } = &mut s.screen {
+            if let Screen::Register {
+                done, code, sent, ..
+            } = &mut s.screen
+            {
                 match result {
                     Ok(()) => *done = true,
                     Err(e) => {
+                        // The code is cleared for the next try; a burned or expired one sends the
+                        // person back to 发送验证码 (the number stays).
                         *code = KeyEntry::default();
+                        if code_burned(&e) {
+                            *sent = None;
+                        }
                         ctx.message = Some(Message::Backend(e));
                     }
                 }
@@ -815,6 +858,17 @@ fn in_session(mut ctx: Ctx, mut s: Box<Session>, event: Event, fx: &mut Vec<Effe
         | Event::StaffCallAnswered(_)
         | Event::OperatorPinChecked(_) => with(ctx, s),
     }
+}
+
+/// The SMS code can no longer be used (burned after wrong tries, or expired): a new one must be
+/// requested.
+fn code_burned(e: &BackendError) -> bool {
+    matches!(
+        e,
+        BackendError::WrongCode {
+            tries_left: Some(0)
+        }
+    )
 }
 
 fn filing_error(ctx: &mut Ctx, e: FilingError) {
@@ -1184,41 +1238,51 @@ fn session_action(
                     },
                 );
             }
+            // A full code has been submitted: the keypad waits for the answer, which clears it
+            // if it was wrong.
+            let submitted = code.len() == CODE_LEN;
             match action {
                 Action::Key(c) if c.is_ascii_digit() => {
                     if sent.is_none() {
                         phone.push(c, PHONE_LEN);
-                    } else {
+                        // Said as soon as the 11th digit is in, before anything is sent.
+                        if phone.len() == PHONE_LEN && !is_mainland_mobile(phone.text()) {
+                            ctx.message = Some(Message::NotAMobile);
+                        }
+                    } else if !submitted {
                         code.push(c, CODE_LEN);
+                        // The 6th digit submits the code: no 确定 to find.
+                        if code.len() == CODE_LEN {
+                            fx.push(Effect::Register {
+                                id,
+                                phone: Masked::new(phone.text().to_string()),
+                                code: code.text().to_string(),
+                            });
+                        }
                     }
                 }
                 Action::Backspace => {
                     if sent.is_none() {
                         phone.pop();
-                    } else {
+                    } else if !submitted {
                         code.pop();
                     }
                 }
                 Action::SendCode => {
-                    if phone.len() == PHONE_LEN && phone.text().starts_with('1') {
+                    if is_mainland_mobile(phone.text()) {
                         fx.push(Effect::RequestRegisterCode {
                             id,
                             phone: Masked::new(phone.text().to_string()),
                         });
+                    } else if phone.len() == PHONE_LEN {
+                        ctx.message = Some(Message::NotAMobile);
                     } else {
                         ctx.message = Some(Message::BadEntry);
                     }
                 }
-                Action::SubmitCode => {
-                    if sent.is_some() && code.len() == CODE_LEN {
-                        fx.push(Effect::Register {
-                            id,
-                            phone: Masked::new(phone.text().to_string()),
-                            code: code.text().to_string(),
-                        });
-                    } else {
-                        ctx.message = Some(Message::BadEntry);
-                    }
+                // No 确定 on the screen any more (the 6th digit submits); a short code is said.
+                Action::SubmitCode if sent.is_some() && !submitted => {
+                    ctx.message = Some(Message::BadEntry);
                 }
                 Action::Back => return with_screen(ctx, s, Screen::Services),
                 _ => {}
@@ -1271,18 +1335,30 @@ fn filing_entry(
             mut code,
             sent,
         } => {
+            // A full code has been submitted: the keypad waits for the answer.
+            let submitted = code.len() == CODE_LEN;
             match action {
                 Action::Key(c) if c.is_ascii_alphanumeric() => {
                     if sent.is_none() {
                         plate.push(c.to_ascii_uppercase(), PLATE_TAIL_MAX);
-                    } else if c.is_ascii_digit() {
+                    } else if c.is_ascii_digit() && !submitted {
                         code.push(c, CODE_LEN);
+                        // The 6th digit submits the code: no 确定 to find.
+                        if let Some((p, _)) = &sent
+                            && code.len() == CODE_LEN
+                        {
+                            fx.push(Effect::CheckOwnerCode {
+                                id,
+                                plate: p.clone(),
+                                code: code.text().to_string(),
+                            });
+                        }
                     }
                 }
                 Action::Backspace => {
                     if sent.is_none() {
                         plate.pop();
-                    } else {
+                    } else if !submitted {
                         code.pop();
                     }
                 }
@@ -1290,14 +1366,8 @@ fn filing_entry(
                     Ok(p) => fx.push(Effect::RequestOwnerCode { id, plate: p }),
                     Err(_) => ctx.message = Some(Message::BadEntry),
                 },
-                Action::SubmitCode => match &sent {
-                    Some((p, _)) if code.len() == CODE_LEN => fx.push(Effect::CheckOwnerCode {
-                        id,
-                        plate: p.clone(),
-                        code: code.text().to_string(),
-                    }),
-                    _ => ctx.message = Some(Message::BadEntry),
-                },
+                // No 确定 on the screen any more (the 6th digit submits); a short code is said.
+                Action::SubmitCode if !submitted => ctx.message = Some(Message::BadEntry),
                 Action::Back => {
                     fx.push(Effect::LoadFilings(id));
                     return Screen::Filings(Vec::new());

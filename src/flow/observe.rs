@@ -124,7 +124,7 @@ fn refusal_codes(message: &Message) -> Vec<String> {
         }
         Message::Pay(PayError::Backend(e)) | Message::Backend(e) => match e {
             BackendError::NotRegistered
-            | BackendError::WrongCode
+            | BackendError::WrongCode { .. }
             | BackendError::NotFound
             | BackendError::TryLater { .. } => vec![backend(e)],
             _ => Vec::new(),

@@ -183,8 +183,10 @@ pub enum BackendError {
     NotRegistered,
     #[error("not found")]
     NotFound,
+    /// The SMS code is wrong (`tries_left` more wrong tries before it is burned), or expired or
+    /// burned (`Some(0)`: a new code must be requested). `None`: not known.
     #[error("the SMS code is wrong or expired")]
-    WrongCode,
+    WrongCode { tries_left: Option<u32> },
     /// A limit was reached (e.g. SMS codes to one phone): the platform's words, which say when
     /// to try again, in Chinese and in English.
     #[error("{en}")]

@@ -322,6 +322,14 @@ impl KeyEntry {
             self.0 = Masked::new(format!("{}{c}", self.0.expose()));
         }
     }
+    /// An entry holding `text` (cut to `max` characters).
+    pub(super) fn from_text(text: &str, max: usize) -> Self {
+        let mut k = KeyEntry::default();
+        for c in text.chars() {
+            k.push(c, max);
+        }
+        k
+    }
     pub(super) fn pop(&mut self) {
         let mut s = self.0.expose().clone();
         s.pop();
@@ -336,6 +344,9 @@ pub struct Session {
     pub person: Option<PersonView>,
     pub face_verified: bool,
     pub screen: Screen,
+    /// The owner's code last sent for an SMS filing (plate, where it went): a wrong code found
+    /// when the filing is submitted (after the face check) returns to its entry.
+    pub owner_code: Option<(Plate, super::ports::SmsSent)>,
 }
 
 impl Session {
@@ -531,6 +542,8 @@ pub enum Message {
     },
     /// The phone number or code typed is not well-formed.
     BadEntry,
+    /// 11 digits were typed that are not a mainland mobile number (said before anything is sent).
+    NotAMobile,
     /// Nothing ticked, or the notices were not agreed.
     NothingSelected,
     NotAgreed,

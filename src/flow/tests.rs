@@ -594,3 +594,140 @@ fn a_remote_policy_is_handed_to_the_worker_when_it_changes() {
         [Effect::UsePolicy(None), Effect::SettingsApplied(own)]
     );
 }
+
+/// A session already on the registration screen, the code sent to 139****5678.
+fn on_register_code() -> Pure {
+    let mut k = Pure::at(DAY);
+    let ctx = k.state().ctx().clone();
+    k.state = Some(State::Session {
+        ctx,
+        session: Box::new(Session {
+            card: card(),
+            person: None,
+            face_verified: true,
+            screen: Screen::Register {
+                phone: KeyEntry::from_text("13912345678", 11),
+                code: KeyEntry::default(),
+                sent: Some(ports::SmsSent {
+                    to_masked: "139****5678".into(),
+                    to_unit_manager: false,
+                }),
+                done: false,
+            },
+            owner_code: None,
+        }),
+    });
+    k
+}
+
+fn register_calls(k: &Pure) -> Vec<String> {
+    k.effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Register { code, .. } => Some(code.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn entered_code(k: &Pure) -> String {
+    match &k.state().session().unwrap().screen {
+        Screen::Register { code, .. } => code.text().to_string(),
+        s => panic!("{s:?}"),
+    }
+}
+
+/// The 6th digit submits the code once; until the answer the keypad takes nothing more (a 7th
+/// digit, 删除), so a code is never submitted twice or changed while it is checked.
+#[test]
+fn a_submitted_code_holds_the_keypad_until_its_answer() {
+    let mut k = on_register_code();
+    for c in "12345".chars() {
+        k.ui(Action::Key(c));
+    }
+    assert!(
+        register_calls(&k).is_empty(),
+        "submitted before the 6th digit"
+    );
+    k.ui(Action::Key('6'));
+    assert_eq!(register_calls(&k), ["123456"]);
+    k.ui(Action::Key('7'))
+        .ui(Action::Backspace)
+        .ui(Action::Key('8'));
+    assert_eq!(register_calls(&k), ["123456"], "submitted twice");
+    assert_eq!(entered_code(&k), "123456");
+    // The answer: offline. The code is cleared for the next try, the code step stays.
+    k.send(Event::Registered(Err(ports::BackendError::Offline(
+        "down".into(),
+    ))));
+    assert_eq!(entered_code(&k), "");
+    assert!(matches!(
+        k.state().session().unwrap().screen,
+        Screen::Register { sent: Some(_), .. }
+    ));
+    for c in "654321".chars() {
+        k.ui(Action::Key(c));
+    }
+    assert_eq!(register_calls(&k), ["123456", "654321"]);
+}
+
+/// A wrong code says the tries left and stays on the code step; a burned one (0 left) returns
+/// to 发送验证码 with the number kept.
+#[test]
+fn a_wrong_code_says_the_tries_left_and_a_burned_one_asks_for_a_new_code() {
+    let mut k = on_register_code();
+    for c in "000000".chars() {
+        k.ui(Action::Key(c));
+    }
+    let wrong = |n| {
+        Event::Registered(Err(ports::BackendError::WrongCode {
+            tries_left: Some(n),
+        }))
+    };
+    k.send(wrong(2));
+    assert_eq!(
+        k.message(),
+        Some(Message::Backend(ports::BackendError::WrongCode {
+            tries_left: Some(2)
+        }))
+    );
+    assert_eq!(entered_code(&k), "");
+    for c in "000000".chars() {
+        k.ui(Action::Key(c));
+    }
+    k.send(wrong(0));
+    let Screen::Register { phone, sent, .. } = &k.state().session().unwrap().screen else {
+        panic!()
+    };
+    assert_eq!((phone.text(), sent.is_none()), ("13912345678", true));
+}
+
+/// 11 digits that are not a mainland mobile are said at the 11th digit; nothing is sent by
+/// itself, and 发送验证码 refuses them.
+#[test]
+fn eleven_digits_that_are_not_a_mobile_are_said_at_once_and_never_sent() {
+    let mut k = on_register_code();
+    if let Some(State::Session { session, .. }) = &mut k.state {
+        session.screen = Screen::Register {
+            phone: KeyEntry::default(),
+            code: KeyEntry::default(),
+            sent: None,
+            done: false,
+        };
+    }
+    for c in "1234567890".chars() {
+        k.ui(Action::Key(c));
+    }
+    assert_eq!(k.message(), None);
+    k.ui(Action::Key('1'));
+    assert_eq!(k.message(), Some(Message::NotAMobile));
+    k.ui(Action::SendCode);
+    assert_eq!(k.message(), Some(Message::NotAMobile));
+    assert!(
+        !k.effects
+            .iter()
+            .any(|e| matches!(e, Effect::RequestRegisterCode { .. })),
+        "{:?}",
+        k.effects
+    );
+}

@@ -117,8 +117,11 @@ pub enum StoreError {
         "二维码与该车当前车主不符，请车主重新出示二维码 / The QR code does not match the vehicle's current owner; ask the owner for a new code"
     )]
     TokenOwnerMismatch,
-    #[error("短信验证码不正确 / The SMS code is not correct")]
-    SmsCodeWrong,
+    /// A wrong code; `tries_left` more wrong tries burn it (0: burned, request a new one).
+    #[error(
+        "短信验证码不正确，还可输入{tries_left}次 / The SMS code is not correct; {tries_left} tries left"
+    )]
+    SmsCodeWrong { tries_left: u32 },
     #[error(
         "短信验证码已过期或未发送，请重新获取 / The SMS code has expired or was never sent; request a new one"
     )]
@@ -241,7 +244,7 @@ impl StoreError {
     /// The one refusal whose writes are committed: a wrong SMS code counts an attempt (nothing
     /// else has been written by then), so codes cannot be guessed.
     pub fn keeps_writes(&self) -> bool {
-        matches!(self, StoreError::SmsCodeWrong)
+        matches!(self, StoreError::SmsCodeWrong { .. })
     }
 
     /// A PostgreSQL conflict that a fresh attempt of the whole transaction resolves: a
@@ -271,7 +274,7 @@ impl StoreError {
             | IdempotencyKeyReused
             | Token(_)
             | TokenOwnerMismatch
-            | SmsCodeWrong
+            | SmsCodeWrong { .. }
             | SmsCodeExpired
             | SmsRateLimited { .. }
             | RegisteredWithOtherPhone
@@ -318,7 +321,7 @@ impl StoreError {
             IdempotencyKeyReused => "idempotency_key_reused",
             Token(e) => e.code(),
             TokenOwnerMismatch => "token_owner_mismatch",
-            SmsCodeWrong => "sms_code_wrong",
+            SmsCodeWrong { .. } => "sms_code_wrong",
             SmsCodeExpired => "sms_code_expired",
             SmsRateLimited { .. } => "sms_rate_limited",
             RegisteredWithOtherPhone => "registered_with_other_phone",

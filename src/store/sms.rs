@@ -418,7 +418,7 @@ pub fn consume_code(
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let row = conn.query_opt(
-        "SELECT id, salt, code_hash FROM sms_codes
+        "SELECT id, salt, code_hash, failed_attempts FROM sms_codes
          WHERE phone = ?1 AND purpose = ?2 AND used_at IS NULL AND code_hash IS NOT NULL AND expires_at > ?3
          ORDER BY id DESC LIMIT 1",
         &sql_params![phone, purpose, now.as_second()],
@@ -426,7 +426,8 @@ pub fn consume_code(
     let Some(r) = row else {
         return Err(StoreError::SmsCodeExpired);
     };
-    let (id, salt, want): (i64, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+    let (id, salt, want, failed): (i64, String, String, i64) =
+        (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
     let salt = hex::decode(&salt).map_err(|e| StoreError::Corrupt(format!("sms salt: {e}")))?;
     let got = code_hash(&salt, phone, purpose, code.trim());
     let same = got.len() == want.len()
@@ -444,7 +445,10 @@ pub fn consume_code(
              WHERE id = ?1",
             &sql_params![id, MAX_FAILED_ATTEMPTS, now.as_second()],
         )?;
-        return Err(StoreError::SmsCodeWrong);
+        let tries_left = (MAX_FAILED_ATTEMPTS - failed - 1).clamp(0, MAX_FAILED_ATTEMPTS);
+        return Err(StoreError::SmsCodeWrong {
+            tries_left: u32::try_from(tries_left).unwrap_or(0),
+        });
     }
     conn.exec(
         "UPDATE sms_codes SET used_at = ?1, code_hash = NULL, salt = NULL WHERE id = ?2",
@@ -545,7 +549,7 @@ mod tests {
         let wrong = if code == "000000" { "111111" } else { "000000" };
         assert!(matches!(
             consume_code(&conn, "13800001234", "register", wrong, now),
-            Err(StoreError::SmsCodeWrong)
+            Err(StoreError::SmsCodeWrong { tries_left: 4 })
         ));
         assert!(matches!(
             consume_code(&conn, "13800001234", "other", &code, now),

@@ -334,7 +334,10 @@ pub fn pair(key: T) -> (&'static str, &'static str) {
             "Code sent to the unit manager's phone",
         ),
         RegisterCodeSentTo => ("验证码已发送至", "Code sent to"),
-        EnterCode => ("请输入验证码", "Enter the code"),
+        EnterCode => (
+            "请输入6位验证码，输完自动提交",
+            "Enter the 6-digit code; it is checked once complete",
+        ),
         FilingConfirmTitle => ("确认备案车辆", "Confirm the vehicle"),
         Owner => ("所有人", "Owner"),
         ConfirmFiling => ("确认并人脸核验", "Confirm and verify face"),
@@ -519,8 +522,28 @@ fn backend(lang: Language, e: &BackendError) -> String {
         BackendError::NotRegistered | BackendError::NotFound => {
             "The platform has no record of this; please go to a counter.".into()
         }
-        BackendError::WrongCode if zh => "验证码错误或已失效，请重新输入。".into(),
-        BackendError::WrongCode => "The code is wrong or expired; enter it again.".into(),
+        BackendError::WrongCode {
+            tries_left: Some(0),
+        } if zh => "验证码已失效，请重新获取验证码。".into(),
+        BackendError::WrongCode {
+            tries_left: Some(0),
+        } => "The code is no longer valid; request a new code.".into(),
+        BackendError::WrongCode {
+            tries_left: Some(n),
+        } if zh => {
+            format!("验证码错误，请重新输入（还可输入{n}次）。")
+        }
+        BackendError::WrongCode {
+            tries_left: Some(n),
+        } => {
+            format!("The code is wrong; enter it again ({n} tries left).")
+        }
+        BackendError::WrongCode { tries_left: None } if zh => {
+            "验证码错误或已失效，请重新输入。".into()
+        }
+        BackendError::WrongCode { tries_left: None } => {
+            "The code is wrong or expired; enter it again.".into()
+        }
         BackendError::TryLater { zh: m, .. } if zh => m.clone(),
         BackendError::TryLater { en, .. } => en.clone(),
         BackendError::Invalid(_) if zh => "输入有误，请检查后重试。".into(),
@@ -862,6 +885,10 @@ pub fn message(lang: Language, m: &Message) -> String {
         ),
         Message::BadEntry if zh => "号码或验证码格式不正确。".into(),
         Message::BadEntry => "The number or code is not well-formed.".into(),
+        Message::NotAMobile if zh => "这不是手机号码（应为13–19开头的11位数字），请检查后重新输入。".into(),
+        Message::NotAMobile => {
+            "This is not a mobile number (11 digits starting 13–19); check and correct it.".into()
+        }
         Message::NothingSelected if zh => "请先勾选要处理的违法。".into(),
         Message::NothingSelected => "Tick the violations to handle first.".into(),
         Message::NotAgreed if zh => "请先阅读并勾选同意业务须知。".into(),
@@ -1136,6 +1163,31 @@ mod tests {
         }
     }
 
+    /// A wrong SMS code says the tries left; a burned one asks for a new code; a number that is
+    /// not a mobile says what a mobile looks like. Both languages, no Chinese in the English.
+    #[test]
+    fn sms_code_messages_say_the_tries_left_in_both_languages() {
+        let wrong = |n| Message::Backend(BackendError::WrongCode { tries_left: n });
+        assert!(message(Language::ZhCn, &wrong(Some(3))).contains("还可输入3次"));
+        assert!(message(Language::En, &wrong(Some(3))).contains("3 tries left"));
+        assert!(message(Language::ZhCn, &wrong(Some(0))).contains("请重新获取验证码"));
+        assert!(message(Language::En, &wrong(Some(0))).contains("request a new code"));
+        assert!(message(Language::ZhCn, &Message::NotAMobile).contains("13–19"));
+        assert!(message(Language::En, &Message::NotAMobile).contains("13–19"));
+        for m in [
+            wrong(Some(3)),
+            wrong(Some(0)),
+            wrong(None),
+            Message::NotAMobile,
+        ] {
+            assert_eq!(
+                chinese_left_in_english(&message(Language::En, &m)),
+                "",
+                "{m:?}"
+            );
+        }
+    }
+
     /// Every character the kiosk may show is in the shipped CJK font subset.
     #[test]
     fn the_font_subset_covers_every_string() {
@@ -1147,6 +1199,20 @@ mod tests {
         texts.push(crate::rules::notices::data_lag().zh);
         texts.push(crate::rules::notices::no_fee().zh);
         texts.push(crate::rules::notices::out_of_province('川').unwrap().zh);
+        // The SMS code's and the phone number's messages.
+        for m in [
+            Message::NotAMobile,
+            Message::BadEntry,
+            Message::Backend(BackendError::WrongCode {
+                tries_left: Some(4),
+            }),
+            Message::Backend(BackendError::WrongCode {
+                tries_left: Some(0),
+            }),
+            Message::Backend(BackendError::WrongCode { tries_left: None }),
+        ] {
+            texts.push(message(Language::ZhCn, &m));
+        }
         let missing = crate::ui::fonts::missing_glyphs(texts.iter().map(String::as_str));
         assert!(missing.is_empty(), "missing glyphs: {missing:?}");
     }

@@ -193,6 +193,12 @@ impl KioskApp {
         self.driver.settle(timeout)
     }
 
+    /// Calls handed to the flow's worker that have not answered yet (tests wait on this
+    /// condition instead of counting frames).
+    pub fn outstanding(&self) -> usize {
+        self.driver.outstanding()
+    }
+
     /// A call has been outstanding for `flow::BUSY_AFTER` or longer: the screen says 请稍候.
     pub fn busy(&self) -> bool {
         self.driver.busy(self.clock.now())

@@ -351,7 +351,17 @@ fn screen_key(state: &State) -> String {
     match state {
         State::Attract { page, .. } => format!("attract {:?}", std::mem::discriminant(page)),
         State::Session { session, .. } => {
-            format!("session {:?}", std::mem::discriminant(&session.screen))
+            // The code step of a keyed entry is a screen of its own: it opens at its top, not
+            // where typing the plate or number left the scroll.
+            let code_step = matches!(
+                &session.screen,
+                Screen::FilingEntry(FilingEntry::Sms { sent: Some(_), .. })
+                    | Screen::Register { sent: Some(_), .. }
+            );
+            format!(
+                "session {:?} {code_step}",
+                std::mem::discriminant(&session.screen)
+            )
         }
         State::Operator { .. } => "operator".into(),
     }
@@ -687,7 +697,7 @@ fn keypad(ui: &mut Ui, v: &View, letters: bool, out: &mut Vec<Event>) {
     } else {
         3
     };
-    let rows: Vec<&[char]> = if letters {
+    let mut rows: Vec<&[char]> = if letters {
         keys.chunks(per_row).collect()
     } else if is_elder(v) {
         // 长辈模式: two rows of five larger keys, so the pad fits without scrolling.
@@ -696,6 +706,10 @@ fn keypad(ui: &mut Ui, v: &View, letters: bool, out: &mut Vec<Event>) {
         vec![&keys[0..3], &keys[3..6], &keys[6..9], &keys[9..10]]
     };
     ui.spacing_mut().item_spacing = vec2(m.gap(), m.gap());
+    // 长辈模式's digits: 删除 on a row of its own, so the pad is five keys wide (beside its text).
+    if !letters && is_elder(v) {
+        rows.push(&[]);
+    }
     let n = rows.len();
     for (i, row) in rows.into_iter().enumerate() {
         ui.horizontal(|ui| {
@@ -716,6 +730,29 @@ fn keypad(ui: &mut Ui, v: &View, letters: bool, out: &mut Vec<Event>) {
             }
         });
     }
+}
+
+/// A digit keypad with what it is for (`lines`: the hint and the entry so far). In 长辈模式 the
+/// larger keys sit beside the text rather than under it, so the whole pad shows without
+/// scrolling; otherwise the pad is under the text.
+fn digit_entry(ui: &mut Ui, v: &View, out: &mut Vec<Event>, lines: impl FnOnce(&mut Ui)) {
+    if !is_elder(v) {
+        lines(ui);
+        keypad(ui, v, false, out);
+        return;
+    }
+    let gap = v.m.gap();
+    // Five keys and their gaps (删除 is on a row of its own), and a little room for the frame.
+    let pad_w = 5.0 * v.m.target() + 5.0 * gap;
+    let text_w = (ui.available_width() - pad_w - gap).max(v.m.target());
+    ui.horizontal_top(|ui| {
+        ui.spacing_mut().item_spacing.x = gap;
+        ui.allocate_ui_with_layout(vec2(text_w, 0.0), Layout::top_down(Align::Min), |ui| {
+            ui.set_width(text_w);
+            lines(ui);
+        });
+        ui.vertical(|ui| keypad(ui, v, false, out));
+    });
 }
 
 /// A QR code drawn with the painter (dark modules on white, with a quiet zone).
@@ -1504,10 +1541,13 @@ fn session_screen(ui: &mut Ui, ctx: &Ctx, s: &Session, v: &View, out: &mut Vec<E
                     v.body(ui, v.t(T::FilingPlateHint));
                     v.big(ui, format!("渝{}", plate.text()));
                     keypad(ui, v, true, out);
+                    // Live once the characters make a plate: nothing is sent by itself.
+                    let complete =
+                        crate::domain::Plate::parse(&format!("渝{}", plate.text())).is_ok();
                     Bar::back(v).with_home(verified).primary(
                         v.t(T::SendCode),
                         Action::SendCode,
-                        true,
+                        complete,
                     )
                 }
                 Some((p, sms)) => {
@@ -1516,15 +1556,13 @@ fn session_screen(ui: &mut Ui, ctx: &Ctx, s: &Session, v: &View, out: &mut Vec<E
                     } else {
                         T::CodeSentTo
                     };
-                    v.body(ui, format!("{p}  {} {}", v.t(to), sms.to_masked));
-                    v.body(ui, v.t(T::EnterCode));
-                    v.big(ui, format!("{} ", code.text()));
-                    keypad(ui, v, false, out);
-                    Bar::back(v).with_home(verified).primary(
-                        v.t(T::SubmitCode),
-                        Action::SubmitCode,
-                        true,
-                    )
+                    digit_entry(ui, v, out, |ui| {
+                        v.body(ui, format!("{p}  {} {}", v.t(to), sms.to_masked));
+                        v.body(ui, v.t(T::EnterCode));
+                        v.big(ui, format!("{} ", code.text()));
+                    });
+                    // The 6th digit submits the code: no 确定.
+                    Bar::back(v).with_home(verified)
                 }
             }
         }
@@ -1562,25 +1600,28 @@ fn session_screen(ui: &mut Ui, ctx: &Ctx, s: &Session, v: &View, out: &mut Vec<E
                 });
                 Bar::back(v).with_home(verified)
             } else if let Some(sms) = sent {
-                v.body(
-                    ui,
-                    format!("{} {}", v.t(T::RegisterCodeSentTo), sms.to_masked),
-                );
-                v.body(ui, v.t(T::EnterCode));
-                v.big(ui, format!("{} ", code.text()));
-                keypad(ui, v, false, out);
-                Bar::back(v).with_home(verified).primary(
-                    v.t(T::SubmitCode),
-                    Action::SubmitCode,
-                    true,
-                )
+                digit_entry(ui, v, out, |ui| {
+                    v.body(
+                        ui,
+                        format!("{} {}", v.t(T::RegisterCodeSentTo), sms.to_masked),
+                    );
+                    v.body(ui, v.t(T::EnterCode));
+                    v.big(ui, format!("{} ", code.text()));
+                });
+                // The 6th digit submits the code: no 确定.
+                Bar::back(v).with_home(verified)
             } else {
-                v.body(ui, v.t(T::Phone));
-                v.big(ui, format!("{} ", phone.text()));
-                keypad(ui, v, false, out);
-                Bar::back(v)
-                    .with_home(verified)
-                    .primary(v.t(T::SendCode), Action::SendCode, true)
+                digit_entry(ui, v, out, |ui| {
+                    v.body(ui, v.t(T::Phone));
+                    v.big(ui, format!("{} ", phone.text()));
+                });
+                // The person sees the whole number first: 发送验证码 is live once it is a mobile.
+                let complete = crate::domain::phone::is_mainland_mobile(phone.text());
+                Bar::back(v).with_home(verified).primary(
+                    v.t(T::SendCode),
+                    Action::SendCode,
+                    complete,
+                )
             }
         }
         Screen::Feedback { sent } => {

@@ -128,6 +128,12 @@ impl Simulator {
         self
     }
 
+    /// What the demo phone last said: the QR it was given and its answer (paid or not). Tests
+    /// wait on it instead of sleeping.
+    pub fn phone_said(&self) -> Arc<Mutex<Option<(String, String)>>> {
+        self.phone_said.clone()
+    }
+
     /// The phone pays the order behind `qr` at the gateway simulator, on a thread of its own
     /// (the panel's button; tests call it). What it answered goes to the panel.
     pub fn pay_with_phone(&self, qr: &str) -> Option<std::thread::JoinHandle<()>> {

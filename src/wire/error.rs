@@ -83,6 +83,7 @@ pub fn body(e: &StoreError) -> ErrorBody {
         | StoreError::NotificationRefused(a)
         | StoreError::Sms(sms::SmsError::Delivery(a))
         | StoreError::PaymentProvider(payment::ProviderError::Declined(a)) => put("arg", a),
+        StoreError::SmsCodeWrong { tries_left } => put("tries_left", &tries_left.to_string()),
         StoreError::SmsRateLimited {
             scope,
             retry_after_secs,
@@ -152,7 +153,6 @@ pub fn rebuild(status: u16, b: ErrorBody) -> StoreError {
         StoreError::NotFiled,
         StoreError::IdempotencyKeyReused,
         StoreError::TokenOwnerMismatch,
-        StoreError::SmsCodeWrong,
         StoreError::SmsCodeExpired,
         StoreError::RegisteredWithOtherPhone,
         StoreError::BadPhone,
@@ -188,6 +188,11 @@ pub fn rebuild(status: u16, b: ErrorBody) -> StoreError {
         "sms_gateway_failed" => return StoreError::Sms(sms::SmsError::Delivery(d("arg"))),
         "payment_provider_failed" => {
             return StoreError::PaymentProvider(payment::ProviderError::Declined(d("arg")));
+        }
+        "sms_code_wrong" => {
+            if let Ok(tries_left) = d("tries_left").parse::<u32>() {
+                return StoreError::SmsCodeWrong { tries_left };
+            }
         }
         "sms_rate_limited" => {
             if let (Some(scope), Ok(retry_after_secs)) = (
@@ -273,7 +278,7 @@ mod tests {
             },
             StoreError::IdempotencyKeyReused,
             StoreError::TokenOwnerMismatch,
-            StoreError::SmsCodeWrong,
+            StoreError::SmsCodeWrong { tries_left: 3 },
             StoreError::SmsCodeExpired,
             StoreError::SmsRateLimited {
                 scope: sms::LimitScope::Phone,

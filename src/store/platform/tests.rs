@@ -1049,11 +1049,13 @@ fn an_sms_code_is_burned_after_five_wrong_tries() {
         phone: "13912345678".into(),
         sms_code: c.into(),
     };
-    for _ in 0..sms::MAX_FAILED_ATTEMPTS {
-        assert_eq!(
-            p.register(&req(wrong), now()).unwrap_err().code(),
-            "sms_code_wrong"
-        );
+    // Each wrong try says how many are left; the fifth burns the code.
+    for i in 0..sms::MAX_FAILED_ATTEMPTS {
+        let left = u32::try_from(sms::MAX_FAILED_ATTEMPTS - 1 - i).unwrap();
+        assert!(matches!(
+            p.register(&req(wrong), now()).unwrap_err(),
+            StoreError::SmsCodeWrong { tries_left } if tries_left == left
+        ));
     }
     assert_eq!(
         p.register(&req(&code), now()).unwrap_err().code(),
