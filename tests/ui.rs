@@ -266,6 +266,12 @@ fn the_done_screen_says_take_your_receipt_only_when_one_printed() {
     assert!(!shows(&h, "取走凭条"));
     assert!(shows(&h, "凭条已保存，可请大厅工作人员补打"));
     assert!(shows(&h, "请取走身份证"));
+    // Staff who can reprint it are one touch away; the pager says why, not who.
+    click(&mut h, "呼叫工作人员");
+    assert!(shows(&h, "已通知工作人员，请在此稍候"));
+    let pager = k.demo.pager.lock().unwrap().clone();
+    assert_eq!(pager.len(), 1, "{pager:?}");
+    assert!(pager[0].contains("凭条未能打印"), "{}", pager[0]);
     click(&mut h, "English");
     assert!(!shows(&h, "Take your receipt"));
     assert!(shows(
@@ -284,6 +290,27 @@ fn the_done_screen_says_take_your_receipt_only_when_one_printed() {
     assert_eq!(k.demo.printed.lock().unwrap().len(), 1);
     assert!(shows(&h, "请取走凭条和身份证"));
     assert!(!shows(&h, "凭条已保存"));
+    assert!(!shows(&h, "呼叫工作人员"), "nothing went wrong");
+}
+
+/// 帮助 in the header (every screen, before and after the card) offers 呼叫工作人员 as its one
+/// primary action; the call says the person asked for help.
+#[test]
+fn help_calls_staff_from_every_screen() {
+    let (k, mut h) = harness(DAY);
+    click(&mut h, "帮助");
+    click(&mut h, "呼叫工作人员");
+    assert!(shows(&h, "已通知工作人员，请在此稍候"));
+    let (k2, mut h2) = signed_in(DAY, "李小红");
+    click(&mut h2, "帮助");
+    click(&mut h2, "呼叫工作人员");
+    assert!(shows(&h2, "已通知工作人员，请在此稍候"));
+    for k in [&k, &k2] {
+        let pager = k.demo.pager.lock().unwrap().clone();
+        assert_eq!(pager.len(), 1, "{pager:?}");
+        assert!(pager[0].contains("群众请求协助"), "{}", pager[0]);
+        assert!(!pager[0].contains("李小红"), "{}", pager[0]);
+    }
 }
 
 #[test]

@@ -1073,7 +1073,7 @@ fn attract(ui: &mut Ui, ctx: &Ctx, page: &AttractPage, v: &View, out: &mut Vec<E
         }
         AttractPage::Help => {
             help(ui, ctx, v);
-            Bar::back(v)
+            Bar::back(v).primary(v.t(T::CallStaff), Action::CallStaff, true)
         }
         AttractPage::DownloadApp => {
             download(ui, v);
@@ -1466,8 +1466,16 @@ fn session_screen(ui: &mut Ui, ctx: &Ctx, s: &Session, v: &View, out: &mut Vec<E
                 });
                 v.strong(ui, v.t(T::DoneHintNoReceipt));
             }
-            Bar::default()
-                .with_home(verified)
+            // No receipt came out: staff can print it at the window (the left button calls them).
+            let bar = if *printed == PrintOutcome::Printed {
+                Bar::default()
+            } else {
+                Bar {
+                    back: Some((v.t(T::CallStaff).into(), Action::CallStaff)),
+                    ..Bar::default()
+                }
+            };
+            bar.with_home(verified)
                 .primary(v.t(T::Finish), Action::Exit, true)
         }
         Screen::Filings(list) => {
@@ -1650,7 +1658,9 @@ fn session_screen(ui: &mut Ui, ctx: &Ctx, s: &Session, v: &View, out: &mut Vec<E
         }
         Screen::Help => {
             help(ui, ctx, v);
-            Bar::back(v).with_home(verified)
+            Bar::back(v)
+                .with_home(verified)
+                .primary(v.t(T::CallStaff), Action::CallStaff, true)
         }
     }
 }
