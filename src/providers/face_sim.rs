@@ -9,6 +9,7 @@
 //! the contract (not JSON, a bad ID number, bad base64, not a whole JPEG); `401` without the key
 //! when one is set. [`Behaviour`] injects the faults a real service shows.
 
+use super::sim_serve::{self, ServeError};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -63,13 +64,8 @@ pub enum FaceSimError {
     Faces { dir: String, source: std::io::Error },
     #[error("reference photo {file}: the name must be an ID number (ID.jpg)")]
     BadName { file: String },
-    #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("the simulator's runtime: {0}")]
-    Runtime(std::io::Error),
+    #[error(transparent)]
+    Serve(#[from] ServeError),
 }
 
 /// SHA-256 of an image, as the registry keeps it.
@@ -221,44 +217,13 @@ pub fn run(
     listen: SocketAddr,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), FaceSimError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .map_err(FaceSimError::Runtime)?;
-    rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|source| FaceSimError::Listen {
-                addr: listen,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(FaceSimError::Runtime)?;
-        ready(addr);
-        axum::serve(listener, sim.router())
-            .await
-            .map_err(FaceSimError::Runtime)
-    })
+    Ok(sim_serve::serve(listen, sim.router(), ready)?)
 }
 
 /// Run the simulator on a background thread of this process; its verification URL once it
 /// listens (`http://ADDR/v1/face/verify`). The thread serves until the process ends.
 pub fn spawn(sim: FaceSim) -> Result<String, FaceSimError> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let failed = tx.clone();
-    std::thread::Builder::new()
-        .name("face-sim".into())
-        .spawn(move || {
-            let listen = SocketAddr::from(([127, 0, 0, 1], 0));
-            if let Err(e) = run(sim, listen, |addr| {
-                let _ = tx.send(Ok(addr));
-            }) {
-                let _ = failed.send(Err(e));
-            }
-        })
-        .map_err(FaceSimError::Runtime)?;
-    let addr = rx.recv().map_err(|_| {
-        FaceSimError::Runtime(std::io::Error::other("the simulator thread ended"))
-    })??;
+    let listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    let addr = sim_serve::spawn("face-sim", listen, sim.router(), |addr| addr)?;
     Ok(format!("http://{addr}{VERIFY_PATH}"))
 }

@@ -16,6 +16,7 @@ pub mod face_http;
 pub mod face_sim;
 
 pub mod qr;
+pub mod sim_serve;
 pub mod sms_aliyun;
 pub mod sms_aliyun_sim;
 pub mod wecom;

@@ -11,6 +11,7 @@
 //! simulator answers `GET /sim/inbox?phone=…` (JSON, newest first): the phone's screen, for the
 //! demo's "phone" and for tests. The real service has no such endpoint.
 
+use super::sim_serve::{self, ServeError};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -399,34 +400,18 @@ pub fn serve(
     opts: SimOptions,
     listen: SocketAddr,
     ready: impl FnOnce(SocketAddr, Sim),
-) -> std::io::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen).await?;
-        let sim = Sim::new(opts);
-        ready(listener.local_addr()?, sim.clone());
-        axum::serve(listener, router(sim)).await
-    })
+) -> Result<(), ServeError> {
+    let sim = Sim::new(opts);
+    sim_serve::serve(listen, router(sim.clone()), |addr| ready(addr, sim))
 }
 
 /// Start the simulator on a thread of its own (tests; `listen` `127.0.0.1:0` picks a port).
-pub fn spawn(opts: SimOptions, listen: SocketAddr) -> std::io::Result<SimHandle> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let failed = tx.clone();
-    std::thread::Builder::new()
-        .name("sms-sim".into())
-        .spawn(move || {
-            if let Err(e) = serve(opts, listen, |addr, sim| {
-                let _ = tx.send(Ok(SimHandle { addr, sim }));
-            }) {
-                let _ = failed.send(Err(e));
-            }
-        })?;
-    rx.recv()
-        .map_err(|_| std::io::Error::other("the simulator thread ended"))?
+pub fn spawn(opts: SimOptions, listen: SocketAddr) -> Result<SimHandle, ServeError> {
+    let sim = Sim::new(opts);
+    sim_serve::spawn("sms-sim", listen, router(sim.clone()), |addr| SimHandle {
+        addr,
+        sim,
+    })
 }
 
 #[cfg(test)]

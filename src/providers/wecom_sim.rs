@@ -5,6 +5,7 @@
 //! empty content 44004, a content over 2048 bytes 40058. `GET /sim/messages` lists what was kept
 //! (JSON). [`WecomSim::stall`] makes it say nothing for a while (a robot out of reach).
 
+use super::sim_serve::{self, ServeError};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -120,16 +121,7 @@ async fn list(State(sim): State<WecomSim>) -> Response {
 }
 
 /// Why the simulator could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum WecomSimError {
-    #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("the simulator's runtime: {0}")]
-    Runtime(std::io::Error),
-}
+pub type WecomSimError = ServeError;
 
 /// Serve until the process ends; `ready` is told the address listened on (port 0 picks one).
 pub fn run(
@@ -137,44 +129,14 @@ pub fn run(
     listen: SocketAddr,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), WecomSimError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .map_err(WecomSimError::Runtime)?;
-    rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|source| WecomSimError::Listen {
-                addr: listen,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(WecomSimError::Runtime)?;
-        ready(addr);
-        axum::serve(listener, sim.router())
-            .await
-            .map_err(WecomSimError::Runtime)
-    })
+    sim_serve::serve(listen, sim.router(), ready)
 }
 
 /// Run the simulator on a background thread of this process; its address once it listens.
 /// The webhook of a key is `http://ADDR/cgi-bin/webhook/send?key=KEY`.
 pub fn spawn(sim: WecomSim) -> Result<SocketAddr, WecomSimError> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let failed = tx.clone();
-    std::thread::Builder::new()
-        .name("wecom-sim".into())
-        .spawn(move || {
-            let listen = SocketAddr::from(([127, 0, 0, 1], 0));
-            if let Err(e) = run(sim, listen, |addr| {
-                let _ = tx.send(Ok(addr));
-            }) {
-                let _ = failed.send(Err(e));
-            }
-        })
-        .map_err(WecomSimError::Runtime)?;
-    rx.recv()
-        .map_err(|_| WecomSimError::Runtime(std::io::Error::other("the simulator thread ended")))?
+    let listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    sim_serve::spawn("wecom-sim", listen, sim.router(), |addr| addr)
 }
 
 /// The webhook URL of `key` at a simulator listening on `addr`.

@@ -13,6 +13,7 @@
 //! | `POST /phone/pay` | form `qr_code`: pay the order (the demo's phone); answers JSON |
 //! | `GET /healthz` | `ok` |
 
+use crate::providers::sim_serve::{self, ServeError};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -534,15 +535,30 @@ fn router(sim: Arc<Sim>) -> Router {
 }
 
 /// Why the simulator could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum SimError {
-    #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("simulator runtime: {0}")]
-    Runtime(std::io::Error),
+pub type SimError = ServeError;
+
+/// The simulator's state and its router, and the handle that reaches them once it listens.
+fn build(
+    app_id: &str,
+    keys: SimKeys,
+) -> (
+    axum::Router,
+    impl FnOnce(SocketAddr) -> SimHandle + Send + use<>,
+) {
+    let book = Arc::new(Mutex::new(Book::default()));
+    let sim = Arc::new(Sim {
+        app_id: app_id.to_string(),
+        app_public: keys.app.verify_key(),
+        keys: keys.clone(),
+        book: book.clone(),
+    });
+    let app_id = app_id.to_string();
+    (router(sim), move |addr| SimHandle {
+        addr,
+        app_id,
+        keys,
+        book,
+    })
 }
 
 /// Serve until the process ends; `ready` gets the handle once it listens.
@@ -552,55 +568,14 @@ pub fn run(
     keys: SimKeys,
     ready: impl FnOnce(SimHandle),
 ) -> Result<(), SimError> {
-    let book = Arc::new(Mutex::new(Book::default()));
-    let sim = Arc::new(Sim {
-        app_id: app_id.to_string(),
-        app_public: keys.app.verify_key(),
-        keys: keys.clone(),
-        book: book.clone(),
-    });
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .map_err(SimError::Runtime)?;
-    rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|source| SimError::Listen {
-                addr: listen,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(SimError::Runtime)?;
-        ready(SimHandle {
-            addr,
-            app_id: app_id.to_string(),
-            keys,
-            book,
-        });
-        axum::serve(listener, router(sim))
-            .await
-            .map_err(SimError::Runtime)
-    })
+    let (router, handle) = build(app_id, keys);
+    sim_serve::serve(listen, router, |addr| ready(handle(addr)))
 }
 
 /// Run the simulator on a background thread of this process (tests, the demo).
 pub fn spawn(listen: SocketAddr, app_id: &str, keys: SimKeys) -> Result<SimHandle, SimError> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let failed = tx.clone();
-    let app_id = app_id.to_string();
-    std::thread::Builder::new()
-        .name("alipay-sim".into())
-        .spawn(move || {
-            if let Err(e) = run(listen, &app_id, keys, |h| {
-                let _ = tx.send(Ok(h));
-            }) {
-                let _ = failed.send(Err(e));
-            }
-        })
-        .map_err(SimError::Runtime)?;
-    rx.recv()
-        .map_err(|_| SimError::Runtime(std::io::Error::other("the simulator thread ended")))?
+    let (router, handle) = build(app_id, keys);
+    sim_serve::spawn("alipay-sim", listen, router, handle)
 }
 
 /// Keys made once per process (tests: RSA key generation takes a moment).
