@@ -1263,6 +1263,63 @@ fn a_wrong_owner_code_files_nothing_and_returns_to_the_code_with_tries_left() {
     assert_eq!(tries(&k), 1, "the right code counted no try");
 }
 
+/// A code checked right at its entry may expire before the filing is submitted (the person took
+/// long at the confirmation): the filing checks it again, files nothing, and sends the person
+/// back to 发送验证码 with the plate kept; a new code then files.
+#[test]
+fn an_owner_code_that_expires_after_its_check_sends_back_to_send_code() {
+    let mut k = Kiosk::signed_in_with(DAY, "李小红", true);
+    k.ui(Action::Open(Service::Filing)).ui(Action::FilingSms);
+    k.keys("a7u5w3").ui(Action::SendCode);
+    let code = k.last_code();
+    k.keys(&code);
+    assert!(
+        matches!(k.screen(), Screen::FilingConfirm(_)),
+        "{:?}",
+        k.message()
+    );
+    // Past the code's 5 minutes on the confirmation, touching the screen now and then (so the
+    // session does not time out).
+    for _ in 0..6 {
+        k.wait(55).ui(Action::Key('1'));
+        assert!(matches!(k.screen(), Screen::FilingConfirm(_)));
+    }
+    k.ui(Action::ConfirmFiling);
+    assert_eq!(
+        k.message(),
+        Some(Message::Filing(FilingError::Backend(
+            BackendError::WrongCode {
+                tries_left: Some(0)
+            }
+        )))
+    );
+    let Screen::FilingEntry(FilingEntry::Sms {
+        plate,
+        code: entry,
+        sent: None,
+    }) = k.screen()
+    else {
+        panic!("{:?}", k.screen())
+    };
+    assert_eq!(plate.text(), "A7U5W3", "the plate is kept");
+    assert!(entry.is_empty());
+    let filed = |k: &Kiosk| -> i64 {
+        k.platform
+            .read_sql(|tx| Ok(tx.one("SELECT count(*) FROM filings", &[])?))
+            .unwrap()
+    };
+    let before = filed(&k);
+    k.ui(Action::SendCode);
+    let fresh = k.last_code();
+    k.keys(&fresh).ui(Action::ConfirmFiling);
+    assert!(
+        matches!(k.screen(), Screen::FilingSubmitted(_)),
+        "{:?}",
+        k.message()
+    );
+    assert_eq!(filed(&k), before + 1);
+}
+
 /// The filings list takes the owner's QR code itself: 扫描车主二维码备案 only explains how.
 #[test]
 fn a_scan_on_the_filings_list_starts_the_filing() {
