@@ -769,10 +769,57 @@ fn kiosk_platform_server_prints_what_kiosk_platform_db_prints() {
         sent.contains("\"demo_phone\": \"【交管12123】您的注册验证码为"),
         "{sent}"
     );
-    assert_eq!(
-        both(&["send-filing-code", "--id", lxh, "--plate", "渝A6R2T8"]).0,
-        0
+    let (code, filing_sent) = both(&["send-filing-code", "--id", lxh, "--plate", "渝A6R2T8"]);
+    assert_eq!(code, 0, "{filing_sent}");
+    // A wrong filing code checked: the same refusal, with the same tries left.
+    let (code, checked) = both(&[
+        "check-filing-code",
+        "--id",
+        lxh,
+        "--plate",
+        "渝A6R2T8",
+        "--code",
+        "x",
+    ]);
+    assert_eq!(code, 1, "{checked}");
+    assert!(
+        checked.contains("sms_code_wrong") && checked.contains("4"),
+        "{checked}"
     );
+    // The right one (the local city's, from its demo phone): its expiry, and still usable.
+    let sent: serde_json::Value = serde_json::from_str(&filing_sent).unwrap();
+    let text = sent["demo_phone"]
+        .as_str()
+        .expect("the demo phone's message");
+    let right: String = text
+        .split("验证码")
+        .nth(1)
+        .expect("a code in the message")
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    assert_eq!(right.len(), 6, "{text}");
+    let check = |t: &str| {
+        platform_cli(&[
+            "--db",
+            local.to_str().unwrap(),
+            "--now",
+            t,
+            "check-filing-code",
+            "--id",
+            lxh,
+            "--plate",
+            "渝A6R2T8",
+            "--code",
+            &right,
+        ])
+    };
+    for _ in 0..2 {
+        let (code, out) = check(&t);
+        assert_eq!(code, 0, "{out}");
+        let out: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(out["expires_at"], sent["expires_at"], "{out}");
+    }
     assert_eq!(
         both(&[
             "register",
