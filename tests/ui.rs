@@ -607,6 +607,12 @@ fn a_wrong_filing_code_is_said_at_its_entry_before_the_face_check() {
         assert!(entry.is_empty(), "the wrong code is cleared");
     }
     assert_eq!(filings(&k), before, "nothing filed");
+    click(&mut h, "English");
+    assert!(shows(
+        &h,
+        "The code is wrong; enter it again (3 tries left)."
+    ));
+    click(&mut h, "中文");
     keys(&mut h, &code);
     assert!(shows(&h, "单位管理人短信验证"));
     click(&mut h, "确认并人脸核验");
