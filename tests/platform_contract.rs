@@ -256,6 +256,10 @@ macro_rules! contract_suite {
                 revert_after_the_window,
                 register_with_the_sms_code,
                 filing_by_sms_code,
+                a_checked_filing_code_then_files,
+                a_wrong_filing_code_checked_counts_a_try_and_files_nothing,
+                five_wrong_checks_burn_the_filing_code,
+                a_checked_filing_code_is_for_its_plate_and_applicant,
                 payment_receipts_are_sealed_by_the_platform,
                 sms_limits_say_when_to_try_again,
                 sms_codes_never_rest_in_clear,
@@ -1040,6 +1044,191 @@ mod scenarios {
             .file_vehicle(&req((s.sms_code)(sent.outbox_id)), later)
             .unwrap();
         assert_eq!(f.state.code(), "pending_review");
+    }
+
+    /// 李小红 asks for the code to file 渝A6R2T8 (its owner's phone): the code, and the request
+    /// that files with `code`.
+    fn filing_code_sent(s: &Subject) -> (SmsSent, String, impl Fn(&str, &str) -> FilingRequest) {
+        let sent = s
+            .p()
+            .send_filing_code("K1", &id("李小红"), &car("渝A6R2T8"), now())
+            .unwrap();
+        let code = (s.sms_code)(sent.outbox_id);
+        let req = |who: &str, code: &str| FilingRequest {
+            id_number: id(who),
+            proof: FilingProof::SmsCode {
+                vehicle: car("渝A6R2T8"),
+                code: code.to_string(),
+            },
+        };
+        (sent, code, req)
+    }
+
+    fn wrong_for(code: &str) -> &'static str {
+        if code == "000000" { "111111" } else { "000000" }
+    }
+
+    const FILINGS: &str = "SELECT count(*) FROM filings";
+    const AUDITED: &str = "SELECT count(*) FROM audit_log";
+    /// The code's row as a right check must leave it: usable, unused, no wrong try.
+    const UNTOUCHED: &str = "SELECT count(*) FROM sms_codes WHERE code_hash IS NOT NULL AND salt IS NOT NULL AND used_at IS NULL AND failed_attempts = 0";
+
+    fn wrong_tries(s: &Subject) -> i64 {
+        (s.count)("SELECT max(failed_attempts) FROM sms_codes")
+    }
+
+    /// A right code checked (as often as the person likes) changes nothing; the filing then
+    /// checks it again and uses it; a used code passes no check.
+    pub fn a_checked_filing_code_then_files(s: &Subject) {
+        let p = s.p();
+        let (sent, code, req) = filing_code_sent(s);
+        let (filings, audited) = ((s.count)(FILINGS), (s.count)(AUDITED));
+        assert_eq!((s.count)(UNTOUCHED), 1);
+        for _ in 0..2 {
+            let ok = p
+                .check_filing_code(&id("李小红"), &car("渝A6R2T8"), &code, now())
+                .unwrap();
+            assert_eq!(ok.expires_at, sent.expires_at);
+        }
+        assert_eq!((s.count)(UNTOUCHED), 1, "a right check writes nothing");
+        assert_eq!((s.count)(FILINGS), filings, "a check files nothing");
+        assert_eq!((s.count)(AUDITED), audited, "nor audits anything");
+        let later = now() + SignedDuration::from_secs(30);
+        let f = p.file_vehicle(&req("李小红", &code), later).unwrap();
+        assert_eq!(f.state.code(), "pending_review");
+        assert_eq!(f.vehicle.plate.as_str(), "渝A6R2T8");
+        assert_eq!((s.count)(FILINGS), filings + 1);
+        assert_eq!(
+            p.check_filing_code(&id("李小红"), &car("渝A6R2T8"), &code, later)
+                .unwrap_err()
+                .code(),
+            "sms_code_expired",
+            "a used code"
+        );
+    }
+
+    /// A wrong code checked is refused with the tries left, one less each time, and files
+    /// nothing; a wrong code at the filing counts on the same tries; the right code still files.
+    pub fn a_wrong_filing_code_checked_counts_a_try_and_files_nothing(s: &Subject) {
+        let p = s.p();
+        let (_, code, req) = filing_code_sent(s);
+        let wrong = wrong_for(&code);
+        let filings = (s.count)(FILINGS);
+        let e = p
+            .check_filing_code(&id("李小红"), &car("渝A6R2T8"), wrong, now())
+            .unwrap_err();
+        assert!(
+            matches!(e, kiosk::store::StoreError::SmsCodeWrong { tries_left: 4 }),
+            "{e:?}"
+        );
+        assert_eq!(wrong_tries(s), 1, "the wrong try is counted (committed)");
+        assert_eq!((s.count)(FILINGS), filings);
+        // Not a 6-digit code at all: a wrong try like any other.
+        let e = p
+            .check_filing_code(&id("李小红"), &car("渝A6R2T8"), "abc", now())
+            .unwrap_err();
+        assert!(
+            matches!(e, kiosk::store::StoreError::SmsCodeWrong { tries_left: 3 }),
+            "{e:?}"
+        );
+        // The filing's own wrong try comes off the same count.
+        let e = p.file_vehicle(&req("李小红", wrong), now()).unwrap_err();
+        assert!(
+            matches!(e, kiosk::store::StoreError::SmsCodeWrong { tries_left: 2 }),
+            "{e:?}"
+        );
+        assert_eq!(wrong_tries(s), 3);
+        assert_eq!((s.count)(FILINGS), filings);
+        p.check_filing_code(&id("李小红"), &car("渝A6R2T8"), &code, now())
+            .unwrap();
+        assert_eq!(wrong_tries(s), 3, "a right check counts no try");
+        let f = p.file_vehicle(&req("李小红", &code), now()).unwrap();
+        assert_eq!(f.state.code(), "pending_review");
+        assert_eq!((s.count)(FILINGS), filings + 1);
+    }
+
+    /// Five wrong checks burn the code: the right one then passes no check and files nothing,
+    /// and the row keeps no hash.
+    pub fn five_wrong_checks_burn_the_filing_code(s: &Subject) {
+        let p = s.p();
+        let (_, code, req) = filing_code_sent(s);
+        let wrong = wrong_for(&code);
+        let filings = (s.count)(FILINGS);
+        for left in (0..5u32).rev() {
+            let e = p
+                .check_filing_code(&id("李小红"), &car("渝A6R2T8"), wrong, now())
+                .unwrap_err();
+            assert!(
+                matches!(e, kiosk::store::StoreError::SmsCodeWrong { tries_left } if tries_left == left),
+                "{e:?}"
+            );
+        }
+        assert_eq!(
+            p.check_filing_code(&id("李小红"), &car("渝A6R2T8"), &code, now())
+                .unwrap_err()
+                .code(),
+            "sms_code_expired"
+        );
+        assert_eq!(
+            p.file_vehicle(&req("李小红", &code), now())
+                .unwrap_err()
+                .code(),
+            "sms_code_expired"
+        );
+        assert_eq!((s.count)(FILINGS), filings);
+        assert_eq!(
+            (s.count)("SELECT count(*) FROM sms_codes WHERE code_hash IS NOT NULL"),
+            0,
+            "a burned code keeps no hash"
+        );
+    }
+
+    /// A code checked for 李小红 and 渝A6R2T8 is no code for another plate, nor for another
+    /// person on the same plate (neither a check nor a filing), and those tries cost the real
+    /// code nothing; it still files for her.
+    pub fn a_checked_filing_code_is_for_its_plate_and_applicant(s: &Subject) {
+        let p = s.p();
+        let (_, code, req) = filing_code_sent(s);
+        p.check_filing_code(&id("李小红"), &car("渝A6R2T8"), &code, now())
+            .unwrap();
+        let filings = (s.count)(FILINGS);
+        assert_eq!(
+            p.check_filing_code(&id("李小红"), &car("渝A4C6E2"), &code, now())
+                .unwrap_err()
+                .code(),
+            "sms_code_expired",
+            "another plate"
+        );
+        assert_eq!(
+            p.check_filing_code(&id("张伟"), &car("渝A6R2T8"), &code, now())
+                .unwrap_err()
+                .code(),
+            "sms_code_expired",
+            "another person"
+        );
+        assert_eq!(
+            p.file_vehicle(&req("张伟", &code), now())
+                .unwrap_err()
+                .code(),
+            "sms_code_expired",
+            "another person files with it"
+        );
+        let other_plate = FilingRequest {
+            id_number: id("李小红"),
+            proof: FilingProof::SmsCode {
+                vehicle: car("渝A4C6E2"),
+                code: code.clone(),
+            },
+        };
+        assert_eq!(
+            p.file_vehicle(&other_plate, now()).unwrap_err().code(),
+            "sms_code_expired",
+            "another plate filed with it"
+        );
+        assert_eq!((s.count)(FILINGS), filings);
+        assert_eq!((s.count)(UNTOUCHED), 1, "the code is untouched");
+        let f = p.file_vehicle(&req("李小红", &code), now()).unwrap();
+        assert_eq!(f.vehicle.plate.as_str(), "渝A6R2T8");
     }
 
     /// Per phone: 1 a minute, 5 an hour; a refusal says when to try again (zh and en).

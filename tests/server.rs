@@ -174,7 +174,11 @@ fn every_operation(p: &dyn Platform) -> Vec<String> {
             t,
         )
     };
-    out.push(text(&by_sms("000000".into())));
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    // Checked at the code's entry (a wrong check and a wrong filing share the tries), then filed.
+    out.push(text(&p.check_filing_code(&lxh, &car("渝A6R2T8"), wrong, t)));
+    out.push(text(&by_sms(wrong.into())));
+    out.push(text(&p.check_filing_code(&lxh, &car("渝A6R2T8"), &code, t)));
     out.push(text(&by_sms(code)));
     // Registering.
     let wu = id("吴丽");
@@ -370,6 +374,67 @@ fn a_retry_replays_the_answer_and_a_reused_key_or_a_running_duplicate_is_refused
         "the store's key: the first payment, not a new one"
     );
     assert_eq!(count(&db, "SELECT COUNT(*) FROM payments"), payments + 1);
+}
+
+/// A filing code's check writes a wrong try: its retry (the same key, the answer lost) replays
+/// the answer and counts no second try; a new check (a new key) counts one.
+#[test]
+fn a_retried_wrong_filing_code_check_counts_one_try() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = city(dir.path(), "c.sqlite3");
+    let (_server, p) = remote::start_remote(&db);
+    let lxh = id("李小红");
+    let sent = p
+        .send_filing_code("K1", &lxh, &car("渝A6R2T8"), now())
+        .unwrap();
+    let code = code_of(&p, sent.outbox_id);
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let body = kiosk::wire::ops::FilingCode {
+        id_number: lxh.clone(),
+        vehicle: car("渝A6R2T8"),
+        code: wrong.into(),
+        now: now(),
+    };
+    let tries = || {
+        count(
+            &db,
+            "SELECT failed_attempts FROM sms_codes ORDER BY id DESC LIMIT 1",
+        )
+    };
+    for _ in 0..2 {
+        let e = p
+            .call_with_key::<_, FilingCodeChecked>(Op::CheckFilingCode, &body, Some("C-1"))
+            .unwrap_err();
+        assert!(
+            matches!(e, StoreError::SmsCodeWrong { tries_left: 4 }),
+            "{e:?}"
+        );
+        assert_eq!(tries(), 1);
+    }
+    let e = p
+        .check_filing_code(&lxh, &car("渝A6R2T8"), wrong, now())
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::SmsCodeWrong { tries_left: 3 }),
+        "{e:?}"
+    );
+    assert_eq!(tries(), 2);
+    // Without a key it is refused, as every write is.
+    let raw = serde_json::to_vec(&body).unwrap();
+    match p.attempt(
+        Op::CheckFilingCode,
+        &raw,
+        None,
+        std::time::Duration::from_secs(5),
+    ) {
+        Attempt::Answer(status, _) => assert_eq!(status, 400),
+        Attempt::Network(e) => panic!("{e}"),
+    }
+    assert_eq!(tries(), 2);
+    let ok = p
+        .check_filing_code(&lxh, &car("渝A6R2T8"), &code, now())
+        .unwrap();
+    assert_eq!(ok.expires_at, sent.expires_at);
 }
 
 #[test]
@@ -704,10 +769,57 @@ fn kiosk_platform_server_prints_what_kiosk_platform_db_prints() {
         sent.contains("\"demo_phone\": \"【交管12123】您的注册验证码为"),
         "{sent}"
     );
-    assert_eq!(
-        both(&["send-filing-code", "--id", lxh, "--plate", "渝A6R2T8"]).0,
-        0
+    let (code, filing_sent) = both(&["send-filing-code", "--id", lxh, "--plate", "渝A6R2T8"]);
+    assert_eq!(code, 0, "{filing_sent}");
+    // A wrong filing code checked: the same refusal, with the same tries left.
+    let (code, checked) = both(&[
+        "check-filing-code",
+        "--id",
+        lxh,
+        "--plate",
+        "渝A6R2T8",
+        "--code",
+        "x",
+    ]);
+    assert_eq!(code, 1, "{checked}");
+    assert!(
+        checked.contains("sms_code_wrong") && checked.contains("4"),
+        "{checked}"
     );
+    // The right one (the local city's, from its demo phone): its expiry, and still usable.
+    let sent: serde_json::Value = serde_json::from_str(&filing_sent).unwrap();
+    let text = sent["demo_phone"]
+        .as_str()
+        .expect("the demo phone's message");
+    let right: String = text
+        .split("验证码")
+        .nth(1)
+        .expect("a code in the message")
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    assert_eq!(right.len(), 6, "{text}");
+    let check = |t: &str| {
+        platform_cli(&[
+            "--db",
+            local.to_str().unwrap(),
+            "--now",
+            t,
+            "check-filing-code",
+            "--id",
+            lxh,
+            "--plate",
+            "渝A6R2T8",
+            "--code",
+            &right,
+        ])
+    };
+    for _ in 0..2 {
+        let (code, out) = check(&t);
+        assert_eq!(code, 0, "{out}");
+        let out: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(out["expires_at"], sent["expires_at"], "{out}");
+    }
     assert_eq!(
         both(&[
             "register",

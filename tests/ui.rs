@@ -553,6 +553,73 @@ fn clause_3_3_a_units_vehicle_is_filed_by_sms_to_its_manager_while_relief_is_in_
     assert!(shows(&h, "备案申请已提交"));
 }
 
+/// A wrong code on the filing's code step is said there, as registration's is: cleared, with the
+/// tries left; the confirmation and the face check are never shown for it. The right code then
+/// goes on to 确认并人脸核验 and files.
+#[test]
+fn a_wrong_filing_code_is_said_at_its_entry_before_the_face_check() {
+    let (k, mut h) = signed_in_with(DAY, "李小红", true);
+    click(&mut h, "备案非本人机动车");
+    click(&mut h, "短信验证备案");
+    keys(&mut h, "A7U5W3");
+    click(&mut h, "发送验证码");
+    let code = last_code(&k);
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let filings = |k: &Kiosk| -> i64 {
+        k.platform
+            .read_sql(|tx| Ok(tx.one("SELECT count(*) FROM filings", &[])?))
+            .unwrap()
+    };
+    let before = filings(&k);
+    let not_past_the_code = |h: &Harness<'_, KioskApp>| {
+        assert!(
+            matches!(
+                screen(h),
+                Screen::FilingEntry(kiosk::flow::FilingEntry::Sms { .. })
+            ),
+            "{:?}",
+            screen(h)
+        );
+        assert!(
+            !shows(h, "请正对屏幕上方的摄像头") && h.query_by_label("人脸核验").is_none(),
+            "the face check is shown"
+        );
+        assert!(h.query_by_label("确认并人脸核验").is_none());
+    };
+    for left in [4, 3] {
+        // Digit by digit: no screen past the code's entry, even for a frame.
+        for c in wrong.chars() {
+            keys(&mut h, &c.to_string());
+            not_past_the_code(&h);
+        }
+        assert!(
+            shows(&h, &format!("验证码错误，请重新输入（还可输入{left}次）")),
+            "{left} left"
+        );
+        let Screen::FilingEntry(kiosk::flow::FilingEntry::Sms {
+            code: entry,
+            sent: Some(_),
+            ..
+        }) = screen(&h)
+        else {
+            panic!("{:?}", screen(&h))
+        };
+        assert!(entry.is_empty(), "the wrong code is cleared");
+    }
+    assert_eq!(filings(&k), before, "nothing filed");
+    click(&mut h, "English");
+    assert!(shows(
+        &h,
+        "The code is wrong; enter it again (3 tries left)."
+    ));
+    click(&mut h, "中文");
+    keys(&mut h, &code);
+    assert!(shows(&h, "单位管理人短信验证"));
+    click(&mut h, "确认并人脸核验");
+    assert!(shows(&h, "备案申请已提交"));
+    assert_eq!(filings(&k), before + 1);
+}
+
 #[test]
 fn clause_3_3_without_relief_a_units_vehicle_is_refused_before_any_sms() {
     let (k, mut h) = signed_in(DAY, "李小红");

@@ -1193,9 +1193,9 @@ fn clause_3_3_a_units_vehicle_is_filed_by_sms_to_its_manager_while_relief_is_in_
     assert_eq!(f.method, FilingMethod::UnitManagerSms);
 }
 
-/// The store checks the owner's code when the filing is submitted (after face verification): a
-/// wrong code files nothing, and the kiosk returns to the code's entry, cleared, with the tries
-/// left; the right code then files.
+/// The owner's code is checked at its entry, before the face check: a wrong code is said there
+/// (cleared, with the tries left), files nothing and never reaches 确认并人脸核验; the right code
+/// then goes on to the confirmation and files.
 #[test]
 fn a_wrong_owner_code_files_nothing_and_returns_to_the_code_with_tries_left() {
     let mut k = Kiosk::signed_in_with(DAY, "李小红", true);
@@ -1203,10 +1203,8 @@ fn a_wrong_owner_code_files_nothing_and_returns_to_the_code_with_tries_left() {
     k.keys("a7u5w3").ui(Action::SendCode);
     let code = k.last_code();
     let wrong = if code == "000000" { "111111" } else { "000000" };
-    // The 6th digit submits; 确定 is gone.
+    // The 6th digit submits the code, and the platform finds it wrong at once.
     k.keys(wrong);
-    assert!(matches!(k.screen(), Screen::FilingConfirm(_)));
-    k.ui(Action::ConfirmFiling);
     assert_eq!(
         k.message(),
         Some(Message::Filing(FilingError::Backend(
@@ -1225,12 +1223,101 @@ fn a_wrong_owner_code_files_nothing_and_returns_to_the_code_with_tries_left() {
     };
     assert_eq!((plate.text(), p.as_str()), ("A7U5W3", "渝A7U5W3"));
     assert!(entry.is_empty());
-    k.keys(&code).ui(Action::ConfirmFiling);
+    let filings = |k: &Kiosk| -> i64 {
+        k.platform
+            .read_sql(|tx| Ok(tx.one("SELECT count(*) FROM filings", &[])?))
+            .unwrap()
+    };
+    let tries = |k: &Kiosk| -> i64 {
+        k.platform
+            .read_sql(|tx| {
+                Ok(tx.one(
+                    "SELECT failed_attempts FROM sms_codes ORDER BY id DESC LIMIT 1",
+                    &[],
+                )?)
+            })
+            .unwrap()
+    };
+    assert_eq!(tries(&k), 1, "the wrong try is counted");
+    let before = filings(&k);
+    // The right code then: the confirmation, the face check, filed (the wrong try did not burn
+    // the code, and the check did not use it).
+    k.keys(&code);
+    assert!(
+        matches!(k.screen(), Screen::FilingConfirm(_)),
+        "{:?}",
+        k.message()
+    );
+    assert_eq!(
+        filings(&k),
+        before,
+        "a checked code files nothing by itself"
+    );
+    k.ui(Action::ConfirmFiling);
     assert!(
         matches!(k.screen(), Screen::FilingSubmitted(_)),
         "{:?}",
         k.message()
     );
+    assert_eq!(filings(&k), before + 1);
+    assert_eq!(tries(&k), 1, "the right code counted no try");
+}
+
+/// A code checked right at its entry may expire before the filing is submitted (the person took
+/// long at the confirmation): the filing checks it again, files nothing, and sends the person
+/// back to 发送验证码 with the plate kept; a new code then files.
+#[test]
+fn an_owner_code_that_expires_after_its_check_sends_back_to_send_code() {
+    let mut k = Kiosk::signed_in_with(DAY, "李小红", true);
+    k.ui(Action::Open(Service::Filing)).ui(Action::FilingSms);
+    k.keys("a7u5w3").ui(Action::SendCode);
+    let code = k.last_code();
+    k.keys(&code);
+    assert!(
+        matches!(k.screen(), Screen::FilingConfirm(_)),
+        "{:?}",
+        k.message()
+    );
+    // Past the code's 5 minutes on the confirmation, touching the screen now and then (so the
+    // session does not time out).
+    for _ in 0..6 {
+        k.wait(55).ui(Action::Key('1'));
+        assert!(matches!(k.screen(), Screen::FilingConfirm(_)));
+    }
+    k.ui(Action::ConfirmFiling);
+    assert_eq!(
+        k.message(),
+        Some(Message::Filing(FilingError::Backend(
+            BackendError::WrongCode {
+                tries_left: Some(0)
+            }
+        )))
+    );
+    let Screen::FilingEntry(FilingEntry::Sms {
+        plate,
+        code: entry,
+        sent: None,
+    }) = k.screen()
+    else {
+        panic!("{:?}", k.screen())
+    };
+    assert_eq!(plate.text(), "A7U5W3", "the plate is kept");
+    assert!(entry.is_empty());
+    let filed = |k: &Kiosk| -> i64 {
+        k.platform
+            .read_sql(|tx| Ok(tx.one("SELECT count(*) FROM filings", &[])?))
+            .unwrap()
+    };
+    let before = filed(&k);
+    k.ui(Action::SendCode);
+    let fresh = k.last_code();
+    k.keys(&fresh).ui(Action::ConfirmFiling);
+    assert!(
+        matches!(k.screen(), Screen::FilingSubmitted(_)),
+        "{:?}",
+        k.message()
+    );
+    assert_eq!(filed(&k), before + 1);
 }
 
 /// The filings list takes the owner's QR code itself: 扫描车主二维码备案 only explains how.

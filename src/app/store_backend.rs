@@ -580,15 +580,21 @@ impl KioskBackend for StoreBackend {
         now: Timestamp,
     ) -> Result<FilingCandidate, FilingError> {
         let key = self.vehicle_key(plate, now)?;
-        let (_, owner_kind) = self.precheck(id, &key, now)?;
+        let (counts, owner_kind) = self.precheck(id, &key, now)?;
         let method = sms_method(owner_kind);
+        // A filing the limits refuse is said before the code costs a try.
+        filing::check_new_filing(counts, owner_kind, method)?;
         let code = code.trim();
         if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
             return Err(FilingError::Backend(BackendError::WrongCode {
                 tries_left: None,
             }));
         }
-        // The code itself is consumed, and checked, when the filing is submitted.
+        // Checked now, at its entry and before the face check (a wrong try counts as one at the
+        // filing would); the filing checks it again and uses it when it is submitted.
+        self.platform
+            .check_filing_code(id, &key, code, now)
+            .map_err(filing_error)?;
         let proof = FilingProof::SmsCode {
             vehicle: key.clone(),
             code: code.to_string(),

@@ -104,6 +104,16 @@ enum PlatformCommand {
         #[arg(long, default_value = "operator")]
         kiosk: String,
     },
+    /// Check a filing SMS code without using it (as the kiosk does at the code's entry); a wrong
+    /// code counts against its tries.
+    CheckFilingCode {
+        #[arg(long)]
+        id: String,
+        #[command(flatten)]
+        vehicle: VehicleArgs,
+        #[arg(long)]
+        code: String,
+    },
     /// File another person's vehicle by a vehicle-QR token, or by the SMS code sent to the owner.
     File {
         #[arg(long)]
@@ -377,6 +387,15 @@ pub fn run(args: Vec<String>, config: Option<&Path>) -> anyhow::Result<i32> {
                     .key()
                     .and_then(|k| p.send_filing_code(&kiosk, &id, &k, now))
                     .map(|s| SmsSentOut::from(&s).with_demo_phone(&demo_outbox(p.as_ref()))),
+            )
+        }
+        PlatformCommand::CheckFilingCode { id, vehicle, code } => {
+            let id = id_number(&id)?;
+            emit(
+                vehicle
+                    .key()
+                    .and_then(|k| p.check_filing_code(&id, &k, &code, now))
+                    .map(|c| FilingCodeCheckedOut::from(&c)),
             )
         }
         PlatformCommand::File {

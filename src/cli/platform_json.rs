@@ -9,9 +9,9 @@ use serde::Serialize;
 use crate::domain::Fen;
 use crate::rules::Eligibility;
 use crate::store::platform::{
-    FilingList, FilingView, HandleOutcome, HandlingView, IssuedToken, LicenceView, PaymentView,
-    PersonView, ReceiptBody, ReceiptView, RevertReport, SmsSent, VehicleView, ViolationList,
-    ViolationView, codes,
+    FilingCodeChecked, FilingList, FilingView, HandleOutcome, HandlingView, IssuedToken,
+    LicenceView, PaymentView, PersonView, ReceiptBody, ReceiptView, RevertReport, SmsSent,
+    VehicleView, ViolationList, ViolationView, codes,
 };
 
 #[derive(Serialize)]
@@ -261,6 +261,20 @@ impl From<&SmsSent> for SmsSentOut {
             phone_masked: s.phone_masked.clone(),
             expires_at: s.expires_at,
             demo_phone: None,
+        }
+    }
+}
+
+/// `check-filing-code`: the code is right and usable until `expires_at`.
+#[derive(Serialize)]
+pub struct FilingCodeCheckedOut {
+    expires_at: Timestamp,
+}
+
+impl From<&FilingCodeChecked> for FilingCodeCheckedOut {
+    fn from(c: &FilingCodeChecked) -> Self {
+        FilingCodeCheckedOut {
+            expires_at: c.expires_at,
         }
     }
 }

@@ -778,8 +778,10 @@ fn in_session(mut ctx: Ctx, mut s: Box<Session>, event: Event, fx: &mut Vec<Effe
             match result {
                 Ok(f) => s.screen = Screen::FilingSubmitted(f),
                 Err(FilingError::Backend(e @ BackendError::WrongCode { .. })) => {
-                    // The platform checks the owner's code only now: back to its entry, cleared,
-                    // with the tries left (a burned code: back to 发送验证码, the plate kept).
+                    // The code was checked at its entry; the filing checks it again and uses
+                    // it, and it may have expired since (or been burned): back to its entry,
+                    // cleared, with the tries left (burned or expired: back to 发送验证码, the
+                    // plate kept).
                     if let Some((plate, sent)) = s.owner_code.clone()
                         && plate == candidate.plate
                     {

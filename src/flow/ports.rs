@@ -62,7 +62,10 @@ pub trait KioskBackend {
         plate: &Plate,
         now: Timestamp,
     ) -> Result<SmsSent, FilingError>;
-    /// Check the code the owner read out; nothing is written yet.
+    /// Check the code the owner read out with the platform, before the face check, without
+    /// using it: no filing is written; a wrong code counts one of the code's tries
+    /// (`BackendError::WrongCode` with the tries left). [`KioskBackend::submit_filing`] checks it
+    /// again and uses it.
     fn check_owner_code(
         &mut self,
         id: &IdNumber,

@@ -348,6 +348,24 @@ impl Platform for RemotePlatform {
         )
     }
 
+    fn check_filing_code(
+        &self,
+        applicant: &IdNumber,
+        vehicle: &VehicleKey,
+        code: &str,
+        now: Timestamp,
+    ) -> Result<FilingCodeChecked, StoreError> {
+        self.call(
+            Op::CheckFilingCode,
+            &FilingCode {
+                id_number: applicant.clone(),
+                vehicle: vehicle.clone(),
+                code: code.to_string(),
+                now,
+            },
+        )
+    }
+
     fn file_vehicle(&self, req: &FilingRequest, now: Timestamp) -> Result<FilingView, StoreError> {
         self.call(
             Op::FileVehicle,

@@ -73,6 +73,9 @@ pub fn execute(
         Op::SendFilingCode => run(body, |b: ByIdVehicle| {
             p.send_filing_code(kiosk_id, &b.id_number, &b.vehicle, at(b.now))
         }),
+        Op::CheckFilingCode => run(body, |b: FilingCode| {
+            p.check_filing_code(&b.id_number, &b.vehicle, &b.code, at(b.now))
+        }),
         Op::FileVehicle => run(body, |b: FileBody| p.file_vehicle(&b.request, at(b.now))),
         Op::ReviewFiling => run(body, |b: Review| {
             p.review_filing(FilingId(b.filing_id), b.approve, &b.note, at(b.now))

@@ -417,8 +417,46 @@ pub fn consume_code(
     code: &str,
     now: Timestamp,
 ) -> Result<(), StoreError> {
+    let id = verify_code(conn, phone, purpose, code, now)?.id;
+    conn.exec(
+        "UPDATE sms_codes SET used_at = ?1, code_hash = NULL, salt = NULL WHERE id = ?2",
+        &sql_params![now.as_second(), id],
+    )?;
+    Ok(())
+}
+
+/// Check `code` as [`consume_code`] does, without using it: a right code stays usable (nothing
+/// is written), a wrong one counts an attempt exactly as a wrong try at [`consume_code`] does
+/// (the same [`MAX_FAILED_ATTEMPTS`] across checks and uses, so a check gives no extra guess).
+/// Returns when the code expires.
+pub fn check_code(
+    conn: &dyn Sql,
+    phone: &str,
+    purpose: &str,
+    code: &str,
+    now: Timestamp,
+) -> Result<Timestamp, StoreError> {
+    Ok(ts(verify_code(conn, phone, purpose, code, now)?.expires_at))
+}
+
+/// The usable code a try matched.
+struct Matched {
+    id: i64,
+    expires_at: i64,
+}
+
+/// The one comparison behind [`consume_code`] and [`check_code`]: the latest usable code for
+/// `purpose` to `phone` against `code`; a wrong try is counted (and burns the code at the
+/// [`MAX_FAILED_ATTEMPTS`]th).
+fn verify_code(
+    conn: &dyn Sql,
+    phone: &str,
+    purpose: &str,
+    code: &str,
+    now: Timestamp,
+) -> Result<Matched, StoreError> {
     let row = conn.query_opt(
-        "SELECT id, salt, code_hash, failed_attempts FROM sms_codes
+        "SELECT id, salt, code_hash, failed_attempts, expires_at FROM sms_codes
          WHERE phone = ?1 AND purpose = ?2 AND used_at IS NULL AND code_hash IS NOT NULL AND expires_at > ?3
          ORDER BY id DESC LIMIT 1",
         &sql_params![phone, purpose, now.as_second()],
@@ -426,8 +464,8 @@ pub fn consume_code(
     let Some(r) = row else {
         return Err(StoreError::SmsCodeExpired);
     };
-    let (id, salt, want, failed): (i64, String, String, i64) =
-        (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+    let (id, salt, want, failed, expires_at): (i64, String, String, i64, i64) =
+        (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
     let salt = hex::decode(&salt).map_err(|e| StoreError::Corrupt(format!("sms salt: {e}")))?;
     let got = code_hash(&salt, phone, purpose, code.trim());
     let same = got.len() == want.len()
@@ -450,11 +488,7 @@ pub fn consume_code(
             tries_left: u32::try_from(tries_left).unwrap_or(0),
         });
     }
-    conn.exec(
-        "UPDATE sms_codes SET used_at = ?1, code_hash = NULL, salt = NULL WHERE id = ?2",
-        &sql_params![now.as_second(), id],
-    )?;
-    Ok(())
+    Ok(Matched { id, expires_at })
 }
 
 /// One code as the operator sees it (`kiosk platform sms-outbox`): never the code. `message`:
@@ -573,6 +607,88 @@ mod tests {
         assert!(out[0].used);
         assert_eq!(out[0].delivery, "sent");
         assert!(g.demo_inbox(1).unwrap()[0].text.contains(&code));
+    }
+
+    /// A check answers as a use would but leaves a right code usable and the row unchanged; its
+    /// wrong tries and a use's share the five: 2 wrong checks + 2 wrong uses + 1 wrong check burn
+    /// the code.
+    #[test]
+    fn a_check_leaves_a_right_code_usable_and_shares_the_wrong_tries_with_its_use() {
+        let conn = schema::open_in_memory().unwrap();
+        let g = DemoSmsGateway::default();
+        let now: Timestamp = "2022-10-24T11:00:00+08:00".parse().unwrap();
+        let code = issue(&conn, &g, now);
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        let phone = "13800001234";
+        let row = |conn: &rusqlite::Connection| -> Vec<Option<String>> {
+            conn.query_row(
+                "SELECT salt, code_hash, CAST(expires_at AS TEXT), CAST(used_at AS TEXT), CAST(failed_attempts AS TEXT) FROM sms_codes",
+                [],
+                |r| Ok((0..5).map(|i| r.get(i).unwrap()).collect()),
+            )
+            .unwrap()
+        };
+        let before = row(&conn);
+        let until = check_code(&conn, phone, "register", &code, now).unwrap();
+        assert_eq!(until, now + CODE_VALIDITY);
+        check_code(&conn, phone, "register", &format!(" {code} "), now).unwrap();
+        assert_eq!(row(&conn), before, "a right check writes nothing");
+        // Another purpose or another phone: no such code.
+        assert!(matches!(
+            check_code(&conn, phone, "other", &code, now),
+            Err(StoreError::SmsCodeExpired)
+        ));
+        assert!(matches!(
+            check_code(&conn, "13900001234", "register", &code, now),
+            Err(StoreError::SmsCodeExpired)
+        ));
+        assert!(matches!(
+            check_code(&conn, phone, "register", &code, now + CODE_VALIDITY),
+            Err(StoreError::SmsCodeExpired)
+        ));
+        for (left, consume) in [(4, false), (3, false), (2, true), (1, true)] {
+            let r = if consume {
+                consume_code(&conn, phone, "register", wrong, now)
+            } else {
+                check_code(&conn, phone, "register", wrong, now).map(|_| ())
+            };
+            assert!(
+                matches!(r, Err(StoreError::SmsCodeWrong { tries_left }) if tries_left == left),
+                "{r:?}"
+            );
+        }
+        // The right code still passes a check and is still usable after it.
+        check_code(&conn, phone, "register", &code, now).unwrap();
+        assert!(matches!(
+            check_code(&conn, phone, "register", wrong, now),
+            Err(StoreError::SmsCodeWrong { tries_left: 0 })
+        ));
+        // The fifth wrong try (a check) burned it: the right code no longer passes, nor is used.
+        assert!(matches!(
+            check_code(&conn, phone, "register", &code, now),
+            Err(StoreError::SmsCodeExpired)
+        ));
+        assert!(matches!(
+            consume_code(&conn, phone, "register", &code, now),
+            Err(StoreError::SmsCodeExpired)
+        ));
+        assert_eq!(row(&conn)[..2], [None, None], "a burned code keeps no hash");
+    }
+
+    /// A right check, then the use: the code is used once.
+    #[test]
+    fn a_checked_code_is_used_once() {
+        let conn = schema::open_in_memory().unwrap();
+        let g = DemoSmsGateway::default();
+        let now: Timestamp = "2022-10-24T11:00:00+08:00".parse().unwrap();
+        let code = issue(&conn, &g, now);
+        check_code(&conn, "13800001234", "register", &code, now).unwrap();
+        consume_code(&conn, "13800001234", "register", &code, now).unwrap();
+        assert!(matches!(
+            check_code(&conn, "13800001234", "register", &code, now),
+            Err(StoreError::SmsCodeExpired)
+        ));
+        assert!(outbox(&conn, 1).unwrap()[0].used);
     }
 
     #[test]

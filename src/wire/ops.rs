@@ -27,6 +27,7 @@ pub enum Op {
     SendRegisterCode,
     Register,
     SendFilingCode,
+    CheckFilingCode,
     FileVehicle,
     ReviewFiling,
     Unfile,
@@ -50,13 +51,14 @@ pub enum Op {
 }
 
 impl Op {
-    pub const ALL: [Op; 26] = [
+    pub const ALL: [Op; 27] = [
         Op::Person,
         Op::Vehicles,
         Op::Violations,
         Op::SendRegisterCode,
         Op::Register,
         Op::SendFilingCode,
+        Op::CheckFilingCode,
         Op::FileVehicle,
         Op::ReviewFiling,
         Op::Unfile,
@@ -88,6 +90,7 @@ impl Op {
             Op::SendRegisterCode => "send_register_code",
             Op::Register => "register",
             Op::SendFilingCode => "send_filing_code",
+            Op::CheckFilingCode => "check_filing_code",
             Op::FileVehicle => "file_vehicle",
             Op::ReviewFiling => "review_filing",
             Op::Unfile => "unfile",
@@ -121,13 +124,15 @@ impl Op {
     }
 
     /// Whether the operation may change state (then it needs an `Idempotency-Key` and goes
-    /// through the server's ledger).
+    /// through the server's ledger). `check_filing_code` writes only a wrong try, but that must
+    /// not be counted twice when a retry repeats it.
     pub fn writes(self) -> bool {
         matches!(
             self,
             Op::SendRegisterCode
                 | Op::Register
                 | Op::SendFilingCode
+                | Op::CheckFilingCode
                 | Op::FileVehicle
                 | Op::ReviewFiling
                 | Op::Unfile
@@ -172,6 +177,17 @@ pub struct ByIdVehicle {
     #[serde(with = "id_wire")]
     pub id_number: IdNumber,
     pub vehicle: VehicleKey,
+    pub now: Timestamp,
+}
+
+/// `check_filing_code`: the applicant, the vehicle and the code typed (a write: a wrong try is
+/// counted, so a retry goes through the ledger and is not counted twice).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FilingCode {
+    #[serde(with = "id_wire")]
+    pub id_number: IdNumber,
+    pub vehicle: VehicleKey,
+    pub code: String,
     pub now: Timestamp,
 }
 

@@ -81,6 +81,20 @@ pub trait Platform: Send + Sync {
         vehicle: &VehicleKey,
         now: Timestamp,
     ) -> Result<SmsSent, StoreError>;
+    /// Check the filing code the vehicle's owner (or unit's manager) received for `applicant`,
+    /// without using it, so a mistyped code is said at its entry, before the face check. A right
+    /// code changes nothing (the filing, [`Platform::file_vehicle`], checks and uses it again; it
+    /// may have expired by then); a wrong one counts against the code's tries exactly as a wrong
+    /// code at the filing does ([`StoreError::SmsCodeWrong`] with the tries left; 5 wrong tries
+    /// in all, checks and filings together, burn it: [`StoreError::SmsCodeExpired`]). A code is
+    /// for one applicant and one vehicle.
+    fn check_filing_code(
+        &self,
+        applicant: &IdNumber,
+        vehicle: &VehicleKey,
+        code: &str,
+        now: Timestamp,
+    ) -> Result<FilingCodeChecked, StoreError>;
     /// File another person's vehicle (三.2, 三.3): pending review until [`Platform::review_filing`].
     fn file_vehicle(&self, req: &FilingRequest, now: Timestamp) -> Result<FilingView, StoreError>;
     /// Approve or reject a pending filing. Repeating the same verdict returns the filing.

@@ -397,6 +397,25 @@ impl<B: Backend> Platform for StorePlatform<B> {
         self.deliver_code(pending, now)
     }
 
+    fn check_filing_code(
+        &self,
+        applicant: &IdNumber,
+        vehicle: &VehicleKey,
+        code: &str,
+        now: Timestamp,
+    ) -> Result<FilingCodeChecked, StoreError> {
+        // A write transaction: a wrong try is counted (and committed, `keeps_writes`); a right
+        // code writes nothing.
+        self.write(|tx| {
+            let p = person_row(tx, applicant)?;
+            let v = vehicle_row(tx, vehicle)?;
+            let phone = owner_phone(tx, &v)?;
+            let purpose = format!("filing:{}:{}", v.id, p.id);
+            let expires_at = sms::check_code(tx, &phone, &purpose, code, now)?;
+            Ok(FilingCodeChecked { expires_at })
+        })
+    }
+
     fn file_vehicle(&self, req: &FilingRequest, now: Timestamp) -> Result<FilingView, StoreError> {
         // The token is checked before anything is read or written.
         let (key, method, consent) = match &req.proof {

@@ -421,6 +421,13 @@ pub struct SmsSent {
     pub expires_at: Timestamp,
 }
 
+/// A filing's SMS code was found right ([`super::Platform::check_filing_code`]); it stays usable
+/// for the filing until `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilingCodeChecked {
+    pub expires_at: Timestamp,
+}
+
 /// Handle the selected violations of one vehicle.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HandleRequest {
