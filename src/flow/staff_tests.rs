@@ -1,35 +1,16 @@
 //! Pure tests of 呼叫工作人员 in the flow: the effect carries codes only, the message strip says
 //! what happened, and a call is not sent twice.
 
-use jiff::{SignedDuration, Timestamp, civil::Date};
-
-use crate::config::KioskConfig;
-use crate::domain::{CardType, Gender, IdCard, IdNumber, Nation, Photo, StatusSet, ValidUntil};
+use crate::domain::StatusSet;
 use crate::flow::ports::{
     FaceOutcome, PersonView, StaffCallOutcome, StaffCallReason, StaffCallStep,
 };
+use crate::flow::tests::{Pure, card};
 use crate::flow::*;
 use crate::privacy::Masked;
 use crate::rules::DriverFacts;
 
 const DAY: &str = "2026-11-25T10:00:00+08:00";
-
-fn card() -> IdCard {
-    let id = IdNumber::parse("50010619851120002X").unwrap();
-    IdCard {
-        card_type: CardType::Resident,
-        name: Masked::new("李小红".to_string()),
-        gender: Gender::Female,
-        nation: Nation::parse("01").ok(),
-        birth_date: id.birth_date(),
-        address: Masked::new("重庆市沙坪坝区".to_string()),
-        authority: "重庆市公安局".to_string(),
-        valid_from: Date::constant(2016, 11, 20),
-        valid_until: ValidUntil::Date(Date::constant(2036, 11, 20)),
-        id_number: id,
-        photo: Photo::default(),
-    }
-}
 
 fn person() -> PersonView {
     PersonView {
@@ -43,21 +24,11 @@ fn person() -> PersonView {
     }
 }
 
-struct K {
-    state: Option<State>,
-    effects: Vec<Effect>,
-    now: Timestamp,
-}
-
-impl K {
+/// 呼叫工作人员 on the flow alone.
+impl Pure {
     /// A session on the face screen whose verification service did not answer.
-    fn on_face_with_service_down() -> K {
-        let now: Timestamp = DAY.parse().unwrap();
-        let mut k = K {
-            state: Some(State::new(&KioskConfig::embedded(), now)),
-            effects: Vec::new(),
-            now,
-        };
+    fn on_face_with_service_down() -> Pure {
+        let mut k = Pure::at(DAY);
         k.send(Event::CardPlaced(card()))
             .send(Event::PersonLoaded(Ok(person())))
             .send(Event::Ui(Action::Continue))
@@ -69,25 +40,8 @@ impl K {
         k.effects.clear();
         k
     }
-    fn send(&mut self, e: Event) -> &mut Self {
-        let (s, fx) = next(self.state.take().unwrap(), e);
-        self.state = Some(s);
-        self.effects.extend(fx);
-        self
-    }
     fn call(&mut self) -> &mut Self {
         self.send(Event::Ui(Action::CallStaff))
-    }
-    fn wait(&mut self, secs: i64) -> &mut Self {
-        self.now += SignedDuration::from_secs(secs);
-        let now = self.now;
-        self.send(Event::Tick(now))
-    }
-    fn state(&self) -> &State {
-        self.state.as_ref().unwrap()
-    }
-    fn message(&self) -> Option<Message> {
-        self.state().ctx().message.clone()
     }
     /// The staff calls asked for since the effects were last taken.
     fn calls(&mut self) -> Vec<ports::StaffCall> {
@@ -106,7 +60,7 @@ impl K {
 
 #[test]
 fn calling_staff_on_the_face_screen_sends_the_step_and_reason_and_says_it_is_calling() {
-    let mut k = K::on_face_with_service_down();
+    let mut k = Pure::on_face_with_service_down();
     k.call();
     let calls = k.calls();
     assert_eq!(calls.len(), 1, "one call");
@@ -131,7 +85,7 @@ fn calling_staff_on_the_face_screen_sends_the_step_and_reason_and_says_it_is_cal
 
 #[test]
 fn a_delivered_call_says_staff_were_told_and_is_not_sent_again_for_two_minutes() {
-    let mut k = K::on_face_with_service_down();
+    let mut k = Pure::on_face_with_service_down();
     k.call();
     assert_eq!(k.calls().len(), 1);
     // Touched again while outstanding: nothing more is sent.
@@ -176,7 +130,7 @@ fn a_delivered_call_says_staff_were_told_and_is_not_sent_again_for_two_minutes()
 
 #[test]
 fn a_call_that_did_not_get_through_sends_the_person_to_the_window_and_may_be_tried_again() {
-    let mut k = K::on_face_with_service_down();
+    let mut k = Pure::on_face_with_service_down();
     k.call();
     assert_eq!(k.calls().len(), 1);
     k.send(Event::StaffCallAnswered(StaffCallOutcome::NotDelivered(
@@ -201,7 +155,7 @@ fn a_call_that_did_not_get_through_sends_the_person_to_the_window_and_may_be_tri
 
 #[test]
 fn a_new_session_may_call_staff_at_once_and_a_late_answer_of_the_old_one_says_nothing() {
-    let mut k = K::on_face_with_service_down();
+    let mut k = Pure::on_face_with_service_down();
     k.call();
     k.send(Event::StaffCallAnswered(StaffCallOutcome::Delivered));
     k.calls();

@@ -12,7 +12,7 @@ use crate::privacy::Masked;
 /// 10:00 in Chongqing, outside the maintenance window.
 const DAY: &str = "2026-11-25T10:00:00+08:00";
 
-fn card() -> IdCard {
+pub(super) fn card() -> IdCard {
     let id = IdNumber::parse("50010619851120002X").unwrap();
     IdCard {
         card_type: CardType::Resident,
@@ -29,14 +29,15 @@ fn card() -> IdCard {
     }
 }
 
-struct Pure {
-    state: Option<State>,
-    effects: Vec<Effect>,
-    now: Timestamp,
+/// The flow alone: events in, state and effects out (also used by `staff`'s tests).
+pub(super) struct Pure {
+    pub(super) state: Option<State>,
+    pub(super) effects: Vec<Effect>,
+    pub(super) now: Timestamp,
 }
 
 impl Pure {
-    fn at(now: &str) -> Self {
+    pub(super) fn at(now: &str) -> Self {
         let now: Timestamp = now.parse().unwrap();
         Pure {
             state: Some(State::new(&KioskConfig::embedded(), now)),
@@ -44,7 +45,7 @@ impl Pure {
             now,
         }
     }
-    fn send(&mut self, e: Event) -> &mut Self {
+    pub(super) fn send(&mut self, e: Event) -> &mut Self {
         let (s, fx) = next(self.state.take().unwrap(), e);
         self.state = Some(s);
         self.effects.extend(fx);
@@ -53,7 +54,7 @@ impl Pure {
     fn ui(&mut self, a: Action) -> &mut Self {
         self.send(Event::Ui(a))
     }
-    fn wait(&mut self, secs: i64) -> &mut Self {
+    pub(super) fn wait(&mut self, secs: i64) -> &mut Self {
         self.now += SignedDuration::from_secs(secs);
         let now = self.now;
         self.send(Event::Tick(now))
@@ -98,10 +99,10 @@ impl Pure {
             })
             .collect()
     }
-    fn state(&self) -> &State {
+    pub(super) fn state(&self) -> &State {
         self.state.as_ref().unwrap()
     }
-    fn message(&self) -> Option<Message> {
+    pub(super) fn message(&self) -> Option<Message> {
         self.state().ctx().message.clone()
     }
     fn is_attract(&self) -> bool {
