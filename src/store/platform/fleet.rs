@@ -7,6 +7,7 @@ use jiff::Timestamp;
 
 use super::*;
 use crate::sql_params;
+use crate::store::sql::Value;
 
 /// The kinds of kiosk event that are problems (their recoveries are `printer_paper_back`,
 /// `device_back`, `online`).
@@ -45,6 +46,59 @@ pub struct StaffCallRow {
     pub detail: String,
 }
 
+/// The fleet page's queries, by name (`kiosk bench fleet` prints their plans).
+/// Each kiosk's last heartbeat.
+pub const LAST_HEARTBEATS: &str = "SELECT e.kiosk_id, e.at, e.detail FROM kiosk_events e
+     WHERE e.id IN (SELECT max(id) FROM kiosk_events WHERE kind = 'heartbeat'
+                    GROUP BY kiosk_id)";
+/// Each kiosk's last event that is not a heartbeat.
+pub const LAST_OTHER_EVENTS: &str = "SELECT e.kiosk_id, e.kind, e.detail, e.at FROM kiosk_events e
+     WHERE e.id IN (SELECT max(id) FROM kiosk_events WHERE kind <> 'heartbeat'
+                    GROUP BY kiosk_id)";
+/// Problems per kiosk since ?4.
+pub const PROBLEMS_SINCE: &str = "SELECT kiosk_id, count(*) FROM kiosk_events
+     WHERE kind IN (?1, ?2, ?3) AND at >= ?4 GROUP BY kiosk_id";
+/// Staff calls since ?2, newest first.
+pub const STAFF_CALLS_SINCE: &str =
+    "SELECT kiosk_id, at, detail FROM kiosk_events WHERE kind = ?1 AND at >= ?2
+     ORDER BY at DESC, id DESC LIMIT ?3";
+
+fn problems_params(since: Timestamp) -> Vec<Value> {
+    sql_params![
+        PROBLEM_KINDS[0],
+        PROBLEM_KINDS[1],
+        PROBLEM_KINDS[2],
+        since.as_second()
+    ]
+    .to_vec()
+}
+
+fn staff_calls_params(since: Timestamp) -> Vec<Value> {
+    sql_params![
+        crate::domain::staff_call::STAFF_CALL_EVENT,
+        since.as_second(),
+        MAX_STAFF_CALLS
+    ]
+    .to_vec()
+}
+
+/// Every query of the page with its parameters: `(name, SQL, parameters)`.
+pub fn queries(
+    since: Timestamp,
+    calls_since: Timestamp,
+) -> Vec<(&'static str, &'static str, Vec<Value>)> {
+    vec![
+        ("last_heartbeats", LAST_HEARTBEATS, Vec::new()),
+        ("last_other_events", LAST_OTHER_EVENTS, Vec::new()),
+        ("problems_since", PROBLEMS_SINCE, problems_params(since)),
+        (
+            "staff_calls_since",
+            STAFF_CALLS_SINCE,
+            staff_calls_params(calls_since),
+        ),
+    ]
+}
+
 fn ts(secs: i64) -> Timestamp {
     Timestamp::from_second(secs).unwrap_or(Timestamp::UNIX_EPOCH)
 }
@@ -53,12 +107,7 @@ impl<B: Backend> FleetSource for StorePlatform<B> {
     fn fleet(&self, since: Timestamp) -> Result<Vec<KioskLatest>, StoreError> {
         self.read(|tx| {
             let mut out: std::collections::BTreeMap<String, KioskLatest> = Default::default();
-            for row in tx.query(
-                "SELECT e.kiosk_id, e.at, e.detail FROM kiosk_events e
-                 WHERE e.id IN (SELECT max(id) FROM kiosk_events WHERE kind = 'heartbeat'
-                                GROUP BY kiosk_id)",
-                &[],
-            )? {
+            for row in tx.query(LAST_HEARTBEATS, &[])? {
                 let id: String = row.get(0)?;
                 let at: i64 = row.get(1)?;
                 let detail: String = row.get(2)?;
@@ -69,12 +118,7 @@ impl<B: Backend> FleetSource for StorePlatform<B> {
                     })
                     .heartbeat = Some((ts(at), detail));
             }
-            for row in tx.query(
-                "SELECT e.kiosk_id, e.kind, e.detail, e.at FROM kiosk_events e
-                 WHERE e.id IN (SELECT max(id) FROM kiosk_events WHERE kind <> 'heartbeat'
-                                GROUP BY kiosk_id)",
-                &[],
-            )? {
+            for row in tx.query(LAST_OTHER_EVENTS, &[])? {
                 let id: String = row.get(0)?;
                 let kind: String = row.get(1)?;
                 let detail: String = row.get(2)?;
@@ -86,16 +130,7 @@ impl<B: Backend> FleetSource for StorePlatform<B> {
                     })
                     .last_event = Some((kind, detail, ts(at)));
             }
-            for row in tx.query(
-                "SELECT kiosk_id, count(*) FROM kiosk_events
-                 WHERE kind IN (?1, ?2, ?3) AND at >= ?4 GROUP BY kiosk_id",
-                &sql_params![
-                    PROBLEM_KINDS[0],
-                    PROBLEM_KINDS[1],
-                    PROBLEM_KINDS[2],
-                    since.as_second()
-                ],
-            )? {
+            for row in tx.query(PROBLEMS_SINCE, &problems_params(since))? {
                 let id: String = row.get(0)?;
                 let n: i64 = row.get(1)?;
                 out.entry(id.clone())
@@ -112,15 +147,7 @@ impl<B: Backend> FleetSource for StorePlatform<B> {
     fn staff_calls(&self, since: Timestamp) -> Result<Vec<StaffCallRow>, StoreError> {
         self.read(|tx| {
             let mut out = Vec::new();
-            for row in tx.query(
-                "SELECT kiosk_id, at, detail FROM kiosk_events WHERE kind = ?1 AND at >= ?2
-                 ORDER BY at DESC, id DESC LIMIT ?3",
-                &sql_params![
-                    crate::domain::staff_call::STAFF_CALL_EVENT,
-                    since.as_second(),
-                    MAX_STAFF_CALLS
-                ],
-            )? {
+            for row in tx.query(STAFF_CALLS_SINCE, &staff_calls_params(since))? {
                 let at: i64 = row.get(1)?;
                 out.push(StaffCallRow {
                     kiosk_id: row.get(0)?,
