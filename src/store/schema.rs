@@ -921,6 +921,44 @@ mod tests {
         assert_eq!(codes, 0);
     }
 
+    /// Migration 8 on a version 7 file: its kiosk events stay, `(kiosk_id, at)` is replaced by
+    /// the fleet page's indexes.
+    #[test]
+    fn a_version_7_database_keeps_its_kiosk_events_and_gets_their_indexes() {
+        let mut c = Connection::open_in_memory().unwrap();
+        configure(&c).unwrap();
+        for (i, m) in MIGRATIONS[..7].iter().enumerate() {
+            c.execute_batch(m).unwrap();
+            c.pragma_update(None, "user_version", i as i64 + 1).unwrap();
+        }
+        c.execute(
+            "INSERT INTO kiosk_events (kiosk_id, kind, detail, at) VALUES ('K1', 'heartbeat', '{}', 5)",
+            [],
+        )
+        .unwrap();
+        assert_eq!(migrate(&mut c).unwrap(), 8);
+        let n: i64 = c
+            .query_row("SELECT count(*) FROM kiosk_events", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+        let mut names: Vec<String> = c
+            .prepare("SELECT name FROM pragma_index_list('kiosk_events') WHERE origin = 'c'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "kiosk_events_by_kind",
+                "kiosk_events_by_kiosk_kind",
+                "kiosk_events_other_by_kiosk"
+            ]
+        );
+    }
+
     #[test]
     fn a_database_from_a_newer_program_is_refused() {
         let dir = tempfile::tempdir().unwrap();
