@@ -1303,3 +1303,68 @@ fn sms_codes_and_phones_never_reach_the_logs() {
     );
     assert!(!logs.contains(&code) && !logs.contains(phone), "{logs}");
 }
+
+/// The server's retention thread: run at once, then every period, on the injected clock; it
+/// deletes a heartbeat once the clock has moved past the kept days, never the recent one.
+#[test]
+fn the_periodic_retention_follows_the_injected_clock() {
+    use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+    let p = Arc::new(SqlitePlatform::with_connection(schema::open_in_memory().unwrap()).unwrap());
+    let event = |at: Timestamp| {
+        p.record_kiosk_event(
+            &KioskEventRequest {
+                kiosk_id: "K1".into(),
+                kind: "heartbeat".into(),
+                detail: "{}".into(),
+            },
+            at,
+        )
+        .unwrap()
+    };
+    event(now() - SignedDuration::from_hours(24 * 9));
+    event(now());
+    let rows = |p: &SqlitePlatform| count(p, "SELECT count(*) FROM kiosk_events");
+    let clock_s = Arc::new(AtomicI64::new(now().as_second()));
+    let c = clock_s.clone();
+    let clock: Arc<dyn Fn() -> Timestamp + Send + Sync> =
+        Arc::new(move || Timestamp::from_second(c.load(Ordering::SeqCst)).unwrap());
+    let stop = Arc::new(AtomicBool::new(false));
+    let h = spawn_periodic_purge(
+        p.clone(),
+        clock,
+        10,
+        std::time::Duration::from_millis(10),
+        stop.clone(),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert_eq!(rows(&p), 2, "9 days old: kept for 10 days");
+    clock_s.store(
+        (now() + SignedDuration::from_hours(24 * 2)).as_second(),
+        Ordering::SeqCst,
+    );
+    let started = std::time::Instant::now();
+    while rows(&p) != 1 && started.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    stop.store(true, Ordering::Relaxed);
+    h.join().unwrap();
+    assert_eq!(rows(&p), 1, "the old heartbeat went, the recent one stayed");
+}
+
+#[test]
+fn a_retention_sweep_refuses_a_negative_period_or_an_empty_batch() {
+    let p = SqlitePlatform::with_connection(schema::open_in_memory().unwrap()).unwrap();
+    for (keep, batch) in [
+        (SignedDuration::from_secs(-1), 10),
+        (SignedDuration::ZERO, 0),
+    ] {
+        let e = p.purge_kiosk_events(now(), keep, batch).unwrap_err();
+        assert_eq!(e.code(), "invalid_request");
+    }
+    assert_eq!(
+        p.purge_kiosk_events(now(), SignedDuration::ZERO, 1)
+            .unwrap(),
+        PurgeReport::default(),
+        "an empty table: nothing to do"
+    );
+}
