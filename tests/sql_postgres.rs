@@ -223,6 +223,7 @@ fn the_fleet_queries_use_the_kiosk_events_indexes_on_both_backends() {
         kiosks: 5,
         days: 3,
         calls: 1,
+        keep_days: None,
     };
     let now: jiff::Timestamp = "2026-12-07T03:00:00Z".parse().unwrap();
     let lite = SqlitePlatform::with_connection(schema::open_in_memory().unwrap()).unwrap();

@@ -170,6 +170,10 @@ enum Command {
         /// `fleet`: calls of each look-up to time.
         #[arg(long, default_value_t = 50)]
         calls: u32,
+        /// `fleet`: then run the retention sweep keeping this many days (deletes from the
+        /// database measured) and time it.
+        #[arg(long)]
+        keep_days: Option<u32>,
         /// `platform`: handle+pay rounds per simulated kiosk in each step.
         #[arg(long, default_value_t = 20)]
         rounds: usize,
@@ -277,6 +281,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             kiosks,
             days,
             calls,
+            keep_days,
         }) => {
             if what == "fleet" {
                 let Some(database) = database else {
@@ -284,7 +289,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                         "`kiosk bench fleet` needs --database FILE or postgres://USER@HOST:PORT/DB"
                     );
                 };
-                return bench_fleet(&database, kiosks, days, calls);
+                return bench_fleet(&database, kiosks, days, calls, keep_days);
             }
             if what == "soak" {
                 let report = crate::app::soak::run(&crate::app::soak::SoakOptions {
@@ -423,12 +428,19 @@ mod tests {
 
 /// `kiosk bench fleet`: open (and migrate) the database, timing the opening, then fill and
 /// measure (`store::bench_fleet`).
-fn bench_fleet(database: &str, kiosks: u32, days: u32, calls: u32) -> anyhow::Result<i32> {
+fn bench_fleet(
+    database: &str,
+    kiosks: u32,
+    days: u32,
+    calls: u32,
+    keep_days: Option<u32>,
+) -> anyhow::Result<i32> {
     use crate::store::bench_fleet::{FleetBenchOptions, run};
     let opts = FleetBenchOptions {
         kiosks,
         days,
         calls,
+        keep_days,
     };
     let started = std::time::Instant::now();
     let now = jiff::Timestamp::now();

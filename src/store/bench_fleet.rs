@@ -26,6 +26,9 @@ pub struct FleetBenchOptions {
     pub kiosks: u32,
     pub days: u32,
     pub calls: u32,
+    /// After measuring, run the retention sweep keeping this many days (it deletes from the
+    /// database measured) and time it.
+    pub keep_days: Option<u32>,
 }
 
 /// At most this many kiosks and days are filled (10,000 × 400 days ≈ 5.8 billion rows is far
@@ -50,6 +53,16 @@ pub struct FleetBenchReport {
     pub open_staff_calls: usize,
     /// Each query's plan (EXPLAIN / EXPLAIN QUERY PLAN).
     pub plans: Vec<(String, Vec<String>)>,
+    /// The retention sweep when asked for: days kept, rows deleted, transactions, seconds.
+    pub retention: Option<RetentionFigure>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RetentionFigure {
+    pub keep_days: u32,
+    pub deleted: u64,
+    pub batches: u32,
+    pub seconds: f64,
 }
 
 /// Other events of a kiosk's day: kind and second of the day (UTC offset from the day's start).
@@ -175,7 +188,25 @@ pub fn run<B: Backend>(
             Dialect::Sqlite => "sqlite",
         })
     })?;
+    let retention = match opts.keep_days {
+        None => None,
+        Some(keep_days) => {
+            let t = Instant::now();
+            let r = p.purge_kiosk_events(
+                now,
+                SignedDuration::from_hours(24 * i64::from(keep_days)),
+                super::platform::PURGE_BATCH,
+            )?;
+            Some(RetentionFigure {
+                keep_days,
+                deleted: r.deleted,
+                batches: r.batches,
+                seconds: t.elapsed().as_secs_f64(),
+            })
+        }
+    };
     Ok(FleetBenchReport {
+        retention,
         backend,
         schema_version,
         kiosks: opts.kiosks,
@@ -204,6 +235,7 @@ mod tests {
             kiosks: 3,
             days: 2,
             calls: 2,
+            keep_days: None,
         };
         let r = run(&p, opts, now).unwrap();
         assert_eq!(r.rows, 3 * 2 * (1440 + DAY_EVENTS.len() as i64));
@@ -220,6 +252,22 @@ mod tests {
         // A second run measures what is there, without filling again.
         let again = run(&p, opts, now).unwrap();
         assert_eq!((again.rows, again.fill_seconds), (r.rows, 0.0));
+        // Keeping one day deletes the older day's events (the PIN tries aside: none here).
+        let swept = run(
+            &p,
+            FleetBenchOptions {
+                keep_days: Some(1),
+                ..opts
+            },
+            now,
+        )
+        .unwrap();
+        let figure = swept.retention.unwrap();
+        assert_eq!(figure.deleted as i64, r.rows / 2);
+        let left = p
+            .read_sql(|tx| Ok(tx.one::<i64>("SELECT count(*) FROM kiosk_events", &[])?))
+            .unwrap();
+        assert_eq!(left, r.rows / 2);
     }
 
     #[test]
@@ -233,6 +281,7 @@ mod tests {
                     kiosks,
                     days,
                     calls: 1,
+                    keep_days: None,
                 },
                 now,
             )
