@@ -1,7 +1,8 @@
 //! `kiosk bench fleet`: the fleet page's look-ups (`FleetSource`) on a city's `kiosk_events`, on
 //! SQLite or PostgreSQL. An empty table is first filled with `days` days of `kiosks` kiosks: a
 //! heartbeat every 60 s each (1440 a day) and a few other events a day (paper out and back,
-//! offline and online, a device failure and back, two staff calls); a table that holds events
+//! offline and online, a device failure and back, three staff calls, the last one still open at
+//! the end); a table that holds events
 //! already is measured as it is (so one database measures the schema before and after a
 //! migration). Then `calls` times each: `fleet(since)` (last heartbeat, last other event and
 //! today's problems of every kiosk) and `staff_calls(now - 30 min)`, p50/p99/max, with the
@@ -75,6 +76,8 @@ const DAY_EVENTS: &[(&str, i64)] = &[
     ("device_failure", 8 * 3600 + 5),
     ("device_back", 8 * 3600 + 125),
     ("staff_call", 9 * 3600 + 43),
+    // Ten minutes before the day's end: on the last day, a call still open "now".
+    ("staff_call", 86_400 - 600),
 ];
 
 /// A heartbeat's detail as a kiosk sends it (about the size of `wire::heartbeat::Heartbeat`).
@@ -239,7 +242,7 @@ mod tests {
         };
         let r = run(&p, opts, now).unwrap();
         assert_eq!(r.rows, 3 * 2 * (1440 + DAY_EVENTS.len() as i64));
-        assert_eq!(r.fleet_kiosks, 3);
+        assert_eq!((r.fleet_kiosks, r.open_staff_calls), (3, 3));
         assert_eq!((r.fleet.samples, r.staff_calls.samples), (2, 2));
         assert!(r.fill_seconds > 0.0);
         assert!(!r.plans.is_empty() && r.plans.iter().all(|(_, p)| !p.is_empty()));
