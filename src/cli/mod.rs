@@ -386,6 +386,45 @@ pub(crate) fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `kiosk bench fleet`: open (and migrate) the database, timing the opening, then fill and
+/// measure (`store::bench_fleet`).
+fn bench_fleet(
+    database: &str,
+    kiosks: u32,
+    days: u32,
+    calls: u32,
+    keep_days: Option<u32>,
+) -> anyhow::Result<i32> {
+    use crate::store::bench_fleet::{FleetBenchOptions, run};
+    let opts = FleetBenchOptions {
+        kiosks,
+        days,
+        calls,
+        keep_days,
+    };
+    let started = std::time::Instant::now();
+    let now = jiff::Timestamp::now();
+    let report = if crate::store::schema::is_postgres_url(database) {
+        let p = crate::store::PgPlatform::connect_demo(database, 2).with_context(|| {
+            format!(
+                "connecting to {}",
+                crate::store::backend::without_password(database)
+            )
+        })?;
+        let opened = started.elapsed().as_secs_f64();
+        (opened, run(&p, opts, now)?)
+    } else {
+        let p = crate::store::SqlitePlatform::open_demo(std::path::Path::new(database))
+            .with_context(|| format!("opening {database}"))?;
+        let opened = started.elapsed().as_secs_f64();
+        (opened, run(&p, opts, now)?)
+    };
+    let mut json = serde_json::to_value(&report.1)?;
+    json["open_and_migrate_seconds"] = serde_json::json!(report.0);
+    crate::term::out(serde_json::to_string_pretty(&json)?)?;
+    Ok(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -424,43 +463,4 @@ mod tests {
         assert_eq!(remote_config, Some(PathBuf::from("r.toml")));
         assert_eq!(config_key, Some(PathBuf::from("c.key")));
     }
-}
-
-/// `kiosk bench fleet`: open (and migrate) the database, timing the opening, then fill and
-/// measure (`store::bench_fleet`).
-fn bench_fleet(
-    database: &str,
-    kiosks: u32,
-    days: u32,
-    calls: u32,
-    keep_days: Option<u32>,
-) -> anyhow::Result<i32> {
-    use crate::store::bench_fleet::{FleetBenchOptions, run};
-    let opts = FleetBenchOptions {
-        kiosks,
-        days,
-        calls,
-        keep_days,
-    };
-    let started = std::time::Instant::now();
-    let now = jiff::Timestamp::now();
-    let report = if crate::store::schema::is_postgres_url(database) {
-        let p = crate::store::PgPlatform::connect_demo(database, 2).with_context(|| {
-            format!(
-                "connecting to {}",
-                crate::store::backend::without_password(database)
-            )
-        })?;
-        let opened = started.elapsed().as_secs_f64();
-        (opened, run(&p, opts, now)?)
-    } else {
-        let p = crate::store::SqlitePlatform::open_demo(std::path::Path::new(database))
-            .with_context(|| format!("opening {database}"))?;
-        let opened = started.elapsed().as_secs_f64();
-        (opened, run(&p, opts, now)?)
-    };
-    let mut json = serde_json::to_value(&report.1)?;
-    json["open_and_migrate_seconds"] = serde_json::json!(report.0);
-    crate::term::out(serde_json::to_string_pretty(&json)?)?;
-    Ok(0)
 }
