@@ -212,7 +212,7 @@ fn kiosk_events_indexes_are_the_same_on_both_backends() {
     );
 }
 
-/// The fleet page's look-ups use migration 8's indexes on both backends (EXPLAIN on PostgreSQL,
+/// The fleet page's look-ups and the retention sweep's use migration 8's indexes on both backends (EXPLAIN on PostgreSQL,
 /// EXPLAIN QUERY PLAN on SQLite, after `kiosk bench fleet`'s fill of 5 kiosks × 3 days and
 /// ANALYZE), never a scan of the whole table; `db check` stays clean.
 #[test]
@@ -249,6 +249,8 @@ fn the_fleet_queries_use_the_kiosk_events_indexes_on_both_backends() {
             ("last_other_events", "kiosk_events_other_by_kiosk"),
             ("problems_since", "kiosk_events_by_kind"),
             ("staff_calls_since", "kiosk_events_by_kind"),
+            ("retention_kinds", "kiosk_events_by_kind"),
+            ("retention_batch", "kiosk_events_by_kind"),
         ] {
             let plan = plan_of(query);
             assert!(plan.contains(index), "{} {query}:\n{plan}", r.backend);

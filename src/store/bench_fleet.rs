@@ -16,8 +16,8 @@ use serde::Serialize;
 use super::StoreError;
 use super::backend::Backend;
 use super::bench::Timing;
-use super::platform::StorePlatform;
 use super::platform::fleet::{self, FleetSource};
+use super::platform::{EVENT_KINDS, PURGE_BATCH, PURGE_KIND_BATCH, StorePlatform};
 use super::sql::{Dialect, Sql};
 use crate::sql_params;
 
@@ -180,7 +180,15 @@ pub fn run<B: Backend>(
         call_times.push(t.elapsed());
     }
     let plans = p.read_sql(|tx| {
-        fleet::queries(since, calls_since)
+        let mut queries = fleet::queries(since, calls_since);
+        // The retention sweep's: the kinds present, and one batch of old heartbeats.
+        queries.push(("retention_kinds", EVENT_KINDS, Vec::new()));
+        queries.push((
+            "retention_batch",
+            PURGE_KIND_BATCH,
+            sql_params!["heartbeat", since.as_second(), i64::from(PURGE_BATCH)].to_vec(),
+        ));
+        queries
             .into_iter()
             .map(|(name, sql, params)| Ok((name.to_string(), plan(tx, sql, &params)?)))
             .collect::<Result<Vec<_>, StoreError>>()
@@ -198,7 +206,7 @@ pub fn run<B: Backend>(
             let r = p.purge_kiosk_events(
                 now,
                 SignedDuration::from_hours(24 * i64::from(keep_days)),
-                super::platform::PURGE_BATCH,
+                PURGE_BATCH,
             )?;
             Some(RetentionFigure {
                 keep_days,

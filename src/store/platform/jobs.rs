@@ -7,6 +7,7 @@ use super::rows::*;
 use super::*;
 use crate::rules::payment as pay_rules;
 use crate::sql_params;
+use crate::store::sql::Value;
 use crate::store::{StoreError, audit};
 
 impl<B: Backend> StorePlatform<B> {
@@ -121,16 +122,35 @@ pub struct PurgeReport {
 }
 
 /// The kinds present, by a skip scan over `kiosk_events_by_kind` (one descent per kind).
-const EVENT_KINDS: &str = "WITH RECURSIVE kinds(k) AS (
+pub const EVENT_KINDS: &str = "WITH RECURSIVE kinds(k) AS (
          SELECT (SELECT kind FROM kiosk_events ORDER BY kind LIMIT 1)
          UNION ALL
          SELECT (SELECT kind FROM kiosk_events WHERE kind > kinds.k ORDER BY kind LIMIT 1)
          FROM kinds WHERE kinds.k IS NOT NULL)
      SELECT k FROM kinds WHERE k IS NOT NULL";
 
-/// One batch of one kind's rows older than ?2 (`kiosk_events_by_kind`).
-const PURGE_KIND_BATCH: &str = "DELETE FROM kiosk_events WHERE id IN (
-         SELECT id FROM kiosk_events WHERE kind = ?1 AND at < ?2 ORDER BY at, id LIMIT ?3)";
+/// One batch of one kind's rows older than ?2, oldest first (`kiosk_events_by_kind`). They are
+/// then deleted by id ([`delete_by_ids`]): a `DELETE … WHERE id IN (SELECT …)` leaves the
+/// planner free to join a scan of the whole table (PostgreSQL does when the batch is a large
+/// part of it), and by primary key it never scans.
+pub const PURGE_KIND_BATCH: &str =
+    "SELECT id FROM kiosk_events WHERE kind = ?1 AND at < ?2 ORDER BY at, id LIMIT ?3";
+
+/// Ids deleted per statement (one prepared statement of this many placeholders; a short chunk
+/// repeats its first id).
+const DELETE_CHUNK: usize = 500;
+
+/// `DELETE FROM kiosk_events WHERE id IN (?1, …, ?500)`.
+fn delete_by_ids() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let marks: Vec<String> = (1..=DELETE_CHUNK).map(|i| format!("?{i}")).collect();
+        format!(
+            "DELETE FROM kiosk_events WHERE id IN ({})",
+            marks.join(", ")
+        )
+    })
+}
 
 impl<B: Backend> StorePlatform<B> {
     /// Delete the kiosk events older than `now - keep` (but [`KEPT_EVENT_PREFIX`] kinds), kind by
@@ -152,15 +172,23 @@ impl<B: Backend> StorePlatform<B> {
         let mut report = PurgeReport::default();
         for kind in kinds.iter().filter(|k| !k.starts_with(KEPT_EVENT_PREFIX)) {
             loop {
-                let n = self.write(|tx| {
-                    Ok(tx.exec(
+                let (found, n) = self.write(|tx| {
+                    let ids: Vec<i64> = tx.column(
                         PURGE_KIND_BATCH,
                         &sql_params![kind, before, i64::from(batch)],
-                    )?)
+                    )?;
+                    let mut n = 0;
+                    for chunk in ids.chunks(DELETE_CHUNK) {
+                        let mut params: Vec<Value> =
+                            chunk.iter().map(|id| Value::Int(*id)).collect();
+                        params.resize(DELETE_CHUNK, Value::Int(chunk[0]));
+                        n += tx.exec(delete_by_ids(), &params)?;
+                    }
+                    Ok((ids.len(), n))
                 })?;
                 report.deleted += n;
                 report.batches += 1;
-                if n < u64::from(batch) {
+                if found < batch as usize {
                     break;
                 }
             }

@@ -37,8 +37,8 @@ mod seal;
 mod types;
 
 pub use jobs::{
-    KEPT_EVENT_PREFIX, PURGE_BATCH, PURGE_EVERY, PurgeReport, PurgesEvents, spawn_periodic_purge,
-    spawn_periodic_revert,
+    EVENT_KINDS, KEPT_EVENT_PREFIX, PURGE_BATCH, PURGE_EVERY, PURGE_KIND_BATCH, PurgeReport,
+    PurgesEvents, spawn_periodic_purge, spawn_periodic_revert,
 };
 pub use notify::{AuditEveryRefusal, ReceiveError, RefusalGate, out_trade_no};
 pub use points::{
