@@ -1368,3 +1368,60 @@ fn a_retention_sweep_refuses_a_negative_period_or_an_empty_batch() {
         "an empty table: nothing to do"
     );
 }
+
+/// The fleet page's look-ups: nothing on an empty table; per kiosk the latest heartbeat and the
+/// latest other event by the time the kiosk gave, so an event that waited in a kiosk's outbox
+/// and arrived last does not hide a newer one; today's problems counted per kiosk.
+#[test]
+fn the_fleet_shows_each_kiosks_latest_events_by_their_time() {
+    use super::fleet::FleetSource;
+    let p = SqlitePlatform::with_connection(schema::open_in_memory().unwrap()).unwrap();
+    assert!(p.fleet(now()).unwrap().is_empty());
+    let event = |kiosk: &str, kind: &str, detail: &str, at: Timestamp| {
+        p.record_kiosk_event(
+            &KioskEventRequest {
+                kiosk_id: kiosk.into(),
+                kind: kind.into(),
+                detail: detail.into(),
+            },
+            at,
+        )
+        .unwrap();
+    };
+    let t = now();
+    let mins = SignedDuration::from_mins;
+    event("K2", "heartbeat", "new", t);
+    event("K2", "printer_out_of_paper", "", t - mins(5));
+    event("K2", "online", "", t - mins(1));
+    // Delivered last from the outbox, but older than what K2 reported already.
+    event("K2", "heartbeat", "old", t - mins(30));
+    event("K2", "offline", "", t - mins(40));
+    event(
+        "K1",
+        "device_failure",
+        "",
+        t - SignedDuration::from_hours(30),
+    );
+    let rows = p.fleet(t - SignedDuration::from_hours(1)).unwrap();
+    let ids: Vec<&str> = rows.iter().map(|r| r.kiosk_id.as_str()).collect();
+    assert_eq!(ids, ["K1", "K2"]);
+    assert_eq!(rows[0].heartbeat, None);
+    assert_eq!(rows[0].problems, 0, "yesterday's failure is not today's");
+    assert_eq!(
+        rows[0].last_event,
+        Some((
+            "device_failure".into(),
+            String::new(),
+            t - SignedDuration::from_hours(30)
+        ))
+    );
+    assert_eq!(rows[1].heartbeat, Some((t, "new".into())));
+    assert_eq!(
+        rows[1].last_event,
+        Some(("online".into(), String::new(), t - mins(1)))
+    );
+    assert_eq!(
+        rows[1].problems, 2,
+        "out of paper and offline within the hour"
+    );
+}
