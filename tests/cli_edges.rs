@@ -225,3 +225,64 @@ fn a_time_out_of_range_is_said_in_words() {
     );
     assert!(!err.contains("Unix timestamp seconds"), "{err}");
 }
+
+/// `kiosk bench fleet` fills an empty SQLite file with the kiosks' days of events, times the
+/// fleet page on it, and prints the figures as JSON; a second run measures without filling and
+/// `--keep-days` times the retention sweep; without --database or with 0 kiosks it says what is
+/// wrong, exit 1.
+#[test]
+fn bench_fleet_fills_measures_and_sweeps_a_sqlite_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fleet.sqlite3");
+    let db = db.to_str().unwrap();
+    let args = [
+        "bench",
+        "fleet",
+        "--database",
+        db,
+        "--kiosks",
+        "2",
+        "--days",
+        "2",
+    ];
+    let out = kiosk(&[&args[..], &["--calls", "3"]].concat(), dir.path());
+    assert_no_panic("bench fleet", &out);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["rows"], 2 * 2 * (1440 + 9));
+    assert_eq!(
+        (r["fleet_kiosks"].as_i64(), r["open_staff_calls"].as_i64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(r["fleet"]["samples"], 3);
+    assert!(r["retention"].is_null());
+    let out = kiosk(&[&args[..], &["--keep-days", "1"]].concat(), dir.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["fill_seconds"], 0.0);
+    assert_eq!(r["retention"]["keep_days"], 1);
+    assert!(r["retention"]["deleted"].as_u64().unwrap() >= 1440 * 2);
+    for (bad, says) in [
+        (vec!["bench", "fleet"], "--database"),
+        (
+            vec!["bench", "fleet", "--database", db, "--kiosks", "0"],
+            "kiosks 1 to 10000",
+        ),
+    ] {
+        let out = kiosk(&bad, dir.path());
+        assert_no_panic("bench fleet", &out);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(says),
+            "{bad:?}: {err}"
+        );
+    }
+}

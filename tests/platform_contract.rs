@@ -51,6 +51,10 @@ pub struct Subject {
     pub count: Box<dyn Fn(&str) -> i64>,
     /// The fleet page's staff calls since a time, read from the store behind the platform.
     pub staff_calls: Box<dyn Fn(Timestamp) -> Vec<kiosk::store::platform::fleet::StaffCallRow>>,
+    /// The server's retention sweep on the store behind the platform: `(now, keep, batch)`.
+    pub purge_events: Box<dyn Fn(Timestamp, SignedDuration, u32) -> PurgeReport>,
+    /// `kiosk db check` on the store behind the platform: whether it is clean.
+    pub check_ok: Box<dyn Fn() -> bool>,
 }
 
 impl Subject {
@@ -163,7 +167,7 @@ fn subject<B: Backend>(backend: B) -> Subject {
     let p = with_gateway(backend, aliyun_gateway(&sim, SMS_SECRET));
     p.build_demo_city(&city_options()).expect("demo city");
     let p = Arc::new(p);
-    let (q, r, f) = (p.clone(), p.clone(), p.clone());
+    let (q, r, f, g, h) = (p.clone(), p.clone(), p.clone(), p.clone(), p.clone());
     Subject {
         platform: p,
         sms_code: Box::new(move |outbox_id| code_in_inbox(&sim, outbox_id)),
@@ -173,6 +177,10 @@ fn subject<B: Backend>(backend: B) -> Subject {
             use kiosk::store::platform::fleet::FleetSource as _;
             f.staff_calls(since).unwrap()
         }),
+        purge_events: Box::new(move |now, keep, batch| {
+            g.purge_kiosk_events(now, keep, batch).unwrap()
+        }),
+        check_ok: Box::new(move || h.check().unwrap().ok()),
     }
 }
 
@@ -216,7 +224,8 @@ fn make_remote_pg() -> Subject {
         .unwrap(),
     );
     let phone = remote.clone();
-    let (q, r, f) = (store.clone(), store.clone(), store);
+    let (q, r, f, g) = (store.clone(), store.clone(), store.clone(), store.clone());
+    let h = store;
     Subject {
         platform: remote,
         sms_code: Box::new(move |outbox_id| {
@@ -235,6 +244,10 @@ fn make_remote_pg() -> Subject {
             use kiosk::store::platform::fleet::FleetSource as _;
             f.staff_calls(since).unwrap()
         }),
+        purge_events: Box::new(move |now, keep, batch| {
+            g.purge_kiosk_events(now, keep, batch).unwrap()
+        }),
+        check_ok: Box::new(move || h.check().unwrap().ok()),
     }
 }
 
@@ -252,6 +265,7 @@ macro_rules! contract_suite {
                 feedback_is_numbered,
                 kiosk_events_are_numbered_and_checked,
                 staff_calls_are_listed_newest_first_since_a_time,
+                old_kiosk_events_are_purged_and_recent_ones_kept,
                 receipts_are_kept_for_reprint,
                 revert_after_the_window,
                 register_with_the_sms_code,
@@ -738,6 +752,77 @@ mod scenarios {
                 ),
             ]
         );
+    }
+
+    /// The retention sweep deletes the kiosk events older than the period, kind by kind in
+    /// batches (2 here: several transactions per kind), keeps the recent ones and the operator
+    /// screen's PIN tries whatever their age, says so once in the audit log, and leaves
+    /// `db check` clean; a second sweep finds nothing.
+    pub fn old_kiosk_events_are_purged_and_recent_ones_kept(s: &Subject) {
+        let p = s.p();
+        let t = now();
+        let days = |n: i64| SignedDuration::from_hours(24 * n);
+        let event = |kind: &str, at: Timestamp| {
+            p.record_kiosk_event(
+                &KioskEventRequest {
+                    kiosk_id: "K1".into(),
+                    kind: kind.into(),
+                    detail: String::new(),
+                },
+                at,
+            )
+            .unwrap();
+        };
+        for d in [200, 120, 100, 91] {
+            event("heartbeat", t - days(d));
+        }
+        event("staff_call", t - days(95));
+        event(
+            "printer_out_of_paper",
+            t - days(90) - SignedDuration::from_secs(1),
+        );
+        event("operator_pin_wrong", t - days(300));
+        for d in [89, 1, 0] {
+            event("heartbeat", t - days(d));
+        }
+        event("staff_call", t - SignedDuration::from_mins(3));
+        let audits =
+            || (s.count)("SELECT count(*) FROM audit_log WHERE action = 'kiosk_events_purged'");
+        let (events_before, audits_before) =
+            ((s.count)("SELECT count(*) FROM kiosk_events"), audits());
+        let r = (s.purge_events)(t, days(90), 2);
+        assert_eq!(r.deleted, 6, "{r:?}");
+        assert!(r.batches >= 4, "batches of 2: {r:?}");
+        assert_eq!(
+            (s.count)("SELECT count(*) FROM kiosk_events"),
+            events_before - 6
+        );
+        let cutoff = (t - days(90)).as_second();
+        assert_eq!(
+            (s.count)(&format!(
+                "SELECT count(*) FROM kiosk_events WHERE at < {cutoff} AND kind NOT LIKE 'operator%'"
+            )),
+            0,
+            "nothing older than 90 days but the PIN tries"
+        );
+        assert_eq!(
+            (s.count)("SELECT count(*) FROM kiosk_events WHERE kind = 'operator_pin_wrong'"),
+            1
+        );
+        assert_eq!(
+            (s.count)(&format!(
+                "SELECT count(*) FROM kiosk_events WHERE kind = 'heartbeat' AND at >= {cutoff}"
+            )),
+            3,
+            "the recent heartbeats stay"
+        );
+        assert_eq!(audits(), audits_before + 1);
+        assert!((s.check_ok)(), "db check is clean after the sweep");
+        let again = (s.purge_events)(t, days(90), 2);
+        assert_eq!(again.deleted, 0);
+        assert_eq!(audits(), audits_before + 1, "an empty sweep writes nothing");
+        // The open staff call is still listed.
+        assert_eq!((s.staff_calls)(t - SignedDuration::from_mins(30)).len(), 1);
     }
 
     pub fn receipts_are_kept_for_reprint(s: &Subject) {

@@ -146,3 +146,120 @@ fn migrations_run_once_even_when_two_servers_start_together_and_a_newer_database
     assert_eq!(e.code(), "database_unusable", "{e}");
     assert!(e.to_string().contains("upgrade"), "{e}");
 }
+
+/// Migration 8's kiosk_events indexes: the same names, columns and partial predicate on both
+/// backends (read from each database's catalogue).
+#[test]
+fn kiosk_events_indexes_are_the_same_on_both_backends() {
+    use kiosk::store::{PgPlatform, SqlitePlatform, schema};
+    let lite = SqlitePlatform::with_connection(schema::open_in_memory().unwrap()).unwrap();
+    let mut sqlite: Vec<(String, String, bool)> = lite
+        .read_sql(|tx| {
+            let mut out = Vec::new();
+            for r in tx.query(
+                "SELECT name, partial FROM pragma_index_list('kiosk_events') WHERE origin = 'c'",
+                &[],
+            )? {
+                let name: String = r.get(0)?;
+                let cols: Vec<String> = tx.column(
+                    &format!("SELECT name FROM pragma_index_info('{name}') ORDER BY seqno"),
+                    &[],
+                )?;
+                out.push((name, cols.join(", "), r.get::<i64>(1)? == 1));
+            }
+            Ok(out)
+        })
+        .unwrap();
+    let url = support::pg::fresh_database("events_indexes");
+    let pg = PgPlatform::connect_demo(&url, 1).unwrap();
+    let mut postgres: Vec<(String, String, bool)> = pg
+        .read_sql(|tx| {
+            let mut out = Vec::new();
+            for r in tx.query(
+                "SELECT indexname::text, indexdef FROM pg_indexes
+                 WHERE tablename = 'kiosk_events' AND indexname <> 'kiosk_events_pkey'",
+                &[],
+            )? {
+                let def: String = r.get(1)?;
+                let cols = def
+                    .split_once("btree (")
+                    .and_then(|(_, rest)| rest.split_once(')'))
+                    .map(|(cols, _)| cols.to_string())
+                    .unwrap_or_default();
+                out.push((r.get(0)?, cols, def.contains(" WHERE ")));
+            }
+            Ok(out)
+        })
+        .unwrap();
+    sqlite.sort();
+    postgres.sort();
+    assert_eq!(sqlite, postgres);
+    assert_eq!(
+        sqlite,
+        vec![
+            ("kiosk_events_by_kind".into(), "kind, at, id".into(), false),
+            (
+                "kiosk_events_by_kiosk_kind".into(),
+                "kiosk_id, kind, at, id".into(),
+                false
+            ),
+            (
+                "kiosk_events_other_by_kiosk".into(),
+                "kiosk_id, at, id".into(),
+                true
+            ),
+        ]
+    );
+}
+
+/// The fleet page's look-ups and the retention sweep's use migration 8's indexes on both backends (EXPLAIN on PostgreSQL,
+/// EXPLAIN QUERY PLAN on SQLite, after `kiosk bench fleet`'s fill of 5 kiosks × 3 days and
+/// ANALYZE), never a scan of the whole table; `db check` stays clean.
+#[test]
+fn the_fleet_queries_use_the_kiosk_events_indexes_on_both_backends() {
+    use kiosk::store::bench_fleet::{FleetBenchOptions, run};
+    use kiosk::store::{PgPlatform, SqlitePlatform, schema};
+    let opts = FleetBenchOptions {
+        kiosks: 5,
+        days: 3,
+        calls: 1,
+        keep_days: None,
+    };
+    let now: jiff::Timestamp = "2026-12-07T03:00:00Z".parse().unwrap();
+    let lite = SqlitePlatform::with_connection(schema::open_in_memory().unwrap()).unwrap();
+    let url = support::pg::fresh_database("fleet_plans");
+    let pg = PgPlatform::connect_demo(&url, 1).unwrap();
+    let reports = [run(&lite, opts, now).unwrap(), run(&pg, opts, now).unwrap()];
+    assert!(lite.check().unwrap().ok() && pg.check().unwrap().ok());
+    for r in &reports {
+        assert_eq!(
+            (r.fleet_kiosks, r.open_staff_calls, r.schema_version),
+            (5, 5, 8),
+            "{r:?}"
+        );
+        let plan_of = |name: &str| {
+            r.plans
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, p)| p.join("\n"))
+                .unwrap_or_else(|| panic!("no plan for {name}"))
+        };
+        for (query, index) in [
+            ("last_heartbeats", "kiosk_events_by_kiosk_kind"),
+            ("last_other_events", "kiosk_events_other_by_kiosk"),
+            ("problems_since", "kiosk_events_by_kind"),
+            ("staff_calls_since", "kiosk_events_by_kind"),
+            ("retention_kinds", "kiosk_events_by_kind"),
+            ("retention_batch", "kiosk_events_by_kind"),
+        ] {
+            let plan = plan_of(query);
+            assert!(plan.contains(index), "{} {query}:\n{plan}", r.backend);
+            assert!(
+                !plan.contains("Seq Scan on kiosk_events")
+                    && !plan.lines().any(|l| l.trim() == "SCAN kiosk_events"),
+                "{} {query} scans the table:\n{plan}",
+                r.backend
+            );
+        }
+    }
+}

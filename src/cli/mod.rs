@@ -150,13 +150,30 @@ enum Command {
     /// display, e.g. under xvfb-run); `soak` (10,000 scripted sessions through the kiosk in
     /// accelerated time: memory, open files and database size at the start and the end); `platform --database postgres://…` (the server over
     /// loopback HTTP with 1, 10 and 100 simulated kiosks, beside the embedded SQLite figures).
+    /// `fleet --database FILE|postgres://…` (the fleet page's look-ups on `kiosk_events` filled
+    /// with --days days of --kiosks kiosks' heartbeats and events when empty, p50/p99 over
+    /// --calls calls, with the query plans; at most 10000 kiosks and 400 days).
     /// The store's alone is `kiosk db bench`.
     Bench {
-        #[arg(value_parser = ["ui", "platform", "soak"])]
+        #[arg(value_parser = ["ui", "platform", "soak", "fleet"])]
         what: String,
-        /// `platform`: the PostgreSQL database the server runs on (empty, or a demo city).
+        /// `platform`: the PostgreSQL database the server runs on (empty, or a demo city);
+        /// `fleet`: a SQLite file (created if missing) or a PostgreSQL database.
         #[arg(long)]
         database: Option<String>,
+        /// `fleet`: kiosks reporting.
+        #[arg(long, default_value_t = 100)]
+        kiosks: u32,
+        /// `fleet`: days of events to fill.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// `fleet`: calls of each look-up to time.
+        #[arg(long, default_value_t = 50)]
+        calls: u32,
+        /// `fleet`: then run the retention sweep keeping this many days (deletes from the
+        /// database measured) and time it.
+        #[arg(long)]
+        keep_days: Option<u32>,
         /// `platform`: handle+pay rounds per simulated kiosk in each step.
         #[arg(long, default_value_t = 20)]
         rounds: usize,
@@ -261,7 +278,19 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             rounds,
             sessions,
             persons,
+            kiosks,
+            days,
+            calls,
+            keep_days,
         }) => {
+            if what == "fleet" {
+                let Some(database) = database else {
+                    anyhow::bail!(
+                        "`kiosk bench fleet` needs --database FILE or postgres://USER@HOST:PORT/DB"
+                    );
+                };
+                return bench_fleet(&database, kiosks, days, calls, keep_days);
+            }
             if what == "soak" {
                 let report = crate::app::soak::run(&crate::app::soak::SoakOptions {
                     sessions,
@@ -355,6 +384,45 @@ pub(crate) fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     writeln!(out, "{}", serde_json::to_string_pretty(value)?)
         .context("writing to standard output")?;
     Ok(())
+}
+
+/// `kiosk bench fleet`: open (and migrate) the database, timing the opening, then fill and
+/// measure (`store::bench_fleet`).
+fn bench_fleet(
+    database: &str,
+    kiosks: u32,
+    days: u32,
+    calls: u32,
+    keep_days: Option<u32>,
+) -> anyhow::Result<i32> {
+    use crate::store::bench_fleet::{FleetBenchOptions, run};
+    let opts = FleetBenchOptions {
+        kiosks,
+        days,
+        calls,
+        keep_days,
+    };
+    let started = std::time::Instant::now();
+    let now = jiff::Timestamp::now();
+    let report = if crate::store::schema::is_postgres_url(database) {
+        let p = crate::store::PgPlatform::connect_demo(database, 2).with_context(|| {
+            format!(
+                "connecting to {}",
+                crate::store::backend::without_password(database)
+            )
+        })?;
+        let opened = started.elapsed().as_secs_f64();
+        (opened, run(&p, opts, now)?)
+    } else {
+        let p = crate::store::SqlitePlatform::open_demo(std::path::Path::new(database))
+            .with_context(|| format!("opening {database}"))?;
+        let opened = started.elapsed().as_secs_f64();
+        (opened, run(&p, opts, now)?)
+    };
+    let mut json = serde_json::to_value(&report.1)?;
+    json["open_and_migrate_seconds"] = serde_json::json!(report.0);
+    crate::term::out(serde_json::to_string_pretty(&json)?)?;
+    Ok(0)
 }
 
 #[cfg(test)]

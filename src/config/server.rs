@@ -25,6 +25,8 @@ use super::{
 /// per_ip_per_minute = 600
 /// per_ip_burst = 120
 /// refused_audited_per_minute = 60
+/// [retention]                   # (optional; the default)
+/// kiosk_events_days = 90        # 0: keep kiosk events forever
 /// ```
 ///
 /// A missing section is the demo provider (refused unless demo).
@@ -44,6 +46,42 @@ pub struct ServerConfig {
     pub audit: AuditSection,
     #[serde(default)]
     pub notify: NotifySection,
+    #[serde(default)]
+    pub retention: RetentionSection,
+}
+
+/// How long the platform keeps operational telemetry. Kiosk events (heartbeats every 60 s,
+/// printer, device, link and staff-call events: 144,000 rows a day for 100 kiosks) older than
+/// `kiosk_events_days` are deleted by the server's jobs thread every hour, in batches; the
+/// operator screen's PIN tries are kept (the audit log names them). 0 keeps everything.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionSection {
+    pub kiosk_events_days: u32,
+}
+
+/// The most days `kiosk_events_days` may keep (ten years).
+pub const MAX_KIOSK_EVENTS_DAYS: u32 = 3650;
+
+impl Default for RetentionSection {
+    fn default() -> Self {
+        RetentionSection {
+            kiosk_events_days: 90,
+        }
+    }
+}
+
+impl RetentionSection {
+    /// The first key out of range, named with why.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.kiosk_events_days > MAX_KIOSK_EVENTS_DAYS {
+            return Err((
+                "retention.kiosk_events_days",
+                format!("0 (keep) or 1 to {MAX_KIOSK_EVENTS_DAYS}"),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The bounds of `POST /notify/alipay`, which anyone may call (Alipay does, without a kiosk's
@@ -120,6 +158,7 @@ impl ServerConfig {
         config
             .notify
             .check()
+            .and_then(|()| config.retention.check())
             .map_err(|(key, message)| ConfigError::Invalid {
                 path: name,
                 key,
@@ -155,6 +194,18 @@ mod tests {
     }
 
     #[test]
+    fn kiosk_events_are_kept_90_days_unless_configured() {
+        assert_eq!(
+            load("demo = true\n").unwrap().retention.kiosk_events_days,
+            90
+        );
+        let c = load("[retention]\nkiosk_events_days = 0\n").unwrap();
+        assert_eq!(c.retention.kiosk_events_days, 0);
+        let c = load("[retention]\nkiosk_events_days = 3650\n").unwrap();
+        assert_eq!(c.retention.kiosk_events_days, 3650);
+    }
+
+    #[test]
     fn the_notify_bounds_default_when_absent_and_a_bad_one_is_named() {
         assert_eq!(
             load("demo = true\n").unwrap().notify,
@@ -170,6 +221,11 @@ mod tests {
                 "notify.refused_audited_per_minute",
             ),
             ("[notify]\nper_ip_per_minut = 5\n", "per_ip_per_minut"),
+            (
+                "[retention]\nkiosk_events_days = 3651\n",
+                "retention.kiosk_events_days",
+            ),
+            ("[retention]\nkiosk_event_days = 30\n", "kiosk_event_days"),
         ] {
             let e = load(text).unwrap_err().to_string();
             assert!(e.contains(key), "{text}: {e}");

@@ -53,7 +53,8 @@ use crate::store::backend::without_password;
 use crate::store::idempotency::{Begin, Ledger, PgLedger, SqliteLedger};
 use crate::store::platform::fleet::FleetSource;
 use crate::store::platform::{
-    ConfirmsPoints, PgPlatform, Platform, RefusalGate, SimulatedConfirmer, SqlitePlatform,
+    ConfirmsPoints, PgPlatform, Platform, PurgesEvents, RefusalGate, SimulatedConfirmer,
+    SqlitePlatform,
 };
 use crate::store::schema;
 use crate::wire::auth::{
@@ -156,8 +157,8 @@ pub type Backend = (Arc<dyn Platform>, Arc<dyn Ledger>, Arc<dyn ServerJobs>);
 
 /// What the server's jobs and pages read and write besides the operations: the points
 /// confirmation and the fleet page's look-ups, both on the platform's store.
-pub trait ServerJobs: ConfirmsPoints + FleetSource {}
-impl<T: ConfirmsPoints + FleetSource + ?Sized> ServerJobs for T {}
+pub trait ServerJobs: ConfirmsPoints + FleetSource + PurgesEvents {}
+impl<T: ConfirmsPoints + FleetSource + PurgesEvents + ?Sized> ServerJobs for T {}
 
 /// How many PostgreSQL connections the server's platform pool holds (its ledger has its own 4).
 pub const PG_POOL_SIZE: u32 = 16;
@@ -595,6 +596,7 @@ pub fn prepare(opts: &ServeOptions) -> Result<Arc<Shared>, ServerError> {
     let bounds = &opts.config.notify;
     bounds
         .check()
+        .and_then(|()| opts.config.retention.check())
         .map_err(|(key, message)| ServerError::Notify { key, message })?;
     let guard = Arc::new(notify::NotifyGuard::new(bounds.refused_audited_per_minute));
     let (platform, ledger, points) = open_platform(&opts.database, parts, audit, guard)?;
@@ -648,6 +650,17 @@ pub fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), Ser
             every,
             stop.clone(),
         );
+        // Kiosk events older than `[retention] kiosk_events_days` (0: kept).
+        let days = opts.config.retention.kiosk_events_days;
+        if days > 0 {
+            crate::store::platform::spawn_periodic_purge(
+                shared.points.clone(),
+                Arc::new(Timestamp::now),
+                days,
+                crate::store::platform::PURGE_EVERY,
+                stop.clone(),
+            );
+        }
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -34,6 +34,7 @@
 pub mod audit;
 pub mod backend;
 pub mod bench;
+pub mod bench_fleet;
 pub mod check;
 pub mod demo;
 pub mod idempotency;

@@ -24,6 +24,7 @@ pub const MIGRATIONS: &[&str] = &[
     MIGRATION_5,
     MIGRATION_6,
     MIGRATION_7,
+    MIGRATION_8,
 ];
 
 /// The audit chain's anchors (`store::audit`): an HMAC-SHA256 of each entry under a key kept
@@ -38,6 +39,24 @@ CREATE TRIGGER audit_anchors_no_update BEFORE UPDATE ON audit_anchors
     BEGIN SELECT RAISE(ABORT, 'audit_anchors is append-only'); END;
 CREATE TRIGGER audit_anchors_no_delete BEFORE DELETE ON audit_anchors
     BEGIN SELECT RAISE(ABORT, 'audit_anchors is append-only'); END;
+"#;
+
+/// `kiosk_events` at a city's scale (a heartbeat a minute from every kiosk, 144,000 rows a day
+/// for 100 kiosks): the indexes the fleet page's look-ups (`store::platform::fleet`) and the
+/// retention sweep need, the same names and columns on both backends. `(kiosk_id, at)` goes:
+/// nothing reads by it that `(kiosk_id, kind, at, id)` does not serve.
+/// - `kiosk_events_by_kiosk_kind`: the kiosks that reported (a skip scan over `kiosk_id`) and
+///   each one's last heartbeat (one descent each);
+/// - `kiosk_events_by_kind`: today's problems, the open staff calls newest first, and the
+///   retention sweep (old rows kind by kind);
+/// - `kiosk_events_other_by_kiosk`: each kiosk's last event that is not a heartbeat, over the
+///   few rows that are not heartbeats only.
+const MIGRATION_8: &str = r#"
+DROP INDEX kiosk_events_by_kiosk;
+CREATE INDEX kiosk_events_by_kiosk_kind ON kiosk_events(kiosk_id, kind, at, id);
+CREATE INDEX kiosk_events_by_kind ON kiosk_events(kind, at, id);
+CREATE INDEX kiosk_events_other_by_kiosk ON kiosk_events(kiosk_id, at, id)
+    WHERE kind <> 'heartbeat';
 "#;
 
 /// The schema version this build writes.
@@ -444,7 +463,13 @@ pub const PG_MIGRATIONS: &[&str] = &[
     PG_MIGRATION_5,
     PG_MIGRATION_6,
     PG_MIGRATION_7,
+    PG_MIGRATION_8,
 ];
+
+/// The kiosk events' indexes, as [`MIGRATION_8`]. (`CREATE INDEX` without `CONCURRENTLY`, in
+/// the migration's transaction: kiosk events wait while it builds — see `kiosk bench fleet`'s
+/// `open_and_migrate_seconds` for how long on a given table; the kiosks' outboxes retry.)
+const PG_MIGRATION_8: &str = MIGRATION_8;
 
 /// The audit chain's anchors, as [`MIGRATION_7`].
 const PG_MIGRATION_7: &str = r#"
@@ -894,6 +919,44 @@ mod tests {
             .query_row("SELECT count(*) FROM sms_codes", [], |r| r.get(0))
             .unwrap();
         assert_eq!(codes, 0);
+    }
+
+    /// Migration 8 on a version 7 file: its kiosk events stay, `(kiosk_id, at)` is replaced by
+    /// the fleet page's indexes.
+    #[test]
+    fn a_version_7_database_keeps_its_kiosk_events_and_gets_their_indexes() {
+        let mut c = Connection::open_in_memory().unwrap();
+        configure(&c).unwrap();
+        for (i, m) in MIGRATIONS[..7].iter().enumerate() {
+            c.execute_batch(m).unwrap();
+            c.pragma_update(None, "user_version", i as i64 + 1).unwrap();
+        }
+        c.execute(
+            "INSERT INTO kiosk_events (kiosk_id, kind, detail, at) VALUES ('K1', 'heartbeat', '{}', 5)",
+            [],
+        )
+        .unwrap();
+        assert_eq!(migrate(&mut c).unwrap(), 8);
+        let n: i64 = c
+            .query_row("SELECT count(*) FROM kiosk_events", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+        let mut names: Vec<String> = c
+            .prepare("SELECT name FROM pragma_index_list('kiosk_events') WHERE origin = 'c'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "kiosk_events_by_kind",
+                "kiosk_events_by_kiosk_kind",
+                "kiosk_events_other_by_kiosk"
+            ]
+        );
     }
 
     #[test]

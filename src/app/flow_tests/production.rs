@@ -123,6 +123,7 @@ fn a_kiosk_and_a_server_with_demo_false_run_card_face_handle_pay_receipt_on_real
             key_file: d.join("audit.key").display().to_string(),
         },
         notify: Default::default(),
+        retention: Default::default(),
     };
     assert!(
         server_config.production_refusals().is_empty(),

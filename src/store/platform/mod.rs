@@ -36,7 +36,10 @@ mod rows;
 mod seal;
 mod types;
 
-pub use jobs::spawn_periodic_revert;
+pub use jobs::{
+    EVENT_KINDS, KEPT_EVENT_PREFIX, PURGE_BATCH, PURGE_EVERY, PURGE_KIND_BATCH, PurgeReport,
+    PurgesEvents, spawn_periodic_purge, spawn_periodic_revert,
+};
 pub use notify::{AuditEveryRefusal, ReceiveError, RefusalGate, out_trade_no};
 pub use points::{
     ConfirmError, ConfirmReport, ConfirmedItem, ConfirmsPoints, PendingPoints, PointsConfirmer,

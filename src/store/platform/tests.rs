@@ -1303,3 +1303,125 @@ fn sms_codes_and_phones_never_reach_the_logs() {
     );
     assert!(!logs.contains(&code) && !logs.contains(phone), "{logs}");
 }
+
+/// The server's retention thread: run at once, then every period, on the injected clock; it
+/// deletes a heartbeat once the clock has moved past the kept days, never the recent one.
+#[test]
+fn the_periodic_retention_follows_the_injected_clock() {
+    use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+    let p = Arc::new(SqlitePlatform::with_connection(schema::open_in_memory().unwrap()).unwrap());
+    let event = |at: Timestamp| {
+        p.record_kiosk_event(
+            &KioskEventRequest {
+                kiosk_id: "K1".into(),
+                kind: "heartbeat".into(),
+                detail: "{}".into(),
+            },
+            at,
+        )
+        .unwrap()
+    };
+    event(now() - SignedDuration::from_hours(24 * 9));
+    event(now());
+    let rows = |p: &SqlitePlatform| count(p, "SELECT count(*) FROM kiosk_events");
+    let clock_s = Arc::new(AtomicI64::new(now().as_second()));
+    let c = clock_s.clone();
+    let clock: Arc<dyn Fn() -> Timestamp + Send + Sync> =
+        Arc::new(move || Timestamp::from_second(c.load(Ordering::SeqCst)).unwrap());
+    let stop = Arc::new(AtomicBool::new(false));
+    let h = spawn_periodic_purge(
+        p.clone(),
+        clock,
+        10,
+        std::time::Duration::from_millis(10),
+        stop.clone(),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert_eq!(rows(&p), 2, "9 days old: kept for 10 days");
+    clock_s.store(
+        (now() + SignedDuration::from_hours(24 * 2)).as_second(),
+        Ordering::SeqCst,
+    );
+    let started = std::time::Instant::now();
+    while rows(&p) != 1 && started.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    stop.store(true, Ordering::Relaxed);
+    h.join().unwrap();
+    assert_eq!(rows(&p), 1, "the old heartbeat went, the recent one stayed");
+}
+
+#[test]
+fn a_retention_sweep_refuses_a_negative_period_or_an_empty_batch() {
+    let p = SqlitePlatform::with_connection(schema::open_in_memory().unwrap()).unwrap();
+    for (keep, batch) in [
+        (SignedDuration::from_secs(-1), 10),
+        (SignedDuration::ZERO, 0),
+    ] {
+        let e = p.purge_kiosk_events(now(), keep, batch).unwrap_err();
+        assert_eq!(e.code(), "invalid_request");
+    }
+    assert_eq!(
+        p.purge_kiosk_events(now(), SignedDuration::ZERO, 1)
+            .unwrap(),
+        PurgeReport::default(),
+        "an empty table: nothing to do"
+    );
+}
+
+/// The fleet page's look-ups: nothing on an empty table; per kiosk the latest heartbeat and the
+/// latest other event by the time the kiosk gave, so an event that waited in a kiosk's outbox
+/// and arrived last does not hide a newer one; today's problems counted per kiosk.
+#[test]
+fn the_fleet_shows_each_kiosks_latest_events_by_their_time() {
+    use super::fleet::FleetSource;
+    let p = SqlitePlatform::with_connection(schema::open_in_memory().unwrap()).unwrap();
+    assert!(p.fleet(now()).unwrap().is_empty());
+    let event = |kiosk: &str, kind: &str, detail: &str, at: Timestamp| {
+        p.record_kiosk_event(
+            &KioskEventRequest {
+                kiosk_id: kiosk.into(),
+                kind: kind.into(),
+                detail: detail.into(),
+            },
+            at,
+        )
+        .unwrap();
+    };
+    let t = now();
+    let mins = SignedDuration::from_mins;
+    event("K2", "heartbeat", "new", t);
+    event("K2", "printer_out_of_paper", "", t - mins(5));
+    event("K2", "online", "", t - mins(1));
+    // Delivered last from the outbox, but older than what K2 reported already.
+    event("K2", "heartbeat", "old", t - mins(30));
+    event("K2", "offline", "", t - mins(40));
+    event(
+        "K1",
+        "device_failure",
+        "",
+        t - SignedDuration::from_hours(30),
+    );
+    let rows = p.fleet(t - SignedDuration::from_hours(1)).unwrap();
+    let ids: Vec<&str> = rows.iter().map(|r| r.kiosk_id.as_str()).collect();
+    assert_eq!(ids, ["K1", "K2"]);
+    assert_eq!(rows[0].heartbeat, None);
+    assert_eq!(rows[0].problems, 0, "yesterday's failure is not today's");
+    assert_eq!(
+        rows[0].last_event,
+        Some((
+            "device_failure".into(),
+            String::new(),
+            t - SignedDuration::from_hours(30)
+        ))
+    );
+    assert_eq!(rows[1].heartbeat, Some((t, "new".into())));
+    assert_eq!(
+        rows[1].last_event,
+        Some(("online".into(), String::new(), t - mins(1)))
+    );
+    assert_eq!(
+        rows[1].problems, 2,
+        "out of paper and offline within the hour"
+    );
+}
