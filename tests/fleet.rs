@@ -300,15 +300,13 @@ fn the_fleet_page_shows_two_kiosks_in_a_browser_after_a_login() {
     browser.go(&format!("{}/fleet", server.url));
     assert!(browser.url().ends_with("/login"), "{}", browser.url());
     // A wrong password: still the login, told so.
+    // The click returns before the server's answer (an argon2 check) has loaded: wait for it.
     browser.log_in("ops", "not the password");
+    browser.wait_until("the wrong-password message", |b| {
+        b.source()
+            .contains("用户名或密码错误 / Wrong name or password")
+    });
     assert!(browser.url().ends_with("/login"), "{}", browser.url());
-    assert!(
-        browser
-            .source()
-            .contains("用户名或密码错误 / Wrong name or password"),
-        "{}",
-        browser.source()
-    );
     assert_eq!(browser.count("tr.kiosk"), 0);
     // The right one: the fleet.
     browser.log_in("ops", PASSWORD);
