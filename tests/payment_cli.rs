@@ -66,22 +66,26 @@ fn city_with_a_decision(dir: &std::path::Path) -> (std::path::PathBuf, DecisionN
     (db, d)
 }
 
+/// The Alipay gateway simulator, its keys written to `dir`, and the `[payment]` section that
+/// pays through it.
+fn alipay_sim_and_section(dir: &std::path::Path) -> (sim::SimHandle, String) {
+    let phone = sim::spawn("127.0.0.1:0".parse().unwrap(), APP_ID, sim::test_keys()).unwrap();
+    phone.keys.write(dir).unwrap();
+    let section = format!(
+        "[payment]\nprovider = \"alipay\"\ngateway = \"{}\"\napp_id = \"{APP_ID}\"\nprivate_key_file = \"{}\"\nalipay_public_key_file = \"{}\"\nnotify_url = \"http://127.0.0.1:9/notify/alipay\"\n",
+        phone.gateway(),
+        dir.join(sim::APP_PRIVATE_KEY_FILE).display(),
+        dir.join(sim::ALIPAY_PUBLIC_KEY_FILE).display(),
+    );
+    (phone, section)
+}
+
 #[test]
 fn platform_pay_records_only_what_the_alipay_provider_confirms() {
     let dir = tempfile::tempdir().unwrap();
     let (db, d) = city_with_a_decision(dir.path());
-    let phone = sim::spawn("127.0.0.1:0".parse().unwrap(), APP_ID, sim::test_keys()).unwrap();
-    phone.keys.write(dir.path()).unwrap();
-    std::fs::write(
-        dir.path().join("kiosk.toml"),
-        format!(
-            "[payment]\nprovider = \"alipay\"\ngateway = \"{}\"\napp_id = \"{APP_ID}\"\nprivate_key_file = \"{}\"\nalipay_public_key_file = \"{}\"\nnotify_url = \"http://127.0.0.1:9/notify/alipay\"\n",
-            phone.gateway(),
-            dir.path().join(sim::APP_PRIVATE_KEY_FILE).display(),
-            dir.path().join(sim::ALIPAY_PUBLIC_KEY_FILE).display(),
-        ),
-    )
-    .unwrap();
+    let (phone, payment) = alipay_sim_and_section(dir.path());
+    std::fs::write(dir.path().join("kiosk.toml"), payment).unwrap();
     let db_arg = db.display().to_string();
     let pay = |key: &str| {
         kiosk(
@@ -380,15 +384,11 @@ fn metric(server: std::net::SocketAddr, name: &str) -> u64 {
 fn a_flood_of_forged_notifications_is_bounded_and_a_real_one_is_still_recorded() {
     let dir = tempfile::tempdir().unwrap();
     let (db, d) = city_with_a_decision(dir.path());
-    let phone = sim::spawn("127.0.0.1:0".parse().unwrap(), APP_ID, sim::test_keys()).unwrap();
-    phone.keys.write(dir.path()).unwrap();
+    let (phone, payment) = alipay_sim_and_section(dir.path());
     std::fs::write(
         dir.path().join("serve.toml"),
         format!(
-            "demo = true\n[payment]\nprovider = \"alipay\"\ngateway = \"{}\"\napp_id = \"{APP_ID}\"\nprivate_key_file = \"{}\"\nalipay_public_key_file = \"{}\"\nnotify_url = \"http://127.0.0.1:9/notify/alipay\"\n[notify]\nper_ip_per_minute = 1\nper_ip_burst = 40\nrefused_audited_per_minute = 5\n",
-            phone.gateway(),
-            dir.path().join(sim::APP_PRIVATE_KEY_FILE).display(),
-            dir.path().join(sim::ALIPAY_PUBLIC_KEY_FILE).display(),
+            "demo = true\n{payment}[notify]\nper_ip_per_minute = 1\nper_ip_burst = 40\nrefused_audited_per_minute = 5\n"
         ),
     )
     .unwrap();
