@@ -476,7 +476,9 @@ pub fn render(
                     age > SILENT_AFTER,
                 )
             }
-            None => ("从未 / never".to_string(), true),
+            // Never reported, or nothing kept: `[retention]` deletes old events, so a kiosk
+            // silent for longer than that also lands here.
+            None => ("无记录 / none on record".to_string(), true),
         };
         let status = if silent {
             "<span class=\"bad\">失联 / silent</span>"
@@ -613,5 +615,19 @@ mod tests {
         // None open: said so.
         let none = render_staff_calls(&registry(), &[], now);
         assert!(none.contains("无 / none"), "{none}");
+    }
+
+    /// A kiosk of the kiosks file with no event kept (never reported, or silent for longer than
+    /// `[retention]` keeps events) is still listed, as silent with nothing on record.
+    #[test]
+    fn a_kiosk_with_no_event_kept_is_listed_silent_with_none_on_record() {
+        let now: Timestamp = "2026-11-25T02:30:00Z".parse().unwrap();
+        let html = render("ops", &registry(), Vec::new(), &[], now);
+        for id in ["YB-1", "YB-2", "YZ-1"] {
+            assert!(html.contains(id), "{html}");
+        }
+        assert_eq!(html.matches("无记录 / none on record").count(), 3, "{html}");
+        assert_eq!(html.matches("失联 / silent").count(), 3, "{html}");
+        assert!(!html.contains("从未"), "{html}");
     }
 }
