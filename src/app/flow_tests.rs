@@ -515,6 +515,34 @@ fn violations_flow_end_to_end_handles_pays_and_prints() {
     assert!(k.selection().list.violations.is_empty());
 }
 
+/// The payments the kiosk's own decisions recorded (idempotency keys `KD…`).
+fn payments(k: &Kiosk) -> i64 {
+    k.platform
+        .with_connection_ref(|c| {
+            Ok(c.query_row(
+                "SELECT count(*) FROM payments WHERE idempotency_key LIKE 'KD%'",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .unwrap()
+}
+
+/// 李小红's two decisions paid, one order each: the done screen with 350.00 yuan, the receipt
+/// printed once.
+fn assert_both_orders_paid_and_printed(k: &Kiosk) {
+    let Screen::Done {
+        payment, printed, ..
+    } = k.screen()
+    else {
+        panic!("{:?} {:?}", k.screen(), k.message())
+    };
+    assert_eq!(printed, PrintOutcome::Printed);
+    assert_eq!(payment.amount, Fen(35000));
+    assert_eq!(payments(k), 2);
+    assert_eq!(k.printed().len(), 1);
+}
+
 /// Money on the provider's word (issue 12): a kiosk on a server whose payment provider is
 /// Alipay (its simulator) shows the provider's own QR codes, one order per decision, and reaches
 /// the receipt only after the phone paid both: 已完成支付 and the screen's own polls record
@@ -538,17 +566,6 @@ fn a_session_reaches_the_receipt_only_after_the_phone_paid_the_providers_qr() {
     assert_eq!(handling.total.to_string(), "350.00元");
     assert!(first.qr.starts_with("https://qr.alipay.com/"), "{first:?}");
     assert_eq!((first.part, first.parts), (1, 2));
-    let payments = |k: &Kiosk| -> i64 {
-        k.platform
-            .with_connection_ref(|c| {
-                Ok(c.query_row(
-                    "SELECT count(*) FROM payments WHERE idempotency_key LIKE 'KD%'",
-                    [],
-                    |r| r.get(0),
-                )?)
-            })
-            .unwrap()
-    };
     // 已完成支付 and the screen's polls: not paid, nothing recorded, the same QR.
     k.ui(Action::Pay).wait(6).wait(6);
     assert!(
@@ -586,16 +603,7 @@ fn a_session_reaches_the_receipt_only_after_the_phone_paid_the_providers_qr() {
     wait_delivered(&phone, &paid.out_trade_no);
     // The kiosk moves on by itself: printing, then done.
     k.wait(6);
-    let Screen::Done {
-        payment, printed, ..
-    } = k.screen()
-    else {
-        panic!("{:?} {:?}", k.screen(), k.message())
-    };
-    assert_eq!(printed, PrintOutcome::Printed);
-    assert_eq!(payment.amount, Fen(35000));
-    assert_eq!(payments(&k), 2);
-    assert_eq!(k.printed().len(), 1);
+    assert_both_orders_paid_and_printed(&k);
 }
 
 /// `[payment] provider = "simulator"` (the embedded default, demo mode): a kiosk on its own
@@ -626,17 +634,6 @@ fn the_demo_phone_pays_the_simulators_qr_and_the_next_poll_prints() {
         crate::ui::payment_qr_on_screen(k.state()),
         Some(first.qr.as_str())
     );
-    let payments = |k: &Kiosk| -> i64 {
-        k.platform
-            .with_connection_ref(|c| {
-                Ok(c.query_row(
-                    "SELECT count(*) FROM payments WHERE idempotency_key LIKE 'KD%'",
-                    [],
-                    |r| r.get(0),
-                )?)
-            })
-            .unwrap()
-    };
     // Polls and 已完成支付 before the phone paid: nothing recorded, the same QR.
     k.wait(6).ui(Action::Pay).wait(6);
     assert_eq!(on_screen(&k).as_ref(), Some(&first), "{:?}", k.message());
@@ -670,16 +667,7 @@ fn the_demo_phone_pays_the_simulators_qr_and_the_next_poll_prints() {
         .pay(&second.qr, crate::providers::alipay::sim::Notify::Post)
         .unwrap();
     k.wait(6);
-    let Screen::Done {
-        payment, printed, ..
-    } = k.screen()
-    else {
-        panic!("{:?} {:?}", k.screen(), k.message())
-    };
-    assert_eq!(printed, PrintOutcome::Printed);
-    assert_eq!(payment.amount, Fen(35000));
-    assert_eq!(payments(&k), 2);
-    assert_eq!(k.printed().len(), 1);
+    assert_both_orders_paid_and_printed(&k);
     // Not on the payment screen: the panel offers no phone payment.
     assert_eq!(crate::ui::payment_qr_on_screen(k.state()), None);
 }
